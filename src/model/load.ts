@@ -1,0 +1,261 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { runtimeError, usageError } from '../errors.js';
+import { decodeModel, encodeModel } from '../onnx/proto.js';
+import { instrument, StructureError } from '../onnx/instrument.js';
+import { cacheDir, packageRoot, writeFileAtomic } from '../util/paths.js';
+import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
+
+/** Embedded models shipped in the package, by name. The first of each task is that task's default. */
+export const EMBEDDED_MODELS: Record<string, { dir: string; task: Task }> = {
+  'sst2-tiny': { dir: 'models/sst2-tiny', task: 'classification' },
+  'tiny-lm': { dir: 'models/tiny-lm', task: 'causal-lm' },
+};
+export const DEFAULT_MODEL = 'sst2-tiny';
+
+/** transformers.js file suffix for each `--dtype`. */
+export const DTYPE_SUFFIX: Record<string, string> = {
+  fp32: '', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q8: '_quantized', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
+};
+
+export interface LoadOptions {
+  dtype?: string;
+  /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
+  threads?: number;
+}
+
+const sessionCache = new Map<string, Promise<Model>>();
+
+/** Load a model from an embedded name, a local HF-layout folder, or a hub id. Cached per process. */
+export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<Model> {
+  const key = `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}`;
+  let pending = sessionCache.get(key);
+  if (!pending) {
+    pending = loadUncached(spec, options);
+    pending.catch(() => sessionCache.delete(key));
+    sessionCache.set(key, pending);
+  }
+  return pending;
+}
+
+async function loadUncached(spec: string, options: LoadOptions): Promise<Model> {
+  const dtype = options.dtype ?? 'fp32';
+  if (!(dtype in DTYPE_SUFFIX)) throw usageError(`unknown --dtype '${dtype}'; choose one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
+  const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype);
+  const task = detectTask(config, spec);
+  const labels = task === 'classification' ? labelsOf(config, spec) : null;
+  const session = await createSession(onnxPath, options, spec);
+  const signature = readSignature(session, config, spec);
+  const maxLength = maxLengthOf(config, tokenizer);
+  let instrumentedPromise: Promise<InstrumentedSession> | undefined;
+  const model: Model = {
+    id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session,
+    counter: { sequences: 0, batches: 0 },
+    instrumented: () => (instrumentedPromise ??= createInstrumentedSession(onnxPath, options, spec)),
+  };
+  return model;
+}
+
+function looksLikePath(spec: string): boolean {
+  return spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('~') || /^[A-Za-z]:[\\/]/.test(spec) || fs.existsSync(spec);
+}
+
+async function resolveFiles(spec: string, dtype: string) {
+  const embedded = EMBEDDED_MODELS[spec];
+  if (embedded) {
+    const dir = path.join(packageRoot, embedded.dir);
+    if (!fs.existsSync(path.join(dir, 'config.json'))) throw runtimeError(`the embedded model '${spec}' is missing from this installation (${dir})`);
+    return { source: 'embedded' as ModelSource, ...(await readLocalFolder(dir, dtype, spec)) };
+  }
+  if (looksLikePath(spec)) {
+    const dir = path.resolve(spec.replace(/^~(?=$|\/)/, process.env.HOME ?? '~'));
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw usageError(`unknown model '${spec}': no such folder`);
+    return { source: 'local' as ModelSource, ...(await readLocalFolder(dir, dtype, spec)) };
+  }
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(spec)) {
+    throw usageError(`unknown model '${spec}': give an embedded name (${Object.keys(EMBEDDED_MODELS).join(', ')}), a local folder, or a hub id like owner/name`);
+  }
+  return { source: 'hub' as ModelSource, ...(await fetchFromHub(spec, dtype)) };
+}
+
+async function readLocalFolder(dir: string, dtype: string, spec: string) {
+  const configPath = path.join(dir, 'config.json');
+  if (!fs.existsSync(configPath)) throw usageError(`'${spec}' is not a model folder: it has no config.json`);
+  let config: ModelConfig;
+  try {
+    config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw runtimeError(`'${configPath}' is not valid JSON: ${(e as Error).message}`);
+  }
+  for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
+    if (!fs.existsSync(path.join(dir, file))) throw usageError(`'${spec}' has no ${file}; a model folder needs config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx`);
+  }
+  const onnxPath = path.join(dir, 'onnx', `model${DTYPE_SUFFIX[dtype]}.onnx`);
+  if (!fs.existsSync(onnxPath)) {
+    const available = fs.existsSync(path.join(dir, 'onnx')) ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx')) : [];
+    throw usageError(`'${spec}' has no onnx/model${DTYPE_SUFFIX[dtype]}.onnx for --dtype ${dtype}${available.length ? ` (found: ${available.join(', ')})` : ''}`);
+  }
+  let tokenizer: PreTrainedTokenizer;
+  try {
+    env.allowLocalModels = true;
+    tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+  } catch (e) {
+    throw runtimeError(`cannot read the tokenizer of '${spec}': ${firstLine(e)}`);
+  }
+  return { dir, onnxPath, config, tokenizer };
+}
+
+/** The normal transformers.js way: it downloads into its cache, and we read the ONNX file from there. */
+async function fetchFromHub(id: string, dtype: string) {
+  const hint = `; without network access, pass a local folder in HF layout instead (--model ./path/to/model)`;
+  try {
+    const config = (await AutoConfig.from_pretrained(id)) as unknown as ModelConfig;
+    const tokenizer = await AutoTokenizer.from_pretrained(id);
+    const transformersDtype = dtype as 'fp32';
+    const loaded = await AutoModel.from_pretrained(id, { dtype: transformersDtype });
+    await (loaded as unknown as { dispose?: () => Promise<void> }).dispose?.();
+    const files = await ModelRegistry.get_model_files(id, { dtype: transformersDtype });
+    const onnxFile = files.find((f) => f.endsWith('.onnx'));
+    const root = env.cacheDir ? path.join(env.cacheDir, id) : undefined;
+    const onnxPath = onnxFile && root ? findFile(root, onnxFile) : undefined;
+    if (!onnxPath) throw new Error(`transformers.js fetched '${id}' but its ONNX file is not in the cache at ${root}`);
+    const dir = path.dirname(path.dirname(onnxPath));
+    return { dir, onnxPath, config, tokenizer };
+  } catch (e) {
+    throw runtimeError(`could not load model '${id}' from the Hugging Face hub: ${firstLine(e)}${hint}`);
+  }
+}
+
+function findFile(root: string, relative: string): string | undefined {
+  if (!fs.existsSync(root)) return undefined;
+  const stack = [root];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    const direct = path.join(dir, relative);
+    if (fs.existsSync(direct)) return direct;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) stack.push(path.join(dir, entry.name));
+  }
+  return undefined;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].trim();
+}
+
+export function detectTask(config: ModelConfig, spec: string): Task {
+  const arch = config.architectures?.[0] ?? '';
+  if (/ForSequenceClassification$/.test(arch)) return 'classification';
+  if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return 'causal-lm';
+  if (/ForMaskedLM$/.test(arch)) return 'masked-lm';
+  throw usageError(`model '${spec}' has architecture '${arch || 'unknown'}'; interp supports *ForSequenceClassification, *ForCausalLM / *LMHeadModel and *ForMaskedLM`);
+}
+
+function labelsOf(config: ModelConfig, spec: string): string[] {
+  const entries = Object.entries(config.id2label ?? {});
+  if (entries.length === 0) throw runtimeError(`classifier '${spec}' has no id2label in config.json`);
+  const labels: string[] = [];
+  for (const [k, v] of entries) labels[Number(k)] = v;
+  return labels;
+}
+
+function maxLengthOf(config: ModelConfig, tokenizer: PreTrainedTokenizer): number {
+  const candidates = [config.max_position_embeddings, config.n_positions, tokenizer.model_max_length as number | undefined]
+    .filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 1e7);
+  return candidates.length ? Math.min(...candidates) : 512;
+}
+
+function sessionOptions(options: LoadOptions): ort.InferenceSession.SessionOptions {
+  const threads = options.threads ?? (process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined);
+  return {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+  };
+}
+
+async function createSession(source: string | Uint8Array, options: LoadOptions, spec: string): Promise<ort.InferenceSession> {
+  try {
+    return typeof source === 'string'
+      ? await ort.InferenceSession.create(source, sessionOptions(options))
+      : await ort.InferenceSession.create(source, sessionOptions(options));
+  } catch (e) {
+    throw runtimeError(`cannot load the ONNX graph of '${spec}' (corrupt or unsupported file): ${firstLine(e)}`);
+  }
+}
+
+function readSignature(session: ort.InferenceSession, config: ModelConfig, spec: string): ModelSignature {
+  const inputNames = [...session.inputNames];
+  const outputNames = [...session.outputNames];
+  if (!inputNames.includes('input_ids')) throw runtimeError(`the ONNX graph of '${spec}' has no input_ids input (inputs: ${inputNames.join(', ')})`);
+  const logits = outputNames.includes('logits') ? 'logits' : outputNames[0];
+  const heads = config.num_key_value_heads ?? config.num_attention_heads ?? config.n_head ?? config.n_heads ?? 0;
+  const hidden = config.hidden_size ?? config.n_embd ?? config.dim ?? 0;
+  const headDimDefault = config.head_dim ?? (heads ? Math.floor(hidden / (config.num_attention_heads ?? config.n_head ?? heads)) : 0);
+  const metadata = (session as unknown as { inputMetadata?: { name: string; shape?: (number | string)[]; type?: string }[] }).inputMetadata ?? [];
+  const pastInputs = inputNames
+    .filter((n) => n.startsWith('past_key_values'))
+    .map((name) => {
+      const meta = metadata.find((m) => m.name === name);
+      const shape = meta?.shape ?? [];
+      const h = typeof shape[1] === 'number' ? shape[1] : heads;
+      const d = typeof shape[3] === 'number' ? shape[3] : headDimDefault;
+      if (!h || !d) throw runtimeError(`cannot tell the shape of KV-cache input ${name} of '${spec}' from the graph or config.json`);
+      return { name, heads: h, headDim: d, type: meta?.type === 'float16' ? ('float16' as const) : ('float32' as const) };
+    });
+  const integerInputTypes: Record<string, 'int64' | 'int32'> = {};
+  for (const name of ['input_ids', 'attention_mask', 'position_ids', 'token_type_ids']) {
+    if (inputNames.includes(name)) integerInputTypes[name] = metadata.find((m) => m.name === name)?.type === 'int32' ? 'int32' : 'int64';
+  }
+  return {
+    inputNames,
+    outputNames,
+    logits,
+    integerInputTypes,
+    tokenTypeIds: inputNames.includes('token_type_ids'),
+    positionIds: inputNames.includes('position_ids'),
+    pastInputs,
+  };
+}
+
+/** Rewrite the graph to expose attentions, values and hidden states; the result is cached on disk by content hash. */
+async function createInstrumentedSession(onnxPath: string, options: LoadOptions, spec: string): Promise<InstrumentedSession> {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(onnxPath);
+  } catch (e) {
+    throw runtimeError(`cannot read ${onnxPath}: ${firstLine(e)}`);
+  }
+  const hash = crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+  let proto;
+  try {
+    proto = decodeModel(bytes);
+  } catch (e) {
+    throw runtimeError(`'${spec}': the ONNX file cannot be parsed: ${firstLine(e)}`);
+  }
+  if (proto.graph.initializer.some((t) => t.dataLocation === 1)) {
+    throw runtimeError(`'${spec}' keeps its weights in external data files; instrumenting such graphs is not supported yet`);
+  }
+  let result;
+  try {
+    result = instrument(proto, { attentions: true, hiddenStates: true, values: true });
+  } catch (e) {
+    if (e instanceof StructureError) throw runtimeError(`'${spec}': ${e.message}`);
+    throw e;
+  }
+  const cached = path.join(cacheDir(), 'instrumented', `${hash}.v1.onnx`);
+  if (!fs.existsSync(cached)) {
+    try {
+      writeFileAtomic(cached, encodeModel(result.model));
+    } catch {
+      // A read-only cache is no reason to fail: run from memory instead.
+      const session = await createSession(encodeModel(result.model), options, spec);
+      return { session, outputs: result.outputs, structure: result.structure };
+    }
+  }
+  const session = await createSession(cached, options, spec);
+  return { session, outputs: result.outputs, structure: result.structure };
+}

@@ -1,0 +1,64 @@
+import type * as ort from 'onnxruntime-node';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { InstrumentedOutputs, TransformerStructure } from '../onnx/instrument.js';
+
+export type Task = 'classification' | 'causal-lm' | 'masked-lm';
+
+export type ModelSource = 'embedded' | 'local' | 'hub';
+
+/** What the ONNX graph asks to be fed, read from the session itself. */
+export interface ModelSignature {
+  inputNames: string[];
+  outputNames: string[];
+  logits: string;
+  tokenTypeIds: boolean;
+  positionIds: boolean;
+  /** Element type of each integer input (input_ids, attention_mask, …): int64 in most exports, int32 in some. */
+  integerInputTypes: Record<string, 'int64' | 'int32'>;
+  /** Empty KV-cache inputs to feed: name and the fixed [heads, headDim] of each. */
+  pastInputs: { name: string; heads: number; headDim: number; type: 'float32' | 'float16' }[];
+}
+
+export interface ModelConfig {
+  architectures?: string[];
+  model_type?: string;
+  id2label?: Record<string, string>;
+  max_position_embeddings?: number;
+  n_positions?: number;
+  num_key_value_heads?: number;
+  num_attention_heads?: number;
+  n_head?: number;
+  n_heads?: number;
+  hidden_size?: number;
+  dim?: number;
+  n_embd?: number;
+  head_dim?: number;
+  [key: string]: unknown;
+}
+
+export interface InstrumentedSession {
+  session: ort.InferenceSession;
+  outputs: InstrumentedOutputs;
+  structure: TransformerStructure;
+}
+
+export interface Model {
+  /** The spec as the user gave it. */
+  id: string;
+  source: ModelSource;
+  dir: string;
+  onnxPath: string;
+  config: ModelConfig;
+  task: Task;
+  /** Class names in index order (classifiers only). */
+  labels: string[] | null;
+  tokenizer: PreTrainedTokenizer;
+  /** The longest input, in tokens (special tokens included), the model accepts. */
+  maxLength: number;
+  signature: ModelSignature;
+  session: ort.InferenceSession;
+  /** Forward passes (sequences) and session runs (batches) since load. */
+  counter: { sequences: number; batches: number };
+  /** The session with attentions, value vectors and hidden states exposed; built (and cached on disk) on first use. */
+  instrumented(): Promise<InstrumentedSession>;
+}

@@ -1,0 +1,91 @@
+import { AttributeType, DataType, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+
+export type AttributeValue = number | number[] | string;
+
+/** Builds ONNX graphs node by node, with the same protobuf schema the engine reads. */
+export class GraphBuilder {
+  private readonly nodes: NodeProto[] = [];
+  private readonly initializers: TensorProto[] = [];
+  private readonly inputs: ValueInfoProto[] = [];
+  private readonly outputs: ValueInfoProto[] = [];
+  private counter = 0;
+
+  input(name: string, elemType: number, dims: (number | string)[]): string {
+    this.inputs.push(valueInfo(name, elemType, dims));
+    return name;
+  }
+
+  output(name: string, elemType: number, dims: (number | string)[]): void {
+    this.outputs.push(valueInfo(name, elemType, dims));
+  }
+
+  /** A float32 initializer from a flat array or a matrix given row by row. */
+  floats(name: string, values: ArrayLike<number> | number[][], dims: number[]): string {
+    const flat = Array.isArray(values) && Array.isArray(values[0]) ? (values as number[][]).flat() : Array.from(values as ArrayLike<number>);
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (flat.length !== expected) throw new Error(`initializer ${name}: ${flat.length} values for dims [${dims}]`);
+    const data = new Float32Array(flat);
+    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(data.buffer) });
+    return name;
+  }
+
+  int64s(name: string, values: number[], dims: number[] = [values.length]): string {
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dims, dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) });
+    return name;
+  }
+
+  scalar(value: number): string {
+    return this.floats(`const_${this.counter++}`, [value], []);
+  }
+
+  node(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, outputCount = 1): string[] {
+    const id = this.counter++;
+    const outputs = Array.from({ length: outputCount }, (_, i) => `${opType.toLowerCase()}_${id}${outputCount > 1 ? `_${i}` : ''}`);
+    this.nodes.push({
+      input: inputs,
+      output: outputs,
+      name: `${opType}_${id}`,
+      opType,
+      domain: '',
+      attribute: Object.entries(attributes).map(([name, value]) => attribute(name, value)),
+    });
+    return outputs;
+  }
+
+  /** Single-output node. */
+  op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}): string {
+    return this.node(opType, inputs, attributes)[0];
+  }
+
+  /** Rename the most recent node's output (to give graph outputs their public names). */
+  rename(tensor: string, name: string): string {
+    for (const n of this.nodes) {
+      n.output = n.output.map((o) => (o === tensor ? name : o));
+      n.input = n.input.map((i) => (i === tensor ? name : i));
+    }
+    return name;
+  }
+
+  build(producerName = 'interp', opset = 17): ModelProto {
+    return {
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: opset }],
+      producerName,
+      graph: { node: this.nodes, name: producerName, initializer: this.initializers, input: this.inputs, output: this.outputs, valueInfo: [] },
+    };
+  }
+}
+
+function valueInfo(name: string, elemType: number, dims: (number | string)[]): ValueInfoProto {
+  return {
+    name,
+    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
+}
+
+function attribute(name: string, value: AttributeValue): AttributeProto {
+  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
+  return Number.isInteger(value) ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
+}

@@ -1,0 +1,154 @@
+import * as ort from 'onnxruntime-node';
+import { runtimeError } from '../errors.js';
+import type { Model } from '../model/types.js';
+
+/** A view of one batch's outputs, handed to the reader of each row. */
+export interface Batch {
+  rows: number;
+  /** Padded sequence length of this batch. */
+  length: number;
+  /** Real length of each row. */
+  lengths: number[];
+  output(name: string): { data: Float32Array; dims: readonly number[] };
+}
+
+export interface RunOptions {
+  session?: ort.InferenceSession;
+  /** Output names to fetch; default: the model's logits. */
+  outputs?: string[];
+  /** Upper bound on padded tokens per batch. */
+  batchTokens?: number;
+  /** Upper bound on rows per batch. */
+  batchRows?: number;
+}
+
+const DEFAULT_BATCH_TOKENS = 8192;
+/** Keep vocab-sized outputs (LM logits) under about 256 MB per batch. */
+const MAX_LOGIT_FLOATS = 64 * 1024 * 1024;
+
+/** How many rows of `length` tokens fit in one batch. */
+export function rowsPerBatch(model: Model, length: number, options: RunOptions): number {
+  const tokens = options.batchTokens ?? DEFAULT_BATCH_TOKENS;
+  let rows = Math.max(1, Math.floor(tokens / Math.max(1, length)));
+  if (model.task !== 'classification') {
+    const vocab = (model.config.vocab_size as number | undefined) ?? 50_000;
+    rows = Math.min(rows, Math.max(1, Math.floor(MAX_LOGIT_FLOATS / (vocab * length))));
+  }
+  return Math.min(rows, options.batchRows ?? Infinity);
+}
+
+function integerTensor(type: 'int64' | 'int32', values: ArrayLike<number>, dims: number[]): ort.Tensor {
+  if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), dims);
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
+  return new ort.Tensor('int64', data, dims);
+}
+
+/** Build the feeds the graph asks for: right-padded ids, attention mask, position ids, token types and an empty KV cache. */
+export function buildFeeds(model: Model, sequences: readonly (readonly number[])[]): { feeds: Record<string, ort.Tensor>; length: number; lengths: number[] } {
+  const sig = model.signature;
+  const rows = sequences.length;
+  const lengths = sequences.map((s) => s.length);
+  const length = Math.max(...lengths);
+  if (length === 0) throw runtimeError('cannot run an empty sequence');
+  const pad = model.tokenizer.pad_token_id ?? 0;
+  const ids = new Array<number>(rows * length);
+  const mask = new Array<number>(rows * length);
+  const positions = new Array<number>(rows * length);
+  for (let r = 0; r < rows; r++) {
+    const seq = sequences[r];
+    for (let t = 0; t < length; t++) {
+      const real = t < seq.length;
+      ids[r * length + t] = real ? seq[t] : pad;
+      mask[r * length + t] = real ? 1 : 0;
+      positions[r * length + t] = real ? t : Math.max(0, seq.length - 1);
+    }
+  }
+  const types = sig.integerInputTypes;
+  const feeds: Record<string, ort.Tensor> = { input_ids: integerTensor(types.input_ids, ids, [rows, length]) };
+  if (types.attention_mask) feeds.attention_mask = integerTensor(types.attention_mask, mask, [rows, length]);
+  if (sig.positionIds) feeds.position_ids = integerTensor(types.position_ids, positions, [rows, length]);
+  if (sig.tokenTypeIds) feeds.token_type_ids = integerTensor(types.token_type_ids, new Array(rows * length).fill(0), [rows, length]);
+  for (const past of sig.pastInputs) {
+    const data = past.type === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+    feeds[past.name] = new ort.Tensor(past.type, data, [rows, past.heads, 0, past.headDim]);
+  }
+  return { feeds, length, lengths };
+}
+
+function asFloat32(tensor: ort.Tensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') {
+    const src = tensor.data as Uint16Array;
+    const out = new Float32Array(src.length);
+    for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]);
+    return out;
+  }
+  return Float32Array.from(tensor.data as ArrayLike<number>);
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/**
+ * Run many sequences through the model in batches bounded by a token budget, in order, and hand each
+ * row of each batch to `read`. Every sequence counts as one forward pass.
+ */
+export async function runBatched<T>(
+  model: Model,
+  sequences: readonly (readonly number[])[],
+  read: (batch: Batch, row: number, index: number) => T,
+  options: RunOptions = {},
+): Promise<T[]> {
+  const session = options.session ?? model.session;
+  const fetches = options.outputs ?? [model.signature.logits];
+  const results: T[] = new Array(sequences.length);
+  let start = 0;
+  while (start < sequences.length) {
+    // Grow the batch while the padded size stays within budget.
+    let end = start + 1;
+    let longest = sequences[start].length;
+    while (end < sequences.length) {
+      const next = Math.max(longest, sequences[end].length);
+      if (end + 1 - start > rowsPerBatch(model, next, options)) break;
+      longest = next;
+      end++;
+    }
+    const chunk = sequences.slice(start, end);
+    const { feeds, length, lengths } = buildFeeds(model, chunk);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await session.run(feeds, fetches);
+    } catch (e) {
+      throw runtimeError(`onnxruntime failed on '${model.id}': ${(e as Error).message.split('\n')[0]}`);
+    }
+    model.counter.sequences += chunk.length;
+    model.counter.batches += 1;
+    const cache = new Map<string, { data: Float32Array; dims: readonly number[] }>();
+    const batch: Batch = {
+      rows: chunk.length,
+      length,
+      lengths,
+      output(name) {
+        let entry = cache.get(name);
+        if (!entry) {
+          const tensor = out[name] as ort.Tensor | undefined;
+          if (!tensor) throw runtimeError(`the graph produced no output '${name}'`);
+          entry = { data: asFloat32(tensor), dims: tensor.dims };
+          cache.set(name, entry);
+        }
+        return entry;
+      },
+    };
+    for (let r = 0; r < chunk.length; r++) results[start + r] = read(batch, r, start + r);
+    for (const tensor of Object.values(out)) (tensor as ort.Tensor).dispose?.();
+    start = end;
+  }
+  return results;
+}

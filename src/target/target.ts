@@ -1,0 +1,209 @@
+import { usageError } from '../errors.js';
+import type { Model } from '../model/types.js';
+import { runBatched, type Batch, type RunOptions } from '../runner/runBatched.js';
+
+export type ScoreKind = 'probability' | 'logit' | 'log-odds';
+export const SCORE_KINDS: readonly ScoreKind[] = ['probability', 'logit', 'log-odds'];
+
+/** What one number per variant measures. */
+export type Target =
+  | { kind: 'label'; index: number; name: string; score: ScoreKind }
+  | { kind: 'next-token'; tokenId: number; name: string }
+  | { kind: 'continuation'; tokenIds: number[]; name: string; reduce: 'sum' | 'mean' };
+
+export interface TargetDescriptor {
+  kind: Target['kind'];
+  name: string;
+  score: string;
+  tokenIds?: number[];
+}
+
+export function describeTarget(target: Target): TargetDescriptor {
+  switch (target.kind) {
+    case 'label':
+      return { kind: 'label', name: target.name, score: target.score };
+    case 'next-token':
+      return { kind: 'next-token', name: target.name, score: 'log-probability', tokenIds: [target.tokenId] };
+    case 'continuation':
+      return { kind: 'continuation', name: target.name, score: `${target.reduce} log-probability`, tokenIds: target.tokenIds };
+  }
+}
+
+function logSumExp(values: Float32Array, from: number, to: number, skip = -1): number {
+  let max = -Infinity;
+  for (let i = from; i < to; i++) if (i - from !== skip && values[i] > max) max = values[i];
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let i = from; i < to; i++) if (i - from !== skip) sum += Math.exp(values[i] - max);
+  return max + Math.log(sum);
+}
+
+/** Log-probability of `token` under the logits stored at data[offset .. offset+vocab). */
+export function logProbAt(data: Float32Array, offset: number, vocab: number, token: number): number {
+  return data[offset + token] - logSumExp(data, offset, offset + vocab);
+}
+
+export function labelScore(logits: Float32Array, offset: number, classes: number, index: number, score: ScoreKind): number {
+  const logit = logits[offset + index];
+  switch (score) {
+    case 'logit':
+      return logit;
+    case 'probability':
+      return Math.exp(logit - logSumExp(logits, offset, offset + classes));
+    case 'log-odds':
+      return logit - logSumExp(logits, offset, offset + classes, index);
+  }
+}
+
+/** Logits row of a classifier batch. */
+function classRow(batch: Batch, model: Model, row: number): { data: Float32Array; offset: number; classes: number } {
+  const { data, dims } = batch.output(model.signature.logits);
+  const classes = dims[dims.length - 1];
+  return { data, offset: row * classes, classes };
+}
+
+/** Offset of the logits at position `pos` of row `row` of a causal-LM batch. */
+function lmOffset(batch: Batch, model: Model, row: number, pos: number): { data: Float32Array; offset: number; vocab: number } {
+  const { data, dims } = batch.output(model.signature.logits);
+  const vocab = dims[dims.length - 1];
+  return { data, offset: (row * batch.length + pos) * vocab, vocab };
+}
+
+/**
+ * Score each sequence for the target: one number per sequence. For continuation targets the
+ * continuation is appended to every sequence.
+ */
+export async function scoreSequences(model: Model, target: Target, sequences: readonly (readonly number[])[], options: RunOptions = {}): Promise<Float64Array> {
+  const scores = new Float64Array(sequences.length);
+  if (target.kind === 'label') {
+    await runBatched(model, sequences, (batch, row, i) => {
+      const { data, offset, classes } = classRow(batch, model, row);
+      scores[i] = labelScore(data, offset, classes, target.index, target.score);
+    }, options);
+  } else if (target.kind === 'next-token') {
+    await runBatched(model, sequences, (batch, row, i) => {
+      const { data, offset, vocab } = lmOffset(batch, model, row, batch.lengths[row] - 1);
+      scores[i] = logProbAt(data, offset, vocab, target.tokenId);
+    }, options);
+  } else {
+    const k = target.tokenIds.length;
+    const joined = sequences.map((s) => [...s, ...target.tokenIds]);
+    await runBatched(model, joined, (batch, row, i) => {
+      const promptLength = batch.lengths[row] - k;
+      let total = 0;
+      for (let j = 0; j < k; j++) {
+        const { data, offset, vocab } = lmOffset(batch, model, row, promptLength - 1 + j);
+        total += logProbAt(data, offset, vocab, target.tokenIds[j]);
+      }
+      scores[i] = target.reduce === 'sum' ? total : total / k;
+    }, options);
+  }
+  return scores;
+}
+
+/** Full output distribution for one sequence: class logits, or next-token logits at the last position. */
+export async function lastLogits(model: Model, ids: readonly number[]): Promise<Float32Array> {
+  const [row] = await runBatched(model, [ids], (batch, r) => {
+    if (model.task === 'classification') {
+      const { data, offset, classes } = classRow(batch, model, r);
+      return data.slice(offset, offset + classes);
+    }
+    const { data, offset, vocab } = lmOffset(batch, model, r, batch.lengths[r] - 1);
+    return data.slice(offset, offset + vocab);
+  });
+  return row;
+}
+
+/** Per-token log-probabilities of a continuation after a prompt. */
+export async function continuationLogProbs(model: Model, prompt: readonly number[], continuation: readonly number[]): Promise<number[]> {
+  const [row] = await runBatched(model, [[...prompt, ...continuation]], (batch, r) =>
+    continuation.map((token, j) => {
+      const { data, offset, vocab } = lmOffset(batch, model, r, prompt.length - 1 + j);
+      return logProbAt(data, offset, vocab, token);
+    }),
+  );
+  return row;
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+export interface TargetRequest {
+  /** Label name or index (classifier), or next token text (causal LM). */
+  target?: string;
+  score?: string;
+  continuation?: string;
+  reduce?: 'sum' | 'mean';
+}
+
+export function tokenName(model: Model, id: number): string {
+  return model.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+}
+
+/**
+ * Token ids of `addition` as they appear after `promptText`: tokenizers such as SentencePiece encode a
+ * word differently at the start of a text than after other text, so encode the joined text and take
+ * what follows the prompt's own ids.
+ */
+export function idsAfterPrompt(model: Model, promptText: string, promptIds: readonly number[], addition: string): number[] {
+  const joined = model.tokenizer.encode(promptText + addition);
+  const eos = model.tokenizer.eos_token_id;
+  const prefix = promptIds[promptIds.length - 1] === eos ? promptIds.slice(0, -1) : promptIds;
+  const samePrefix = prefix.every((id, i) => joined[i] === id);
+  if (samePrefix && joined.length > prefix.length) {
+    const rest = joined.slice(prefix.length);
+    return rest[rest.length - 1] === eos && addition.length > 0 ? rest.slice(0, -1) : rest;
+  }
+  return model.tokenizer.encode(addition, { add_special_tokens: false });
+}
+
+/** Turn the user's flags into a target; the default is the model's own prediction on `ids`. */
+export async function resolveTarget(model: Model, ids: readonly number[], request: TargetRequest, promptText = ''): Promise<Target> {
+  if (model.task === 'classification') {
+    if (request.continuation !== undefined) throw usageError('--continuation applies to causal language models; this model is a classifier');
+    const score = (request.score ?? 'probability') as ScoreKind;
+    if (!SCORE_KINDS.includes(score)) throw usageError(`unknown --score '${request.score}'; choose one of ${SCORE_KINDS.join(', ')}`);
+    const labels = model.labels!;
+    let index: number;
+    if (request.target === undefined) {
+      index = argmax(await lastLogits(model, ids));
+    } else {
+      const byName = labels.findIndex((l) => l.toLowerCase() === request.target!.toLowerCase());
+      index = byName >= 0 ? byName : /^\d+$/.test(request.target) && Number(request.target) < labels.length ? Number(request.target) : -1;
+      if (index < 0) throw usageError(`unknown label '${request.target}'; this model's labels are ${labels.join(', ')}`);
+    }
+    return { kind: 'label', index, name: labels[index], score };
+  }
+  if (model.task !== 'causal-lm') throw usageError(`targets for '${model.task}' models are not supported by this command`);
+  if (request.score !== undefined && request.score !== 'log-probability') {
+    throw usageError(`--score ${request.score} applies to classifiers; causal-LM targets are scored as log-probability`);
+  }
+  if (request.continuation !== undefined) {
+    if (request.continuation.length === 0) throw usageError('--continuation is empty');
+    const tokenIds = idsAfterPrompt(model, promptText, ids, request.continuation);
+    if (tokenIds.length === 0) throw usageError(`--continuation '${request.continuation}' encodes to no tokens`);
+    if (ids.length + tokenIds.length > model.maxLength) {
+      throw usageError(`prompt and continuation are ${ids.length + tokenIds.length} tokens long but '${model.id}' takes at most ${model.maxLength}`);
+    }
+    return { kind: 'continuation', tokenIds, name: request.continuation, reduce: request.reduce ?? 'sum' };
+  }
+  if (request.target === undefined) {
+    const tokenId = argmax(await lastLogits(model, ids));
+    return { kind: 'next-token', tokenId, name: tokenName(model, tokenId) };
+  }
+  const idMatch = /^id:(\d+)$/.exec(request.target);
+  const vocab = (model.config.vocab_size as number | undefined) ?? Infinity;
+  if (idMatch) {
+    const tokenId = Number(idMatch[1]);
+    if (tokenId >= vocab) throw usageError(`token id ${tokenId} is outside the vocabulary (size ${vocab})`);
+    return { kind: 'next-token', tokenId, name: tokenName(model, tokenId) };
+  }
+  const encoded = idsAfterPrompt(model, promptText, ids, request.target);
+  if (encoded.length !== 1) {
+    throw usageError(`--target '${request.target}' is ${encoded.length} tokens; a next-token target must be one token (use --continuation for longer text, or id:N)`);
+  }
+  return { kind: 'next-token', tokenId: encoded[0], name: tokenName(model, encoded[0]) };
+}

@@ -1,0 +1,31 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (where package.json lives), from source or from dist/. */
+export const packageRoot: string = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'package.json');
+    if (fs.existsSync(candidate) && JSON.parse(fs.readFileSync(candidate, 'utf8')).name === 'interp') return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cannot find the interp package root');
+    dir = parent;
+  }
+})();
+
+/** Where rewritten graphs are cached: $INTERP_CACHE_DIR, else $XDG_CACHE_HOME/interp, else ~/.cache/interp. */
+export function cacheDir(): string {
+  if (process.env.INTERP_CACHE_DIR) return process.env.INTERP_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'interp');
+}
+
+/** Write a file atomically: a temporary file in the same folder, then rename. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
