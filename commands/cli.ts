@@ -1,0 +1,60 @@
+import { Command, CommanderError } from 'commander';
+import { ExitCode, InterpError } from '../src/errors.js';
+import { examples } from './common.js';
+import { explainCommand } from './explain.js';
+import { plannedCommand } from './planned.js';
+
+export function buildProgram(): Command {
+  const program = new Command('interp')
+    .description('Explain transformer language models locally: attributions, attention, concepts, bias and fidelity on ONNX models.')
+    .version('0.1.0')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', examples(['interp explain "the film was a delight"', 'interp explain "the film was a delight" --json | jq .features', 'interp explain --help']));
+  program.addCommand(explainCommand());
+  program.addCommand(plannedCommand('attention', 'attention maps, rollout and flow, norm-based attention and head roles', [
+    'interp attention "the cat sat on the mat" --layer 2 --head 1 --svg head.svg',
+    'interp attention "the cat sat on the mat" --rollout --json',
+  ]));
+  program.addCommand(plannedCommand('concepts', 'clusters and directions in hidden states, logit lens, TCAV', [
+    'interp concepts cluster --data corpus.txt --layer 2 --k auto',
+    'interp concepts lens "Once upon a time" --model ./my-llama',
+  ]));
+  program.addCommand(plannedCommand('bias', 'group-swap probes, CrowS-Pairs-style scoring, WEAT/SEAT', [
+    'interp bias swap --template "The {group} was a great {job}." --groups gender',
+    'interp bias pairs --model ./my-llama --data crows_pairs.csv',
+  ]));
+  program.addCommand(plannedCommand('fidelity', 'faithfulness, plausibility and sanity metrics over datasets, with CI thresholds', [
+    'interp fidelity --data dev.tsv --methods occlusion,kernel-shap --min comprehensiveness=0.3',
+    'interp fidelity summarize results-*.jsonl',
+  ]));
+  program.addCommand(plannedCommand('bench', 'speed and cost of every method against the raw forward pass', [
+    'interp bench --methods occlusion,kernel-shap --lengths 16,64 --runs 5 --json',
+  ]));
+  for (const cmd of [program, ...program.commands]) {
+    cmd.exitOverride();
+    cmd.configureOutput({ outputError: (str, write) => write(`interp: ${str.trim().replace(/\s*\n\s*/g, ' ')}\n`) });
+  }
+  return program;
+}
+
+/** Run the CLI and return the exit code; every failure is one line on stderr. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    if (e instanceof InterpError) {
+      process.stderr.write(`interp: error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    process.stderr.write(`interp: error: ${message}\n`);
+    if (process.env.INTERP_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+    return ExitCode.runtime;
+  }
+}

@@ -1,0 +1,159 @@
+import chalk from 'chalk';
+import Table from 'cli-table3';
+import { Command, Option } from 'commander';
+import { explainText, prepare, type Attribution, type ExplainRequest } from '../src/explain.js';
+import { usageError } from '../src/errors.js';
+import { METHODS } from '../src/methods/registry.js';
+import type { BaselineKind, Granularity } from '../src/methods/types.js';
+import type { Model } from '../src/model/types.js';
+import { attributionChart, attributionTable } from '../src/render/attribution.js';
+import { formatNumber, visible } from '../src/render/format.js';
+import { toJson } from '../src/render/json.js';
+import { writeSvg } from '../src/render/svg.js';
+import { spearman } from '../src/util/linalg.js';
+import { addModelOptions, examples, interactive, openModel, parseInteger, parseNumber, withSpinner, writeStdout, type ModelFlags } from './common.js';
+
+interface ExplainFlags extends ModelFlags {
+  method: string;
+  compare?: string;
+  target?: string;
+  score?: string;
+  continuation?: string;
+  baseline?: string;
+  granularity: string;
+  seed: string;
+  json?: boolean;
+  svg?: string;
+  truncate?: boolean;
+  top?: string;
+  [param: string]: unknown;
+}
+
+/** Every method parameter becomes a flag; a flag given for a method that does not read it is an error. */
+const PARAMETER_FLAGS = [...new Set(Object.values(METHODS).flatMap((m) => Object.keys(m.params)))];
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export function explainCommand(): Command {
+  const cmd = new Command('explain')
+    .summary('token attributions for a class label, a next token or a continuation')
+    .description('Attribute a model prediction to the input tokens (or words) with a perturbation or attention method.')
+    .argument('<text>', 'the input text')
+    .option('--method <name>', `attribution method: ${Object.keys(METHODS).join(', ')}`, 'occlusion')
+    .option('--compare <methods>', 'run several methods (comma-separated) and report them side by side with rank correlations')
+    .option('--target <target>', 'classifier: label name or index (default: predicted); causal LM: next token text or id:N (default: argmax)')
+    .option('--score <kind>', 'classifier score: probability, logit or log-odds (default: probability)')
+    .option('--continuation <text>', 'causal LM: attribute the summed log-probability of this continuation')
+    .option('--baseline <kind>', 'what replaces a removed feature: mask, unk, pad or delete (default: mask, or delete without a mask token)')
+    .option('--granularity <unit>', 'attribute tokens or words', 'token')
+    .option('--seed <n>', 'seed for sampling methods; the same seed gives the same output', '0')
+    .option('--json', 'print the result as JSON (schema interp/attribution@1)')
+    .option('--svg <file>', 'write a bar chart of the attributions to this SVG file')
+    .option('--top <k>', 'show only the k highest-ranked rows in the table')
+    .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
+  for (const flag of PARAMETER_FLAGS) {
+    const owners = Object.values(METHODS).filter((m) => flag in m.params);
+    const spec = owners[0].params[flag];
+    cmd.addOption(new Option(`--${flag} <${spec.type === 'int' ? 'n' : 'x'}>`, `${spec.description} (${owners.map((m) => `${m.name}: ${m.params[flag].default}`).join(', ')})`));
+  }
+  addModelOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    examples([
+      'interp explain "the film was a delight"',
+      'interp explain "the film was a delight" --method kernel-shap --samples 1000 --seed 7 --json | jq \'.features[] | [.text, .attribution]\'',
+      'interp explain "not a good film" --method shapley --granularity word --score log-odds --svg attributions.svg',
+      'interp explain "the plot was thin" --compare occlusion,kernel-shap,lime,attention',
+      'interp explain "Once upon a time" --model ../shared/models/llama-stories260k-kv --target " there"',
+      'interp explain "Once upon a time" --model ./my-llama --continuation ", there was a girl" --method kernel-shap',
+    ]),
+  );
+  cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
+  return cmd;
+}
+
+function methodFlagValues(flags: ExplainFlags, methods: string[]): Record<string, number> {
+  const params: Record<string, number> = {};
+  for (const flag of PARAMETER_FLAGS) {
+    const raw = flags[camel(flag)];
+    if (raw === undefined) continue;
+    if (!methods.some((m) => METHODS[m] && flag in METHODS[m].params)) {
+      throw usageError(`--${flag} does not apply to ${methods.join(', ')}`);
+    }
+    params[flag] = parseNumber(`--${flag}`, String(raw));
+  }
+  return params;
+}
+
+async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
+  const methods = flags.compare ? flags.compare.split(',').map((m) => m.trim()).filter(Boolean) : [flags.method];
+  for (const m of methods) if (!METHODS[m]) throw usageError(`unknown method '${m}'; choose one of ${Object.keys(METHODS).join(', ')}`);
+  if (flags.compare && methods.length < 2) throw usageError('--compare needs at least two methods, e.g. --compare occlusion,kernel-shap');
+  const seed = parseInteger('--seed', flags.seed, 0);
+  const top = flags.top === undefined ? undefined : parseInteger('--top', flags.top, 1);
+  const params = methodFlagValues(flags, methods);
+  const model = await withSpinner('loading model', () => openModel(flags));
+  checkTaskFlags(model, flags);
+  const request: ExplainRequest = {
+    text,
+    method: methods[0],
+    params,
+    target: { target: flags.target, score: flags.score, continuation: flags.continuation },
+    baseline: flags.baseline as BaselineKind | undefined,
+    granularity: flags.granularity as Granularity,
+    seed,
+    truncate: flags.truncate,
+  };
+  const results = await withSpinner(`explaining with ${methods.join(', ')}`, async () => {
+    const prepared = await prepare(model, request);
+    const out: Attribution[] = [];
+    for (const method of methods) {
+      const own = Object.fromEntries(Object.entries(params).filter(([k]) => k in METHODS[method].params));
+      out.push(await explainText(model, { ...request, method, params: own }, prepared));
+    }
+    return out;
+  });
+  if (flags.svg) await writeSvg(flags.svg, attributionChart(results[0]));
+  if (interactive() && !flags.json) process.stderr.write(colouredText(results[0]) + '\n');
+  if (results.length === 1) {
+    await writeStdout(flags.json ? toJson(results[0]) : attributionTable(results[0], top));
+  } else {
+    const correlations = results.map((a) => results.map((b) => spearman(a.features.map((f) => f.attribution), b.features.map((f) => f.attribution))));
+    await writeStdout(
+      flags.json
+        ? toJson({ schema: 'interp/comparison@1', methods, correlations, results })
+        : comparisonTable(results, correlations, top),
+    );
+  }
+}
+
+function checkTaskFlags(model: Model, flags: ExplainFlags): void {
+  if (model.task === 'classification' && flags.continuation !== undefined) throw usageError('--continuation applies to causal language models; this model is a classifier');
+  if (model.task === 'causal-lm' && flags.score !== undefined) throw usageError('--score applies to classifiers; causal-LM targets are scored as log-probability');
+  if (flags.continuation !== undefined && flags.target !== undefined) throw usageError('give either --target or --continuation, not both');
+}
+
+function comparisonTable(results: Attribution[], correlations: number[][], top?: number): string {
+  const first = results[0];
+  const table = new Table({ head: [first.granularity, ...results.map((r) => r.method)], style: { head: [], border: [] } });
+  const order = [...first.features].sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
+  for (const f of order.slice(0, top ?? order.length)) table.push([`${f.index}: ${visible(f.text)}`, ...results.map((r) => formatNumber(r.features[f.index].attribution))]);
+  const corr = new Table({ head: ['spearman', ...results.map((r) => r.method)], style: { head: [], border: [] } });
+  results.forEach((r, i) => corr.push([r.method, ...correlations[i].map((c) => c.toFixed(3))]));
+  const cost = results.map((r) => `${r.method} ${r.forwardPasses}`).join(', ');
+  return `target ${first.target.kind} '${first.target.name}' (${first.target.score}) · forward passes: ${cost}\n${table.toString()}\n${corr.toString()}\n`;
+}
+
+/** The text with each feature coloured by the sign and size of its attribution (stderr, TTY only). */
+function colouredText(result: Attribution): string {
+  const max = Math.max(1e-12, ...result.features.map((f) => Math.abs(f.attribution)));
+  let out = '';
+  let cursor = 0;
+  for (const f of result.features) {
+    out += result.text.slice(cursor, f.start);
+    const level = Math.round((Math.abs(f.attribution) / max) * 4);
+    const paint = f.attribution >= 0 ? [chalk.dim, chalk.red, chalk.red, chalk.redBright, chalk.bgRed.white][level] : [chalk.dim, chalk.blue, chalk.blue, chalk.blueBright, chalk.bgBlue.white][level];
+    out += paint(result.text.slice(f.start, f.end));
+    cursor = f.end;
+  }
+  return out + result.text.slice(cursor);
+}

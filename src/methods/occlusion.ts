@@ -1,0 +1,44 @@
+import { fullCoalition } from './perturbation.js';
+import type { AttributionMethod } from './types.js';
+
+function windows(n: number, size: number, stride: number): [number, number][] {
+  const w = Math.min(size, n);
+  const out: [number, number][] = [];
+  for (let start = 0; ; start += stride) {
+    const s = Math.min(start, n - w);
+    out.push([s, s + w]);
+    if (s + w >= n) break;
+  }
+  return out;
+}
+
+/** Leave-one-out (or leave-a-window-out): f(x) − f(x with the window replaced), averaged over the windows covering each feature. */
+export const occlusion: AttributionMethod = {
+  name: 'occlusion',
+  description: 'leave-one-out: the score drop when a feature (or a window of features) is replaced by the baseline',
+  params: {
+    window: { type: 'int', default: 1, min: 1, description: 'features removed together' },
+    stride: { type: 'int', default: 1, min: 1, description: 'step between windows' },
+  },
+  sampling: false,
+  cost: (n, p) => windows(n, p.window, p.stride).length,
+  async explain(ctx, p) {
+    const n = ctx.features.length;
+    const spans = windows(n, p.window, p.stride);
+    const coalitions = spans.map(([s, e]) => {
+      const keep = fullCoalition(n);
+      keep.fill(0, s, e);
+      return keep;
+    });
+    const scores = await ctx.score(coalitions);
+    const sum = new Array(n).fill(0);
+    const count = new Array(n).fill(0);
+    spans.forEach(([s, e], w) => {
+      for (let i = s; i < e; i++) {
+        sum[i] += ctx.fullScore - scores[w];
+        count[i] += 1;
+      }
+    });
+    return { values: sum.map((v, i) => v / count[i]) };
+  },
+};

@@ -1,0 +1,17 @@
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { writeFileAtomic } from '../util/paths.js';
+
+/** Render a Vega-Lite spec to an SVG string in Node, with no browser. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+export async function writeSvg(file: string, spec: TopLevelSpec): Promise<void> {
+  writeFileAtomic(file, await renderSvg(spec));
+}
