@@ -45,7 +45,10 @@ export interface AttributionMethod {
   description: string;
   /** Parameters this method reads, with defaults; `--<name>` flags on the CLI. */
   params: Record<string, ParamSpec>;
-  /** Forward passes needed for `nFeatures` features (beyond the full-input and baseline scores). An upper bound when coalitions may repeat. */
+  /**
+   * Forward passes needed for `nFeatures` features, beyond the full-input and baseline scores. Exact for
+   * deterministic methods; for sampling methods an upper bound, since a coalition drawn twice runs once.
+   */
   cost(nFeatures: number, params: Record<string, number>): number;
   /** True for methods that draw random numbers (they honour --seed). */
   sampling: boolean;

@@ -1,0 +1,97 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ADDITIVE_WEIGHTS, additiveClassifier, inductionLM, interactionClassifier, writePlanted } from '../fixtures/planted.js';
+import { explainText } from '../src/explain.js';
+import { loadModel } from '../src/model/load.js';
+import type { Model } from '../src/model/types.js';
+import { spearman } from '../src/util/linalg.js';
+
+let additive: Model;
+let interaction: Model;
+let lm: Model;
+
+beforeAll(async () => {
+  additive = await loadModel(writePlanted(additiveClassifier()));
+  interaction = await loadModel(writePlanted(interactionClassifier()));
+  lm = await loadModel(writePlanted(inductionLM()));
+});
+
+const TEXT = 'the movie was great but the plot was boring and very dull';
+const planted = TEXT.split(' ').map((w) => ADDITIVE_WEIGHTS[w]);
+const logit = { target: 'POSITIVE', score: 'logit' };
+
+describe('planted additive classifier: every method recovers the planted weights', () => {
+  it('the POSITIVE logit is the exact sum of the planted weights', async () => {
+    const r = await explainText(additive, { text: TEXT, method: 'occlusion', target: logit });
+    expect(r.fullScore).toBeCloseTo(planted.reduce((a, b) => a + b, 0), 5);
+    expect(r.baselineScore).toBeCloseTo(0, 6);
+  });
+
+  for (const method of ['occlusion', 'shapley', 'kernel-shap']) {
+    it(`${method} equals the planted weights`, async () => {
+      const r = await explainText(additive, { text: 'the movie was great but boring and dull', method, target: logit, params: method === 'kernel-shap' ? { samples: 300 } : {} });
+      const expected = 'the movie was great but boring and dull'.split(' ').map((w) => ADDITIVE_WEIGHTS[w]);
+      r.features.forEach((f, i) => expect(f.attribution).toBeCloseTo(expected[i], 4));
+    });
+  }
+
+  it('sampled Shapley (above the exact limit) and sampled KernelSHAP still equal the weights', async () => {
+    for (const [method, params] of [['shapley', { permutations: 4, 'exact-limit': 6 }], ['kernel-shap', { samples: 200 }]] as const) {
+      const r = await explainText(additive, { text: TEXT, method, target: logit, params, seed: 3 });
+      expect(r.diagnostics.mode).toBe('sampled');
+      r.features.forEach((f, i) => expect(f.attribution).toBeCloseTo(planted[i], 4));
+    }
+  });
+
+  it('LIME ranks the words exactly as the planted weights do', async () => {
+    const text = 'very awful fun great dull fine boring good';
+    const weights = text.split(' ').map((w) => ADDITIVE_WEIGHTS[w]);
+    const r = await explainText(additive, { text, method: 'lime', target: logit, seed: 1 });
+    expect(spearman(r.features.map((f) => f.attribution), weights)).toBe(1);
+  });
+
+  it('deterministic methods use exactly their declared cost; sampling methods at most (repeated coalitions run once)', async () => {
+    for (const method of ['occlusion', 'shapley', 'attention', 'rollout']) {
+      const r = await explainText(additive, { text: 'great but dull', method, target: logit });
+      expect(r.forwardPasses, method).toBe(r.declaredCost);
+    }
+    for (const method of ['lime', 'kernel-shap']) {
+      const r = await explainText(additive, { text: TEXT, method, target: logit });
+      expect(r.forwardPasses, method).toBeLessThanOrEqual(r.declaredCost);
+      expect(r.forwardPasses, method).toBeGreaterThan(r.declaredCost / 2);
+    }
+  });
+
+  it('word and token granularity agree on a tokenizer where words are tokens', async () => {
+    const a = await explainText(additive, { text: TEXT, method: 'occlusion', target: logit, granularity: 'word' });
+    expect(a.features.map((f) => f.text)).toEqual(TEXT.split(' '));
+  });
+});
+
+describe('planted interaction classifier: "not" flips the next word', () => {
+  it('occlusion and Shapley split the credit as predicted', async () => {
+    // v(∅)=0, v(not)=0, v(good)=1.5, v(not good)=−1.5
+    const occ = await explainText(interaction, { text: 'not good', method: 'occlusion', target: logit });
+    expect(occ.fullScore).toBeCloseTo(-1.5, 5);
+    expect(occ.features.map((f) => f.attribution)).toEqual([expect.closeTo(-3, 5), expect.closeTo(-1.5, 5)]);
+    const shap = await explainText(interaction, { text: 'not good', method: 'shapley', target: logit });
+    expect(shap.features.map((f) => f.attribution)).toEqual([expect.closeTo(-1.5, 5), expect.closeTo(0, 5)]);
+    const kernel = await explainText(interaction, { text: 'not good', method: 'kernel-shap', target: logit });
+    expect(kernel.features.map((f) => f.attribution)).toEqual([expect.closeTo(-1.5, 5), expect.closeTo(0, 5)]);
+  });
+});
+
+describe('planted induction LM', () => {
+  it('predicts the token that followed the previous occurrence of the current token', async () => {
+    const seq = 'c f a h k b x q';
+    const r = await explainText(lm, { text: `${seq} ${seq.split(' ').slice(0, 3).join(' ')}`, method: 'occlusion' });
+    expect(r.target).toMatchObject({ kind: 'next-token', name: 'h' });
+  });
+
+  it('the induction head reads the token after the earlier "a"', async () => {
+    const r = await explainText(lm, { text: 'c f a h k b x q c f a', method: 'occlusion', target: { target: 'h' } });
+    const ranked = [...r.features].sort((x, y) => y.attribution - x.attribution);
+    // Without the first "h" (position 3) the model cannot copy it; the current "a" and the earlier "a" matter next.
+    expect(ranked[0].text).toBe('h');
+    expect(ranked[0].index).toBe(3);
+  });
+});
