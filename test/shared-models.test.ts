@@ -55,6 +55,7 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
     const encodings = rows.map((s) => encodeText(classifier, s));
     for (const label of ['NEGATIVE', 'POSITIVE']) {
       const target = await resolveTarget(classifier, encodings[0].ids, { target: label });
+      if (target.kind !== 'label') throw new Error('expected a label target');
       const batched = await scoreSequences(classifier, target, encodings.map((e) => e.ids));
       for (let i = 0; i < rows.length; i++) {
         const own = await plainForward(classifier, encodings[i].ids);
@@ -62,6 +63,7 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
       }
     }
     const predicted = await resolveTarget(classifier, encodings[0].ids, {});
+    if (predicted.kind !== 'label') throw new Error('expected a label target');
     const own = await plainForward(classifier, encodings[0].ids);
     expect(predicted.index).toBe(own.data[1] > own.data[0] ? 1 : 0);
   });

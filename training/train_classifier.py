@@ -50,12 +50,16 @@ valid = read_tsv(os.path.join(SHARED, 'data/sst2/valid.tsv'))
 dev = read_tsv(os.path.join(SHARED, 'data/sst2/glue-dev.tsv'))
 
 # Vocabulary: specials, every character seen (as word start and as ##continuation), then whole words by frequency.
-counts = Counter(w for s, _ in train for w in basic_tokenize(s))
-chars = sorted({c for w in counts for c in w})
-vocab = list(SPECIALS) + chars + ['##' + c for c in chars]
-for w, n in counts.most_common():
-    if len(vocab) >= CFG['vocab_limit']: break
-    if n >= 2 and w not in vocab: vocab.append(w)
+REFERENCE_ONLY = os.environ.get('REFERENCE_ONLY') == '1'
+if REFERENCE_ONLY:
+    vocab = json.load(open(os.path.join(OUT, 'vocab.json')))
+else:
+    counts = Counter(w for s, _ in train for w in basic_tokenize(s))
+    chars = sorted({c for w in counts for c in w})
+    vocab = list(SPECIALS) + chars + ['##' + c for c in chars]
+    for w, n in counts.most_common():
+        if len(vocab) >= CFG['vocab_limit']: break
+        if n >= 2 and w not in vocab: vocab.append(w)
 index = {t: i for i, t in enumerate(vocab)}
 
 def wordpiece(word):
@@ -111,10 +115,29 @@ def batches(rows, bs, shuffle):
         yield ids, mask, torch.tensor([y for _, y in chunk])
 
 def accuracy(rows):
+    was_training = model.training
     model.eval(); correct = 0
     with torch.no_grad():
         for ids, mask, y in batches(rows, 256, False): correct += (model(ids, mask).argmax(-1) == y).sum().item()
-    model.train(); return correct / len(rows)
+    model.train(was_training); return correct / len(rows)
+
+def write_reference():
+    model.eval()
+    ref_texts = ['the film was a delight', 'an utterly tedious , joyless slog that never finds its footing .', 'not bad']
+    with torch.no_grad():
+        single = [model(torch.tensor([encode(t)]), torch.ones(1, len(encode(t)), dtype=torch.long))[0].tolist() for t in ref_texts]
+        ids, mask, _ = next(batches([(t, 0) for t in ref_texts], 8, False))
+        padded = model(ids, mask).tolist()
+    json.dump(dict(texts=ref_texts, ids=[encode(t) for t in ref_texts], logits=single, padded_logits=padded), open(os.path.join(OUT, 'reference.json'), 'w'), indent=1)
+
+if REFERENCE_ONLY:
+    manifest = json.load(open(os.path.join(OUT, 'manifest.json')))
+    blob = open(os.path.join(OUT, 'weights.bin'), 'rb').read()
+    import numpy as np
+    state = {t['name']: torch.from_numpy(np.frombuffer(blob, dtype='<f4', count=int(np.prod(t['shape'])), offset=t['offset']).reshape(t['shape']).copy()) for t in manifest['tensors']}
+    model.load_state_dict(state)
+    write_reference()
+    sys.exit(0)
 
 EPOCHS = float(os.environ.get('EPOCHS', '4'))
 opt = torch.optim.AdamW(model.parameters(), lr=float(os.environ.get('LR', '1e-3')), weight_decay=0.01)
@@ -132,6 +155,7 @@ while step < steps_total:
         if step >= steps_total: break
 model.load_state_dict(best_state); model.eval()
 dev_acc = accuracy(dev)
+model.eval()
 print(f'best valid {best:.4f}; GLUE dev {dev_acc:.4f}; {time.time() - t0:.0f}s', flush=True)
 
 # Weights as one little-endian float32 blob plus a manifest of names, shapes and offsets.
@@ -140,12 +164,7 @@ with open(os.path.join(OUT, 'weights.bin'), 'wb') as f:
     for name, t in model.state_dict().items():
         a = t.detach().float().contiguous().numpy().astype('<f4')
         f.write(a.tobytes()); manifest.append(dict(name=name, shape=list(a.shape), offset=offset)); offset += a.nbytes
-ref_texts = ['the film was a delight', 'an utterly tedious , joyless slog that never finds its footing .', 'not bad']
-with torch.no_grad():
-    single = [model(torch.tensor([encode(t)]), torch.ones(1, len(encode(t)), dtype=torch.long))[0].tolist() for t in ref_texts]
-    ids, mask, _ = next(batches([(t, 0) for t in ref_texts], 8, False))
-    padded = model(ids, mask).tolist()
 json.dump(dict(config=CFG, seed=SEED, valid_accuracy=best, glue_dev_accuracy=dev_acc, train_seconds=time.time() - t0, epochs=EPOCHS,
                tensors=manifest), open(os.path.join(OUT, 'manifest.json'), 'w'), indent=1)
 json.dump(vocab, open(os.path.join(OUT, 'vocab.json'), 'w'))
-json.dump(dict(texts=ref_texts, ids=[encode(t) for t in ref_texts], logits=single, padded_logits=padded), open(os.path.join(OUT, 'reference.json'), 'w'), indent=1)
+write_reference()
