@@ -26,7 +26,7 @@ describe('planted additive classifier: every method recovers the planted weights
     expect(r.baselineScore).toBeCloseTo(0, 6);
   });
 
-  for (const method of ['occlusion', 'shapley', 'kernel-shap']) {
+  for (const method of ['occlusion', 'shapley', 'kernel-shap', 'partition-shap']) {
     it(`${method} equals the planted weights`, async () => {
       const r = await explainText(additive, { text: 'the movie was great but boring and dull', method, target: logit, params: method === 'kernel-shap' ? { samples: 300 } : {} });
       const expected = 'the movie was great but boring and dull'.split(' ').map((w) => ADDITIVE_WEIGHTS[w]);
@@ -54,7 +54,7 @@ describe('planted additive classifier: every method recovers the planted weights
       const r = await explainText(additive, { text: 'great but dull', method, target: logit });
       expect(r.forwardPasses, method).toBe(r.declaredCost);
     }
-    for (const method of ['lime', 'kernel-shap']) {
+    for (const method of ['lime', 'kernel-shap', 'partition-shap']) {
       const r = await explainText(additive, { text: TEXT, method, target: logit });
       expect(r.forwardPasses, method).toBeLessThanOrEqual(r.declaredCost);
       expect(r.forwardPasses, method).toBeGreaterThan(r.declaredCost / 2);
@@ -77,6 +77,28 @@ describe('planted interaction classifier: "not" flips the next word', () => {
     expect(shap.features.map((f) => f.attribution)).toEqual([expect.closeTo(-1.5, 5), expect.closeTo(0, 5)]);
     const kernel = await explainText(interaction, { text: 'not good', method: 'kernel-shap', target: logit });
     expect(kernel.features.map((f) => f.attribution)).toEqual([expect.closeTo(-1.5, 5), expect.closeTo(0, 5)]);
+  });
+});
+
+describe('partition-shap', () => {
+  it('keeps the pieces of a word together and splits after punctuation first', async () => {
+    const { partitionTree } = await import('../src/methods/partitionShap.js');
+    const { buildFeatures } = await import('../src/methods/perturbation.js');
+    const { encodeText } = await import('../src/text/encode.js');
+    const e = encodeText(additive, 'great fun , but the plot was dull');
+    const root = partitionTree(buildFeatures(e, 'token'), e.text);
+    expect(root.children![0]).toMatchObject({ start: 0, end: 3 }); // "great fun ," | "but the plot was dull"
+  });
+
+  it('Owen values on the interaction model: "not" and "good" share the interaction as Shapley does for two players', async () => {
+    const r = await explainText(interaction, { text: 'not good', method: 'partition-shap', target: logit });
+    expect(r.features.map((f) => f.attribution)).toEqual([expect.closeTo(-1.5, 5), expect.closeTo(0, 5)]);
+  });
+
+  it('sum to f(x) − f(baseline) on the interaction model with a longer text', async () => {
+    const r = await explainText(interaction, { text: 'the film was not boring , but not great and very dull', method: 'partition-shap', target: logit });
+    const sum = r.features.reduce((s, f) => s + f.attribution, 0);
+    expect(sum).toBeCloseTo(r.fullScore - r.baselineScore, 5);
   });
 });
 

@@ -2,10 +2,11 @@ import { attention, attentionRollout } from './attention.js';
 import { kernelShap } from './kernelShap.js';
 import { lime } from './lime.js';
 import { occlusion } from './occlusion.js';
+import { partitionShap } from './partitionShap.js';
 import { shapley } from './shapley.js';
 import type { AttributionMethod } from './types.js';
 
 /** Every attribution method by name: adding a method is one file and one line here. */
 export const METHODS: Record<string, AttributionMethod> = Object.fromEntries(
-  [occlusion, shapley, kernelShap, lime, attention, attentionRollout].map((m) => [m.name, m]),
+  [occlusion, shapley, kernelShap, partitionShap, lime, attention, attentionRollout].map((m) => [m.name, m]),
 );
