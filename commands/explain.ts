@@ -2,6 +2,8 @@ import chalk from 'chalk';
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { explainText, prepare, type Attribution, type ExplainRequest } from '../src/explain.js';
+import { explainGeneration } from '../src/generate.js';
+import { generationChart, generationTable } from '../src/render/generation.js';
 import { usageError } from '../src/errors.js';
 import { METHODS } from '../src/methods/registry.js';
 import type { BaselineKind, Granularity } from '../src/methods/types.js';
@@ -26,6 +28,7 @@ interface ExplainFlags extends ModelFlags {
   svg?: string;
   truncate?: boolean;
   top?: string;
+  generate?: string;
   [param: string]: unknown;
 }
 
@@ -49,6 +52,7 @@ export function explainCommand(): Command {
     .option('--json', 'print the result as JSON (schema interp/attribution@1)')
     .option('--svg <file>', 'write a bar chart of the attributions to this SVG file')
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
+    .option('--generate <n>', 'causal LM: generate n tokens greedily and attribute each to the prompt and the tokens before it')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
   for (const flag of PARAMETER_FLAGS) {
     const owners = Object.values(METHODS).filter((m) => flag in m.params);
@@ -65,6 +69,7 @@ export function explainCommand(): Command {
       'interp explain "the plot was thin" --compare occlusion,kernel-shap,lime,attention',
       'interp explain "Once upon a time" --model ../shared/models/llama-stories260k-kv --target " there"',
       'interp explain "Once upon a time" --model ./my-llama --continuation ", there was a girl" --method kernel-shap',
+      'interp explain "the film was" --model tiny-lm --generate 5 --method kernel-shap --svg generation.svg',
     ]),
   );
   cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
@@ -103,6 +108,14 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     seed,
     truncate: flags.truncate,
   };
+  if (flags.generate !== undefined) {
+    if (flags.compare) throw usageError('--generate runs one method; drop --compare');
+    const steps = parseInteger('--generate', flags.generate, 1);
+    const result = await withSpinner(`generating ${steps} tokens and explaining each`, () => explainGeneration(model, request, steps));
+    if (flags.svg) await writeSvg(flags.svg, generationChart(result));
+    await writeStdout(flags.json ? toJson(result) : generationTable(result));
+    return;
+  }
   const results = await withSpinner(`explaining with ${methods.join(', ')}`, async () => {
     const prepared = await prepare(model, request);
     const out: Attribution[] = [];

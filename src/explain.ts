@@ -83,16 +83,21 @@ export interface Prepared {
 
 export async function prepare(model: Model, request: ExplainRequest): Promise<Prepared> {
   if (model.task === 'masked-lm') throw usageError(`explain supports classifiers and causal LMs; '${model.id}' is a masked LM`);
+  const reserve = model.task === 'causal-lm' && request.target?.continuation ? request.target.continuation.length : 0;
+  const encoding = encodeText(model, request.text, { truncate: request.truncate, reserve: Math.min(reserve, model.maxLength - 2) });
+  const target = await resolveTarget(model, encoding.ids, request.target ?? {}, request.text);
+  return prepareEncoded(model, encoding, target, request);
+}
+
+/** Features, baseline and the two reference scores for an encoding whose target is already known. */
+export async function prepareEncoded(model: Model, encoding: Encoding, target: Target, request: Pick<ExplainRequest, 'baseline' | 'granularity'>): Promise<Prepared> {
   const granularity = request.granularity ?? 'token';
   if (!GRANULARITIES.includes(granularity)) throw usageError(`unknown --granularity '${granularity}'; choose token or word`);
   const baseline = request.baseline ?? defaultBaseline(model);
   if (!BASELINES.includes(baseline)) throw usageError(`unknown --baseline '${baseline}'; choose one of ${BASELINES.join(', ')}`);
   const replacement = baselineTokenId(model, baseline);
-  const reserve = model.task === 'causal-lm' && request.target?.continuation ? request.target.continuation.length : 0;
-  const encoding = encodeText(model, request.text, { truncate: request.truncate, reserve: Math.min(reserve, model.maxLength - 2) });
   const features = buildFeatures(encoding, granularity);
   if (features.length === 0) throw usageError('the input has no tokens to attribute (only special tokens)');
-  const target = await resolveTarget(model, encoding.ids, request.target ?? {}, request.text);
   const score = coalitionScorer(model, encoding, features, target, replacement);
   const [fullScore, baselineScore] = await score([fullCoalition(features.length), emptyCoalition(features.length)]);
   return { encoding, target, features, baseline, granularity, replacement, fullScore, baselineScore };

@@ -116,4 +116,16 @@ describe('planted induction LM', () => {
     expect(ranked[0].text).toBe('h');
     expect(ranked[0].index).toBe(3);
   });
+
+  it('--generate continues the repeated sequence, and each generated token is credited to its earlier copy', async () => {
+    const { explainGeneration } = await import('../src/generate.js');
+    const r = await explainGeneration(lm, { text: 'c f a h k b x q c f', method: 'occlusion' }, 4);
+    expect(r.generated.map((g) => g.text)).toEqual(['a', 'h', 'k', 'b']);
+    expect(r.sources.map((s) => s.text).join(' ')).toBe('c f a h k b x q c f a h k');
+    r.matrix.forEach((row, k) => {
+      expect(row.filter((a) => a !== null)).toHaveLength(10 + k);
+      const best = row.reduce<number>((bi, a, i) => (a !== null && a > (row[bi] ?? -Infinity) ? i : bi), 0);
+      expect(r.sources[best]).toMatchObject({ text: r.generated[k].text, generated: false, index: 3 + k });
+    });
+  });
 });

@@ -164,4 +164,17 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
     const sum = cont.features.reduce((s, f) => s + f.attribution, 0);
     expect(sum).toBeCloseTo(cont.fullScore - cont.baselineScore, 6);
   });
+
+  it('--generate 5 on the KV-cache LM: the greedy story continuation, attributed token by token', async () => {
+    const { explainGeneration } = await import('../src/generate.js');
+    const r = await explainGeneration(lm, { text: 'Once upon a time', method: 'kernel-shap', params: { samples: 64 } }, 5);
+    expect(r.text).toBe('Once upon a time, there was a little');
+    expect(r.matrix).toHaveLength(5);
+    r.matrix.forEach((row, k) => {
+      const known = row.filter((a): a is number => a !== null);
+      expect(known).toHaveLength(4 + k);
+      const g = r.generated[k];
+      expect(known.reduce((a, b) => a + b, 0)).toBeCloseTo(g.logProbability - g.baselineLogProbability, 6);
+    });
+  });
 });
