@@ -15,5 +15,6 @@ export function bar(value: number, max: number, width = 20): string {
 
 /** Show whitespace and control characters in token text visibly. */
 export function visible(text: string): string {
-  return text.replace(/\n/g, '\\n').replace(/\t/g, '\\t').replace(/^ | $/g, '·');
+  if (text.length === 0) return '∅';
+  return text.replace(/\n/g, '⏎').replace(/\t/g, '⇥').replace(/^ +| +$/g, (m) => '␣'.repeat(m.length));
 }
