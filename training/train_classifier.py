@@ -88,7 +88,7 @@ class Bert(nn.Module):
             self.layers.append(nn.ModuleDict(dict(q=nn.Linear(d, d), k=nn.Linear(d, d), v=nn.Linear(d, d), o=nn.Linear(d, d),
                 ln1=nn.LayerNorm(d, eps=1e-12), f1=nn.Linear(d, f), f2=nn.Linear(f, d), ln2=nn.LayerNorm(d, eps=1e-12))))
         self.pool = nn.Linear(d, d); self.cls = nn.Linear(d, 2); self.H = H; self.drop = nn.Dropout(0.1)
-    def forward(self, ids, mask):
+    def encode(self, ids, mask):
         B, T = ids.shape; d = self.word.embedding_dim; H = self.H; dh = d // H
         h = self.emb_ln(self.word(ids) + self.pos(torch.arange(T, device=ids.device))[None])
         h = self.drop(h)
@@ -99,9 +99,50 @@ class Bert(nn.Module):
             ctx = (self.drop(a) @ v).transpose(1, 2).reshape(B, T, d)
             h = l['ln1'](h + self.drop(l['o'](ctx)))
             h = l['ln2'](h + self.drop(l['f2'](F.gelu(l['f1'](h)))))
-        return self.cls(torch.tanh(self.pool(h[:, 0])))
+        return h
+    def forward(self, ids, mask):
+        return self.cls(torch.tanh(self.pool(self.encode(ids, mask)[:, 0])))
 
 model = Bert(len(vocab), CFG['dim'], CFG['layers'], CFG['heads'], CFG['ffn'], CFG['max_len'])
+
+class MlmHead(nn.Module):
+    """BERT's masked-LM head, with the decoder tied to the word embeddings; used only for pretraining."""
+    def __init__(self, bert):
+        super().__init__()
+        d = bert.word.embedding_dim
+        self.bert = bert; self.dense = nn.Linear(d, d); self.ln = nn.LayerNorm(d, eps=1e-12); self.bias = nn.Parameter(torch.zeros(bert.word.num_embeddings))
+    def forward(self, ids, mask):
+        return self.ln(F.gelu(self.dense(self.bert.encode(ids, mask)))) @ self.bert.word.weight.T + self.bias
+
+def pretrain(minutes):
+    """Masked-LM pretraining on the shared corpus and the SST-2 training sentences (15% of tokens; 80/10/10)."""
+    if minutes <= 0: return 0
+    texts = [s for s, _ in train]
+    for name in ['wikitext-2-valid.txt', 'wikitext-2-test.txt', 'tinyshakespeare.txt']:
+        with open(os.path.join(SHARED, 'data/corpus', name), encoding='utf8') as f: texts += [l.strip() for l in f if l.strip()]
+    windows = []
+    for t in texts:
+        ids = [index[p] for w in basic_tokenize(t) for p in wordpiece(w)]
+        for i in range(0, max(1, len(ids)), 62): windows.append([index['[CLS]']] + ids[i:i + 62] + [index['[SEP]']])
+    head = MlmHead(model); opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=0.01)
+    special = torch.tensor([index[t] for t in SPECIALS]); t0 = time.time(); step = 0
+    while time.time() - t0 < minutes * 60:
+        chunk = [windows[random.randrange(len(windows))] for _ in range(64)]
+        T = max(len(c) for c in chunk)
+        ids = torch.zeros(64, T, dtype=torch.long); mask = torch.zeros(64, T, dtype=torch.long)
+        for r, c in enumerate(chunk): ids[r, :len(c)] = torch.tensor(c); mask[r, :len(c)] = 1
+        labels = ids.clone()
+        chosen = (torch.rand(ids.shape) < 0.15) & (mask == 1) & ~torch.isin(ids, special)
+        labels[~chosen] = -100
+        r = torch.rand(ids.shape)
+        inputs = ids.clone(); inputs[chosen & (r < 0.8)] = index['[MASK]']
+        rand_tok = chosen & (r >= 0.8) & (r < 0.9); inputs[rand_tok] = torch.randint(len(SPECIALS), len(vocab), (int(rand_tok.sum()),))
+        lr = 1e-3 * min(1.0, step / 300) * max(0.05, 1 - (time.time() - t0) / (minutes * 60))
+        for g in opt.param_groups: g['lr'] = lr
+        loss = F.cross_entropy(head(inputs, mask).view(-1, len(vocab)), labels.view(-1), ignore_index=-100)
+        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0); opt.step(); step += 1
+        if step % 200 == 0: print(f'mlm step {step} loss {loss.item():.3f} elapsed {time.time() - t0:.0f}s', flush=True)
+    return time.time() - t0
 
 def batches(rows, bs, shuffle):
     order = list(range(len(rows)))
@@ -139,8 +180,10 @@ if REFERENCE_ONLY:
     write_reference()
     sys.exit(0)
 
-EPOCHS = float(os.environ.get('EPOCHS', '4'))
-opt = torch.optim.AdamW(model.parameters(), lr=float(os.environ.get('LR', '1e-3')), weight_decay=0.01)
+MLM_MINUTES = float(os.environ.get('MLM_MINUTES', '10'))
+pretrain_seconds = pretrain(MLM_MINUTES)
+EPOCHS = float(os.environ.get('EPOCHS', '3'))
+opt = torch.optim.AdamW(model.parameters(), lr=float(os.environ.get('LR', '5e-4')), weight_decay=0.01)
 steps_total = int(EPOCHS * math.ceil(len(train) / 64)); step = 0
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / 300) * max(0.0, 1 - s / steps_total))
 best, best_state, t0 = -1.0, None, time.time()
@@ -164,7 +207,8 @@ with open(os.path.join(OUT, 'weights.bin'), 'wb') as f:
     for name, t in model.state_dict().items():
         a = t.detach().float().contiguous().numpy().astype('<f4')
         f.write(a.tobytes()); manifest.append(dict(name=name, shape=list(a.shape), offset=offset)); offset += a.nbytes
-json.dump(dict(config=CFG, seed=SEED, valid_accuracy=best, glue_dev_accuracy=dev_acc, train_seconds=time.time() - t0, epochs=EPOCHS,
+json.dump(dict(config=CFG, seed=SEED, valid_accuracy=best, glue_dev_accuracy=dev_acc, train_seconds=time.time() - t0 + pretrain_seconds,
+               pretrain_seconds=pretrain_seconds, epochs=EPOCHS,
                tensors=manifest), open(os.path.join(OUT, 'manifest.json'), 'w'), indent=1)
 json.dump(vocab, open(os.path.join(OUT, 'vocab.json'), 'w'))
 write_reference()
