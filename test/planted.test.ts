@@ -95,10 +95,14 @@ describe('partition-shap', () => {
     expect(r.features.map((f) => f.attribution)).toEqual([expect.closeTo(-1.5, 5), expect.closeTo(0, 5)]);
   });
 
-  it('sum to f(x) − f(baseline) on the interaction model with a longer text', async () => {
-    const r = await explainText(interaction, { text: 'the film was not boring , but not great and very dull', method: 'partition-shap', target: logit });
-    const sum = r.features.reduce((s, f) => s + f.attribution, 0);
-    expect(sum).toBeCloseTo(r.fullScore - r.baselineScore, 5);
+  it('sum to f(x) − f(baseline) on the interaction model with a longer text, fully expanded or within a budget', async () => {
+    for (const [budget, mode] of [[500, 'exact'], [12, 'budgeted']] as const) {
+      const r = await explainText(interaction, { text: 'the film was not boring , but not great and very dull', method: 'partition-shap', target: logit, params: { 'max-evals': budget } });
+      expect(r.diagnostics.mode).toBe(mode);
+      expect(r.forwardPasses).toBeLessThanOrEqual(r.declaredCost);
+      const sum = r.features.reduce((s, f) => s + f.attribution, 0);
+      expect(sum).toBeCloseTo(r.fullScore - r.baselineScore, 5);
+    }
   });
 });
 

@@ -43,11 +43,13 @@ function countEvaluations(node: PartitionNode, contexts: number): number {
 export const partitionShap: AttributionMethod = {
   name: 'partition-shap',
   description: 'Owen values over a hierarchical (word-respecting) partition of the tokens, as SHAP\'s text explainer',
-  params: {},
+  params: {
+    'max-evals': { type: 'int', default: 500, min: 4, description: 'evaluation budget (SHAP\'s max_evals); a tree level that does not fit spreads its nodes\' values evenly over their tokens' },
+  },
   sampling: false,
-  // Upper bound: 4 evaluations per context and node; shared coalitions are run once.
-  cost: (n) => (n <= 1 ? 0 : countEvaluations(balancedShape(n), 1)),
-  async explain(ctx) {
+  // Upper bound: 4 evaluations per context and node, within the budget; shared coalitions are run once.
+  cost: (n, p) => (n <= 1 ? 0 : Math.min(countEvaluations(balancedShape(n), 1), p['max-evals'])),
+  async explain(ctx, p) {
     const n = ctx.features.length;
     if (n === 1) return { values: [ctx.fullScore - ctx.baselineScore] };
     const root = partitionTree(ctx.features, ctx.encoding.text);
@@ -55,7 +57,20 @@ export const partitionShap: AttributionMethod = {
     type Task = { node: PartitionNode; context: Coalition; weight: number };
     const values = new Array(n).fill(0);
     let level: Task[] = [{ node: root, context: new Uint8Array(n), weight: 1 }];
+    let budget = p['max-evals'];
+    let expandedAll = true;
     while (level.length) {
+      if (4 * level.length > budget) {
+        // Out of budget: each remaining node's value under its contexts is shared evenly by its tokens.
+        expandedAll = false;
+        const v = await ctx.score(level.flatMap(({ node, context }) => [context, context.slice().fill(1, node.start, node.end)]));
+        level.forEach(({ node, weight }, i) => {
+          const share = (weight * (v[2 * i + 1] - v[2 * i])) / (node.end - node.start);
+          for (let f = node.start; f < node.end; f++) values[f] += share;
+        });
+        break;
+      }
+      budget -= 4 * level.length;
       const next: Task[] = [];
       const coalitions: Coalition[] = [];
       for (const { node, context } of level) {
@@ -81,7 +96,7 @@ export const partitionShap: AttributionMethod = {
       });
       level = next;
     }
-    return { values };
+    return { values, diagnostics: { mode: expandedAll ? 'exact' : 'budgeted' } };
   },
 };
 
