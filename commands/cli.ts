@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InterpError } from '../src/errors.js';
 import { examples } from './common.js';
+import { benchCommand } from './bench.js';
 import { explainCommand } from './explain.js';
 import { plannedCommand } from './planned.js';
 
@@ -27,9 +28,7 @@ export function buildProgram(): Command {
     'interp fidelity --data dev.tsv --methods occlusion,kernel-shap --min comprehensiveness=0.3',
     'interp fidelity summarize results-*.jsonl',
   ]));
-  program.addCommand(plannedCommand('bench', 'speed and cost of every method against the raw forward pass', [
-    'interp bench --methods occlusion,kernel-shap --lengths 16,64 --runs 5 --json',
-  ]));
+  program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {
     cmd.exitOverride();
     cmd.configureOutput({ outputError: (str, write) => write(`interp: ${str.trim().replace(/\s*\n\s*/g, ' ')}\n`) });

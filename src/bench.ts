@@ -1,0 +1,206 @@
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type * as ort from 'onnxruntime-node';
+import { explainText } from './explain.js';
+import { METHODS } from './methods/registry.js';
+import type { Model } from './model/types.js';
+import { encodeText } from './text/encode.js';
+import { packageRoot } from './util/paths.js';
+
+export const BENCH_SCHEMA = 'interp/bench@1';
+
+/** Plain English filler for inputs of any length (written for this project). */
+export const BENCH_TEXT =
+  'The film opens on a quiet harbour town where an old fisherman mends his nets and tells his granddaughter about the storm that took his brother. ' +
+  'What follows is a slow, careful story about memory and weather, shot in grey light, with a score that rarely rises above a whisper. ' +
+  'The actors are restrained and convincing, although the script sometimes mistakes silence for depth, and the middle hour drifts. ' +
+  'Still, the final scene on the breakwater, with the lighthouse blinking through the rain, is one of the most moving things I have seen this year. ' +
+  'Critics will argue about its pace, but audiences who give it patience will find a gentle, honest and quietly beautiful film. ';
+
+export interface BenchRow {
+  model: string;
+  method: string;
+  /** Tokens in the input, special tokens included. */
+  length: number;
+  features: number;
+  runs: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  forwardPasses: number;
+  declaredCost: number;
+  /** Median time of the same session runs (same variants, same batches) replayed on their own. */
+  rawMs: number;
+  /** medianMs / rawMs: the overhead over the raw forward passes; 1.0 is the floor. */
+  ratio: number;
+  explanationsPerSecond: number;
+  tokensPerSecond: number;
+  /** Peak resident memory of the process so far, in MB. */
+  peakRssMb: number;
+}
+
+export interface BenchReport {
+  schema: typeof BENCH_SCHEMA;
+  date: string;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; platform: string; node: string; onnxruntime: string };
+  settings: { runs: number; warmup: number; lengths: number[]; threads: number | null; methods: string[] };
+  coldStart: { model: string; runs: number; medianMs: number; minMs: number } | null;
+  rows: BenchRow[];
+  /** Lengths skipped because a model cannot take them. */
+  skipped: { model: string; length: number; reason: string }[];
+}
+
+export interface BenchOptions {
+  methods: string[];
+  lengths: number[];
+  runs: number;
+  warmup: number;
+  params?: Record<string, number>;
+  onProgress?: (message: string) => void;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** An input of exactly `length` tokens (special tokens included), cut from the filler text at a token boundary. */
+export function benchInput(model: Model, length: number): string {
+  let source = BENCH_TEXT;
+  while (model.tokenizer.encode(source).length < length + 8) source += BENCH_TEXT;
+  const e = encodeText(model, source, { truncate: true });
+  const ids = e.ids;
+  const trailing = ids.length && e.special[ids.length - 1] ? 1 : 0;
+  const lastContent = Math.min(length, ids.length) - 1 - trailing;
+  let text = source.slice(0, e.offsets[lastContent][1]);
+  // Re-encoding can merge or split at the cut; trim until it fits.
+  while (encodeText(model, text, { truncate: true }).ids.length > length) text = text.slice(0, text.lastIndexOf(' '));
+  return text;
+}
+
+type RecordedRun = { session: ort.InferenceSession; feeds: Record<string, ort.Tensor>; fetches: string[] };
+
+/** A session proxy that remembers every run, so the same batches can be replayed without the method around them. */
+function recording(session: ort.InferenceSession, log: RecordedRun[] | null): ort.InferenceSession {
+  return new Proxy(session, {
+    get(target, prop) {
+      if (prop === 'run') {
+        return (feeds: Record<string, ort.Tensor>, fetches: string[]) => {
+          log?.push({ session: target, feeds, fetches });
+          return target.run(feeds, fetches);
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The model with its sessions (plain and instrumented) recording into `log`. */
+function recordingModel(model: Model, log: RecordedRun[] | null): Model {
+  return {
+    ...model,
+    session: recording(model.session, log),
+    instrumented: async () => {
+      const inst = await model.instrumented();
+      return { ...inst, session: recording(inst.session, log) };
+    },
+  };
+}
+
+async function replay(runs: RecordedRun[]): Promise<number> {
+  const start = performance.now();
+  for (const r of runs) {
+    const out = await r.session.run(r.feeds, r.fetches);
+    for (const t of Object.values(out)) (t as ort.Tensor).dispose?.();
+  }
+  return performance.now() - start;
+}
+
+/** Time every method at every length on one model: wall time, forward passes, and the ratio to the raw forward passes. */
+export async function benchModel(model: Model, name: string, options: BenchOptions): Promise<{ rows: BenchRow[]; skipped: BenchReport['skipped'] }> {
+  const rows: BenchRow[] = [];
+  const skipped: BenchReport['skipped'] = [];
+  for (const length of options.lengths) {
+    if (length > model.maxLength) {
+      skipped.push({ model: name, length, reason: `the model takes at most ${model.maxLength} tokens` });
+      continue;
+    }
+    const text = benchInput(model, length);
+    const actual = encodeText(model, text).ids.length;
+    for (const method of options.methods) {
+      const params = Object.fromEntries(Object.entries(options.params ?? {}).filter(([k]) => k in METHODS[method].params));
+      options.onProgress?.(`${name} · ${method} · ${actual} tokens`);
+      for (let w = 0; w < options.warmup; w++) await explainText(model, { text, method, params });
+      const times: number[] = [];
+      let forwardPasses = 0;
+      let declaredCost = 0;
+      let features = 0;
+      const log: RecordedRun[] = [];
+      for (let r = 0; r < options.runs; r++) {
+        const observed = r === 0 ? recordingModel(model, log) : model;
+        const start = performance.now();
+        const result = await explainText(observed, { text, method, params });
+        times.push(performance.now() - start);
+        if (r === 0) {
+          forwardPasses = result.forwardPasses;
+          declaredCost = result.declaredCost;
+          features = result.features.length;
+          const raw: number[] = [];
+          for (let k = 0; k < options.runs; k++) raw.push(await replay(log));
+          rows.push({
+            model: name, method, length: actual, features, runs: options.runs, medianMs: 0, minMs: 0, maxMs: 0,
+            forwardPasses, declaredCost, rawMs: median(raw), ratio: 0, explanationsPerSecond: 0, tokensPerSecond: 0, peakRssMb: 0,
+          });
+        }
+      }
+      const row = rows[rows.length - 1];
+      row.medianMs = median(times);
+      row.minMs = Math.min(...times);
+      row.maxMs = Math.max(...times);
+      row.ratio = row.medianMs / row.rawMs;
+      row.explanationsPerSecond = 1000 / row.medianMs;
+      row.tokensPerSecond = (1000 * actual) / row.medianMs;
+      row.peakRssMb = process.resourceUsage().maxRSS / 1024;
+    }
+  }
+  return { rows, skipped };
+}
+
+/** Process start to JSON on stdout, for one `explain` on a model, as a user runs it. */
+export function coldStart(modelSpec: string, runs: number): { model: string; runs: number; medianMs: number; minMs: number } {
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    const p = spawnSync(process.execPath, [path.join(packageRoot, 'bin', 'interp.js'), 'explain', 'the film was a delight', '--model', modelSpec, '--json'], { encoding: 'utf8' });
+    times.push(performance.now() - start);
+    if (p.status !== 0) throw new Error(`cold-start run failed: ${p.stderr.trim()}`);
+  }
+  return { model: modelSpec, runs, medianMs: median(times), minMs: Math.min(...times) };
+}
+
+export function machineInfo(onnxruntime: string): BenchReport['machine'] {
+  const cpus = os.cpus();
+  return {
+    cpus: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.arch()}`,
+    node: process.version,
+    onnxruntime,
+  };
+}
+
+/** Rows of `current` that are slower than in `baseline` by more than `maxRegression` (a fraction). */
+export function regressions(current: BenchReport, baseline: BenchReport, maxRegression: number): string[] {
+  const out: string[] = [];
+  for (const row of current.rows) {
+    const old = baseline.rows.find((b) => b.model === row.model && b.method === row.method && b.length === row.length);
+    if (!old) continue;
+    const change = row.medianMs / old.medianMs - 1;
+    if (change > maxRegression) out.push(`${row.method} on ${row.model} at ${row.length} tokens: ${old.medianMs.toFixed(1)} → ${row.medianMs.toFixed(1)} ms (+${(100 * change).toFixed(0)}%)`);
+  }
+  return out;
+}

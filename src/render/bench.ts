@@ -1,0 +1,70 @@
+import Table from 'cli-table3';
+import type { TopLevelSpec } from 'vega-lite';
+import type { BenchReport } from '../bench.js';
+
+const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+const HEAD = ['model', 'method', 'tokens', 'features', 'forward passes', 'declared', 'median ms', 'min–max ms', 'raw ms', 'ratio', 'expl/s', 'tokens/s', 'peak RSS MB'];
+
+function cells(r: BenchReport['rows'][number]): string[] {
+  return [
+    r.model, r.method, String(r.length), String(r.features), String(r.forwardPasses), String(r.declaredCost), ms(r.medianMs),
+    `${ms(r.minMs)}–${ms(r.maxMs)}`, ms(r.rawMs), r.ratio.toFixed(2), r.explanationsPerSecond.toFixed(1), r.tokensPerSecond.toFixed(0), r.peakRssMb.toFixed(0),
+  ];
+}
+
+function footer(report: BenchReport): string[] {
+  const lines: string[] = [];
+  if (report.coldStart) lines.push(`Cold start (process start to JSON out, explain on ${report.coldStart.model}): median ${ms(report.coldStart.medianMs)} ms over ${report.coldStart.runs} runs (min ${ms(report.coldStart.minMs)} ms).`);
+  for (const s of report.skipped) lines.push(`Skipped ${s.model} at ${s.length} tokens: ${s.reason}.`);
+  return lines;
+}
+
+export function benchTable(report: BenchReport): string {
+  const table = new Table({ head: HEAD, style: { head: [], border: [] } });
+  for (const r of report.rows) table.push(cells(r));
+  return [table.toString(), ...footer(report)].join('\n') + '\n';
+}
+
+/** BENCHMARKS.md, as the command writes it: machine, date, settings and the table. */
+export function benchMarkdown(report: BenchReport, command: string): string {
+  const m = report.machine;
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Produced by \`${command}\` on ${report.date.slice(0, 10)}.`,
+    '',
+    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GiB, ${m.platform}; Node ${m.node}; onnxruntime-node ${m.onnxruntime}. Runs: ${report.settings.runs} after ${report.settings.warmup} warm-up; threads: ${report.settings.threads ?? 'onnxruntime default'}.`,
+    '',
+    '`ratio` is the method\'s median wall time over the median time of the very same onnxruntime session runs (same variants, same batches) replayed on their own: 1.00 means no overhead beyond the forward passes. `forward passes` counts sequences run; `declared` is the method\'s declared cost (an upper bound for sampling methods, which run a repeated coalition once).',
+    '',
+    `| ${HEAD.join(' | ')} |`,
+    `| ${HEAD.map(() => '---').join(' | ')} |`,
+    ...report.rows.map((r) => `| ${cells(r).join(' | ')} |`),
+    '',
+    ...footer(report),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Median time against input length, one line per method, log scale; one panel per model. */
+export function benchChart(report: BenchReport): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'interp bench: time per explanation',
+    data: { values: report.rows.map((r) => ({ model: r.model, method: r.method, length: r.length, ms: r.medianMs, ratio: r.ratio })) },
+    facet: { column: { field: 'model', type: 'nominal', title: null } },
+    spec: {
+      width: 260,
+      height: 220,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'length', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'input tokens' },
+        y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'median ms per explanation' },
+        color: { field: 'method', type: 'nominal' },
+        tooltip: [{ field: 'method' }, { field: 'length' }, { field: 'ms', format: '.1f' }, { field: 'ratio', format: '.2f' }],
+      },
+    },
+  } as TopLevelSpec;
+}
