@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InterpError } from '../src/errors.js';
 import { examples } from './common.js';
+import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
 import { explainCommand } from './explain.js';
 import { plannedCommand } from './planned.js';
@@ -12,10 +13,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .addHelpText('after', examples(['interp explain "the film was a delight"', 'interp explain "the film was a delight" --json | jq .features', 'interp explain --help']));
   program.addCommand(explainCommand());
-  program.addCommand(plannedCommand('attention', 'attention maps, rollout and flow, norm-based attention and head roles', [
-    'interp attention "the cat sat on the mat" --layer 2 --head 1 --svg head.svg',
-    'interp attention "the cat sat on the mat" --rollout --json',
-  ]));
+  program.addCommand(attentionCommand());
   program.addCommand(plannedCommand('concepts', 'clusters and directions in hidden states, logit lens, TCAV', [
     'interp concepts cluster --data corpus.txt --layer 2 --k auto',
     'interp concepts lens "Once upon a time" --model ./my-llama',

@@ -6,6 +6,7 @@ import { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env, type PreTrain
 import { runtimeError, usageError } from '../errors.js';
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import { instrument, StructureError } from '../onnx/instrument.js';
+import { findInitializer, readFloatTensor } from '../onnx/tensor.js';
 import { cacheDir, packageRoot, writeFileAtomic } from '../util/paths.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
 
@@ -246,16 +247,26 @@ async function createInstrumentedSession(onnxPath: string, options: LoadOptions,
     if (e instanceof StructureError) throw runtimeError(`'${spec}': ${e.message}`);
     throw e;
   }
+  const outputProjections = result.structure.layers.map((site) => {
+    const init = site.output && findInitializer(proto.graph, site.output.weight);
+    const tensor = init && readFloatTensor(init);
+    if (!tensor || tensor.dims.length !== 2) return null;
+    const [r, c] = tensor.dims;
+    if (!site.output!.transposed) return { data: tensor.data, rows: r, cols: c };
+    const data = new Float32Array(r * c);
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) data[j * r + i] = tensor.data[i * c + j];
+    return { data, rows: c, cols: r };
+  });
   const cached = path.join(cacheDir(), 'instrumented', `${hash}.v1.onnx`);
+  let source: string | Uint8Array = cached;
   if (!fs.existsSync(cached)) {
     try {
       writeFileAtomic(cached, encodeModel(result.model));
     } catch {
       // A read-only cache is no reason to fail: run from memory instead.
-      const session = await createSession(encodeModel(result.model), options, spec);
-      return { session, outputs: result.outputs, structure: result.structure };
+      source = encodeModel(result.model);
     }
   }
-  const session = await createSession(cached, options, spec);
-  return { session, outputs: result.outputs, structure: result.structure };
+  const session = await createSession(source, options, spec);
+  return { session, outputs: result.outputs, structure: result.structure, outputProjections };
 }

@@ -40,6 +40,8 @@ export interface InstrumentedSession {
   session: ort.InferenceSession;
   outputs: InstrumentedOutputs;
   structure: TransformerStructure;
+  /** Per layer, the attention output projection as [heads·headDim, model] rows, when the graph has it as a plain weight. */
+  outputProjections: ({ data: Float32Array; rows: number; cols: number } | null)[];
 }
 
 export interface Model {

@@ -1,5 +1,5 @@
 import { GraphIndex } from './graph.js';
-import { DataType, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
+import { DataType, toNumber, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
 
 /** One attention block, found by structure rather than by node names. */
 export interface AttentionSite {
@@ -7,6 +7,8 @@ export interface AttentionSite {
   probs: string;
   /** The value tensor that those probabilities multiply [batch, heads, key, headDim]. */
   values: string;
+  /** The output projection applied to the merged heads, when it is a plain weight: [heads·headDim, model] (or transposed, for Gemm with transB). */
+  output?: { weight: string; transposed: boolean };
 }
 
 export interface TransformerStructure {
@@ -47,12 +49,16 @@ export function findAttentionSites(index: GraphIndex): AttentionSite[] {
     if (node.opType !== 'Softmax' || !node.output[0]) continue;
     const aliases = new Set(index.followPassThrough(node.output[0], PASS_THROUGH));
     let values: string | undefined;
+    let context: string | undefined;
     for (const alias of aliases) {
       for (const c of index.consumersOf(alias)) {
-        if (c.opType === 'MatMul' && aliases.has(c.input[0]) && c.input[1] && index.isDynamic(c.input[1])) values = c.input[1];
+        if (c.opType === 'MatMul' && aliases.has(c.input[0]) && c.input[1] && index.isDynamic(c.input[1])) {
+          values = c.input[1];
+          context = c.output[0];
+        }
       }
     }
-    if (values) sites.push({ probs: node.output[0], values });
+    if (values && context) sites.push({ probs: node.output[0], values, output: outputProjection(index, context) });
   }
   if (sites.length === 0) {
     const fused = index.order.find((n) => FUSED_ATTENTION.has(n.opType));
@@ -64,6 +70,23 @@ export function findAttentionSites(index: GraphIndex): AttentionSite[] {
     throw new StructureError('found no attention block (a Softmax whose output multiplies a value tensor) in the graph');
   }
   return sites;
+}
+
+/** The weight of the first projection after the context (through Transpose/Reshape), if it is an initializer. */
+function outputProjection(index: GraphIndex, context: string): AttentionSite['output'] {
+  let t = context;
+  for (let hops = 0; hops < 8; hops++) {
+    const consumers = index.consumersOf(t);
+    const proj = consumers.find((c) => (c.opType === 'MatMul' || c.opType === 'Gemm') && c.input[0] === t && index.initializers.has(c.input[1]));
+    if (proj) {
+      const transB = proj.opType === 'Gemm' && proj.attribute.some((a) => a.name === 'transB' && toNumber(a.i) === 1);
+      return { weight: proj.input[1], transposed: transB };
+    }
+    const next = consumers.find((c) => PASS_THROUGH.has(c.opType) || c.opType === 'Transpose' || c.opType === 'Reshape');
+    if (!next) return undefined;
+    t = next.output[0];
+  }
+  return undefined;
 }
 
 /** First Add after the attention probabilities whose other operand comes from outside the block: the residual add. */

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
+import { halfToFloat } from '../onnx/tensor.js';
 
 /** A view of one batch's outputs, handed to the reader of each row. */
 export interface Batch {
@@ -85,15 +86,6 @@ function asFloat32(tensor: ort.Tensor): Float32Array {
     return out;
   }
   return Float32Array.from(tensor.data as ArrayLike<number>);
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
 /**

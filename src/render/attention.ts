@@ -1,0 +1,99 @@
+import Table from 'cli-table3';
+import type { TopLevelSpec } from 'vega-lite';
+import type { HeadProperty, HeadRole, Matrix } from '../attention/analysis.js';
+import { formatNumber, visible } from './format.js';
+
+export interface Pooled {
+  size: number;
+  labels: string[];
+  data: Float64Array;
+}
+
+/**
+ * Shrink a T×T matrix to at most `maxSize` bins a side: each cell sums its key block and averages its
+ * query block, so attention rows still sum to 1. Labels name each bin's token range.
+ */
+export function pool(matrix: Matrix, T: number, tokens: string[], maxSize: number): Pooled {
+  const bin = Math.max(1, Math.ceil(T / maxSize));
+  const size = Math.ceil(T / bin);
+  const data = new Float64Array(size * size);
+  for (let q = 0; q < T; q++) {
+    const bq = Math.floor(q / bin);
+    const rows = Math.min(bin, T - bq * bin);
+    for (let k = 0; k < T; k++) {
+      const v = matrix[q * T + k];
+      if (!Number.isNaN(v)) data[bq * size + Math.floor(k / bin)] += v / rows;
+    }
+  }
+  const labels = Array.from({ length: size }, (_, i) =>
+    bin === 1 ? `${i}: ${visible(tokens[i])}` : `${i * bin}–${Math.min(T, (i + 1) * bin) - 1}: ${visible(tokens[i * bin])}…`,
+  );
+  return { size, labels, data };
+}
+
+export interface Panel {
+  layer: number | null;
+  head: number | null;
+  matrix: Matrix;
+}
+
+/** Heatmaps: one panel (head view, rollout, flow), a row of heads (layer view) or a layers × heads grid (model view). */
+export function attentionChart(panels: Panel[], T: number, tokens: string[], title: string, maxTokens: number): TopLevelSpec {
+  const single = panels.length === 1;
+  const side = single ? maxTokens : Math.min(maxTokens, 24);
+  const values: Record<string, unknown>[] = [];
+  let labels: string[] = [];
+  for (const p of panels) {
+    const pooled = pool(p.matrix, T, tokens, side);
+    labels = pooled.labels;
+    for (let q = 0; q < pooled.size; q++)
+      for (let k = 0; k < pooled.size; k++) {
+        const v = pooled.data[q * pooled.size + k];
+        values.push({ layer: p.layer ?? 0, head: p.head ?? 0, query: labels[q], key: labels[k], qi: q, ki: k, value: v });
+      }
+  }
+  const showLabels = single || labels.length <= 16;
+  const cell = single ? 14 : Math.max(3, Math.floor(120 / labels.length));
+  const heatmap = {
+    width: { step: cell },
+    height: { step: cell },
+    mark: { type: 'rect' as const },
+    encoding: {
+      x: { field: 'key', type: 'nominal' as const, sort: labels, title: single ? 'key (attended) token' : null, axis: showLabels ? { labelAngle: -60, labelLimit: 110 } : null },
+      y: { field: 'query', type: 'nominal' as const, sort: labels, title: single ? 'query token' : null, axis: showLabels ? { labelLimit: 110 } : null },
+      color: { field: 'value', type: 'quantitative' as const, scale: { scheme: 'blues', domainMin: 0 }, title: 'weight' },
+      tooltip: [{ field: 'query' }, { field: 'key' }, { field: 'value', format: '.4f' }],
+    },
+  };
+  if (single) return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, data: { values }, ...heatmap } as TopLevelSpec;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    data: { values },
+    facet: {
+      row: { field: 'layer', type: 'ordinal', title: 'layer' },
+      column: { field: 'head', type: 'ordinal', title: 'head' },
+    },
+    spacing: 6,
+    spec: heatmap,
+    resolve: { scale: { color: 'shared' } },
+  } as TopLevelSpec;
+}
+
+export function rolesTable(roles: HeadRole[], sort: HeadProperty, top?: number): string {
+  const table = new Table({ head: ['rank', 'layer', 'head', 'entropy', 'first', 'previous', 'self', 'separator', 'induction'], style: { head: [], border: [] } });
+  roles.slice(0, top ?? roles.length).forEach((r, i) =>
+    table.push([i + 1, r.layer, r.head, r.entropy.toFixed(3), r.first.toFixed(3), r.previous.toFixed(3), r.self.toFixed(3), r.separator.toFixed(3), r.induction === null ? '-' : r.induction.toFixed(3)]),
+  );
+  return `heads ranked by ${sort}${sort === 'entropy' ? ' (lowest first)' : ''}\n${table.toString()}\n`;
+}
+
+/** The strongest query → key links of one matrix. */
+export function linksTable(matrix: Matrix, T: number, tokens: string[], caption: string, top = 20, rows?: number[]): string {
+  const links: { q: number; k: number; v: number }[] = [];
+  for (const q of rows ?? Array.from({ length: T }, (_, i) => i)) for (let k = 0; k < T; k++) links.push({ q, k, v: matrix[q * T + k] });
+  links.sort((a, b) => b.v - a.v || a.q - b.q || a.k - b.k);
+  const table = new Table({ head: ['rank', 'query', 'key', 'weight'], style: { head: [], border: [] } });
+  links.slice(0, top).forEach((l, i) => table.push([i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]));
+  return `${caption}\n${table.toString()}\n`;
+}
