@@ -4,6 +4,7 @@ import { examples } from './common.js';
 import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
 import { explainCommand } from './explain.js';
+import { fidelityCommand } from './fidelity.js';
 import { plannedCommand } from './planned.js';
 
 export function buildProgram(): Command {
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .description('Explain transformer language models locally: attributions, attention, concepts, bias and fidelity on ONNX models.')
     .version('0.1.0')
     .showSuggestionAfterError(true)
+    .enablePositionalOptions()
     .addHelpText('after', examples(['interp explain "the film was a delight"', 'interp explain "the film was a delight" --json | jq .features', 'interp explain --help']));
   program.addCommand(explainCommand());
   program.addCommand(attentionCommand());
@@ -22,10 +24,7 @@ export function buildProgram(): Command {
     'interp bias swap --template "The {group} was a great {job}." --groups gender',
     'interp bias pairs --model ./my-llama --data crows_pairs.csv',
   ]));
-  program.addCommand(plannedCommand('fidelity', 'faithfulness, plausibility and sanity metrics over datasets, with CI thresholds', [
-    'interp fidelity --data dev.tsv --methods occlusion,kernel-shap --min comprehensiveness=0.3',
-    'interp fidelity summarize results-*.jsonl',
-  ]));
+  program.addCommand(fidelityCommand());
   program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {
     cmd.exitOverride();

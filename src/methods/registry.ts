@@ -3,10 +3,11 @@ import { kernelShap } from './kernelShap.js';
 import { lime } from './lime.js';
 import { occlusion } from './occlusion.js';
 import { partitionShap } from './partitionShap.js';
+import { randomAttribution } from './random.js';
 import { shapley } from './shapley.js';
 import type { AttributionMethod } from './types.js';
 
 /** Every attribution method by name: adding a method is one file and one line here. */
 export const METHODS: Record<string, AttributionMethod> = Object.fromEntries(
-  [occlusion, shapley, kernelShap, partitionShap, lime, attention, attentionRollout].map((m) => [m.name, m]),
+  [occlusion, shapley, kernelShap, partitionShap, lime, attention, attentionRollout, randomAttribution].map((m) => [m.name, m]),
 );

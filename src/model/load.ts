@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { runtimeError, usageError } from '../errors.js';
-import { decodeModel, encodeModel } from '../onnx/proto.js';
+import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { instrument, StructureError } from '../onnx/instrument.js';
 import { findInitializer, readFloatTensor } from '../onnx/tensor.js';
 import { cacheDir, packageRoot, writeFileAtomic } from '../util/paths.js';
@@ -269,4 +269,28 @@ async function createInstrumentedSession(onnxPath: string, options: LoadOptions,
   }
   const session = await createSession(source, options, spec);
   return { session, outputs: result.outputs, structure: result.structure, outputProjections };
+}
+
+/**
+ * The same model running a rewritten graph (for example with randomised weights): both its plain and
+ * its instrumented sessions are built from `proto`, in memory. Tokenizer, config and signature are shared.
+ */
+export async function withGraph(model: Model, proto: ModelProto, options: LoadOptions = {}): Promise<Model> {
+  const session = await createSession(encodeModel(proto), options, model.id);
+  let instrumentedPromise: Promise<InstrumentedSession> | undefined;
+  const build = async (): Promise<InstrumentedSession> => {
+    const result = instrument(proto, { attentions: true, hiddenStates: true, values: true });
+    const inst = await createSession(encodeModel(result.model), options, model.id);
+    return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: (await model.instrumented()).outputProjections };
+  };
+  return { ...model, session, counter: model.counter, instrumented: () => (instrumentedPromise ??= build()) };
+}
+
+/** The decoded ONNX graph of a model (for rewriting). */
+export function readGraph(model: Model): ModelProto {
+  try {
+    return decodeModel(fs.readFileSync(model.onnxPath));
+  } catch (e) {
+    throw runtimeError(`'${model.id}': the ONNX file cannot be parsed: ${firstLine(e)}`);
+  }
 }
