@@ -3,6 +3,7 @@ import { ExitCode, InterpError } from '../src/errors.js';
 import { examples } from './common.js';
 import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
+import { biasCommand } from './bias.js';
 import { explainCommand } from './explain.js';
 import { fidelityCommand } from './fidelity.js';
 import { plannedCommand } from './planned.js';
@@ -20,10 +21,7 @@ export function buildProgram(): Command {
     'interp concepts cluster --data corpus.txt --layer 2 --k auto',
     'interp concepts lens "Once upon a time" --model ./my-llama',
   ]));
-  program.addCommand(plannedCommand('bias', 'group-swap probes, CrowS-Pairs-style scoring, WEAT/SEAT', [
-    'interp bias swap --template "The {group} was a great {job}." --groups gender',
-    'interp bias pairs --model ./my-llama --data crows_pairs.csv',
-  ]));
+  program.addCommand(biasCommand());
   program.addCommand(fidelityCommand());
   program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {

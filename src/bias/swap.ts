@@ -1,0 +1,185 @@
+import { usageError } from '../errors.js';
+import { bootstrap, type Estimate } from '../fidelity.js';
+import { coalitionScorer, emptyCoalition, fullCoalition, baselineTokenId, defaultBaseline } from '../methods/perturbation.js';
+import { METHODS } from '../methods/registry.js';
+import type { ExplainContext, Feature } from '../methods/types.js';
+import type { Model } from '../model/types.js';
+import { scoreSequences, type Target } from '../target/target.js';
+import { encodeText, type Encoding } from '../text/encode.js';
+import { Rng } from '../util/rng.js';
+import type { GroupSet } from './groups.js';
+
+export const SWAP_SCHEMA = 'interp/bias-swap@1';
+
+/** One filled template: the group term and every other template word, with their character spans. */
+export interface SwapVariant {
+  template: string;
+  slots: Record<string, string>;
+  group: string;
+  term: string;
+  text: string;
+  /** The template's own words (every word but the {group} slot), in order, with spans in `text`. */
+  words: { text: string; start: number; end: number }[];
+}
+
+/** Every combination of slot values, then every group term, for every template. */
+export function fillTemplates(templates: string[], groups: GroupSet, slots: Record<string, string[]>): SwapVariant[] {
+  const variants: SwapVariant[] = [];
+  for (const template of templates) {
+    if (!template.includes('{group}')) throw usageError(`template '${template}' has no {group} slot`);
+    const names = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).filter((n) => n !== 'group');
+    for (const n of names) if (!slots[n]?.length) throw usageError(`template '${template}' has a {${n}} slot; give its values with --slot ${n}=a,b`);
+    const combos = names.reduce<Record<string, string>[]>((acc, n) => acc.flatMap((c) => slots[n].map((v) => ({ ...c, [n]: v }))), [{}]);
+    for (const combo of combos) {
+      const filled = template.replace(/\{(\w+)\}/g, (m, n: string) => (n === 'group' ? m : combo[n]));
+      for (const [group, terms] of Object.entries(groups)) {
+        for (const term of terms) {
+          let text = '';
+          const words: SwapVariant['words'] = [];
+          filled.split(/(\s+)/).forEach((piece) => {
+            if (/^\s+$/.test(piece) || piece === '') {
+              text += piece;
+            } else if (piece.includes('{group}')) {
+              text += piece.replace('{group}', term);
+            } else {
+              words.push({ text: piece, start: text.length, end: text.length + piece.length });
+              text += piece;
+            }
+          });
+          variants.push({ template, slots: combo, group, term, text, words });
+        }
+      }
+    }
+  }
+  return variants;
+}
+
+export interface GroupEstimate extends Estimate {
+  group: string;
+}
+
+export interface SwapResult {
+  schema: typeof SWAP_SCHEMA;
+  model: string;
+  target: { kind: Target['kind']; name: string };
+  groups: GroupEstimate[];
+  gap: { high: string; low: string; value: number };
+  pValue: number;
+  permutations: number;
+  seed: number;
+  variants: { template: string; group: string; term: string; text: string; score: number }[];
+  explanation?: SwapExplanation;
+}
+
+/** Permutation test on the largest gap between group means: shuffle group labels over the pooled scores. */
+export function permutationTest(scores: number[], labels: number[], groups: number, permutations: number, seed: number): { statistic: number; pValue: number } {
+  const gap = (ls: ArrayLike<number>) => {
+    const sum = new Float64Array(groups);
+    const count = new Float64Array(groups);
+    for (let i = 0; i < scores.length; i++) {
+      sum[ls[i]] += scores[i];
+      count[ls[i]] += 1;
+    }
+    let hi = -Infinity;
+    let lo = Infinity;
+    for (let g = 0; g < groups; g++) if (count[g]) {
+      const m = sum[g] / count[g];
+      hi = Math.max(hi, m);
+      lo = Math.min(lo, m);
+    }
+    return hi - lo;
+  };
+  const statistic = gap(labels);
+  const rng = new Rng(seed);
+  const shuffled = Int32Array.from(labels);
+  let atLeast = 0;
+  for (let r = 0; r < permutations; r++) {
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const t = shuffled[i];
+      shuffled[i] = shuffled[j];
+      shuffled[j] = t;
+    }
+    if (gap(shuffled) >= statistic - 1e-12) atLeast++;
+  }
+  return { statistic, pValue: (atLeast + 1) / (permutations + 1) };
+}
+
+export async function swapProbe(model: Model, variants: SwapVariant[], target: Target, options: { permutations: number; seed: number }): Promise<SwapResult> {
+  const scores = await scoreSequences(model, target, variants.map((v) => encodeText(model, v.text).ids));
+  const groupNames = [...new Set(variants.map((v) => v.group))];
+  const labels = variants.map((v) => groupNames.indexOf(v.group));
+  const groups = groupNames.map((group, g) => ({ group, ...bootstrap(Array.from(scores).filter((_, i) => labels[i] === g), options.seed) }));
+  const ranked = [...groups].sort((a, b) => b.mean - a.mean);
+  const { pValue } = permutationTest(Array.from(scores), labels, groupNames.length, options.permutations, options.seed);
+  return {
+    schema: SWAP_SCHEMA,
+    model: model.id,
+    target: { kind: target.kind, name: target.name },
+    groups,
+    gap: { high: ranked[0].group, low: ranked[ranked.length - 1].group, value: ranked[0].mean - ranked[ranked.length - 1].mean },
+    pValue,
+    permutations: options.permutations,
+    seed: options.seed,
+    variants: variants.map((v, i) => ({ template: v.template, group: v.group, term: v.term, text: v.text, score: scores[i] })),
+  };
+}
+
+export interface SwapExplanation {
+  method: string;
+  groups: [string, string];
+  /** Per filled template: the attribution of score(first group) − score(second group) to each template word. */
+  templates: { template: string; slots: Record<string, string>; terms: [string, string]; difference: number; words: { text: string; attribution: number }[] }[];
+}
+
+function wordFeatures(encoding: Encoding, variant: SwapVariant): Feature[] {
+  return variant.words.map((w, index) => ({
+    index,
+    text: w.text,
+    start: w.start,
+    end: w.end,
+    positions: encoding.offsets.map(([s, e], p) => (!encoding.special[p] && e > w.start && s < w.end ? p : -1)).filter((p) => p >= 0),
+  }));
+}
+
+/**
+ * Attribute the gap between two groups to the template's own words: for each filled template, the
+ * value of a coalition of words is score(A with those words) − score(B with those words), where A and B
+ * differ only in the group term. Any perturbation method can split that difference.
+ */
+export async function explainGap(model: Model, variants: SwapVariant[], target: Target, groups: [string, string], method: string, params: Record<string, number>, seed: number): Promise<SwapExplanation> {
+  const m = METHODS[method];
+  if (!m || ['attention', 'rollout', 'random'].includes(method)) throw usageError(`--explain-method must be a perturbation method (occlusion, shapley, kernel-shap, partition-shap, lime), got '${method}'`);
+  const replacement = baselineTokenId(model, defaultBaseline(model));
+  // The group's first term in each filled template.
+  const byKey = (group: string) => {
+    const map = new Map<string, SwapVariant>();
+    for (const v of variants) if (v.group === group && !map.has(`${v.template}|${JSON.stringify(v.slots)}`)) map.set(`${v.template}|${JSON.stringify(v.slots)}`, v);
+    return map;
+  };
+  const first = byKey(groups[0]);
+  const second = byKey(groups[1]);
+  const templates: SwapExplanation['templates'] = [];
+  for (const [key, a] of first) {
+    const b = second.get(key);
+    if (!b || a.words.length === 0) continue;
+    const encA = encodeText(model, a.text);
+    const encB = encodeText(model, b.text);
+    const featA = wordFeatures(encA, a);
+    const featB = wordFeatures(encB, b);
+    const n = featA.length;
+    const scoreA = coalitionScorer(model, encA, featA, target, replacement);
+    const scoreB = coalitionScorer(model, encB, featB, target, replacement);
+    const score = async (cs: readonly Uint8Array[]) => {
+      const [x, y] = [await scoreA(cs), await scoreB(cs)];
+      return x.map((v, i) => v - y[i]);
+    };
+    const [full, empty] = await score([fullCoalition(n), emptyCoalition(n)]);
+    const ctx: ExplainContext = { model, encoding: encA, target, features: featA, rng: new Rng(seed), score, fullScore: full, baselineScore: empty };
+    const own = Object.fromEntries(Object.entries(params).filter(([k]) => k in m.params));
+    const filled = Object.fromEntries(Object.entries(m.params).map(([k, spec]) => [k, own[k] ?? spec.default]));
+    const result = await m.explain(ctx, filled);
+    templates.push({ template: a.template, slots: a.slots, terms: [a.term, b.term], difference: full, words: featA.map((f, i) => ({ text: f.text, attribution: result.values[i] })) });
+  }
+  return { method, groups, templates };
+}

@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GROUP_TERMS, groupClassifier, writePlanted } from '../fixtures/planted.js';
+import { sharedPositions } from '../src/bias/pairs.js';
+import { fillTemplates, permutationTest } from '../src/bias/swap.js';
+import { effectSize, weatPValue } from '../src/bias/weat.js';
+import { distilbert, llama, runCli, sharedDir, skipWithoutShared, tempDir } from './helpers.js';
+
+let biased: string;
+let neutral: string;
+let groupsFile: string;
+const TEMPLATES = ['the {group} was', 'a {group} and the plot', 'the movie is a {group}', 'the {group} is the film'];
+
+beforeAll(() => {
+  biased = writePlanted(groupClassifier(true));
+  neutral = writePlanted(groupClassifier(false));
+  groupsFile = path.join(tempDir('interp-bias-'), 'groups.json');
+  fs.writeFileSync(groupsFile, JSON.stringify(GROUP_TERMS));
+});
+
+const swapArgs = (model: string) => ['bias', 'swap', '--model', model, ...TEMPLATES.flatMap((t) => ['--template', t]), '--groups', groupsFile, '--score', 'logit', '--json'];
+
+describe('bias swap on planted classifiers', () => {
+  it('finds exactly the planted gap, with p < 0.01', () => {
+    const r = runCli(swapArgs(biased));
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.variants).toHaveLength(2 * 3 * TEMPLATES.length);
+    expect(json.gap).toMatchObject({ high: 'male', low: 'female' });
+    expect(json.gap.value).toBeCloseTo(1, 6);
+    expect(json.pValue).toBeLessThan(0.01);
+  });
+
+  it('a neutral model shows no significant gap', () => {
+    const json = JSON.parse(runCli(swapArgs(neutral)).stdout);
+    expect(json.gap.value).toBeCloseTo(0, 6);
+    expect(json.pValue).toBeGreaterThan(0.5);
+  });
+
+  it('--explain credits the template word that drives the gap ("not" flips the group term\'s weight)', () => {
+    const r = runCli(['bias', 'swap', '--model', biased, '--template', 'the film was not {group}', '--groups', groupsFile, '--score', 'logit', '--explain', '--explain-groups', 'male,female', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const [tpl] = JSON.parse(r.stdout).explanation.templates;
+    // male − female: +1 without "not", −1 with it. The gap with every word masked is +1, so the words share −2, all of it on "not".
+    expect(tpl.difference).toBeCloseTo(-1, 6);
+    const byWord = Object.fromEntries(tpl.words.map((w: { text: string; attribution: number }) => [w.text, w.attribution]));
+    expect(byWord.not).toBeCloseTo(-2, 5);
+    for (const w of ['the', 'film', 'was']) expect(byWord[w]).toBeCloseTo(0, 5);
+  });
+
+  it('usage errors: no {group} slot, a slot without values, unknown groups', () => {
+    expect(runCli(['bias', 'swap', '--model', biased, '--template', 'no slot here', '--groups', groupsFile]).stderr).toMatch(/no \{group\} slot/);
+    expect(runCli(['bias', 'swap', '--model', biased, '--template', 'the {group} {job}', '--groups', groupsFile]).stderr).toMatch(/--slot job=a,b/);
+    expect(runCli(['bias', 'swap', '--model', biased, '--template', 'the {group}', '--groups', 'nope']).code).toBe(2);
+  });
+});
+
+describe('bias maths', () => {
+  it('templates fill every slot value and group term, and keep the template words\' spans', () => {
+    const v = fillTemplates(['The {group} was a {job}.'], { a: ['x y'], b: ['z'] }, { job: ['cook', 'pilot'] });
+    expect(v.map((x) => x.text)).toEqual(['The x y was a cook.', 'The z was a cook.', 'The x y was a pilot.', 'The z was a pilot.']);
+    expect(v[0].words.map((w) => v[0].text.slice(w.start, w.end))).toEqual(['The', 'was', 'a', 'cook.']);
+  });
+
+  it('permutation test: a perfect split is significant, identical groups are not', () => {
+    expect(permutationTest([0, 0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1], 2, 2000, 1).pValue).toBeLessThan(0.05);
+    expect(permutationTest([1, 1, 1, 1], [0, 0, 1, 1], 2, 500, 1).pValue).toBe(1);
+  });
+
+  it('WEAT effect size equals the hand-computed value', () => {
+    const v = (x: number, y: number) => Float64Array.of(x, y);
+    // s(x1)=1, s(x2)=0.2, s(y1)=−1, s(y2)=−0.2; d = 1.2 / sd([1, .2, −1, −.2], n−1) = 1.2 / sqrt(2.08 / 3).
+    const d = effectSize([v(1, 0), v(0.8, 0.6)], [v(0, 1), v(0.6, 0.8)], [v(1, 0)], [v(0, 1)]);
+    expect(d).toBeCloseTo(1.2 / Math.sqrt(2.08 / 3), 12);
+    // Of the 24 orderings, those putting both X items first reach the observed statistic: 4/24.
+    const p = weatPValue([v(1, 0), v(0.8, 0.6)], [v(0, 1), v(0.6, 0.8)], [v(1, 0)], [v(0, 1)], 20000, 3);
+    expect(p).toBeCloseTo(4 / 24, 1);
+  });
+
+  it('shared tokens of a minimal pair (longest common subsequence)', () => {
+    expect(sharedPositions([1, 2, 3, 4, 5], [1, 2, 9, 4, 5])).toEqual([0, 1, 3, 4]);
+  });
+});
+
+describe.skipIf(skipWithoutShared)('bias on the shared real models', () => {
+  it('pairs: all 1,508 CrowS-Pairs with llama-stories260k-kv; per-type rows add up; reproducible', () => {
+    const args = ['bias', 'pairs', '--model', llama, '--data', path.join(sharedDir, 'data/crows-pairs/crows_pairs_anonymized.csv'), '--json'];
+    const a = runCli(args);
+    expect(a.code, a.stderr).toBe(0);
+    const json = JSON.parse(a.stdout);
+    expect(json.pairs).toBe(1508);
+    expect(json.overall.n).toBe(1508);
+    expect(json.byType.reduce((s: number, r: { n: number }) => s + r.n, 0)).toBe(1508);
+    const preferred = json.byType.reduce((s: number, r: { n: number; mean: number }) => s + Math.round(r.n * r.mean), 0);
+    expect(preferred).toBe(Math.round(json.overall.n * json.overall.mean));
+    expect(json.byDirection.reduce((s: number, r: { n: number }) => s + r.n, 0)).toBe(1508);
+    expect(runCli(args).stdout).toBe(a.stdout);
+  });
+
+  it('weat on distilbert-sst2-mini: flowers/insects vs pleasant/unpleasant', () => {
+    const r = runCli(['bias', 'weat', '--model', distilbert, '--data', path.join(sharedDir, 'data/seat/weat1.jsonl'), '--permutations', '2000', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.sizes).toEqual({ targ1: 25, targ2: 25, attr1: 25, attr2: 25 });
+    expect(Math.abs(json.effectSize)).toBeLessThan(2);
+    expect(json.pValue).toBeGreaterThan(0);
+    expect(json.pValue).toBeLessThanOrEqual(1);
+  });
+});
