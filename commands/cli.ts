@@ -4,9 +4,9 @@ import { examples } from './common.js';
 import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
 import { biasCommand } from './bias.js';
+import { conceptsCommand } from './concepts.js';
 import { explainCommand } from './explain.js';
 import { fidelityCommand } from './fidelity.js';
-import { plannedCommand } from './planned.js';
 
 export function buildProgram(): Command {
   const program = new Command('interp')
@@ -17,10 +17,7 @@ export function buildProgram(): Command {
     .addHelpText('after', examples(['interp explain "the film was a delight"', 'interp explain "the film was a delight" --json | jq .features', 'interp explain --help']));
   program.addCommand(explainCommand());
   program.addCommand(attentionCommand());
-  program.addCommand(plannedCommand('concepts', 'clusters and directions in hidden states, logit lens, TCAV', [
-    'interp concepts cluster --data corpus.txt --layer 2 --k auto',
-    'interp concepts lens "Once upon a time" --model ./my-llama',
-  ]));
+  program.addCommand(conceptsCommand());
   program.addCommand(biasCommand());
   program.addCommand(fidelityCommand());
   program.addCommand(benchCommand());

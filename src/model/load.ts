@@ -242,7 +242,7 @@ async function createInstrumentedSession(onnxPath: string, options: LoadOptions,
   }
   let result;
   try {
-    result = instrument(proto, { attentions: true, hiddenStates: true, values: true });
+    result = instrument(proto, { attentions: true, hiddenStates: true, values: true, mlp: true });
   } catch (e) {
     if (e instanceof StructureError) throw runtimeError(`'${spec}': ${e.message}`);
     throw e;
@@ -257,7 +257,7 @@ async function createInstrumentedSession(onnxPath: string, options: LoadOptions,
     for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) data[j * r + i] = tensor.data[i * c + j];
     return { data, rows: c, cols: r };
   });
-  const cached = path.join(cacheDir(), 'instrumented', `${hash}.v1.onnx`);
+  const cached = path.join(cacheDir(), 'instrumented', `${hash}.v2.onnx`);
   let source: string | Uint8Array = cached;
   if (!fs.existsSync(cached)) {
     try {
@@ -279,7 +279,7 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
   const session = await createSession(encodeModel(proto), options, model.id);
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {
-    const result = instrument(proto, { attentions: true, hiddenStates: true, values: true });
+    const result = instrument(proto, { attentions: true, hiddenStates: true, values: true, mlp: true });
     const inst = await createSession(encodeModel(result.model), options, model.id);
     return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: (await model.instrumented()).outputProjections };
   };

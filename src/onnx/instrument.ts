@@ -13,6 +13,8 @@ export interface AttentionSite {
 
 export interface TransformerStructure {
   layers: AttentionSite[];
+  /** Per layer, the feed-forward activation: the input of its last weight projection (null where not found). */
+  mlp: (string | null)[];
   /** Residual stream: the embedding output, then each block's output (N+1 tensors, like HF `hidden_states`). */
   hiddenStates: string[];
   /** 'post': LayerNorm after each residual add (BERT); 'pre': norm inside the branch (GPT-2, Llama). */
@@ -150,8 +152,23 @@ function normOutputAfter(index: GraphIndex, tensor: string): string {
   return frontier[0];
 }
 
+/** Walk back from the feed-forward branch through bias adds and reshapes to its last weight projection; return that projection's input. */
+function mlpActivation(index: GraphIndex, branch: string): string | null {
+  let t = branch;
+  for (let hops = 0; hops < 8; hops++) {
+    const p = index.producer.get(t);
+    if (!p) return null;
+    if (isWeightMatMul(index, p)) return p.input.find((i) => index.isDynamic(i)) ?? null;
+    const next = p.input.find((i) => i && index.isDynamic(i));
+    if (!next || !['Add', 'Cast', 'Reshape', 'Identity', 'Dropout', 'Squeeze', 'Unsqueeze'].includes(p.opType)) return null;
+    t = next;
+  }
+  return null;
+}
+
 export function findTransformerStructure(index: GraphIndex): TransformerStructure {
   const layers = findAttentionSites(index);
+  const mlp: (string | null)[] = [];
   const layerInputs: string[] = [];
   const blockEnds: { residual: string; ffnOut: string; post: boolean }[] = [];
   for (const site of layers) {
@@ -161,6 +178,7 @@ export function findTransformerStructure(index: GraphIndex): TransformerStructur
     const residualOut = residual.node.output[0];
     const ffn = findFeedForwardAdd(index, residualOut);
     const post = canonical(index, ffn.skip) !== canonical(index, residualOut);
+    mlp.push(mlpActivation(index, ffn.node.input[0] === ffn.skip ? ffn.node.input[1] : ffn.node.input[0]));
     blockEnds.push({ residual: residualOut, ffnOut: ffn.node.output[0], post });
   }
   const post = blockEnds[0].post;
@@ -169,19 +187,22 @@ export function findTransformerStructure(index: GraphIndex): TransformerStructur
     if (i + 1 < layers.length) hiddenStates.push(layerInputs[i + 1]);
     else hiddenStates.push(post ? normOutputAfter(index, blockEnds[i].ffnOut) : blockEnds[i].ffnOut);
   }
-  return { layers, hiddenStates, normPlacement: post ? 'post' : 'pre' };
+  return { layers, mlp, hiddenStates, normPlacement: post ? 'post' : 'pre' };
 }
 
 export interface InstrumentOptions {
   attentions?: boolean;
   hiddenStates?: boolean;
   values?: boolean;
+  mlp?: boolean;
 }
 
 export interface InstrumentedOutputs {
   attentions: string[];
   hiddenStates: string[];
   values: string[];
+  /** Per layer; null where the feed-forward activation was not found. */
+  mlp: (string | null)[];
 }
 
 const floatOutput = (name: string): ValueInfoProto => ({ name, type: { tensorType: { elemType: DataType.FLOAT } } });
@@ -203,10 +224,11 @@ export function instrument(model: ModelProto, options: InstrumentOptions): { mod
     if (!existing.has(name)) newOutputs.push(floatOutput(name));
     return name;
   };
-  const outputs: InstrumentedOutputs = { attentions: [], hiddenStates: [], values: [] };
+  const outputs: InstrumentedOutputs = { attentions: [], hiddenStates: [], values: [], mlp: [] };
   if (options.attentions) structure.layers.forEach((s, i) => outputs.attentions.push(expose(s.probs, `attention.${i}`)));
   if (options.values) structure.layers.forEach((s, i) => outputs.values.push(expose(s.values, `values.${i}`)));
   if (options.hiddenStates) structure.hiddenStates.forEach((t, i) => outputs.hiddenStates.push(expose(t, `hidden.${i}`)));
+  if (options.mlp) structure.mlp.forEach((t, i) => outputs.mlp.push(t ? expose(t, `mlp.${i}`) : null));
   const graph = { ...model.graph, node: [...model.graph.node, ...extraNodes], output: [...model.graph.output, ...newOutputs] };
   return { model: { ...model, graph } as ModelProto, outputs, structure };
 }

@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import readline from 'node:readline';
+import * as ort from 'onnxruntime-node';
+import { runtimeError, usageError } from '../errors.js';
+import { readGraph } from '../model/load.js';
+import type { Model } from '../model/types.js';
+import { CUT_INPUT, cutAt } from '../onnx/cut.js';
+import { encodeModel } from '../onnx/proto.js';
+import { buildFeeds, runBatched } from '../runner/runBatched.js';
+import { encodeText, type Encoding } from '../text/encode.js';
+
+/** Lines of a corpus (plain text, TSV's first column, or JSONL's "text"), streamed; `-` reads stdin. */
+export async function* corpusLines(file: string): AsyncGenerator<string> {
+  if (file !== '-' && !fs.existsSync(file)) throw usageError(`no such --data file: ${file}`);
+  const input = file === '-' ? process.stdin : fs.createReadStream(file, { encoding: 'utf8' });
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  const jsonl = /\.(jsonl|ndjson)$/i.test(file);
+  const tsv = /\.tsv$/i.test(file);
+  let first = true;
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (jsonl) {
+      try {
+        const text = JSON.parse(line).text;
+        if (typeof text === 'string' && text.trim()) yield text;
+      } catch {
+        throw usageError(`${file}: a line is not valid JSON`);
+      }
+    } else if (tsv) {
+      const cells = line.split('\t');
+      if (first && cells.length > 1 && /^(label|sentiment|class)$/i.test(cells[cells.length - 1])) {
+        first = false;
+        continue;
+      }
+      yield cells.length > 1 ? cells.slice(0, -1).join('\t') : cells[0];
+    } else yield line;
+    first = false;
+  }
+}
+
+export interface TokenActivations {
+  /** n × dim activations, row-major. */
+  data: Float64Array;
+  n: number;
+  dim: number;
+  tokens: { text: string; id: number; line: number; position: number }[];
+  lines: Encoding[];
+}
+
+/**
+ * Non-special token activations over a corpus (at most `maxTokens` tokens): the residual stream after
+ * layer `layer` (0 = embeddings), or the feed-forward activation inside layer `layer`.
+ */
+export async function collectActivations(model: Model, lines: AsyncIterable<string>, layer: number, maxTokens: number, source: 'hidden' | 'mlp' = 'hidden'): Promise<TokenActivations> {
+  const inst = await model.instrumented();
+  const names = source === 'hidden' ? inst.outputs.hiddenStates : inst.outputs.mlp;
+  const name = names[layer];
+  if (!name) {
+    const what = source === 'hidden' ? 'hidden states' : 'feed-forward activations';
+    throw usageError(`--layer ${layer}: '${model.id}' has ${what} for layers 0–${names.length - 1}${source === 'mlp' && layer < names.length ? ', but none was found in this layer' : ''}`);
+  }
+  const encodings: Encoding[] = [];
+  let count = 0;
+  for await (const line of lines) {
+    const e = encodeText(model, line, { truncate: true });
+    encodings.push(e);
+    count += e.special.filter((s) => !s).length;
+    if (count >= maxTokens) break;
+  }
+  if (encodings.length === 0) throw usageError('the corpus is empty');
+  const rows = await runBatched(model, encodings.map((e) => e.ids), (batch, r, i) => {
+    const { data, dims } = batch.output(name);
+    const H = dims[2];
+    const e = encodings[i];
+    const out: Float64Array[] = [];
+    for (let p = 0; p < e.ids.length; p++) if (!e.special[p]) out.push(Float64Array.from(data.subarray((r * batch.length + p) * H, (r * batch.length + p + 1) * H)));
+    return out;
+  }, { session: inst.session, outputs: [name] });
+  const dim = rows.find((r) => r.length)?.[0].length ?? 0;
+  const tokens: TokenActivations['tokens'] = [];
+  const flat: Float64Array[] = [];
+  rows.forEach((vectors, line) => {
+    const e = encodings[line];
+    let v = 0;
+    for (let p = 0; p < e.ids.length; p++) {
+      if (e.special[p]) continue;
+      if (tokens.length < maxTokens) {
+        tokens.push({ text: e.tokens[p], id: e.ids[p], line, position: p });
+        flat.push(vectors[v]);
+      }
+      v++;
+    }
+  });
+  const data = new Float64Array(flat.length * dim);
+  flat.forEach((v, i) => data.set(v, i * dim));
+  return { data, n: flat.length, dim, tokens, lines: encodings };
+}
+
+/** Sessions of the graph cut at each hidden state: feeding a hidden state runs the rest of the model. */
+const cutSessions = new WeakMap<Model, Map<number, Promise<ort.InferenceSession>>>();
+
+export async function cutSession(model: Model, layer: number): Promise<ort.InferenceSession> {
+  let byLayer = cutSessions.get(model);
+  if (!byLayer) cutSessions.set(model, (byLayer = new Map()));
+  let session = byLayer.get(layer);
+  if (!session) {
+    session = (async () => {
+      const inst = await model.instrumented();
+      const cut = cutAt(readGraph(model), inst.structure.hiddenStates[layer], [model.signature.logits]);
+      try {
+        return await ort.InferenceSession.create(encodeModel(cut));
+      } catch (e) {
+        throw runtimeError(`cannot run '${model.id}' from hidden state ${layer}: ${(e as Error).message.split('\n')[0]}`);
+      }
+    })();
+    byLayer.set(layer, session);
+  }
+  return session;
+}
+
+/** Run the model from hidden state `layer` with replaced hidden states [rows, T, H] for one token sequence; returns the logits. */
+export async function runFromHidden(model: Model, layer: number, ids: readonly number[], hidden: Float32Array, rows: number): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const session = await cutSession(model, layer);
+  const { feeds } = buildFeeds(model, Array.from({ length: rows }, () => ids));
+  const H = hidden.length / (rows * ids.length);
+  const all: Record<string, ort.Tensor> = { ...feeds, [CUT_INPUT]: new ort.Tensor('float32', hidden, [rows, ids.length, H]) };
+  const used = Object.fromEntries(Object.entries(all).filter(([k]) => session.inputNames.includes(k)));
+  const out = await session.run(used, [model.signature.logits]);
+  model.counter.sequences += rows;
+  model.counter.batches += 1;
+  const t = out[model.signature.logits];
+  return { data: t.data as Float32Array, dims: t.dims };
+}
+
+/** All hidden states of one input: [layer] → T × H. */
+export async function hiddenStates(model: Model, ids: readonly number[]): Promise<Float32Array[]> {
+  const inst = await model.instrumented();
+  const [states] = await runBatched(model, [ids], (batch) => inst.outputs.hiddenStates.map((n) => batch.output(n).data.slice()), { session: inst.session, outputs: inst.outputs.hiddenStates });
+  return states;
+}
