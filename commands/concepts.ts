@@ -9,7 +9,8 @@ import type { Model } from '../src/model/types.js';
 import { formatNumber, visible } from '../src/render/format.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import { idsAfterPrompt } from '../src/target/target.js';
+import { idsAfterPrompt, resolveTarget } from '../src/target/target.js';
+import { tcav } from '../src/concepts/tcav.js';
 import { encodeText } from '../src/text/encode.js';
 import { addModelOptions, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
 
@@ -99,7 +100,7 @@ function addCorpusOptions(cmd: Command): Command {
 }
 
 export function conceptsCommand(): Command {
-  const concepts = new Command('concepts').summary('clusters and factors in hidden states, the logit lens (TCAV: not built yet)').description('What the hidden states encode: activation clusters, NMF factors of feed-forward activations, and the logit lens.');
+  const concepts = new Command('concepts').summary('clusters and factors in hidden states, TCAV, the logit lens').description('What the hidden states encode: activation clusters, NMF factors of feed-forward activations, concept activation vectors (TCAV), and the logit lens.');
   concepts.enablePositionalOptions();
 
   const cluster = addCorpusOptions(new Command('cluster').description('k-means (k-means++ seeding) over token activations at a layer, with a concept table per cluster'))
@@ -230,15 +231,45 @@ export function conceptsCommand(): Command {
     await writeStdout(`logit lens on ${model.id}: top-${flags.top} predictions of each layer's residual stream (the last column is the model's own output)\n${t.toString()}\n`);
   });
 
-  const tcav = new Command('tcav').description('concept activation vectors (not built yet)').allowUnknownOption(true).allowExcessArguments(true).argument('[args...]');
-  tcav.action(() => {
-    throw usageError("'interp concepts tcav' is not built yet; cluster, factors and lens are");
+  const tcavCmd = new Command('tcav')
+    .description('TCAV: does moving along a concept\'s direction in a layer raise the target score? (concept activation vectors, Kim et al. 2018)')
+    .option('--concept <file>', 'texts that show the concept, one per line')
+    .option('--random <file>', 'texts that do not (random counterexamples), one per line')
+    .option('--inputs <file>', 'the inputs to test, one per line')
+    .option('--layer <l>', 'hidden state index (0 = embeddings)', '1')
+    .option('--target <label>', 'classifier label (default: the last label); causal LM: next token (default: the model\'s own prediction on the first input)')
+    .option('--runs <n>', 'CAVs trained on different random splits (and as many random-vs-random CAVs for the null)', '10')
+    .option('--epsilon <e>', 'finite-difference step along the unit CAV', '0.01')
+    .option('--seed <n>', 'seed for the splits and the permutation test', '0')
+    .option('--json', 'print JSON (schema interp/tcav@1)');
+  addModelOptions(tcavCmd);
+  tcavCmd.addHelpText('after', examples(['interp concepts tcav --concept praise.txt --random random.txt --inputs reviews.txt --layer 2 --target POSITIVE']));
+  tcavCmd.action(async (flags: ModelFlags & { concept?: string; random?: string; inputs?: string; layer: string; target?: string; runs: string; epsilon: string; seed: string; json?: boolean }) => {
+    const read = async (flag: string, file?: string) => {
+      if (!file) throw usageError(`${flag} is required`);
+      const lines: string[] = [];
+      for await (const l of corpusLines(file)) lines.push(l);
+      return lines;
+    };
+    const [concept, random, inputs] = [await read('--concept', flags.concept), await read('--random', flags.random), await read('--inputs', flags.inputs)];
+    const model = await withSpinner('loading model', () => openModel(flags));
+    const probe = encodeText(model, inputs[0], { truncate: true });
+    const target = model.task === 'classification'
+      ? await resolveTarget(model, probe.ids, { target: flags.target ?? model.labels![model.labels!.length - 1], score: 'logit' })
+      : await resolveTarget(model, probe.ids, { target: flags.target }, inputs[0]);
+    const epsilon = Number(flags.epsilon);
+    if (!(epsilon > 0)) throw usageError(`--epsilon must be a positive number, got '${flags.epsilon}'`);
+    const r = await withSpinner('training CAVs and taking directional derivatives', () => tcav(model, concept, random, inputs, parseInteger('--layer', flags.layer, 0), target, { runs: parseInteger('--runs', flags.runs, 2), epsilon, seed: parseInteger('--seed', flags.seed, 0) }));
+    if (flags.json) return writeStdout(toJson(r));
+    const t = new Table({ head: ['layer', 'target', 'CAV accuracy', 'TCAV score', 'random CAVs', 'p-value', 'significant'], style: { head: [], border: [] } });
+    t.push([r.layer, r.target, r.cavAccuracy.toFixed(3), r.mean.toFixed(3), r.nullMean.toFixed(3), formatNumber(r.pValue), r.significant ? 'yes' : 'no']);
+    await writeStdout(`TCAV on ${model.id}: ${concept.length} concept, ${random.length} random, ${inputs.length} inputs, ${r.runs} runs\n${t.toString()}\n`);
   });
 
   concepts.addCommand(cluster);
   concepts.addCommand(factors);
   concepts.addCommand(lens);
-  concepts.addCommand(tcav);
+  concepts.addCommand(tcavCmd);
   return concepts;
 }
 

@@ -47,7 +47,7 @@ describe('bad input: a one-line error and the documented exit code', () => {
   it('bad flag value', () => expectFailure(['explain', 'good', '--model', classifier, '--seed', 'x'], 2, /--seed must be an integer/));
   it('unknown method', () => expectFailure(['explain', 'good', '--model', classifier, '--method', 'magic'], 2, /unknown method 'magic'/));
   it('unknown dtype variant', () => expectFailure(['explain', 'good', '--model', classifier, '--dtype', 'q4'], 2, /no onnx\/model_q4.onnx/));
-  it('a subcommand that is not built yet says so', () => expectFailure(['concepts', 'cluster'], 2, /not built yet/));
+  it('a subcommand without its required data', () => expectFailure(['concepts', 'cluster', '--model', classifier], 2, /--data is required/));
 });
 
 describe('explain output', () => {

@@ -89,7 +89,7 @@ describe('concepts cluster on a planted corpus (colours and numbers)', () => {
     expect(r.stdout).toContain('[[');
     expect(fs.readFileSync(svg, 'utf8')).toMatch(/^<svg/);
     expect(runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', '9']).code).toBe(2);
-    expect(runCli(['concepts', 'tcav', '--model', dir]).stderr).toMatch(/not built yet/);
+    expect(runCli(['concepts', 'tcav', '--model', dir]).stderr).toMatch(/--concept is required/);
   });
 });
 
@@ -126,5 +126,49 @@ describe.skipIf(skipWithoutShared)('concepts on the shared models', () => {
     const json = JSON.parse(f.stdout);
     expect(json.factors).toHaveLength(4);
     expect(json.strip.every((s: { factors: number[] }) => s.factors.every((x) => x >= 0))).toBe(true);
+  });
+});
+
+describe('TCAV on the planted additive model', () => {
+  let dir: string;
+  let files: Record<string, string>;
+  beforeAll(async () => {
+    const { additiveClassifier } = await import('../fixtures/planted.js');
+    dir = writePlanted(additiveClassifier());
+    const root = tempDir('interp-tcav-');
+    const rng = new Rng(3);
+    const pick = (xs: string[]) => xs[rng.int(xs.length)];
+    const neutral = ['the', 'movie', 'film', 'plot', 'was', 'is', 'a', 'and', 'but', 'not'];
+    const sentences = (words: string[], n: number) => Array.from({ length: n }, () => Array.from({ length: 5 }, () => pick(words)).join(' '));
+    files = {
+      concept: path.join(root, 'concept.txt'),
+      random: path.join(root, 'random.txt'),
+      other: path.join(root, 'other.txt'),
+      inputs: path.join(root, 'inputs.txt'),
+    };
+    fs.writeFileSync(files.concept, sentences(['great', 'good', 'fun', 'fine', 'the', 'movie'], 16).join('\n'));
+    fs.writeFileSync(files.random, sentences(neutral, 30).join('\n'));
+    fs.writeFileSync(files.other, sentences(neutral, 16).join('\n'));
+    fs.writeFileSync(files.inputs, sentences([...neutral, 'dull', 'great', 'boring'], 12).join('\n'));
+  });
+
+  const run = (concept: string) => {
+    const r = runCli(['concepts', 'tcav', '--model', dir, '--concept', concept, '--random', files.random, '--inputs', files.inputs, '--layer', '0', '--target', 'POSITIVE', '--runs', '8', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+
+  it('a planted concept direction (the weight channel) scores 1 and is significant', () => {
+    const r = run(files.concept);
+    expect(r.cavAccuracy).toBeGreaterThan(0.9);
+    expect(r.mean).toBe(1);
+    expect(r.pValue).toBeLessThan(0.01);
+    expect(r.significant).toBe(true);
+  });
+
+  it('a random concept is not significant', () => {
+    const r = run(files.other);
+    expect(r.significant).toBe(false);
+    expect(r.pValue).toBeGreaterThan(0.05);
   });
 });

@@ -1,0 +1,181 @@
+import { usageError } from '../errors.js';
+import type { Model } from '../model/types.js';
+import { logProbAt, labelScore, type Target } from '../target/target.js';
+import { encodeText } from '../text/encode.js';
+import { Rng } from '../util/rng.js';
+import { hiddenStates, runFromHidden } from './activations.js';
+
+export const TCAV_SCHEMA = 'interp/tcav@1';
+
+/** L2-regularised logistic regression by Newton's method (small dense problems). Returns weights and bias. */
+export function logisticRegression(X: Float64Array[], y: number[], l2 = 1e-2, iterations = 50): { w: Float64Array; b: number } {
+  const d = X[0].length;
+  const p = d + 1;
+  let beta = new Float64Array(p);
+  for (let it = 0; it < iterations; it++) {
+    const grad = new Float64Array(p);
+    const hess = Array.from({ length: p }, () => new Float64Array(p));
+    X.forEach((x, i) => {
+      let z = beta[d];
+      for (let j = 0; j < d; j++) z += beta[j] * x[j];
+      const mu = 1 / (1 + Math.exp(-z));
+      const r = mu - y[i];
+      const w = mu * (1 - mu);
+      for (let j = 0; j < p; j++) {
+        const xj = j < d ? x[j] : 1;
+        grad[j] += r * xj;
+        for (let k = 0; k <= j; k++) hess[j][k] += w * xj * (k < d ? x[k] : 1);
+      }
+    });
+    for (let j = 0; j < d; j++) {
+      grad[j] += l2 * beta[j];
+      hess[j][j] += l2;
+    }
+    hess[d][d] += 1e-9;
+    for (let j = 0; j < p; j++) for (let k = j + 1; k < p; k++) hess[j][k] = hess[k][j];
+    // Solve hess · step = grad (Gaussian elimination).
+    const M = hess.map((row, j) => [...row, grad[j]]);
+    for (let c = 0; c < p; c++) {
+      let piv = c;
+      for (let r = c + 1; r < p; r++) if (Math.abs(M[r][c]) > Math.abs(M[piv][c])) piv = r;
+      [M[c], M[piv]] = [M[piv], M[c]];
+      if (Math.abs(M[c][c]) < 1e-300) continue;
+      for (let r = 0; r < p; r++) if (r !== c) {
+        const f = M[r][c] / M[c][c];
+        for (let k = c; k <= p; k++) M[r][k] -= f * M[c][k];
+      }
+    }
+    const step = M.map((row, j) => (Math.abs(row[j]) < 1e-300 ? 0 : row[p] / row[j]));
+    beta = beta.map((v, j) => v - step[j]);
+    if (Math.max(...step.map(Math.abs)) < 1e-10) break;
+  }
+  return { w: beta.subarray(0, d).slice(), b: beta[d] };
+}
+
+/** Mean of the non-special positions' hidden states at a layer, for each text. */
+async function pooled(model: Model, texts: string[], layer: number): Promise<{ pooled: Float64Array[]; states: Float32Array[]; ids: number[][]; special: boolean[][] }> {
+  const out: Float64Array[] = [];
+  const states: Float32Array[] = [];
+  const ids: number[][] = [];
+  const special: boolean[][] = [];
+  for (const t of texts) {
+    const e = encodeText(model, t, { truncate: true });
+    const hs = await hiddenStates(model, e.ids);
+    const h = hs[layer];
+    if (!h) throw usageError(`--layer ${layer} does not exist; '${model.id}' has hidden states 0–${hs.length - 1}`);
+    const T = e.ids.length;
+    const H = h.length / T;
+    const v = new Float64Array(H);
+    const keep = e.special.map((s, p) => (s ? -1 : p)).filter((p) => p >= 0);
+    for (const p of keep.length ? keep : [0]) for (let j = 0; j < H; j++) v[j] += h[p * H + j] / Math.max(1, keep.length);
+    out.push(v);
+    states.push(h);
+    ids.push(e.ids);
+    special.push(e.special);
+  }
+  return { pooled: out, states, ids, special };
+}
+
+interface Cav {
+  direction: Float64Array;
+  accuracy: number;
+}
+
+/** Train a CAV (positive = first set) on 75 % of a shuffled split and report accuracy on the other 25 %. */
+function trainCav(pos: Float64Array[], neg: Float64Array[], rng: Rng): Cav {
+  const all = [...pos.map((x) => ({ x, y: 1 })), ...neg.map((x) => ({ x, y: 0 }))];
+  const order = rng.permutation(all.length).map((i) => all[i]);
+  const cut = Math.max(2, Math.floor(order.length * 0.75));
+  const train = order.slice(0, cut);
+  const test = order.slice(cut);
+  const { w, b } = logisticRegression(train.map((t) => t.x), train.map((t) => t.y));
+  const correct = test.filter((t) => (t.x.reduce((s, v, j) => s + v * w[j], b) > 0 ? 1 : 0) === t.y).length;
+  const norm = Math.sqrt(w.reduce((s, v) => s + v * v, 0));
+  return { direction: norm > 0 ? w.map((v) => v / norm) : w, accuracy: test.length ? correct / test.length : NaN };
+}
+
+export interface TcavResult {
+  schema: typeof TCAV_SCHEMA;
+  model: string;
+  layer: number;
+  target: string;
+  runs: number;
+  epsilon: number;
+  cavAccuracy: number;
+  /** Share of inputs whose target score rises along the concept's CAV, one per run. */
+  scores: number[];
+  /** The same for random-vs-random CAVs: the null distribution. */
+  nullScores: number[];
+  mean: number;
+  nullMean: number;
+  pValue: number;
+  significant: boolean;
+  seed: number;
+}
+
+/**
+ * TCAV (Kim et al. 2018). Directional derivatives are central finite differences of the target score
+ * when every non-special position's hidden state at the layer moves by ±ε along the CAV, run through
+ * the graph cut at that layer. Significance: a two-sided permutation test of the concept's TCAV scores
+ * against random-vs-random CAVs.
+ */
+export async function tcav(model: Model, concept: string[], random: string[], inputs: string[], layer: number, target: Target, options: { runs: number; epsilon: number; seed: number }): Promise<TcavResult> {
+  if (concept.length < 4 || random.length < 8) throw usageError('TCAV needs at least 4 concept examples and 8 random examples');
+  const rng = new Rng(options.seed);
+  const pos = (await pooled(model, concept, layer)).pooled;
+  const neg = (await pooled(model, random, layer)).pooled;
+  const cavs: Cav[] = [];
+  const nulls: Cav[] = [];
+  for (let r = 0; r < options.runs; r++) {
+    const shuffled = rng.permutation(neg.length).map((i) => neg[i]);
+    cavs.push(trainCav(pos, shuffled.slice(0, Math.max(pos.length, Math.floor(neg.length / 2))), rng));
+    const half = Math.floor(shuffled.length / 2);
+    nulls.push(trainCav(shuffled.slice(0, half), shuffled.slice(half), rng));
+  }
+  const data = await pooled(model, inputs, layer);
+  const score = (logits: Float32Array, dims: readonly number[], row: number, T: number): number => {
+    if (target.kind === 'label') return labelScore(logits, row * dims[1], dims[1], target.index, target.score);
+    if (target.kind === 'next-token') return logProbAt(logits, (row * T + T - 1) * dims[2], dims[2], target.tokenId);
+    throw usageError('TCAV targets a label or a next token');
+  };
+  const positive = (directions: Cav[]) => directions.map(() => 0);
+  const counts = { concept: positive(cavs), null: positive(nulls) };
+  for (let i = 0; i < inputs.length; i++) {
+    const h = data.states[i];
+    const T = data.ids[i].length;
+    const H = h.length / T;
+    const directions = [...cavs, ...nulls];
+    const rows = new Float32Array(directions.length * 2 * T * H);
+    directions.forEach((c, k) => {
+      for (const [s, sign] of [[0, 1], [1, -1]] as const) {
+        const base = (2 * k + s) * T * H;
+        rows.set(h, base);
+        for (let p = 0; p < T; p++) if (!data.special[i][p]) for (let j = 0; j < H; j++) rows[base + p * H + j] += sign * options.epsilon * c.direction[j];
+      }
+    });
+    const { data: logits, dims } = await runFromHidden(model, layer, data.ids[i], rows, directions.length * 2);
+    directions.forEach((_, k) => {
+      const derivative = (score(logits, dims, 2 * k, T) - score(logits, dims, 2 * k + 1, T)) / (2 * options.epsilon);
+      if (derivative > 0) (k < cavs.length ? counts.concept : counts.null)[k < cavs.length ? k : k - cavs.length]++;
+    });
+  }
+  const scores = counts.concept.map((c) => c / inputs.length);
+  const nullScores = counts.null.map((c) => c / inputs.length);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const observed = Math.abs(mean(scores) - mean(nullScores));
+  const pooledScores = [...scores, ...nullScores];
+  let atLeast = 0;
+  const permutations = 10_000;
+  for (let r = 0; r < permutations; r++) {
+    const order = rng.permutation(pooledScores.length);
+    const a = order.slice(0, scores.length).map((j) => pooledScores[j]);
+    const b = order.slice(scores.length).map((j) => pooledScores[j]);
+    if (Math.abs(mean(a) - mean(b)) >= observed - 1e-12) atLeast++;
+  }
+  const pValue = (atLeast + 1) / (permutations + 1);
+  return {
+    schema: TCAV_SCHEMA, model: model.id, layer, target: target.name, runs: options.runs, epsilon: options.epsilon,
+    cavAccuracy: mean(cavs.map((c) => c.accuracy).filter((a) => !Number.isNaN(a))),
+    scores, nullScores, mean: mean(scores), nullMean: mean(nullScores), pValue, significant: pValue < 0.05, seed: options.seed,
+  };
+}
