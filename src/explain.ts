@@ -3,7 +3,7 @@ import { baselineTokenId, buildFeatures, coalitionScorer, defaultBaseline, empty
 import { METHODS } from './methods/registry.js';
 import type { BaselineKind, ExplainContext, Feature, Granularity } from './methods/types.js';
 import type { Model } from './model/types.js';
-import { describeTarget, resolveTarget, type Target, type TargetDescriptor, type TargetRequest } from './target/target.js';
+import { describeTarget, resolveTargetAndScore, type Target, type TargetDescriptor, type TargetRequest } from './target/target.js';
 import { encodeText, type Encoding } from './text/encode.js';
 import { Rng } from './util/rng.js';
 
@@ -85,12 +85,12 @@ export async function prepare(model: Model, request: ExplainRequest): Promise<Pr
   if (model.task === 'masked-lm') throw usageError(`explain supports classifiers and causal LMs; '${model.id}' is a masked LM`);
   const reserve = model.task === 'causal-lm' && request.target?.continuation ? request.target.continuation.length : 0;
   const encoding = encodeText(model, request.text, { truncate: request.truncate, reserve: Math.min(reserve, model.maxLength - 2) });
-  const target = await resolveTarget(model, encoding.ids, request.target ?? {}, request.text);
-  return prepareEncoded(model, encoding, target, request);
+  const { target, fullScore } = await resolveTargetAndScore(model, encoding.ids, request.target ?? {}, request.text);
+  return prepareEncoded(model, encoding, target, request, fullScore);
 }
 
 /** Features, baseline and the two reference scores for an encoding whose target is already known. */
-export async function prepareEncoded(model: Model, encoding: Encoding, target: Target, request: Pick<ExplainRequest, 'baseline' | 'granularity'>): Promise<Prepared> {
+export async function prepareEncoded(model: Model, encoding: Encoding, target: Target, request: Pick<ExplainRequest, 'baseline' | 'granularity'>, knownFullScore: number | null = null): Promise<Prepared> {
   const granularity = request.granularity ?? 'token';
   if (!GRANULARITIES.includes(granularity)) throw usageError(`unknown --granularity '${granularity}'; choose token or word`);
   const baseline = request.baseline ?? defaultBaseline(model);
@@ -98,7 +98,8 @@ export async function prepareEncoded(model: Model, encoding: Encoding, target: T
   const replacement = baselineTokenId(model, baseline);
   const features = buildFeatures(encoding, granularity);
   if (features.length === 0) throw usageError('the input has no tokens to attribute (only special tokens)');
-  const score = coalitionScorer(model, encoding, features, target, replacement);
+  const known: [Uint8Array, number][] = knownFullScore === null ? [] : [[fullCoalition(features.length), knownFullScore]];
+  const score = coalitionScorer(model, encoding, features, target, replacement, known);
   const [fullScore, baselineScore] = await score([fullCoalition(features.length), emptyCoalition(features.length)]);
   return { encoding, target, features, baseline, granularity, replacement, fullScore, baselineScore };
 }

@@ -160,8 +160,22 @@ export function idsAfterPrompt(model: Model, promptText: string, promptIds: read
   return model.tokenizer.encode(addition, { add_special_tokens: false });
 }
 
+/** The target's score from the full-input logits (class logits, or next-token logits at the last position). */
+export function scoreFromLogits(target: Target, logits: Float32Array): number | null {
+  if (target.kind === 'label') return labelScore(logits, 0, logits.length, target.index, target.score);
+  if (target.kind === 'next-token') return logProbAt(logits, 0, logits.length, target.tokenId);
+  return null;
+}
+
+/** The target and, when the model had to run to choose it, its score on the full input (so that nothing runs twice). */
+export async function resolveTargetAndScore(model: Model, ids: readonly number[], request: TargetRequest, promptText = ''): Promise<{ target: Target; fullScore: number | null }> {
+  let logits: Float32Array | undefined;
+  const target = await resolveTarget(model, ids, request, promptText, async () => (logits ??= await lastLogits(model, ids)));
+  return { target, fullScore: logits ? scoreFromLogits(target, logits) : null };
+}
+
 /** Turn the user's flags into a target; the default is the model's own prediction on `ids`. */
-export async function resolveTarget(model: Model, ids: readonly number[], request: TargetRequest, promptText = ''): Promise<Target> {
+export async function resolveTarget(model: Model, ids: readonly number[], request: TargetRequest, promptText = '', logitsOf: () => Promise<Float32Array> = () => lastLogits(model, ids)): Promise<Target> {
   if (model.task === 'classification') {
     if (request.continuation !== undefined) throw usageError('--continuation applies to causal language models; this model is a classifier');
     const score = (request.score ?? 'probability') as ScoreKind;
@@ -169,7 +183,7 @@ export async function resolveTarget(model: Model, ids: readonly number[], reques
     const labels = model.labels!;
     let index: number;
     if (request.target === undefined) {
-      index = argmax(await lastLogits(model, ids));
+      index = argmax(await logitsOf());
     } else {
       const byName = labels.findIndex((l) => l.toLowerCase() === request.target!.toLowerCase());
       index = byName >= 0 ? byName : /^\d+$/.test(request.target) && Number(request.target) < labels.length ? Number(request.target) : -1;
@@ -191,7 +205,7 @@ export async function resolveTarget(model: Model, ids: readonly number[], reques
     return { kind: 'continuation', tokenIds, name: request.continuation, reduce: request.reduce ?? 'sum' };
   }
   if (request.target === undefined) {
-    const tokenId = argmax(await lastLogits(model, ids));
+    const tokenId = argmax(await logitsOf());
     return { kind: 'next-token', tokenId, name: tokenName(model, tokenId) };
   }
   const idMatch = /^id:(\d+)$/.exec(request.target);
