@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildBertClassifier, type WeightTable } from '../fixtures/bert.js';
+import { buildBertClassifier, readWeightBlob } from '../fixtures/bert.js';
 import { loadModel } from '../src/model/load.js';
 import { encodeModel } from '../src/onnx/proto.js';
 import { runBatched } from '../src/runner/runBatched.js';
@@ -27,17 +27,6 @@ const source = path.join(packageRoot, 'training', 'out', 'sst2-tiny');
 const target = path.join(packageRoot, 'models', 'sst2-tiny');
 const shared = process.env.SHARED ?? path.join(packageRoot, '..', 'shared');
 
-function readWeights(manifest: Manifest): WeightTable {
-  const blob = fs.readFileSync(path.join(source, 'weights.bin'));
-  const table: WeightTable = new Map();
-  for (const t of manifest.tensors) {
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(blob.buffer.slice(blob.byteOffset + t.offset, blob.byteOffset + t.offset + 4 * count));
-    // PyTorch names: word.weight, layers.0.q.weight, emb_ln.weight … map as they are.
-    table.set(t.name, { data, shape: t.shape });
-  }
-  return table;
-}
 
 async function main() {
   const manifest: Manifest = JSON.parse(fs.readFileSync(path.join(source, 'manifest.json'), 'utf8'));
@@ -45,7 +34,7 @@ async function main() {
   const reference = JSON.parse(fs.readFileSync(path.join(source, 'reference.json'), 'utf8'));
   const c = manifest.config;
   fs.mkdirSync(path.join(target, 'onnx'), { recursive: true });
-  const graph = buildBertClassifier(readWeights(manifest), { layers: c.layers, heads: c.heads, dim: c.dim, layerNormEps: 1e-12 });
+  const graph = buildBertClassifier(readWeightBlob(source, manifest.tensors), { layers: c.layers, heads: c.heads, dim: c.dim, layerNormEps: 1e-12 });
   fs.writeFileSync(path.join(target, 'onnx', 'model.onnx'), encodeModel(graph));
   const { tokenizer, config: tokenizerConfig } = wordPieceTokenizerFiles({
     vocab,

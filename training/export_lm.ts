@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { WeightTable } from '../fixtures/bert.js';
+import { readWeightBlob } from '../fixtures/bert.js';
 import { buildGpt2KvModel } from '../fixtures/gpt2.js';
 import { loadModel } from '../src/model/load.js';
 import { encodeModel } from '../src/onnx/proto.js';
@@ -31,15 +31,6 @@ const source = path.join(packageRoot, 'training', 'out', 'tiny-lm');
 const target = path.join(packageRoot, 'models', 'tiny-lm');
 const shared = process.env.SHARED ?? path.join(packageRoot, '..', 'shared');
 
-function readWeights(manifest: Manifest): WeightTable {
-  const blob = fs.readFileSync(path.join(source, 'weights.bin'));
-  const table: WeightTable = new Map();
-  for (const t of manifest.tensors) {
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    table.set(t.name, { data: new Float32Array(blob.buffer.slice(blob.byteOffset + t.offset, blob.byteOffset + t.offset + 4 * count)), shape: t.shape });
-  }
-  return table;
-}
 
 /** Greedy decoding that feeds one token at a time through the KV cache, as transformers.js does. */
 async function greedyWithCache(session: ort.InferenceSession, prompt: number[], steps: number, layers: number, heads: number, headDim: number): Promise<number[]> {
@@ -74,7 +65,7 @@ async function main() {
   const reference: Reference[] = JSON.parse(fs.readFileSync(path.join(source, 'reference.json'), 'utf8'));
   const c = manifest.config;
   fs.mkdirSync(path.join(target, 'onnx'), { recursive: true });
-  const graph = buildGpt2KvModel(readWeights(manifest), { layers: c.layers, heads: c.heads, dim: c.dim, vocab: vocab.length });
+  const graph = buildGpt2KvModel(readWeightBlob(source, manifest.tensors), { layers: c.layers, heads: c.heads, dim: c.dim, vocab: vocab.length });
   fs.writeFileSync(path.join(target, 'onnx', 'model.onnx'), encodeModel(graph));
   const { tokenizer, config: tokenizerConfig } = wordPieceTokenizerFiles({
     vocab,

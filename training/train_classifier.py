@@ -3,11 +3,12 @@
 Writes training/out/sst2-tiny/{vocab.json, weights.bin, manifest.json, reference.json}; the TypeScript
 exporter (training/export.ts) turns that into an HF-layout ONNX model. Run: python3 training/train_classifier.py
 """
-import json, math, os, random, re, sys, time, unicodedata
-from collections import Counter
+import json, math, os, random, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+sys.path.insert(0, os.path.dirname(__file__))
+from wordpiece import SPECIALS, WordPiece, build_vocab
 
 torch.set_num_threads(int(os.environ.get('THREADS', '2')))
 SEED = int(os.environ.get('SEED', '13'))
@@ -17,25 +18,6 @@ OUT = os.path.join(os.path.dirname(__file__), 'out', 'sst2-tiny')
 os.makedirs(OUT, exist_ok=True)
 CFG = dict(dim=int(os.environ.get('DIM', '128')), layers=int(os.environ.get('LAYERS', '2')), heads=4,
            ffn=int(os.environ.get('FFN', '512')), max_len=128, vocab_limit=int(os.environ.get('VOCAB', '8000')))
-SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
-
-def basic_tokenize(text):
-    """BertNormalizer(lowercase, strip accents) + BertPreTokenizer: split on whitespace and punctuation."""
-    text = unicodedata.normalize('NFD', text.lower())
-    text = ''.join(c for c in text if unicodedata.category(c) != 'Mn')
-    out = []
-    for word in text.split():
-        cur = ''
-        for ch in word:
-            cat = unicodedata.category(ch)
-            if cat.startswith('P') or (33 <= ord(ch) <= 47) or (58 <= ord(ch) <= 64) or (91 <= ord(ch) <= 96) or (123 <= ord(ch) <= 126):
-                if cur: out.append(cur); cur = ''
-                out.append(ch)
-            else:
-                cur += ch
-        if cur: out.append(cur)
-    return out
-
 def read_tsv(path):
     rows = []
     with open(path, encoding='utf8') as f:
@@ -54,30 +36,12 @@ REFERENCE_ONLY = os.environ.get('REFERENCE_ONLY') == '1'
 if REFERENCE_ONLY:
     vocab = json.load(open(os.path.join(OUT, 'vocab.json')))
 else:
-    counts = Counter(w for s, _ in train for w in basic_tokenize(s))
-    chars = sorted({c for w in counts for c in w})
-    vocab = list(SPECIALS) + chars + ['##' + c for c in chars]
-    for w, n in counts.most_common():
-        if len(vocab) >= CFG['vocab_limit']: break
-        if n >= 2 and w not in vocab: vocab.append(w)
-index = {t: i for i, t in enumerate(vocab)}
-
-def wordpiece(word):
-    if len(word) > 100: return ['[UNK]']
-    pieces, start = [], 0
-    while start < len(word):
-        end, cur = len(word), None
-        while start < end:
-            sub = word[start:end] if start == 0 else '##' + word[start:end]
-            if sub in index: cur = sub; break
-            end -= 1
-        if cur is None: return ['[UNK]']
-        pieces.append(cur); start = end
-    return pieces
+    vocab = build_vocab([s for s, _ in train], CFG['vocab_limit'])
+tokenizer = WordPiece(vocab)
+index = tokenizer.index
 
 def encode(text):
-    ids = [index['[CLS]']] + [index[p] for w in basic_tokenize(text) for p in wordpiece(w)] + [index['[SEP]']]
-    return ids[:CFG['max_len']]
+    return ([index['[CLS]']] + tokenizer.ids(text) + [index['[SEP]']])[:CFG['max_len']]
 
 class Bert(nn.Module):
     def __init__(self, V, d, L, H, f, T):
@@ -127,7 +91,7 @@ def pretrain(minutes):
         with open(os.path.join(SHARED, 'data/corpus', name), encoding='utf8') as f: texts += [l.strip() for l in f if l.strip()]
     windows = []
     for t in texts:
-        ids = [index[p] for w in basic_tokenize(t) for p in wordpiece(w)]
+        ids = tokenizer.ids(t)
         for i in range(0, max(1, len(ids)), 62): windows.append([index['[CLS]']] + ids[i:i + 62] + [index['[SEP]']])
     head = MlmHead(model); opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=0.01)
     special = torch.tensor([index[t] for t in SPECIALS]); t0 = time.time(); step = 0

@@ -11,32 +11,27 @@ function featureSums(ctx: ExplainContext, row: ArrayLike<number>): number[] {
   return ctx.features.map((f) => f.positions.reduce((s, p) => s + row[p], 0));
 }
 
-export const attention: AttributionMethod = {
-  name: 'attention',
-  description: 'last-layer attention from the predicting position, mean over heads (a cheap baseline, not a faithful explanation)',
-  params: {},
-  sampling: false,
-  cost: () => 1,
-  async explain(ctx) {
-    const run = await runAttention(ctx.model, ctx.encoding.ids);
-    const T = run.length;
-    const q = queryPosition(ctx);
-    const A = meanOverHeads(run.layers[run.layers.length - 1]);
-    return { values: featureSums(ctx, A.subarray(q * T, (q + 1) * T)) };
-  },
-};
+/** A method that reads one T×T matrix from the attentions and attributes its row at the predicting position. */
+function attentionRowMethod(name: string, description: string, matrix: (layers: Float32Array[][], T: number) => Float64Array): AttributionMethod {
+  return {
+    name,
+    description,
+    params: {},
+    sampling: false,
+    cost: () => 1,
+    async explain(ctx) {
+      const run = await runAttention(ctx.model, ctx.encoding.ids);
+      const T = run.length;
+      const q = queryPosition(ctx);
+      return { values: featureSums(ctx, matrix(run.layers, T).subarray(q * T, (q + 1) * T)) };
+    },
+  };
+}
 
-export const attentionRollout: AttributionMethod = {
-  name: 'rollout',
-  description: 'attention rollout through all layers from the predicting position',
-  params: {},
-  sampling: false,
-  cost: () => 1,
-  async explain(ctx) {
-    const run = await runAttention(ctx.model, ctx.encoding.ids);
-    const T = run.length;
-    const q = queryPosition(ctx);
-    const R = rollout(run.layers, T);
-    return { values: featureSums(ctx, R.subarray(q * T, (q + 1) * T)) };
-  },
-};
+export const attention = attentionRowMethod(
+  'attention',
+  'last-layer attention from the predicting position, mean over heads (a cheap baseline, not a faithful explanation)',
+  (layers) => meanOverHeads(layers[layers.length - 1]),
+);
+
+export const attentionRollout = attentionRowMethod('rollout', 'attention rollout through all layers from the predicting position', (layers, T) => rollout(layers, T));
