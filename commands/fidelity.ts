@@ -32,6 +32,7 @@ interface FidelityFlags extends ModelFlags, OutputFlags {
   out?: string;
   baseline?: string;
   granularity: string;
+  score: string;
   samples?: string;
   permutations?: string;
   stability?: boolean;
@@ -68,6 +69,7 @@ export function fidelityCommand(): Command {
     .option('--out <file>', 'stream one JSON line per example and method; rerunning with the same file resumes')
     .option('--baseline <kind>', 'how removed tokens are replaced: mask, unk, pad or delete')
     .option('--granularity <unit>', 'token or word', 'token')
+    .option('--score <kind>', 'classifier score the metrics read: probability (as ERASER), logit or log-odds', 'probability')
     .option('--samples <n>', 'samples for kernel-shap and lime')
     .option('--permutations <n>', 'permutations for sampled shapley')
     .option('--stability', 'also measure rank stability under a one-word edit and across seeds')
@@ -118,6 +120,7 @@ async function runFidelity(flags: FidelityFlags): Promise<void> {
     methods, params, seed,
     baseline: flags.baseline as BaselineKind | undefined,
     granularity: flags.granularity as Granularity,
+    score: flags.score,
     softSamples: parseInteger('--soft-samples', flags.softSamples, 1),
     maxNormalise: parseInteger('--naopc-max-features', flags.naopcMaxFeatures, 0),
     stability: Boolean(flags.stability),

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Example } from './data/datasets.js';
 import { usageError } from './errors.js';
 import { explainText, prepare, prepareEncoded, type Prepared } from './explain.js';
-import { faithfulness, plausibility, type Faithfulness, type Plausibility } from './metrics/faithfulness.js';
+import { faithfulness, plausibility, topKPrecision, type Faithfulness, type Plausibility } from './metrics/faithfulness.js';
 import { randomizeInitializers, weightGroups } from './metrics/randomization.js';
 import { coalitionScorer, emptyCoalition, fullCoalition } from './methods/perturbation.js';
 import { METHODS } from './methods/registry.js';
@@ -21,6 +21,8 @@ export interface FidelityConfig {
   params: Record<string, number>;
   baseline?: BaselineKind;
   granularity: Granularity;
+  /** Classifier score the metrics read: probability (default, as ERASER), logit or log-odds. */
+  score?: string;
   seed: number;
   softSamples: number;
   maxNormalise: number;
@@ -45,13 +47,15 @@ export interface FidelityRecord {
   faithfulness: Omit<Faithfulness, 'deletion' | 'insertion'>;
   curves: { deletion: number[]; insertion: number[] };
   plausibility: Plausibility | null;
+  /** Top-k precision against known weights (k = the features with a non-zero weight), when the example carries them. */
+  recovery: number | null;
   stability: { inputEdit: number | null; seeds: number | null } | null;
 }
 
 /** What makes two records the same unit of work: resume skips keys already in --out. */
 export function recordKey(model: string, example: string, method: string, config: FidelityConfig): string {
   const own = Object.entries(config.params).filter(([k]) => k in METHODS[method].params).sort();
-  return JSON.stringify([model, example, method, own, config.baseline ?? 'default', config.granularity, config.seed, config.stability]);
+  return JSON.stringify([model, example, method, own, config.baseline ?? 'default', config.granularity, config.score ?? 'probability', config.seed, config.stability]);
 }
 
 function goldTokens(p: Prepared, rationale: Example['rationale']): boolean[] | null {
@@ -59,11 +63,18 @@ function goldTokens(p: Prepared, rationale: Example['rationale']): boolean[] | n
   return p.features.map((f) => f.end > rationale.start && f.start < rationale.end);
 }
 
+function recoveryOf(p: Prepared, weights: Example['weights'], values: number[]): number | null {
+  if (!weights) return null;
+  const truth = p.features.map((f) => weights[f.text.toLowerCase()] ?? 0);
+  const k = truth.filter((t) => t !== 0).length;
+  return k === 0 ? null : topKPrecision(values, truth, k);
+}
+
 /** Explain one example with every configured method and measure each explanation. */
 export async function evaluateExample(model: Model, modelName: string, example: Example, config: FidelityConfig, skip: ReadonlySet<string>): Promise<FidelityRecord[]> {
   const todo = config.methods.filter((m) => !skip.has(recordKey(modelName, example.id, m, config)));
   if (todo.length === 0) return [];
-  const request = { text: example.text, method: todo[0], baseline: config.baseline, granularity: config.granularity, truncate: true };
+  const request = { text: example.text, method: todo[0], baseline: config.baseline, granularity: config.granularity, truncate: true, target: { score: config.score } };
   const prepared = await prepare(model, request);
   const records: FidelityRecord[] = [];
   for (const method of todo) {
@@ -97,6 +108,7 @@ export async function evaluateExample(model: Model, modelName: string, example: 
       faithfulness: scalars,
       curves: { deletion, insertion },
       plausibility: gold ? plausibility(values, gold) : null,
+      recovery: recoveryOf(prepared, example.weights, values),
       stability,
     });
   }
@@ -114,7 +126,7 @@ async function stabilityOf(model: Model, example: Example, method: string, param
     const f = prepared.features[weakest];
     const text = (example.text.slice(0, f.start) + example.text.slice(f.end)).replace(/\s+/g, ' ').trim();
     try {
-      const edited = await explainText(model, { text, method, params, seed: config.seed, baseline: config.baseline, granularity: config.granularity, target: { target: prepared.target.name }, truncate: true });
+      const edited = await explainText(model, { text, method, params, seed: config.seed, baseline: config.baseline, granularity: config.granularity, target: { target: prepared.target.name, score: config.score }, truncate: true });
       const kept = prepared.features.filter((_, i) => i !== weakest).map((g) => g.text);
       const editedValues = edited.features.map((g) => g.attribution);
       if (editedValues.length === kept.length) inputEdit = spearman(values.filter((_, i) => i !== weakest), editedValues);
@@ -171,6 +183,7 @@ export const METRICS = [
   { name: 'token-f1', better: 'higher', read: (r: FidelityRecord) => r.plausibility?.tokenF1 ?? null },
   { name: 'iou-f1', better: 'higher', read: (r: FidelityRecord) => r.plausibility?.iouMatch ?? null },
   { name: 'auprc', better: 'higher', read: (r: FidelityRecord) => r.plausibility?.auprc ?? null },
+  { name: 'topk-recovery', better: 'higher', read: (r: FidelityRecord) => r.recovery ?? null },
   { name: 'stability-edit', better: 'higher', read: (r: FidelityRecord) => r.stability?.inputEdit ?? null },
   { name: 'stability-seed', better: 'higher', read: (r: FidelityRecord) => r.stability?.seeds ?? null },
 ] as const;
@@ -299,7 +312,7 @@ export async function randomizationCascade(model: Model, examples: Example[], co
   const groups = weightGroups(proto);
   const originals = new Map<string, number[]>();
   for (const example of examples) {
-    const prepared = await prepare(model, { text: example.text, method: config.methods[0], baseline: config.baseline, granularity: config.granularity, truncate: true });
+    const prepared = await prepare(model, { text: example.text, method: config.methods[0], baseline: config.baseline, granularity: config.granularity, truncate: true, target: { score: config.score } });
     for (const method of config.methods) {
       const own = Object.fromEntries(Object.entries(config.params).filter(([k]) => k in METHODS[method].params));
       const a = await explainText(model, { text: example.text, method, params: own, seed: config.seed }, prepared);
@@ -318,7 +331,7 @@ export async function randomizationCascade(model: Model, examples: Example[], co
     for (const example of examples) {
       const encoding = encodeText(model, example.text, { truncate: true });
       // Explain the class the trained model predicted, so that only the weights change.
-      const original = await prepare(model, { text: example.text, method: config.methods[0], truncate: true });
+      const original = await prepare(model, { text: example.text, method: config.methods[0], truncate: true, target: { score: config.score } });
       const prepared = await prepareEncoded(broken, encoding, original.target, { baseline: config.baseline, granularity: config.granularity });
       for (const method of config.methods) {
         const own = Object.fromEntries(Object.entries(config.params).filter(([k]) => k in METHODS[method].params));

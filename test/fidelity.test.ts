@@ -23,7 +23,7 @@ const SENTENCES = [
 beforeAll(() => {
   additiveDir = writePlanted(additiveClassifier());
   dataFile = path.join(tempDir('interp-fid-'), 'planted.jsonl');
-  fs.writeFileSync(dataFile, SENTENCES.map((text, i) => JSON.stringify({ id: `s${i}`, text, label: 'POSITIVE' })).join('\n') + '\n');
+  fs.writeFileSync(dataFile, SENTENCES.map((text, i) => JSON.stringify({ id: `s${i}`, text, label: 'POSITIVE', weights: ADDITIVE_WEIGHTS })).join('\n') + '\n');
 });
 
 describe('metric maths', () => {
@@ -45,12 +45,14 @@ describe('metric maths', () => {
 
 describe('fidelity on the planted additive model', () => {
   it('occlusion and exact Shapley reach the maximum comprehensiveness (NAOPC = 1) and recover the planted top-k', async () => {
-    const r = runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,shapley,random', '--json']);
+    // The planted weights are logits of POSITIVE against a NEGATIVE logit of 0: log-odds read them exactly, whichever label is predicted.
+    const r = runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,shapley,random', '--score', 'log-odds', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const board = JSON.parse(r.stdout);
     for (const method of ['occlusion', 'shapley']) {
       const row = board.rows.find((x: { method: string }) => x.method === method);
       expect(row.examples).toBe(SENTENCES.length);
+      expect(row.metrics['topk-recovery'].mean).toBe(1);
       expect(row.metrics['naopc-comprehensiveness'].mean).toBeCloseTo(1, 6);
       expect(row.metrics['naopc-comprehensiveness'].low).toBeCloseTo(1, 6);
     }

@@ -9,6 +9,8 @@ export interface Example {
   text: string;
   label?: string;
   rationale?: { start: number; end: number; text: string };
+  /** Known true importance per word (planted models): lower-cased word → weight. */
+  weights?: Record<string, number>;
 }
 
 export type DatasetFormat = 'tsv' | 'jsonl' | 'eraser';
@@ -52,7 +54,7 @@ export function readDataset(file: string, format: DatasetFormat): Example[] {
   } else if (format === 'jsonl') {
     raw.split(/\r?\n/).forEach((line, i) => {
       if (!line.trim()) return;
-      let row: { id?: unknown; text?: unknown; sentence?: unknown; label?: unknown };
+      let row: { id?: unknown; text?: unknown; sentence?: unknown; label?: unknown; weights?: unknown };
       try {
         row = JSON.parse(line);
       } catch {
@@ -60,7 +62,8 @@ export function readDataset(file: string, format: DatasetFormat): Example[] {
       }
       const text = row.text ?? row.sentence;
       if (typeof text !== 'string') throw usageError(`${file}:${i + 1} has no "text" string`);
-      examples.push({ id: row.id === undefined ? String(examples.length) : String(row.id), text, label: row.label === undefined ? undefined : String(row.label) });
+      const weights = row.weights && typeof row.weights === 'object' ? (row.weights as Record<string, number>) : undefined;
+      examples.push({ id: row.id === undefined ? String(examples.length) : String(row.id), text, label: row.label === undefined ? undefined : String(row.label), weights });
     });
   } else {
     let rows: { idx?: unknown; sentence?: string; label?: unknown; evidence?: { text?: string } | { text?: string }[] }[];
