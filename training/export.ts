@@ -19,6 +19,7 @@ interface Manifest {
   valid_accuracy: number;
   glue_dev_accuracy: number;
   train_seconds: number;
+  pretrain_seconds?: number;
   epochs: number;
   tensors: { name: string; shape: number[]; offset: number }[];
 }
@@ -90,7 +91,7 @@ async function main() {
 The embedded default sentiment classifier of interp: a post-norm BERT (\`BertForSequenceClassification\` layout; ${c.layers} layers, ${c.dim} wide, ${c.heads} heads, feed-forward ${c.ffn}, at most ${c.max_len} tokens) with its own WordPiece vocabulary of ${vocab.length} entries, built from the SST-2 training text by \`training/train_classifier.py\`. Labels: NEGATIVE, POSITIVE.
 
 - Data: GLUE SST-2 training set (\`../shared/data/sst2/train.tsv\`, 60,614 phrases and sentences); model selection on \`valid.tsv\` (6,735).
-- Training: from scratch, ${manifest.epochs} epochs of AdamW, seed ${manifest.seed}, ${Math.round(manifest.train_seconds)} s on 2 CPU cores (PyTorch ${'1.13'}).
+- Training: from scratch on 2 CPU cores (PyTorch 1.13), seed ${manifest.seed}: masked-LM pretraining for ${Math.round(manifest.pretrain_seconds ?? 0)} s on the SST-2 training sentences, wikitext-2 (valid and test) and tinyshakespeare (\`../shared/data/corpus/\`), then ${manifest.epochs} epochs of fine-tuning with AdamW; ${Math.round(manifest.train_seconds)} s in all.
 - Accuracy on GLUE SST-2 dev (872 sentences), measured through interp's engine on this ONNX file: **${accuracy.toFixed(4)}** (PyTorch: ${manifest.glue_dev_accuracy.toFixed(4)}); on the validation re-split: ${manifest.valid_accuracy.toFixed(4)}.
 - ONNX graph built by \`training/export.ts\` (opset 17, LayerNormalization, plain Softmax attention); largest logit difference from PyTorch, singly and in a padded batch: ${maxError.toExponential(2)}.
 - Size: ${(bytes / 1e6).toFixed(2)} MB (model.onnx and tokenizer.json).
