@@ -89,6 +89,14 @@ describe('planted induction LM: the head-roles table finds the planted heads', (
     norms[1].forEach((v) => expect(v).toBe(0));
   });
 
+  it('one rollout row equals that row of the full rollout product', async () => {
+    const { rolloutRow } = await import('../src/attention/analysis.js');
+    const run = await runAttention(lm, encodeText(lm, 'c f a h k b x').ids);
+    const T = run.length;
+    const R = rollout(run.layers, T);
+    for (const q of [0, 3, T - 1]) rolloutRow(run.layers, T, q).forEach((v, k) => expect(v).toBeCloseTo(R[q * T + k], 12));
+  });
+
   it('rollout of a causal model is causal and row-stochastic', async () => {
     const e = encodeText(lm, 'c f a h k b');
     const run = await runAttention(lm, e.ids);

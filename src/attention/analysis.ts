@@ -83,6 +83,25 @@ export function rollout(layers: Matrix[][], T: number): Float64Array {
   return R!;
 }
 
+/** One row of the rollout, e_q · Ã_L ⋯ Ã_1, in O(L·T²) rather than the full product's O(L·T³). */
+export function rolloutRow(layers: Matrix[][], T: number, q: number): Float64Array {
+  let row: Float64Array | null = null;
+  for (let l = layers.length - 1; l >= 0; l--) {
+    const A = residualAttention(layers[l], T);
+    if (!row) {
+      row = A.slice(q * T, (q + 1) * T);
+      continue;
+    }
+    const next = new Float64Array(T);
+    for (let m = 0; m < T; m++) {
+      const r = row[m];
+      if (r !== 0) for (let k = 0; k < T; k++) next[k] += r * A[m * T + k];
+    }
+    row = next;
+  }
+  return row!;
+}
+
 /** Maximum flow from `source` to `sink` (Edmonds–Karp) on a dense capacity matrix. */
 export function maxFlow(capacity: Float64Array, n: number, source: number, sink: number): number {
   const residual = Float64Array.from(capacity);

@@ -1,4 +1,4 @@
-import { meanOverHeads, rollout, runAttention } from '../attention/analysis.js';
+import { meanOverHeads, rolloutRow, runAttention } from '../attention/analysis.js';
 import type { AttributionMethod, ExplainContext } from './types.js';
 
 /** The position whose prediction is explained: [CLS] for classifiers, the last token for causal LMs. */
@@ -11,8 +11,8 @@ function featureSums(ctx: ExplainContext, row: ArrayLike<number>): number[] {
   return ctx.features.map((f) => f.positions.reduce((s, p) => s + row[p], 0));
 }
 
-/** A method that reads one T×T matrix from the attentions and attributes its row at the predicting position. */
-function attentionRowMethod(name: string, description: string, matrix: (layers: Float32Array[][], T: number) => Float64Array): AttributionMethod {
+/** A method that reads the row of the predicting position from the attentions and attributes it. */
+function attentionRowMethod(name: string, description: string, rowOf: (layers: Float32Array[][], T: number, q: number) => ArrayLike<number>): AttributionMethod {
   return {
     name,
     description,
@@ -23,7 +23,7 @@ function attentionRowMethod(name: string, description: string, matrix: (layers: 
       const run = await runAttention(ctx.model, ctx.encoding.ids);
       const T = run.length;
       const q = queryPosition(ctx);
-      return { values: featureSums(ctx, matrix(run.layers, T).subarray(q * T, (q + 1) * T)) };
+      return { values: featureSums(ctx, rowOf(run.layers, T, q)) };
     },
   };
 }
@@ -31,7 +31,7 @@ function attentionRowMethod(name: string, description: string, matrix: (layers: 
 export const attention = attentionRowMethod(
   'attention',
   'last-layer attention from the predicting position, mean over heads (a cheap baseline, not a faithful explanation)',
-  (layers) => meanOverHeads(layers[layers.length - 1]),
+  (layers, T, q) => meanOverHeads(layers[layers.length - 1]).subarray(q * T, (q + 1) * T),
 );
 
-export const attentionRollout = attentionRowMethod('rollout', 'attention rollout through all layers from the predicting position', (layers, T) => rollout(layers, T));
+export const attentionRollout = attentionRowMethod('rollout', 'attention rollout through all layers from the predicting position', rolloutRow);

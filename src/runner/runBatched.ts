@@ -38,11 +38,16 @@ export function rowsPerBatch(model: Model, length: number, options: RunOptions):
   return Math.min(rows, options.batchRows ?? Infinity);
 }
 
-function integerTensor(type: 'int64' | 'int32', values: ArrayLike<number>, dims: number[]): ort.Tensor {
-  if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), dims);
-  const data = new BigInt64Array(values.length);
-  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
-  return new ort.Tensor('int64', data, dims);
+/** Fill [rows, length] integer inputs straight into typed arrays (no per-element intermediate arrays). */
+function integerInput(type: 'int64' | 'int32', rows: number, length: number, value: (r: number, t: number) => number): ort.Tensor {
+  if (type === 'int32') {
+    const data = new Int32Array(rows * length);
+    for (let r = 0; r < rows; r++) for (let t = 0; t < length; t++) data[r * length + t] = value(r, t);
+    return new ort.Tensor('int32', data, [rows, length]);
+  }
+  const data = new BigInt64Array(rows * length);
+  for (let r = 0; r < rows; r++) for (let t = 0; t < length; t++) data[r * length + t] = BigInt(value(r, t));
+  return new ort.Tensor('int64', data, [rows, length]);
 }
 
 /** Build the feeds the graph asks for: right-padded ids, attention mask, position ids, token types and an empty KV cache. */
@@ -53,23 +58,13 @@ export function buildFeeds(model: Model, sequences: readonly (readonly number[])
   const length = Math.max(...lengths);
   if (length === 0) throw runtimeError('cannot run an empty sequence');
   const pad = model.tokenizer.pad_token_id ?? 0;
-  const ids = new Array<number>(rows * length);
-  const mask = new Array<number>(rows * length);
-  const positions = new Array<number>(rows * length);
-  for (let r = 0; r < rows; r++) {
-    const seq = sequences[r];
-    for (let t = 0; t < length; t++) {
-      const real = t < seq.length;
-      ids[r * length + t] = real ? seq[t] : pad;
-      mask[r * length + t] = real ? 1 : 0;
-      positions[r * length + t] = real ? t : Math.max(0, seq.length - 1);
-    }
-  }
   const types = sig.integerInputTypes;
-  const feeds: Record<string, ort.Tensor> = { input_ids: integerTensor(types.input_ids, ids, [rows, length]) };
-  if (types.attention_mask) feeds.attention_mask = integerTensor(types.attention_mask, mask, [rows, length]);
-  if (sig.positionIds) feeds.position_ids = integerTensor(types.position_ids, positions, [rows, length]);
-  if (sig.tokenTypeIds) feeds.token_type_ids = integerTensor(types.token_type_ids, new Array(rows * length).fill(0), [rows, length]);
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: integerInput(types.input_ids, rows, length, (r, t) => (t < lengths[r] ? sequences[r][t] : pad)),
+  };
+  if (types.attention_mask) feeds.attention_mask = integerInput(types.attention_mask, rows, length, (r, t) => (t < lengths[r] ? 1 : 0));
+  if (sig.positionIds) feeds.position_ids = integerInput(types.position_ids, rows, length, (r, t) => (t < lengths[r] ? t : Math.max(0, lengths[r] - 1)));
+  if (sig.tokenTypeIds) feeds.token_type_ids = integerInput(types.token_type_ids, rows, length, () => 0);
   for (const past of sig.pastInputs) {
     const data = past.type === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     feeds[past.name] = new ort.Tensor(past.type, data, [rows, past.heads, 0, past.headDim]);
@@ -79,12 +74,7 @@ export function buildFeeds(model: Model, sequences: readonly (readonly number[])
 
 function asFloat32(tensor: ort.Tensor): Float32Array {
   if (tensor.type === 'float32') return tensor.data as Float32Array;
-  if (tensor.type === 'float16') {
-    const src = tensor.data as Uint16Array;
-    const out = new Float32Array(src.length);
-    for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]);
-    return out;
-  }
+  if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, halfToFloat);
   return Float32Array.from(tensor.data as ArrayLike<number>);
 }
 
