@@ -33,7 +33,7 @@ function minCut(capacity: Float64Array, n: number, s: number, t: number): number
 }
 
 describe('attention maths', () => {
-  it('max-flow equals the brute-force minimum cut on small random graphs', () => {
+  it('max-flow equals the brute-force minimum cut on small random graphs', async () => {
     const rng = new Rng(4);
     for (let trial = 0; trial < 20; trial++) {
       const n = 7;
@@ -43,7 +43,7 @@ describe('attention maths', () => {
     }
   });
 
-  it('attention flow through a tiny layer graph matches the brute-force cut on the same graph', () => {
+  it('attention flow through a tiny layer graph matches the brute-force cut on the same graph', async () => {
     const rng = new Rng(9);
     const T = 3;
     const layer = () => [Float32Array.from({ length: T * T }, () => rng.next())].map((m) => {
@@ -69,8 +69,8 @@ describe('attention maths', () => {
 describe('planted induction LM: the head-roles table finds the planted heads', () => {
   const text = 'c f a h k b x q';
   for (const [property, planted] of [['previous', PLANTED_HEADS.previousToken], ['induction', PLANTED_HEADS.induction], ['first', PLANTED_HEADS.sink], ['self', PLANTED_HEADS.self]] as const) {
-    it(`ranks layer ${planted.layer} head ${planted.head} first by ${property}`, () => {
-      const r = runCli(['attention', text, '--model', lmDir, '--sort', property, '--json']);
+    it(`ranks layer ${planted.layer} head ${planted.head} first by ${property}`, async () => {
+      const r = await runCli(['attention', text, '--model', lmDir, '--sort', property, '--json']);
       expect(r.code, r.stderr).toBe(0);
       const json = JSON.parse(r.stdout);
       expect(json.roles[0]).toMatchObject(planted);
@@ -112,14 +112,14 @@ describe('planted induction LM: the head-roles table finds the planted heads', (
     }
   });
 
-  it('--layer/--head shows the strongest links; bad layer and head are usage errors', () => {
-    const r = runCli(['attention', 'c f a h k', '--model', lmDir, '--layer', '0', '--head', '0', '--top', '3']);
+  it('--layer/--head shows the strongest links; bad layer and head are usage errors', async () => {
+    const r = await runCli(['attention', 'c f a h k', '--model', lmDir, '--layer', '0', '--head', '0', '--top', '3']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/│ 2\s+│ 1: c\s+│ 0: <s>\s+│ 1\s+│/);
     expect(r.stdout).toMatch(/│ 3\s+│ 2: f\s+│ 1: c\s+│ 1\s+│/);
-    expect(runCli(['attention', 'c f', '--model', lmDir, '--layer', '7']).stderr).toMatch(/--layer 7 does not exist; .* has layers 0–1/);
-    expect(runCli(['attention', 'c f', '--model', lmDir, '--head', '0']).code).toBe(2);
-    expect(runCli(['attention', 'c f', '--model', lmDir, '--rollout', '--layer', '0']).code).toBe(2);
+    expect((await runCli(['attention', 'c f', '--model', lmDir, '--layer', '7'])).stderr).toMatch(/--layer 7 does not exist; .* has layers 0–1/);
+    expect((await runCli(['attention', 'c f', '--model', lmDir, '--head', '0'])).code).toBe(2);
+    expect((await runCli(['attention', 'c f', '--model', lmDir, '--rollout', '--layer', '0'])).code).toBe(2);
   });
 });
 
@@ -139,9 +139,9 @@ describe('attention SVGs are valid XML for short and long inputs', () => {
     ['head-300', `${long} ${long}`, ['--layer', '1', '--head', '0']],
     ['rollout-300', `${long} ${long}`, ['--rollout']],
   ] as const) {
-    it(name, () => {
+    it(name, async () => {
       const file = path.join(dir, `${name}.svg`);
-      const r = runCli(['attention', text, '--model', lmDir, '--svg', file, ...extra]);
+      const r = await runCli(['attention', text, '--model', lmDir, '--svg', file, ...extra]);
       expect(r.code, r.stderr).toBe(0);
       wellFormedXml(file);
       expect(fs.statSync(file).size).toBeLessThan(8 * 1024 * 1024);
@@ -150,21 +150,21 @@ describe('attention SVGs are valid XML for short and long inputs', () => {
 });
 
 describe.skipIf(skipWithoutShared)('attention on the shared real models', () => {
-  it('distilbert: rows sum to 1, rollout rows sum to 1, flow is computed for every row', () => {
-    const r = runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--json', '--induction-length', '0']);
+  it('distilbert: rows sum to 1, rollout rows sum to 1, flow is computed for every row', async () => {
+    const r = await runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--json', '--induction-length', '0']);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.shape).toEqual({ layers: 3, heads: 4, tokens: 8 });
     for (const layer of json.layers) for (const head of layer) for (const row of head) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
-    const roll = JSON.parse(runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--rollout', '--json']).stdout);
+    const roll = JSON.parse((await runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--rollout', '--json'])).stdout);
     for (const row of roll.rollout) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 8);
-    const flow = JSON.parse(runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--flow', '--json', '--format', 'flat']).stdout);
+    const flow = JSON.parse((await runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--flow', '--json', '--format', 'flat'])).stdout);
     expect(flow.flow).toHaveLength(64);
     expect(flow.flow.every((v: number | null) => v !== null && v >= 0 && v <= 1 + 1e-9)).toBe(true);
   });
 
-  it('llama (grouped-query): 8 query heads per layer, causal rows, and norm-based attention', () => {
-    const r = runCli(['attention', 'Once upon a time there was a girl', '--model', llama, '--norm', '--json', '--format', 'flat', '--layer', '2']);
+  it('llama (grouped-query): 8 query heads per layer, causal rows, and norm-based attention', async () => {
+    const r = await runCli(['attention', 'Once upon a time there was a girl', '--model', llama, '--norm', '--json', '--format', 'flat', '--layer', '2']);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.shape.heads).toBe(8);

@@ -11,8 +11,8 @@ describe('interp bench (tiny settings; timings are not asserted)', () => {
   const jsonFile = path.join(dir, 'bench.json');
   let report: any;
 
-  it('measures every method on both embedded models, with forward passes matching the declared costs', () => {
-    const r = runCli(['bench', '--model', 'sst2-tiny', '--model', 'tiny-lm', '--lengths', '8,12,4096', '--runs', '1', '--warmup', '0', '--samples', '40', '--permutations', '2', '--json', '--markdown', path.join(dir, 'BENCH.md'), '--svg', path.join(dir, 'bench.svg')]);
+  it('measures every method on both embedded models, with forward passes matching the declared costs', async () => {
+    const r = await runCli(['bench', '--model', 'sst2-tiny', '--model', 'tiny-lm', '--lengths', '8,12,4096', '--runs', '1', '--warmup', '0', '--samples', '40', '--permutations', '2', '--json', '--markdown', path.join(dir, 'BENCH.md'), '--svg', path.join(dir, 'bench.svg')]);
     expect(r.code, r.stderr).toBe(0);
     fs.writeFileSync(jsonFile, r.stdout);
     report = JSON.parse(r.stdout);
@@ -31,21 +31,21 @@ describe('interp bench (tiny settings; timings are not asserted)', () => {
     expect(fs.readFileSync(path.join(dir, 'bench.svg'), 'utf8')).toMatch(/^<svg/);
   });
 
-  it('exits 3 when a method slowed down beyond --max-regression against a baseline', () => {
+  it('exits 3 when a method slowed down beyond --max-regression against a baseline', async () => {
     const fast = { ...report, rows: report.rows.map((row: any) => ({ ...row, medianMs: row.medianMs / 100 })) };
     const baseline = path.join(dir, 'fast.json');
     fs.writeFileSync(baseline, JSON.stringify(fast));
-    const r = runCli(['bench', '--model', 'sst2-tiny', '--methods', 'occlusion', '--lengths', '8', '--runs', '1', '--warmup', '0', '--json', '--baseline', baseline, '--max-regression', '15%']);
+    const r = await runCli(['bench', '--model', 'sst2-tiny', '--methods', 'occlusion', '--lengths', '8', '--runs', '1', '--warmup', '0', '--json', '--baseline', baseline, '--max-regression', '15%']);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/^interp: error: 1 regression\(s\) over 15%: occlusion on sst2-tiny at \d+ tokens/);
     expect(JSON.parse(r.stdout).rows).toHaveLength(1);
-    const same = runCli(['bench', '--model', 'sst2-tiny', '--methods', 'occlusion', '--lengths', '8', '--runs', '1', '--warmup', '0', '--baseline', jsonFile, '--max-regression', '100000%']);
+    const same = await runCli(['bench', '--model', 'sst2-tiny', '--methods', 'occlusion', '--lengths', '8', '--runs', '1', '--warmup', '0', '--baseline', jsonFile, '--max-regression', '100000%']);
     expect(same.code, same.stderr).toBe(0);
   });
 
-  it('rejects bad settings with exit 2', () => {
-    expect(runCli(['bench', '--methods', 'nope']).code).toBe(2);
-    expect(runCli(['bench', '--lengths', '8,x']).code).toBe(2);
-    expect(runCli(['bench', '--baseline', path.join(dir, 'missing.json')]).code).toBe(2);
+  it('rejects bad settings with exit 2', async () => {
+    expect((await runCli(['bench', '--methods', 'nope'])).code).toBe(2);
+    expect((await runCli(['bench', '--lengths', '8,x'])).code).toBe(2);
+    expect((await runCli(['bench', '--baseline', path.join(dir, 'missing.json')])).code).toBe(2);
   });
 });

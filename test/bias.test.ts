@@ -22,8 +22,8 @@ beforeAll(() => {
 const swapArgs = (model: string) => ['bias', 'swap', '--model', model, ...TEMPLATES.flatMap((t) => ['--template', t]), '--groups', groupsFile, '--score', 'logit', '--json'];
 
 describe('bias swap on planted classifiers', () => {
-  it('finds exactly the planted gap, with p < 0.01', () => {
-    const r = runCli(swapArgs(biased));
+  it('finds exactly the planted gap, with p < 0.01', async () => {
+    const r = await runCli(swapArgs(biased));
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.variants).toHaveLength(2 * 3 * TEMPLATES.length);
@@ -32,14 +32,14 @@ describe('bias swap on planted classifiers', () => {
     expect(json.pValue).toBeLessThan(0.01);
   });
 
-  it('a neutral model shows no significant gap', () => {
-    const json = JSON.parse(runCli(swapArgs(neutral)).stdout);
+  it('a neutral model shows no significant gap', async () => {
+    const json = JSON.parse((await runCli(swapArgs(neutral))).stdout);
     expect(json.gap.value).toBeCloseTo(0, 6);
     expect(json.pValue).toBeGreaterThan(0.5);
   });
 
-  it('--explain credits the template word that drives the gap ("not" flips the group term\'s weight)', () => {
-    const r = runCli(['bias', 'swap', '--model', biased, '--template', 'the film was not {group}', '--groups', groupsFile, '--score', 'logit', '--explain', '--explain-groups', 'male,female', '--json']);
+  it('--explain credits the template word that drives the gap ("not" flips the group term\'s weight)', async () => {
+    const r = await runCli(['bias', 'swap', '--model', biased, '--template', 'the film was not {group}', '--groups', groupsFile, '--score', 'logit', '--explain', '--explain-groups', 'male,female', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const [tpl] = JSON.parse(r.stdout).explanation.templates;
     // male − female: +1 without "not", −1 with it. The gap with every word masked is +1, so the words share −2, all of it on "not".
@@ -49,26 +49,26 @@ describe('bias swap on planted classifiers', () => {
     for (const w of ['the', 'film', 'was']) expect(byWord[w]).toBeCloseTo(0, 5);
   });
 
-  it('usage errors: no {group} slot, a slot without values, unknown groups', () => {
-    expect(runCli(['bias', 'swap', '--model', biased, '--template', 'no slot here', '--groups', groupsFile]).stderr).toMatch(/no \{group\} slot/);
-    expect(runCli(['bias', 'swap', '--model', biased, '--template', 'the {group} {job}', '--groups', groupsFile]).stderr).toMatch(/--slot job=a,b/);
-    expect(runCli(['bias', 'swap', '--model', biased, '--template', 'the {group}', '--groups', 'nope']).code).toBe(2);
+  it('usage errors: no {group} slot, a slot without values, unknown groups', async () => {
+    expect((await runCli(['bias', 'swap', '--model', biased, '--template', 'no slot here', '--groups', groupsFile])).stderr).toMatch(/no \{group\} slot/);
+    expect((await runCli(['bias', 'swap', '--model', biased, '--template', 'the {group} {job}', '--groups', groupsFile])).stderr).toMatch(/--slot job=a,b/);
+    expect((await runCli(['bias', 'swap', '--model', biased, '--template', 'the {group}', '--groups', 'nope'])).code).toBe(2);
   });
 });
 
 describe('bias maths', () => {
-  it('templates fill every slot value and group term, and keep the template words\' spans', () => {
+  it('templates fill every slot value and group term, and keep the template words\' spans', async () => {
     const v = fillTemplates(['The {group} was a {job}.'], { a: ['x y'], b: ['z'] }, { job: ['cook', 'pilot'] });
     expect(v.map((x) => x.text)).toEqual(['The x y was a cook.', 'The z was a cook.', 'The x y was a pilot.', 'The z was a pilot.']);
     expect(v[0].words.map((w) => v[0].text.slice(w.start, w.end))).toEqual(['The', 'was', 'a', 'cook.']);
   });
 
-  it('permutation test: a perfect split is significant, identical groups are not', () => {
+  it('permutation test: a perfect split is significant, identical groups are not', async () => {
     expect(permutationTest([0, 0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1], 2, 2000, 1).pValue).toBeLessThan(0.05);
     expect(permutationTest([1, 1, 1, 1], [0, 0, 1, 1], 2, 500, 1).pValue).toBe(1);
   });
 
-  it('WEAT effect size equals the hand-computed value', () => {
+  it('WEAT effect size equals the hand-computed value', async () => {
     const v = (x: number, y: number) => Float64Array.of(x, y);
     // s(x1)=1, s(x2)=0.2, s(y1)=−1, s(y2)=−0.2; d = 1.2 / sd([1, .2, −1, −.2], n−1) = 1.2 / sqrt(2.08 / 3).
     const d = effectSize([v(1, 0), v(0.8, 0.6)], [v(0, 1), v(0.6, 0.8)], [v(1, 0)], [v(0, 1)]);
@@ -78,15 +78,15 @@ describe('bias maths', () => {
     expect(p).toBeCloseTo(4 / 24, 1);
   });
 
-  it('shared tokens of a minimal pair (longest common subsequence)', () => {
+  it('shared tokens of a minimal pair (longest common subsequence)', async () => {
     expect(sharedPositions([1, 2, 3, 4, 5], [1, 2, 9, 4, 5])).toEqual([0, 1, 3, 4]);
   });
 });
 
 describe.skipIf(skipWithoutShared)('bias on the shared real models', () => {
-  it('pairs: all 1,508 CrowS-Pairs with llama-stories260k-kv; per-type rows add up; reproducible', () => {
+  it('pairs: all 1,508 CrowS-Pairs with llama-stories260k-kv; per-type rows add up; reproducible', async () => {
     const args = ['bias', 'pairs', '--model', llama, '--data', path.join(sharedDir, 'data/crows-pairs/crows_pairs_anonymized.csv'), '--json'];
-    const a = runCli(args);
+    const a = await runCli(args);
     expect(a.code, a.stderr).toBe(0);
     const json = JSON.parse(a.stdout);
     expect(json.pairs).toBe(1508);
@@ -95,11 +95,11 @@ describe.skipIf(skipWithoutShared)('bias on the shared real models', () => {
     const preferred = json.byType.reduce((s: number, r: { n: number; mean: number }) => s + Math.round(r.n * r.mean), 0);
     expect(preferred).toBe(Math.round(json.overall.n * json.overall.mean));
     expect(json.byDirection.reduce((s: number, r: { n: number }) => s + r.n, 0)).toBe(1508);
-    expect(runCli(args).stdout).toBe(a.stdout);
+    expect((await runCli(args)).stdout).toBe(a.stdout);
   });
 
-  it('weat on distilbert-sst2-mini: flowers/insects vs pleasant/unpleasant', () => {
-    const r = runCli(['bias', 'weat', '--model', distilbert, '--data', path.join(sharedDir, 'data/seat/weat1.jsonl'), '--permutations', '2000', '--json']);
+  it('weat on distilbert-sst2-mini: flowers/insects vs pleasant/unpleasant', async () => {
+    const r = await runCli(['bias', 'weat', '--model', distilbert, '--data', path.join(sharedDir, 'data/seat/weat1.jsonl'), '--permutations', '2000', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.sizes).toEqual({ targ1: 25, targ2: 25, attr1: 25, attr2: 25 });

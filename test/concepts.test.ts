@@ -23,7 +23,7 @@ describe('clustering and factorisation maths', () => {
     return { data, n: centres.length * per, dim: 2 };
   };
 
-  it('k-means++ separates well-separated blobs, and the silhouette picks their number', () => {
+  it('k-means++ separates well-separated blobs, and the silhouette picks their number', async () => {
     const points = blobs([[0, 0], [5, 5], [0, 5]], 30);
     const { labels } = kMeans(points, 3, 1);
     for (let c = 0; c < 3; c++) expect(new Set(labels.slice(c * 30, (c + 1) * 30)).size).toBe(1);
@@ -31,7 +31,7 @@ describe('clustering and factorisation maths', () => {
     expect(chooseK(points, 6, 1).k).toBe(3);
   });
 
-  it('NMF recovers a non-negative rank-2 matrix', () => {
+  it('NMF recovers a non-negative rank-2 matrix', async () => {
     const W = [[1, 0], [0, 2], [1, 1], [3, 0.5]];
     const H = [[1, 0, 2], [0, 1, 1]];
     const X = new Float64Array(4 * 3);
@@ -62,8 +62,8 @@ describe('concepts cluster on a planted corpus (colours and numbers)', () => {
     fs.writeFileSync(corpus, lines.join('\n') + '\n');
   });
 
-  const purity = (layer: number) => {
-    const r = runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', String(layer), '--k', '2', '--json']);
+  const purity = async (layer: number) => {
+    const r = await runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', String(layer), '--k', '2', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     const perLine = 6;
@@ -73,23 +73,23 @@ describe('concepts cluster on a planted corpus (colours and numbers)', () => {
     return counts.reduce((s, m) => s + Math.max(0, ...m.values()), 0) / json.labels.length;
   };
 
-  it('after the attention layer, every token carries its sentence\'s topic: purity ≥ 0.9', () => {
-    expect(purity(1)).toBeGreaterThanOrEqual(0.9);
+  it('after the attention layer, every token carries its sentence\'s topic: purity ≥ 0.9', async () => {
+    expect(await purity(1)).toBeGreaterThanOrEqual(0.9);
   });
 
-  it('at the embeddings, neutral words do not: purity stays low', () => {
-    expect(purity(0)).toBeLessThan(0.9);
+  it('at the embeddings, neutral words do not: purity stays low', async () => {
+    expect(await purity(0)).toBeLessThan(0.9);
   });
 
-  it('--k auto, the concept table, and the PCA chart', () => {
+  it('--k auto, the concept table, and the PCA chart', async () => {
     const svg = path.join(tempDir('interp-cl-'), 'pca.svg');
-    const r = runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', '1', '--k', 'auto', '--svg', svg]);
+    const r = await runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', '1', '--k', 'auto', '--svg', svg]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/k = \d+ \(silhouette/);
     expect(r.stdout).toContain('[[');
     expect(fs.readFileSync(svg, 'utf8')).toMatch(/^<svg/);
-    expect(runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', '9']).code).toBe(2);
-    expect(runCli(['concepts', 'tcav', '--model', dir]).stderr).toMatch(/--concept is required/);
+    expect((await runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', '9'])).code).toBe(2);
+    expect((await runCli(['concepts', 'tcav', '--model', dir])).stderr).toMatch(/--concept is required/);
   });
 });
 
@@ -117,11 +117,11 @@ describe.skipIf(skipWithoutShared)('concepts on the shared models', () => {
     }
   });
 
-  it('cluster and factors run on SST-2 sentences with distilbert-sst2-mini', () => {
+  it('cluster and factors run on SST-2 sentences with distilbert-sst2-mini', async () => {
     const data = path.join(sharedDir, 'data/sst2/glue-dev.tsv');
-    const cl = JSON.parse(runCli(['concepts', 'cluster', '--model', distilbert, '--data', data, '--layer', '2', '--k', '4', '--max-tokens', '1500', '--json']).stdout);
+    const cl = JSON.parse((await runCli(['concepts', 'cluster', '--model', distilbert, '--data', data, '--layer', '2', '--k', '4', '--max-tokens', '1500', '--json'])).stdout);
     expect(cl.clusters.reduce((s: number, c: { size: number }) => s + c.size, 0)).toBe(cl.tokens);
-    const f = runCli(['concepts', 'factors', '--model', distilbert, '--data', data, '--n', '4', '--max-tokens', '800', '--text', 'a gorgeous film', '--json']);
+    const f = await runCli(['concepts', 'factors', '--model', distilbert, '--data', data, '--n', '4', '--max-tokens', '800', '--text', 'a gorgeous film', '--json']);
     expect(f.code, f.stderr).toBe(0);
     const json = JSON.parse(f.stdout);
     expect(json.factors).toHaveLength(4);
@@ -152,22 +152,22 @@ describe('TCAV on the planted additive model', () => {
     fs.writeFileSync(files.inputs, sentences([...neutral, 'dull', 'great', 'boring'], 12).join('\n'));
   });
 
-  const run = (concept: string) => {
-    const r = runCli(['concepts', 'tcav', '--model', dir, '--concept', concept, '--random', files.random, '--inputs', files.inputs, '--layer', '0', '--target', 'POSITIVE', '--runs', '8', '--json']);
+  const run = async (concept: string) => {
+    const r = await runCli(['concepts', 'tcav', '--model', dir, '--concept', concept, '--random', files.random, '--inputs', files.inputs, '--layer', '0', '--target', 'POSITIVE', '--runs', '8', '--json']);
     expect(r.code, r.stderr).toBe(0);
     return JSON.parse(r.stdout);
   };
 
-  it('a planted concept direction (the weight channel) scores 1 and is significant', () => {
-    const r = run(files.concept);
+  it('a planted concept direction (the weight channel) scores 1 and is significant', async () => {
+    const r = await run(files.concept);
     expect(r.cavAccuracy).toBeGreaterThan(0.9);
     expect(r.mean).toBe(1);
     expect(r.pValue).toBeLessThan(0.01);
     expect(r.significant).toBe(true);
   });
 
-  it('a random concept is not significant', () => {
-    const r = run(files.other);
+  it('a random concept is not significant', async () => {
+    const r = await run(files.other);
     expect(r.significant).toBe(false);
     expect(r.pValue).toBeGreaterThan(0.05);
   });

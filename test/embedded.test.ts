@@ -8,7 +8,7 @@ import { encodeText } from '../src/text/encode.js';
 import { repoRoot, runCli, sharedDir, skipWithoutShared } from './helpers.js';
 
 describe('embedded default models', () => {
-  it('are in HF layout and within 12 MB each', () => {
+  it('are in HF layout and within 12 MB each', async () => {
     for (const { dir } of Object.values(EMBEDDED_MODELS)) {
       const root = path.join(repoRoot, dir);
       for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'MODEL.md']) expect(fs.existsSync(path.join(root, f)), `${dir}/${f}`).toBe(true);
@@ -17,8 +17,8 @@ describe('embedded default models', () => {
     }
   });
 
-  it('the README command explains with the default classifier, offline', () => {
-    const r = runCli(['explain', 'the acting was wooden']);
+  it('the README command explains with the default classifier, offline', async () => {
+    const r = await runCli(['explain', 'the acting was wooden']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/occlusion on sst2-tiny · target label '(POSITIVE|NEGATIVE)'/);
     expect(r.stdout).toMatch(/wooden/);
@@ -34,8 +34,8 @@ describe('embedded default models', () => {
     expect(predictions).toEqual(['POSITIVE', 'NEGATIVE']);
   });
 
-  it('the default LM explains its next token and continuations', () => {
-    const r = runCli(['explain', 'the film was', '--model', 'tiny-lm', '--method', 'kernel-shap', '--json']);
+  it('the default LM explains its next token and continuations', async () => {
+    const r = await runCli(['explain', 'the film was', '--model', 'tiny-lm', '--method', 'kernel-shap', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.target.kind).toBe('next-token');
@@ -43,7 +43,7 @@ describe('embedded default models', () => {
     expect(sum).toBeCloseTo(json.fullScore - json.baselineScore, 6);
   });
 
-  it('both load through transformers.js pipeline() as well', () => {
+  it('both load through transformers.js pipeline() as well', async () => {
     const script = `
       import { pipeline, env } from '@huggingface/transformers';
       env.allowRemoteModels = false;

@@ -27,7 +27,7 @@ beforeAll(() => {
 });
 
 describe('metric maths', () => {
-  it('plausibility: token F1, IOU and average precision on a hand-worked example', () => {
+  it('plausibility: token F1, IOU and average precision on a hand-worked example', async () => {
     // Ranking: 2, 0, 3, 1; gold: {0, 1}. Top-2 = {2, 0}: one hit. IOU = 1/3. AP = (1/2 + 2/4) / 2.
     const p = plausibility([0.5, 0.1, 0.9, 0.2], [true, true, false, false])!;
     expect(p.tokenF1).toBe(0.5);
@@ -37,7 +37,7 @@ describe('metric maths', () => {
     expect(plausibility([1, 2], [false, false])).toBeNull();
   });
 
-  it('area under a curve on [0, 1] by trapezoids', () => {
+  it('area under a curve on [0, 1] by trapezoids', async () => {
     expect(auc([1, 1, 1])).toBe(1);
     expect(auc([0, 0.5, 1])).toBeCloseTo(0.5, 12);
   });
@@ -46,7 +46,7 @@ describe('metric maths', () => {
 describe('fidelity on the planted additive model', () => {
   it('occlusion and exact Shapley reach the maximum comprehensiveness (NAOPC = 1) and recover the planted top-k', async () => {
     // The planted weights are logits of POSITIVE against a NEGATIVE logit of 0: log-odds read them exactly, whichever label is predicted.
-    const r = runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,shapley,random', '--score', 'log-odds', '--json']);
+    const r = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,shapley,random', '--score', 'log-odds', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const board = JSON.parse(r.stdout);
     for (const method of ['occlusion', 'shapley']) {
@@ -67,26 +67,26 @@ describe('fidelity on the planted additive model', () => {
     }
   });
 
-  it('--min fails with exit 3 and says which method missed by how much; --max likewise', () => {
-    const r = runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,random', '--min', 'comprehensiveness=0.99']);
+  it('--min fails with exit 3 and says which method missed by how much; --max likewise', async () => {
+    const r = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,random', '--min', 'comprehensiveness=0.99']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^interp: error: 2 threshold\(s\) not met: occlusion: comprehensiveness 0\.\d+ < 0\.99 \(short by 0\.\d+\); random: comprehensiveness/);
     expect(r.stdout).toContain('fidelity leaderboard');
-    const ok = runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion', '--min', 'occlusion:naopc-comprehensiveness=0.999', '--max', 'sufficiency=1']);
+    const ok = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion', '--min', 'occlusion:naopc-comprehensiveness=0.999', '--max', 'sufficiency=1']);
     expect(ok.code, ok.stderr).toBe(0);
-    const bad = runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion', '--max', 'sufficiency=-1']);
+    const bad = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion', '--max', 'sufficiency=-1']);
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/occlusion: sufficiency .* > -1 \(over by/);
-    expect(runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--min', 'nonsense=1']).code).toBe(2);
-    expect(runCli(['fidelity', '--model', additiveDir]).code).toBe(2);
+    expect((await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--min', 'nonsense=1'])).code).toBe(2);
+    expect((await runCli(['fidelity', '--model', additiveDir])).code).toBe(2);
   });
 
-  it('shards merge with summarize into the same leaderboard as one run', () => {
+  it('shards merge with summarize into the same leaderboard as one run', async () => {
     const dir = tempDir('interp-shards-');
     const args = ['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,kernel-shap', '--samples', '50'];
-    const whole = JSON.parse(runCli([...args, '--json']).stdout);
-    for (const i of [0, 1, 2]) expect(runCli([...args, '--shard', `${i}/3`, '--out', path.join(dir, `shard-${i}.jsonl`)]).code).toBe(0);
-    const merged = runCli(['fidelity', 'summarize', ...[0, 1, 2].map((i) => path.join(dir, `shard-${i}.jsonl`)), '--json']);
+    const whole = JSON.parse((await runCli([...args, '--json'])).stdout);
+    for (const i of [0, 1, 2]) expect((await runCli([...args, '--shard', `${i}/3`, '--out', path.join(dir, `shard-${i}.jsonl`)])).code).toBe(0);
+    const merged = await runCli(['fidelity', 'summarize', ...[0, 1, 2].map((i) => path.join(dir, `shard-${i}.jsonl`)), '--json']);
     expect(merged.code, merged.stderr).toBe(0);
     const board = JSON.parse(merged.stdout);
     for (const row of whole.rows) {
@@ -126,8 +126,8 @@ function runUntil(args: string[], file: string, lines: number): Promise<void> {
 describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../shared)', () => {
   const glue = path.join(sharedDir, 'data/sst2/glue-dev.tsv');
 
-  it('leaderboard on the first 100 GLUE dev sentences: perturbation methods beat random attributions on comprehensiveness, with non-overlapping intervals', () => {
-    const r = runCli(['fidelity', '--model', distilbert, '--data', glue, '--limit', '100', '--methods', 'occlusion,kernel-shap,attention,random', '--naopc-max-features', '0', '--json']);
+  it('leaderboard on the first 100 GLUE dev sentences: perturbation methods beat random attributions on comprehensiveness, with non-overlapping intervals', async () => {
+    const r = await runCli(['fidelity', '--model', distilbert, '--data', glue, '--limit', '100', '--methods', 'occlusion,kernel-shap,attention,random', '--naopc-max-features', '0', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const board = JSON.parse(r.stdout);
     const row = (m: string) => board.rows.find((x: { method: string }) => x.method === m);
@@ -143,24 +143,24 @@ describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../s
     const dir = tempDir('interp-resume-');
     const args = ['fidelity', '--model', distilbert, '--data', glue, '--limit', '24', '--methods', 'occlusion,kernel-shap', '--samples', '64', '--naopc-max-features', '0'];
     const reference = path.join(dir, 'reference.jsonl');
-    expect(runCli([...args, '--out', reference]).code).toBe(0);
+    expect((await runCli([...args, '--out', reference])).code).toBe(0);
     const resumed = path.join(dir, 'resumed.jsonl');
     await runUntil([...args, '--out', resumed], resumed, 9);
     const partial = fs.readFileSync(resumed, 'utf8');
     expect(partial.split('\n').length - 1).toBeLessThan(48);
-    const r = runCli([...args, '--out', resumed]);
+    const r = await runCli([...args, '--out', resumed]);
     expect(r.code, r.stderr).toBe(0);
     const lines = fs.readFileSync(resumed, 'utf8').trim().split('\n');
     expect(new Set(lines).size).toBe(lines.length);
     expect(lines).toHaveLength(48);
     expect(fs.readFileSync(resumed, 'utf8')).toBe(fs.readFileSync(reference, 'utf8'));
-    const again = runCli([...args, '--out', resumed]);
+    const again = await runCli([...args, '--out', resumed]);
     expect(again.code).toBe(0);
     expect(fs.readFileSync(resumed, 'utf8')).toBe(fs.readFileSync(reference, 'utf8'));
   });
 
-  it('plausibility against the ERASER movie rationales', () => {
-    const r = runCli(['fidelity', '--model', distilbert, '--data', path.join(sharedDir, 'data/eraser-movies/movie_dev_subset.json'), '--limit', '30', '--methods', 'occlusion,random', '--naopc-max-features', '0', '--json']);
+  it('plausibility against the ERASER movie rationales', async () => {
+    const r = await runCli(['fidelity', '--model', distilbert, '--data', path.join(sharedDir, 'data/eraser-movies/movie_dev_subset.json'), '--limit', '30', '--methods', 'occlusion,random', '--naopc-max-features', '0', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const board = JSON.parse(r.stdout);
     for (const row of board.rows) {
@@ -172,8 +172,8 @@ describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../s
     }
   });
 
-  it('the model-randomisation cascade: random attributions ignore the weights, occlusion does not', () => {
-    const r = runCli(['fidelity', '--model', distilbert, '--data', glue, '--limit', '6', '--methods', 'occlusion,random', '--naopc-max-features', '0', '--sanity', '6', '--json']);
+  it('the model-randomisation cascade: random attributions ignore the weights, occlusion does not', async () => {
+    const r = await runCli(['fidelity', '--model', distilbert, '--data', glue, '--limit', '6', '--methods', 'occlusion,random', '--naopc-max-features', '0', '--sanity', '6', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const cascade = JSON.parse(r.stdout).randomization;
     expect([...new Set(cascade.map((x: { step: string }) => x.step))]).toEqual(['head', 'layer 2', 'layer 1', 'layer 0', 'embeddings']);

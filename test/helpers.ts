@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,12 +22,25 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the built CLI as a user would, with a private cache folder. */
-export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', INTERP_CACHE_DIR: path.join(os.tmpdir(), 'interp-test-cache'), ...env },
-    timeout: 120_000,
+/**
+ * Run the built CLI as a user would, with a private cache folder. Asynchronous, so that the test
+ * worker stays responsive while a long command runs.
+ */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], {
+      env: { ...process.env, NO_COLOR: '1', INTERP_CACHE_DIR: path.join(os.tmpdir(), 'interp-test-cache'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

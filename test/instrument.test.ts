@@ -147,7 +147,7 @@ describe.each([
   // Round trip through bytes, as a real file would be read.
   const model = decodeModel(encodeModel(built.model));
 
-  it('finds every attention block and the residual stream by structure', () => {
+  it('finds every attention block and the residual stream by structure', async () => {
     const s = findTransformerStructure(new GraphIndex(model.graph));
     expect(s.layers.map((l) => l.probs)).toEqual(built.probs);
     expect(s.hiddenStates).toEqual(built.hidden);

@@ -39,7 +39,7 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
     lm = await loadModel(llama);
   });
 
-  it('detects tasks, labels and graph signatures', () => {
+  it('detects tasks, labels and graph signatures', async () => {
     expect(classifier.task).toBe('classification');
     expect(classifier.labels).toEqual(['NEGATIVE', 'POSITIVE']);
     expect(classifier.maxLength).toBe(128);
