@@ -13,9 +13,8 @@ import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { resolveTarget, type Target } from '../src/target/target.js';
 import { encodeText } from '../src/text/encode.js';
-import { addModelOptions, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import { addModelOptions, collect, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 const ci = (e: { mean: number; low: number; high: number }) => `${formatNumber(e.mean)} [${formatNumber(e.low)}, ${formatNumber(e.high)}]`;
 
 interface SwapFlags extends ModelFlags {

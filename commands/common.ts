@@ -65,6 +65,9 @@ export function writeStdout(text: string): Promise<void> {
   });
 }
 
+/** Commander reducer for repeatable options: every value, in order. */
+export const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 export function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }

@@ -12,7 +12,7 @@ import { METHODS } from '../src/methods/registry.js';
 import type { BaselineKind, Granularity } from '../src/methods/types.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, examples, interactive, openModel, parseInteger, spinner, writeStdout, type ModelFlags } from './common.js';
+import { addModelOptions, collect, examples, interactive, openModel, parseInteger, spinner, writeStdout, type ModelFlags } from './common.js';
 
 interface OutputFlags {
   min: string[];
@@ -41,7 +41,6 @@ interface FidelityFlags extends ModelFlags, OutputFlags {
   naopcMaxFeatures: string;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 function addOutputOptions(cmd: Command): Command {
   return cmd
