@@ -311,8 +311,10 @@ export async function randomizationCascade(model: Model, examples: Example[], co
   const proto = readGraph(model);
   const groups = weightGroups(proto);
   const originals = new Map<string, number[]>();
+  const targets = new Map<string, Prepared['target']>();
   for (const example of examples) {
     const prepared = await prepare(model, { text: example.text, method: config.methods[0], baseline: config.baseline, granularity: config.granularity, truncate: true, target: { score: config.score } });
+    targets.set(example.id, prepared.target);
     for (const method of config.methods) {
       const own = Object.fromEntries(Object.entries(config.params).filter(([k]) => k in METHODS[method].params));
       const a = await explainText(model, { text: example.text, method, params: own, seed: config.seed }, prepared);
@@ -322,17 +324,15 @@ export async function randomizationCascade(model: Model, examples: Example[], co
   const rows: RandomizationRow[] = [];
   const randomized = new Set<string>();
   const rng = new Rng(config.seed + 1);
-  let current = proto;
   for (const group of groups) {
+    // Cumulative: every group so far is randomised again, on top of the trained weights.
     for (const name of group.initializers) randomized.add(name);
-    current = randomizeInitializers(proto, randomized, rng);
-    const broken = await withGraph(model, current);
+    const broken = await withGraph(model, randomizeInitializers(proto, randomized, rng));
     const correlations = new Map<string, number[]>();
     for (const example of examples) {
       const encoding = encodeText(model, example.text, { truncate: true });
       // Explain the class the trained model predicted, so that only the weights change.
-      const original = await prepare(model, { text: example.text, method: config.methods[0], truncate: true, target: { score: config.score } });
-      const prepared = await prepareEncoded(broken, encoding, original.target, { baseline: config.baseline, granularity: config.granularity });
+      const prepared = await prepareEncoded(broken, encoding, targets.get(example.id)!, { baseline: config.baseline, granularity: config.granularity });
       for (const method of config.methods) {
         const own = Object.fromEntries(Object.entries(config.params).filter(([k]) => k in METHODS[method].params));
         const a = await explainText(broken, { text: example.text, method, params: own, seed: config.seed }, prepared);

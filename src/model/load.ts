@@ -5,8 +5,8 @@ import * as ort from 'onnxruntime-node';
 import { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { runtimeError, usageError } from '../errors.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
-import { instrument, StructureError } from '../onnx/instrument.js';
-import { findInitializer, readFloatTensor } from '../onnx/tensor.js';
+import { instrument, StructureError, type TransformerStructure } from '../onnx/instrument.js';
+import { findInitializer, readFloatTensor, transposeMatrix } from '../onnx/tensor.js';
 import { cacheDir, packageRoot, writeFileAtomic } from '../util/paths.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
 
@@ -222,6 +222,17 @@ function readSignature(session: ort.InferenceSession, config: ModelConfig, spec:
   };
 }
 
+/** Each layer's attention output projection as [heads·headDim, model] rows, read from this graph's initializers. */
+function outputProjectionsOf(proto: ModelProto, structure: TransformerStructure): InstrumentedSession['outputProjections'] {
+  return structure.layers.map((site) => {
+    const init = site.output && findInitializer(proto.graph, site.output.weight);
+    const tensor = init && readFloatTensor(init);
+    if (!tensor || tensor.dims.length !== 2) return null;
+    const [r, c] = tensor.dims;
+    return site.output!.transposed ? { data: transposeMatrix(tensor.data, r, c), rows: c, cols: r } : { data: tensor.data, rows: r, cols: c };
+  });
+}
+
 /** Rewrite the graph to expose attentions, values and hidden states; the result is cached on disk by content hash. */
 async function createInstrumentedSession(onnxPath: string, options: LoadOptions, spec: string): Promise<InstrumentedSession> {
   let bytes: Buffer;
@@ -247,16 +258,7 @@ async function createInstrumentedSession(onnxPath: string, options: LoadOptions,
     if (e instanceof StructureError) throw runtimeError(`'${spec}': ${e.message}`);
     throw e;
   }
-  const outputProjections = result.structure.layers.map((site) => {
-    const init = site.output && findInitializer(proto.graph, site.output.weight);
-    const tensor = init && readFloatTensor(init);
-    if (!tensor || tensor.dims.length !== 2) return null;
-    const [r, c] = tensor.dims;
-    if (!site.output!.transposed) return { data: tensor.data, rows: r, cols: c };
-    const data = new Float32Array(r * c);
-    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) data[j * r + i] = tensor.data[i * c + j];
-    return { data, rows: c, cols: r };
-  });
+  const outputProjections = outputProjectionsOf(proto, result.structure);
   const cached = path.join(cacheDir(), 'instrumented', `${hash}.v2.onnx`);
   let source: string | Uint8Array = cached;
   if (!fs.existsSync(cached)) {
@@ -281,7 +283,7 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
   const build = async (): Promise<InstrumentedSession> => {
     const result = instrument(proto, { attentions: true, hiddenStates: true, values: true, mlp: true });
     const inst = await createSession(encodeModel(result.model), options, model.id);
-    return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: (await model.instrumented()).outputProjections };
+    return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: outputProjectionsOf(proto, result.structure) };
   };
   return { ...model, session, counter: model.counter, instrumented: () => (instrumentedPromise ??= build()) };
 }

@@ -35,6 +35,13 @@ export function readFloatTensor(tensor: TensorProto): FloatTensor | null {
   return null;
 }
 
+/** Transpose a row-major rows × cols matrix. */
+export function transposeMatrix(data: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
 export function findInitializer(graph: GraphProto, name: string): TensorProto | undefined {
   return graph.initializer.find((t) => t.name === name);
 }
