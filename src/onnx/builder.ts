@@ -10,12 +10,21 @@ export class GraphBuilder {
   private readonly outputs: ValueInfoProto[] = [];
   private counter = 0;
 
+  /** `prefix` keeps the names of nodes and constants apart from those of a graph this one is merged into. */
+  constructor(private readonly prefix = '') {}
+
+  /** A fresh tensor name. */
+  fresh(stem: string): string {
+    return `${this.prefix}${stem}_${this.counter++}`;
+  }
+
   input(name: string, elemType: number, dims: (number | string)[]): string {
     this.inputs.push(valueInfo(name, elemType, dims));
     return name;
   }
 
-  output(name: string, elemType: number, dims: (number | string)[]): void {
+  /** A graph output; without `dims` its shape is left to the runtime. */
+  output(name: string, elemType: number, dims?: (number | string)[]): void {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
@@ -36,16 +45,21 @@ export class GraphBuilder {
   }
 
   scalar(value: number): string {
-    return this.floats(`const_${this.counter++}`, [value], []);
+    return this.floats(this.fresh('const'), [value], []);
+  }
+
+  /** An auto-named int64 constant (1-D by default, [] for a scalar). */
+  ints(values: number[], dims: number[] = [values.length]): string {
+    return this.int64s(this.fresh('ints'), values, dims);
   }
 
   node(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, outputCount = 1): string[] {
     const id = this.counter++;
-    const outputs = Array.from({ length: outputCount }, (_, i) => `${opType.toLowerCase()}_${id}${outputCount > 1 ? `_${i}` : ''}`);
+    const outputs = Array.from({ length: outputCount }, (_, i) => `${this.prefix}${opType.toLowerCase()}_${id}${outputCount > 1 ? `_${i}` : ''}`);
     this.nodes.push({
       input: inputs,
       output: outputs,
-      name: `${opType}_${id}`,
+      name: `${this.prefix}${opType}_${id}`,
       opType,
       domain: '',
       attribute: Object.entries(attributes).map(([name, value]) => attribute(name, value)),
@@ -67,6 +81,11 @@ export class GraphBuilder {
     return name;
   }
 
+  /** The nodes and initializers built so far, to merge into another graph. */
+  parts(): { nodes: NodeProto[]; initializers: TensorProto[] } {
+    return { nodes: this.nodes, initializers: this.initializers };
+  }
+
   build(producerName = 'interp', opset = 17): ModelProto {
     return {
       irVersion: 8,
@@ -77,7 +96,8 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: number, dims: (number | string)[]): ValueInfoProto {
+function valueInfo(name: string, elemType: number, dims?: (number | string)[]): ValueInfoProto {
+  if (!dims) return { name, type: { tensorType: { elemType } } };
   return {
     name,
     type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },

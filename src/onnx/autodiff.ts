@@ -1,0 +1,202 @@
+import { GraphBuilder } from './builder.js';
+import { GRADIENT_RULES, UnsupportedOperatorError, type RuleContext } from './gradRules.js';
+import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { GraphIndex } from './graph.js';
+
+export { UnsupportedOperatorError };
+
+/** A tensor's dims as seen on probe runs: a number where fixed, null where it follows batch or sequence length. */
+export type Shape = (number | null)[];
+export interface TensorFacts {
+  shape: Shape;
+  /** ONNX DataType. */
+  type: number;
+}
+
+/** Operators whose outputs carry no gradient (integer or boolean results, shapes, constants). */
+const NO_GRADIENT = new Set([
+  'Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Xor',
+  'NonZero', 'ArgMax', 'ArgMin', 'ConstantOfShape', 'Range', 'OneHot', 'IsNaN', 'IsInf', 'Sign', 'Floor',
+  'Ceil', 'Round', 'EyeLike', 'Constant', 'RandomNormalLike', 'RandomUniformLike', 'Bernoulli', 'TopK',
+]);
+const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
+
+function carriesGradient(node: NodeProto): boolean {
+  if (NO_GRADIENT.has(node.opType)) return false;
+  if (node.opType === 'Cast') {
+    const to = node.attribute.find((a) => a.name === 'to');
+    return FLOAT_TYPES.has(toNumber(to?.i));
+  }
+  return true;
+}
+
+export interface GradientRequest {
+  /** The tensor differentiated; its upstream gradient (the "seed") is fed as input `interp.seed`. */
+  of: string;
+  /** Tensors to return gradients for: graph inputs or internal tensors. */
+  wrt: string[];
+}
+
+/** The nodes between the `wrt` tensors and `of`, in topological order, and the tensors that carry gradient. */
+export interface GradientPath {
+  nodes: NodeProto[];
+  carries: Set<string>;
+}
+
+export function gradientPath(model: ModelProto, request: GradientRequest): GradientPath {
+  const index = new GraphIndex(model.graph);
+  const reached = new Set(request.wrt);
+  for (const node of index.order) {
+    if (carriesGradient(node) && node.input.some((i) => i && reached.has(i))) for (const o of node.output) if (o) reached.add(o);
+  }
+  if (!reached.has(request.of)) throw new Error(`${request.of} does not depend on ${request.wrt.join(', ')}`);
+  const carries = new Set<string>([request.of]);
+  const nodes: NodeProto[] = [];
+  for (let k = index.order.length - 1; k >= 0; k--) {
+    const node = index.order[k];
+    if (!carriesGradient(node) || !node.output.some((o) => o && carries.has(o))) continue;
+    const inputs = node.input.filter((i) => i && reached.has(i));
+    if (!inputs.length) continue;
+    for (const i of inputs) carries.add(i);
+    nodes.push(node);
+  }
+  return { nodes: nodes.reverse(), carries };
+}
+
+/** Every tensor whose shape and type the backward pass needs: all inputs and outputs of the path's nodes. */
+export function tensorsNeedingFacts(path: GradientPath, request: GradientRequest): string[] {
+  const names = new Set<string>([request.of, ...request.wrt]);
+  for (const node of path.nodes) for (const t of [...node.input, ...node.output]) if (t) names.add(t);
+  return [...names];
+}
+
+export interface BackwardResult {
+  model: ModelProto;
+  /** Input fed with the upstream gradient of `of` (same shape). */
+  seed: string;
+  /** Output name of each requested gradient, by `wrt` tensor. */
+  gradients: Record<string, string>;
+}
+
+export const SEED_INPUT = 'interp.seed';
+
+function readInts(tensor: TensorProto): number[] | null {
+  if (tensor.rawData && tensor.rawData.length) {
+    const copy = new Uint8Array(tensor.rawData);
+    if (tensor.dataType === DataType.INT64) return Array.from(new BigInt64Array(copy.buffer), Number);
+    if (tensor.dataType === DataType.INT32) return Array.from(new Int32Array(copy.buffer));
+    if (tensor.dataType === DataType.FLOAT) return Array.from(new Float32Array(copy.buffer));
+    return null;
+  }
+  if (tensor.int64Data?.length) return tensor.int64Data.map(toNumber);
+  if (tensor.int32Data?.length) return [...tensor.int32Data];
+  if (tensor.floatData?.length) return [...tensor.floatData];
+  return tensor.dims.length === 0 || tensor.dims.some((d) => toNumber(d) === 0) ? (tensor.dims.length ? [] : null) : null;
+}
+
+/**
+ * Reverse-mode automatic differentiation over an ONNX graph: append to `model` the nodes that compute
+ * the vector–Jacobian product of `of` with respect to each `wrt` tensor, for an upstream gradient fed
+ * as `interp.seed`. The forward graph stays as it is, so one session run gives outputs and gradients.
+ * `facts` holds the shape and type of every tensor that `tensorsNeedingFacts` lists (see probeFacts).
+ */
+export function backward(model: ModelProto, request: GradientRequest, facts: ReadonlyMap<string, TensorFacts>): BackwardResult {
+  const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
+  if (opset < 13) throw new Error(`gradients need opset 13 or later; this graph is opset ${opset}`);
+  const path = gradientPath(model, request);
+  // Clone the nodes: rules may ask a forward node for optional outputs (LayerNormalization's statistics).
+  const clones = new Map<NodeProto, NodeProto>();
+  const nodes = model.graph.node.map((n) => {
+    const c = { ...n, input: [...n.input], output: [...n.output] };
+    clones.set(n, c);
+    return c;
+  });
+  const constants = new Map<string, TensorProto>();
+  for (const t of model.graph.initializer) constants.set(t.name, t);
+  for (const n of model.graph.node) {
+    if (n.opType === 'Constant') {
+      const value = n.attribute.find((a) => a.name === 'value')?.t;
+      if (value && n.output[0]) constants.set(n.output[0], value);
+    }
+  }
+  const b = new GraphBuilder('interp.g/');
+  const contributions = new Map<string, string[]>();
+  const gradientOf = (tensor: string): string | null => {
+    const list = contributions.get(tensor);
+    if (!list || list.length === 0) return null;
+    if (list.length > 1) contributions.set(tensor, [b.op('Sum', list)]);
+    return contributions.get(tensor)![0];
+  };
+  const factsOf = (tensor: string): TensorFacts => {
+    const f = facts.get(tensor);
+    if (!f) throw new Error(`no shape known for tensor ${tensor}`);
+    return f;
+  };
+  const seedFacts = factsOf(request.of);
+  contributions.set(request.of, [SEED_INPUT]);
+
+  for (let k = path.nodes.length - 1; k >= 0; k--) {
+    const node = clones.get(path.nodes[k])!;
+    const outputGrads = node.output.map((o) => (o ? gradientOf(o) : null));
+    if (outputGrads.every((g) => g === null)) continue;
+    const rule = GRADIENT_RULES[node.opType];
+    if (!rule || (node.domain && node.domain !== 'ai.onnx')) throw new UnsupportedOperatorError(node.opType, node.domain);
+    const ctx: RuleContext = {
+      node, b, opset,
+      g: (i) => outputGrads[i] ?? null,
+      needs: (i) => Boolean(node.input[i] && path.carries.has(node.input[i])),
+      facts: factsOf,
+      constant: (tensor) => {
+        const t = constants.get(tensor);
+        return t ? readInts(t) : null;
+      },
+      forwardOutput: (i, stem) => {
+        while (node.output.length <= i) node.output.push('');
+        if (!node.output[i]) node.output[i] = b.fresh(stem);
+        return node.output[i];
+      },
+    };
+    const inputGrads = rule(ctx);
+    inputGrads.forEach((grad, i) => {
+      if (!grad || !ctx.needs(i)) return;
+      const list = contributions.get(node.input[i]);
+      if (list) list.push(grad);
+      else contributions.set(node.input[i], [grad]);
+    });
+  }
+
+  const gradients: Record<string, string> = {};
+  const outputs: ValueInfoProto[] = [];
+  request.wrt.forEach((tensor, i) => {
+    const name = `interp.grad.${i}`;
+    const grad = gradientOf(tensor);
+    // A tensor that `of` does not depend on has a zero gradient.
+    const source = grad ?? b.op('Mul', [tensor, b.scalar(0)]);
+    b.rename(b.op('Identity', [source]), name);
+    gradients[tensor] = name;
+    outputs.push(valueInfo(name, factsOf(tensor).type, factsOf(tensor).shape));
+  });
+  const parts = b.parts();
+  return {
+    seed: SEED_INPUT,
+    gradients,
+    model: {
+      ...model,
+      graph: {
+        ...model.graph,
+        node: [...nodes, ...parts.nodes],
+        initializer: [...model.graph.initializer, ...parts.initializers],
+        input: [...model.graph.input, valueInfo(SEED_INPUT, seedFacts.type, seedFacts.shape)],
+        output: [...model.graph.output, ...outputs],
+        valueInfo: [],
+      },
+    },
+  };
+}
+
+export function valueInfo(name: string, elemType: number, shape: Shape): ValueInfoProto {
+  return {
+    name,
+    type: { tensorType: { elemType, shape: { dim: shape.map((d, i) => (d === null ? { dimParam: `${name}.d${i}` } : { dimValue: d })) } } },
+  };
+}
