@@ -34,19 +34,20 @@ interface ExplainFlags extends ModelFlags {
 
 /** Every method parameter becomes a flag; a flag given for a method that does not read it is an error. */
 const PARAMETER_FLAGS = [...new Set(Object.values(METHODS).flatMap((m) => Object.keys(m.params)))];
+const CHOICE_FLAGS = [...new Set(Object.values(METHODS).flatMap((m) => Object.keys(m.choices ?? {})))];
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function explainCommand(): Command {
   const cmd = new Command('explain')
     .summary('token attributions for a class label, a next token or a continuation')
-    .description('Attribute a model prediction to the input tokens (or words) with a perturbation or attention method.')
+    .description('Attribute a model prediction to the input tokens (or words) with a perturbation, gradient or attention method.')
     .argument('<text>', 'the input text')
     .option('--method <name>', `attribution method: ${Object.keys(METHODS).join(', ')}`, 'occlusion')
     .option('--compare <methods>', 'run several methods (comma-separated) and report them side by side with rank correlations')
     .option('--target <target>', 'classifier: label name or index (default: predicted); causal LM: next token text or id:N (default: argmax)')
     .option('--score <kind>', 'classifier score: probability, logit or log-odds (default: probability)')
     .option('--continuation <text>', 'causal LM: attribute the summed log-probability of this continuation')
-    .option('--baseline <kind>', 'what replaces a removed feature: mask, unk, pad or delete (default: mask, or delete without a mask token)')
+    .option('--baseline <kind>', 'what replaces a removed feature: mask, unk, pad or delete (default: mask, or delete without a mask token); gradient methods: zero, mask, pad or unk in embedding space (default: zero)')
     .option('--granularity <unit>', 'attribute tokens or words', 'token')
     .option('--seed <n>', 'seed for sampling methods; the same seed gives the same output', '0')
     .option('--json', 'print the result as JSON (schema interp/attribution@1)')
@@ -59,6 +60,11 @@ export function explainCommand(): Command {
     const spec = owners[0].params[flag];
     cmd.addOption(new Option(`--${flag} <${spec.type === 'int' ? 'n' : 'x'}>`, `${spec.description} (${owners.map((m) => `${m.name}: ${m.params[flag].default}`).join(', ')})`));
   }
+  for (const flag of CHOICE_FLAGS) {
+    const owners = Object.values(METHODS).filter((m) => m.choices && flag in m.choices);
+    const spec = owners[0].choices![flag];
+    cmd.addOption(new Option(`--${flag} <name>`, `${spec.description}: ${spec.values.join(', ')} (${owners.map((m) => `${m.name}: ${m.choices![flag].default}`).join(', ')})`));
+  }
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -67,6 +73,8 @@ export function explainCommand(): Command {
       'interp explain "the film was a delight" --method kernel-shap --samples 1000 --seed 7 --json | jq \'.features[] | [.text, .attribution]\'',
       'interp explain "not a good film" --method shapley --granularity word --score log-odds --svg attributions.svg',
       'interp explain "the plot was thin" --compare occlusion,kernel-shap,lime,attention',
+      'interp explain "the film was a delight" --method integrated-gradients --steps 64 --score logit --json | jq .diagnostics',
+      'interp explain "the film was a delight" --compare grad-x-input,integrated-gradients,smoothgrad --baseline mask',
       'interp explain "Once upon a time" --model ../shared/models/llama-stories260k-kv --target " there"',
       'interp explain "Once upon a time" --model ./my-llama --continuation ", there was a girl" --method kernel-shap',
       'interp explain "the film was" --model tiny-lm --generate 5 --method kernel-shap --svg generation.svg',
@@ -74,6 +82,17 @@ export function explainCommand(): Command {
   );
   cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
   return cmd;
+}
+
+function methodChoiceValues(flags: ExplainFlags, methods: string[]): Record<string, string> {
+  const choices: Record<string, string> = {};
+  for (const flag of CHOICE_FLAGS) {
+    const raw = flags[camel(flag)];
+    if (raw === undefined) continue;
+    if (!methods.some((m) => METHODS[m]?.choices && flag in METHODS[m].choices!)) throw usageError(`--${flag} does not apply to ${methods.join(', ')}`);
+    choices[flag] = String(raw);
+  }
+  return choices;
 }
 
 function methodFlagValues(flags: ExplainFlags, methods: string[]): Record<string, number> {
@@ -96,12 +115,14 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
   const seed = parseInteger('--seed', flags.seed, 0);
   const top = flags.top === undefined ? undefined : parseInteger('--top', flags.top, 1);
   const params = methodFlagValues(flags, methods);
+  const choices = methodChoiceValues(flags, methods);
   const model = await withSpinner('loading model', () => openModel(flags));
   checkTaskFlags(model, flags);
   const request: ExplainRequest = {
     text,
     method: methods[0],
     params,
+    choices,
     target: { target: flags.target, score: flags.score, continuation: flags.continuation },
     baseline: flags.baseline as BaselineKind | undefined,
     granularity: flags.granularity as Granularity,
@@ -121,7 +142,8 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     const out: Attribution[] = [];
     for (const method of methods) {
       const own = Object.fromEntries(Object.entries(params).filter(([k]) => k in METHODS[method].params));
-      out.push(await explainText(model, { ...request, method, params: own }, prepared));
+      const ownChoices = Object.fromEntries(Object.entries(choices).filter(([k]) => k in (METHODS[method].choices ?? {})));
+      out.push(await explainText(model, { ...request, method, params: own, choices: ownChoices }, prepared));
     }
     return out;
   });

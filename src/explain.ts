@@ -1,4 +1,5 @@
 import { runtimeError, usageError } from './errors.js';
+import { gradientContext } from './gradients/context.js';
 import { baselineTokenId, buildFeatures, coalitionScorer, defaultBaseline, emptyCoalition, fullCoalition } from './methods/perturbation.js';
 import { METHODS } from './methods/registry.js';
 import type { BaselineKind, ExplainContext, Feature, Granularity } from './methods/types.js';
@@ -43,6 +44,8 @@ export interface ExplainRequest {
   text: string;
   method: string;
   params?: Record<string, number>;
+  /** Named choices (for example integrated-gradients' rule). */
+  choices?: Record<string, string>;
   target?: TargetRequest;
   baseline?: BaselineKind;
   granularity?: Granularity;
@@ -50,7 +53,7 @@ export interface ExplainRequest {
   truncate?: boolean;
 }
 
-export const BASELINES: readonly BaselineKind[] = ['mask', 'unk', 'pad', 'delete'];
+export const BASELINES: readonly BaselineKind[] = ['mask', 'unk', 'pad', 'delete', 'zero'];
 export const GRANULARITIES: readonly Granularity[] = ['token', 'word'];
 export const DEFAULT_SEED = 0;
 
@@ -69,6 +72,18 @@ export function methodParams(methodName: string, given: Record<string, number> =
   return params;
 }
 
+/** Resolve a method's named choices: defaults, then the user's values, each checked against its spec. */
+export function methodChoices(methodName: string, given: Record<string, string> = {}): Record<string, string> {
+  const method = METHODS[methodName];
+  const choices: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(method.choices ?? {})) {
+    const value = given[name] ?? spec.default;
+    if (!spec.values.includes(value)) throw usageError(`--${name} must be one of ${spec.values.join(', ')}, got '${value}'`);
+    choices[name] = value;
+  }
+  return choices;
+}
+
 /** Everything a method needs, for one text and one target. */
 export interface Prepared {
   encoding: Encoding;
@@ -79,6 +94,8 @@ export interface Prepared {
   replacement: number | null;
   fullScore: number;
   baselineScore: number;
+  /** The --baseline the user asked for, if any (gradient methods read it in embedding space). */
+  requestedBaseline?: BaselineKind;
 }
 
 export async function prepare(model: Model, request: ExplainRequest): Promise<Prepared> {
@@ -93,15 +110,16 @@ export async function prepare(model: Model, request: ExplainRequest): Promise<Pr
 export async function prepareEncoded(model: Model, encoding: Encoding, target: Target, request: Pick<ExplainRequest, 'baseline' | 'granularity'>, knownFullScore: number | null = null): Promise<Prepared> {
   const granularity = request.granularity ?? 'token';
   if (!GRANULARITIES.includes(granularity)) throw usageError(`unknown --granularity '${granularity}'; choose token or word`);
-  const baseline = request.baseline ?? defaultBaseline(model);
-  if (!BASELINES.includes(baseline)) throw usageError(`unknown --baseline '${baseline}'; choose one of ${BASELINES.join(', ')}`);
+  if (request.baseline !== undefined && !BASELINES.includes(request.baseline)) throw usageError(`unknown --baseline '${request.baseline}'; choose one of ${BASELINES.join(', ')}`);
+  // 'zero' exists only in embedding space: perturbations and fidelity deletions then use the default token baseline.
+  const baseline = request.baseline === undefined || request.baseline === 'zero' ? defaultBaseline(model) : request.baseline;
   const replacement = baselineTokenId(model, baseline);
   const features = buildFeatures(encoding, granularity);
   if (features.length === 0) throw usageError('the input has no tokens to attribute (only special tokens)');
   const known: [Uint8Array, number][] = knownFullScore === null ? [] : [[fullCoalition(features.length), knownFullScore]];
   const score = coalitionScorer(model, encoding, features, target, replacement, known);
   const [fullScore, baselineScore] = await score([fullCoalition(features.length), emptyCoalition(features.length)]);
-  return { encoding, target, features, baseline, granularity, replacement, fullScore, baselineScore };
+  return { encoding, target, features, baseline, granularity, replacement, fullScore, baselineScore, requestedBaseline: request.baseline };
 }
 
 /**
@@ -112,7 +130,13 @@ export async function prepareEncoded(model: Model, encoding: Encoding, target: T
 export async function explainText(model: Model, request: ExplainRequest, prepared?: Prepared): Promise<Attribution> {
   const method = METHODS[request.method];
   const params = methodParams(request.method, request.params);
+  const choices = methodChoices(request.method, request.choices);
   const p = prepared ?? (await prepare(model, request));
+  const requested = p.requestedBaseline;
+  if (!method.gradient && requested === 'zero') {
+    throw usageError(`--baseline zero applies to gradient methods; ${method.name} replaces tokens (mask, unk, pad or delete)`);
+  }
+  const baseline: BaselineKind = method.gradient ? (requested ?? 'zero') : p.baseline;
   const seed = request.seed ?? DEFAULT_SEED;
   const n = p.features.length;
   const score = coalitionScorer(model, p.encoding, p.features, p.target, p.replacement, [
@@ -120,11 +144,13 @@ export async function explainText(model: Model, request: ExplainRequest, prepare
     [emptyCoalition(n), p.baselineScore],
   ]);
   const before = model.counter.sequences;
+  const backwardBefore = model.counter.backward;
   const ctx: ExplainContext = {
     model, encoding: p.encoding, target: p.target, features: p.features, rng: new Rng(seed),
     score, fullScore: p.fullScore, baselineScore: p.baselineScore,
+    gradients: method.gradient ? await gradientContext(model, p.encoding, p.features, p.target, baseline) : undefined,
   };
-  const result = await method.explain(ctx, params);
+  const result = await method.explain(ctx, params, choices);
   // The full-input and baseline passes are part of every explanation's cost.
   const forwardPasses = model.counter.sequences - before + 2;
   for (const v of result.values) if (!Number.isFinite(v)) throw runtimeError(`method ${method.name} produced a non-finite attribution`);
@@ -133,18 +159,18 @@ export async function explainText(model: Model, request: ExplainRequest, prepare
     schema: ATTRIBUTION_SCHEMA,
     model: model.id,
     method: method.name,
-    params,
+    params: { ...params, ...choices },
     seed: method.sampling ? seed : null,
     granularity: p.granularity,
-    baseline: p.baseline,
+    baseline,
     target: describeTarget(p.target),
     text: e.text,
     tokens: e.ids.map((id, i) => ({ index: i, id, text: e.tokens[i], start: e.offsets[i][0], end: e.offsets[i][1], special: e.special[i], word: e.wordIds[i] })),
     fullScore: p.fullScore,
-    baselineScore: p.baselineScore,
+    baselineScore: result.baselineScore ?? p.baselineScore,
     forwardPasses,
     declaredCost: method.cost(p.features.length, params) + 2,
     features: p.features.map((f, i) => ({ index: f.index, text: f.text, start: f.start, end: f.end, tokens: f.positions, attribution: result.values[i] })),
-    diagnostics: result.diagnostics ?? {},
+    diagnostics: method.gradient ? { ...result.diagnostics, backwardPasses: model.counter.backward - backwardBefore } : (result.diagnostics ?? {}),
   };
 }

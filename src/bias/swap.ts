@@ -149,7 +149,7 @@ function wordFeatures(encoding: Encoding, variant: SwapVariant): Feature[] {
  */
 export async function explainGap(model: Model, variants: SwapVariant[], target: Target, groups: [string, string], method: string, params: Record<string, number>, seed: number): Promise<SwapExplanation> {
   const m = METHODS[method];
-  if (!m || ['attention', 'rollout', 'random'].includes(method)) throw usageError(`--explain-method must be a perturbation method (occlusion, shapley, kernel-shap, partition-shap, lime), got '${method}'`);
+  if (!m || m.gradient || ['attention', 'rollout', 'random'].includes(method)) throw usageError(`--explain-method must be a perturbation method (occlusion, shapley, kernel-shap, partition-shap, lime), got '${method}'`);
   const replacement = baselineTokenId(model, defaultBaseline(model));
   // The group's first term in each filled template.
   const byKey = (group: string) => {
@@ -178,7 +178,7 @@ export async function explainGap(model: Model, variants: SwapVariant[], target: 
     const ctx: ExplainContext = { model, encoding: encA, target, features: featA, rng: new Rng(seed), score, fullScore: full, baselineScore: empty };
     const own = Object.fromEntries(Object.entries(params).filter(([k]) => k in m.params));
     const filled = Object.fromEntries(Object.entries(m.params).map(([k, spec]) => [k, own[k] ?? spec.default]));
-    const result = await m.explain(ctx, filled);
+    const result = await m.explain(ctx, filled, {});
     templates.push({ template: a.template, slots: a.slots, terms: [a.term, b.term], difference: full, words: featA.map((f, i) => ({ text: f.text, attribution: result.values[i] })) });
   }
   return { method, groups, templates };

@@ -32,6 +32,8 @@ export function baselineTokenId(model: Model, kind: BaselineKind): number | null
   switch (kind) {
     case 'delete':
       return null;
+    case 'zero':
+      throw usageError('--baseline zero applies to gradient methods (saliency, grad-x-input, integrated-gradients, smoothgrad); choose mask, unk, pad or delete');
     case 'mask':
       if (t.mask_token_id === undefined || t.mask_token_id === null) throw usageError(`--baseline mask: '${model.id}' has no mask token; use unk, pad or delete`);
       return t.mask_token_id;

@@ -13,7 +13,8 @@ export interface Feature {
   end: number;
 }
 
-export type BaselineKind = 'mask' | 'unk' | 'pad' | 'delete';
+/** Token baselines (what replaces a removed feature) and, for gradient methods, embedding baselines ('zero'). */
+export type BaselineKind = 'mask' | 'unk' | 'pad' | 'delete' | 'zero';
 export type Granularity = 'token' | 'word';
 
 /** A coalition: keep[i] = 1 keeps feature i, 0 replaces it with the baseline. */
@@ -30,15 +31,31 @@ export interface ExplainContext {
   /** Score on the full input and with every feature replaced by the baseline. */
   fullScore: number;
   baselineScore: number;
+  /** Forward and backward passes over input embeddings; present for gradient methods. */
+  gradients?: GradientContext;
+}
+
+/** What a gradient method sees: the input in embedding space, its baseline, and a batched gradient oracle. */
+export interface GradientContext {
+  /** Embeddings [T, width] of the sequence the target runs on (prompt, then any continuation). */
+  input: Float32Array;
+  /** The same with every feature position replaced by the baseline (zero, or the mask, pad or unk embedding). */
+  baseline: Float32Array;
+  width: number;
+  /** Target score and its gradient [T, width] for each row of embeddings, run batched. */
+  run(rows: readonly Float32Array[]): Promise<{ score: number; gradient: Float32Array }[]>;
 }
 
 export interface MethodResult {
   values: number[];
+  /** Score at the method's own baseline, where it is not the token baseline (gradient methods: the embedding baseline). */
+  baselineScore?: number;
   /** Method-specific facts worth reporting (fit quality, sampling error…). */
   diagnostics?: Record<string, number | string>;
 }
 
-export type ParamSpec = { type: 'int' | 'float'; default: number; min?: number; description: string };
+export type ParamSpec = { type: 'int' | 'float'; default: number; min?: number; max?: number; description: string };
+export type ChoiceSpec = { values: readonly string[]; default: string; description: string };
 
 export interface AttributionMethod {
   name: string;
@@ -50,7 +67,11 @@ export interface AttributionMethod {
    * deterministic methods; for sampling methods an upper bound, since a coalition drawn twice runs once.
    */
   cost(nFeatures: number, params: Record<string, number>): number;
+  /** Named choices this method reads (`--<name> <value>`), with defaults. */
+  choices?: Record<string, ChoiceSpec>;
   /** True for methods that draw random numbers (they honour --seed). */
   sampling: boolean;
-  explain(ctx: ExplainContext, params: Record<string, number>): Promise<MethodResult>;
+  /** True for methods that run forward and backward over input embeddings (baselines: zero, mask, pad, unk). */
+  gradient?: boolean;
+  explain(ctx: ExplainContext, params: Record<string, number>, choices: Record<string, string>): Promise<MethodResult>;
 }

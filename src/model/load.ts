@@ -54,7 +54,7 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {
     id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session,
-    counter: { sequences: 0, batches: 0 },
+    counter: { sequences: 0, batches: 0, backward: 0 },
     instrumented: () => (instrumentedPromise ??= createInstrumentedSession(onnxPath, options, spec)),
   };
   return model;

@@ -59,8 +59,8 @@ export interface Model {
   maxLength: number;
   signature: ModelSignature;
   session: ort.InferenceSession;
-  /** Forward passes (sequences) and session runs (batches) since load. */
-  counter: { sequences: number; batches: number };
+  /** Forward passes (sequences), session runs (batches), and the sequences among them that also ran backward, since load. */
+  counter: { sequences: number; batches: number; backward: number };
   /** The session with attentions, value vectors and hidden states exposed; built (and cached on disk) on first use. */
   instrumented(): Promise<InstrumentedSession>;
 }

@@ -21,6 +21,8 @@ export interface RunOptions {
   batchTokens?: number;
   /** Upper bound on rows per batch. */
   batchRows?: number;
+  /** More inputs for the batch of sequences [start, end), padded to `length` (float inputs of a rewritten graph). */
+  extraFeeds?: (start: number, end: number, length: number) => Record<string, ort.Tensor>;
 }
 
 const DEFAULT_BATCH_TOKENS = 8192;
@@ -103,7 +105,10 @@ export async function runBatched<T>(
       end++;
     }
     const chunk = sequences.slice(start, end);
-    const { feeds, length, lengths } = buildFeeds(model, chunk);
+    const { feeds: base, length, lengths } = buildFeeds(model, chunk);
+    const all = options.extraFeeds ? { ...base, ...options.extraFeeds(start, end, length) } : base;
+    // A rewritten graph may no longer read every standard input (a graph cut at the embeddings needs no ids).
+    const feeds = options.session ? Object.fromEntries(Object.entries(all).filter(([k]) => session.inputNames.includes(k))) : all;
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await session.run(feeds, fetches);

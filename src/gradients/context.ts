@@ -1,0 +1,67 @@
+import { usageError } from '../errors.js';
+import type { BaselineKind, Feature, GradientContext } from '../methods/types.js';
+import { baselineTokenId } from '../methods/perturbation.js';
+import type { Model } from '../model/types.js';
+import type { Target } from '../target/target.js';
+import type { Encoding } from '../text/encode.js';
+import { gradientSession, headScoreOf, runGradients, targetHead } from './session.js';
+
+export const EMBEDDING_BASELINES: readonly BaselineKind[] = ['zero', 'mask', 'pad', 'unk'];
+
+/**
+ * Input embeddings of the explained sequence, the baseline in embedding space, and a batched gradient
+ * oracle. Only feature positions move to the baseline: special tokens and a continuation stay as they
+ * are, so that completeness is over the features alone.
+ */
+export async function gradientContext(model: Model, encoding: Encoding, features: readonly Feature[], target: Target, baseline: BaselineKind): Promise<GradientContext> {
+  if (!EMBEDDING_BASELINES.includes(baseline)) {
+    throw usageError(`--baseline ${baseline} does not apply to gradient methods; choose one of ${EMBEDDING_BASELINES.join(', ')}`);
+  }
+  const gs = await gradientSession(model, { kind: 'embeddings' }, headScoreOf(target));
+  const head = targetHead(target, encoding.ids.length);
+  const ids = [...encoding.ids, ...head.extra];
+  const matrix = gs.embeddings!;
+  const width = matrix.dims[1];
+  const row = (id: number) => matrix.data.subarray(id * width, (id + 1) * width);
+  const input = new Float32Array(ids.length * width);
+  ids.forEach((id, p) => input.set(row(id), p * width));
+  const base = input.slice();
+  const replacement = baseline === 'zero' ? null : baselineTokenId(model, baseline);
+  for (const f of features) {
+    for (const p of f.positions) {
+      if (replacement === null) base.fill(0, p * width, (p + 1) * width);
+      else base.set(row(replacement!), p * width);
+    }
+  }
+  return {
+    input,
+    baseline: base,
+    width,
+    async run(rows) {
+      const out = await runGradients(model, gs, rows.map((cut) => ({ ids, cut, index: head.index, weight: head.weight })));
+      return out.map((r) => ({ score: r.score, gradient: r.gradients[0] }));
+    },
+  };
+}
+
+/** Per feature, Σ over its positions and embedding dims of (input − baseline) · gradient. */
+export function featureDots(features: readonly Feature[], delta: Float32Array, gradient: ArrayLike<number>, width: number): number[] {
+  return features.map((f) => {
+    let s = 0;
+    for (const p of f.positions) for (let j = p * width; j < (p + 1) * width; j++) s += delta[j] * gradient[j];
+    return s;
+  });
+}
+
+/** Per feature, the L2 norm of the gradient over its positions and embedding dims. */
+export function featureNorms(features: readonly Feature[], gradient: ArrayLike<number>, width: number): number[] {
+  return features.map((f) => {
+    let s = 0;
+    for (const p of f.positions) for (let j = p * width; j < (p + 1) * width; j++) s += gradient[j] * gradient[j];
+    return Math.sqrt(s);
+  });
+}
+
+export function difference(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((v, i) => v - b[i]);
+}

@@ -1,0 +1,257 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { runtimeError } from '../errors.js';
+import { readGraph } from '../model/load.js';
+import type { Model } from '../model/types.js';
+import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
+import { CUT_INPUT, cutAt } from '../onnx/cut.js';
+import { findWordEmbeddings } from '../onnx/embeddings.js';
+import { GraphIndex } from '../onnx/graph.js';
+import { findTransformerStructure } from '../onnx/instrument.js';
+import { probeFacts } from '../onnx/probe.js';
+import { DataType, encodeModel, toNumber, type ModelProto } from '../onnx/proto.js';
+import { addScoreHead, SCORE_OUTPUT, TARGET_INDEX, TARGET_WEIGHT, type HeadScore } from '../onnx/scoreHead.js';
+import type { FloatTensor } from '../onnx/tensor.js';
+import { buildFeeds, runBatched } from '../runner/runBatched.js';
+import type { Target } from '../target/target.js';
+import { cacheDir, writeFileAtomic } from '../util/paths.js';
+
+/** Where gradients are taken: the input embeddings, one layer's hidden state, or every layer's attention probabilities. */
+export type GradientSource = { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' };
+
+export interface GradientSession {
+  session: ort.InferenceSession;
+  source: GradientSource;
+  /** The input fed in place of the source tensor (`interp.cut`), or null for attention gradients. */
+  cutInput: string | null;
+  /** Gradient outputs, one per source tensor (one, or one per layer for attention). */
+  gradients: string[];
+  /** Forward values of the source tensors that are internal (attention probabilities). */
+  values: string[];
+  /** The word-embedding matrix (embeddings source). */
+  embeddings: FloatTensor | null;
+  headScore: HeadScore;
+  /** Language models score per position; classifiers once per row. */
+  perPosition: boolean;
+}
+
+const GRADIENT_CACHE_VERSION = 'grad.v1';
+
+export function headScoreOf(target: Target): HeadScore {
+  return target.kind === 'label' ? target.score : 'log-probability';
+}
+
+const sessions = new WeakMap<Model, Map<string, Promise<GradientSession>>>();
+
+/** The model's forward-and-backward session for one gradient source and score; built once, cached in memory and on disk. */
+export function gradientSession(model: Model, source: GradientSource, headScore: HeadScore): Promise<GradientSession> {
+  let byKey = sessions.get(model);
+  if (!byKey) sessions.set(model, (byKey = new Map()));
+  const key = `${JSON.stringify(source)}|${headScore}`;
+  let pending = byKey.get(key);
+  if (!pending) {
+    pending = buildGradientSession(model, source, headScore);
+    pending.catch(() => byKey!.delete(key));
+    byKey.set(key, pending);
+  }
+  return pending;
+}
+
+function hiddenWidth(model: Model, proto: ModelProto): number {
+  const c = model.config;
+  const width = c.hidden_size ?? c.n_embd ?? c.dim;
+  if (typeof width === 'number') return width;
+  return findWordEmbeddings(proto).matrix.dims[1];
+}
+
+async function buildGradientSession(model: Model, source: GradientSource, headScore: HeadScore): Promise<GradientSession> {
+  const proto = readGraph(model);
+  const opset = toNumber(proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
+  if (opset < 13) throw runtimeError(`'${model.id}': gradients need an ONNX opset of 13 or later (this graph has ${opset})`);
+  if (proto.graph.initializer.some((t) => t.dataLocation === 1)) throw runtimeError(`'${model.id}' keeps its weights in external data files; gradients are not supported for such graphs yet`);
+  const logits = model.signature.logits;
+  const perPosition = model.task !== 'classification';
+  let graph: ModelProto;
+  let wrt: string[];
+  let embeddings: FloatTensor | null = null;
+  let cutInput: string | null = CUT_INPUT;
+  try {
+    if (source.kind === 'embeddings') {
+      const found = findWordEmbeddings(proto);
+      embeddings = found.matrix;
+      graph = cutAt(proto, found.tensor, [logits]);
+      wrt = [CUT_INPUT];
+    } else {
+      const structure = findTransformerStructure(new GraphIndex(proto.graph));
+      if (source.kind === 'hidden') {
+        const tensor = structure.hiddenStates[source.layer];
+        if (!tensor) throw new Error(`hidden state ${source.layer} does not exist (0–${structure.hiddenStates.length - 1})`);
+        graph = cutAt(proto, tensor, [logits]);
+        wrt = [CUT_INPUT];
+      } else {
+        graph = { ...proto, graph: { ...proto.graph, output: proto.graph.output.filter((o) => o.name === logits) } };
+        wrt = structure.layers.map((l) => l.probs);
+        cutInput = null;
+      }
+    }
+  } catch (e) {
+    throw runtimeError(`'${model.id}': ${(e as Error).message}`);
+  }
+  graph = addScoreHead(graph, logits, headScore, perPosition, opset);
+  // Only the score (and, for attention, the probabilities) leave the graph: the logits stay inside.
+  graph = { ...graph, graph: { ...graph.graph, output: graph.graph.output.filter((o) => o.name === SCORE_OUTPUT) } };
+  const values: string[] = [];
+  if (source.kind === 'attention') {
+    wrt.forEach((t, i) => {
+      const name = `interp.attention.${i}`;
+      graph.graph.node.push({ input: [t], output: [name], name: `interp_attention_${i}`, opType: 'Identity', domain: '', attribute: [] });
+      graph.graph.output.push({ name, type: { tensorType: { elemType: DataType.FLOAT } } });
+      values.push(name);
+    });
+  }
+  const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
+  const bytes = fs.readFileSync(model.onnxPath);
+  const hash = crypto.createHash('sha256').update(bytes).update(`${GRADIENT_CACHE_VERSION}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
+  const cached = path.join(cacheDir(), 'gradients', `${hash}.onnx`);
+  const request = { of: SCORE_OUTPUT, wrt };
+  let encoded: Uint8Array | null = null;
+  if (!fs.existsSync(cached)) {
+    let result;
+    try {
+      const facts = await probeFacts(graph, tensorsNeedingFacts(gradientPath(graph, request), request), (variant) => probeFeeds(model, width, perPosition, variant));
+      result = backward(graph, request, facts);
+    } catch (e) {
+      if (e instanceof UnsupportedOperatorError) throw runtimeError(`'${model.id}': ${e.message}, so gradient methods cannot run on it`);
+      throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
+    }
+    encoded = encodeModel(result.model);
+    try {
+      writeFileAtomic(cached, encoded);
+    } catch {
+      // A read-only cache is no reason to fail.
+    }
+  }
+  let session: ort.InferenceSession;
+  try {
+    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: 3, ...threadOptions() };
+    session = encoded ? await ort.InferenceSession.create(encoded, options) : await ort.InferenceSession.create(cached, options);
+  } catch (e) {
+    throw runtimeError(`'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return { session, source, cutInput, gradients: wrt.map((_, i) => `interp.grad.${i}`), values, embeddings, headScore, perPosition };
+}
+
+function threadOptions(): Partial<ort.InferenceSession.SessionOptions> {
+  const threads = process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined;
+  return threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {};
+}
+
+/** Inputs for the two probe runs: 2 rows × 4 tokens, then 3 rows × 6 tokens. */
+function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 0 | 1): Record<string, ort.Tensor> {
+  const rows = variant === 0 ? 2 : 3;
+  const length = variant === 0 ? 4 : 6;
+  const vocab = Math.min(100, (model.config.vocab_size as number | undefined) ?? 100);
+  const sequences = Array.from({ length: rows }, (_, r) => Array.from({ length }, (_, t) => (r * 7 + t * 3 + 5) % vocab));
+  const { feeds } = buildFeeds(model, sequences);
+  const positions = perPosition ? length : 1;
+  const cut = Float32Array.from({ length: rows * length * width }, (_, i) => Math.sin(i * 0.37) * 0.5);
+  return {
+    ...feeds,
+    ...(width ? { [CUT_INPUT]: new ort.Tensor('float32', cut, [rows, length, width]) } : {}),
+    [TARGET_INDEX]: new ort.Tensor('int64', new BigInt64Array(rows * positions), [rows, positions]),
+    [TARGET_WEIGHT]: new ort.Tensor('float32', new Float32Array(rows * positions).fill(1), [rows, positions]),
+  };
+}
+
+/** One row of a gradient run. */
+export interface GradientRow {
+  ids: readonly number[];
+  /** Values of the cut input for this row, [T, width] (absent for attention gradients). */
+  cut?: Float32Array;
+  /** Target head per position: one entry for a classifier, T entries for a language model. */
+  index: readonly number[];
+  weight: readonly number[];
+}
+
+export interface GradientRowResult {
+  score: number;
+  /** Per gradient output, this row's slice. Embedding and hidden-state gradients are [T, width]; attention ones [heads, L, L] with L the batch's padded length. */
+  gradients: Float32Array[];
+  /** Forward values of internal source tensors (attention probabilities), laid out like their gradients. */
+  values: Float32Array[];
+  /** Padded length of the row's batch. */
+  length: number;
+}
+
+/** Run rows forward and backward, batched like every other run; each row counts as one forward and one backward pass. */
+export async function runGradients(model: Model, gs: GradientSession, rows: readonly GradientRow[]): Promise<GradientRowResult[]> {
+  const width = gs.embeddings ? gs.embeddings.dims[1] : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
+  const extraFeeds = (start: number, end: number, length: number): Record<string, ort.Tensor> => {
+    const n = end - start;
+    const positions = gs.perPosition ? length : 1;
+    const index = new BigInt64Array(n * positions);
+    const weight = new Float32Array(n * positions);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (let r = 0; r < n; r++) {
+      const row = rows[start + r];
+      row.index.forEach((v, p) => (index[r * positions + p] = BigInt(v)));
+      weight.set(row.weight, r * positions);
+    }
+    feeds[TARGET_INDEX] = new ort.Tensor('int64', index, [n, positions]);
+    feeds[TARGET_WEIGHT] = new ort.Tensor('float32', weight, [n, positions]);
+    feeds['interp.seed'] = new ort.Tensor('float32', new Float32Array(n).fill(1), [n]);
+    if (gs.cutInput) {
+      const cut = new Float32Array(n * length * width);
+      for (let r = 0; r < n; r++) cut.set(rows[start + r].cut!, r * length * width);
+      feeds[gs.cutInput] = new ort.Tensor('float32', cut, [n, length, width]);
+    }
+    return feeds;
+  };
+  const outputs = [SCORE_OUTPUT, ...gs.gradients, ...gs.values];
+  const results = await runBatched(model, rows.map((r) => r.ids), (batch, row, i) => {
+    const sliceOf = (name: string, compactLength?: number) => {
+      const { data, dims } = batch.output(name);
+      const per = dims.slice(1).reduce((a, b) => a * b, 1);
+      const take = compactLength === undefined ? per : compactLength;
+      return data.slice(row * per, row * per + take);
+    };
+    const T = rows[i].ids.length;
+    const compact = gs.cutInput ? T * width : undefined;
+    return {
+      score: batch.output(SCORE_OUTPUT).data[row],
+      gradients: gs.gradients.map((g) => sliceOf(g, compact)),
+      values: gs.values.map((v) => sliceOf(v)),
+      length: batch.length,
+    };
+  }, { session: gs.session, outputs, extraFeeds, batchTokens: 4096 });
+  model.counter.backward += rows.length;
+  return results;
+}
+
+/** The target as per-position head inputs for a sequence of `length` tokens (continuations: prompt and continuation, joined). */
+export function targetHead(target: Target, promptLength: number): { index: number[]; weight: number[]; extra: number[] } {
+  switch (target.kind) {
+    case 'label':
+      return { index: [target.index], weight: [1], extra: [] };
+    case 'next-token': {
+      const index = new Array(promptLength).fill(0);
+      const weight = new Array(promptLength).fill(0);
+      index[promptLength - 1] = target.tokenId;
+      weight[promptLength - 1] = 1;
+      return { index, weight, extra: [] };
+    }
+    case 'continuation': {
+      const k = target.tokenIds.length;
+      const total = promptLength + k;
+      const index = new Array(total).fill(0);
+      const weight = new Array(total).fill(0);
+      target.tokenIds.forEach((tok, j) => {
+        index[promptLength - 1 + j] = tok;
+        weight[promptLength - 1 + j] = target.reduce === 'sum' ? 1 : 1 / k;
+      });
+      return { index, weight, extra: target.tokenIds };
+    }
+  }
+}

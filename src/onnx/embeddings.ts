@@ -1,0 +1,27 @@
+import { GraphIndex } from './graph.js';
+import type { ModelProto } from './proto.js';
+import { readFloatTensor, type FloatTensor } from './tensor.js';
+
+export interface WordEmbeddings {
+  /** Output of the lookup: [batch, T, hidden], what `inputs_embeds` replaces. */
+  tensor: string;
+  /** The embedding matrix [vocab, hidden]. */
+  matrix: FloatTensor;
+}
+
+/** The word-embedding lookup: a Gather from a float weight matrix, indexed by `input_ids` (possibly through a Cast). */
+export function findWordEmbeddings(model: ModelProto): WordEmbeddings {
+  const index = new GraphIndex(model.graph);
+  const ids = (t: string): boolean => {
+    if (t === 'input_ids') return true;
+    const p = index.producer.get(t);
+    return Boolean(p && p.opType === 'Cast' && ids(p.input[0]));
+  };
+  for (const node of index.order) {
+    if (node.opType !== 'Gather' || !ids(node.input[1]) || !index.initializers.has(node.input[0])) continue;
+    const init = model.graph.initializer.find((t) => t.name === node.input[0])!;
+    const matrix = readFloatTensor(init);
+    if (matrix && matrix.dims.length === 2) return { tensor: node.output[0], matrix };
+  }
+  throw new Error('cannot find the word-embedding lookup (a Gather of input_ids from a float32 or float16 weight matrix); quantized or external-data embeddings are not supported for gradients');
+}

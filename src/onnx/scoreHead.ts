@@ -1,0 +1,58 @@
+import { GraphBuilder } from './builder.js';
+import { DataType, type ModelProto } from './proto.js';
+
+export type HeadScore = 'logit' | 'probability' | 'log-odds' | 'log-probability';
+
+export const SCORE_OUTPUT = 'interp.score';
+export const TARGET_INDEX = 'interp.target_index';
+export const TARGET_WEIGHT = 'interp.target_weight';
+
+/**
+ * Append the target score to a graph, so that its gradient is taken inside the graph: per row,
+ * score = Σ_p weight[p] · s(logits[p])[index[p]], where s is the identity, softmax, log-softmax or
+ * the log-odds against all other classes. `interp.target_index` (int64) and `interp.target_weight`
+ * (float) are [batch, P]: P = 1 for a classifier's [batch, classes] logits, the sequence length for a
+ * language model's [batch, T, vocab] logits (the next-token position, or every continuation position).
+ */
+export function addScoreHead(model: ModelProto, logits: string, score: HeadScore, perPosition: boolean, opset: number): ModelProto {
+  const b = new GraphBuilder('interp.head/');
+  const index = b.input(TARGET_INDEX, DataType.INT64, ['batch', 'positions']);
+  const weight = b.input(TARGET_WEIGHT, DataType.FLOAT, ['batch', 'positions']);
+  const z = perPosition ? logits : b.op('Unsqueeze', [logits, b.ints([1])]);
+  const classes = b.op('Gather', [b.op('Shape', [z]), b.ints([-1])], { axis: 0 });
+  const oneHot = b.op('OneHot', [index, classes, b.floats(b.fresh('onehot_values'), [0, 1], [2])], { axis: -1 });
+  const pick = (t: string) => b.op('ReduceSum', [b.op('Mul', [t, oneHot]), b.ints([-1])], { keepdims: 0 });
+  let picked: string;
+  switch (score) {
+    case 'logit':
+      picked = pick(z);
+      break;
+    case 'probability':
+      picked = pick(b.op('Softmax', [z], { axis: -1 }));
+      break;
+    case 'log-probability':
+      picked = pick(b.op('LogSoftmax', [z], { axis: -1 }));
+      break;
+    case 'log-odds': {
+      // log p / (1 − p) = z_i − log Σ_{j≠i} exp z_j; the target class is pushed out of the sum.
+      const pushed = b.op('Add', [z, b.op('Mul', [oneHot, b.scalar(-1e9)])]);
+      const others = opset >= 18 ? b.op('ReduceLogSumExp', [pushed, b.ints([-1])], { keepdims: 0 }) : b.op('ReduceLogSumExp', [pushed], { axes: [-1], keepdims: 0 });
+      picked = b.op('Sub', [pick(z), others]);
+      break;
+    }
+  }
+  const total = b.op('ReduceSum', [b.op('Mul', [picked, weight]), b.ints([1])], { keepdims: 0 });
+  b.rename(total, SCORE_OUTPUT);
+  const parts = b.parts();
+  const built = b.build();
+  return {
+    ...model,
+    graph: {
+      ...model.graph,
+      node: [...model.graph.node, ...parts.nodes],
+      initializer: [...model.graph.initializer, ...parts.initializers],
+      input: [...model.graph.input, ...built.graph.input],
+      output: [...model.graph.output, { name: SCORE_OUTPUT, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }] } } } }],
+    },
+  };
+}
