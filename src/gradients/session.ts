@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { runtimeError } from '../errors.js';
 import { readGraph } from '../model/load.js';
@@ -37,7 +38,18 @@ export interface GradientSession {
   perPosition: boolean;
 }
 
-const GRADIENT_CACHE_VERSION = 'grad.v1';
+/**
+ * Cached gradient graphs are keyed by the code that builds them too (these modules' own files, compiled
+ * or not), so that a changed rule never meets a stale graph.
+ */
+const GRADIENT_CODE = (() => {
+  const hash = crypto.createHash('sha256');
+  for (const module of ['../onnx/gradRules', '../onnx/autodiff', '../onnx/scoreHead', '../onnx/cut', '../onnx/embeddings', '../onnx/probe', './session']) {
+    const file = ['.js', '.ts'].map((ext) => fileURLToPath(new URL(module + ext, import.meta.url))).find((f) => fs.existsSync(f));
+    hash.update(file ? fs.readFileSync(file) : module);
+  }
+  return hash.digest('hex');
+})();
 
 export function headScoreOf(target: Target): HeadScore {
   return target.kind === 'label' ? target.score : 'log-probability';
@@ -113,7 +125,7 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
   }
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
   const bytes = fs.readFileSync(model.onnxPath);
-  const hash = crypto.createHash('sha256').update(bytes).update(`${GRADIENT_CACHE_VERSION}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
+  const hash = crypto.createHash('sha256').update(bytes).update(`${GRADIENT_CODE}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
   const cached = path.join(cacheDir(), 'gradients', `${hash}.onnx`);
   const request = { of: SCORE_OUTPUT, wrt };
   let encoded: Uint8Array | null = null;

@@ -1,0 +1,140 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ADDITIVE_WEIGHTS, additiveClassifier, inductionLM, interactionClassifier, writePlanted } from '../fixtures/planted.js';
+import { explainText, prepare } from '../src/explain.js';
+import { gradientContext } from '../src/gradients/context.js';
+import { loadModel } from '../src/model/load.js';
+import type { Model } from '../src/model/types.js';
+import { Rng } from '../src/util/rng.js';
+import { gaussLegendre } from '../src/util/quadrature.js';
+import { distilbert, llama, runCli, skipWithoutShared } from './helpers.js';
+
+/**
+ * The gradient of the target score with respect to the input embeddings, against central finite
+ * differences along two unit directions: the gradient's own (where the derivative is largest) and a
+ * random one. Error = |⟨g, v⟩ − FD| / ‖g‖. Curvature (large steps) and float32
+ * rounding (small steps) limit FD from both sides, so the best of four step sizes counts.
+ */
+async function gradientError(model: Model, text: string, target: { target?: string; score?: string; continuation?: string } = {}): Promise<number> {
+  const p = await prepare(model, { text, method: 'saliency', target });
+  const g = await gradientContext(model, p.encoding, p.features, p.target, 'zero');
+  const [{ gradient }] = await g.run([g.input]);
+  const norm = Math.sqrt(gradient.reduce((s, v) => s + v * v, 0));
+  expect(norm).toBeGreaterThan(0);
+  const rng = new Rng(7);
+  const random = Float32Array.from(gradient, () => rng.normal());
+  const rnorm = Math.sqrt(random.reduce((s, v) => s + v * v, 0));
+  const directions = [gradient.map((v) => v / norm), random.map((v) => v / rnorm)];
+  let worst = 0;
+  for (const v of directions) {
+    const analytic = v.reduce((s, vi, i) => s + vi * gradient[i], 0);
+    const steps = [0.01, 0.003, 0.001, 0.0003];
+    const rows = steps.flatMap((h) => [g.input.map((x, i) => x + h * v[i]), g.input.map((x, i) => x - h * v[i])]);
+    const out = await g.run(rows);
+    const errors = steps.map((h, k) => Math.abs((out[2 * k].score - out[2 * k + 1].score) / (2 * h) - analytic) / norm);
+    worst = Math.max(worst, Math.min(...errors));
+  }
+  return worst;
+}
+
+const TEXT = 'the movie was great but the plot was boring and very dull';
+
+describe('gradients end to end: planted and embedded models', () => {
+  let additive: Model;
+  let interaction: Model;
+  let induction: Model;
+  beforeAll(async () => {
+    additive = await loadModel(writePlanted(additiveClassifier()));
+    interaction = await loadModel(writePlanted(interactionClassifier()));
+    induction = await loadModel(writePlanted(inductionLM()));
+  });
+
+  it('grad-x-input with a zero baseline equals the planted weights on the additive model', async () => {
+    const r = await explainText(additive, { text: TEXT, method: 'grad-x-input', target: { target: 'POSITIVE', score: 'logit' }, baseline: 'zero' });
+    expect(r.baseline).toBe('zero');
+    r.features.forEach((f) => expect(f.attribution).toBeCloseTo(ADDITIVE_WEIGHTS[f.text], 5));
+    expect(r.baselineScore).toBeCloseTo(0, 6);
+    expect(r.diagnostics.backwardPasses).toBe(2);
+  });
+
+  it('integrated gradients equal the planted weights too, and are complete', async () => {
+    const r = await explainText(additive, { text: TEXT, method: 'integrated-gradients', target: { target: 'POSITIVE', score: 'logit' }, params: { steps: 4 } });
+    r.features.forEach((f) => expect(f.attribution).toBeCloseTo(ADDITIVE_WEIGHTS[f.text], 5));
+    expect(r.diagnostics.completenessError as number).toBeLessThan(1e-5);
+  });
+
+  it('on the interaction model, IG splits "not good" as the path integral predicts', async () => {
+    // POSITIVE = w(good)·(1 − 2·notPrev): along the straight path f(α) = 1.5α − 3α². The product term
+    // −3α² splits evenly between "not" and "good" (−1.5 each), and "good" keeps its linear +1.5: (−1.5, 0).
+    const r = await explainText(interaction, { text: 'not good', method: 'integrated-gradients', target: { target: 'POSITIVE', score: 'logit' }, params: { steps: 8 } });
+    expect(r.fullScore).toBeCloseTo(-1.5, 5);
+    expect(r.features[0].attribution).toBeCloseTo(-1.5, 4);
+    expect(r.features[1].attribution).toBeCloseTo(0, 4);
+  });
+
+  for (const [name, text, target] of [
+    ['sst2-tiny (probability)', 'a gripping , well acted and warm film', {}],
+    ['sst2-tiny (log-odds)', 'a gripping , well acted and warm film', { score: 'log-odds' }],
+    ['tiny-lm (next token)', 'the film was a', {}],
+    ['tiny-lm (continuation)', 'the film was', { continuation: ' a delight' }],
+  ] as const) {
+    it(`backward graph matches finite differences: ${name}`, async () => {
+      const model = await loadModel(name.startsWith('sst2') ? 'sst2-tiny' : 'tiny-lm');
+      expect(await gradientError(model, text, target)).toBeLessThan(1e-3);
+    });
+  }
+
+  it('backward graph matches finite differences: the planted models', async () => {
+    expect(await gradientError(additive, TEXT, { target: 'POSITIVE', score: 'probability' })).toBeLessThan(1e-3);
+    expect(await gradientError(interaction, 'not good but not boring', { target: 'POSITIVE', score: 'log-odds' })).toBeLessThan(1e-3);
+    expect(await gradientError(induction, 'a b c d a b c', {})).toBeLessThan(1e-3);
+  });
+
+  it('smoothgrad is reproducible by seed and changes with it', async () => {
+    const run = (seed: number) => explainText(additive, { text: TEXT, method: 'smoothgrad', target: { target: 'POSITIVE', score: 'probability' }, seed, params: { samples: 8 } });
+    const [a, b, c] = [await run(1), await run(1), await run(2)];
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(JSON.stringify(a.features)).not.toBe(JSON.stringify(c.features));
+  });
+
+  it('Gauss–Legendre nodes integrate polynomials of degree 2n − 1 exactly on [0, 1]', () => {
+    const { nodes, weights } = gaussLegendre(5);
+    for (let k = 0; k <= 9; k++) expect(nodes.reduce((s, x, i) => s + weights[i] * x ** k, 0)).toBeCloseTo(1 / (k + 1), 12);
+  });
+});
+
+describe.skipIf(skipWithoutShared)('gradients on the shared models', () => {
+  it('distilbert-sst2-mini: backward graph matches finite differences', async () => {
+    const model = await loadModel(distilbert);
+    expect(await gradientError(model, 'the film was a delight , warm and funny', { score: 'logit' })).toBeLessThan(1e-3);
+    expect(await gradientError(model, 'a dull , lifeless mess', {})).toBeLessThan(1e-3);
+  });
+
+  it('llama-stories260k-kv: backward graph matches finite differences', async () => {
+    const model = await loadModel(llama);
+    expect(await gradientError(model, 'Once upon a time there was a little', {})).toBeLessThan(1e-3);
+  });
+
+  it('distilbert-sst2-mini: IG with 64 steps is complete to within 1 % of f(x) − f(baseline)', async () => {
+    const model = await loadModel(distilbert);
+    for (const score of ['probability', 'logit']) {
+      const r = await explainText(model, { text: 'the film was a delight , warm and funny', method: 'integrated-gradients', target: { score }, params: { steps: 64 } });
+      const gap = r.fullScore - r.baselineScore;
+      const sum = r.features.reduce((s, f) => s + f.attribution, 0);
+      expect(Math.abs(sum - gap) / Math.abs(gap)).toBeLessThan(0.01);
+      expect(r.diagnostics.relativeCompletenessError as number).toBeLessThan(0.01);
+    }
+  });
+
+  it('the CLI explains a llama continuation with IG, and the same seed gives the same smoothgrad bytes', async () => {
+    // A zero embedding sits at RMSNorm's singularity, where the path integrand spikes; the pad embedding does not.
+    const ig = await runCli(['explain', 'Once upon a time', '--model', llama, '--continuation', ', there was', '--method', 'integrated-gradients', '--steps', '16', '--baseline', 'pad', '--json']);
+    expect(ig.code).toBe(0);
+    const parsed = JSON.parse(ig.stdout);
+    expect(parsed.target.kind).toBe('continuation');
+    expect(parsed.diagnostics.relativeCompletenessError).toBeLessThan(0.02);
+    const args = ['explain', 'a gripping film', '--model', distilbert, '--method', 'smoothgrad', '--samples', '6', '--seed', '3', '--json'];
+    const [a, b] = [await runCli(args), await runCli(args)];
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+  });
+});
