@@ -4,7 +4,9 @@ import {
   type HeadProperty, type Matrix,
 } from '../src/attention/analysis.js';
 import { usageError } from '../src/errors.js';
-import { attentionChart, linksTable, rolesTable, type Panel } from '../src/render/attention.js';
+import { attentionTimesGradient, type AttentionTimesGradient } from '../src/attention/gradient.js';
+import { attentionChart, importanceTable, linksTable, rolesTable, type Panel } from '../src/render/attention.js';
+import { describeTarget, resolveTarget, type Target } from '../src/target/target.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { encodeText } from '../src/text/encode.js';
@@ -16,6 +18,9 @@ interface AttentionFlags extends ModelFlags {
   rollout?: boolean;
   flow?: boolean;
   norm?: boolean;
+  gradient?: boolean;
+  target?: string;
+  score?: string;
   sort: string;
   top?: string;
   inductionLength: string;
@@ -37,6 +42,9 @@ export function attentionCommand(): Command {
     .option('--rollout', 'attention rollout through all layers (Abnar & Zuidema 2020)')
     .option('--flow', 'attention flow: max-flow through the layer graph (Abnar & Zuidema 2020)')
     .option('--norm', 'norm-based attention ‖α·f(x)‖ (Kobayashi et al. 2020) instead of raw weights')
+    .option('--gradient', 'attention × gradient: each weight times the exact gradient of the target score with respect to it (signed); heads ranked by importance')
+    .option('--target <target>', 'with --gradient: label name or index, or next token (default: the prediction)')
+    .option('--score <kind>', 'with --gradient, classifiers: probability, logit or log-odds (default: probability)')
     .option('--sort <property>', `rank heads by ${HEAD_PROPERTIES.join(', ')}`, 'entropy')
     .option('--top <k>', 'rows in the table')
     .option('--induction-length <n>', 'random tokens in the repeated sequence that scores induction heads (0: skip)', '20')
@@ -53,6 +61,7 @@ export function attentionCommand(): Command {
     'interp attention "Once upon a time there was a girl" --model ../shared/models/llama-stories260k-kv --sort induction',
     'interp attention "a gripping , well acted film" --rollout --json | jq .rollout',
     'interp attention "a gripping , well acted film" --norm --layer 0 --json --format flat',
+    'interp attention "a gripping , well acted film" --gradient --score logit --top 5',
   ]));
   cmd.action(async (text: string, flags: AttentionFlags) => runAttentionCommand(text, flags));
   return cmd;
@@ -67,6 +76,8 @@ async function runAttentionCommand(text: string, flags: AttentionFlags): Promise
   if (flags.head !== undefined && flags.layer === undefined) throw usageError('--head needs --layer');
   if ((flags.rollout || flags.flow) && (flags.layer !== undefined || flags.norm)) throw usageError('--rollout and --flow span all layers; drop --layer, --head and --norm');
   if (flags.rollout && flags.flow) throw usageError('give --rollout or --flow, not both');
+  if (flags.gradient && (flags.rollout || flags.flow || flags.norm)) throw usageError('--gradient weighs raw attention; drop --rollout, --flow and --norm');
+  if (!flags.gradient && (flags.target !== undefined || flags.score !== undefined)) throw usageError('--target and --score apply with --gradient');
   const top = flags.top === undefined ? undefined : parseInteger('--top', flags.top, 1);
   const inductionLength = parseInteger('--induction-length', flags.inductionLength, 0);
   const seed = parseInteger('--seed', flags.seed, 0);
@@ -94,6 +105,13 @@ async function runAttentionCommand(text: string, flags: AttentionFlags): Promise
       return normWeighted(heads, run.values[l], projection, T);
     });
   }
+  let gradient: AttentionTimesGradient | undefined;
+  let target: Target | undefined;
+  if (flags.gradient) {
+    target = await resolveTarget(model, encoding.ids, { target: flags.target, score: flags.score }, text);
+    gradient = await withSpinner('running forward and backward', () => attentionTimesGradient(model, encoding.ids, target!));
+    matrices = gradient.layers;
+  }
   const separators = new Set([model.tokenizer.sep_token_id, model.tokenizer.eos_token_id].filter((x): x is number => typeof x === 'number'));
   const induction = inductionLength > 0 && model.task === 'causal-lm' ? await inductionScores(model, Math.min(inductionLength, Math.floor((model.maxLength - 2) / 2)), seed) : null;
   const roles = headRoles(run, encoding, separators, induction);
@@ -106,7 +124,7 @@ async function runAttentionCommand(text: string, flags: AttentionFlags): Promise
     whole = { kind: 'flow', matrix: attentionFlow(run.layers, T, rows), rows };
   }
 
-  const kind = whole?.kind ?? (flags.norm ? 'norm' : 'attention');
+  const kind = whole?.kind ?? (flags.norm ? 'norm' : gradient ? 'attention-x-gradient' : 'attention');
   const panels: Panel[] = whole
     ? [{ layer: null, head: null, matrix: whole.matrix }]
     : matrices.flatMap((heads, l) => (layer === undefined || l === layer ? heads.map((m, h) => ({ layer: l, head: h, matrix: m })) : [])).filter((p) => head === undefined || p.head === head);
@@ -125,6 +143,7 @@ async function runAttentionCommand(text: string, flags: AttentionFlags): Promise
       format: flags.format,
       shape: { layers: L, heads: H, tokens: T },
       tokens: encoding.ids.map((id, i) => ({ index: i, id, text: encoding.tokens[i], start: encoding.offsets[i][0], end: encoding.offsets[i][1], special: encoding.special[i] })),
+      ...(target ? { target: describeTarget(target), importance: gradient!.importance } : {}),
       layers: whole ? null : selected,
       ...(whole ? { [whole.kind]: matrix(whole.matrix), rows: whole.rows } : {}),
       roles: rankHeads(roles, sort),
@@ -136,7 +155,10 @@ async function runAttentionCommand(text: string, flags: AttentionFlags): Promise
   if (whole) {
     await writeStdout(linksTable(whole.matrix, T, labels, `${whole.kind} into position ${focus} (${labels[focus]}), strongest inputs first`, top ?? 20, [focus]));
   } else if (layer !== undefined && head !== undefined) {
-    await writeStdout(linksTable(matrices[layer][head], T, labels, `${kind}, layer ${layer}, head ${head}: strongest query → key links`, top ?? 20));
+    await writeStdout(linksTable(matrices[layer][head], T, labels, `${kind}, layer ${layer}, head ${head}: strongest query → key links${gradient ? ' (by magnitude)' : ''}`, top ?? 20, undefined, Boolean(gradient)));
+  } else if (gradient) {
+    const rows = gradient.importance.filter((r) => layer === undefined || r.layer === layer);
+    await writeStdout(importanceTable(rows, `heads ranked by importance to ${target!.kind === 'label' ? `label '${target!.name}'` : `next token '${target!.name}'`}: Σ |A ⊙ ∂score/∂A|`, top));
   } else {
     await writeStdout(rolesTable(ranked, sort, top));
   }

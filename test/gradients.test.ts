@@ -1,5 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADDITIVE_WEIGHTS, additiveClassifier, inductionLM, interactionClassifier, writePlanted } from '../fixtures/planted.js';
+import { ADDITIVE_WEIGHTS, additiveClassifier, inductionLM, interactionClassifier, PLANTED_HEADS, writePlanted } from '../fixtures/planted.js';
+import { attentionTimesGradient } from '../src/attention/gradient.js';
+import { resolveTarget } from '../src/target/target.js';
+import { encodeText } from '../src/text/encode.js';
 import { explainText, prepare } from '../src/explain.js';
 import { gradientContext } from '../src/gradients/context.js';
 import { loadModel } from '../src/model/load.js';
@@ -87,6 +90,30 @@ describe('gradients end to end: planted and embedded models', () => {
     expect(await gradientError(additive, TEXT, { target: 'POSITIVE', score: 'probability' })).toBeLessThan(1e-3);
     expect(await gradientError(interaction, 'not good but not boring', { target: 'POSITIVE', score: 'log-odds' })).toBeLessThan(1e-3);
     expect(await gradientError(induction, 'a b c d a b c', {})).toBeLessThan(1e-3);
+  });
+
+  it('attention × gradient ranks the planted induction head first for an induced next token', async () => {
+    const encoding = encodeText(induction, 'a b c d a b c');
+    const target = await resolveTarget(induction, encoding.ids, {});
+    expect(target.name).toBe('d');
+    const result = await attentionTimesGradient(induction, encoding.ids, target);
+    expect(result.importance[0]).toMatchObject(PLANTED_HEADS.induction);
+    const T = encoding.ids.length;
+    const map = result.layers[1][0];
+    // The last "c" attends to the position after the earlier "c" (which holds "d"), and that link carries the gradient.
+    const row = Array.from(map.subarray((T - 1) * T, T * T), Math.abs);
+    expect(row.indexOf(Math.max(...row))).toBe(encoding.tokens.indexOf('d'));
+  });
+
+  it('the attention command reports attention × gradient and refuses --target without --gradient', async () => {
+    const ok = await runCli(['attention', 'a gripping , well acted film', '--gradient', '--score', 'logit', '--json']);
+    expect(ok.code).toBe(0);
+    const parsed = JSON.parse(ok.stdout);
+    expect(parsed.kind).toBe('attention-x-gradient');
+    expect(parsed.importance).toHaveLength(parsed.shape.layers * parsed.shape.heads);
+    const bad = await runCli(['attention', 'a film', '--target', 'POSITIVE']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--target and --score apply with --gradient/);
   });
 
   it('smoothgrad is reproducible by seed and changes with it', async () => {

@@ -88,11 +88,19 @@ export function rolesTable(roles: HeadRole[], sort: HeadProperty, top?: number):
   return `heads ranked by ${sort}${sort === 'entropy' ? ' (lowest first)' : ''}\n${table.toString()}\n`;
 }
 
+/** Heads ranked by their importance to the target, Σ |A ⊙ ∂score/∂A|. */
+export function importanceTable(rows: { layer: number; head: number; importance: number }[], caption: string, top?: number): string {
+  const table = new Table({ head: ['rank', 'layer', 'head', 'importance'], style: { head: [], border: [] } });
+  rows.slice(0, top ?? rows.length).forEach((r, i) => table.push([i + 1, r.layer, r.head, formatNumber(r.importance)]));
+  return `${caption}\n${table.toString()}\n`;
+}
+
 /** The strongest query → key links of one matrix. */
-export function linksTable(matrix: Matrix, T: number, tokens: string[], caption: string, top = 20, rows?: number[]): string {
+export function linksTable(matrix: Matrix, T: number, tokens: string[], caption: string, top = 20, rows?: number[], byMagnitude = false): string {
   const links: { q: number; k: number; v: number }[] = [];
   for (const q of rows ?? Array.from({ length: T }, (_, i) => i)) for (let k = 0; k < T; k++) links.push({ q, k, v: matrix[q * T + k] });
-  links.sort((a, b) => b.v - a.v || a.q - b.q || a.k - b.k);
+  const key = (v: number) => (byMagnitude ? Math.abs(v) : v);
+  links.sort((a, b) => key(b.v) - key(a.v) || a.q - b.q || a.k - b.k);
   const table = new Table({ head: ['rank', 'query', 'key', 'weight'], style: { head: [], border: [] } });
   links.slice(0, top).forEach((l, i) => table.push([i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]));
   return `${caption}\n${table.toString()}\n`;
