@@ -239,12 +239,11 @@ export function conceptsCommand(): Command {
     .option('--layer <l>', 'hidden state index (0 = embeddings)', '1')
     .option('--target <label>', 'classifier label (default: the last label); causal LM: next token (default: the model\'s own prediction on the first input)')
     .option('--runs <n>', 'CAVs trained on different random splits (and as many random-vs-random CAVs for the null)', '10')
-    .option('--epsilon <e>', 'finite-difference step along the unit CAV', '0.01')
     .option('--seed <n>', 'seed for the splits and the permutation test', '0')
     .option('--json', 'print JSON (schema interp/tcav@1)');
   addModelOptions(tcavCmd);
   tcavCmd.addHelpText('after', examples(['interp concepts tcav --concept praise.txt --random random.txt --inputs reviews.txt --layer 2 --target POSITIVE']));
-  tcavCmd.action(async (flags: ModelFlags & { concept?: string; random?: string; inputs?: string; layer: string; target?: string; runs: string; epsilon: string; seed: string; json?: boolean }) => {
+  tcavCmd.action(async (flags: ModelFlags & { concept?: string; random?: string; inputs?: string; layer: string; target?: string; runs: string; seed: string; json?: boolean }) => {
     const read = async (flag: string, file?: string) => {
       if (!file) throw usageError(`${flag} is required`);
       const lines: string[] = [];
@@ -257,9 +256,7 @@ export function conceptsCommand(): Command {
     const target = model.task === 'classification'
       ? await resolveTarget(model, probe.ids, { target: flags.target ?? model.labels![model.labels!.length - 1], score: 'logit' })
       : await resolveTarget(model, probe.ids, { target: flags.target }, inputs[0]);
-    const epsilon = Number(flags.epsilon);
-    if (!(epsilon > 0)) throw usageError(`--epsilon must be a positive number, got '${flags.epsilon}'`);
-    const r = await withSpinner('training CAVs and taking directional derivatives', () => tcav(model, concept, random, inputs, parseInteger('--layer', flags.layer, 0), target, { runs: parseInteger('--runs', flags.runs, 2), epsilon, seed: parseInteger('--seed', flags.seed, 0) }));
+    const r = await withSpinner('training CAVs and taking directional derivatives', () => tcav(model, concept, random, inputs, parseInteger('--layer', flags.layer, 0), target, { runs: parseInteger('--runs', flags.runs, 2), seed: parseInteger('--seed', flags.seed, 0) }));
     if (flags.json) return writeStdout(toJson(r));
     const t = new Table({ head: ['layer', 'target', 'CAV accuracy', 'TCAV score', 'random CAVs', 'p-value', 'significant'], style: { head: [], border: [] } });
     t.push([r.layer, r.target, r.cavAccuracy.toFixed(3), r.mean.toFixed(3), r.nullMean.toFixed(3), formatNumber(r.pValue), r.significant ? 'yes' : 'no']);

@@ -3,7 +3,10 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TOPIC_WORDS, topicModel, writePlanted } from '../fixtures/planted.js';
 import { chooseK, kMeans, nmf } from '../src/concepts/cluster.js';
+import { hiddenStates } from '../src/concepts/activations.js';
 import { logitLens } from '../src/concepts/lens.js';
+import { directionalDerivatives } from '../src/concepts/tcav.js';
+import { resolveTarget } from '../src/target/target.js';
 import { loadModel } from '../src/model/load.js';
 import { runBatched } from '../src/runner/runBatched.js';
 import { encodeText } from '../src/text/encode.js';
@@ -164,6 +167,16 @@ describe('TCAV on the planted additive model', () => {
     expect(r.mean).toBe(1);
     expect(r.pValue).toBeLessThan(0.01);
     expect(r.significant).toBe(true);
+  });
+
+  it('directional derivatives are exact: the POSITIVE logit rises by 1 per token along the weight channel', async () => {
+    const model = await loadModel(dir);
+    const e = encodeText(model, 'the movie was great');
+    const states = await hiddenStates(model, e.ids);
+    const target = await resolveTarget(model, e.ids, { target: 'POSITIVE', score: 'logit' });
+    // logit = Σ_p (weight channel 0 + contribution channel 3); channels 1 and 2 only feed a gate that the additive model ignores.
+    const [row] = await directionalDerivatives(model, 0, target, { states: [states[0]], ids: [e.ids], special: [e.special] }, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0.6, 0, 0, 0.8]]);
+    [4, 0, 4, 5.6].forEach((expected, k) => expect(row[k]).toBeCloseTo(expected, 5));
   });
 
   it('a random concept is not significant', async () => {

@@ -1,11 +1,12 @@
 import { usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
-import { logProbAt, labelScore, type Target } from '../target/target.js';
+import { gradientSession, headScoreOf, runGradients, targetHead } from '../gradients/session.js';
+import type { Target } from '../target/target.js';
 import { encodeText } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
-import { hiddenStates, runFromHidden } from './activations.js';
+import { hiddenStates } from './activations.js';
 
-export const TCAV_SCHEMA = 'interp/tcav@1';
+export const TCAV_SCHEMA = 'interp/tcav@2';
 
 /** L2-regularised logistic regression by Newton's method (small dense problems). Returns weights and bias. */
 export function logisticRegression(X: Float64Array[], y: number[], l2 = 1e-2, iterations = 50): { w: Float64Array; b: number } {
@@ -100,7 +101,8 @@ export interface TcavResult {
   layer: number;
   target: string;
   runs: number;
-  epsilon: number;
+  /** Directional derivatives are exact: the gradient at the layer from a backward graph, dotted with the CAV. */
+  derivative: 'exact';
   cavAccuracy: number;
   /** Share of inputs whose target score rises along the concept's CAV, one per run. */
   scores: number[];
@@ -114,12 +116,38 @@ export interface TcavResult {
 }
 
 /**
- * TCAV (Kim et al. 2018). Directional derivatives are central finite differences of the target score
- * when every non-special position's hidden state at the layer moves by ±ε along the CAV, run through
- * the graph cut at that layer. Significance: a two-sided permutation test of the concept's TCAV scores
+ * Per input, the exact derivative of the target score when every non-special position's hidden state
+ * at `layer` moves along each direction: one forward and backward pass per input through the graph cut
+ * at that layer, the gradient summed over those positions and dotted with each direction.
+ */
+export async function directionalDerivatives(
+  model: Model,
+  layer: number,
+  target: Target,
+  data: { states: Float32Array[]; ids: number[][]; special: boolean[][] },
+  directions: ArrayLike<number>[],
+): Promise<number[][]> {
+  if (target.kind === 'continuation') throw usageError('TCAV targets a label or a next token');
+  const gs = await gradientSession(model, { kind: 'hidden', layer }, headScoreOf(target));
+  const rows = data.states.map((state, i) => {
+    const head = targetHead(target, data.ids[i].length);
+    return { ids: data.ids[i], cut: state, index: head.index, weight: head.weight };
+  });
+  const out = await runGradients(model, gs, rows);
+  return out.map((r, i) => {
+    const T = data.ids[i].length;
+    const H = r.gradients[0].length / T;
+    const summed = new Float64Array(H);
+    for (let p = 0; p < T; p++) if (!data.special[i][p]) for (let j = 0; j < H; j++) summed[j] += r.gradients[0][p * H + j];
+    return directions.map((d) => summed.reduce((s, g, j) => s + g * d[j], 0));
+  });
+}
+
+/**
+ * TCAV (Kim et al. 2018), with exact directional derivatives (see directionalDerivatives). Significance: a two-sided permutation test of the concept's TCAV scores
  * against random-vs-random CAVs.
  */
-export async function tcav(model: Model, concept: string[], random: string[], inputs: string[], layer: number, target: Target, options: { runs: number; epsilon: number; seed: number }): Promise<TcavResult> {
+export async function tcav(model: Model, concept: string[], random: string[], inputs: string[], layer: number, target: Target, options: { runs: number; seed: number }): Promise<TcavResult> {
   if (concept.length < 4 || random.length < 8) throw usageError('TCAV needs at least 4 concept examples and 8 random examples');
   const rng = new Rng(options.seed);
   const pos = (await pooled(model, concept, layer)).pooled;
@@ -133,30 +161,11 @@ export async function tcav(model: Model, concept: string[], random: string[], in
     nulls.push(trainCav(shuffled.slice(0, half), shuffled.slice(half), rng));
   }
   const data = await pooled(model, inputs, layer);
-  const score = (logits: Float32Array, dims: readonly number[], row: number, T: number): number => {
-    if (target.kind === 'label') return labelScore(logits, row * dims[1], dims[1], target.index, target.score);
-    if (target.kind === 'next-token') return logProbAt(logits, (row * T + T - 1) * dims[2], dims[2], target.tokenId);
-    throw usageError('TCAV targets a label or a next token');
-  };
-  const positive = (directions: Cav[]) => directions.map(() => 0);
-  const counts = { concept: positive(cavs), null: positive(nulls) };
-  for (let i = 0; i < inputs.length; i++) {
-    const h = data.states[i];
-    const T = data.ids[i].length;
-    const H = h.length / T;
-    const directions = [...cavs, ...nulls];
-    const rows = new Float32Array(directions.length * 2 * T * H);
-    directions.forEach((c, k) => {
-      for (const [s, sign] of [[0, 1], [1, -1]] as const) {
-        const base = (2 * k + s) * T * H;
-        rows.set(h, base);
-        for (let p = 0; p < T; p++) if (!data.special[i][p]) for (let j = 0; j < H; j++) rows[base + p * H + j] += sign * options.epsilon * c.direction[j];
-      }
-    });
-    const { data: logits, dims } = await runFromHidden(model, layer, data.ids[i], rows, directions.length * 2);
-    directions.forEach((_, k) => {
-      const derivative = (score(logits, dims, 2 * k, T) - score(logits, dims, 2 * k + 1, T)) / (2 * options.epsilon);
-      if (derivative > 0) (k < cavs.length ? counts.concept : counts.null)[k < cavs.length ? k : k - cavs.length]++;
+  const derivatives = await directionalDerivatives(model, layer, target, data, [...cavs, ...nulls].map((c) => c.direction));
+  const counts = { concept: cavs.map(() => 0), null: nulls.map(() => 0) };
+  for (const row of derivatives) {
+    row.forEach((d, k) => {
+      if (d > 0) (k < cavs.length ? counts.concept : counts.null)[k < cavs.length ? k : k - cavs.length]++;
     });
   }
   const scores = counts.concept.map((c) => c / inputs.length);
@@ -174,7 +183,7 @@ export async function tcav(model: Model, concept: string[], random: string[], in
   }
   const pValue = (atLeast + 1) / (permutations + 1);
   return {
-    schema: TCAV_SCHEMA, model: model.id, layer, target: target.name, runs: options.runs, epsilon: options.epsilon,
+    schema: TCAV_SCHEMA, model: model.id, layer, target: target.name, runs: options.runs, derivative: 'exact',
     cavAccuracy: mean(cavs.map((c) => c.accuracy).filter((a) => !Number.isNaN(a))),
     scores, nullScores, mean: mean(scores), nullMean: mean(nullScores), pValue, significant: pValue < 0.05, seed: options.seed,
   };
