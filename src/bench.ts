@@ -6,6 +6,7 @@ import type * as ort from 'onnxruntime-node';
 import { explainText } from './explain.js';
 import { METHODS } from './methods/registry.js';
 import type { Model } from './model/types.js';
+import { runBatched } from './runner/runBatched.js';
 import { encodeText } from './text/encode.js';
 import { packageRoot } from './util/paths.js';
 
@@ -35,6 +36,10 @@ export interface BenchRow {
   rawMs: number;
   /** medianMs / rawMs: the overhead over the raw forward passes; 1.0 is the floor. */
   ratio: number;
+  /** Median time of `forwardPasses` plain forward passes of the input, batched as usual. */
+  forwardMs: number;
+  /** medianMs / forwardMs: for gradient methods, the cost of forward-and-backward against forward alone. */
+  vsForwards: number;
   explanationsPerSecond: number;
   tokensPerSecond: number;
   /** Peak resident memory of the process so far, in MB. */
@@ -103,6 +108,7 @@ function recordingModel(model: Model, log: RecordedRun[] | null): Model {
   return {
     ...model,
     session: recording(model.session, log),
+    observeSession: (session) => recording(session, log),
     instrumented: async () => {
       const inst = await model.instrumented();
       return { ...inst, session: recording(inst.session, log) };
@@ -117,6 +123,18 @@ async function replay(runs: RecordedRun[]): Promise<number> {
     for (const t of Object.values(out)) (t as ort.Tensor).dispose?.();
   }
   return performance.now() - start;
+}
+
+/** Median time of `count` forward passes of the same ids through the plain session, batched as every method's are. */
+async function plainForwards(model: Model, ids: readonly number[], count: number, runs: number): Promise<number> {
+  const sequences = Array.from({ length: count }, () => ids);
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    await runBatched(model, sequences, () => 0);
+    times.push(performance.now() - start);
+  }
+  return median(times);
 }
 
 /** Time every method at every length on one model: wall time, forward passes, and the ratio to the raw forward passes. */
@@ -152,7 +170,7 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
           for (let k = 0; k < options.runs; k++) raw.push(await replay(log));
           rows.push({
             model: name, method, length: actual, features, runs: options.runs, medianMs: 0, minMs: 0, maxMs: 0,
-            forwardPasses, declaredCost, rawMs: median(raw), ratio: 0, explanationsPerSecond: 0, tokensPerSecond: 0, peakRssMb: 0,
+            forwardPasses, declaredCost, rawMs: median(raw), ratio: 0, forwardMs: await plainForwards(model, encodeText(model, text).ids, forwardPasses, options.runs), vsForwards: 0, explanationsPerSecond: 0, tokensPerSecond: 0, peakRssMb: 0,
           });
         }
       }
@@ -161,6 +179,7 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
       row.minMs = Math.min(...times);
       row.maxMs = Math.max(...times);
       row.ratio = row.medianMs / row.rawMs;
+      row.vsForwards = row.medianMs / row.forwardMs;
       row.explanationsPerSecond = 1000 / row.medianMs;
       row.tokensPerSecond = (1000 * actual) / row.medianMs;
       row.peakRssMb = process.resourceUsage().maxRSS / 1024;

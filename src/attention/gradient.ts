@@ -14,7 +14,7 @@ export interface AttentionTimesGradient {
 export async function attentionTimesGradient(model: Model, ids: readonly number[], target: Target): Promise<AttentionTimesGradient> {
   const gs = await gradientSession(model, { kind: 'attention' }, headScoreOf(target));
   const head = targetHead(target, ids.length);
-  const [row] = await runGradients(model, gs, [{ ids: [...ids, ...head.extra], index: head.index, weight: head.weight }]);
+  const [row] = await runGradients(model, gs, [{ ids: [...ids, ...head.extra], positions: head.positions, index: head.index, weight: head.weight }]);
   const T = row.length;
   const importance: AttentionTimesGradient['importance'] = [];
   const layers = row.gradients.map((grad, l) => {

@@ -131,7 +131,7 @@ export async function directionalDerivatives(
   const gs = await gradientSession(model, { kind: 'hidden', layer }, headScoreOf(target));
   const rows = data.states.map((state, i) => {
     const head = targetHead(target, data.ids[i].length);
-    return { ids: data.ids[i], cut: state, index: head.index, weight: head.weight };
+    return { ids: data.ids[i], cut: state, positions: head.positions, index: head.index, weight: head.weight };
   });
   const out = await runGradients(model, gs, rows);
   return out.map((r, i) => {

@@ -13,7 +13,7 @@ import { GraphIndex } from '../onnx/graph.js';
 import { findTransformerStructure } from '../onnx/instrument.js';
 import { probeFacts } from '../onnx/probe.js';
 import { DataType, encodeModel, toNumber, type ModelProto } from '../onnx/proto.js';
-import { addScoreHead, SCORE_OUTPUT, TARGET_INDEX, TARGET_WEIGHT, type HeadScore } from '../onnx/scoreHead.js';
+import { addScoreHead, SCORE_OUTPUT, TARGET_INDEX, TARGET_POSITIONS, TARGET_WEIGHT, type HeadScore } from '../onnx/scoreHead.js';
 import type { FloatTensor } from '../onnx/tensor.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
 import type { Target } from '../target/target.js';
@@ -55,18 +55,16 @@ export function headScoreOf(target: Target): HeadScore {
   return target.kind === 'label' ? target.score : 'log-probability';
 }
 
-const sessions = new WeakMap<Model, Map<string, Promise<GradientSession>>>();
+const sessions = new Map<string, Promise<GradientSession>>();
 
-/** The model's forward-and-backward session for one gradient source and score; built once, cached in memory and on disk. */
+/** The model's forward-and-backward session for one gradient source and score; built once per graph, cached in memory and on disk. */
 export function gradientSession(model: Model, source: GradientSource, headScore: HeadScore): Promise<GradientSession> {
-  let byKey = sessions.get(model);
-  if (!byKey) sessions.set(model, (byKey = new Map()));
-  const key = `${JSON.stringify(source)}|${headScore}`;
-  let pending = byKey.get(key);
+  const key = `${model.graphId}|${JSON.stringify(source)}|${headScore}`;
+  let pending = sessions.get(key);
   if (!pending) {
     pending = buildGradientSession(model, source, headScore);
-    pending.catch(() => byKey!.delete(key));
-    byKey.set(key, pending);
+    pending.catch(() => sessions.delete(key));
+    sessions.set(key, pending);
   }
   return pending;
 }
@@ -124,12 +122,13 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
     });
   }
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
-  const bytes = fs.readFileSync(model.onnxPath);
+  const bytes = model.graphOverride ? encodeModel(model.graphOverride) : fs.readFileSync(model.onnxPath);
   const hash = crypto.createHash('sha256').update(bytes).update(`${GRADIENT_CODE}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
   const cached = path.join(cacheDir(), 'gradients', `${hash}.onnx`);
   const request = { of: SCORE_OUTPUT, wrt };
   let encoded: Uint8Array | null = null;
-  if (!fs.existsSync(cached)) {
+  // Rewritten graphs held in memory (randomised weights) are built afresh: caching them would only fill the disk.
+  if (model.graphOverride || !fs.existsSync(cached)) {
     let result;
     try {
       const facts = await probeFacts(graph, tensorsNeedingFacts(gradientPath(graph, request), request), (variant) => probeFeeds(model, width, perPosition, variant));
@@ -140,7 +139,7 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
     }
     encoded = encodeModel(result.model);
     try {
-      writeFileAtomic(cached, encoded);
+      if (!model.graphOverride) writeFileAtomic(cached, encoded);
     } catch {
       // A read-only cache is no reason to fail.
     }
@@ -167,13 +166,15 @@ function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 
   const vocab = Math.min(100, (model.config.vocab_size as number | undefined) ?? 100);
   const sequences = Array.from({ length: rows }, (_, r) => Array.from({ length }, (_, t) => (r * 7 + t * 3 + 5) % vocab));
   const { feeds } = buildFeeds(model, sequences);
-  const positions = perPosition ? length : 1;
   const cut = Float32Array.from({ length: rows * length * width }, (_, i) => Math.sin(i * 0.37) * 0.5);
+  const select = new Float32Array(rows * length);
+  for (let r = 0; r < rows; r++) select[r * length + length - 1] = 1;
   return {
     ...feeds,
     ...(width ? { [CUT_INPUT]: new ort.Tensor('float32', cut, [rows, length, width]) } : {}),
-    [TARGET_INDEX]: new ort.Tensor('int64', new BigInt64Array(rows * positions), [rows, positions]),
-    [TARGET_WEIGHT]: new ort.Tensor('float32', new Float32Array(rows * positions).fill(1), [rows, positions]),
+    ...(perPosition ? { [TARGET_POSITIONS]: new ort.Tensor('float32', select, [rows, 1, length]) } : {}),
+    [TARGET_INDEX]: new ort.Tensor('int64', new BigInt64Array(rows), [rows, 1]),
+    [TARGET_WEIGHT]: new ort.Tensor('float32', new Float32Array(rows).fill(1), [rows, 1]),
   };
 }
 
@@ -182,7 +183,8 @@ export interface GradientRow {
   ids: readonly number[];
   /** Values of the cut input for this row, [T, width] (absent for attention gradients). */
   cut?: Float32Array;
-  /** Target head per position: one entry for a classifier, T entries for a language model. */
+  /** The scored positions (language models), and per scored position the class or token and its weight. */
+  positions: readonly number[];
   index: readonly number[];
   weight: readonly number[];
 }
@@ -202,17 +204,20 @@ export async function runGradients(model: Model, gs: GradientSession, rows: read
   const width = gs.embeddings ? gs.embeddings.dims[1] : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
   const extraFeeds = (start: number, end: number, length: number): Record<string, ort.Tensor> => {
     const n = end - start;
-    const positions = gs.perPosition ? length : 1;
-    const index = new BigInt64Array(n * positions);
-    const weight = new Float32Array(n * positions);
+    const K = Math.max(...rows.slice(start, end).map((r) => r.index.length));
+    const index = new BigInt64Array(n * K);
+    const weight = new Float32Array(n * K);
+    const select = new Float32Array(n * K * length);
     const feeds: Record<string, ort.Tensor> = {};
     for (let r = 0; r < n; r++) {
       const row = rows[start + r];
-      row.index.forEach((v, p) => (index[r * positions + p] = BigInt(v)));
-      weight.set(row.weight, r * positions);
+      row.index.forEach((v, k) => (index[r * K + k] = BigInt(v)));
+      weight.set(row.weight, r * K);
+      row.positions.forEach((p, k) => (select[(r * K + k) * length + p] = 1));
     }
-    feeds[TARGET_INDEX] = new ort.Tensor('int64', index, [n, positions]);
-    feeds[TARGET_WEIGHT] = new ort.Tensor('float32', weight, [n, positions]);
+    feeds[TARGET_INDEX] = new ort.Tensor('int64', index, [n, K]);
+    feeds[TARGET_WEIGHT] = new ort.Tensor('float32', weight, [n, K]);
+    if (gs.perPosition) feeds[TARGET_POSITIONS] = new ort.Tensor('float32', select, [n, K, length]);
     feeds['interp.seed'] = new ort.Tensor('float32', new Float32Array(n).fill(1), [n]);
     if (gs.cutInput) {
       const cut = new Float32Array(n * length * width);
@@ -237,33 +242,26 @@ export async function runGradients(model: Model, gs: GradientSession, rows: read
       values: gs.values.map((v) => sliceOf(v)),
       length: batch.length,
     };
-  }, { session: gs.session, outputs, extraFeeds, batchTokens: 4096 });
+  }, { session: model.observeSession ? model.observeSession(gs.session) : gs.session, outputs, extraFeeds, batchTokens: 4096 });
   model.counter.backward += rows.length;
   return results;
 }
 
-/** The target as per-position head inputs for a sequence of `length` tokens (continuations: prompt and continuation, joined). */
-export function targetHead(target: Target, promptLength: number): { index: number[]; weight: number[]; extra: number[] } {
+/** The target as head inputs for a prompt of `promptLength` tokens; `extra` is appended to the prompt (a continuation). */
+export function targetHead(target: Target, promptLength: number): { positions: number[]; index: number[]; weight: number[]; extra: number[] } {
   switch (target.kind) {
     case 'label':
-      return { index: [target.index], weight: [1], extra: [] };
-    case 'next-token': {
-      const index = new Array(promptLength).fill(0);
-      const weight = new Array(promptLength).fill(0);
-      index[promptLength - 1] = target.tokenId;
-      weight[promptLength - 1] = 1;
-      return { index, weight, extra: [] };
-    }
+      return { positions: [], index: [target.index], weight: [1], extra: [] };
+    case 'next-token':
+      return { positions: [promptLength - 1], index: [target.tokenId], weight: [1], extra: [] };
     case 'continuation': {
       const k = target.tokenIds.length;
-      const total = promptLength + k;
-      const index = new Array(total).fill(0);
-      const weight = new Array(total).fill(0);
-      target.tokenIds.forEach((tok, j) => {
-        index[promptLength - 1 + j] = tok;
-        weight[promptLength - 1 + j] = target.reduce === 'sum' ? 1 : 1 / k;
-      });
-      return { index, weight, extra: target.tokenIds };
+      return {
+        positions: target.tokenIds.map((_, j) => promptLength - 1 + j),
+        index: [...target.tokenIds],
+        weight: target.tokenIds.map(() => (target.reduce === 'sum' ? 1 : 1 / k)),
+        extra: target.tokenIds,
+      };
     }
   }
 }

@@ -55,6 +55,7 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
   const model: Model = {
     id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session,
     counter: { sequences: 0, batches: 0, backward: 0 },
+    graphId: onnxPath,
     instrumented: () => (instrumentedPromise ??= createInstrumentedSession(onnxPath, options, spec)),
   };
   return model;
@@ -273,6 +274,8 @@ async function createInstrumentedSession(onnxPath: string, options: LoadOptions,
   return { session, outputs: result.outputs, structure: result.structure, outputProjections };
 }
 
+let rewrittenGraphs = 0;
+
 /**
  * The same model running a rewritten graph (for example with randomised weights): both its plain and
  * its instrumented sessions are built from `proto`, in memory. Tokenizer, config and signature are shared.
@@ -285,11 +288,15 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
     const inst = await createSession(encodeModel(result.model), options, model.id);
     return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: outputProjectionsOf(proto, result.structure) };
   };
-  return { ...model, session, counter: model.counter, instrumented: () => (instrumentedPromise ??= build()) };
+  return {
+    ...model, session, counter: model.counter, instrumented: () => (instrumentedPromise ??= build()),
+    graphId: `${model.onnxPath}#rewritten-${++rewrittenGraphs}`, graphOverride: proto,
+  };
 }
 
 /** The decoded ONNX graph of a model (for rewriting). */
 export function readGraph(model: Model): ModelProto {
+  if (model.graphOverride) return model.graphOverride;
   try {
     return decodeModel(fs.readFileSync(model.onnxPath));
   } catch (e) {

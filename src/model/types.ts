@@ -1,6 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { InstrumentedOutputs, TransformerStructure } from '../onnx/instrument.js';
+import type { ModelProto } from '../onnx/proto.js';
 
 export type Task = 'classification' | 'causal-lm' | 'masked-lm';
 
@@ -63,4 +64,10 @@ export interface Model {
   counter: { sequences: number; batches: number; backward: number };
   /** The session with attentions, value vectors and hidden states exposed; built (and cached on disk) on first use. */
   instrumented(): Promise<InstrumentedSession>;
+  /** Identifies the graph this model runs: the ONNX file, or a rewritten graph held in memory. */
+  graphId: string;
+  /** The rewritten graph, for a model made by `withGraph`. */
+  graphOverride?: ModelProto;
+  /** Hook through which derived sessions (gradient graphs) are run, for tools that observe every run (bench). */
+  observeSession?: (session: ort.InferenceSession) => ort.InferenceSession;
 }

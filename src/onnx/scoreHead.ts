@@ -6,19 +6,24 @@ export type HeadScore = 'logit' | 'probability' | 'log-odds' | 'log-probability'
 export const SCORE_OUTPUT = 'interp.score';
 export const TARGET_INDEX = 'interp.target_index';
 export const TARGET_WEIGHT = 'interp.target_weight';
+export const TARGET_POSITIONS = 'interp.target_positions';
 
 /**
  * Append the target score to a graph, so that its gradient is taken inside the graph: per row,
- * score = Σ_p weight[p] · s(logits[p])[index[p]], where s is the identity, softmax, log-softmax or
+ * score = Σ_k weight[k] · s(logits[k])[index[k]], where s is the identity, softmax, log-softmax or
  * the log-odds against all other classes. `interp.target_index` (int64) and `interp.target_weight`
- * (float) are [batch, P]: P = 1 for a classifier's [batch, classes] logits, the sequence length for a
- * language model's [batch, T, vocab] logits (the next-token position, or every continuation position).
+ * (float) are [batch, K]: K = 1 for a classifier's [batch, classes] logits. A language model's
+ * [batch, T, vocab] logits are first reduced to the K scored positions (the next-token position, or the
+ * continuation's) by `interp.target_positions`, a [batch, K, T] one-hot selection, so that nothing of
+ * vocabulary size is computed for the other positions.
  */
 export function addScoreHead(model: ModelProto, logits: string, score: HeadScore, perPosition: boolean, opset: number): ModelProto {
   const b = new GraphBuilder('interp.head/');
   const index = b.input(TARGET_INDEX, DataType.INT64, ['batch', 'positions']);
   const weight = b.input(TARGET_WEIGHT, DataType.FLOAT, ['batch', 'positions']);
-  const z = perPosition ? logits : b.op('Unsqueeze', [logits, b.ints([1])]);
+  const z = perPosition
+    ? b.op('MatMul', [b.input(TARGET_POSITIONS, DataType.FLOAT, ['batch', 'positions', 'sequence']), logits])
+    : b.op('Unsqueeze', [logits, b.ints([1])]);
   const classes = b.op('Gather', [b.op('Shape', [z]), b.ints([-1])], { axis: 0 });
   const oneHot = b.op('OneHot', [index, classes, b.floats(b.fresh('onehot_values'), [0, 1], [2])], { axis: -1 });
   const pick = (t: string) => b.op('ReduceSum', [b.op('Mul', [t, oneHot]), b.ints([-1])], { keepdims: 0 });

@@ -4,12 +4,12 @@ import type { BenchReport } from '../bench.js';
 
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-const HEAD = ['model', 'method', 'tokens', 'features', 'forward passes', 'declared', 'median ms', 'min–max ms', 'raw ms', 'ratio', 'expl/s', 'tokens/s', 'peak RSS MB'];
+const HEAD = ['model', 'method', 'tokens', 'features', 'forward passes', 'declared', 'median ms', 'min–max ms', 'raw ms', 'ratio', 'plain fwd ms', 'vs fwd', 'expl/s', 'tokens/s', 'peak RSS MB'];
 
 function cells(r: BenchReport['rows'][number]): string[] {
   return [
     r.model, r.method, String(r.length), String(r.features), String(r.forwardPasses), String(r.declaredCost), ms(r.medianMs),
-    `${ms(r.minMs)}–${ms(r.maxMs)}`, ms(r.rawMs), r.ratio.toFixed(2), r.explanationsPerSecond.toFixed(1), r.tokensPerSecond.toFixed(0), r.peakRssMb.toFixed(0),
+    `${ms(r.minMs)}–${ms(r.maxMs)}`, ms(r.rawMs), r.ratio.toFixed(2), ms(r.forwardMs), r.vsForwards.toFixed(2), r.explanationsPerSecond.toFixed(1), r.tokensPerSecond.toFixed(0), r.peakRssMb.toFixed(0),
   ];
 }
 
@@ -36,7 +36,7 @@ export function benchMarkdown(report: BenchReport, command: string): string {
     '',
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GiB, ${m.platform}; Node ${m.node}; onnxruntime-node ${m.onnxruntime}. Runs: ${report.settings.runs} after ${report.settings.warmup} warm-up; threads: ${report.settings.threads ?? 'onnxruntime default'}.`,
     '',
-    '`ratio` is the method\'s median wall time over the median time of the very same onnxruntime session runs (same variants, same batches) replayed on their own: 1.00 means no overhead beyond the forward passes. `forward passes` counts sequences run; `declared` is the method\'s declared cost (an upper bound for sampling methods, which run a repeated coalition once).',
+    '`ratio` is the method\'s median wall time over the median time of the very same onnxruntime session runs (same variants, same batches) replayed on their own: 1.00 means no overhead beyond the forward passes. `forward passes` counts sequences run; `declared` is the method\'s declared cost (an upper bound for sampling methods, which run a repeated coalition once). `plain fwd ms` is the median time of as many plain forward passes of the input as the method ran, batched as usual, and `vs fwd` the method\'s time over it: for gradient methods, where every pass also runs backward, it is the price of the backward graph (integrated-gradients with 50 steps against 50 forwards).',
     '',
     `| ${HEAD.join(' | ')} |`,
     `| ${HEAD.map(() => '---').join(' | ')} |`,
