@@ -147,6 +147,13 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     }
     return out;
   });
+  for (const r of results) {
+    const error = r.diagnostics.relativeCompletenessError;
+    // A large completeness error means the path integral is under-resolved, usually near a normalisation singularity.
+    if (typeof error === 'number' && error > 0.05) {
+      process.stderr.write(`interp: warning: ${r.method} is ${(error * 100).toFixed(1)} % short of f(x) − f(baseline); raise --steps or try --baseline mask or pad\n`);
+    }
+  }
   if (flags.svg) await writeSvg(flags.svg, attributionChart(results[0]));
   if (interactive() && !flags.json) process.stderr.write(colouredText(results[0]) + '\n');
   if (results.length === 1) {

@@ -60,7 +60,7 @@ export function fidelityCommand(): Command {
     )
     .option('--data <file>', 'dataset: TSV (sentence<TAB>label), JSONL ({"text", "label"}) or ERASER JSON ({sentence, label, evidence})')
     .option('--format <format>', 'tsv, jsonl or eraser (default: from the extension)')
-    .option('--methods <list>', `comma-separated methods: ${Object.keys(METHODS).join(', ')}`, 'occlusion,kernel-shap,attention,random')
+    .option('--methods <list>', `comma-separated methods: ${Object.keys(METHODS).join(', ')}`, 'occlusion,kernel-shap,integrated-gradients,grad-x-input,attention,random')
     .option('--limit <n>', 'the first n examples')
     .option('--sample <n>', 'a seeded random sample of n examples')
     .option('--seed <n>', 'seed for sampling examples and for sampling methods', '0')
