@@ -151,7 +151,7 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     const error = r.diagnostics.relativeCompletenessError;
     // A large completeness error means the path integral is under-resolved, usually near a normalisation singularity.
     if (typeof error === 'number' && error > 0.05) {
-      process.stderr.write(`interp: warning: ${r.method} is ${(error * 100).toFixed(1)} % short of f(x) − f(baseline); raise --steps or try --baseline mask or pad\n`);
+      process.stderr.write(`interp: warning: ${r.method} misses f(x) − f(baseline) by ${(error * 100).toFixed(1)} %; raise --steps or try --baseline mask or pad\n`);
     }
   }
   if (flags.svg) await writeSvg(flags.svg, attributionChart(results[0]));

@@ -25,8 +25,11 @@ describe('interp bench (tiny settings; timings are not asserted)', () => {
       expect(row.length).toBeGreaterThanOrEqual(6);
       if (SAMPLING.has(row.method)) expect(row.forwardPasses, `${row.method}`).toBeLessThanOrEqual(row.declaredCost);
       else expect(row.forwardPasses, `${row.method}`).toBe(row.declaredCost);
-      for (const key of ['medianMs', 'rawMs', 'ratio', 'explanationsPerSecond', 'tokensPerSecond', 'peakRssMb']) expect(row[key]).toBeGreaterThan(0);
+      for (const key of ['medianMs', 'rawMs', 'ratio', 'forwardMs', 'vsForwards', 'explanationsPerSecond', 'tokensPerSecond', 'peakRssMb']) expect(row[key]).toBeGreaterThan(0);
     }
+    // Integrated gradients: 50 path points and both endpoints run forward and backward, beside the two reference forwards.
+    const ig = report.rows.find((row: any) => row.method === 'integrated-gradients');
+    expect(ig.forwardPasses).toBe(54);
     expect(fs.readFileSync(path.join(dir, 'BENCH.md'), 'utf8')).toMatch(/^# Benchmarks\n\nProduced by `interp bench --model sst2-tiny/);
     expect(fs.readFileSync(path.join(dir, 'bench.svg'), 'utf8')).toMatch(/^<svg/);
   });
