@@ -2,40 +2,59 @@ import { difference, featureDots } from '../gradients/context.js';
 import { quadrature, QUADRATURE_RULES, type QuadratureRule } from '../util/quadrature.js';
 import type { AttributionMethod } from './types.js';
 
+/** Step counts tried: `steps`, then doubling up to `max-steps` while the completeness error exceeds `tolerance` (0: one try). */
+function schedule(p: Record<string, number>): number[] {
+  const counts = [p.steps];
+  if (p.tolerance > 0) while (counts[counts.length - 1] * 2 <= p['max-steps']) counts.push(counts[counts.length - 1] * 2);
+  return counts;
+}
+
 /**
  * Sundararajan et al. 2017: (x − x') · ∫₀¹ ∇f(x' + α(x − x')) dα, by a quadrature rule over `steps`
  * points, all run in one batch. The endpoints run too, for f(x) − f(x') and the completeness error.
+ * Kinks along the path (ReLU units switching) defeat any fixed rule; with --tolerance the step count
+ * doubles until the attributions sum to f(x) − f(x') within that relative error.
  */
 export const integratedGradients: AttributionMethod = {
   name: 'integrated-gradients',
   description: 'path integral of gradients from the baseline to the input (Gauss–Legendre or Riemann rule); sums to f(x) − f(baseline)',
-  params: { steps: { type: 'int', default: 50, min: 1, description: 'points on the path from baseline to input' } },
+  params: {
+    steps: { type: 'int', default: 50, min: 1, description: 'points on the path from baseline to input' },
+    tolerance: { type: 'float', default: 0, min: 0, description: 'double the steps until the relative completeness error is below this (0: off)' },
+    'max-steps': { type: 'int', default: 512, min: 1, description: 'with --tolerance, the most steps tried' },
+  },
   choices: { rule: { values: QUADRATURE_RULES, default: 'gauss-legendre', description: 'quadrature rule for the path integral' } },
   sampling: false,
   gradient: true,
-  cost: (_, p) => p.steps + 2,
+  cost: (_, p) => schedule(p).reduce((a, b) => a + b, 0) + 2,
   async explain(ctx, p, c) {
     const g = ctx.gradients!;
-    const { nodes, weights } = quadrature(c.rule as QuadratureRule, p.steps);
     const delta = difference(g.input, g.baseline);
-    const rows = [g.input, g.baseline, ...nodes.map((a) => g.baseline.map((b, i) => b + a * delta[i]))];
-    const out = await g.run(rows);
-    const integral = new Float64Array(delta.length);
-    nodes.forEach((_, k) => {
-      const grad = out[k + 2].gradient;
-      for (let i = 0; i < integral.length; i++) integral[i] += weights[k] * grad[i];
-    });
-    const values = featureDots(ctx.features, delta, integral, g.width);
-    const total = values.reduce((a, b) => a + b, 0);
-    const gap = out[0].score - out[1].score;
+    const [atInput, atBaseline] = await g.run([g.input, g.baseline]);
+    const gap = atInput.score - atBaseline.score;
+    let result: { values: number[]; error: number; steps: number } | undefined;
+    for (const steps of schedule(p)) {
+      const { nodes, weights } = quadrature(c.rule as QuadratureRule, steps);
+      const out = await g.run(nodes.map((a) => g.baseline.map((b, i) => b + a * delta[i])));
+      const integral = new Float64Array(delta.length);
+      out.forEach(({ gradient }, k) => {
+        for (let i = 0; i < integral.length; i++) integral[i] += weights[k] * gradient[i];
+      });
+      const values = featureDots(ctx.features, delta, integral, g.width);
+      const error = Math.abs(values.reduce((a, b) => a + b, 0) - gap);
+      result = { values, error, steps };
+      if (!(p.tolerance > 0) || error <= p.tolerance * Math.abs(gap)) break;
+    }
+    const { values, error, steps } = result!;
     return {
       values,
-      baselineScore: out[1].score,
+      baselineScore: atBaseline.score,
       diagnostics: {
-        sum: total,
+        sum: values.reduce((a, b) => a + b, 0),
         'f(x) - f(baseline)': gap,
-        completenessError: Math.abs(total - gap),
-        relativeCompletenessError: Math.abs(gap) > 1e-12 ? Math.abs(total - gap) / Math.abs(gap) : 0,
+        completenessError: error,
+        relativeCompletenessError: Math.abs(gap) > 1e-12 ? error / Math.abs(gap) : 0,
+        steps,
       },
     };
   },
