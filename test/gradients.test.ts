@@ -77,6 +77,18 @@ describe('gradients end to end: planted and embedded models', () => {
     expect(r.features[1].attribution).toBeCloseTo(0, 4);
   });
 
+  it('--tolerance doubles the steps until IG is complete: the left Riemann rule on the path of "not good"', async () => {
+    const run = (params: Record<string, number>) =>
+      explainText(interaction, { text: 'not good', method: 'integrated-gradients', target: { target: 'POSITIVE', score: 'logit' }, params, choices: { rule: 'riemann-left' } });
+    // f(α) = 1.5α − 3α², so the integrand f'(α) = 1.5 − 6α; n left points sum to −1.5 + 3/n: a relative error of 2/n.
+    const fixed = await run({ steps: 2 });
+    expect(fixed.diagnostics.relativeCompletenessError as number).toBeCloseTo(1, 5);
+    const adaptive = await run({ steps: 2, tolerance: 0.05, 'max-steps': 256 });
+    expect(adaptive.diagnostics.steps).toBe(64);
+    expect(adaptive.diagnostics.relativeCompletenessError as number).toBeCloseTo(2 / 64, 5);
+    expect(adaptive.forwardPasses).toBeLessThanOrEqual(adaptive.declaredCost);
+  });
+
   for (const [name, text, target] of [
     ['sst2-tiny (logit)', 'a gripping , well acted and warm film', { score: 'logit' }],
     ['sst2-tiny (log-odds)', 'a gripping , well acted and warm film', { score: 'log-odds' }],
