@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { buildBertClassifier, type WeightTable } from '../fixtures/bert.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { GraphIndex } from '../src/onnx/graph.js';
+import { backward, gradientPath, tensorsNeedingFacts } from '../src/onnx/autodiff.js';
+import { CUT_INPUT, cutAt } from '../src/onnx/cut.js';
+import { findWordEmbeddings } from '../src/onnx/embeddings.js';
 import { findTransformerStructure, instrument } from '../src/onnx/instrument.js';
+import { probeFacts } from '../src/onnx/probe.js';
 import { DataType, decodeModel, encodeModel, type ModelProto } from '../src/onnx/proto.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -174,5 +178,42 @@ describe.each([
       }
     }
     expect(outputs.hiddenStates.map((n) => out[n].dims)).toEqual(outputs.hiddenStates.map(() => [2, 6, 16]));
+  });
+
+  it('has a backward graph, from the input embeddings, that matches finite differences', async () => {
+    const embeddings = findWordEmbeddings(model);
+    const cut = cutAt(model, embeddings.tensor, ['logits']);
+    const request = { of: 'logits', wrt: [CUT_INPUT] };
+    const D = embeddings.matrix.dims[1];
+    const rng = new Rng(11);
+    const feedsFor = (rows: number[][], x: Float32Array) => {
+      const all: Record<string, ort.Tensor> = { ...built.feeds(rows), [CUT_INPUT]: new ort.Tensor('float32', x, [rows.length, rows[0].length, D]) };
+      return Object.fromEntries(Object.entries(all).filter(([k]) => cut.graph.input.some((i) => i.name === k)));
+    };
+    const shapes = [[[3, 7, 9, 11], [4, 4, 8, 1]], [[3, 7, 9, 11, 2, 5], [4, 4, 8, 1, 30, 12], [5, 6, 7, 8, 9, 10]]];
+    const probeInputs = shapes.map((rows) => randn(rng, rows.length * rows[0].length * D, 1));
+    const facts = await probeFacts(cut, tensorsNeedingFacts(gradientPath(cut, request), request), (v) => feedsFor(shapes[v], probeInputs[v]));
+    const result = backward(cut, request, facts);
+    const forward = await ort.InferenceSession.create(encodeModel(cut));
+    const both = await ort.InferenceSession.create(encodeModel(result.model));
+    const rows = shapes[1];
+    const x = probeInputs[1];
+    const logits = (await forward.run(feedsFor(rows, x))).logits;
+    const r = randn(rng, logits.data.length, 1);
+    const gradient = (await both.run({ ...feedsFor(rows, x), [result.seed]: new ort.Tensor('float32', r, logits.dims) }))[result.gradients[CUT_INPUT]].data as Float32Array;
+    const dot = async (y: Float32Array) => {
+      const out = (await forward.run(feedsFor(rows, y))).logits.data as Float32Array;
+      return out.reduce((s, v, i) => s + v * r[i], 0);
+    };
+    const norm = Math.sqrt(gradient.reduce((s, v) => s + v * v, 0));
+    const random = randn(rng, x.length, 1);
+    const rnorm = Math.sqrt(random.reduce((s, v) => s + v * v, 0));
+    for (const v of [gradient.map((g) => g / norm), random.map((g) => g / rnorm)]) {
+      const analytic = v.reduce((s, vi, i) => s + vi * gradient[i], 0);
+      const central: number[] = [];
+      for (const h of [0.01, 0.005, 0.0025, 0.00125]) central.push(((await dot(x.map((xi, i) => xi + h * v[i]))) - (await dot(x.map((xi, i) => xi - h * v[i])))) / (2 * h));
+      const estimates = [...central, ...central.slice(1).map((half, k) => (4 * half - central[k]) / 3)];
+      expect(Math.min(...estimates.map((e) => Math.abs(e - analytic) / norm))).toBeLessThan(1e-3);
+    }
   });
 });
