@@ -36,9 +36,9 @@ export interface BenchRow {
   rawMs: number;
   /** medianMs / rawMs: the overhead over the raw forward passes; 1.0 is the floor. */
   ratio: number;
-  /** Median time of `forwardPasses` plain forward passes of the input, batched as usual. */
+  /** Median time of `forwardPasses` plain forward passes of the input, batched as usual, timed right after each run. */
   forwardMs: number;
-  /** medianMs / forwardMs: for gradient methods, the cost of forward-and-backward against forward alone. */
+  /** Median over runs of (method time / plain forwards time): for gradient methods, forward-and-backward against forward alone. */
   vsForwards: number;
   explanationsPerSecond: number;
   tokensPerSecond: number;
@@ -125,16 +125,12 @@ async function replay(runs: RecordedRun[]): Promise<number> {
   return performance.now() - start;
 }
 
-/** Median time of `count` forward passes of the same ids through the plain session, batched as every method's are. */
-async function plainForwards(model: Model, ids: readonly number[], count: number, runs: number): Promise<number> {
+/** Time of `count` forward passes of the same ids through the plain session, batched as every method's are. */
+async function plainForwards(model: Model, ids: readonly number[], count: number): Promise<number> {
   const sequences = Array.from({ length: count }, () => ids);
-  const times: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const start = performance.now();
-    await runBatched(model, sequences, () => 0);
-    times.push(performance.now() - start);
-  }
-  return median(times);
+  const start = performance.now();
+  await runBatched(model, sequences, () => 0);
+  return performance.now() - start;
 }
 
 /** Time every method at every length on one model: wall time, forward passes, and the ratio to the raw forward passes. */
@@ -153,6 +149,9 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
       options.onProgress?.(`${name} · ${method} · ${actual} tokens`);
       for (let w = 0; w < options.warmup; w++) await explainText(model, { text, method, params });
       const times: number[] = [];
+      // Plain forwards are timed right after each run of the method (after one warm-up), so that both see the same machine load.
+      const plain: number[] = [];
+      const ids = encodeText(model, text).ids;
       let forwardPasses = 0;
       let declaredCost = 0;
       let features = 0;
@@ -162,6 +161,8 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
         const start = performance.now();
         const result = await explainText(observed, { text, method, params });
         times.push(performance.now() - start);
+        await plainForwards(model, ids, result.forwardPasses); // warm: the method's own sessions have just run
+        plain.push(await plainForwards(model, ids, result.forwardPasses));
         if (r === 0) {
           forwardPasses = result.forwardPasses;
           declaredCost = result.declaredCost;
@@ -170,7 +171,7 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
           for (let k = 0; k < options.runs; k++) raw.push(await replay(log));
           rows.push({
             model: name, method, length: actual, features, runs: options.runs, medianMs: 0, minMs: 0, maxMs: 0,
-            forwardPasses, declaredCost, rawMs: median(raw), ratio: 0, forwardMs: await plainForwards(model, encodeText(model, text).ids, forwardPasses, options.runs), vsForwards: 0, explanationsPerSecond: 0, tokensPerSecond: 0, peakRssMb: 0,
+            forwardPasses, declaredCost, rawMs: median(raw), ratio: 0, forwardMs: 0, vsForwards: 0, explanationsPerSecond: 0, tokensPerSecond: 0, peakRssMb: 0,
           });
         }
       }
@@ -179,7 +180,8 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
       row.minMs = Math.min(...times);
       row.maxMs = Math.max(...times);
       row.ratio = row.medianMs / row.rawMs;
-      row.vsForwards = row.medianMs / row.forwardMs;
+      row.forwardMs = median(plain);
+      row.vsForwards = median(times.map((t, k) => t / plain[k]));
       row.explanationsPerSecond = 1000 / row.medianMs;
       row.tokensPerSecond = (1000 * actual) / row.medianMs;
       row.peakRssMb = process.resourceUsage().maxRSS / 1024;
