@@ -6,7 +6,7 @@ import { explainGeneration } from '../src/generate.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
 import { usageError } from '../src/errors.js';
 import { METHODS } from '../src/methods/registry.js';
-import type { BaselineKind, Granularity } from '../src/methods/types.js';
+import type { AttributionMethod, BaselineKind, Granularity } from '../src/methods/types.js';
 import type { Model } from '../src/model/types.js';
 import { attributionChart, attributionTable } from '../src/render/attribution.js';
 import { formatNumber, visible } from '../src/render/format.js';
@@ -35,6 +35,8 @@ interface ExplainFlags extends ModelFlags {
 /** Every method parameter becomes a flag; a flag given for a method that does not read it is an error. */
 const PARAMETER_FLAGS = [...new Set(Object.values(METHODS).flatMap((m) => Object.keys(m.params)))];
 const CHOICE_FLAGS = [...new Set(Object.values(METHODS).flatMap((m) => Object.keys(m.choices ?? {})))];
+const ownsParam = (m: AttributionMethod, flag: string) => flag in m.params;
+const ownsChoice = (m: AttributionMethod, flag: string) => flag in (m.choices ?? {});
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function explainCommand(): Command {
@@ -56,12 +58,12 @@ export function explainCommand(): Command {
     .option('--generate <n>', 'causal LM: generate n tokens greedily and attribute each to the prompt and the tokens before it')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
   for (const flag of PARAMETER_FLAGS) {
-    const owners = Object.values(METHODS).filter((m) => flag in m.params);
+    const owners = Object.values(METHODS).filter((m) => ownsParam(m, flag));
     const spec = owners[0].params[flag];
     cmd.addOption(new Option(`--${flag} <${spec.type === 'int' ? 'n' : 'x'}>`, `${spec.description} (${owners.map((m) => `${m.name}: ${m.params[flag].default}`).join(', ')})`));
   }
   for (const flag of CHOICE_FLAGS) {
-    const owners = Object.values(METHODS).filter((m) => m.choices && flag in m.choices);
+    const owners = Object.values(METHODS).filter((m) => ownsChoice(m, flag));
     const spec = owners[0].choices![flag];
     cmd.addOption(new Option(`--${flag} <name>`, `${spec.description}: ${spec.values.join(', ')} (${owners.map((m) => `${m.name}: ${m.choices![flag].default}`).join(', ')})`));
   }
@@ -84,28 +86,16 @@ export function explainCommand(): Command {
   return cmd;
 }
 
-function methodChoiceValues(flags: ExplainFlags, methods: string[]): Record<string, string> {
-  const choices: Record<string, string> = {};
-  for (const flag of CHOICE_FLAGS) {
+/** The values of the given method flags, each checked to belong to at least one of `methods`. */
+function methodFlagValues<T>(flags: ExplainFlags, methods: string[], names: readonly string[], owns: (m: AttributionMethod, flag: string) => boolean, parse: (flag: string, raw: string) => T): Record<string, T> {
+  const values: Record<string, T> = {};
+  for (const flag of names) {
     const raw = flags[camel(flag)];
     if (raw === undefined) continue;
-    if (!methods.some((m) => METHODS[m]?.choices && flag in METHODS[m].choices!)) throw usageError(`--${flag} does not apply to ${methods.join(', ')}`);
-    choices[flag] = String(raw);
+    if (!methods.some((m) => METHODS[m] && owns(METHODS[m], flag))) throw usageError(`--${flag} does not apply to ${methods.join(', ')}`);
+    values[flag] = parse(flag, String(raw));
   }
-  return choices;
-}
-
-function methodFlagValues(flags: ExplainFlags, methods: string[]): Record<string, number> {
-  const params: Record<string, number> = {};
-  for (const flag of PARAMETER_FLAGS) {
-    const raw = flags[camel(flag)];
-    if (raw === undefined) continue;
-    if (!methods.some((m) => METHODS[m] && flag in METHODS[m].params)) {
-      throw usageError(`--${flag} does not apply to ${methods.join(', ')}`);
-    }
-    params[flag] = parseNumber(`--${flag}`, String(raw));
-  }
-  return params;
+  return values;
 }
 
 async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
@@ -114,8 +104,8 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
   if (flags.compare && methods.length < 2) throw usageError('--compare needs at least two methods, e.g. --compare occlusion,kernel-shap');
   const seed = parseInteger('--seed', flags.seed, 0);
   const top = flags.top === undefined ? undefined : parseInteger('--top', flags.top, 1);
-  const params = methodFlagValues(flags, methods);
-  const choices = methodChoiceValues(flags, methods);
+  const params = methodFlagValues(flags, methods, PARAMETER_FLAGS, ownsParam, (flag, raw) => parseNumber(`--${flag}`, raw));
+  const choices = methodFlagValues(flags, methods, CHOICE_FLAGS, ownsChoice, (_, raw) => raw);
   const model = await withSpinner('loading model', () => openModel(flags));
   checkTaskFlags(model, flags);
   const request: ExplainRequest = {
@@ -141,8 +131,8 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     const prepared = await prepare(model, request);
     const out: Attribution[] = [];
     for (const method of methods) {
-      const own = Object.fromEntries(Object.entries(params).filter(([k]) => k in METHODS[method].params));
-      const ownChoices = Object.fromEntries(Object.entries(choices).filter(([k]) => k in (METHODS[method].choices ?? {})));
+      const own = Object.fromEntries(Object.entries(params).filter(([k]) => ownsParam(METHODS[method], k)));
+      const ownChoices = Object.fromEntries(Object.entries(choices).filter(([k]) => ownsChoice(METHODS[method], k)));
       out.push(await explainText(model, { ...request, method, params: own, choices: ownChoices }, prepared));
     }
     return out;
