@@ -4,11 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { runtimeError } from '../errors.js';
-import { readGraph } from '../model/load.js';
+import { readGraphWithBytes, sessionOptions } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
 import { findWordEmbeddings } from '../onnx/embeddings.js';
+import { valueInfo } from '../onnx/builder.js';
 import { GraphIndex } from '../onnx/graph.js';
 import { findTransformerStructure } from '../onnx/instrument.js';
 import { probeFacts } from '../onnx/probe.js';
@@ -40,16 +41,18 @@ export interface GradientSession {
 
 /**
  * Cached gradient graphs are keyed by the code that builds them too (these modules' own files, compiled
- * or not), so that a changed rule never meets a stale graph.
+ * or not), so that a changed rule never meets a stale graph. Read on first build, not at start-up.
  */
-const GRADIENT_CODE = (() => {
+let codeHash: string | undefined;
+function gradientCode(): string {
+  if (codeHash) return codeHash;
   const hash = crypto.createHash('sha256');
   for (const module of ['../onnx/gradRules', '../onnx/autodiff', '../onnx/scoreHead', '../onnx/cut', '../onnx/embeddings', '../onnx/probe', './session']) {
     const file = ['.js', '.ts'].map((ext) => fileURLToPath(new URL(module + ext, import.meta.url))).find((f) => fs.existsSync(f));
     hash.update(file ? fs.readFileSync(file) : module);
   }
-  return hash.digest('hex');
-})();
+  return (codeHash = hash.digest('hex'));
+}
 
 export function headScoreOf(target: Target): HeadScore {
   return target.kind === 'label' ? target.score : 'log-probability';
@@ -77,7 +80,7 @@ function hiddenWidth(model: Model, proto: ModelProto): number {
 }
 
 async function buildGradientSession(model: Model, source: GradientSource, headScore: HeadScore): Promise<GradientSession> {
-  const proto = readGraph(model);
+  const { proto, bytes } = readGraphWithBytes(model);
   const opset = toNumber(proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 13) throw runtimeError(`'${model.id}': gradients need an ONNX opset of 13 or later (this graph has ${opset})`);
   if (proto.graph.initializer.some((t) => t.dataLocation === 1)) throw runtimeError(`'${model.id}' keeps its weights in external data files; gradients are not supported for such graphs yet`);
@@ -117,13 +120,12 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
     wrt.forEach((t, i) => {
       const name = `interp.attention.${i}`;
       graph.graph.node.push({ input: [t], output: [name], name: `interp_attention_${i}`, opType: 'Identity', domain: '', attribute: [] });
-      graph.graph.output.push({ name, type: { tensorType: { elemType: DataType.FLOAT } } });
+      graph.graph.output.push(valueInfo(name, DataType.FLOAT));
       values.push(name);
     });
   }
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
-  const bytes = model.graphOverride ? encodeModel(model.graphOverride) : fs.readFileSync(model.onnxPath);
-  const hash = crypto.createHash('sha256').update(bytes).update(`${GRADIENT_CODE}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
+  const hash = crypto.createHash('sha256').update(bytes).update(`${gradientCode()}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
   const cached = path.join(cacheDir(), 'gradients', `${hash}.onnx`);
   const request = { of: SCORE_OUTPUT, wrt };
   let encoded: Uint8Array | null = null;
@@ -131,8 +133,9 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
   if (model.graphOverride || !fs.existsSync(cached)) {
     let result;
     try {
-      const facts = await probeFacts(graph, tensorsNeedingFacts(gradientPath(graph, request), request), (variant) => probeFeeds(model, width, perPosition, variant));
-      result = backward(graph, request, facts);
+      const pathToScore = gradientPath(graph, request);
+      const facts = await probeFacts(graph, tensorsNeedingFacts(pathToScore, request), (variant) => probeFeeds(model, width, perPosition, variant));
+      result = backward(graph, request, facts, pathToScore);
     } catch (e) {
       if (e instanceof UnsupportedOperatorError) throw runtimeError(`'${model.id}': ${e.message}, so gradient methods cannot run on it`);
       throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
@@ -146,17 +149,13 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
   }
   let session: ort.InferenceSession;
   try {
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: 3, ...threadOptions() };
+    // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
+    const options: ort.InferenceSession.SessionOptions = { ...sessionOptions({}), logSeverityLevel: 3 };
     session = encoded ? await ort.InferenceSession.create(encoded, options) : await ort.InferenceSession.create(cached, options);
   } catch (e) {
     throw runtimeError(`'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`);
   }
   return { session, source, cutInput, gradients: wrt.map((_, i) => `interp.grad.${i}`), values, embeddings, headScore, perPosition };
-}
-
-function threadOptions(): Partial<ort.InferenceSession.SessionOptions> {
-  const threads = process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined;
-  return threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {};
 }
 
 /** Inputs for the two probe runs: 2 rows × 4 tokens, then 3 rows × 6 tokens. */
@@ -177,6 +176,9 @@ function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 
     [TARGET_WEIGHT]: new ort.Tensor('float32', new Float32Array(rows).fill(1), [rows, 1]),
   };
 }
+
+/** Half the forward runner's token budget per batch: the backward pass keeps the forward activations alive. */
+const GRADIENT_BATCH_TOKENS = 4096;
 
 /** One row of a gradient run. */
 export interface GradientRow {
@@ -242,7 +244,7 @@ export async function runGradients(model: Model, gs: GradientSession, rows: read
       values: gs.values.map((v) => sliceOf(v)),
       length: batch.length,
     };
-  }, { session: model.observeSession ? model.observeSession(gs.session) : gs.session, outputs, extraFeeds, batchTokens: 4096 });
+  }, { session: model.observeSession ? model.observeSession(gs.session) : gs.session, outputs, extraFeeds, batchTokens: GRADIENT_BATCH_TOKENS });
   model.counter.backward += rows.length;
   return results;
 }

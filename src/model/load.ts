@@ -170,7 +170,7 @@ function maxLengthOf(config: ModelConfig, tokenizer: PreTrainedTokenizer): numbe
   return candidates.length ? Math.min(...candidates) : 512;
 }
 
-function sessionOptions(options: LoadOptions): ort.InferenceSession.SessionOptions {
+export function sessionOptions(options: LoadOptions): ort.InferenceSession.SessionOptions {
   const threads = options.threads ?? (process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined);
   return {
     graphOptimizationLevel: 'all',
@@ -296,9 +296,15 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
 
 /** The decoded ONNX graph of a model (for rewriting). */
 export function readGraph(model: Model): ModelProto {
-  if (model.graphOverride) return model.graphOverride;
+  return model.graphOverride ?? readGraphWithBytes(model).proto;
+}
+
+/** The decoded graph and the bytes it came from (a rewritten graph is encoded), for callers that key caches by content. */
+export function readGraphWithBytes(model: Model): { proto: ModelProto; bytes: Uint8Array } {
+  if (model.graphOverride) return { proto: model.graphOverride, bytes: encodeModel(model.graphOverride) };
   try {
-    return decodeModel(fs.readFileSync(model.onnxPath));
+    const bytes = fs.readFileSync(model.onnxPath);
+    return { proto: decodeModel(bytes), bytes };
   } catch (e) {
     throw runtimeError(`'${model.id}': the ONNX file cannot be parsed: ${firstLine(e)}`);
   }

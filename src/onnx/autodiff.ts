@@ -1,7 +1,8 @@
-import { GraphBuilder } from './builder.js';
+import { GraphBuilder, valueInfo } from './builder.js';
 import { GRADIENT_RULES, UnsupportedOperatorError, type RuleContext } from './gradRules.js';
 import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import { GraphIndex } from './graph.js';
+import { readFloatTensor } from './tensor.js';
 
 export { UnsupportedOperatorError };
 
@@ -80,30 +81,37 @@ export interface BackwardResult {
 
 export const SEED_INPUT = 'interp.seed';
 
-function readInts(tensor: TensorProto): number[] | null {
+/** A constant's values as numbers (integer or float storage), or null where they cannot be read. */
+function readNumbers(tensor: TensorProto): number[] | null {
+  const floats = readFloatTensor(tensor);
+  if (floats) return Array.from(floats.data);
   if (tensor.rawData && tensor.rawData.length) {
     const copy = new Uint8Array(tensor.rawData);
     if (tensor.dataType === DataType.INT64) return Array.from(new BigInt64Array(copy.buffer), Number);
     if (tensor.dataType === DataType.INT32) return Array.from(new Int32Array(copy.buffer));
-    if (tensor.dataType === DataType.FLOAT) return Array.from(new Float32Array(copy.buffer));
     return null;
   }
   if (tensor.int64Data?.length) return tensor.int64Data.map(toNumber);
   if (tensor.int32Data?.length) return [...tensor.int32Data];
-  if (tensor.floatData?.length) return [...tensor.floatData];
-  return tensor.dims.length === 0 || tensor.dims.some((d) => toNumber(d) === 0) ? (tensor.dims.length ? [] : null) : null;
+  // An empty tensor (some dim is 0) holds no values: an empty list, not an unknown.
+  return tensor.dims.some((d) => toNumber(d) === 0) ? [] : null;
 }
 
 /**
  * Reverse-mode automatic differentiation over an ONNX graph: append to `model` the nodes that compute
  * the vector–Jacobian product of `of` with respect to each `wrt` tensor, for an upstream gradient fed
  * as `interp.seed`. The forward graph stays as it is, so one session run gives outputs and gradients.
- * `facts` holds the shape and type of every tensor that `tensorsNeedingFacts` lists (see probeFacts).
+ * `facts` holds the shape and type of every tensor that `tensorsNeedingFacts` lists (see probeFacts);
+ * pass the `path` those facts were gathered for, so that it is not traced twice.
  */
-export function backward(model: ModelProto, request: GradientRequest, facts: ReadonlyMap<string, TensorFacts>): BackwardResult {
+export function backward(
+  model: ModelProto,
+  request: GradientRequest,
+  facts: ReadonlyMap<string, TensorFacts>,
+  path: GradientPath = gradientPath(model, request),
+): BackwardResult {
   const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 13) throw new Error(`gradients need opset 13 or later; this graph is opset ${opset}`);
-  const path = gradientPath(model, request);
   // Clone the nodes: rules may ask a forward node for optional outputs (LayerNormalization's statistics).
   const clones = new Map<NodeProto, NodeProto>();
   const nodes = model.graph.node.map((n) => {
@@ -148,7 +156,7 @@ export function backward(model: ModelProto, request: GradientRequest, facts: Rea
       facts: factsOf,
       constant: (tensor) => {
         const t = constants.get(tensor);
-        return t ? readInts(t) : null;
+        return t ? readNumbers(t) : null;
       },
       forwardOutput: (i, stem) => {
         while (node.output.length <= i) node.output.push('');
@@ -174,7 +182,7 @@ export function backward(model: ModelProto, request: GradientRequest, facts: Rea
     const source = grad ?? b.op('Mul', [tensor, b.scalar(0)]);
     b.rename(b.op('Identity', [source]), name);
     gradients[tensor] = name;
-    outputs.push(valueInfo(name, factsOf(tensor).type, factsOf(tensor).shape));
+    outputs.push(probedValueInfo(name, factsOf(tensor)));
   });
   const parts = b.parts();
   return {
@@ -186,7 +194,7 @@ export function backward(model: ModelProto, request: GradientRequest, facts: Rea
         ...model.graph,
         node: [...nodes, ...parts.nodes],
         initializer: [...model.graph.initializer, ...parts.initializers],
-        input: [...model.graph.input, valueInfo(SEED_INPUT, seedFacts.type, seedFacts.shape)],
+        input: [...model.graph.input, probedValueInfo(SEED_INPUT, seedFacts)],
         output: [...model.graph.output, ...outputs],
         valueInfo: [],
       },
@@ -194,9 +202,7 @@ export function backward(model: ModelProto, request: GradientRequest, facts: Rea
   };
 }
 
-export function valueInfo(name: string, elemType: number, shape: Shape): ValueInfoProto {
-  return {
-    name,
-    type: { tensorType: { elemType, shape: { dim: shape.map((d, i) => (d === null ? { dimParam: `${name}.d${i}` } : { dimValue: d })) } } },
-  };
+/** A probed shape as declared dims: each dynamic dim gets a symbol of its own. */
+function probedValueInfo(name: string, facts: TensorFacts): ValueInfoProto {
+  return valueInfo(name, facts.type, facts.shape.map((d, i) => d ?? `${name}.d${i}`));
 }

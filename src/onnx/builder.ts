@@ -96,7 +96,8 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: number, dims?: (number | string)[]): ValueInfoProto {
+/** A typed graph input or output; numbers are fixed dims, strings symbolic ones, and no dims leaves the shape open. */
+export function valueInfo(name: string, elemType: number, dims?: (number | string)[]): ValueInfoProto {
   if (!dims) return { name, type: { tensorType: { elemType } } };
   return {
     name,

@@ -1,3 +1,4 @@
+import { valueInfo } from './builder.js';
 import { GraphIndex } from './graph.js';
 import { DataType, toNumber, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
 
@@ -205,8 +206,6 @@ export interface InstrumentedOutputs {
   mlp: (string | null)[];
 }
 
-const floatOutput = (name: string): ValueInfoProto => ({ name, type: { tensorType: { elemType: DataType.FLOAT } } });
-
 /**
  * Add the requested internal tensors as graph outputs (cast to float32 where the graph computes them
  * in another precision). Returns the rewritten model and the names of the new outputs in layer order.
@@ -221,7 +220,7 @@ export function instrument(model: ModelProto, options: InstrumentOptions): { mod
     const name = `interp.${label}`;
     // A Cast to float32 gives each exposed tensor a stable name of our own and one precision.
     extraNodes.push({ input: [tensor], output: [name], name: `interp_${label}`, opType: 'Cast', domain: '', attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] });
-    if (!existing.has(name)) newOutputs.push(floatOutput(name));
+    if (!existing.has(name)) newOutputs.push(valueInfo(name, DataType.FLOAT));
     return name;
   };
   const outputs: InstrumentedOutputs = { attentions: [], hiddenStates: [], values: [], mlp: [] };

@@ -1,4 +1,4 @@
-import { GraphBuilder } from './builder.js';
+import { GraphBuilder, valueInfo } from './builder.js';
 import { DataType, type ModelProto } from './proto.js';
 
 export type HeadScore = 'logit' | 'probability' | 'log-odds' | 'log-probability';
@@ -57,7 +57,7 @@ export function addScoreHead(model: ModelProto, logits: string, score: HeadScore
       node: [...model.graph.node, ...parts.nodes],
       initializer: [...model.graph.initializer, ...parts.initializers],
       input: [...model.graph.input, ...built.graph.input],
-      output: [...model.graph.output, { name: SCORE_OUTPUT, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }] } } } }],
+      output: [...model.graph.output, valueInfo(SCORE_OUTPUT, DataType.FLOAT, ['batch'])],
     },
   };
 }
