@@ -43,7 +43,7 @@ export function readPairs(file: string): SentencePair[] {
   });
 }
 
-/** Log-probability of a whole sentence under a causal LM: every token after the first, given those before. */
+/** Log-probability of a whole sentence under a causal LM: every real token given those before (the encoding starts with BOS, or the context token of a model without one). */
 export async function sentenceLogProbs(model: Model, texts: string[]): Promise<number[]> {
   const seqs = texts.map((t) => encodeText(model, t, { truncate: true }).ids);
   return runBatched(model, seqs, (batch, r, i) => {

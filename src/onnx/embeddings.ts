@@ -9,13 +9,16 @@ export interface WordEmbeddings {
   matrix: FloatTensor;
 }
 
-/** The word-embedding lookup: a Gather from a float weight matrix, indexed by `input_ids` (possibly through a Cast). */
+/** Ops that change only the shape or type of the ids on their way to the lookup (PyTorch exports reshape them first). */
+const SHAPE_ONLY = new Set(['Reshape', 'Unsqueeze', 'Squeeze', 'Cast', 'Flatten', 'Identity']);
+
+/** The word-embedding lookup: a Gather from a float weight matrix, indexed by `input_ids` through any chain of shape-only ops. */
 export function findWordEmbeddings(model: ModelProto): WordEmbeddings {
   const index = new GraphIndex(model.graph);
   const ids = (t: string): boolean => {
     if (t === 'input_ids') return true;
     const p = index.producer.get(t);
-    return Boolean(p && p.opType === 'Cast' && ids(p.input[0]));
+    return Boolean(p && SHAPE_ONLY.has(p.opType) && ids(p.input[0]));
   };
   for (const node of index.order) {
     if (node.opType !== 'Gather' || !ids(node.input[1]) || !index.initializers.has(node.input[0])) continue;
@@ -23,5 +26,5 @@ export function findWordEmbeddings(model: ModelProto): WordEmbeddings {
     const matrix = readFloatTensor(init);
     if (matrix && matrix.dims.length === 2) return { tensor: node.output[0], matrix };
   }
-  throw new Error('cannot find the word-embedding lookup (a Gather of input_ids from a float32 or float16 weight matrix); quantized or external-data embeddings are not supported for gradients');
+  throw new Error('cannot find the word-embedding lookup: no Gather reads input_ids (through shape-only ops) from a float32 or float16 weight matrix');
 }

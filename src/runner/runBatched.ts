@@ -58,7 +58,9 @@ export function buildFeeds(model: Model, sequences: readonly (readonly number[])
   const rows = sequences.length;
   const lengths = sequences.map((s) => s.length);
   const length = Math.max(...lengths);
-  if (length === 0) throw runtimeError('cannot run an empty sequence');
+  // A row of length 0 would be read at position −1, that is from another row's logits: never run one.
+  const empty = lengths.indexOf(0);
+  if (empty >= 0) throw runtimeError(`cannot run an empty sequence (row ${empty} of a batch of ${rows})`);
   const pad = model.tokenizer.pad_token_id ?? 0;
   const types = sig.integerInputTypes;
   const feeds: Record<string, ort.Tensor> = {

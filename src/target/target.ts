@@ -1,6 +1,7 @@
 import { usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { runBatched, type Batch, type RunOptions } from '../runner/runBatched.js';
+import { contextTokenId } from '../text/encode.js';
 
 export type ScoreKind = 'probability' | 'logit' | 'log-odds';
 export const SCORE_KINDS: readonly ScoreKind[] = ['probability', 'logit', 'log-odds'];
@@ -73,7 +74,8 @@ function lmOffset(batch: Batch, model: Model, row: number, pos: number): { data:
  * Score each sequence for the target: one number per sequence. For continuation targets the
  * continuation is appended to every sequence.
  */
-export async function scoreSequences(model: Model, target: Target, sequences: readonly (readonly number[])[], options: RunOptions = {}): Promise<Float64Array> {
+export async function scoreSequences(model: Model, target: Target, given: readonly (readonly number[])[], options: RunOptions = {}): Promise<Float64Array> {
+  const sequences = withContext(model, given);
   const scores = new Float64Array(sequences.length);
   if (target.kind === 'label') {
     await runBatched(model, sequences, (batch, row, i) => {
@@ -99,6 +101,18 @@ export async function scoreSequences(model: Model, target: Target, sequences: re
     }, options);
   }
   return scores;
+}
+
+/**
+ * An empty sequence (every feature deleted) has nothing to predict from: a causal LM conditions it on its
+ * context token (BOS, or EOS where there is none), as every encoded text already is. Other models have no
+ * such context, and the runner refuses the empty row.
+ */
+function withContext(model: Model, sequences: readonly (readonly number[])[]): readonly (readonly number[])[] {
+  if (model.task !== 'causal-lm' || sequences.every((s) => s.length > 0)) return sequences;
+  const context = contextTokenId(model) ?? model.tokenizer.bos_token_id ?? model.tokenizer.eos_token_id;
+  if (context === undefined || context === null) return sequences;
+  return sequences.map((s) => (s.length > 0 ? s : [context]));
 }
 
 /** Full output distribution for one sequence: class logits, or next-token logits at the last position. */

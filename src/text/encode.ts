@@ -21,10 +21,34 @@ export interface EncodeOptions {
   reserve?: number;
 }
 
+const contextTokens = new WeakMap<Model['tokenizer'], number | null>();
+
+/**
+ * The token a causal LM is conditioned on before any text, for tokenizers that add no BOS of their own:
+ * the BOS token, or EOS where there is none (GPT-2's `<|endoftext|>`, as in its own generation from an
+ * empty prompt). Every sequence of such a model starts with it, so the first real token is scored too,
+ * and "every feature removed" still leaves a context to predict from. Null where the tokenizer adds a
+ * BOS itself, or for other tasks.
+ */
+export function contextTokenId(model: Model): number | null {
+  if (model.task !== 'causal-lm') return null;
+  const tokenizer = model.tokenizer;
+  let id = contextTokens.get(tokenizer);
+  if (id === undefined) {
+    const addsPrefix = tokenizer.encode('a', { add_special_tokens: true }).length > tokenizer.encode('a', { add_special_tokens: false }).length;
+    id = addsPrefix ? null : (tokenizer.bos_token_id ?? tokenizer.eos_token_id ?? null);
+    contextTokens.set(tokenizer, id);
+  }
+  return id;
+}
+
 export function encodeText(model: Model, text: string, options: EncodeOptions = {}): Encoding {
   if (text.trim().length === 0) throw usageError('the input text is empty');
   const tokenizer = model.tokenizer;
-  let ids = tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true });
+  const addSpecialTokens = options.addSpecialTokens ?? true;
+  let ids = tokenizer.encode(text, { add_special_tokens: addSpecialTokens });
+  const context = addSpecialTokens ? contextTokenId(model) : null;
+  if (context !== null) ids = [context, ...ids];
   const limit = model.maxLength - (options.reserve ?? 0);
   if (ids.length > limit) {
     if (!options.truncate) {
@@ -66,14 +90,16 @@ function surfaceOf(model: Model, id: number): string {
 
 export function alignEncoding(model: Model, text: string, ids: number[]): Encoding {
   const specialIds = new Set(model.tokenizer.all_special_ids);
+  const context = contextTokenId(model);
   const { folded, map } = foldWithMap(text);
   const offsets: [number, number][] = [];
   const tokens: string[] = [];
   const special: boolean[] = [];
   const matched: boolean[] = [];
   let cursor = 0;
-  for (const id of ids) {
-    const isSpecial = specialIds.has(id) && !(id === model.tokenizer.unk_token_id);
+  for (const [position, id] of ids.entries()) {
+    // GPT-2's <|endoftext|> is also its UNK: at the front it is the context token, not unknown text.
+    const isSpecial = (specialIds.has(id) && !(id === model.tokenizer.unk_token_id)) || (position === 0 && id === context);
     special.push(isSpecial);
     if (isSpecial) {
       tokens.push(model.tokenizer.decode([id], { skip_special_tokens: false }));
