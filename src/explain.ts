@@ -1,5 +1,6 @@
 import { runtimeError, usageError } from './errors.js';
 import { gradientContext } from './gradients/context.js';
+import { shadowLogitDifference, targetHead } from './gradients/session.js';
 import { baselineTokenId, buildFeatures, coalitionScorer, defaultBaseline, emptyCoalition, fullCoalition } from './methods/perturbation.js';
 import { METHODS } from './methods/registry.js';
 import type { BaselineKind, ExplainContext, Feature, Granularity } from './methods/types.js';
@@ -151,6 +152,10 @@ export async function explainText(model: Model, request: ExplainRequest, prepare
     gradients: method.gradient ? await gradientContext(model, p.encoding, p.features, p.target, baseline) : undefined,
   };
   const result = await method.explain(ctx, params, choices);
+  // Gradients of a quantized model come from its float shadow: say so, and by how much its logits differ here.
+  const shadow = ctx.gradients?.dequantized
+    ? { graph: 'dequantized shadow', shadowLogitDifference: await shadowLogitDifference(model, [...p.encoding.ids, ...targetHead(p.target, p.encoding.ids.length).extra]) }
+    : null;
   // The full-input and baseline passes are part of every explanation's cost.
   const forwardPasses = model.counter.sequences - before + 2;
   for (const v of result.values) if (!Number.isFinite(v)) throw runtimeError(`method ${method.name} produced a non-finite attribution`);
@@ -169,8 +174,8 @@ export async function explainText(model: Model, request: ExplainRequest, prepare
     fullScore: p.fullScore,
     baselineScore: result.baselineScore ?? p.baselineScore,
     forwardPasses,
-    declaredCost: method.cost(p.features.length, params) + 2,
+    declaredCost: method.cost(p.features.length, params) + 2 + (shadow ? 2 : 0),
     features: p.features.map((f, i) => ({ index: f.index, text: f.text, start: f.start, end: f.end, tokens: f.positions, attribution: result.values[i] })),
-    diagnostics: method.gradient ? { ...result.diagnostics, backwardPasses: model.counter.backward - backwardBefore } : (result.diagnostics ?? {}),
+    diagnostics: method.gradient ? { ...result.diagnostics, backwardPasses: model.counter.backward - backwardBefore, ...shadow } : (result.diagnostics ?? {}),
   };
 }

@@ -5,7 +5,7 @@ import { runtimeError, usageError } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
-import { encodeModel } from '../onnx/proto.js';
+import { openGraph } from '../runtime/session.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 
@@ -109,7 +109,7 @@ export async function cutSession(model: Model, layer: number): Promise<ort.Infer
       const inst = await model.instrumented();
       const cut = cutAt(readGraph(model), inst.structure.hiddenStates[layer], [model.signature.logits]);
       try {
-        return await ort.InferenceSession.create(encodeModel(cut));
+        return await openGraph(cut);
       } catch (e) {
         throw runtimeError(`cannot run '${model.id}' from hidden state ${layer}: ${(e as Error).message.split('\n')[0]}`);
       }

@@ -37,6 +37,7 @@ export async function gradientContext(model: Model, encoding: Encoding, features
     input,
     baseline: base,
     width,
+    dequantized: gs.dequantized,
     async run(rows) {
       const out = await runGradients(model, gs, rows.map((cut) => ({ ids, cut, positions: head.positions, index: head.index, weight: head.weight })));
       return out.map((r) => ({ score: r.score, gradient: r.gradients[0] }));

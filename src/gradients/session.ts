@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { openGraph, openSession } from '../runtime/session.js';
 import { runtimeError } from '../errors.js';
-import { readGraphWithBytes, sessionOptions } from '../model/load.js';
+import { readGradientGraph, readGraphWithBytes } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
@@ -15,10 +15,10 @@ import { findTransformerStructure } from '../onnx/instrument.js';
 import { probeFacts } from '../onnx/probe.js';
 import { DataType, encodeModel, toNumber, type ModelProto } from '../onnx/proto.js';
 import { addScoreHead, SCORE_OUTPUT, TARGET_INDEX, TARGET_POSITIONS, TARGET_WEIGHT, type HeadScore } from '../onnx/scoreHead.js';
-import type { FloatTensor } from '../onnx/tensor.js';
+import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
-import type { Target } from '../target/target.js';
-import { cacheDir, writeFileAtomic } from '../util/paths.js';
+import { lastLogits, type Target } from '../target/target.js';
+import { cacheDir, moduleHash, writeFileAtomic } from '../util/paths.js';
 
 /** Where gradients are taken: the input embeddings, one layer's hidden state, or every layer's attention probabilities. */
 export type GradientSource = { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' };
@@ -37,22 +37,12 @@ export interface GradientSession {
   headScore: HeadScore;
   /** Language models score per position; classifiers once per row. */
   perPosition: boolean;
+  /** The graph is the model's float shadow (quantized weights dequantized): its scores differ slightly from the model's. */
+  dequantized: boolean;
 }
 
-/**
- * Cached gradient graphs are keyed by the code that builds them too (these modules' own files, compiled
- * or not), so that a changed rule never meets a stale graph. Read on first build, not at start-up.
- */
-let codeHash: string | undefined;
-function gradientCode(): string {
-  if (codeHash) return codeHash;
-  const hash = crypto.createHash('sha256');
-  for (const module of ['../onnx/gradRules', '../onnx/autodiff', '../onnx/scoreHead', '../onnx/cut', '../onnx/embeddings', '../onnx/probe', './session']) {
-    const file = ['.js', '.ts'].map((ext) => fileURLToPath(new URL(module + ext, import.meta.url))).find((f) => fs.existsSync(f));
-    hash.update(file ? fs.readFileSync(file) : module);
-  }
-  return (codeHash = hash.digest('hex'));
-}
+/** Cached gradient graphs are keyed by the code that builds them too, so that a changed rule never meets a stale graph. */
+const GRADIENT_MODULES = ['../onnx/gradRules', '../onnx/autodiff', '../onnx/scoreHead', '../onnx/cut', '../onnx/embeddings', '../onnx/probe', '../onnx/canonicalize', './session'];
 
 export function headScoreOf(target: Target): HeadScore {
   return target.kind === 'label' ? target.score : 'log-probability';
@@ -80,10 +70,10 @@ function hiddenWidth(model: Model, proto: ModelProto): number {
 }
 
 async function buildGradientSession(model: Model, source: GradientSource, headScore: HeadScore): Promise<GradientSession> {
-  const { proto, bytes } = readGraphWithBytes(model);
+  const { bytes } = readGraphWithBytes(model);
+  const { model: proto, dequantized } = readGradientGraph(model);
   const opset = toNumber(proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 13) throw runtimeError(`'${model.id}': gradients need an ONNX opset of 13 or later (this graph has ${opset})`);
-  if (proto.graph.initializer.some((t) => t.dataLocation === 1)) throw runtimeError(`'${model.id}' keeps its weights in external data files; gradients are not supported for such graphs yet`);
   const logits = model.signature.logits;
   const perPosition = model.task !== 'classification';
   let graph: ModelProto;
@@ -125,7 +115,7 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
     });
   }
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
-  const hash = crypto.createHash('sha256').update(bytes).update(`${gradientCode()}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
+  const hash = crypto.createHash('sha256').update(bytes).update(`${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
   const cached = path.join(cacheDir(), 'gradients', `${hash}.onnx`);
   const request = { of: SCORE_OUTPUT, wrt };
   let encoded: Uint8Array | null = null;
@@ -150,12 +140,11 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
   let session: ort.InferenceSession;
   try {
     // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
-    const options: ort.InferenceSession.SessionOptions = { ...sessionOptions({}), logSeverityLevel: 3 };
-    session = encoded ? await ort.InferenceSession.create(encoded, options) : await ort.InferenceSession.create(cached, options);
+    session = await openSession(encoded ?? fs.readFileSync(cached), { quiet: true }, externalDataFolder(proto.graph));
   } catch (e) {
     throw runtimeError(`'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`);
   }
-  return { session, source, cutInput, gradients: wrt.map((_, i) => `interp.grad.${i}`), values, embeddings, headScore, perPosition };
+  return { session, source, cutInput, gradients: wrt.map((_, i) => `interp.grad.${i}`), values, embeddings, headScore, perPosition, dequantized };
 }
 
 /** Inputs for the two probe runs: 2 rows × 4 tokens, then 3 rows × 6 tokens. */
@@ -266,4 +255,21 @@ export function targetHead(target: Target, promptLength: number): { positions: n
       };
     }
   }
+}
+
+const shadowSessions = new Map<string, Promise<ort.InferenceSession>>();
+
+/**
+ * How far the float shadow graph that gradients run on is from the quantized model itself on one
+ * input: the largest absolute difference of their output logits (two forward passes).
+ */
+export async function shadowLogitDifference(model: Model, ids: readonly number[]): Promise<number> {
+  let session = shadowSessions.get(model.graphId);
+  if (!session) {
+    session = openGraph(readGradientGraph(model).model, { quiet: true });
+    session.catch(() => shadowSessions.delete(model.graphId));
+    shadowSessions.set(model.graphId, session);
+  }
+  const [shadow, own] = [await lastLogits(model, ids, { session: await session }), await lastLogits(model, ids)];
+  return shadow.reduce((worst, v, i) => Math.max(worst, Math.abs(v - own[i])), 0);
 }

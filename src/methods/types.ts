@@ -42,6 +42,8 @@ export interface GradientContext {
   /** The same with every feature position replaced by the baseline (zero, or the mask, pad or unk embedding). */
   baseline: Float32Array;
   width: number;
+  /** The gradients are those of the model's float shadow graph (its quantized weights dequantized). */
+  dequantized: boolean;
   /** Target score and its gradient [T, width] for each row of embeddings, run batched. */
   run(rows: readonly Float32Array[]): Promise<{ score: number; gradient: Float32Array }[]>;
 }

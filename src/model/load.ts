@@ -4,10 +4,12 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { runtimeError, usageError } from '../errors.js';
+import { canonicalize, CanonicalizeError, type CanonicalGraph } from '../onnx/canonicalize.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { instrument, StructureError, type TransformerStructure } from '../onnx/instrument.js';
-import { findInitializer, readFloatTensor, transposeMatrix } from '../onnx/tensor.js';
-import { cacheDir, packageRoot, writeFileAtomic } from '../util/paths.js';
+import { externalDataFolder, findInitializer, isExternal, readFloatTensor, registerExternalData, transposeMatrix } from '../onnx/tensor.js';
+import { openSession } from '../runtime/session.js';
+import { cacheDir, moduleHash, packageRoot, writeFileAtomic } from '../util/paths.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
 
 /** Embedded models shipped in the package, by name. The first of each task is that task's default. */
@@ -56,7 +58,7 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
     id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session,
     counter: { sequences: 0, batches: 0, backward: 0 },
     graphId: onnxPath,
-    instrumented: () => (instrumentedPromise ??= createInstrumentedSession(onnxPath, options, spec)),
+    instrumented: () => (instrumentedPromise ??= createInstrumentedSession(model, options)),
   };
   return model;
 }
@@ -170,20 +172,9 @@ function maxLengthOf(config: ModelConfig, tokenizer: PreTrainedTokenizer): numbe
   return candidates.length ? Math.min(...candidates) : 512;
 }
 
-export function sessionOptions(options: LoadOptions): ort.InferenceSession.SessionOptions {
-  const threads = options.threads ?? (process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined);
-  return {
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
-  };
-}
-
-async function createSession(source: string | Uint8Array, options: LoadOptions, spec: string): Promise<ort.InferenceSession> {
+async function createSession(source: string | Uint8Array, options: LoadOptions, spec: string, externalFolder: string | null = null): Promise<ort.InferenceSession> {
   try {
-    return typeof source === 'string'
-      ? await ort.InferenceSession.create(source, sessionOptions(options))
-      : await ort.InferenceSession.create(source, sessionOptions(options));
+    return await openSession(source, { threads: options.threads }, externalFolder);
   } catch (e) {
     throw runtimeError(`cannot load the ONNX graph of '${spec}' (corrupt or unsupported file): ${firstLine(e)}`);
   }
@@ -234,44 +225,38 @@ function outputProjectionsOf(proto: ModelProto, structure: TransformerStructure)
   });
 }
 
-/** Rewrite the graph to expose attentions, values and hidden states; the result is cached on disk by content hash. */
-async function createInstrumentedSession(onnxPath: string, options: LoadOptions, spec: string): Promise<InstrumentedSession> {
-  let bytes: Buffer;
+const INSTRUMENT_MODULES = ['../onnx/instrument', '../onnx/canonicalize'];
+
+/** Rewrite the graph to expose attentions, values and hidden states; the result is cached on disk by content and code hash. */
+async function createInstrumentedSession(model: Model, options: LoadOptions): Promise<InstrumentedSession> {
+  const { bytes } = readGraphWithBytes(model);
+  const proto = readGraph(model);
+  const result = instrumentOrFail(proto, model.id);
+  const outputProjections = outputProjectionsOf(proto, result.structure);
+  const hash = crypto.createHash('sha256').update(bytes).update(moduleHash(import.meta.url, INSTRUMENT_MODULES)).digest('hex').slice(0, 32);
+  const cached = path.join(cacheDir(), 'instrumented', `${hash}.onnx`);
+  let encoded: Uint8Array | null = null;
   try {
-    bytes = fs.readFileSync(onnxPath);
-  } catch (e) {
-    throw runtimeError(`cannot read ${onnxPath}: ${firstLine(e)}`);
+    encoded = fs.readFileSync(cached);
+  } catch {
+    encoded = encodeModel(result.model);
+    try {
+      writeFileAtomic(cached, encoded);
+    } catch {
+      // A read-only cache is no reason to fail: run from memory instead.
+    }
   }
-  const hash = crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 32);
-  let proto;
+  const session = await createSession(encoded, options, model.id, externalDataFolder(proto.graph));
+  return { session, outputs: result.outputs, structure: result.structure, outputProjections };
+}
+
+function instrumentOrFail(proto: ModelProto, spec: string): ReturnType<typeof instrument> {
   try {
-    proto = decodeModel(bytes);
-  } catch (e) {
-    throw runtimeError(`'${spec}': the ONNX file cannot be parsed: ${firstLine(e)}`);
-  }
-  if (proto.graph.initializer.some((t) => t.dataLocation === 1)) {
-    throw runtimeError(`'${spec}' keeps its weights in external data files; instrumenting such graphs is not supported yet`);
-  }
-  let result;
-  try {
-    result = instrument(proto, { attentions: true, hiddenStates: true, values: true, mlp: true });
+    return instrument(proto, { attentions: true, hiddenStates: true, values: true, mlp: true });
   } catch (e) {
     if (e instanceof StructureError) throw runtimeError(`'${spec}': ${e.message}`);
     throw e;
   }
-  const outputProjections = outputProjectionsOf(proto, result.structure);
-  const cached = path.join(cacheDir(), 'instrumented', `${hash}.v2.onnx`);
-  let source: string | Uint8Array = cached;
-  if (!fs.existsSync(cached)) {
-    try {
-      writeFileAtomic(cached, encodeModel(result.model));
-    } catch {
-      // A read-only cache is no reason to fail: run from memory instead.
-      source = encodeModel(result.model);
-    }
-  }
-  const session = await createSession(source, options, spec);
-  return { session, outputs: result.outputs, structure: result.structure, outputProjections };
 }
 
 let rewrittenGraphs = 0;
@@ -281,11 +266,11 @@ let rewrittenGraphs = 0;
  * its instrumented sessions are built from `proto`, in memory. Tokenizer, config and signature are shared.
  */
 export async function withGraph(model: Model, proto: ModelProto, options: LoadOptions = {}): Promise<Model> {
-  const session = await createSession(encodeModel(proto), options, model.id);
+  const session = await createSession(encodeModel(proto), options, model.id, externalDataFolder(proto.graph));
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {
-    const result = instrument(proto, { attentions: true, hiddenStates: true, values: true, mlp: true });
-    const inst = await createSession(encodeModel(result.model), options, model.id);
+    const result = instrumentOrFail(proto, model.id);
+    const inst = await createSession(encodeModel(result.model), options, model.id, externalDataFolder(result.model.graph));
     return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: outputProjectionsOf(proto, result.structure) };
   };
   return {
@@ -294,18 +279,71 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
   };
 }
 
-/** The decoded ONNX graph of a model (for rewriting). */
-export function readGraph(model: Model): ModelProto {
-  return model.graphOverride ?? readGraphWithBytes(model).proto;
+/** A model's graphs, read and rewritten once per graph. */
+const graphs = new Map<string, { original?: { proto: ModelProto; bytes: Uint8Array }; canonical?: CanonicalGraph; shadow?: CanonicalGraph }>();
+
+function graphEntry(model: Model) {
+  let entry = graphs.get(model.graphId);
+  if (!entry) graphs.set(model.graphId, (entry = {}));
+  return entry;
 }
 
-/** The decoded graph and the bytes it came from (a rewritten graph is encoded), for callers that key caches by content. */
+/**
+ * The model's graph in standard operators (fused contrib operators rewritten, see canonicalize), for
+ * instrumentation and rewriting. Its numbers are the model's own.
+ */
+export function readGraph(model: Model): ModelProto {
+  if (model.graphOverride) return model.graphOverride;
+  const entry = graphEntry(model);
+  entry.canonical ??= canonicalOrFail(model, false);
+  return entry.canonical.model;
+}
+
+/**
+ * The graph gradients are taken on: the canonical graph, with quantized weights and integer matmuls
+ * replaced by float ones where the model has them (`dequantized`: its numbers then differ slightly
+ * from the model's, and callers report by how much).
+ */
+export function readGradientGraph(model: Model): CanonicalGraph {
+  if (model.graphOverride) return { model: model.graphOverride, rewritten: {}, dequantized: false };
+  const entry = graphEntry(model);
+  entry.shadow ??= canonicalOrFail(model, true);
+  return entry.shadow;
+}
+
+function canonicalOrFail(model: Model, dequantize: boolean): CanonicalGraph {
+  try {
+    return canonicalize(readGraphWithBytes(model).proto, { dequantize });
+  } catch (e) {
+    if (e instanceof CanonicalizeError) throw runtimeError(`'${model.id}': ${e.message}`);
+    throw e;
+  }
+}
+
+/** The graph as stored and the bytes it came from (a rewritten graph is encoded), for callers that key caches by content. */
 export function readGraphWithBytes(model: Model): { proto: ModelProto; bytes: Uint8Array } {
   if (model.graphOverride) return { proto: model.graphOverride, bytes: encodeModel(model.graphOverride) };
+  const entry = graphEntry(model);
+  if (entry.original) return entry.original;
+  let bytes: Uint8Array;
+  let proto: ModelProto;
   try {
-    const bytes = fs.readFileSync(model.onnxPath);
-    return { proto: decodeModel(bytes), bytes };
+    bytes = fs.readFileSync(model.onnxPath);
+    proto = decodeModel(bytes);
   } catch (e) {
     throw runtimeError(`'${model.id}': the ONNX file cannot be parsed: ${firstLine(e)}`);
   }
+  registerExternalData(proto.graph, path.dirname(model.onnxPath));
+  // External weights are not in these bytes: their files' sizes and times stand in for them in cache keys.
+  const external = [...new Set(proto.graph.initializer.filter(isExternal).map((t) => t.externalData?.find((e) => e.key === 'location')?.value ?? ''))];
+  if (external.length) {
+    const stamps = external.map((f) => {
+      const stat = fs.statSync(path.join(path.dirname(model.onnxPath), f), { throwIfNoEntry: false });
+      if (!stat) throw runtimeError(`'${model.id}': its external data file ${f} is missing beside ${model.onnxPath}`);
+      return `${f}:${stat.size}:${stat.mtimeMs}`;
+    });
+    bytes = Buffer.concat([bytes, Buffer.from(stamps.join('|'))]);
+  }
+  entry.original = { proto, bytes };
+  return entry.original;
 }

@@ -2,7 +2,7 @@ import { GraphBuilder, valueInfo } from './builder.js';
 import { GRADIENT_RULES, UnsupportedOperatorError, type RuleContext } from './gradRules.js';
 import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import { GraphIndex } from './graph.js';
-import { readFloatTensor } from './tensor.js';
+import { readTensorNumbers } from './tensor.js';
 
 export { UnsupportedOperatorError };
 
@@ -81,22 +81,6 @@ export interface BackwardResult {
 
 export const SEED_INPUT = 'interp.seed';
 
-/** A constant's values as numbers (integer or float storage), or null where they cannot be read. */
-function readNumbers(tensor: TensorProto): number[] | null {
-  const floats = readFloatTensor(tensor);
-  if (floats) return Array.from(floats.data);
-  if (tensor.rawData && tensor.rawData.length) {
-    const copy = new Uint8Array(tensor.rawData);
-    if (tensor.dataType === DataType.INT64) return Array.from(new BigInt64Array(copy.buffer), Number);
-    if (tensor.dataType === DataType.INT32) return Array.from(new Int32Array(copy.buffer));
-    return null;
-  }
-  if (tensor.int64Data?.length) return tensor.int64Data.map(toNumber);
-  if (tensor.int32Data?.length) return [...tensor.int32Data];
-  // An empty tensor (some dim is 0) holds no values: an empty list, not an unknown.
-  return tensor.dims.some((d) => toNumber(d) === 0) ? [] : null;
-}
-
 /**
  * Reverse-mode automatic differentiation over an ONNX graph: append to `model` the nodes that compute
  * the vector–Jacobian product of `of` with respect to each `wrt` tensor, for an upstream gradient fed
@@ -156,7 +140,7 @@ export function backward(
       facts: factsOf,
       constant: (tensor) => {
         const t = constants.get(tensor);
-        return t ? readNumbers(t) : null;
+        return t ? readTensorNumbers(t) : null;
       },
       forwardOutput: (i, stem) => {
         while (node.output.length <= i) node.output.push('');

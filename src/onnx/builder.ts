@@ -1,6 +1,7 @@
 import { AttributeType, DataType, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
-export type AttributeValue = number | number[] | string;
+/** `{ float }` keeps a float attribute whose value happens to be whole (alpha = 1) typed as a float. */
+export type AttributeValue = number | number[] | string | { float: number };
 
 /** Builds ONNX graphs node by node, with the same protobuf schema the engine reads. */
 export class GraphBuilder {
@@ -107,6 +108,7 @@ export function valueInfo(name: string, elemType: number, dims?: (number | strin
 
 function attribute(name: string, value: AttributeValue): AttributeProto {
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === 'object' && !Array.isArray(value)) return { name, type: AttributeType.FLOAT, f: value.float };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
   return Number.isInteger(value) ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
 }

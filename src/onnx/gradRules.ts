@@ -1,3 +1,4 @@
+import { floatAttr, intAttr, intsAttr } from './attributes.js';
 import type { GraphBuilder } from './builder.js';
 import { DataType, toNumber, type NodeProto } from './proto.js';
 import type { Shape, TensorFacts } from './autodiff.js';
@@ -28,22 +29,6 @@ export interface RuleContext {
 export type GradientRule = (c: RuleContext) => (string | null)[];
 
 const SQRT_PI = Math.sqrt(Math.PI);
-
-function attr(node: NodeProto, name: string) {
-  return node.attribute.find((a) => a.name === name);
-}
-function intAttr(node: NodeProto, name: string, fallback: number): number {
-  const a = attr(node, name);
-  return a ? toNumber(a.i) : fallback;
-}
-function floatAttr(node: NodeProto, name: string, fallback: number): number {
-  const a = attr(node, name);
-  return a ? (a.f ?? fallback) : fallback;
-}
-function intsAttr(node: NodeProto, name: string): number[] | null {
-  const a = attr(node, name);
-  return a?.ints ? a.ints.map(toNumber) : null;
-}
 
 const rankOf = (c: RuleContext, t: string) => c.facts(t).shape.length;
 const normalizeAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);

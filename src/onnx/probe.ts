@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Shape, TensorFacts } from './autodiff.js';
-import { DataType, encodeModel, toNumber, type ModelProto } from './proto.js';
+import { openGraph } from '../runtime/session.js';
+import { DataType, toNumber, type ModelProto } from './proto.js';
 
 const ORT_TYPES: Record<string, number> = {
   float32: DataType.FLOAT, float16: DataType.FLOAT16, float64: DataType.DOUBLE, int64: DataType.INT64,
@@ -32,7 +33,7 @@ export async function probeFacts(
     ...model,
     graph: { ...model.graph, output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
   };
-  const session = await ort.InferenceSession.create(encodeModel(probe), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
+  const session = await openGraph(probe, { optimization: 'disabled', quiet: true });
   try {
     const runs: Record<string, { dims: readonly number[]; type: string }>[] = [];
     for (const variant of [0, 1] as const) {

@@ -116,7 +116,7 @@ function withContext(model: Model, sequences: readonly (readonly number[])[]): r
 }
 
 /** Full output distribution for one sequence: class logits, or next-token logits at the last position. */
-export async function lastLogits(model: Model, ids: readonly number[]): Promise<Float32Array> {
+export async function lastLogits(model: Model, ids: readonly number[], options: RunOptions = {}): Promise<Float32Array> {
   const [row] = await runBatched(model, [ids], (batch, r) => {
     if (model.task === 'classification') {
       const { data, offset, classes } = classRow(batch, model, r);
@@ -124,7 +124,7 @@ export async function lastLogits(model: Model, ids: readonly number[]): Promise<
     }
     const { data, offset, vocab } = lmOffset(batch, model, r, batch.lengths[r] - 1);
     return data.slice(offset, offset + vocab);
-  });
+  }, options);
   return row;
 }
 

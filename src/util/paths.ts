@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,4 +29,24 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
+}
+
+const moduleHashes = new Map<string, string>();
+
+/**
+ * A hash of the named modules' own files (compiled or not), resolved from `from` (an import.meta.url),
+ * for keying cached graphs by the code that built them: a changed rewrite never meets a stale graph.
+ */
+export function moduleHash(from: string, modules: readonly string[]): string {
+  const key = `${from}|${modules.join(',')}`;
+  let hash = moduleHashes.get(key);
+  if (!hash) {
+    const h = crypto.createHash('sha256');
+    for (const module of modules) {
+      const file = ['.js', '.ts'].map((ext) => fileURLToPath(new URL(module + ext, from))).find((f) => fs.existsSync(f));
+      h.update(file ? fs.readFileSync(file) : module);
+    }
+    moduleHashes.set(key, (hash = h.digest('hex')));
+  }
+  return hash;
 }

@@ -1,0 +1,39 @@
+import * as ort from 'onnxruntime-node';
+import { encodeModel, type ModelProto } from '../onnx/proto.js';
+import { externalDataFolder } from '../onnx/tensor.js';
+
+export interface SessionSettings {
+  /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
+  threads?: number;
+  /** 'all' for the model's own graphs; probes run unoptimised so that every tensor stays as the graph names it. */
+  optimization?: 'all' | 'disabled';
+  /** Keep onnxruntime's warnings about rewritten graphs (shapes it cannot infer) off stderr. */
+  quiet?: boolean;
+}
+
+export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
+  const threads = settings.threads ?? (process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined);
+  return {
+    graphOptimizationLevel: settings.optimization ?? 'all',
+    executionMode: 'sequential',
+    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    ...(settings.quiet ? { logSeverityLevel: 3 as const } : {}),
+  };
+}
+
+/**
+ * The one door to onnxruntime. A file opens as itself; a graph held in memory (rewritten, or read back
+ * from the cache) opens from its bytes. Where its weights live in external data files, onnxruntime reads
+ * them from `externalFolder`, the original model's folder, so that no second copy is ever written.
+ */
+export async function openSession(source: string | Uint8Array, settings: SessionSettings = {}, externalFolder: string | null = null): Promise<ort.InferenceSession> {
+  const options = sessionOptions(settings);
+  if (typeof source === 'string') return ort.InferenceSession.create(source, options);
+  const withFolder = externalFolder ? { ...options, extra: { session: { model_external_initializers_file_folder_path: externalFolder } } } : options;
+  return ort.InferenceSession.create(source, withFolder as ort.InferenceSession.SessionOptions);
+}
+
+/** A session of a graph held in memory. */
+export function openGraph(model: ModelProto, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
+  return openSession(encodeModel(model), settings, externalDataFolder(model.graph));
+}

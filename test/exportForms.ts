@@ -1,0 +1,153 @@
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { writeExternalDataCopy, writeFusedCopy, writeOptimizedCopy, writeQuantizedCopy } from '../fixtures/exports.js';
+import { runAttention } from '../src/attention/analysis.js';
+import { sentenceLogProbs } from '../src/bias/pairs.js';
+import { logitLens } from '../src/concepts/lens.js';
+import { explainText } from '../src/explain.js';
+import { METHODS } from '../src/methods/registry.js';
+import { loadModel } from '../src/model/load.js';
+import type { Model } from '../src/model/types.js';
+import { lastLogits } from '../src/target/target.js';
+import { encodeText } from '../src/text/encode.js';
+import { tempDir } from './helpers.js';
+
+/**
+ * One model in every form users bring it in, checked against its plain export: onnxruntime's own
+ * optimizer (FusedMatMul, BiasGelu, FusedGemm, SimplifiedLayerNormalization, QuickGelu), the
+ * transformer optimizer's fused operators (Attention or MultiHeadAttention, SkipLayerNormalization,
+ * BiasGelu or FastGelu; for models the fixture builders made), 8-bit dynamic quantization (checked
+ * against the float graph of the very weights it stands for), and weights in external data.
+ */
+export interface FormCase {
+  name: string;
+  /** HF-layout folder of the plain export. */
+  dir: string;
+  text: string;
+  /** The builders made it, so that a fused copy can be rebuilt from its weights. */
+  rebuildable: boolean;
+  /** Baseline for IG's completeness check (zero sits at RMSNorm's singularity for Llama). */
+  igBaseline?: 'zero' | 'pad';
+  /** Sentences for `bias pairs` (language models). */
+  sentences?: string[];
+}
+
+interface Form {
+  name: string;
+  model: Model;
+  /** What its numbers must equal: the plain export, or for q8 the float graph of the dequantized weights. */
+  reference: Model;
+}
+
+const TOLERANCE = 1e-4;
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+async function buildForms(c: FormCase): Promise<Form[]> {
+  const root = tempDir(`interp-forms-${path.basename(c.dir)}-`);
+  const plain = await loadModel(c.dir);
+  const forms: Form[] = [
+    { name: 'ort-optimized', model: await loadModel(await writeOptimizedCopy(c.dir, path.join(root, 'optimized'))), reference: plain },
+    { name: 'external-data', model: await loadModel(writeExternalDataCopy(c.dir, path.join(root, 'external'))), reference: plain },
+  ];
+  if (c.rebuildable) forms.push({ name: 'fused', model: await loadModel(writeFusedCopy(c.dir, path.join(root, 'fused'))), reference: plain });
+  const q8 = writeQuantizedCopy(c.dir, path.join(root, 'q8'));
+  forms.push({ name: 'q8', model: await loadModel(q8, { dtype: 'q8' }), reference: await loadModel(q8) });
+  return forms;
+}
+
+/** Registers the checks for one model; call inside a describe block. */
+export function checkEveryForm(c: FormCase): void {
+  let forms: Form[] = [];
+  const ids = () => encodeText(forms[0].reference, c.text).ids;
+
+  it('builds every form, and onnxruntime runs each (the fused forms give the plain logits)', async () => {
+    forms = await buildForms(c);
+    const names = forms.map((f) => f.name);
+    expect(names).toContain('q8');
+    expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+    for (const f of forms) {
+      const logits = await lastLogits(f.model, ids());
+      const reference = await lastLogits(f.reference, ids());
+      // Quantized activations make q8's own logits differ from the float graph's; the shadow graph is checked below.
+      if (f.name !== 'q8') expect(maxAbsDiff(logits, reference), f.name).toBeLessThan(TOLERANCE);
+    }
+  });
+
+  it('attention: every instrumented row sums to 1 and equals the plain form to 1e-4', async () => {
+    expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+    for (const f of forms) {
+      const run = await runAttention(f.model, ids());
+      const reference = await runAttention(f.reference, ids());
+      const T = run.length;
+      expect(run.layers.length, f.name).toBe(reference.layers.length);
+      run.layers.forEach((heads, l) =>
+        heads.forEach((m, h) => {
+          for (let q = 0; q < T; q++) expect(Math.abs(m.subarray(q * T, (q + 1) * T).reduce((a, b) => a + b, 0) - 1), `${f.name} L${l}H${h} row ${q}`).toBeLessThan(1e-5);
+          // q8's instrumented graph is the quantized model itself: its attention is its own, not the reference's.
+          if (f.name !== 'q8') expect(maxAbsDiff(m, reference.layers[l][h]), `${f.name} L${l}H${h}`).toBeLessThan(TOLERANCE);
+        }),
+      );
+    }
+  });
+
+  it('gradients equal the plain form to 1e-4 (q8: the float graph of its dequantized weights), and IG-64 is complete to 1 %', async () => {
+    expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+    for (const f of forms) {
+      const request = { text: c.text, method: 'grad-x-input', baseline: c.igBaseline ?? 'zero' } as const;
+      const got = await explainText(f.model, request);
+      const want = await explainText(f.reference, request);
+      expect(maxAbsDiff(got.features.map((x) => x.attribution), want.features.map((x) => x.attribution)), f.name).toBeLessThan(TOLERANCE);
+      if (f.name === 'q8') {
+        expect(got.diagnostics.graph).toBe('dequantized shadow');
+        // The shadow's logits against the quantized model's own, as the JSON reports it.
+        expect(Number(got.diagnostics.shadowLogitDifference)).toBeGreaterThan(0);
+        expect(Number(got.diagnostics.shadowLogitDifference)).toBeLessThan(0.5);
+      }
+      const ig = await explainText(f.model, { ...request, method: 'integrated-gradients', params: { steps: 64 } });
+      expect(Number(ig.diagnostics.relativeCompletenessError), f.name).toBeLessThan(0.01);
+    }
+  });
+
+  it('every explain method runs with its defaults and gives finite attributions', async () => {
+    expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+    for (const f of forms) {
+      for (const method of Object.keys(METHODS)) {
+        const a = await explainText(f.model, { text: c.text, method });
+        expect(a.features.length, `${f.name} ${method}`).toBeGreaterThan(0);
+        for (const x of a.features) expect(Number.isFinite(x.attribution), `${f.name} ${method}`).toBe(true);
+      }
+    }
+  });
+
+  it('concepts lens: the last layer read through the final norm and head is the output', async () => {
+    expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+    for (const f of forms) {
+      const encoding = encodeText(f.model, c.text);
+      const lens = await logitLens(f.model, encoding, 1, null);
+      const last = lens.positions[lens.positions.length - 1].cells[lens.layers];
+      const logits = await lastLogits(f.model, encoding.ids);
+      const max = Math.max(...logits);
+      const z = logits.reduce((s, v) => s + Math.exp(v - max), 0);
+      // DynamicQuantizeLinear takes one scale per tensor, i.e. per batch: the lens runs every layer in one batch, so q8 differs by its batch-dependence.
+      expect(Math.abs(last.top[0].probability - 1 / z), f.name).toBeLessThan(f.name === 'q8' ? 1e-2 : TOLERANCE);
+    }
+  });
+
+  if (c.sentences) {
+    it('bias pairs: sentence log-probabilities equal the plain form', async () => {
+      expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+    for (const f of forms) {
+        const got = await sentenceLogProbs(f.model, c.sentences!);
+        const want = await sentenceLogProbs(f.reference, c.sentences!);
+        // q8 scores with the quantized model itself.
+        expect(maxAbsDiff(got, want), f.name).toBeLessThan(f.name === 'q8' ? 0.5 : 1e-3);
+      }
+    });
+  }
+}
