@@ -415,7 +415,31 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
       const [data, indices] = [rank(p.input[0]), rank(p.input[1])];
       return data !== null && indices !== null ? data + indices - 1 : null;
     }
-    if (p.opType === 'Reshape') return initializers.get(p.input[1])?.dims.map(toNumber)[0] ?? null;
+    if (p.opType === 'Reshape') return lengthOf(p.input[1]);
+    if (p.opType === 'Shape') return 1;
+    if (p.opType === 'Constant') return p.attribute.find((a) => a.name === 'value')?.t?.dims.length ?? null;
+    if (p.opType === 'Unsqueeze') {
+      const axes = intsAttr(p, 'axes')?.length ?? lengthOf(p.input[1]);
+      const r = rank(p.input[0]);
+      return axes !== null && r !== null ? r + axes : null;
+    }
+    if (p.opType === 'Concat' || p.opType === 'Expand') return widest(ranks().slice(0, p.opType === 'Expand' ? 1 : undefined));
+    return null;
+  };
+  /** Number of entries of a 1-D tensor (a shape being built), where the graph tells it. */
+  const lengthOf = (t: string): number | null => {
+    const init = initializers.get(t);
+    if (init) return toNumber(init.dims[0] ?? 1);
+    const p = index.producer.get(t);
+    if (!p) return null;
+    if (p.opType === 'Constant') return toNumber(p.attribute.find((a) => a.name === 'value')?.t?.dims[0] ?? 1);
+    if (p.opType === 'Shape') return rank(p.input[0]);
+    if (p.opType === 'Unsqueeze' && rank(p.input[0]) === 0) return 1;
+    if (p.opType === 'Cast' || p.opType === 'Identity') return lengthOf(p.input[0]);
+    if (p.opType === 'Concat') {
+      const parts = p.input.map(lengthOf);
+      return parts.every((n) => n !== null) ? (parts as number[]).reduce((a, b) => a + b, 0) : null;
+    }
     return null;
   };
   const nodes: NodeProto[] = [];
