@@ -1,0 +1,89 @@
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../src/onnx/builder.js';
+import { canonicalize, CanonicalizeError } from '../src/onnx/canonicalize.js';
+import { DataType, encodeModel, type ModelProto } from '../src/onnx/proto.js';
+import { Rng } from '../src/util/rng.js';
+
+const ms = (model: ModelProto, ops: string[]) => {
+  for (const n of model.graph.node) if (ops.includes(n.opType)) n.domain = 'com.microsoft';
+  model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return model;
+};
+
+/** onnxruntime's MatMulNBits layout: per column n, blocks of `block` values of K, two 4-bit values a byte, low nibble first. */
+function nbitsGraph(K: number, N: number, block: number, withZeroPoints: boolean, rng: Rng): ModelProto {
+  const blocks = Math.ceil(K / block);
+  const packed = new Uint8Array(N * blocks * (block / 2));
+  for (let i = 0; i < packed.length; i++) packed[i] = Math.floor(rng.next() * 256);
+  const scales = Float32Array.from({ length: N * blocks }, () => 0.01 + 0.05 * rng.next());
+  const zeroPoints = new Uint8Array(N * Math.ceil(blocks / 2));
+  for (let i = 0; i < zeroPoints.length; i++) zeroPoints[i] = Math.floor(rng.next() * 256);
+  const b = new GraphBuilder();
+  const a = b.input('a', DataType.FLOAT, [2, 3, K]);
+  const inputs = [a, 'packed', 'scales'];
+  const model0 = b.build();
+  model0.graph.initializer.push({ name: 'packed', dims: [N, blocks, block / 2], dataType: DataType.UINT8, rawData: packed });
+  model0.graph.initializer.push({ name: 'scales', dims: [N * blocks], dataType: DataType.FLOAT, rawData: new Uint8Array(scales.buffer) });
+  if (withZeroPoints) {
+    model0.graph.initializer.push({ name: 'zero_points', dims: [zeroPoints.length], dataType: DataType.UINT8, rawData: zeroPoints });
+    inputs.push('zero_points');
+  }
+  model0.graph.node.push({ name: 'q4', opType: 'MatMulNBits', domain: 'com.microsoft', input: inputs, output: ['y'], attribute: [
+    { name: 'K', type: 2, i: K }, { name: 'N', type: 2, i: N }, { name: 'bits', type: 2, i: 4 }, { name: 'block_size', type: 2, i: block },
+  ] });
+  model0.graph.output.push({ name: 'y', type: { tensorType: { elemType: DataType.FLOAT } } });
+  model0.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return model0;
+}
+
+async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(encodeModel(model));
+  return (await session.run(feeds)).y.data as Float32Array;
+}
+
+describe('canonicalize', () => {
+  for (const withZeroPoints of [false, true]) {
+    it(`dequantizes MatMulNBits (4-bit, ${withZeroPoints ? 'packed zero points' : 'default zero point 8'}) to exactly onnxruntime's own product`, async () => {
+      const rng = new Rng(5);
+      const K = 48; // not a multiple of the block: the last block is partial
+      const model = nbitsGraph(K, 8, 32, withZeroPoints, rng);
+      const a = new ort.Tensor('float32', Float32Array.from({ length: 2 * 3 * K }, () => rng.normal()), [2, 3, K]);
+      const quantized = await run(model, { a });
+      const shadow = canonicalize(model, { dequantize: true });
+      expect(shadow.dequantized).toBe(true);
+      expect(shadow.model.graph.node.map((n) => n.opType)).toEqual(['MatMul']);
+      const float = await run(shadow.model, { a });
+      let worst = 0;
+      for (let i = 0; i < float.length; i++) worst = Math.max(worst, Math.abs(float[i] - quantized[i]));
+      expect(worst).toBeLessThan(1e-4);
+      expect(Math.max(...quantized.map(Math.abs))).toBeGreaterThan(0.1);
+    });
+  }
+
+  it('leaves quantized operators alone unless asked to dequantize', () => {
+    const model = nbitsGraph(32, 4, 32, false, new Rng(1));
+    const same = canonicalize(model, { dequantize: false });
+    expect(same.model).toBe(model);
+    expect(same.dequantized).toBe(false);
+  });
+
+  it('names an operator it cannot rewrite, in one line', () => {
+    const b = new GraphBuilder();
+    const q = b.input('q', DataType.FLOAT, [1, 2, 8]);
+    b.rename(b.op('GroupQueryAttention', [q, q, q], { num_heads: 2, kv_num_heads: 1 }), 'y');
+    b.output('y', DataType.FLOAT);
+    const model = ms(b.build(), ['GroupQueryAttention']);
+    expect(() => canonicalize(model, { dequantize: false })).toThrow(CanonicalizeError);
+    expect(() => canonicalize(model, { dequantize: false })).toThrow(/^cannot rewrite com\.microsoft\.GroupQueryAttention \(GroupQueryAttention_0\) into standard operators: [^\n]+$/);
+  });
+
+  it('refuses a fused operator whose rewrite would need what the graph does not tell', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [2, 3]);
+    const tiled = b.op('Tile', [x, b.ints([1, 1])]); // a rank the pass cannot follow
+    b.rename(b.op('FusedMatMul', [x, tiled], { transB: 1 }), 'z');
+    b.output('z', DataType.FLOAT);
+    expect(() => canonicalize(ms(b.build(), ['FusedMatMul']), { dequantize: false })).toThrow(/FusedMatMul .*cannot tell the rank of tile_/);
+  });
+});
