@@ -1,6 +1,6 @@
 import { floatAttr, intAttr, intsAttr, stringAttr } from './attributes.js';
 import { GraphBuilder, type AttributeValue } from './builder.js';
-import { GraphIndex } from './graph.js';
+import { dependencies, GraphIndex } from './graph.js';
 import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { readTensorNumbers } from './tensor.js';
 
@@ -492,21 +492,7 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
 
 /** Drop nodes and initializers that no graph output depends on (the quantized tables a rewrite replaced). */
 function pruned(model: ModelProto): ModelProto {
-  const producer = new Map<string, NodeProto>();
-  for (const n of model.graph.node) for (const o of n.output) if (o) producer.set(o, n);
-  const live = new Set<NodeProto>();
-  const tensors = new Set<string>();
-  const stack = model.graph.output.map((o) => o.name);
-  while (stack.length) {
-    const t = stack.pop()!;
-    if (tensors.has(t)) continue;
-    tensors.add(t);
-    const p = producer.get(t);
-    if (p && !live.has(p)) {
-      live.add(p);
-      for (const i of p.input) if (i) stack.push(i);
-    }
-  }
+  const { nodes: live, tensors } = dependencies(model.graph.node, model.graph.output.map((o) => o.name));
   return {
     ...model,
     graph: { ...model.graph, node: model.graph.node.filter((n) => live.has(n)), initializer: model.graph.initializer.filter((t) => tensors.has(t.name)) },

@@ -1,4 +1,4 @@
-import { GraphIndex } from './graph.js';
+import { dependencies, GraphIndex } from './graph.js';
 import { DataType, type ModelProto, type NodeProto } from './proto.js';
 
 export const CUT_INPUT = 'interp.cut';
@@ -13,21 +13,7 @@ export function cutAt(model: ModelProto, tensor: string, keep: string[]): ModelP
   const index = new GraphIndex(model.graph);
   if (!index.producer.has(tensor)) throw new Error(`no node produces ${tensor}`);
   const rewired: NodeProto[] = model.graph.node.map((n) => ({ ...n, input: n.input.map((i) => (i === tensor ? CUT_INPUT : i)) }));
-  const byOutput = new Map<string, NodeProto>();
-  for (const n of rewired) for (const o of n.output) if (o) byOutput.set(o, n);
-  const needed = new Set<NodeProto>();
-  const tensors = new Set<string>();
-  const stack = [...keep];
-  while (stack.length) {
-    const t = stack.pop()!;
-    if (tensors.has(t)) continue;
-    tensors.add(t);
-    const p = byOutput.get(t);
-    if (p && !needed.has(p)) {
-      needed.add(p);
-      for (const i of p.input) if (i) stack.push(i);
-    }
-  }
+  const { nodes: needed, tensors } = dependencies(rewired, keep);
   const graphInputs = model.graph.input.filter((v) => tensors.has(v.name));
   return {
     ...model,

@@ -98,3 +98,23 @@ function topologicalOrder(nodes: NodeProto[], producer: Map<string, NodeProto>):
   for (const node of nodes) visit(node, 0);
   return result;
 }
+
+/** The nodes that the `keep` tensors depend on, and every tensor on the way (theirs, and the inputs they read). */
+export function dependencies(nodes: readonly NodeProto[], keep: readonly string[]): { nodes: Set<NodeProto>; tensors: Set<string> } {
+  const producer = new Map<string, NodeProto>();
+  for (const n of nodes) for (const o of n.output) if (o) producer.set(o, n);
+  const needed = new Set<NodeProto>();
+  const tensors = new Set<string>();
+  const stack = [...keep];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (tensors.has(t)) continue;
+    tensors.add(t);
+    const p = producer.get(t);
+    if (p && !needed.has(p)) {
+      needed.add(p);
+      for (const i of p.input) if (i) stack.push(i);
+    }
+  }
+  return { nodes: needed, tensors };
+}
