@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { additiveClassifier, groupClassifier, inductionLM, topicModel, writePlanted } from '../../fixtures/planted.js';
+import { distilbert, llama, repoRoot, runCli, sharedDir, skipWithoutShared, tempDir } from '../helpers.js';
+import { CASES, type GoldenCase } from './golden/cases.js';
+
+/**
+ * Byte-for-byte CLI outputs recorded before a refactor. `INTERP_GOLDEN=update` rewrites them;
+ * anything else compares. Paths are replaced by their placeholders so the records are portable.
+ */
+const goldenDir = path.join(repoRoot, 'test', 'e2e', 'golden', 'records');
+const inputs = path.join(repoRoot, 'test', 'e2e', 'golden', 'inputs');
+const update = process.env.INTERP_GOLDEN === 'update';
+const places: Record<string, string> = {};
+
+beforeAll(() => {
+  const root = tempDir('interp-golden-');
+  places['@additive'] = writePlanted(additiveClassifier(), path.join(root, 'additive'));
+  places['@lm'] = writePlanted(inductionLM(), path.join(root, 'lm'));
+  places['@biased'] = writePlanted(groupClassifier(true), path.join(root, 'biased'));
+  places['@topic'] = writePlanted(topicModel(), path.join(root, 'topic'));
+  places['@distilbert'] = distilbert;
+  places['@llama'] = llama;
+  places['@shared'] = sharedDir;
+  places['@in'] = inputs;
+});
+
+async function record(c: GoldenCase): Promise<string> {
+  const out = tempDir('interp-golden-out-');
+  const all = { ...places, '@out': out };
+  const fill = (a: string) => a.replace(/@[a-z]+/g, (k) => all[k as keyof typeof all] ?? k);
+  const r = await runCli(c.args.map(fill));
+  // Longest paths first, so that a path inside another is replaced by the more specific name.
+  const byLength = Object.entries(all).sort((a, b) => b[1].length - a[1].length);
+  const portable = (text: string) => byLength.reduce((t, [k, v]) => t.split(v).join(k), text);
+  const stdout = c.volatile ? JSON.stringify(JSON.parse(r.stdout), (k, v) => (c.volatile?.includes(k) ? '<volatile>' : v), 2) : r.stdout;
+  const files = fs
+    .readdirSync(out)
+    .sort()
+    .map((f) => `${f} ${createHash('sha256').update(fs.readFileSync(path.join(out, f))).digest('hex')}`);
+  return [`# exit ${r.code}`, '## stdout', portable(stdout), '## stderr', portable(r.stderr), '## files', ...files, ''].join('\n');
+}
+
+describe('golden CLI corpus', () => {
+  for (const c of CASES) {
+    it.skipIf(c.shared && skipWithoutShared).concurrent(c.name, async () => {
+      const actual = await record(c);
+      const file = path.join(goldenDir, `${c.name}.txt`);
+      if (update) {
+        fs.mkdirSync(goldenDir, { recursive: true });
+        fs.writeFileSync(file, actual);
+        return;
+      }
+      expect(actual).toBe(fs.readFileSync(file, 'utf8'));
+    });
+  }
+});
