@@ -12,7 +12,7 @@ import { attributionChart, attributionTable } from '../src/render/attribution.js
 import { formatNumber, visible } from '../src/render/format.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import { spearman } from '../src/util/linalg.js';
+import { spearman } from '../src/util/stats.js';
 import { addModelOptions, examples, interactive, openModel, parseInteger, parseNumber, withSpinner, writeStdout, type ModelFlags } from './common.js';
 
 interface ExplainFlags extends ModelFlags {

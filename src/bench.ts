@@ -9,6 +9,7 @@ import type { Model } from './model/types.js';
 import { runBatched } from './runner/runBatched.js';
 import { encodeText } from './text/encode.js';
 import { packageRoot } from './util/paths.js';
+import { median } from './util/stats.js';
 
 export const BENCH_SCHEMA = 'interp/bench@1';
 
@@ -65,11 +66,6 @@ export interface BenchOptions {
   params?: Record<string, number>;
   onProgress?: (message: string) => void;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** An input of exactly `length` tokens (special tokens included), cut from the filler text at a token boundary. */
 export function benchInput(model: Model, length: number): string {

@@ -10,7 +10,7 @@ import type { BaselineKind, Granularity } from './methods/types.js';
 import { readGraph, withGraph } from './model/load.js';
 import type { Model } from './model/types.js';
 import { encodeText } from './text/encode.js';
-import { spearman } from './util/linalg.js';
+import { bootstrap, spearman, type Estimate } from './util/stats.js';
 import { Rng } from './util/rng.js';
 
 export const RECORD_SCHEMA = 'interp/fidelity-record@1';
@@ -188,28 +188,8 @@ export const METRICS = [
   { name: 'stability-seed', better: 'higher', read: (r: FidelityRecord) => r.stability?.seeds ?? null },
 ] as const;
 
-export interface Estimate {
-  mean: number;
-  low: number;
-  high: number;
-  n: number;
-}
-
-/** Mean with a percentile bootstrap 95 % interval (seeded, 1,000 resamples). */
-export function bootstrap(values: readonly number[], seed = 0, resamples = 1000): Estimate {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, low: mean, high: mean, n };
-  const rng = new Rng(seed);
-  const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += values[rng.int(n)];
-    means[r] = s / n;
-  }
-  means.sort();
-  return { mean, low: means[Math.floor(0.025 * resamples)], high: means[Math.ceil(0.975 * resamples) - 1], n };
-}
+export type { Estimate };
+export { bootstrap };
 
 export interface LeaderboardRow {
   method: string;

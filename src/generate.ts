@@ -3,6 +3,7 @@ import { explainText, prepareEncoded, type ExplainRequest } from './explain.js';
 import type { Model } from './model/types.js';
 import { lastLogits, tokenName } from './target/target.js';
 import { alignEncoding, encodeText, type Encoding } from './text/encode.js';
+import { argmax } from './util/maths.js';
 
 export const GENERATION_SCHEMA = 'interp/generation@1';
 
@@ -24,12 +25,6 @@ export interface GenerationAttribution {
   /** matrix[step][source]: attribution of source to generated token `step`; null where the source comes later. */
   matrix: (number | null)[][];
   forwardPasses: number;
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 /** Greedy decoding, stopping early at the end-of-sequence token. */

@@ -3,7 +3,7 @@ import { ADDITIVE_WEIGHTS, additiveClassifier, inductionLM, interactionClassifie
 import { explainText } from '../src/explain.js';
 import { loadModel } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
-import { spearman } from '../src/util/linalg.js';
+import { spearman } from '../src/util/stats.js';
 
 let additive: Model;
 let interaction: Model;

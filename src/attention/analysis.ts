@@ -1,7 +1,7 @@
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { runBatched } from '../runner/runBatched.js';
-import type { Encoding } from '../text/encode.js';
+import { isPunctuation, type Encoding } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
 
 /** A T×T attention matrix, row-major: row = query, column = key. */
@@ -199,12 +199,11 @@ export interface HeadRole {
   induction: number | null;
 }
 
-const PUNCTUATION = /^[\p{P}\p{S}]+$/u;
 
 /** Per-head statistics over the query rows of one input. */
 export function headRoles(run: AttentionRun, encoding: Encoding, separatorIds: ReadonlySet<number>, induction: number[][] | null): HeadRole[] {
   const T = run.length;
-  const isSeparator = encoding.ids.map((id, i) => i > 0 && (separatorIds.has(id) || (!encoding.special[i] && PUNCTUATION.test(encoding.tokens[i]))));
+  const isSeparator = encoding.ids.map((id, i) => i > 0 && (separatorIds.has(id) || (!encoding.special[i] && isPunctuation(encoding.tokens[i]))));
   const roles: HeadRole[] = [];
   run.layers.forEach((heads, l) =>
     heads.forEach((A, h) => {

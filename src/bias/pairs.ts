@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { usageError } from '../errors.js';
-import { bootstrap, type Estimate } from '../fidelity.js';
+import { bootstrap, type Estimate } from '../util/stats.js';
 import type { Model } from '../model/types.js';
 import { runBatched } from '../runner/runBatched.js';
 import { logProbAt } from '../target/target.js';

@@ -1,5 +1,5 @@
 import { usageError } from '../errors.js';
-import { bootstrap, type Estimate } from '../fidelity.js';
+import { bootstrap, permutationPValue, type Estimate } from '../util/stats.js';
 import { coalitionScorer, emptyCoalition, fullCoalition, baselineTokenId, defaultBaseline } from '../methods/perturbation.js';
 import { METHODS } from '../methods/registry.js';
 import type { ExplainContext, Feature } from '../methods/types.js';
@@ -89,20 +89,12 @@ export function permutationTest(scores: number[], labels: number[], groups: numb
     }
     return hi - lo;
   };
-  const statistic = gap(labels);
-  const rng = new Rng(seed);
-  const shuffled = Int32Array.from(labels);
-  let atLeast = 0;
-  for (let r = 0; r < permutations; r++) {
-    for (let i = shuffled.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      const t = shuffled[i];
-      shuffled[i] = shuffled[j];
-      shuffled[j] = t;
-    }
-    if (gap(shuffled) >= statistic - 1e-12) atLeast++;
-  }
-  return { statistic, pValue: (atLeast + 1) / (permutations + 1) };
+  const shuffled = new Int32Array(labels.length);
+  const { observed, pValue } = permutationPValue(labels.length, (order) => {
+    for (let i = 0; i < order.length; i++) shuffled[i] = labels[order[i]];
+    return gap(shuffled);
+  }, permutations, new Rng(seed));
+  return { statistic: observed, pValue };
 }
 
 export async function swapProbe(model: Model, variants: SwapVariant[], target: Target, options: { permutations: number; seed: number }): Promise<SwapResult> {

@@ -4,6 +4,7 @@ import type { Model } from '../model/types.js';
 import { runBatched } from '../runner/runBatched.js';
 import { encodeText } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
+import { contentPositions, meanPool, permutationPValue } from '../util/stats.js';
 
 export const WEAT_SCHEMA = 'interp/bias-weat@1';
 
@@ -64,12 +65,7 @@ export function weatPValue(X: Float64Array[], Y: Float64Array[], A: Float64Array
     for (let i = 0; i < idx.length; i++) t += i < X.length ? s[idx[i]] : -s[idx[i]];
     return t;
   };
-  const identity = s.map((_, i) => i);
-  const observed = statistic(identity);
-  const rng = new Rng(seed);
-  let atLeast = 0;
-  for (let r = 0; r < permutations; r++) if (statistic(rng.permutation(s.length)) >= observed - 1e-12) atLeast++;
-  return (atLeast + 1) / (permutations + 1);
+  return permutationPValue(s.length, statistic, permutations, new Rng(seed)).pValue;
 }
 
 /** Mean-pooled hidden states (non-special tokens) at a layer of the residual stream: 0 = embeddings, L = last layer. */
@@ -80,12 +76,7 @@ export async function embedTexts(model: Model, texts: string[], layer: number): 
   const encodings = texts.map((t) => encodeText(model, t, { truncate: true }));
   return runBatched(model, encodings.map((e) => e.ids), (batch, r, i) => {
     const { data, dims } = batch.output(name);
-    const H = dims[2];
-    const out = new Float64Array(H);
-    const keep = encodings[i].special.map((s, p) => (s ? -1 : p)).filter((p) => p >= 0);
-    const positions = keep.length ? keep : [0];
-    for (const p of positions) for (let h = 0; h < H; h++) out[h] += data[(r * batch.length + p) * H + h] / positions.length;
-    return out;
+    return meanPool(data, r * batch.length, dims[2], contentPositions(encodings[i].special));
   }, { session: inst.session, outputs: [name] });
 }
 

@@ -2,6 +2,7 @@ import type { Model } from '../model/types.js';
 import { tokenName } from '../target/target.js';
 import type { Encoding } from '../text/encode.js';
 import { hiddenStates, runFromHidden } from './activations.js';
+import { softmax } from '../util/maths.js';
 
 export const LENS_SCHEMA = 'interp/lens@1';
 
@@ -19,16 +20,6 @@ export interface LensResult {
   /** Hidden states read: 0 = embeddings … L = the last layer (the model's own output). */
   layers: number;
   positions: { index: number; token: string; cells: LensCell[] }[];
-}
-
-function softmax(row: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const x of row) if (x > max) max = x;
-  const out = new Float64Array(row.length);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i] - max);
-  for (let i = 0; i < row.length; i++) out[i] /= sum;
-  return out;
 }
 
 /**

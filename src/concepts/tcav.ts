@@ -3,7 +3,12 @@ import type { Model } from '../model/types.js';
 import { gradientSession, headScoreOf, runGradients, targetHead } from '../gradients/session.js';
 import type { Target } from '../target/target.js';
 import { encodeText } from '../text/encode.js';
+import { solve } from '../util/maths.js';
 import { Rng } from '../util/rng.js';
+import { contentPositions, mean, meanPool, permutationPValue } from '../util/stats.js';
+
+/** Relabellings of the concept and null scores for the p-value. */
+const TCAV_PERMUTATIONS = 10_000;
 import { hiddenStates } from './activations.js';
 
 export const TCAV_SCHEMA = 'interp/tcav@2';
@@ -34,19 +39,7 @@ export function logisticRegression(X: Float64Array[], y: number[], l2 = 1e-2, it
     }
     hess[d][d] += 1e-9;
     for (let j = 0; j < p; j++) for (let k = j + 1; k < p; k++) hess[j][k] = hess[k][j];
-    // Solve hess · step = grad (Gaussian elimination).
-    const M = hess.map((row, j) => [...row, grad[j]]);
-    for (let c = 0; c < p; c++) {
-      let piv = c;
-      for (let r = c + 1; r < p; r++) if (Math.abs(M[r][c]) > Math.abs(M[piv][c])) piv = r;
-      [M[c], M[piv]] = [M[piv], M[c]];
-      if (Math.abs(M[c][c]) < 1e-300) continue;
-      for (let r = 0; r < p; r++) if (r !== c) {
-        const f = M[r][c] / M[c][c];
-        for (let k = c; k <= p; k++) M[r][k] -= f * M[c][k];
-      }
-    }
-    const step = M.map((row, j) => (Math.abs(row[j]) < 1e-300 ? 0 : row[p] / row[j]));
+    const step = solve(hess, grad);
     beta = beta.map((v, j) => v - step[j]);
     if (Math.max(...step.map(Math.abs)) < 1e-10) break;
   }
@@ -66,10 +59,7 @@ async function pooled(model: Model, texts: string[], layer: number): Promise<{ p
     if (!h) throw usageError(`--layer ${layer} does not exist; '${model.id}' has hidden states 0–${hs.length - 1}`);
     const T = e.ids.length;
     const H = h.length / T;
-    const v = new Float64Array(H);
-    const keep = e.special.map((s, p) => (s ? -1 : p)).filter((p) => p >= 0);
-    for (const p of keep.length ? keep : [0]) for (let j = 0; j < H; j++) v[j] += h[p * H + j] / Math.max(1, keep.length);
-    out.push(v);
+    out.push(meanPool(h, 0, H, contentPositions(e.special)));
     states.push(h);
     ids.push(e.ids);
     special.push(e.special);
@@ -170,18 +160,13 @@ export async function tcav(model: Model, concept: string[], random: string[], in
   }
   const scores = counts.concept.map((c) => c / inputs.length);
   const nullScores = counts.null.map((c) => c / inputs.length);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const observed = Math.abs(mean(scores) - mean(nullScores));
   const pooledScores = [...scores, ...nullScores];
-  let atLeast = 0;
-  const permutations = 10_000;
-  for (let r = 0; r < permutations; r++) {
-    const order = rng.permutation(pooledScores.length);
-    const a = order.slice(0, scores.length).map((j) => pooledScores[j]);
-    const b = order.slice(scores.length).map((j) => pooledScores[j]);
-    if (Math.abs(mean(a) - mean(b)) >= observed - 1e-12) atLeast++;
-  }
-  const pValue = (atLeast + 1) / (permutations + 1);
+  const { pValue } = permutationPValue(pooledScores.length, (order) => {
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < order.length; i++) (i < scores.length ? (a += pooledScores[order[i]]) : (b += pooledScores[order[i]]));
+    return Math.abs(a / scores.length - b / (order.length - scores.length));
+  }, TCAV_PERMUTATIONS, rng);
   return {
     schema: TCAV_SCHEMA, model: model.id, layer, target: target.name, runs: options.runs, derivative: 'exact',
     cavAccuracy: mean(cavs.map((c) => c.accuracy).filter((a) => !Number.isNaN(a))),

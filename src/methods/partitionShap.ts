@@ -1,3 +1,4 @@
+import { isPunctuation } from '../text/encode.js';
 import type { AttributionMethod, Coalition, Feature } from './types.js';
 
 /** A binary tree over a contiguous run of features [start, end). */
@@ -7,7 +8,6 @@ export interface PartitionNode {
   children?: [PartitionNode, PartitionNode];
 }
 
-const PUNCTUATION = /^[\p{P}\p{S}]+$/u;
 
 /**
  * Split features into a binary tree of contiguous spans, as SHAP's text masker clusters tokens: pieces
@@ -19,8 +19,8 @@ export function partitionTree(features: readonly Feature[], text: string, start 
   const boundaries: { at: number; score: number }[] = [];
   for (let at = start + 1; at < end; at++) {
     const between = text.slice(features[at - 1].end, features[at].start);
-    const wordBoundary = between.length > 0 || PUNCTUATION.test(features[at - 1].text) || PUNCTUATION.test(features[at].text);
-    const afterPunctuation = PUNCTUATION.test(features[at - 1].text) && !PUNCTUATION.test(features[at].text);
+    const wordBoundary = between.length > 0 || isPunctuation(features[at - 1].text) || isPunctuation(features[at].text);
+    const afterPunctuation = isPunctuation(features[at - 1].text) && !isPunctuation(features[at].text);
     const balance = Math.abs((at - start) / (end - start) - 0.5); // 0 at the middle, 0.5 at the ends
     boundaries.push({ at, score: (wordBoundary ? 0 : 2) + (afterPunctuation && balance <= 0.25 ? -0.5 : 0) + balance });
   }

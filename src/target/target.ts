@@ -2,6 +2,7 @@ import { usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { runBatched, type Batch, type RunOptions } from '../runner/runBatched.js';
 import { contextTokenId } from '../text/encode.js';
+import { argmax, logSumExp } from '../util/maths.js';
 
 export type ScoreKind = 'probability' | 'logit' | 'log-odds';
 export const SCORE_KINDS: readonly ScoreKind[] = ['probability', 'logit', 'log-odds'];
@@ -28,15 +29,6 @@ export function describeTarget(target: Target): TargetDescriptor {
     case 'continuation':
       return { kind: 'continuation', name: target.name, score: `${target.reduce} log-probability`, tokenIds: target.tokenIds };
   }
-}
-
-function logSumExp(values: Float32Array, from: number, to: number, skip = -1): number {
-  let max = -Infinity;
-  for (let i = from; i < to; i++) if (i - from !== skip && values[i] > max) max = values[i];
-  if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (let i = from; i < to; i++) if (i - from !== skip) sum += Math.exp(values[i] - max);
-  return max + Math.log(sum);
 }
 
 /** Log-probability of `token` under the logits stored at data[offset .. offset+vocab). */
@@ -137,12 +129,6 @@ export async function continuationLogProbs(model: Model, prompt: readonly number
     }),
   );
   return row;
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 export interface TargetRequest {

@@ -148,6 +148,9 @@ function endOfWord(text: string, start: number): number {
 
 const PUNCTUATION = /^[\p{P}\p{S}]+$/u;
 
+/** True for text made only of punctuation and symbols (a word boundary, a separator). */
+export const isPunctuation = (text: string): boolean => PUNCTUATION.test(text);
+
 /** A new word starts after whitespace, and at each punctuation token. */
 function groupWords(text: string, offsets: [number, number][], special: boolean[]): number[] {
   const wordIds: number[] = [];
@@ -161,7 +164,7 @@ function groupWords(text: string, offsets: [number, number][], special: boolean[
     }
     const [s, e] = offsets[i];
     const piece = text.slice(s, e);
-    const punct = PUNCTUATION.test(piece);
+    const punct = isPunctuation(piece);
     const gap = prevEnd < 0 || s > prevEnd || /\s/.test(text.slice(prevEnd, s));
     if (word < 0 || gap || punct || prevPunct) word++;
     wordIds.push(word);

@@ -1,0 +1,112 @@
+import { Rng } from './rng.js';
+
+/** Statistics shared by fidelity, bias, concepts and bench, written once. */
+
+export const mean = (xs: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i];
+  return s / xs.length;
+};
+
+/** The middle value (the mean of the two middle values for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export interface Estimate {
+  mean: number;
+  low: number;
+  high: number;
+  n: number;
+}
+
+/** Mean with a percentile bootstrap 95 % interval (seeded, 1,000 resamples). */
+export function bootstrap(values: readonly number[], seed = 0, resamples = 1000): Estimate {
+  const n = values.length;
+  const m = values.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean: m, low: m, high: m, n };
+  const rng = new Rng(seed);
+  const means = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += values[rng.int(n)];
+    means[r] = s / n;
+  }
+  means.sort();
+  return { mean: m, low: means[Math.floor(0.025 * resamples)], high: means[Math.ceil(0.975 * resamples) - 1], n };
+}
+
+/**
+ * One-sided permutation p-value: the share of relabellings whose statistic reaches the observed one,
+ * (count + 1) / (permutations + 1) so that it is never 0. `statistic(order)` reads the data through
+ * `order`, a permutation of 0..n−1 that is shuffled again in place (Fisher–Yates) for each draw.
+ */
+export function permutationPValue(n: number, statistic: (order: Int32Array) => number, permutations: number, rng: Rng): { observed: number; pValue: number } {
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const observed = statistic(order);
+  let atLeast = 0;
+  for (let r = 0; r < permutations; r++) {
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    if (statistic(order) >= observed - 1e-12) atLeast++;
+  }
+  return { observed, pValue: (atLeast + 1) / (permutations + 1) };
+}
+
+/** Spearman rank correlation (average ranks for ties). */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return pearson(ranks(a), ranks(b));
+}
+
+export function ranks(values: ArrayLike<number>): number[] {
+  const idx = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i] - values[j]);
+  const r = new Array(values.length).fill(0);
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j + 1 < idx.length && values[idx[j + 1]] === values[idx[i]]) j++;
+    for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i] / n;
+    mb += b[i] / n;
+  }
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  return saa === 0 || sbb === 0 ? 0 : sab / Math.sqrt(saa * sbb);
+}
+
+/**
+ * Mean over `positions` of the rows of `states` ([rows, width] row-major, starting at row `first`); the
+ * positions of the non-special tokens, as SEAT and TCAV pool a sentence.
+ */
+export function meanPool(states: ArrayLike<number>, first: number, width: number, positions: readonly number[]): Float64Array {
+  const out = new Float64Array(width);
+  for (const p of positions) for (let h = 0; h < width; h++) out[h] += states[(first + p) * width + h] / positions.length;
+  return out;
+}
+
+/** The positions of the non-special tokens, or position 0 when every token is special. */
+export function contentPositions(special: readonly boolean[]): number[] {
+  const keep = special.map((s, p) => (s ? -1 : p)).filter((p) => p >= 0);
+  return keep.length ? keep : [0];
+}
