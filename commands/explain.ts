@@ -133,7 +133,7 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     for (const method of methods) {
       const own = Object.fromEntries(Object.entries(params).filter(([k]) => ownsParam(METHODS[method], k)));
       const ownChoices = Object.fromEntries(Object.entries(choices).filter(([k]) => ownsChoice(METHODS[method], k)));
-      out.push(await explainText(model, { ...request, method, params: own, choices: ownChoices }, prepared));
+      out.push(await explainText(model, { ...request, method, params: own, choices: ownChoices }, { prepared }));
     }
     return out;
   });

@@ -9,6 +9,7 @@ import type { Model } from './model/types.js';
 import { runBatched } from './runner/runBatched.js';
 import { encodeText } from './text/encode.js';
 import { packageRoot } from './util/paths.js';
+import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
 
 export const BENCH_SCHEMA = 'interp/bench@1';
@@ -99,19 +100,6 @@ function recording(session: ort.InferenceSession, log: RecordedRun[] | null): or
   });
 }
 
-/** The model with its sessions (plain and instrumented) recording into `log`. */
-function recordingModel(model: Model, log: RecordedRun[] | null): Model {
-  return {
-    ...model,
-    session: recording(model.session, log),
-    observeSession: (session) => recording(session, log),
-    instrumented: async () => {
-      const inst = await model.instrumented();
-      return { ...inst, session: recording(inst.session, log) };
-    },
-  };
-}
-
 async function replay(runs: RecordedRun[]): Promise<number> {
   const start = performance.now();
   for (const r of runs) {
@@ -153,9 +141,9 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
       let features = 0;
       const log: RecordedRun[] = [];
       for (let r = 0; r < options.runs; r++) {
-        const observed = r === 0 ? recordingModel(model, log) : model;
+        const run = r === 0 ? new RunContext((session) => recording(session, log)) : undefined;
         const start = performance.now();
-        const result = await explainText(observed, { text, method, params });
+        const result = await explainText(model, { text, method, params }, { run });
         times.push(performance.now() - start);
         await plainForwards(model, ids, result.forwardPasses); // warm: the method's own sessions have just run
         plain.push(await plainForwards(model, ids, result.forwardPasses));

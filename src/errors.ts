@@ -2,14 +2,40 @@
 export const ExitCode = { ok: 0, runtime: 1, usage: 2, threshold: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** An error meant for the user: its message is one line, printed as is. */
+export type ErrorKind = 'usage' | 'runtime' | 'threshold';
+const EXIT: Record<ErrorKind, ExitCode> = { usage: ExitCode.usage, runtime: ExitCode.runtime, threshold: ExitCode.threshold };
+
+/** How a front end names a parameter in a message: `--steps` on the CLI, `steps` in an HTTP body. */
+export type ParamStyle = (param: string) => string;
+export const cliParam: ParamStyle = (param) => `--${param}`;
+export const plainParam: ParamStyle = (param) => `'${param}'`;
+
+/**
+ * An error meant for the user: one line. It carries its kind and, where one parameter is at fault, that
+ * parameter's name; the message names it as `{param}`, which each front end words its own way.
+ */
 export class InterpError extends Error {
-  constructor(message: string, readonly exitCode: ExitCode) {
-    super(message.replace(/\s*\n\s*/g, ' '));
+  readonly exitCode: ExitCode;
+  constructor(
+    readonly template: string,
+    readonly kind: ErrorKind,
+    readonly param?: string,
+  ) {
+    const line = template.replace(/\s*\n\s*/g, ' ');
+    super(param ? line.replaceAll('{param}', cliParam(param)) : line);
     this.name = 'InterpError';
+    this.exitCode = EXIT[kind];
+  }
+
+  /** The message with the parameter named in the caller's style. */
+  worded(style: ParamStyle): string {
+    const line = this.template.replace(/\s*\n\s*/g, ' ');
+    return this.param ? line.replaceAll('{param}', style(this.param)) : line;
   }
 }
 
-export const usageError = (message: string) => new InterpError(message, ExitCode.usage);
-export const runtimeError = (message: string) => new InterpError(message, ExitCode.runtime);
-export const thresholdError = (message: string) => new InterpError(message, ExitCode.threshold);
+export const usageError = (message: string) => new InterpError(message, 'usage');
+export const runtimeError = (message: string) => new InterpError(message, 'runtime');
+export const thresholdError = (message: string) => new InterpError(message, 'threshold');
+/** A usage error about one parameter: the message names it as `{param}`. */
+export const usageFault = (param: string, message: string) => new InterpError(message, 'usage', param);

@@ -4,10 +4,12 @@ import { usageError } from './errors.js';
 import { explainText, prepare, prepareEncoded, type Prepared } from './explain.js';
 import { faithfulness, plausibility, topKPrecision, type Faithfulness, type Plausibility } from './metrics/faithfulness.js';
 import { randomizeInitializers, weightGroups } from './metrics/randomization.js';
-import { coalitionScorer, emptyCoalition, fullCoalition } from './methods/perturbation.js';
+import { emptyCoalition, fullCoalition } from './masking/replacement.js';
+import { MaskedScorer } from './masking/scorer.js';
 import { METHODS } from './methods/registry.js';
 import type { BaselineKind, Granularity } from './methods/types.js';
 import { readGraph, withGraph } from './model/load.js';
+import { RunContext } from './runtime/context.js';
 import type { Model } from './model/types.js';
 import { encodeText } from './text/encode.js';
 import { bootstrap, spearman, type Estimate } from './util/stats.js';
@@ -76,17 +78,16 @@ export async function evaluateExample(model: Model, modelName: string, example: 
   if (todo.length === 0) return [];
   const request = { text: example.text, method: todo[0], baseline: config.baseline, granularity: config.granularity, truncate: true, target: { score: config.score } };
   const prepared = await prepare(model, request);
+  const baselineScore = prepared.baselineScore!;
   const records: FidelityRecord[] = [];
   for (const method of todo) {
     const own = Object.fromEntries(Object.entries(config.params).filter(([k]) => k in METHODS[method].params));
-    const before = model.counter.sequences;
-    const attribution = await explainText(model, { ...request, method, params: own, seed: config.seed }, prepared);
+    const attribution = await explainText(model, { ...request, method, params: own, seed: config.seed }, { prepared });
     const values = attribution.features.map((f) => f.attribution);
     const n = prepared.features.length;
-    const score = coalitionScorer(model, prepared.encoding, prepared.features, prepared.target, prepared.replacement, [
-      [fullCoalition(n), prepared.fullScore],
-      [emptyCoalition(n), prepared.baselineScore],
-    ]);
+    const score = new MaskedScorer(model, prepared.encoding, prepared.features, prepared.target, prepared.replacement, new RunContext())
+      .know(fullCoalition(n), prepared.fullScore)
+      .know(emptyCoalition(n), baselineScore).score;
     const { deletion, insertion, ...scalars } = await faithfulness(score, values, prepared.fullScore, { seed: config.seed, softSamples: config.softSamples, maxNormalise: config.maxNormalise });
     const gold = goldTokens(prepared, example.rationale);
     let stability: FidelityRecord['stability'] = null;
@@ -103,8 +104,8 @@ export async function evaluateExample(model: Model, modelName: string, example: 
       predicted: prepared.target.name,
       features: n,
       fullScore: prepared.fullScore,
-      baselineScore: prepared.baselineScore,
-      forwardPasses: model.counter.sequences - before + 2,
+      baselineScore,
+      forwardPasses: attribution.forwardPasses,
       faithfulness: scalars,
       curves: { deletion, insertion },
       plausibility: gold ? plausibility(values, gold) : null,
@@ -136,7 +137,7 @@ async function stabilityOf(model: Model, example: Example, method: string, param
   }
   let seeds: number | null = null;
   if (METHODS[method].sampling) {
-    const other = await explainText(model, { text: example.text, method, params, seed: config.seed + 1, baseline: config.baseline, granularity: config.granularity, truncate: true }, prepared);
+    const other = await explainText(model, { text: example.text, method, params, seed: config.seed + 1, baseline: config.baseline, granularity: config.granularity, truncate: true }, { prepared });
     seeds = spearman(values, other.features.map((g) => g.attribution));
   }
   return { inputEdit, seeds };
@@ -297,7 +298,7 @@ export async function randomizationCascade(model: Model, examples: Example[], co
     targets.set(example.id, prepared.target);
     for (const method of config.methods) {
       const own = Object.fromEntries(Object.entries(config.params).filter(([k]) => k in METHODS[method].params));
-      const a = await explainText(model, { text: example.text, method, params: own, seed: config.seed }, prepared);
+      const a = await explainText(model, { text: example.text, method, params: own, seed: config.seed }, { prepared });
       originals.set(`${example.id}|${method}`, a.features.map((f) => f.attribution));
     }
   }
@@ -315,7 +316,7 @@ export async function randomizationCascade(model: Model, examples: Example[], co
       const prepared = await prepareEncoded(broken, encoding, targets.get(example.id)!, { baseline: config.baseline, granularity: config.granularity });
       for (const method of config.methods) {
         const own = Object.fromEntries(Object.entries(config.params).filter(([k]) => k in METHODS[method].params));
-        const a = await explainText(broken, { text: example.text, method, params: own, seed: config.seed }, prepared);
+        const a = await explainText(broken, { text: example.text, method, params: own, seed: config.seed }, { prepared });
         const rho = spearman(originals.get(`${example.id}|${method}`)!, a.features.map((f) => f.attribution));
         correlations.set(method, [...(correlations.get(method) ?? []), Number.isFinite(rho) ? rho : 0]);
       }

@@ -3,6 +3,7 @@ import { explainText, prepareEncoded, type ExplainRequest } from './explain.js';
 import type { Model } from './model/types.js';
 import { lastLogits, tokenName } from './target/target.js';
 import { alignEncoding, encodeText, type Encoding } from './text/encode.js';
+import { RunContext } from './runtime/context.js';
 import { argmax } from './util/maths.js';
 
 export const GENERATION_SCHEMA = 'interp/generation@1';
@@ -28,11 +29,11 @@ export interface GenerationAttribution {
 }
 
 /** Greedy decoding, stopping early at the end-of-sequence token. */
-export async function generateGreedy(model: Model, ids: readonly number[], steps: number): Promise<number[]> {
+export async function generateGreedy(model: Model, ids: readonly number[], steps: number, run?: RunContext): Promise<number[]> {
   const out: number[] = [];
   const seq = [...ids];
   for (let s = 0; s < steps && seq.length < model.maxLength; s++) {
-    const next = argmax(await lastLogits(model, seq));
+    const next = argmax(await lastLogits(model, seq, { run }));
     out.push(next);
     seq.push(next);
     if (next === model.tokenizer.eos_token_id) break;
@@ -57,9 +58,9 @@ export async function explainGeneration(model: Model, request: ExplainRequest, s
   if (model.task !== 'causal-lm') throw usageError('--generate applies to causal language models');
   if ((request.granularity ?? 'token') !== 'token') throw usageError('--generate attributes tokens; drop --granularity word');
   if (request.target?.target !== undefined || request.target?.continuation !== undefined) throw usageError('--generate picks its own targets (the generated tokens); drop --target and --continuation');
-  const before = model.counter.sequences;
+  const run = new RunContext();
   const prompt = encodeText(model, request.text, { truncate: request.truncate, reserve: steps });
-  const generated = await generateGreedy(model, prompt.ids, steps);
+  const generated = await generateGreedy(model, prompt.ids, steps, run);
   const all = alignGeneration(model, prompt, generated);
   // The last generated token is never a source.
   const sourcePositions = all.ids.map((_, i) => i).filter((i) => !all.special[i] && i < all.ids.length - 1);
@@ -72,8 +73,8 @@ export async function explainGeneration(model: Model, request: ExplainRequest, s
   for (let k = 0; k < generated.length; k++) {
     const source = prefix(all, prompt.ids.length + k);
     const target = { kind: 'next-token' as const, tokenId: generated[k], name: tokenName(model, generated[k]) };
-    const prepared = await prepareEncoded(model, source, target, request);
-    const result = await explainText(model, { ...request, text: all.text }, prepared);
+    const prepared = await prepareEncoded(model, source, target, request, { run });
+    const result = await explainText(model, { ...request, text: all.text }, { prepared, run });
     params = result.params;
     seed = result.seed;
     baseline = result.baseline;
@@ -94,6 +95,6 @@ export async function explainGeneration(model: Model, request: ExplainRequest, s
     sources: sourcePositions.map((p) => ({ index: p, id: all.ids[p], text: all.tokens[p], start: all.offsets[p][0], end: all.offsets[p][1], generated: p >= prompt.ids.length })),
     generated: rows,
     matrix,
-    forwardPasses: model.counter.sequences - before,
+    forwardPasses: run.forward,
   };
 }

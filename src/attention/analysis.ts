@@ -1,5 +1,6 @@
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
+import type { RunContext } from '../runtime/context.js';
 import { runBatched } from '../runner/runBatched.js';
 import { isPunctuation, type Encoding } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
@@ -16,7 +17,7 @@ export interface AttentionRun {
 }
 
 /** One forward pass of the instrumented graph over `ids`: attentions and value vectors of every layer. */
-export async function runAttention(model: Model, ids: readonly number[]): Promise<AttentionRun> {
+export async function runAttention(model: Model, ids: readonly number[], context?: RunContext): Promise<AttentionRun> {
   const inst = await model.instrumented();
   const { attentions, values } = inst.outputs;
   const [run] = await runBatched(
@@ -37,7 +38,7 @@ export async function runAttention(model: Model, ids: readonly number[]): Promis
       });
       return { layers, values: vals, length: T };
     },
-    { session: inst.session, outputs: [...attentions, ...values] },
+    { session: inst.session, outputs: [...attentions, ...values], run: context },
   );
   return run;
 }

@@ -1,7 +1,9 @@
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import { bootstrap, permutationPValue, type Estimate } from '../util/stats.js';
-import { coalitionScorer, emptyCoalition, fullCoalition, baselineTokenId, defaultBaseline } from '../methods/perturbation.js';
-import { METHODS } from '../methods/registry.js';
+import { baselineTokenId, defaultBaseline, emptyCoalition, fullCoalition } from '../masking/replacement.js';
+import { MaskedScorer } from '../masking/scorer.js';
+import { methodNamed, methodNames, resolveMethodConfig } from '../methods/config.js';
+import { RunContext } from '../runtime/context.js';
 import type { ExplainContext, Feature } from '../methods/types.js';
 import type { Model } from '../model/types.js';
 import { scoreSequences, type Target } from '../target/target.js';
@@ -140,8 +142,11 @@ function wordFeatures(encoding: Encoding, variant: SwapVariant): Feature[] {
  * differ only in the group term. Any perturbation method can split that difference.
  */
 export async function explainGap(model: Model, variants: SwapVariant[], target: Target, groups: [string, string], method: string, params: Record<string, number>, seed: number): Promise<SwapExplanation> {
-  const m = METHODS[method];
-  if (!m || m.gradient || ['attention', 'rollout', 'random'].includes(method)) throw usageError(`--explain-method must be a perturbation method (occlusion, shapley, kernel-shap, partition-shap, lime), got '${method}'`);
+  const perturbation = methodNames(['perturbation']);
+  if (!perturbation.includes(method)) throw usageFault('explain-method', `{param} must be a perturbation method (${perturbation.join(', ')}), got '${method}'`);
+  const m = methodNamed(method);
+  const config = resolveMethodConfig(method, params);
+  const run = new RunContext();
   const replacement = baselineTokenId(model, defaultBaseline(model));
   // The group's first term in each filled template.
   const byKey = (group: string) => {
@@ -160,17 +165,15 @@ export async function explainGap(model: Model, variants: SwapVariant[], target: 
     const featA = wordFeatures(encA, a);
     const featB = wordFeatures(encB, b);
     const n = featA.length;
-    const scoreA = coalitionScorer(model, encA, featA, target, replacement);
-    const scoreB = coalitionScorer(model, encB, featB, target, replacement);
+    const scoreA = new MaskedScorer(model, encA, featA, target, replacement, run).score;
+    const scoreB = new MaskedScorer(model, encB, featB, target, replacement, run).score;
     const score = async (cs: readonly Uint8Array[]) => {
       const [x, y] = [await scoreA(cs), await scoreB(cs)];
       return x.map((v, i) => v - y[i]);
     };
     const [full, empty] = await score([fullCoalition(n), emptyCoalition(n)]);
-    const ctx: ExplainContext = { model, encoding: encA, target, features: featA, rng: new Rng(seed), score, fullScore: full, baselineScore: empty };
-    const own = Object.fromEntries(Object.entries(params).filter(([k]) => k in m.params));
-    const filled = Object.fromEntries(Object.entries(m.params).map(([k, spec]) => [k, own[k] ?? spec.default]));
-    const result = await m.explain(ctx, filled, {});
+    const ctx: ExplainContext = { encoding: encA, target, features: featA, rng: new Rng(seed), score, fullScore: full, baselineScore: empty, queryPosition: encA.ids.length - 1 };
+    const result = await m.explain(ctx, config.params, config.choices);
     templates.push({ template: a.template, slots: a.slots, terms: [a.term, b.term], difference: full, words: featA.map((f, i) => ({ text: f.text, attribution: result.values[i] })) });
   }
   return { method, groups, templates };

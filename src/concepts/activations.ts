@@ -6,7 +6,8 @@ import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
 import { openGraph } from '../runtime/session.js';
-import { buildFeeds, runBatched } from '../runner/runBatched.js';
+import type { RunContext } from '../runtime/context.js';
+import { runBatched } from '../runner/runBatched.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 
 /** Lines of a corpus (plain text, TSV's first column, or JSONL's "text"), streamed; `-` reads stdin. */
@@ -119,18 +120,31 @@ export async function cutSession(model: Model, layer: number): Promise<ort.Infer
   return session;
 }
 
-/** Run the model from hidden state `layer` with replaced hidden states [rows, T, H] for one token sequence; returns the logits. */
-export async function runFromHidden(model: Model, layer: number, ids: readonly number[], hidden: Float32Array, rows: number): Promise<{ data: Float32Array; dims: readonly number[] }> {
+/** Run the model from hidden state `layer` with replaced hidden states [rows, T, H] for one token sequence; returns the logits [rows, …]. */
+export async function runFromHidden(model: Model, layer: number, ids: readonly number[], hidden: Float32Array, rows: number, run?: RunContext): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await cutSession(model, layer);
-  const { feeds } = buildFeeds(model, Array.from({ length: rows }, () => ids));
-  const H = hidden.length / (rows * ids.length);
-  const all: Record<string, ort.Tensor> = { ...feeds, [CUT_INPUT]: new ort.Tensor('float32', hidden, [rows, ids.length, H]) };
-  const used = Object.fromEntries(Object.entries(all).filter(([k]) => session.inputNames.includes(k)));
-  const out = await session.run(used, [model.signature.logits]);
-  model.counter.sequences += rows;
-  model.counter.batches += 1;
-  const t = out[model.signature.logits];
-  return { data: t.data as Float32Array, dims: t.dims };
+  const T = ids.length;
+  const H = hidden.length / (rows * T);
+  const logits = model.signature.logits;
+  let perRow: readonly number[] = [];
+  const parts = await runBatched(
+    model,
+    Array.from({ length: rows }, () => ids),
+    (batch, r) => {
+      const { data, dims } = batch.output(logits);
+      perRow = dims.slice(1);
+      const size = perRow.reduce((a, b) => a * b, 1);
+      return data.slice(r * size, (r + 1) * size);
+    },
+    { session, outputs: [logits], run, extraFeeds: (start, end) => ({ [CUT_INPUT]: new ort.Tensor('float32', hidden.slice(start * T * H, end * T * H), [end - start, T, H]) }) },
+  );
+  const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return { data, dims: [rows, ...perRow] };
 }
 
 /** All hidden states of one input: [layer] → T × H. */

@@ -1,6 +1,9 @@
-import { usageError } from '../errors.js';
-import type { BaselineKind, Feature, GradientContext } from '../methods/types.js';
-import { baselineTokenId } from '../methods/perturbation.js';
+import { usageFault } from '../errors.js';
+import { baselineTokenId } from '../masking/replacement.js';
+import type { BaselineKind, Feature } from '../masking/types.js';
+import type { GradientContext } from '../methods/types.js';
+import type { RuleOverrides } from '../onnx/gradRules.js';
+import type { RunContext } from '../runtime/context.js';
 import type { Model } from '../model/types.js';
 import type { Target } from '../target/target.js';
 import type { Encoding } from '../text/encode.js';
@@ -13,11 +16,11 @@ export const EMBEDDING_BASELINES: readonly BaselineKind[] = ['zero', 'mask', 'pa
  * oracle. Only feature positions move to the baseline: special tokens and a continuation stay as they
  * are, so that completeness is over the features alone.
  */
-export async function gradientContext(model: Model, encoding: Encoding, features: readonly Feature[], target: Target, baseline: BaselineKind): Promise<GradientContext> {
+export async function gradientContext(model: Model, encoding: Encoding, features: readonly Feature[], target: Target, baseline: BaselineKind, run?: RunContext, overrides?: RuleOverrides): Promise<GradientContext> {
   if (!EMBEDDING_BASELINES.includes(baseline)) {
-    throw usageError(`--baseline ${baseline} does not apply to gradient methods; choose one of ${EMBEDDING_BASELINES.join(', ')}`);
+    throw usageFault('baseline', `{param} ${baseline} does not apply to gradient methods; choose one of ${EMBEDDING_BASELINES.join(', ')}`);
   }
-  const gs = await gradientSession(model, { kind: 'embeddings' }, headScoreOf(target));
+  const gs = await gradientSession(model, { kind: 'embeddings' }, headScoreOf(target), overrides);
   const head = targetHead(target, encoding.ids.length);
   const ids = [...encoding.ids, ...head.extra];
   const matrix = gs.embeddings!;
@@ -39,7 +42,7 @@ export async function gradientContext(model: Model, encoding: Encoding, features
     width,
     dequantized: gs.dequantized,
     async run(rows) {
-      const out = await runGradients(model, gs, rows.map((cut) => ({ ids, cut, positions: head.positions, index: head.index, weight: head.weight })));
+      const out = await runGradients(model, gs, rows.map((cut) => ({ ids, cut, positions: head.positions, index: head.index, weight: head.weight })), run);
       return out.map((r) => ({ score: r.score, gradient: r.gradients[0] }));
     },
   };

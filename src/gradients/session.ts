@@ -2,11 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { RunContext } from '../runtime/context.js';
 import { openGraph, openSession } from '../runtime/session.js';
 import { runtimeError } from '../errors.js';
 import { readGradientGraph, readGraphWithBytes } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
+import { ruleTable, type RuleOverrides } from '../onnx/gradRules.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
 import { findWordEmbeddings } from '../onnx/embeddings.js';
 import { valueInfo } from '../onnx/builder.js';
@@ -44,6 +46,12 @@ export interface GradientSession {
 /** Cached gradient graphs are keyed by the code that builds them too, so that a changed rule never meets a stale graph. */
 const GRADIENT_MODULES = ['../onnx/gradRules', '../onnx/autodiff', '../onnx/scoreHead', '../onnx/cut', '../onnx/embeddings', '../onnx/probe', '../onnx/canonicalize', './session'];
 
+/** Overriding rules key the cached graph by their own source text, so that an edited rule never meets a stale graph. */
+function overrideKey(overrides?: RuleOverrides): string {
+  if (!overrides) return '';
+  return `|${overrides.name}|${Object.entries(overrides.rules).map(([op, rule]) => `${op}:${rule.toString()}`).join('|')}`;
+}
+
 export function headScoreOf(target: Target): HeadScore {
   return target.kind === 'label' ? target.score : 'log-probability';
 }
@@ -51,11 +59,11 @@ export function headScoreOf(target: Target): HeadScore {
 const sessions = new Map<string, Promise<GradientSession>>();
 
 /** The model's forward-and-backward session for one gradient source and score; built once per graph, cached in memory and on disk. */
-export function gradientSession(model: Model, source: GradientSource, headScore: HeadScore): Promise<GradientSession> {
-  const key = `${model.graphId}|${JSON.stringify(source)}|${headScore}`;
+export function gradientSession(model: Model, source: GradientSource, headScore: HeadScore, overrides?: RuleOverrides): Promise<GradientSession> {
+  const key = `${model.graphId}|${JSON.stringify(source)}|${headScore}|${overrides?.name ?? ''}`;
   let pending = sessions.get(key);
   if (!pending) {
-    pending = buildGradientSession(model, source, headScore);
+    pending = buildGradientSession(model, source, headScore, overrides);
     pending.catch(() => sessions.delete(key));
     sessions.set(key, pending);
   }
@@ -69,7 +77,7 @@ function hiddenWidth(model: Model, proto: ModelProto): number {
   return findWordEmbeddings(proto).matrix.dims[1];
 }
 
-async function buildGradientSession(model: Model, source: GradientSource, headScore: HeadScore): Promise<GradientSession> {
+async function buildGradientSession(model: Model, source: GradientSource, headScore: HeadScore, overrides?: RuleOverrides): Promise<GradientSession> {
   const { bytes } = readGraphWithBytes(model);
   const { model: proto, dequantized } = readGradientGraph(model);
   const opset = toNumber(proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
@@ -115,7 +123,7 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
     });
   }
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
-  const hash = crypto.createHash('sha256').update(bytes).update(`${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}`).digest('hex').slice(0, 32);
+  const hash = crypto.createHash('sha256').update(bytes).update(`${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`).digest('hex').slice(0, 32);
   const cached = path.join(cacheDir(), 'gradients', `${hash}.onnx`);
   const request = { of: SCORE_OUTPUT, wrt };
   let encoded: Uint8Array | null = null;
@@ -125,7 +133,7 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
     try {
       const pathToScore = gradientPath(graph, request);
       const facts = await probeFacts(graph, tensorsNeedingFacts(pathToScore, request), (variant) => probeFeeds(model, width, perPosition, variant));
-      result = backward(graph, request, facts, pathToScore);
+      result = backward(graph, request, facts, ruleTable(overrides), pathToScore);
     } catch (e) {
       if (e instanceof UnsupportedOperatorError) throw runtimeError(`'${model.id}': ${e.message}, so gradient methods cannot run on it`);
       throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
@@ -191,7 +199,7 @@ export interface GradientRowResult {
 }
 
 /** Run rows forward and backward, batched like every other run; each row counts as one forward and one backward pass. */
-export async function runGradients(model: Model, gs: GradientSession, rows: readonly GradientRow[]): Promise<GradientRowResult[]> {
+export async function runGradients(model: Model, gs: GradientSession, rows: readonly GradientRow[], run?: RunContext): Promise<GradientRowResult[]> {
   const width = gs.embeddings ? gs.embeddings.dims[1] : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
   const extraFeeds = (start: number, end: number, length: number): Record<string, ort.Tensor> => {
     const n = end - start;
@@ -233,8 +241,7 @@ export async function runGradients(model: Model, gs: GradientSession, rows: read
       values: gs.values.map((v) => sliceOf(v)),
       length: batch.length,
     };
-  }, { session: model.observeSession ? model.observeSession(gs.session) : gs.session, outputs, extraFeeds, batchTokens: GRADIENT_BATCH_TOKENS });
-  model.counter.backward += rows.length;
+  }, { session: gs.session, outputs, extraFeeds, batchTokens: GRADIENT_BATCH_TOKENS, run, backward: true });
   return results;
 }
 
@@ -263,13 +270,13 @@ const shadowSessions = new Map<string, Promise<ort.InferenceSession>>();
  * How far the float shadow graph that gradients run on is from the quantized model itself on one
  * input: the largest absolute difference of their output logits (two forward passes).
  */
-export async function shadowLogitDifference(model: Model, ids: readonly number[]): Promise<number> {
+export async function shadowLogitDifference(model: Model, ids: readonly number[], run?: RunContext): Promise<number> {
   let session = shadowSessions.get(model.graphId);
   if (!session) {
     session = openGraph(readGradientGraph(model).model, { quiet: true });
     session.catch(() => shadowSessions.delete(model.graphId));
     shadowSessions.set(model.graphId, session);
   }
-  const [shadow, own] = [await lastLogits(model, ids, { session: await session }), await lastLogits(model, ids)];
+  const [shadow, own] = [await lastLogits(model, ids, { session: await session, run }), await lastLogits(model, ids, { run })];
   return shadow.reduce((worst, v, i) => Math.max(worst, Math.abs(v - own[i])), 0);
 }

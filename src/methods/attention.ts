@@ -1,11 +1,5 @@
-import { meanOverHeads, rolloutRow, runAttention } from '../attention/analysis.js';
+import { meanOverHeads, rolloutRow } from '../attention/analysis.js';
 import type { AttributionMethod, ExplainContext } from './types.js';
-
-/** The position whose prediction is explained: [CLS] for classifiers, the last token for causal LMs. */
-export function queryPosition(ctx: ExplainContext): number {
-  if (ctx.model.task === 'causal-lm') return ctx.encoding.ids.length - 1;
-  return ctx.encoding.special[0] ? 0 : ctx.encoding.ids.length - 1;
-}
 
 function featureSums(ctx: ExplainContext, row: ArrayLike<number>): number[] {
   return ctx.features.map((f) => f.positions.reduce((s, p) => s + row[p], 0));
@@ -17,12 +11,14 @@ function attentionRowMethod(name: string, description: string, rowOf: (layers: F
     name,
     description,
     params: {},
+    family: 'attention',
+    cost: 'exact',
     sampling: false,
-    cost: () => 1,
+    passes: () => 1,
     async explain(ctx) {
-      const run = await runAttention(ctx.model, ctx.encoding.ids);
+      const run = await ctx.attentions!();
       const T = run.length;
-      const q = queryPosition(ctx);
+      const q = ctx.queryPosition;
       return { values: featureSums(ctx, rowOf(run.layers, T, q)) };
     },
   };

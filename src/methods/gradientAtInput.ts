@@ -6,9 +6,10 @@ export function gradientAtInput(name: string, description: string, values: (ctx:
     name,
     description,
     params: {},
+    family: 'gradient',
+    cost: 'exact',
     sampling: false,
-    gradient: true,
-    cost: () => 2,
+    passes: () => 2,
     async explain(ctx) {
       const g = ctx.gradients!;
       const [atInput, atBaseline] = await g.run([g.input, g.baseline]);

@@ -19,14 +19,15 @@ export const integratedGradients: AttributionMethod = {
   name: 'integrated-gradients',
   description: 'path integral of gradients from the baseline to the input (Gauss–Legendre or Riemann rule); sums to f(x) − f(baseline)',
   params: {
-    steps: { type: 'int', default: 50, min: 1, description: 'points on the path from baseline to input' },
-    tolerance: { type: 'float', default: 0, min: 0, description: 'double the steps until the relative completeness error is below this (0: off)' },
-    'max-steps': { type: 'int', default: 512, min: 1, description: 'with --tolerance, the most steps tried' },
+    steps: { type: 'int', default: 50, min: 1, max: 4096, description: 'points on the path from baseline to input' },
+    tolerance: { type: 'float', default: 0, min: 0, max: 1, description: 'double the steps until the relative completeness error is below this (0: off)' },
+    'max-steps': { type: 'int', default: 512, min: 1, max: 4096, description: 'with --tolerance, the most steps tried' },
   },
   choices: { rule: { values: QUADRATURE_RULES, default: 'gauss-legendre', description: 'quadrature rule for the path integral' } },
+  family: 'gradient',
+  cost: 'exact',
   sampling: false,
-  gradient: true,
-  cost: (_, p) => schedule(p).reduce((a, b) => a + b, 0) + 2,
+  passes: (_, p) => schedule(p).reduce((a, b) => a + b, 0) + 2,
   async explain(ctx, p, c) {
     const g = ctx.gradients!;
     const delta = difference(g.input, g.baseline);

@@ -21,9 +21,11 @@ function binomial(n: number, k: number): number {
 export const kernelShap: AttributionMethod = {
   name: 'kernel-shap',
   description: 'KernelSHAP: Shapley-kernel weighted regression with the efficiency constraint',
-  params: { samples: { type: 'int', default: 500, min: 2, description: 'coalitions evaluated' } },
+  params: { samples: { type: 'int', default: 500, min: 2, max: 100_000, description: 'coalitions evaluated' } },
+  family: 'perturbation',
+  cost: 'upper-bound',
   sampling: true,
-  cost: (n, p) => Math.min(p.samples, Math.max(0, 2 ** Math.min(n, 52) - 2)),
+  passes: (n, p) => Math.min(p.samples, Math.max(0, 2 ** Math.min(n, 52) - 2)),
   async explain(ctx, p): Promise<MethodResult> {
     const n = ctx.features.length;
     const delta = ctx.fullScore - ctx.baselineScore;

@@ -1,5 +1,5 @@
 import { weightedLeastSquares } from '../util/linalg.js';
-import { fullCoalition } from './perturbation.js';
+import { fullCoalition } from '../masking/replacement.js';
 import type { AttributionMethod, Coalition } from './types.js';
 
 /**
@@ -11,12 +11,14 @@ export const lime: AttributionMethod = {
   name: 'lime',
   description: 'LIME: locally weighted ridge regression over random feature removals',
   params: {
-    samples: { type: 'int', default: 1000, min: 2, description: 'perturbed samples (the original input is one of them)' },
-    'kernel-width': { type: 'float', default: 0.25, description: 'width of the exponential kernel on cosine distance (LIME text: 25 on a 0–100 scale)' },
-    alpha: { type: 'float', default: 1, description: 'ridge penalty' },
+    samples: { type: 'int', default: 1000, min: 2, max: 100_000, description: 'perturbed samples (the original input is one of them)' },
+    'kernel-width': { type: 'float', default: 0.25, min: 1e-6, max: 100, description: 'width of the exponential kernel on cosine distance (LIME text: 25 on a 0–100 scale)' },
+    alpha: { type: 'float', default: 1, min: 0, max: 1e6, description: 'ridge penalty' },
   },
+  family: 'perturbation',
+  cost: 'upper-bound',
   sampling: true,
-  cost: (_n, p) => p.samples - 1,
+  passes: (_n, p) => p.samples - 1,
   async explain(ctx, p) {
     const n = ctx.features.length;
     const coalitions: Coalition[] = [fullCoalition(n)];

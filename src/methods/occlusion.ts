@@ -1,4 +1,4 @@
-import { fullCoalition } from './perturbation.js';
+import { fullCoalition } from '../masking/replacement.js';
 import type { AttributionMethod } from './types.js';
 
 function windows(n: number, size: number, stride: number): [number, number][] {
@@ -17,11 +17,13 @@ export const occlusion: AttributionMethod = {
   name: 'occlusion',
   description: 'leave-one-out: the score drop when a feature (or a window of features) is replaced by the baseline',
   params: {
-    window: { type: 'int', default: 1, min: 1, description: 'features removed together' },
-    stride: { type: 'int', default: 1, min: 1, description: 'step between windows' },
+    window: { type: 'int', default: 1, min: 1, max: 4096, description: 'features removed together' },
+    stride: { type: 'int', default: 1, min: 1, max: 4096, description: 'step between windows' },
   },
+  family: 'perturbation',
+  cost: 'exact',
   sampling: false,
-  cost: (n, p) => windows(n, p.window, p.stride).length,
+  passes: (n, p) => windows(n, p.window, p.stride).length,
   async explain(ctx, p) {
     const n = ctx.features.length;
     const spans = windows(n, p.window, p.stride);

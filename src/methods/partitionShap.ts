@@ -44,11 +44,13 @@ export const partitionShap: AttributionMethod = {
   name: 'partition-shap',
   description: 'Owen values over a hierarchical (word-respecting) partition of the tokens, as SHAP\'s text explainer',
   params: {
-    'max-evals': { type: 'int', default: 500, min: 4, description: 'evaluation budget (SHAP\'s max_evals); a tree level that does not fit spreads its nodes\' values evenly over their tokens' },
+    'max-evals': { type: 'int', default: 500, min: 4, max: 100_000, description: 'evaluation budget (SHAP\'s max_evals); a tree level that does not fit spreads its nodes\' values evenly over their tokens' },
   },
+  family: 'perturbation',
+  cost: 'upper-bound',
   sampling: false,
   // Upper bound: 4 evaluations per context and node, within the budget; shared coalitions are run once.
-  cost: (n, p) => (n <= 1 ? 0 : Math.min(countEvaluations(balancedShape(n), 1), p['max-evals'])),
+  passes: (n, p) => (n <= 1 ? 0 : Math.min(countEvaluations(balancedShape(n), 1), p['max-evals'])),
   async explain(ctx, p) {
     const n = ctx.features.length;
     if (n === 1) return { values: [ctx.fullScore - ctx.baselineScore] };

@@ -5,8 +5,10 @@ export const randomAttribution: AttributionMethod = {
   name: 'random',
   description: 'uniform random attributions (a control for fidelity metrics, not an explanation)',
   params: {},
+  family: 'control',
+  cost: 'exact',
   sampling: true,
-  cost: () => 0,
+  passes: () => 0,
   async explain(ctx) {
     return { values: ctx.features.map(() => ctx.rng.next() * 2 - 1) };
   },

@@ -16,11 +16,13 @@ export const shapley: AttributionMethod = {
   name: 'shapley',
   description: `Shapley values: exact up to ${EXACT_LIMIT} features, else antithetic permutation sampling`,
   params: {
-    permutations: { type: 'int', default: 25, min: 1, description: 'sampled permutations above the exact limit (rounded up to an even number)' },
-    'exact-limit': { type: 'int', default: EXACT_LIMIT, min: 1, description: 'largest feature count computed exactly (cost 2^n)' },
+    permutations: { type: 'int', default: 25, min: 1, max: 100_000, description: 'sampled permutations above the exact limit (rounded up to an even number)' },
+    'exact-limit': { type: 'int', default: EXACT_LIMIT, min: 1, max: 20, description: 'largest feature count computed exactly (cost 2^n)' },
   },
+  family: 'perturbation',
+  cost: 'upper-bound',
   sampling: true,
-  cost(n, p) {
+  passes(n, p) {
     if (n <= p['exact-limit']) return 2 ** n - 2;
     return 2 * Math.ceil(p.permutations / 2) * (n - 1);
   },

@@ -9,12 +9,13 @@ export const smoothGrad: AttributionMethod = {
   name: 'smoothgrad',
   description: 'gradient averaged over noisy copies of the input, times (input − baseline)',
   params: {
-    samples: { type: 'int', default: 25, min: 1, description: 'noisy copies' },
-    noise: { type: 'float', default: 0.1, min: 0, description: 'noise σ as a fraction of the embedding value range' },
+    samples: { type: 'int', default: 25, min: 1, max: 10_000, description: 'noisy copies' },
+    noise: { type: 'float', default: 0.1, min: 0, max: 10, description: 'noise σ as a fraction of the embedding value range' },
   },
+  family: 'gradient',
+  cost: 'exact',
   sampling: true,
-  gradient: true,
-  cost: (_, p) => p.samples + 1,
+  passes: (_, p) => p.samples + 1,
   async explain(ctx, p) {
     const g = ctx.gradients!;
     const positions = ctx.features.flatMap((f) => f.positions);

@@ -1,38 +1,44 @@
-import type { Model } from '../model/types.js';
+import type { AttentionRun } from '../attention/analysis.js';
+import type { CoalitionScore } from '../masking/scorer.js';
+import type { Coalition, Feature } from '../masking/types.js';
+import type { RuleOverrides } from '../onnx/gradRules.js';
 import type { Target } from '../target/target.js';
 import type { Encoding } from '../text/encode.js';
 import type { Rng } from '../util/rng.js';
 
-/** A unit of attribution: one token, or one word (several tokens). */
-export interface Feature {
-  index: number;
-  text: string;
-  /** Token positions in the encoding. */
-  positions: number[];
-  start: number;
-  end: number;
-}
+export type { BaselineKind, Coalition, Feature } from '../masking/types.js';
+export type { Granularity } from '../masking/registry.js';
 
-/** Token baselines (what replaces a removed feature) and, for gradient methods, embedding baselines ('zero'). */
-export type BaselineKind = 'mask' | 'unk' | 'pad' | 'delete' | 'zero';
-export type Granularity = 'token' | 'word';
+/**
+ * What a method is, as captum's base classes say it: perturbation methods score masked inputs, gradient
+ * methods run backward over the input embeddings, attention methods read attention weights, and
+ * controls are references for the metrics (random).
+ */
+export type Family = 'perturbation' | 'gradient' | 'attention' | 'control';
 
-/** A coalition: keep[i] = 1 keeps feature i, 0 replaces it with the baseline. */
-export type Coalition = Uint8Array;
+/**
+ * How `passes` relates to what a run costs: exactly that many forward passes, or at most that many
+ * (sampling methods, whose coalitions drawn twice run once, and budgeted tree methods).
+ */
+export type CostKind = 'exact' | 'upper-bound';
 
 export interface ExplainContext {
-  model: Model;
   encoding: Encoding;
   target: Target;
   features: Feature[];
   rng: Rng;
   /** Target score of each coalition, run batched. Identical coalitions are run once. */
-  score(coalitions: readonly Coalition[]): Promise<Float64Array>;
-  /** Score on the full input and with every feature replaced by the baseline. */
+  score: CoalitionScore;
+  /** Score on the full input. */
   fullScore: number;
+  /** Score with every feature replaced by the token baseline (perturbation methods; gradient methods score their own baseline). */
   baselineScore: number;
+  /** The position whose prediction is explained: [CLS] for classifiers, the last token for causal LMs. */
+  queryPosition: number;
   /** Forward and backward passes over input embeddings; present for gradient methods. */
   gradients?: GradientContext;
+  /** Attention weights of the input, one forward pass (attention methods). */
+  attentions?: () => Promise<AttentionRun>;
 }
 
 /** What a gradient method sees: the input in embedding space, its baseline, and a batched gradient oracle. */
@@ -56,24 +62,25 @@ export interface MethodResult {
   diagnostics?: Record<string, number | string>;
 }
 
-export type ParamSpec = { type: 'int' | 'float'; default: number; min?: number; max?: number; description: string };
+/** A numeric parameter, with the bounds that every front end enforces. */
+export type ParamSpec = { type: 'int' | 'float'; default: number; min: number; max: number; description: string };
 export type ChoiceSpec = { values: readonly string[]; default: string; description: string };
 
 export interface AttributionMethod {
   name: string;
   description: string;
-  /** Parameters this method reads, with defaults; `--<name>` flags on the CLI. */
+  family: Family;
+  cost: CostKind;
+  /** Parameters this method reads, with defaults and bounds; `--<name>` flags on the CLI. */
   params: Record<string, ParamSpec>;
-  /**
-   * Forward passes needed for `nFeatures` features, beyond the full-input and baseline scores. Exact for
-   * deterministic methods; for sampling methods an upper bound, since a coalition drawn twice runs once.
-   */
-  cost(nFeatures: number, params: Record<string, number>): number;
   /** Named choices this method reads (`--<name> <value>`), with defaults. */
   choices?: Record<string, ChoiceSpec>;
+  /** Forward passes needed for `nFeatures` features, beyond the reference scores (see `cost`). */
+  passes(nFeatures: number, params: Record<string, number>): number;
   /** True for methods that draw random numbers (they honour --seed). */
   sampling: boolean;
-  /** True for methods that run forward and backward over input embeddings (baselines: zero, mask, pad, unk). */
-  gradient?: boolean;
+  /** Gradient methods: backward-rule overrides (LRP's constant LayerNorm scale and attention), by operator. */
+  rules?: RuleOverrides;
   explain(ctx: ExplainContext, params: Record<string, number>, choices: Record<string, string>): Promise<MethodResult>;
 }
+

@@ -56,7 +56,6 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {
     id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session,
-    counter: { sequences: 0, batches: 0, backward: 0 },
     graphId: onnxPath,
     instrumented: () => (instrumentedPromise ??= createInstrumentedSession(model, options)),
   };
@@ -274,7 +273,7 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
     return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: outputProjectionsOf(proto, result.structure) };
   };
   return {
-    ...model, session, counter: model.counter, instrumented: () => (instrumentedPromise ??= build()),
+    ...model, session, instrumented: () => (instrumentedPromise ??= build()),
     graphId: `${model.onnxPath}#rewritten-${++rewrittenGraphs}`, graphOverride: proto,
   };
 }

@@ -60,14 +60,10 @@ export interface Model {
   maxLength: number;
   signature: ModelSignature;
   session: ort.InferenceSession;
-  /** Forward passes (sequences), session runs (batches), and the sequences among them that also ran backward, since load. */
-  counter: { sequences: number; batches: number; backward: number };
   /** The session with attentions, value vectors and hidden states exposed; built (and cached on disk) on first use. */
   instrumented(): Promise<InstrumentedSession>;
   /** Identifies the graph this model runs: the ONNX file, or a rewritten graph held in memory. */
   graphId: string;
   /** The rewritten graph, for a model made by `withGraph`. */
   graphOverride?: ModelProto;
-  /** Hook through which derived sessions (gradient graphs) are run, for tools that observe every run (bench). */
-  observeSession?: (session: ort.InferenceSession) => ort.InferenceSession;
 }

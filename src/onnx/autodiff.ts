@@ -1,5 +1,5 @@
 import { GraphBuilder, valueInfo } from './builder.js';
-import { GRADIENT_RULES, UnsupportedOperatorError, type RuleContext } from './gradRules.js';
+import { GRADIENT_RULES, UnsupportedOperatorError, type RuleContext, type RuleTable } from './gradRules.js';
 import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import { GraphIndex } from './graph.js';
 import { readTensorNumbers } from './tensor.js';
@@ -92,6 +92,7 @@ export function backward(
   model: ModelProto,
   request: GradientRequest,
   facts: ReadonlyMap<string, TensorFacts>,
+  rules: RuleTable = GRADIENT_RULES,
   path: GradientPath = gradientPath(model, request),
 ): BackwardResult {
   const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
@@ -131,7 +132,7 @@ export function backward(
     const node = clones.get(path.nodes[k])!;
     const outputGrads = node.output.map((o) => (o ? gradientOf(o) : null));
     if (outputGrads.every((g) => g === null)) continue;
-    const rule = GRADIENT_RULES[node.opType];
+    const rule = rules[node.opType];
     if (!rule || (node.domain && node.domain !== 'ai.onnx')) throw new UnsupportedOperatorError(node.opType, node.domain);
     const ctx: RuleContext = {
       node, b, opset,

@@ -28,6 +28,23 @@ export interface RuleContext {
 /** Gradient of each input (null: none). */
 export type GradientRule = (c: RuleContext) => (string | null)[];
 
+/** The backward rule of each operator type. */
+export type RuleTable = Readonly<Record<string, GradientRule>>;
+
+/**
+ * Rules that replace some of the standard ones (LRP's constant normalisations). The name keys the
+ * built graph in memory; the rules' own source keys it on disk.
+ */
+export interface RuleOverrides {
+  name: string;
+  rules: RuleTable;
+}
+
+/** The standard table with `overrides` applied. */
+export function ruleTable(overrides?: RuleOverrides): RuleTable {
+  return overrides ? { ...GRADIENT_RULES, ...overrides.rules } : GRADIENT_RULES;
+}
+
 const SQRT_PI = Math.sqrt(Math.PI);
 
 const rankOf = (c: RuleContext, t: string) => c.facts(t).shape.length;

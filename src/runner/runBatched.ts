@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
+import type { RunContext } from '../runtime/context.js';
 import { halfToFloat } from '../onnx/tensor.js';
 
 /** A view of one batch's outputs, handed to the reader of each row. */
@@ -15,6 +16,10 @@ export interface Batch {
 
 export interface RunOptions {
   session?: ort.InferenceSession;
+  /** The call these runs belong to: it counts them and may observe the session. */
+  run?: RunContext;
+  /** Every row also runs backward (a gradient graph). */
+  backward?: boolean;
   /** Output names to fetch; default: the model's logits. */
   outputs?: string[];
   /** Upper bound on padded tokens per batch. */
@@ -92,7 +97,8 @@ export async function runBatched<T>(
   read: (batch: Batch, row: number, index: number) => T,
   options: RunOptions = {},
 ): Promise<T[]> {
-  const session = options.session ?? model.session;
+  const given = options.session ?? model.session;
+  const session = options.run ? options.run.session(given) : given;
   const fetches = options.outputs ?? [model.signature.logits];
   const results: T[] = new Array(sequences.length);
   let start = 0;
@@ -110,15 +116,14 @@ export async function runBatched<T>(
     const { feeds: base, length, lengths } = buildFeeds(model, chunk);
     const all = options.extraFeeds ? { ...base, ...options.extraFeeds(start, end, length) } : base;
     // A rewritten graph may no longer read every standard input (a graph cut at the embeddings needs no ids).
-    const feeds = options.session ? Object.fromEntries(Object.entries(all).filter(([k]) => session.inputNames.includes(k))) : all;
+    const feeds = options.session ? Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k))) : all;
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await session.run(feeds, fetches);
     } catch (e) {
       throw runtimeError(`onnxruntime failed on '${model.id}': ${(e as Error).message.split('\n')[0]}`);
     }
-    model.counter.sequences += chunk.length;
-    model.counter.batches += 1;
+    options.run?.count(chunk.length, options.backward ? chunk.length : 0);
     const cache = new Map<string, { data: Float32Array; dims: readonly number[] }>();
     const batch: Batch = {
       rows: chunk.length,

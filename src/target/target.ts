@@ -1,5 +1,6 @@
 import { usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
+import type { RunContext } from '../runtime/context.js';
 import { runBatched, type Batch, type RunOptions } from '../runner/runBatched.js';
 import { contextTokenId } from '../text/encode.js';
 import { argmax, logSumExp } from '../util/maths.js';
@@ -168,9 +169,9 @@ export function scoreFromLogits(target: Target, logits: Float32Array): number | 
 }
 
 /** The target and, when the model had to run to choose it, its score on the full input (so that nothing runs twice). */
-export async function resolveTargetAndScore(model: Model, ids: readonly number[], request: TargetRequest, promptText = ''): Promise<{ target: Target; fullScore: number | null }> {
+export async function resolveTargetAndScore(model: Model, ids: readonly number[], request: TargetRequest, promptText = '', run?: RunContext): Promise<{ target: Target; fullScore: number | null }> {
   let logits: Float32Array | undefined;
-  const target = await resolveTarget(model, ids, request, promptText, async () => (logits ??= await lastLogits(model, ids)));
+  const target = await resolveTarget(model, ids, request, promptText, async () => (logits ??= await lastLogits(model, ids, { run })));
   return { target, fullScore: logits ? scoreFromLogits(target, logits) : null };
 }
 
