@@ -162,7 +162,7 @@ export async function explainText(model: Model, request: ExplainRequest, options
     // Gradient methods score their own baseline in embedding space and never read this one.
     baselineScore: tokenBaselineScore ?? Number.NaN,
     queryPosition: queryPosition(model, p.encoding),
-    gradients: gradient ? await gradientContext(model, p.encoding, p.features, p.target, baseline, own, method.rules) : undefined,
+    gradients: gradient ? await gradientContext(model, p.encoding, p.features, p.target, baseline, own, method.rules?.(params)) : undefined,
     attentions: method.family === 'attention' ? () => runAttention(model, p.encoding.ids, own) : undefined,
   };
   const result = await method.explain(ctx, params, choices);

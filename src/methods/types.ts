@@ -79,8 +79,8 @@ export interface AttributionMethod {
   passes(nFeatures: number, params: Record<string, number>): number;
   /** True for methods that draw random numbers (they honour --seed). */
   sampling: boolean;
-  /** Gradient methods: backward-rule overrides (LRP's constant LayerNorm scale and attention), by operator. */
-  rules?: RuleOverrides;
+  /** Gradient methods: backward-rule overrides for these parameters (LRP's constant normalisations), by operator. */
+  rules?(params: Record<string, number>): RuleOverrides;
   explain(ctx: ExplainContext, params: Record<string, number>, choices: Record<string, string>): Promise<MethodResult>;
 }
 

@@ -112,6 +112,7 @@ export function backward(
       if (value && n.output[0]) constants.set(n.output[0], value);
     }
   }
+  const index = new GraphIndex(model.graph);
   const b = new GraphBuilder('interp.g/');
   const contributions = new Map<string, string[]>();
   const gradientOf = (tensor: string): string | null => {
@@ -143,6 +144,7 @@ export function backward(
         const t = constants.get(tensor);
         return t ? readTensorNumbers(t) : null;
       },
+      consumers: (tensor) => index.consumersOf(tensor),
       forwardOutput: (i, stem) => {
         while (node.output.length <= i) node.output.push('');
         if (!node.output[i]) node.output[i] = b.fresh(stem);

@@ -23,6 +23,8 @@ export interface RuleContext {
   constant(tensor: string): number[] | null;
   /** Name of the forward node's optional output i, added if the graph did not ask for it. */
   forwardOutput(i: number, stem: string): string;
+  /** The forward nodes that read `tensor` (rules that depend on where a value goes: LRP's attention rule). */
+  consumers(tensor: string): readonly NodeProto[];
 }
 
 /** Gradient of each input (null: none). */
@@ -47,8 +49,8 @@ export function ruleTable(overrides?: RuleOverrides): RuleTable {
 
 const SQRT_PI = Math.sqrt(Math.PI);
 
-const rankOf = (c: RuleContext, t: string) => c.facts(t).shape.length;
-const normalizeAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+export const rankOf = (c: RuleContext, t: string) => c.facts(t).shape.length;
+export const normalizeAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
 /** Axes (ONNX attribute before `inputSince`, input from then on) that must be constant. */
 function axesOf(c: RuleContext, inputSince: number, attrName = 'axes'): number[] | null {
@@ -62,7 +64,7 @@ function axesOf(c: RuleContext, inputSince: number, attrName = 'axes'): number[]
   return intsAttr(c.node, attrName);
 }
 
-function reduce(c: RuleContext, op: 'ReduceSum' | 'ReduceMean', x: string, axes: number[], keepdims: number): string {
+export function reduce(c: RuleContext, op: 'ReduceSum' | 'ReduceMean', x: string, axes: number[], keepdims: number): string {
   const inputForm = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
   return inputForm ? c.b.op(op, [x, c.b.ints(axes)], { keepdims }) : c.b.op(op, [x], { axes, keepdims });
 }
@@ -71,7 +73,7 @@ function reduce(c: RuleContext, op: 'ReduceSum' | 'ReduceMean', x: string, axes:
  * Sum a gradient of shape `gradShape` down to the shape of `input`, undoing numpy broadcasting: leading
  * axes that the input lacks, and axes where the input has size 1 and the gradient does not.
  */
-function unbroadcast(c: RuleContext, grad: string, input: string, gradShape: Shape): string {
+export function unbroadcast(c: RuleContext, grad: string, input: string, gradShape: Shape): string {
   const inShape = c.facts(input).shape;
   const lead = gradShape.length - inShape.length;
   const axes: number[] = [];
@@ -84,10 +86,10 @@ function unbroadcast(c: RuleContext, grad: string, input: string, gradShape: Sha
   return lead > 0 ? c.b.op('Reshape', [summed, c.b.op('Shape', [input])]) : summed;
 }
 
-const outShape = (c: RuleContext, i = 0) => c.facts(c.node.output[i]).shape;
+export const outShape = (c: RuleContext, i = 0) => c.facts(c.node.output[i]).shape;
 
 /** Elementwise binary op with the gradient of each side given as an expression of (g, a, b, y). */
-function binary(left: ((c: RuleContext, g: string) => string) | null, right: ((c: RuleContext, g: string) => string) | null): GradientRule {
+export function binary(left: ((c: RuleContext, g: string) => string) | null, right: ((c: RuleContext, g: string) => string) | null): GradientRule {
   return (c) => {
     const g = c.g(0)!;
     return [
