@@ -193,3 +193,13 @@ export async function explainText(model: Model, request: ExplainRequest, options
     diagnostics: gradient ? { ...result.diagnostics, backwardPasses: own.backward, ...shadow } : (result.diagnostics ?? {}),
   };
 }
+
+/** What the reader of an explanation should be warned of. */
+export function explanationWarnings(result: Attribution): string[] {
+  const error = result.diagnostics.relativeCompletenessError;
+  // A large completeness error means the path integral is under-resolved, usually near a normalisation singularity.
+  if (typeof error === 'number' && error > 0.05) {
+    return [`${result.method} misses f(x) − f(baseline) by ${(error * 100).toFixed(1)} %; raise --steps or try --baseline mask or pad`];
+  }
+  return [];
+}

@@ -1,5 +1,7 @@
+import chalk from 'chalk';
 import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
+import type { Comparison } from '../comparison.js';
 import type { Attribution } from '../explain.js';
 import { bar, formatNumber, visible } from './format.js';
 
@@ -35,4 +37,33 @@ export function attributionChart(result: Attribution): TopLevelSpec {
       tooltip: [{ field: 'label' }, { field: 'attribution', format: '.4g' }],
     },
   } as TopLevelSpec;
+}
+
+/** Methods side by side, ranked by the first one's |attribution|, then their rank correlations. */
+export function comparisonTable(comparison: Comparison, top?: number): string {
+  const { results, correlations } = comparison;
+  const first = results[0];
+  const table = new Table({ head: [first.granularity, ...results.map((r) => r.method)], style: { head: [], border: [] } });
+  const order = [...first.features].sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
+  for (const f of order.slice(0, top ?? order.length)) table.push([`${f.index}: ${visible(f.text)}`, ...results.map((r) => formatNumber(r.features[f.index].attribution))]);
+  const corr = new Table({ head: ['spearman', ...results.map((r) => r.method)], style: { head: [], border: [] } });
+  results.forEach((r, i) => corr.push([r.method, ...correlations[i].map((c) => c.toFixed(3))]));
+  const cost = results.map((r) => `${r.method} ${r.forwardPasses}`).join(', ');
+  return `target ${first.target.kind} '${first.target.name}' (${first.target.score}) · forward passes: ${cost}\n${table.toString()}\n${corr.toString()}\n`;
+}
+
+/** The text with each feature coloured by the sign and size of its attribution (for a terminal). */
+export function colouredText(result: Attribution): string {
+  const max = Math.max(1e-12, ...result.features.map((f) => Math.abs(f.attribution)));
+  const positive = [chalk.dim, chalk.red, chalk.red, chalk.redBright, chalk.bgRed.white];
+  const negative = [chalk.dim, chalk.blue, chalk.blue, chalk.blueBright, chalk.bgBlue.white];
+  let out = '';
+  let cursor = 0;
+  for (const f of result.features) {
+    out += result.text.slice(cursor, f.start);
+    const level = Math.round((Math.abs(f.attribution) / max) * 4);
+    out += (f.attribution >= 0 ? positive : negative)[level](result.text.slice(f.start, f.end));
+    cursor = f.end;
+  }
+  return out + result.text.slice(cursor);
 }

@@ -177,6 +177,7 @@ export async function resolveTargetAndScore(model: Model, ids: readonly number[]
 
 /** Turn the user's flags into a target; the default is the model's own prediction on `ids`. */
 export async function resolveTarget(model: Model, ids: readonly number[], request: TargetRequest, promptText = '', logitsOf: () => Promise<Float32Array> = () => lastLogits(model, ids)): Promise<Target> {
+  if (request.continuation !== undefined && request.target !== undefined) throw usageError('give either --target or --continuation, not both');
   if (model.task === 'classification') {
     if (request.continuation !== undefined) throw usageError('--continuation applies to causal language models; this model is a classifier');
     const score = (request.score ?? 'probability') as ScoreKind;
