@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type * as ort from 'onnxruntime-node';
+import { usageFault } from './errors.js';
 import { explainText } from './explain.js';
-import { METHODS } from './methods/registry.js';
+import { loadModel } from './model/load.js';
 import type { Model } from './model/types.js';
 import { runBatched } from './runner/runBatched.js';
 import { encodeText } from './text/encode.js';
@@ -64,7 +67,9 @@ export interface BenchOptions {
   lengths: number[];
   runs: number;
   warmup: number;
+  /** Method parameters and choices, for every method that declares them. */
   params?: Record<string, number>;
+  choices?: Record<string, string>;
   onProgress?: (message: string) => void;
 }
 
@@ -129,9 +134,9 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
     const text = benchInput(model, length);
     const actual = encodeText(model, text).ids.length;
     for (const method of options.methods) {
-      const params = Object.fromEntries(Object.entries(options.params ?? {}).filter(([k]) => k in METHODS[method].params));
+      const { params, choices } = options;
       options.onProgress?.(`${name} · ${method} · ${actual} tokens`);
-      for (let w = 0; w < options.warmup; w++) await explainText(model, { text, method, params });
+      for (let w = 0; w < options.warmup; w++) await explainText(model, { text, method, params, choices });
       const times: number[] = [];
       // Plain forwards are timed right after each run of the method (after one warm-up), so that both see the same machine load.
       const plain: number[] = [];
@@ -143,7 +148,7 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
       for (let r = 0; r < options.runs; r++) {
         const run = r === 0 ? new RunContext((session) => recording(session, log)) : undefined;
         const start = performance.now();
-        const result = await explainText(model, { text, method, params }, { run });
+        const result = await explainText(model, { text, method, params, choices }, { run });
         times.push(performance.now() - start);
         await plainForwards(model, ids, result.forwardPasses); // warm: the method's own sessions have just run
         plain.push(await plainForwards(model, ids, result.forwardPasses));
@@ -208,4 +213,49 @@ export function regressions(current: BenchReport, baseline: BenchReport, maxRegr
     if (change > maxRegression) out.push(`${row.method} on ${row.model} at ${row.length} tokens: ${old.medianMs.toFixed(1)} → ${row.medianMs.toFixed(1)} ms (+${(100 * change).toFixed(0)}%)`);
   }
   return out;
+}
+
+export interface BenchSettings extends Omit<BenchOptions, 'onProgress'> {
+  /** Model specs (embedded name, folder or hub id). */
+  models: string[];
+  threads?: number;
+  /** Fresh `interp explain --json` processes to time on the first model (0: skip). */
+  coldStart: number;
+}
+
+/** The whole report: every model, method and length, and the cold start. */
+export async function runBench(settings: BenchSettings, onProgress?: (message: string) => void): Promise<BenchReport> {
+  const require = createRequire(import.meta.url);
+  const report: BenchReport = {
+    schema: BENCH_SCHEMA,
+    date: new Date().toISOString(),
+    machine: machineInfo((require('onnxruntime-node/package.json') as { version: string }).version),
+    settings: { runs: settings.runs, warmup: settings.warmup, lengths: settings.lengths, threads: settings.threads ?? null, methods: settings.methods },
+    coldStart: null,
+    rows: [],
+    skipped: [],
+  };
+  for (const spec of settings.models) {
+    const model = await loadModel(spec, { threads: settings.threads });
+    const { rows, skipped } = await benchModel(model, spec, { ...settings, onProgress });
+    report.rows.push(...rows);
+    report.skipped.push(...skipped);
+  }
+  if (settings.coldStart > 0) {
+    onProgress?.('cold start');
+    report.coldStart = coldStart(settings.models[0], settings.coldStart);
+  }
+  return report;
+}
+
+/** An earlier --json report, to compare with. */
+export function readBenchReport(file: string): BenchReport {
+  let report: BenchReport;
+  try {
+    report = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw usageFault('baseline', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (report?.schema !== BENCH_SCHEMA) throw usageFault('baseline', `{param} ${file} is not an ${BENCH_SCHEMA} report`);
+  return report;
 }

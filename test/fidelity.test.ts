@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ADDITIVE_WEIGHTS, additiveClassifier, writePlanted } from '../fixtures/planted.js';
 import { explainText } from '../src/explain.js';
 import { auc, plausibility, topKPrecision } from '../src/metrics/faithfulness.js';
-import { weightGroups } from '../src/metrics/randomization.js';
+import { weightGroups } from '../src/onnx/randomize.js';
 import { loadModel, readGraph } from '../src/model/load.js';
 import { distilbert, repoRoot, runCli, sharedDir, skipWithoutShared, tempDir } from './helpers.js';
 

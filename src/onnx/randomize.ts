@@ -1,7 +1,7 @@
-import { GraphIndex } from '../onnx/graph.js';
-import { findTransformerStructure } from '../onnx/instrument.js';
-import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
-import { readFloatTensor } from '../onnx/tensor.js';
+import { GraphIndex } from './graph.js';
+import { findTransformerStructure } from './instrument.js';
+import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import { readFloatTensor } from './tensor.js';
 import { Rng } from '../util/rng.js';
 
 /** Groups of weights from the output down: the head, each layer from the top, then the embeddings. */

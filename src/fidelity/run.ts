@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import type { Example } from '../data/datasets.js';
+import { usageError } from '../errors.js';
+import type { Model } from '../model/types.js';
+import { evaluateExample, recordKey } from './evaluate.js';
+import { leaderboard, type Leaderboard } from './leaderboard.js';
+import { randomizationCascade } from './randomization.js';
+import { readRecords } from './records.js';
+import type { FidelityConfig } from './types.js';
+
+export interface FidelityRun {
+  /** Stream one JSON line per record here; records already in it are not run again (resume). */
+  out?: string;
+  /** Run the model-randomisation cascade on the first n examples (0: skip). */
+  sanity: number;
+  onProgress?: (done: number, total: number) => void;
+  onStage?: (stage: string) => void;
+}
+
+/** Explain and measure every example with every method, resuming from `out`, and rank the methods. */
+export async function runFidelity(model: Model, data: Example[], config: FidelityConfig, run: FidelityRun): Promise<{ board: Leaderboard; ran: number }> {
+  if (model.task !== 'classification' && model.task !== 'causal-lm') throw usageError(`fidelity needs a classifier or a causal LM; '${model.id}' is a ${model.task}`);
+  const previous = run.out ? readRecords(run.out, true) : [];
+  const done = new Set(previous.map((r) => r.key));
+  const records = [...previous];
+  const pending = data.filter((e) => config.methods.some((m) => !done.has(recordKey(model.id, e.id, m, config))));
+  for (const [i, example] of pending.entries()) {
+    for (const r of await evaluateExample(model, model.id, example, config, done)) {
+      // One synchronous append per record: a kill at any moment loses at most the record being written.
+      if (run.out) fs.appendFileSync(run.out, JSON.stringify(r) + '\n');
+      done.add(r.key);
+      records.push(r);
+    }
+    run.onProgress?.(i + 1, pending.length);
+  }
+  const ids = new Set(data.map((e) => e.id));
+  const board = leaderboard(records.filter((r) => ids.has(r.example) && config.methods.includes(r.method) && r.model === model.id), config.seed);
+  if (run.sanity > 0) {
+    run.onStage?.('model-randomisation cascade');
+    board.randomization = await randomizationCascade(model, data.slice(0, run.sanity), config);
+  }
+  return { board, ran: pending.length };
+}

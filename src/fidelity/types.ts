@@ -1,0 +1,42 @@
+import type { Plausibility, Faithfulness } from '../metrics/faithfulness.js';
+import type { BaselineKind, Granularity } from '../methods/types.js';
+
+export const RECORD_SCHEMA = 'interp/fidelity-record@1';
+
+export interface FidelityConfig {
+  methods: string[];
+  params: Record<string, number>;
+  choices: Record<string, string>;
+  baseline?: BaselineKind;
+  granularity: Granularity;
+  /** Classifier score the metrics read: probability (default, as ERASER), logit or log-odds. */
+  score?: string;
+  seed: number;
+  softSamples: number;
+  maxNormalise: number;
+  stability: boolean;
+}
+
+/** One line of --out: one example explained by one method, and every metric on it. */
+export interface FidelityRecord {
+  schema: typeof RECORD_SCHEMA;
+  key: string;
+  model: string;
+  example: string;
+  method: string;
+  params: Record<string, number | string>;
+  seed: number;
+  label: string | null;
+  predicted: string;
+  features: number;
+  fullScore: number;
+  baselineScore: number;
+  forwardPasses: number;
+  faithfulness: Omit<Faithfulness, 'deletion' | 'insertion'>;
+  curves: { deletion: number[]; insertion: number[] };
+  plausibility: Plausibility | null;
+  /** Top-k precision against known weights (k = the features with a non-zero weight), when the example carries them. */
+  recovery: number | null;
+  stability: { inputEdit: number | null; seeds: number | null } | null;
+}
+
