@@ -62,5 +62,7 @@ export function parseMethods(raw: string, flag = '--methods'): string[] {
 
 /** A core error about a method parameter, worded with this option group's flag prefix. */
 export function withPrefix(e: unknown, prefix: string): unknown {
-  return e instanceof InterpError && e.param && prefix ? usageFault(prefix + e.param, e.template) : e;
+  if (!(e instanceof InterpError) || !e.param || !prefix) return e;
+  const { params, choices } = allMethodOptions();
+  return params.has(e.param) || choices.has(e.param) ? usageFault(prefix + e.param, e.template) : e;
 }

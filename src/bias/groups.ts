@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import { usageFault } from '../errors.js';
+
 /**
  * Built-in group term lists for `bias swap`. Deliberately small and plain: singular nouns and names
  * that fit "The {group} …" templates. Each list pairs terms of similar frequency and length where it
@@ -35,3 +38,20 @@ export const BUILTIN_GROUPS: Record<string, GroupSet> = {
     old: ['old person', 'elderly person', 'pensioner', 'grandparent'],
   },
 };
+
+/** A built-in set by name, or a JSON file of the same shape. */
+export function readGroups(spec: string): GroupSet {
+  if (BUILTIN_GROUPS[spec]) return BUILTIN_GROUPS[spec];
+  if (!fs.existsSync(spec)) throw usageFault('groups', `{param} must be ${Object.keys(BUILTIN_GROUPS).join(', ')} or a JSON file, got '${spec}'`);
+  let groups: GroupSet;
+  try {
+    groups = JSON.parse(fs.readFileSync(spec, 'utf8'));
+  } catch {
+    throw usageFault('groups', `{param} ${spec} is not valid JSON`);
+  }
+  const entries = Object.entries(groups ?? {});
+  if (entries.length < 2 || entries.some(([, terms]) => !Array.isArray(terms) || terms.length === 0 || terms.some((t) => typeof t !== 'string'))) {
+    throw usageFault('groups', `{param} ${spec}: expected {"group": ["term", …], …} with at least two groups`);
+  }
+  return groups;
+}

@@ -141,11 +141,11 @@ function wordFeatures(encoding: Encoding, variant: SwapVariant): Feature[] {
  * value of a coalition of words is score(A with those words) − score(B with those words), where A and B
  * differ only in the group term. Any perturbation method can split that difference.
  */
-export async function explainGap(model: Model, variants: SwapVariant[], target: Target, groups: [string, string], method: string, params: Record<string, number>, seed: number): Promise<SwapExplanation> {
+export async function explainGap(model: Model, variants: SwapVariant[], target: Target, groups: [string, string], method: string, params: Record<string, number>, choices: Record<string, string>, seed: number): Promise<SwapExplanation> {
   const perturbation = methodNames(['perturbation']);
   if (!perturbation.includes(method)) throw usageFault('explain-method', `{param} must be a perturbation method (${perturbation.join(', ')}), got '${method}'`);
   const m = methodNamed(method);
-  const config = resolveMethodConfig(method, params);
+  const config = resolveMethodConfig(method, params, choices);
   const run = new RunContext();
   const replacement = baselineTokenId(model, defaultBaseline(model));
   // The group's first term in each filled template.

@@ -93,8 +93,12 @@ export interface WeatResult {
   seed: number;
 }
 
-export async function weat(model: Model, sets: WeatSets, layer: number, permutations: number, seed: number): Promise<WeatResult> {
-  const [X, Y, A, B] = await Promise.all([sets.targ1, sets.targ2, sets.attr1, sets.attr2].map((s) => embedTexts(model, s.examples, layer)));
+/** WEAT at hidden state `layer` (default: the last). */
+export async function weat(model: Model, sets: WeatSets, layer: number | undefined, permutations: number, seed: number): Promise<WeatResult> {
+  const inst = await model.instrumented();
+  layer ??= inst.outputs.hiddenStates.length - 1;
+  const at = layer;
+  const [X, Y, A, B] = await Promise.all([sets.targ1, sets.targ2, sets.attr1, sets.attr2].map((s) => embedTexts(model, s.examples, at)));
   return {
     schema: WEAT_SCHEMA,
     model: model.id,

@@ -1,0 +1,84 @@
+import { Command } from 'commander';
+import { BUILTIN_GROUPS } from '../src/bias/groups.js';
+import { swapReport } from '../src/bias/report.js';
+import { usageError } from '../src/errors.js';
+import { swapChart, swapTable } from '../src/render/bias.js';
+import { toJson } from '../src/render/json.js';
+import { writeSvg } from '../src/render/svg.js';
+import { addModelOptions, collect, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import { addMethodOptions, methodOptionValues, withPrefix } from './options.js';
+
+interface SwapFlags extends ModelFlags {
+  template: string[];
+  templates?: string;
+  groups: string;
+  slot: string[];
+  target?: string;
+  score?: string;
+  continuation?: string;
+  permutations: string;
+  seed: string;
+  explain?: boolean;
+  explainGroups?: string;
+  explainMethod: string;
+  json?: boolean;
+  svg?: string;
+  [param: string]: unknown;
+}
+
+/** `--slot name=a,b,c` values, by slot name. */
+function parseSlots(raw: string[]): Record<string, string[]> {
+  const slots: Record<string, string[]> = {};
+  for (const s of raw) {
+    const m = /^(\w+)=(.+)$/.exec(s);
+    if (!m) throw usageError(`--slot must look like name=a,b,c, got '${s}'`);
+    slots[m[1]] = m[2].split(',').map((v) => v.trim()).filter(Boolean);
+  }
+  return slots;
+}
+
+export function swapCommand(): Command {
+  const swap = new Command('swap')
+    .description("fill templates with each group's terms and compare the model's scores across groups")
+    .option('--template <text>', 'a template with a {group} slot (repeatable); other {slots} take --slot values', collect, [])
+    .option('--templates <file>', 'a file of templates, one per line')
+    .option('--groups <set>', `built-in term lists (${Object.keys(BUILTIN_GROUPS).join(', ')}) or a JSON file {"group": ["term", …]}`, 'gender')
+    .option('--slot <name=a,b>', 'values for another template slot, e.g. job=doctor,nurse (repeatable)', collect, [])
+    .option('--target <target>', 'classifier label (default: the last label, e.g. POSITIVE); causal LM next token')
+    .option('--score <kind>', 'classifier score: probability, logit or log-odds')
+    .option('--continuation <text>', 'causal LM: score the log-probability of this continuation')
+    .option('--permutations <n>', 'permutations for the p-value', '10000')
+    .option('--seed <n>', 'seed for bootstrap and permutations', '0')
+    .option('--explain', 'attribute the gap between two groups to the template words')
+    .option('--explain-groups <a,b>', 'the two groups to explain (default: highest and lowest mean)')
+    .option('--explain-method <m>', 'perturbation method for --explain', 'kernel-shap')
+    .option('--json', 'print JSON (schema interp/bias-swap@1)')
+    .option('--svg <file>', 'per-group dot plot with intervals');
+  addMethodOptions(swap, { prefix: 'explain-', families: ['perturbation'] });
+  addModelOptions(swap);
+  swap.addHelpText('after', examples([
+    'interp bias swap --template "The {group} was a great {job}." --slot job=doctor,nurse,teacher --groups gender',
+    'interp bias swap --templates templates.txt --groups religion --json',
+    'interp bias swap --template "The {group} walked in and" --model ./my-lm --continuation " smiled" --groups nationality --svg gaps.svg',
+    'interp bias swap --template "My {group} friend is kind." --groups my-groups.json --explain --explain-samples 200',
+  ]));
+  return swap.action(async (flags: SwapFlags) => {
+    const method = { method: flags.explainMethod, ...methodOptionValues(flags, [flags.explainMethod], { prefix: 'explain-' }) };
+    const request = {
+      templates: flags.template,
+      templatesFile: flags.templates,
+      groups: flags.groups,
+      slots: parseSlots(flags.slot),
+      target: { target: flags.target, score: flags.score, continuation: flags.continuation },
+      permutations: parseInteger('--permutations', flags.permutations, 1),
+      seed: parseInteger('--seed', flags.seed, 0),
+      explain: flags.explain ? { ...method, groups: flags.explainGroups?.split(',').map((g) => g.trim()) as [string, string] | undefined } : undefined,
+    };
+    const model = await withSpinner('loading model', () => openModel(flags));
+    const result = await withSpinner('scoring the variants', () => swapReport(model, request)).catch((e) => {
+      throw withPrefix(e, 'explain-');
+    });
+    if (flags.svg) await writeSvg(flags.svg, swapChart(result));
+    await writeStdout(flags.json ? toJson(result) : swapTable(result));
+  });
+}
