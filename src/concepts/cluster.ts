@@ -199,3 +199,27 @@ export function nmf(points: Points, factors: number, seed: number, iterations = 
     }
   return { W, H, error: Math.sqrt(error) };
 }
+
+/**
+ * Codes w ≥ 0 of one row x ≈ w·H for fixed factors H (f × dim): non-negative least squares by the same
+ * multiplicative updates, one factor at a time. Negative entries of x count as 0, as in the factorisation.
+ */
+export function nonNegativeCodes(row: ArrayLike<number>, H: Float64Array, factors: number, iterations = 100): Float64Array {
+  const dim = row.length;
+  const x = Array.from(row, (v) => Math.max(0, v));
+  const w = new Float64Array(factors).fill(0.1);
+  for (let it = 0; it < iterations; it++) {
+    for (let f = 0; f < factors; f++) {
+      let num = 0;
+      let den = 0;
+      for (let d = 0; d < dim; d++) {
+        let recon = 0;
+        for (let g = 0; g < factors; g++) recon += w[g] * H[g * dim + d];
+        num += x[d] * H[f * dim + d];
+        den += recon * H[f * dim + d];
+      }
+      w[f] *= num / (den + 1e-12);
+    }
+  }
+  return w;
+}
