@@ -1,6 +1,8 @@
 import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { HeadProperty, HeadRole, Matrix } from '../attention/analysis.js';
+import { ATTENTION_SCHEMA, type AttentionView } from '../attention/report.js';
+import { describeTarget } from '../target/target.js';
 import { formatNumber, visible } from './format.js';
 
 export interface Pooled {
@@ -104,4 +106,55 @@ export function linksTable(matrix: Matrix, T: number, tokens: string[], caption:
   const table = new Table({ head: ['rank', 'query', 'key', 'weight'], style: { head: [], border: [] } });
   links.slice(0, top).forEach((l, i) => table.push([i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]));
   return `${caption}\n${table.toString()}\n`;
+}
+
+const nested = (m: Matrix, T: number) => Array.from({ length: T }, (_, q) => Array.from(m.subarray(q * T, (q + 1) * T), (v) => (Number.isNaN(v) ? null : v)));
+
+/** The view as interp/attention@1 JSON: the selected matrices nested [query][key], or flat row-major. */
+export function attentionJson(view: AttentionView, format: 'nested' | 'flat') {
+  const T = view.shape.tokens;
+  const matrix = (m: Matrix) => (format === 'flat' ? Array.from(m, (v) => (Number.isNaN(v) ? null : v)) : nested(m, T));
+  const { layer, head, whole, encoding: e } = view;
+  const selected = view.matrices.map((heads, l) => (layer === undefined || l === layer ? heads.map((m, h) => (head === undefined || h === head ? matrix(m) : null)) : null));
+  return {
+    schema: ATTENTION_SCHEMA,
+    model: view.model,
+    kind: view.kind,
+    text: view.text,
+    format,
+    shape: view.shape,
+    tokens: e.ids.map((id, i) => ({ index: i, id, text: e.tokens[i], start: e.offsets[i][0], end: e.offsets[i][1], special: e.special[i] })),
+    ...(view.target ? { target: describeTarget(view.target), importance: view.gradient!.importance } : {}),
+    layers: whole ? null : selected,
+    ...(whole ? { [whole.kind]: matrix(whole.matrix), rows: whole.rows } : {}),
+    roles: view.roles,
+    sort: view.sort,
+    induction: view.induction,
+  };
+}
+
+/** The table the view calls for: whole-model links, one head's links, heads by importance, or head roles. */
+export function attentionText(view: AttentionView, top?: number): string {
+  const { layer, head, whole, focus, gradient, target } = view;
+  const T = view.shape.tokens;
+  const labels = view.encoding.tokens;
+  if (whole) return linksTable(whole.matrix, T, labels, `${whole.kind} into position ${focus} (${labels[focus]}), strongest inputs first`, top ?? 20, [focus]);
+  if (layer !== undefined && head !== undefined) {
+    return linksTable(view.matrices[layer][head], T, labels, `${view.kind}, layer ${layer}, head ${head}: strongest query → key links${gradient ? ' (by magnitude)' : ''}`, top ?? 20, undefined, Boolean(gradient));
+  }
+  if (gradient && target) {
+    const rows = gradient.importance.filter((r) => layer === undefined || r.layer === layer);
+    return importanceTable(rows, `heads ranked by importance to ${target.kind === 'label' ? `label '${target.name}'` : `next token '${target.name}'`}: Σ |A ⊙ ∂score/∂A|`, top);
+  }
+  return rolesTable(view.roles.filter((r) => layer === undefined || r.layer === layer), view.sort, top);
+}
+
+/** Heatmaps of the view: model view (no layer), layer view, head view, or the whole-model matrix. */
+export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSpec {
+  const { layer, head, whole } = view;
+  const panels: Panel[] = whole
+    ? [{ layer: null, head: null, matrix: whole.matrix }]
+    : view.matrices.flatMap((heads, l) => (layer === undefined || l === layer ? heads.map((m, h) => ({ layer: l, head: h, matrix: m })) : [])).filter((p) => head === undefined || p.head === head);
+  const where = whole ? whole.kind : layer === undefined ? 'model view' : head === undefined ? `layer ${layer}` : `layer ${layer}, head ${head}`;
+  return attentionChart(panels, view.shape.tokens, view.encoding.tokens, `${view.kind}: ${where} · ${view.model}`, maxTokens);
 }
