@@ -1,7 +1,7 @@
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
-import { runBatched } from '../runner/runBatched.js';
+import { runWithCache, type HookName } from '../runtime/activations.js';
 import { isPunctuation, type Encoding } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
 
@@ -18,29 +18,23 @@ export interface AttentionRun {
 
 /** One forward pass of the instrumented graph over `ids`: attentions and value vectors of every layer. */
 export async function runAttention(model: Model, ids: readonly number[], context?: RunContext): Promise<AttentionRun> {
-  const inst = await model.instrumented();
-  const { attentions, values } = inst.outputs;
-  const [run] = await runBatched(
-    model,
-    [ids],
-    (batch) => {
-      const T = batch.length;
-      const layers = attentions.map((name) => {
-        const { data, dims } = batch.output(name);
-        return Array.from({ length: dims[1] }, (_, h) => data.slice(h * T * T, (h + 1) * T * T));
-      });
-      const vals = values.map((name, l) => {
-        const { data, dims } = batch.output(name);
-        const heads = layers[l].length;
-        // Values are [batch, heads, T, headDim]; grouped-query exports expand them to the query heads before the product.
-        if (dims.length !== 4 || dims[1] !== heads) return { data: new Float32Array(0), headDim: 0 };
-        return { data: data.slice(0, heads * T * dims[3]), headDim: dims[3] };
-      });
-      return { layers, values: vals, length: T };
-    },
-    { session: inst.session, outputs: [...attentions, ...values], run: context },
-  );
-  return run;
+  const { outputs } = await model.instrumented();
+  const patterns = outputs.attentions.map((_, l): HookName => `attn.${l}.pattern`);
+  const values = outputs.values.map((_, l): HookName => `attn.${l}.v`);
+  const [cache] = await runWithCache(model, [ids], [...patterns, ...values], context);
+  const T = ids.length;
+  const layers = patterns.map((name) => {
+    const { data, dims } = cache.get(name); // [head, query, key]
+    return Array.from({ length: dims[0] }, (_, h) => data.slice(h * T * T, (h + 1) * T * T));
+  });
+  const vals = values.map((name, l) => {
+    const { data, dims } = cache.get(name); // [head, key, headDim]
+    const heads = layers[l].length;
+    // Grouped-query exports expand values to the query heads only inside the product: then there is nothing to weigh per head.
+    if (dims.length !== 3 || dims[0] !== heads) return { data: new Float32Array(0), headDim: 0 };
+    return { data: data.slice(0, heads * T * dims[2]), headDim: dims[2] };
+  });
+  return { layers, values: vals, length: T };
 }
 
 export function meanOverHeads(heads: Matrix[]): Float64Array {

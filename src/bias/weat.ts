@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
-import { runBatched } from '../runner/runBatched.js';
+import { runWithCache, type HookName } from '../runtime/activations.js';
 import { encodeText } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
 import { contentPositions, meanPool, permutationPValue } from '../util/stats.js';
@@ -74,10 +74,12 @@ export async function embedTexts(model: Model, texts: string[], layer: number): 
   const name = inst.outputs.hiddenStates[layer];
   if (!name) throw usageError(`--layer ${layer} does not exist; '${model.id}' has hidden states 0–${inst.outputs.hiddenStates.length - 1}`);
   const encodings = texts.map((t) => encodeText(model, t, { truncate: true }));
-  return runBatched(model, encodings.map((e) => e.ids), (batch, r, i) => {
-    const { data, dims } = batch.output(name);
-    return meanPool(data, r * batch.length, dims[2], contentPositions(encodings[i].special));
-  }, { session: inst.session, outputs: [name] });
+  const hook: HookName = `hidden.${layer}`;
+  const caches = await runWithCache(model, encodings.map((e) => e.ids), [hook]);
+  return caches.map((cache, i) => {
+    const { data, dims } = cache.get(hook); // [pos, dModel]
+    return meanPool(data, 0, dims[1], contentPositions(encodings[i].special));
+  });
 }
 
 export interface WeatResult {

@@ -8,6 +8,8 @@ import { CUT_INPUT, cutAt } from '../onnx/cut.js';
 import { openGraph } from '../runtime/session.js';
 import type { RunContext } from '../runtime/context.js';
 import { runBatched } from '../runner/runBatched.js';
+import { runWithCache, type HookName } from '../runtime/activations.js';
+import { derivedOnce } from '../runtime/derived.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 
 /** Lines of a corpus (plain text, TSV's first column, or JSONL's "text"), streamed; `-` reads stdin. */
@@ -70,14 +72,16 @@ export async function collectActivations(model: Model, lines: AsyncIterable<stri
     if (count >= maxTokens) break;
   }
   if (encodings.length === 0) throw usageError('the corpus is empty');
-  const rows = await runBatched(model, encodings.map((e) => e.ids), (batch, r, i) => {
-    const { data, dims } = batch.output(name);
-    const H = dims[2];
+  const hook: HookName = source === 'hidden' ? `hidden.${layer}` : `mlp.${layer}`;
+  const caches = await runWithCache(model, encodings.map((e) => e.ids), [hook]);
+  const rows = caches.map((cache, i) => {
+    const { data, dims } = cache.get(hook); // [pos, width]
+    const H = dims[1];
     const e = encodings[i];
     const out: Float64Array[] = [];
-    for (let p = 0; p < e.ids.length; p++) if (!e.special[p]) out.push(Float64Array.from(data.subarray((r * batch.length + p) * H, (r * batch.length + p + 1) * H)));
+    for (let p = 0; p < e.ids.length; p++) if (!e.special[p]) out.push(Float64Array.from(data.subarray(p * H, (p + 1) * H)));
     return out;
-  }, { session: inst.session, outputs: [name] });
+  });
   const dim = rows.find((r) => r.length)?.[0].length ?? 0;
   const tokens: TokenActivations['tokens'] = [];
   const flat: Float64Array[] = [];
@@ -98,26 +102,17 @@ export async function collectActivations(model: Model, lines: AsyncIterable<stri
   return { data, n: flat.length, dim, tokens, lines: encodings };
 }
 
-/** Sessions of the graph cut at each hidden state: feeding a hidden state runs the rest of the model. */
-const cutSessions = new WeakMap<Model, Map<number, Promise<ort.InferenceSession>>>();
-
-export async function cutSession(model: Model, layer: number): Promise<ort.InferenceSession> {
-  let byLayer = cutSessions.get(model);
-  if (!byLayer) cutSessions.set(model, (byLayer = new Map()));
-  let session = byLayer.get(layer);
-  if (!session) {
-    session = (async () => {
-      const inst = await model.instrumented();
-      const cut = cutAt(readGraph(model), inst.structure.hiddenStates[layer], [model.signature.logits]);
-      try {
-        return await openGraph(cut);
-      } catch (e) {
-        throw runtimeError(`cannot run '${model.id}' from hidden state ${layer}: ${(e as Error).message.split('\n')[0]}`);
-      }
-    })();
-    byLayer.set(layer, session);
-  }
-  return session;
+/** The session of the graph cut at hidden state `layer`: feeding a hidden state runs the rest of the model. */
+export function cutSession(model: Model, layer: number): Promise<ort.InferenceSession> {
+  return derivedOnce(model, `cut|${layer}`, async () => {
+    const inst = await model.instrumented();
+    const cut = cutAt(readGraph(model), inst.structure.hiddenStates[layer], [model.signature.logits]);
+    try {
+      return await openGraph(cut, { threads: model.threads });
+    } catch (e) {
+      throw runtimeError(`cannot run '${model.id}' from hidden state ${layer}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  });
 }
 
 /** Run the model from hidden state `layer` with replaced hidden states [rows, T, H] for one token sequence; returns the logits [rows, …]. */
@@ -147,9 +142,10 @@ export async function runFromHidden(model: Model, layer: number, ids: readonly n
   return { data, dims: [rows, ...perRow] };
 }
 
-/** All hidden states of one input: [layer] → T × H. */
+/** All hidden states of one input: [layer] → [pos, dModel]. */
 export async function hiddenStates(model: Model, ids: readonly number[]): Promise<Float32Array[]> {
   const inst = await model.instrumented();
-  const [states] = await runBatched(model, [ids], (batch) => inst.outputs.hiddenStates.map((n) => batch.output(n).data.slice()), { session: inst.session, outputs: inst.outputs.hiddenStates });
-  return states;
+  const hooks = inst.outputs.hiddenStates.map((_, l): HookName => `hidden.${l}`);
+  const [cache] = await runWithCache(model, [ids], hooks);
+  return hooks.map((h) => cache.get(h).data);
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { RunContext } from '../runtime/context.js';
+import { derivedOnce } from '../runtime/derived.js';
 import { openGraph, openSession } from '../runtime/session.js';
 import { runtimeError } from '../errors.js';
 import { readGradientGraph, readGraphWithBytes } from '../model/load.js';
@@ -56,18 +57,10 @@ export function headScoreOf(target: Target): HeadScore {
   return target.kind === 'label' ? target.score : 'log-probability';
 }
 
-const sessions = new Map<string, Promise<GradientSession>>();
-
 /** The model's forward-and-backward session for one gradient source and score; built once per graph, cached in memory and on disk. */
 export function gradientSession(model: Model, source: GradientSource, headScore: HeadScore, overrides?: RuleOverrides): Promise<GradientSession> {
-  const key = `${model.graphId}|${JSON.stringify(source)}|${headScore}|${overrides?.name ?? ''}`;
-  let pending = sessions.get(key);
-  if (!pending) {
-    pending = buildGradientSession(model, source, headScore, overrides);
-    pending.catch(() => sessions.delete(key));
-    sessions.set(key, pending);
-  }
-  return pending;
+  const key = `gradient|${JSON.stringify(source)}|${headScore}|${overrides?.name ?? ''}`;
+  return derivedOnce(model, key, () => buildGradientSession(model, source, headScore, overrides));
 }
 
 function hiddenWidth(model: Model, proto: ModelProto): number {
@@ -148,7 +141,7 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
   let session: ort.InferenceSession;
   try {
     // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
-    session = await openSession(encoded ?? fs.readFileSync(cached), { quiet: true }, externalDataFolder(proto.graph));
+    session = await openSession(encoded ?? fs.readFileSync(cached), { quiet: true, threads: model.threads }, externalDataFolder(proto.graph));
   } catch (e) {
     throw runtimeError(`'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -264,19 +257,12 @@ export function targetHead(target: Target, promptLength: number): { positions: n
   }
 }
 
-const shadowSessions = new Map<string, Promise<ort.InferenceSession>>();
-
 /**
  * How far the float shadow graph that gradients run on is from the quantized model itself on one
  * input: the largest absolute difference of their output logits (two forward passes).
  */
 export async function shadowLogitDifference(model: Model, ids: readonly number[], run?: RunContext): Promise<number> {
-  let session = shadowSessions.get(model.graphId);
-  if (!session) {
-    session = openGraph(readGradientGraph(model).model, { quiet: true });
-    session.catch(() => shadowSessions.delete(model.graphId));
-    shadowSessions.set(model.graphId, session);
-  }
-  const [shadow, own] = [await lastLogits(model, ids, { session: await session, run }), await lastLogits(model, ids, { run })];
+  const session = await derivedOnce(model, 'shadow', () => openGraph(readGradientGraph(model).model, { quiet: true, threads: model.threads }));
+  const [shadow, own] = [await lastLogits(model, ids, { session, run }), await lastLogits(model, ids, { run })];
   return shadow.reduce((worst, v, i) => Math.max(worst, Math.abs(v - own[i])), 0);
 }

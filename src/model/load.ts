@@ -55,7 +55,7 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
   const maxLength = maxLengthOf(config, tokenizer);
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {
-    id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session,
+    id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session, threads: options.threads,
     graphId: onnxPath,
     instrumented: () => (instrumentedPromise ??= createInstrumentedSession(model, options)),
   };

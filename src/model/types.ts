@@ -56,6 +56,8 @@ export interface Model {
   /** Class names in index order (classifiers only). */
   labels: string[] | null;
   tokenizer: PreTrainedTokenizer;
+  /** onnxruntime intra-op threads of every session opened for this model (default: onnxruntime's choice). */
+  threads?: number;
   /** The longest input, in tokens (special tokens included), the model accepts. */
   maxLength: number;
   signature: ModelSignature;
