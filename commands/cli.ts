@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ExitCode, InterpError } from '../src/errors.js';
+import { cliParam, ExitCode, InterpError } from '../src/errors.js';
 import { examples } from './common.js';
 import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     if (e instanceof InterpError) {
-      process.stderr.write(`interp: error: ${e.message}\n`);
+      process.stderr.write(`interp: error: ${e.worded(cliParam)}\n`);
       return e.exitCode;
     }
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);

@@ -1,4 +1,4 @@
-import { usageError } from './errors.js';
+import { usageError, usageFault } from './errors.js';
 import { explainText, prepare, type Attribution, type ExplainRequest } from './explain.js';
 import { methodNamed } from './methods/config.js';
 import type { Model } from './model/types.js';
@@ -18,7 +18,7 @@ export interface Comparison {
 
 /** Explain one input with each method, preparing the input (target, reference scores) once. */
 export async function compareMethods(model: Model, request: ExplainRequest, methods: readonly string[]): Promise<Comparison> {
-  if (methods.length < 2) throw usageError('--compare needs at least two methods, e.g. --compare occlusion,kernel-shap');
+  if (methods.length < 2) throw usageFault('compare', '{param} needs at least two methods, e.g. --compare occlusion,kernel-shap');
   const tokenBaseline = methods.some((m) => methodNamed(m).family !== 'gradient');
   const run = new RunContext();
   const prepared = await prepare(model, { ...request, method: methods[0] }, { run, tokenBaseline });

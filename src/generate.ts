@@ -1,4 +1,4 @@
-import { usageError } from './errors.js';
+import { usageError, usageFault } from './errors.js';
 import { explainText, prepareEncoded, type ExplainRequest } from './explain.js';
 import type { Model } from './model/types.js';
 import { lastLogits, tokenName } from './target/target.js';
@@ -55,9 +55,9 @@ function prefix(e: Encoding, length: number): Encoding {
 }
 
 export async function explainGeneration(model: Model, request: ExplainRequest, steps: number): Promise<GenerationAttribution> {
-  if (model.task !== 'causal-lm') throw usageError('--generate applies to causal language models');
-  if ((request.granularity ?? 'token') !== 'token') throw usageError('--generate attributes tokens; drop --granularity word');
-  if (request.target?.target !== undefined || request.target?.continuation !== undefined) throw usageError('--generate picks its own targets (the generated tokens); drop --target and --continuation');
+  if (model.task !== 'causal-lm') throw usageFault('generate', '{param} applies to causal language models');
+  if ((request.granularity ?? 'token') !== 'token') throw usageFault('generate', '{param} attributes tokens; drop --granularity word');
+  if (request.target?.target !== undefined || request.target?.continuation !== undefined) throw usageFault('generate', '{param} picks its own targets (the generated tokens); drop --target and --continuation');
   const run = new RunContext();
   const prompt = encodeText(model, request.text, { truncate: request.truncate, reserve: steps });
   const generated = await generateGreedy(model, prompt.ids, steps, run);

@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { resolveTarget, type Target, type TargetRequest } from '../target/target.js';
 import { encodeText, type Encoding } from '../text/encode.js';
@@ -52,12 +52,12 @@ export interface AttentionView {
 }
 
 function checkRequest(r: AttentionRequest): HeadProperty {
-  if (!HEAD_PROPERTIES.includes(r.sort as HeadProperty)) throw usageError(`unknown --sort '${r.sort}'; choose one of ${HEAD_PROPERTIES.join(', ')}`);
-  if (r.head !== undefined && r.layer === undefined) throw usageError('--head needs --layer');
-  if ((r.rollout || r.flow) && (r.layer !== undefined || r.norm)) throw usageError('--rollout and --flow span all layers; drop --layer, --head and --norm');
-  if (r.rollout && r.flow) throw usageError('give --rollout or --flow, not both');
-  if (r.gradient && (r.rollout || r.flow || r.norm)) throw usageError('--gradient weighs raw attention; drop --rollout, --flow and --norm');
-  if (!r.gradient && (r.target?.target !== undefined || r.target?.score !== undefined)) throw usageError('--target and --score apply with --gradient');
+  if (!HEAD_PROPERTIES.includes(r.sort as HeadProperty)) throw usageFault('sort', `unknown {param} '${r.sort}'; choose one of ${HEAD_PROPERTIES.join(', ')}`);
+  if (r.head !== undefined && r.layer === undefined) throw usageFault('head', '{param} needs --layer');
+  if ((r.rollout || r.flow) && (r.layer !== undefined || r.norm)) throw usageFault('rollout', '{param} and --flow span all layers; drop --layer, --head and --norm');
+  if (r.rollout && r.flow) throw usageFault('rollout', 'give {param} or --flow, not both');
+  if (r.gradient && (r.rollout || r.flow || r.norm)) throw usageFault('gradient', '{param} weighs raw attention; drop --rollout, --flow and --norm');
+  if (!r.gradient && (r.target?.target !== undefined || r.target?.score !== undefined)) throw usageFault('target', '{param} and --score apply with --gradient');
   return r.sort as HeadProperty;
 }
 
@@ -68,15 +68,15 @@ export async function attentionView(model: Model, request: AttentionRequest): Pr
   const run = await runAttention(model, encoding.ids);
   const [T, L, H] = [run.length, run.layers.length, run.layers[0].length];
   const { layer, head } = request;
-  if (layer !== undefined && layer >= L) throw usageError(`--layer ${layer} does not exist; '${model.id}' has layers 0–${L - 1}`);
-  if (head !== undefined && head >= H) throw usageError(`--head ${head} does not exist; layer ${layer} has heads 0–${H - 1}`);
+  if (layer !== undefined && layer >= L) throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has layers 0–${L - 1}`);
+  if (head !== undefined && head >= H) throw usageFault('head', `{param} ${head} does not exist; layer ${layer} has heads 0–${H - 1}`);
   const focus = model.task === 'causal-lm' || !encoding.special[0] ? T - 1 : 0;
   let matrices: Matrix[][] = run.layers;
   if (request.norm) {
     const inst = await model.instrumented();
     matrices = run.layers.map((heads, l) => {
       const projection = inst.outputProjections[l];
-      if (!projection) throw usageError(`--norm: layer ${l} of '${model.id}' has no plain output-projection weight to measure value vectors with`);
+      if (!projection) throw usageFault('norm', `{param}: layer ${l} of '${model.id}' has no plain output-projection weight to measure value vectors with`);
       return normWeighted(heads, run.values[l], projection, T);
     });
   }

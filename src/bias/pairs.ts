@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import type { Model } from '../model/types.js';
 import { runBatched } from '../runner/runBatched.js';
@@ -24,7 +24,7 @@ export function readPairs(file: string): SentencePair[] {
   try {
     raw = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw usageError(`cannot read --data ${file}: ${(e as Error).message.split('\n')[0]}`);
+    throw usageFault('data', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
   if (path.extname(file).toLowerCase() === '.csv') {
     const rows = parse(raw, { columns: true, skip_empty_lines: true }) as Record<string, string>[];

@@ -26,7 +26,7 @@ function readTemplates(request: SwapRequest): string[] {
     if (!fs.existsSync(request.templatesFile)) throw usageFault('templates', `no such {param} file: ${request.templatesFile}`);
     templates.push(...fs.readFileSync(request.templatesFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
   }
-  if (templates.length === 0) throw usageError('give at least one --template "… {group} …" or --templates FILE');
+  if (templates.length === 0) throw usageFault('template', 'give at least one {param} "… {group} …" or --templates FILE');
   return templates;
 }
 

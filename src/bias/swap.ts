@@ -30,7 +30,7 @@ export function fillTemplates(templates: string[], groups: GroupSet, slots: Reco
   for (const template of templates) {
     if (!template.includes('{group}')) throw usageError(`template '${template}' has no {group} slot`);
     const names = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).filter((n) => n !== 'group');
-    for (const n of names) if (!slots[n]?.length) throw usageError(`template '${template}' has a {${n}} slot; give its values with --slot ${n}=a,b`);
+    for (const n of names) if (!slots[n]?.length) throw usageFault('slot', `template '${template}' has a {${n}} slot; give its values with {param} ${n}=a,b`);
     const combos = names.reduce<Record<string, string>[]>((acc, n) => acc.flatMap((c) => slots[n].map((v) => ({ ...c, [n]: v }))), [{}]);
     for (const combo of combos) {
       const filled = template.replace(/\{(\w+)\}/g, (m, n: string) => (n === 'group' ? m : combo[n]));

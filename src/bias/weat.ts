@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { encodeText } from '../text/encode.js';
@@ -20,7 +20,7 @@ export function readWeat(file: string): WeatSets {
   try {
     raw = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw usageError(`cannot read --data ${file}: ${(e as Error).message.split('\n')[0]}`);
+    throw usageFault('data', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
   let sets: WeatSets;
   try {
@@ -72,7 +72,7 @@ export function weatPValue(X: Float64Array[], Y: Float64Array[], A: Float64Array
 export async function embedTexts(model: Model, texts: string[], layer: number): Promise<Float64Array[]> {
   const inst = await model.instrumented();
   const name = inst.outputs.hiddenStates[layer];
-  if (!name) throw usageError(`--layer ${layer} does not exist; '${model.id}' has hidden states 0–${inst.outputs.hiddenStates.length - 1}`);
+  if (!name) throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has hidden states 0–${inst.outputs.hiddenStates.length - 1}`);
   const encodings = texts.map((t) => encodeText(model, t, { truncate: true }));
   const hook: HookName = `hidden.${layer}`;
   const caches = await runWithCache(model, encodings.map((e) => e.ids), [hook]);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import * as ort from 'onnxruntime-node';
-import { runtimeError, usageError } from '../errors.js';
+import { runtimeError, usageError, usageFault } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
@@ -14,7 +14,7 @@ import { encodeText, type Encoding } from '../text/encode.js';
 
 /** Lines of a corpus (plain text, TSV's first column, or JSONL's "text"), streamed; `-` reads stdin. */
 export async function* corpusLines(file: string): AsyncGenerator<string> {
-  if (file !== '-' && !fs.existsSync(file)) throw usageError(`no such --data file: ${file}`);
+  if (file !== '-' && !fs.existsSync(file)) throw usageFault('data', `no such {param} file: ${file}`);
   const input = file === '-' ? process.stdin : fs.createReadStream(file, { encoding: 'utf8' });
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   const jsonl = /\.(jsonl|ndjson)$/i.test(file);
@@ -61,7 +61,7 @@ export async function collectActivations(model: Model, lines: AsyncIterable<stri
   const name = names[layer];
   if (!name) {
     const what = source === 'hidden' ? 'hidden states' : 'feed-forward activations';
-    throw usageError(`--layer ${layer}: '${model.id}' has ${what} for layers 0–${names.length - 1}${source === 'mlp' && layer < names.length ? ', but none was found in this layer' : ''}`);
+    throw usageFault('layer', `{param} ${layer}: '${model.id}' has ${what} for layers 0–${names.length - 1}${source === 'mlp' && layer < names.length ? ', but none was found in this layer' : ''}`);
   }
   const encodings: Encoding[] = [];
   let count = 0;

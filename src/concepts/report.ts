@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { idsAfterPrompt, resolveTarget } from '../target/target.js';
 import { encodeText } from '../text/encode.js';
@@ -146,7 +146,7 @@ export async function lensReport(model: Model, text: string, top: number, target
     if (tracked < 0) throw usageError(`unknown label '${target}'; this model's labels are ${model.labels!.join(', ')}`);
   } else if (target !== undefined) {
     const ids = idsAfterPrompt(model, text, encoding.ids, target);
-    if (ids.length !== 1) throw usageError(`--target '${target}' is ${ids.length} tokens; the lens tracks one token`);
+    if (ids.length !== 1) throw usageFault('target', `{param} '${target}' is ${ids.length} tokens; the lens tracks one token`);
     tracked = ids[0];
   }
   return logitLens(model, encoding, top, tracked);
@@ -165,7 +165,7 @@ export interface TcavRequest {
 
 /** TCAV with the target resolved on the first input. */
 export async function tcavReport(model: Model, request: TcavRequest): Promise<TcavResult> {
-  if (request.inputs.length === 0) throw usageError('--inputs holds no texts');
+  if (request.inputs.length === 0) throw usageFault('inputs', '{param} holds no texts');
   const probe = encodeText(model, request.inputs[0], { truncate: true });
   const target =
     model.task === 'classification'

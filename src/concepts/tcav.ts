@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { gradientSession, headScoreOf, runGradients, targetHead } from '../gradients/session.js';
 import type { Target } from '../target/target.js';
@@ -56,7 +56,7 @@ async function pooled(model: Model, texts: string[], layer: number): Promise<{ p
     const e = encodeText(model, t, { truncate: true });
     const hs = await hiddenStates(model, e.ids);
     const h = hs[layer];
-    if (!h) throw usageError(`--layer ${layer} does not exist; '${model.id}' has hidden states 0–${hs.length - 1}`);
+    if (!h) throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has hidden states 0–${hs.length - 1}`);
     const T = e.ids.length;
     const H = h.length / T;
     out.push(meanPool(h, 0, H, contentPositions(e.special)));

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import { Rng } from '../util/rng.js';
 
 /** One input of a dataset, with an optional gold label and an optional human rationale (character span). */
@@ -18,13 +18,13 @@ export type DatasetFormat = 'tsv' | 'jsonl' | 'eraser';
 export function formatOf(file: string, given?: string): DatasetFormat {
   if (given) {
     if (given === 'tsv' || given === 'jsonl' || given === 'eraser') return given;
-    throw usageError(`unknown --format '${given}'; choose tsv, jsonl or eraser`);
+    throw usageFault('format', `unknown {param} '${given}'; choose tsv, jsonl or eraser`);
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.tsv' || ext === '.txt') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.json') return 'eraser';
-  throw usageError(`cannot tell the format of '${file}' from its extension; pass --format tsv|jsonl|eraser`);
+  throw usageFault('format', `cannot tell the format of '${file}' from its extension; pass {param} tsv|jsonl|eraser`);
 }
 
 /** Find the rationale text in the sentence, ignoring case and runs of spaces. */
@@ -40,7 +40,7 @@ export function readDataset(file: string, format: DatasetFormat): Example[] {
   try {
     raw = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw usageError(`cannot read --data ${file}: ${(e as Error).message.split('\n')[0]}`);
+    throw usageFault('data', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
   const examples: Example[] = [];
   if (format === 'tsv') {
@@ -80,7 +80,7 @@ export function readDataset(file: string, format: DatasetFormat): Example[] {
       examples.push({ id: row.idx === undefined ? String(i) : String(row.idx), text: row.sentence, label: row.label === undefined ? undefined : String(row.label), rationale });
     });
   }
-  if (examples.length === 0) throw usageError(`--data ${file} holds no examples`);
+  if (examples.length === 0) throw usageFault('data', `{param} ${file} holds no examples`);
   return examples;
 }
 
@@ -94,7 +94,7 @@ export interface Selection {
 
 export function parseShard(raw: string): [number, number] {
   const m = /^(\d+)\/(\d+)$/.exec(raw.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw usageError(`--shard must be i/n with 0 ≤ i < n, got '${raw}'`);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw usageFault('shard', `{param} must be i/n with 0 ≤ i < n, got '${raw}'`);
   return [Number(m[1]), Number(m[2])];
 }
 

@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { usageFault } from '../errors.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import type { FidelityRecord } from './types.js';
 import type { RandomizationRow } from './randomization.js';
@@ -83,9 +83,9 @@ export interface Threshold {
 
 export function parseThreshold(raw: string, bound: 'min' | 'max'): Threshold {
   const m = /^(?:([\w-]+):)?([\w-]+)=(-?[\d.]+(?:e-?\d+)?)$/.exec(raw.trim());
-  if (!m) throw usageError(`--${bound} must look like METRIC=VALUE or METHOD:METRIC=VALUE, got '${raw}'`);
+  if (!m) throw usageFault(bound, `{param} must look like METRIC=VALUE or METHOD:METRIC=VALUE, got '${raw}'`);
   const metric = m[2] as MetricName;
-  if (!METRICS.some((x) => x.name === metric)) throw usageError(`unknown metric '${m[2]}' in --${bound}; choose one of ${METRICS.map((x) => x.name).join(', ')}`);
+  if (!METRICS.some((x) => x.name === metric)) throw usageFault(bound, `unknown metric '${m[2]}' in {param}; choose one of ${METRICS.map((x) => x.name).join(', ')}`);
   return { method: m[1] ?? null, metric, bound, value: Number(m[3]) };
 }
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env, type PreTrainedTokenizer } from '@huggingface/transformers';
-import { runtimeError, usageError } from '../errors.js';
+import { runtimeError, usageError, usageFault } from '../errors.js';
 import { canonicalize, CanonicalizeError, type CanonicalGraph } from '../onnx/canonicalize.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { instrument, StructureError, type TransformerStructure } from '../onnx/instrument.js';
@@ -46,7 +46,7 @@ export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {
 
 async function loadUncached(spec: string, options: LoadOptions): Promise<Model> {
   const dtype = options.dtype ?? 'fp32';
-  if (!(dtype in DTYPE_SUFFIX)) throw usageError(`unknown --dtype '${dtype}'; choose one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
+  if (!(dtype in DTYPE_SUFFIX)) throw usageFault('dtype', `unknown {param} '${dtype}'; choose one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
   const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
@@ -99,7 +99,7 @@ async function readLocalFolder(dir: string, dtype: string, spec: string) {
   const onnxPath = path.join(dir, 'onnx', `model${DTYPE_SUFFIX[dtype]}.onnx`);
   if (!fs.existsSync(onnxPath)) {
     const available = fs.existsSync(path.join(dir, 'onnx')) ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx')) : [];
-    throw usageError(`'${spec}' has no onnx/model${DTYPE_SUFFIX[dtype]}.onnx for --dtype ${dtype}${available.length ? ` (found: ${available.join(', ')})` : ''}`);
+    throw usageFault('dtype', `'${spec}' has no onnx/model${DTYPE_SUFFIX[dtype]}.onnx for {param} ${dtype}${available.length ? ` (found: ${available.join(', ')})` : ''}`);
   }
   let tokenizer: PreTrainedTokenizer;
   try {

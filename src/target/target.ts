@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
 import { runBatched, type Batch, type RunOptions } from '../runner/runBatched.js';
@@ -177,11 +177,11 @@ export async function resolveTargetAndScore(model: Model, ids: readonly number[]
 
 /** Turn the user's flags into a target; the default is the model's own prediction on `ids`. */
 export async function resolveTarget(model: Model, ids: readonly number[], request: TargetRequest, promptText = '', logitsOf: () => Promise<Float32Array> = () => lastLogits(model, ids)): Promise<Target> {
-  if (request.continuation !== undefined && request.target !== undefined) throw usageError('give either --target or --continuation, not both');
+  if (request.continuation !== undefined && request.target !== undefined) throw usageFault('target', 'give either {param} or --continuation, not both');
   if (model.task === 'classification') {
-    if (request.continuation !== undefined) throw usageError('--continuation applies to causal language models; this model is a classifier');
+    if (request.continuation !== undefined) throw usageFault('continuation', '{param} applies to causal language models; this model is a classifier');
     const score = (request.score ?? 'probability') as ScoreKind;
-    if (!SCORE_KINDS.includes(score)) throw usageError(`unknown --score '${request.score}'; choose one of ${SCORE_KINDS.join(', ')}`);
+    if (!SCORE_KINDS.includes(score)) throw usageFault('score', `unknown {param} '${request.score}'; choose one of ${SCORE_KINDS.join(', ')}`);
     const labels = model.labels!;
     let index: number;
     if (request.target === undefined) {
@@ -195,12 +195,12 @@ export async function resolveTarget(model: Model, ids: readonly number[], reques
   }
   if (model.task !== 'causal-lm') throw usageError(`targets for '${model.task}' models are not supported by this command`);
   if (request.score !== undefined && request.score !== 'log-probability') {
-    throw usageError(`--score ${request.score} applies to classifiers; causal-LM targets are scored as log-probability`);
+    throw usageFault('score', `{param} ${request.score} applies to classifiers; causal-LM targets are scored as log-probability`);
   }
   if (request.continuation !== undefined) {
-    if (request.continuation.length === 0) throw usageError('--continuation is empty');
+    if (request.continuation.length === 0) throw usageFault('continuation', '{param} is empty');
     const tokenIds = idsAfterPrompt(model, promptText, ids, request.continuation);
-    if (tokenIds.length === 0) throw usageError(`--continuation '${request.continuation}' encodes to no tokens`);
+    if (tokenIds.length === 0) throw usageFault('continuation', `{param} '${request.continuation}' encodes to no tokens`);
     if (ids.length + tokenIds.length > model.maxLength) {
       throw usageError(`prompt and continuation are ${ids.length + tokenIds.length} tokens long but '${model.id}' takes at most ${model.maxLength}`);
     }
@@ -219,7 +219,7 @@ export async function resolveTarget(model: Model, ids: readonly number[], reques
   }
   const encoded = idsAfterPrompt(model, promptText, ids, request.target);
   if (encoded.length !== 1) {
-    throw usageError(`--target '${request.target}' is ${encoded.length} tokens; a next-token target must be one token (use --continuation for longer text, or id:N)`);
+    throw usageFault('target', `{param} '${request.target}' is ${encoded.length} tokens; a next-token target must be one token (use --continuation for longer text, or id:N)`);
   }
   return { kind: 'next-token', tokenId: encoded[0], name: tokenName(model, encoded[0]) };
 }

@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 
 /** A tokenized text, with each token's character span in the original text and its word. */
@@ -52,7 +52,7 @@ export function encodeText(model: Model, text: string, options: EncodeOptions = 
   const limit = model.maxLength - (options.reserve ?? 0);
   if (ids.length > limit) {
     if (!options.truncate) {
-      throw usageError(`the input is ${ids.length} tokens long but '${model.id}' takes at most ${limit}; shorten it or pass --truncate`);
+      throw usageFault('truncate', `the input is ${ids.length} tokens long but '${model.id}' takes at most ${limit}; shorten it or pass {param}`);
     }
     ids = truncateIds(model, ids, limit);
   }
