@@ -14,12 +14,7 @@ import { writeSvg } from '../src/render/svg.js';
 import { addModelOptions, collect, examples, interactive, openModel, parseInteger, spinner, writeStdout, type ModelFlags } from './common.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
-interface OutputFlags {
-  min: string[];
-  max: string[];
-  json?: boolean;
-  svg?: string;
-}
+interface OutputFlags { min: string[]; max: string[]; json?: boolean; svg?: string }
 
 interface FidelityFlags extends ModelFlags, OutputFlags {
   data?: string;
@@ -71,9 +66,7 @@ export function fidelityCommand(): Command {
     .option('--sanity <n>', 'run the model-randomisation cascade on the first n examples (0: skip)', '0')
     .option('--soft-samples <n>', 'samples for soft comprehensiveness and sufficiency', '20')
     .option('--naopc-max-features <n>', 'compute normalised AOPC (O(n²) passes) up to this many features', '40');
-  addMethodOptions(cmd);
-  addModelOptions(cmd);
-  addOutputOptions(cmd);
+  addOutputOptions(addModelOptions(addMethodOptions(cmd)));
   cmd.addHelpText('after', examples([
     'interp fidelity --data dev.tsv --methods occlusion,kernel-shap,attention --limit 100',
     'interp fidelity --data dev.tsv --min comprehensiveness=0.3 --max sufficiency=0.2     # CI gate: exit 3 on a miss',
@@ -81,8 +74,7 @@ export function fidelityCommand(): Command {
     'interp fidelity --data dev.tsv --shard 2/8 --out shard-2.jsonl && interp fidelity summarize shard-*.jsonl',
     'interp fidelity --data dev.tsv --limit 20 --sanity 10 --stability --json',
   ]));
-  cmd.enablePositionalOptions();
-  cmd.action(async (flags: FidelityFlags) => fidelity(flags));
+  cmd.enablePositionalOptions().action(async (flags: FidelityFlags) => fidelity(flags));
   const summarize = new Command('summarize').description('merge result files (shards, resumed runs) into one leaderboard').argument('<files...>', 'JSONL files written by --out');
   addOutputOptions(summarize);
   summarize.action(async (files: string[], flags: OutputFlags) => {
