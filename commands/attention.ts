@@ -5,7 +5,15 @@ import { usageError } from '../src/errors.js';
 import { attentionJson, attentionSvg, attentionText } from '../src/render/attention.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import {
+  addModelOptions,
+  examples,
+  openModel,
+  parseInteger,
+  withSpinner,
+  writeStdout,
+  type ModelFlags,
+} from './common.js';
 
 interface AttentionFlags extends ModelFlags {
   layer?: string;
@@ -30,19 +38,28 @@ interface AttentionFlags extends ModelFlags {
 export function attentionCommand(): Command {
   const cmd = new Command('attention')
     .summary('attention maps, rollout and flow, norm-based attention and head roles')
-    .description('Show what the attention heads of any ONNX export do: per-head maps, rollout and flow through the layers, norm-based attention, and a ranked table of head roles.')
+    .description(
+      'Show what the attention heads of any ONNX export do: per-head maps, rollout and flow through the layers, norm-based attention, and a ranked table of head roles.',
+    )
     .argument('<text>', 'the input text')
     .option('--layer <l>', 'one layer (0-based): the layer view')
     .option('--head <h>', 'with --layer, one head: the head view and its strongest links')
     .option('--rollout', 'attention rollout through all layers (Abnar & Zuidema 2020)')
     .option('--flow', 'attention flow: max-flow through the layer graph (Abnar & Zuidema 2020)')
     .option('--norm', 'norm-based attention ‖α·f(x)‖ (Kobayashi et al. 2020) instead of raw weights')
-    .option('--gradient', 'attention × gradient: each weight times the exact gradient of the target score with respect to it (signed); heads ranked by importance')
+    .option(
+      '--gradient',
+      'attention × gradient: each weight times the exact gradient of the target score with respect to it (signed); heads ranked by importance',
+    )
     .option('--target <target>', 'with --gradient: label name or index, or next token (default: the prediction)')
     .option('--score <kind>', 'with --gradient, classifiers: probability, logit or log-odds (default: probability)')
     .option('--sort <property>', `rank heads by ${HEAD_PROPERTIES.join(', ')}`, 'entropy')
     .option('--top <k>', 'rows in the table')
-    .option('--induction-length <n>', 'random tokens in the repeated sequence that scores induction heads (0: skip)', '20')
+    .option(
+      '--induction-length <n>',
+      'random tokens in the repeated sequence that scores induction heads (0: skip)',
+      '20',
+    )
     .option('--seed <n>', 'seed for the random induction sequence', '0')
     .option('--json', `print matrices, head roles and tokens as JSON (schema ${ATTENTION_SCHEMA})`)
     .option('--format <f>', 'JSON matrices as nested arrays, or flat: {shape, data} row-major', 'nested')
@@ -50,20 +67,25 @@ export function attentionCommand(): Command {
     .option('--max-tokens <n>', 'above this many tokens, heatmaps pool neighbouring tokens into ranges', '64')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
   addModelOptions(cmd);
-  cmd.addHelpText('after', examples([
-    'interp attention "the cat sat on the mat" --svg model-view.svg',
-    'interp attention "the cat sat on the mat" --layer 1 --head 2 --svg head.svg',
-    'interp attention "Once upon a time there was a girl" --model ../shared/models/llama-stories260k-kv --sort induction',
-    'interp attention "a gripping , well acted film" --rollout --json | jq .rollout',
-    'interp attention "a gripping , well acted film" --norm --layer 0 --json --format flat',
-    'interp attention "a gripping , well acted film" --gradient --score logit --top 5',
-  ]));
+  cmd.addHelpText(
+    'after',
+    examples([
+      'interp attention "the cat sat on the mat" --svg model-view.svg',
+      'interp attention "the cat sat on the mat" --layer 1 --head 2 --svg head.svg',
+      'interp attention "Once upon a time there was a girl" --model ../shared/models/llama-stories260k-kv --sort induction',
+      'interp attention "a gripping , well acted film" --rollout --json | jq .rollout',
+      'interp attention "a gripping , well acted film" --norm --layer 0 --json --format flat',
+      'interp attention "a gripping , well acted film" --gradient --score logit --top 5',
+    ]),
+  );
   return cmd.action(async (text: string, flags: AttentionFlags) => attention(text, flags));
 }
 
 async function attention(text: string, flags: AttentionFlags): Promise<void> {
-  if (flags.format !== 'nested' && flags.format !== 'flat') throw usageError(`unknown --format '${flags.format}'; choose nested or flat`);
-  const optional = (flag: string, raw: string | undefined, min: number) => (raw === undefined ? undefined : parseInteger(flag, raw, min));
+  if (flags.format !== 'nested' && flags.format !== 'flat')
+    throw usageError(`unknown --format '${flags.format}'; choose nested or flat`);
+  const optional = (flag: string, raw: string | undefined, min: number) =>
+    raw === undefined ? undefined : parseInteger(flag, raw, min);
   const request = {
     text,
     layer: optional('--layer', flags.layer, 0),
@@ -72,7 +94,10 @@ async function attention(text: string, flags: AttentionFlags): Promise<void> {
     flow: flags.flow,
     norm: flags.norm,
     gradient: flags.gradient,
-    target: flags.target === undefined && flags.score === undefined ? undefined : { target: flags.target, score: flags.score },
+    target:
+      flags.target === undefined && flags.score === undefined
+        ? undefined
+        : { target: flags.target, score: flags.score },
     sort: flags.sort,
     inductionLength: parseInteger('--induction-length', flags.inductionLength, 0),
     seed: parseInteger('--seed', flags.seed, 0),

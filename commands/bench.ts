@@ -29,7 +29,9 @@ interface BenchFlags {
 export function benchCommand(): Command {
   const cmd = new Command('bench')
     .summary('speed and cost of every method against the raw forward pass')
-    .description('Time each attribution method at several input lengths: forward passes, wall time, and its ratio to replaying the same onnxruntime runs on their own.')
+    .description(
+      'Time each attribution method at several input lengths: forward passes, wall time, and its ratio to replaying the same onnxruntime runs on their own.',
+    )
     .option('-m, --model <spec...>', 'models to measure (embedded name, folder or hub id); repeatable', [DEFAULT_MODEL])
     .option('--methods <list>', `comma-separated methods (default: all: ${methodNames().join(', ')})`)
     .option('--lengths <list>', 'input lengths in tokens, special tokens included', '16,64,256')
@@ -44,12 +46,15 @@ export function benchCommand(): Command {
     .option('--max-regression <pct>', 'with --baseline: exit 3 when a method is slower by more than this', '15%');
   addMethodOptions(cmd);
   return cmd
-    .addHelpText('after', examples([
-      'interp bench --methods occlusion,kernel-shap --lengths 16,64 --runs 5',
-      'interp bench --model ../shared/models/distilbert-sst2-mini --model ../shared/models/llama-stories260k-kv --json > bench.json',
-      'interp bench --json --baseline bench.json --max-regression 15%   # exit 3 on a slowdown',
-      'interp bench --markdown BENCHMARKS.md --svg bench.svg --cold-start 5',
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        'interp bench --methods occlusion,kernel-shap --lengths 16,64 --runs 5',
+        'interp bench --model ../shared/models/distilbert-sst2-mini --model ../shared/models/llama-stories260k-kv --json > bench.json',
+        'interp bench --json --baseline bench.json --max-regression 15%   # exit 3 on a slowdown',
+        'interp bench --markdown BENCHMARKS.md --svg bench.svg --cold-start 5',
+      ]),
+    )
     .action(async (flags: BenchFlags) => bench(flags));
 }
 
@@ -80,8 +85,12 @@ async function bench(flags: BenchFlags): Promise<void> {
     })
     .finally(() => progress?.stop());
   if (flags.svg) await writeSvg(flags.svg, benchChart(report));
-  if (flags.markdown) writeFileAtomic(flags.markdown, benchMarkdown(report, `interp bench ${process.argv.slice(3).join(' ')}`.trim()));
+  if (flags.markdown)
+    writeFileAtomic(flags.markdown, benchMarkdown(report, `interp bench ${process.argv.slice(3).join(' ')}`.trim()));
   await writeStdout(flags.json ? toJson(report) : benchTable(report));
   const slower = baseline ? regressions(report, baseline, maxRegression) : [];
-  if (slower.length) throw thresholdError(`${slower.length} regression(s) over ${(100 * maxRegression).toFixed(0)}%: ${slower.join('; ')}`);
+  if (slower.length)
+    throw thresholdError(
+      `${slower.length} regression(s) over ${(100 * maxRegression).toFixed(0)}%: ${slower.join('; ')}`,
+    );
 }

@@ -5,7 +5,16 @@ import { usageError } from '../src/errors.js';
 import { swapChart, swapTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, collect, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import {
+  addModelOptions,
+  collect,
+  examples,
+  openModel,
+  parseInteger,
+  withSpinner,
+  writeStdout,
+  type ModelFlags,
+} from './common.js';
 import { addMethodOptions, methodOptionValues, withPrefix } from './options.js';
 
 interface SwapFlags extends ModelFlags {
@@ -32,7 +41,10 @@ function parseSlots(raw: string[]): Record<string, string[]> {
   for (const s of raw) {
     const m = /^(\w+)=(.+)$/.exec(s);
     if (!m) throw usageError(`--slot must look like name=a,b,c, got '${s}'`);
-    slots[m[1]] = m[2].split(',').map((v) => v.trim()).filter(Boolean);
+    slots[m[1]] = m[2]
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
   }
   return slots;
 }
@@ -40,9 +52,18 @@ function parseSlots(raw: string[]): Record<string, string[]> {
 export function swapCommand(): Command {
   const swap = new Command('swap')
     .description("fill templates with each group's terms and compare the model's scores across groups")
-    .option('--template <text>', 'a template with a {group} slot (repeatable); other {slots} take --slot values', collect, [])
+    .option(
+      '--template <text>',
+      'a template with a {group} slot (repeatable); other {slots} take --slot values',
+      collect,
+      [],
+    )
     .option('--templates <file>', 'a file of templates, one per line')
-    .option('--groups <set>', `built-in term lists (${Object.keys(BUILTIN_GROUPS).join(', ')}) or a JSON file {"group": ["term", …]}`, 'gender')
+    .option(
+      '--groups <set>',
+      `built-in term lists (${Object.keys(BUILTIN_GROUPS).join(', ')}) or a JSON file {"group": ["term", …]}`,
+      'gender',
+    )
     .option('--slot <name=a,b>', 'values for another template slot, e.g. job=doctor,nurse (repeatable)', collect, [])
     .option('--target <target>', 'classifier label (default: the last label, e.g. POSITIVE); causal LM next token')
     .option('--score <kind>', 'classifier score: probability, logit or log-odds')
@@ -56,14 +77,20 @@ export function swapCommand(): Command {
     .option('--svg <file>', 'per-group dot plot with intervals');
   addMethodOptions(swap, { prefix: 'explain-', families: ['perturbation'] });
   addModelOptions(swap);
-  swap.addHelpText('after', examples([
-    'interp bias swap --template "The {group} was a great {job}." --slot job=doctor,nurse,teacher --groups gender',
-    'interp bias swap --templates templates.txt --groups religion --json',
-    'interp bias swap --template "The {group} walked in and" --model ./my-lm --continuation " smiled" --groups nationality --svg gaps.svg',
-    'interp bias swap --template "My {group} friend is kind." --groups my-groups.json --explain --explain-samples 200',
-  ]));
+  swap.addHelpText(
+    'after',
+    examples([
+      'interp bias swap --template "The {group} was a great {job}." --slot job=doctor,nurse,teacher --groups gender',
+      'interp bias swap --templates templates.txt --groups religion --json',
+      'interp bias swap --template "The {group} walked in and" --model ./my-lm --continuation " smiled" --groups nationality --svg gaps.svg',
+      'interp bias swap --template "My {group} friend is kind." --groups my-groups.json --explain --explain-samples 200',
+    ]),
+  );
   return swap.action(async (flags: SwapFlags) => {
-    const method = { method: flags.explainMethod, ...methodOptionValues(flags, [flags.explainMethod], { prefix: 'explain-' }) };
+    const method = {
+      method: flags.explainMethod,
+      ...methodOptionValues(flags, [flags.explainMethod], { prefix: 'explain-' }),
+    };
     const request = {
       templates: flags.template,
       templatesFile: flags.templates,
@@ -72,7 +99,12 @@ export function swapCommand(): Command {
       target: { target: flags.target, score: flags.score, continuation: flags.continuation },
       permutations: parseInteger('--permutations', flags.permutations, 1),
       seed: parseInteger('--seed', flags.seed, 0),
-      explain: flags.explain ? { ...method, groups: flags.explainGroups?.split(',').map((g) => g.trim()) as [string, string] | undefined } : undefined,
+      explain: flags.explain
+        ? {
+            ...method,
+            groups: flags.explainGroups?.split(',').map((g) => g.trim()) as [string, string] | undefined,
+          }
+        : undefined,
     };
     const model = await withSpinner('loading model', () => openModel(flags));
     const result = await withSpinner('scoring the variants', () => swapReport(model, request)).catch((e) => {

@@ -6,7 +6,15 @@ import { pairsChart, pairsTable, weatTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { swapCommand } from './bias-swap.js';
-import { addModelOptions, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import {
+  addModelOptions,
+  examples,
+  openModel,
+  parseInteger,
+  withSpinner,
+  writeStdout,
+  type ModelFlags,
+} from './common.js';
 
 interface PairsFlags extends ModelFlags {
   data?: string;
@@ -26,20 +34,33 @@ interface WeatFlags extends ModelFlags {
 
 function pairsCommand(): Command {
   const pairs = new Command('pairs')
-    .description('CrowS-Pairs-style scoring: the share of minimal pairs where the model prefers the more stereotypical sentence')
-    .option('--data <file>', 'CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo, bias_type) or JSONL of {more, less, type}')
+    .description(
+      'CrowS-Pairs-style scoring: the share of minimal pairs where the model prefers the more stereotypical sentence',
+    )
+    .option(
+      '--data <file>',
+      'CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo, bias_type) or JSONL of {more, less, type}',
+    )
     .option('--limit <n>', 'the first n pairs')
     .option('--seed <n>', 'seed for the bootstrap', '0')
     .option('--json', 'print JSON (schema interp/bias-pairs@1)')
     .option('--svg <file>', 'per-bias-type bars with intervals');
   addModelOptions(pairs);
-  pairs.addHelpText('after', examples(['interp bias pairs --model ../shared/models/llama-stories260k-kv --data crows_pairs_anonymized.csv', 'interp bias pairs --model ./my-bert-mlm --data pairs.jsonl --json']));
+  pairs.addHelpText(
+    'after',
+    examples([
+      'interp bias pairs --model ../shared/models/llama-stories260k-kv --data crows_pairs_anonymized.csv',
+      'interp bias pairs --model ./my-bert-mlm --data pairs.jsonl --json',
+    ]),
+  );
   return pairs.action(async (flags: PairsFlags) => {
     if (!flags.data) throw usageError('--data is required (CrowS-Pairs CSV or JSONL)');
     const limit = flags.limit === undefined ? undefined : parseInteger('--limit', flags.limit, 1);
     const list = readPairs(flags.data).slice(0, limit);
     const model = await withSpinner('loading model', () => openModel(flags));
-    const result = await withSpinner(`scoring ${list.length} pairs`, () => scorePairs(model, list, parseInteger('--seed', flags.seed, 0)));
+    const result = await withSpinner(`scoring ${list.length} pairs`, () =>
+      scorePairs(model, list, parseInteger('--seed', flags.seed, 0)),
+    );
     if (flags.svg) await writeSvg(flags.svg, pairsChart(result));
     await writeStdout(flags.json ? toJson(result) : pairsTable(result));
   });
@@ -54,14 +75,22 @@ function weatCommand(): Command {
     .option('--seed <n>', 'seed for the permutations', '0')
     .option('--json', 'print JSON (schema interp/bias-weat@1)');
   addModelOptions(cmd);
-  cmd.addHelpText('after', examples(['interp bias weat --model ../shared/models/distilbert-sst2-mini --data seat/weat1.jsonl', 'interp bias weat --data seat/sent-weat6.jsonl --layer 1 --json']));
+  cmd.addHelpText(
+    'after',
+    examples([
+      'interp bias weat --model ../shared/models/distilbert-sst2-mini --data seat/weat1.jsonl',
+      'interp bias weat --data seat/sent-weat6.jsonl --layer 1 --json',
+    ]),
+  );
   return cmd.action(async (flags: WeatFlags) => {
     if (!flags.data) throw usageError('--data is required (a SEAT-format JSON file)');
     const sets = readWeat(flags.data);
     const layer = flags.layer === undefined ? undefined : parseInteger('--layer', flags.layer, 0);
     const permutations = parseInteger('--permutations', flags.permutations, 1);
     const model = await withSpinner('loading model', () => openModel(flags));
-    const r = await withSpinner('embedding', () => weat(model, sets, layer, permutations, parseInteger('--seed', flags.seed, 0)));
+    const r = await withSpinner('embedding', () =>
+      weat(model, sets, layer, permutations, parseInteger('--seed', flags.seed, 0)),
+    );
     await writeStdout(flags.json ? toJson(r) : weatTable(r));
   });
 }
@@ -69,7 +98,9 @@ function weatCommand(): Command {
 export function biasCommand(): Command {
   const bias = new Command('bias')
     .summary('group-swap probes, CrowS-Pairs-style scoring, WEAT/SEAT')
-    .description('Measure bias: how scores shift when group terms are swapped, which sentence of a stereotype pair a language model prefers, and embedding association tests.');
+    .description(
+      'Measure bias: how scores shift when group terms are swapped, which sentence of a stereotype pair a language model prefers, and embedding association tests.',
+    );
   bias.enablePositionalOptions();
   return bias.addCommand(swapCommand()).addCommand(pairsCommand()).addCommand(weatCommand());
 }

@@ -10,11 +10,20 @@ import { fidelityCommand } from './fidelity.js';
 
 export function buildProgram(): Command {
   const program = new Command('interp')
-    .description('Explain transformer language models locally: attributions, attention, concepts, bias and fidelity on ONNX models.')
+    .description(
+      'Explain transformer language models locally: attributions, attention, concepts, bias and fidelity on ONNX models.',
+    )
     .version('0.1.0')
     .showSuggestionAfterError(true)
     .enablePositionalOptions()
-    .addHelpText('after', examples(['interp explain "the film was a delight"', 'interp explain "the film was a delight" --json | jq .features', 'interp explain --help']));
+    .addHelpText(
+      'after',
+      examples([
+        'interp explain "the film was a delight"',
+        'interp explain "the film was a delight" --json | jq .features',
+        'interp explain --help',
+      ]),
+    );
   program.addCommand(explainCommand());
   program.addCommand(attentionCommand());
   program.addCommand(conceptsCommand());
@@ -23,7 +32,9 @@ export function buildProgram(): Command {
   program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {
     cmd.exitOverride();
-    cmd.configureOutput({ outputError: (str, write) => write(`interp: ${str.trim().replace(/\s*\n\s*/g, ' ')}\n`) });
+    cmd.configureOutput({
+      outputError: (str, write) => write(`interp: ${str.trim().replace(/\s*\n\s*/g, ' ')}\n`),
+    });
   }
   return program;
 }
@@ -36,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return ExitCode.ok;
       return ExitCode.usage;
     }
     if (e instanceof InterpError) {

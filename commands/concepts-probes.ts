@@ -5,9 +5,7 @@ import { TCAV_SCHEMA } from '../src/concepts/tcav.js';
 import { LENS_SCHEMA } from '../src/concepts/lens.js';
 import { usageError } from '../src/errors.js';
 import { lensChart, lensTable, tcavTable } from '../src/render/concepts.js';
-import { toJson } from '../src/render/json.js';
-import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import { addModelOptions, emit, examples, openModel, parseInteger, withSpinner, type ModelFlags } from './common.js';
 
 interface LensFlags extends ModelFlags {
   target?: string;
@@ -29,20 +27,30 @@ interface TcavFlags extends ModelFlags {
 
 export function lensCommand(): Command {
   const lens = new Command('lens')
-    .description("the logit lens: every layer's hidden state read out through the model's own final norm and unembedding")
+    .description(
+      "the logit lens: every layer's hidden state read out through the model's own final norm and unembedding",
+    )
     .argument('<text>', 'the input text')
-    .option('--target <token>', "track this token's rank and probability (default: the model's own prediction at each position)")
+    .option(
+      '--target <token>',
+      "track this token's rank and probability (default: the model's own prediction at each position)",
+    )
     .option('--top <k>', 'predictions per layer and position', '3')
     .option('--json', `print JSON (schema ${LENS_SCHEMA})`)
     .option('--svg <file>', "heatmap of the tracked token's probability across layers and positions");
   addModelOptions(lens);
-  lens.addHelpText('after', examples(['interp concepts lens "Once upon a time, there was a little" --model ../shared/models/llama-stories260k-kv', 'interp concepts lens "Once upon a time" --model tiny-lm --target " there" --svg lens.svg']));
+  lens.addHelpText(
+    'after',
+    examples([
+      'interp concepts lens "Once upon a time, there was a little" --model ../shared/models/llama-stories260k-kv',
+      'interp concepts lens "Once upon a time" --model tiny-lm --target " there" --svg lens.svg',
+    ]),
+  );
   return lens.action(async (text: string, flags: LensFlags) => {
     const top = parseInteger('--top', flags.top, 1);
     const model = await withSpinner('loading model', () => openModel(flags));
     const result = await withSpinner('reading every layer', () => lensReport(model, text, top, flags.target));
-    if (flags.svg) await writeSvg(flags.svg, lensChart(result));
-    await writeStdout(flags.json ? toJson(result) : lensTable(result, top));
+    await emit(flags, result, { table: (r) => lensTable(r, top), chart: lensChart });
   });
 }
 
@@ -55,22 +63,49 @@ async function readLines(flag: string, file?: string): Promise<string[]> {
 
 export function tcavCommand(): Command {
   const cmd = new Command('tcav')
-    .description("TCAV: does moving along a concept's direction in a layer raise the target score? (concept activation vectors, Kim et al. 2018)")
+    .description(
+      "TCAV: does moving along a concept's direction in a layer raise the target score? (concept activation vectors, Kim et al. 2018)",
+    )
     .option('--concept <file>', 'texts that show the concept, one per line')
     .option('--random <file>', 'texts that do not (random counterexamples), one per line')
     .option('--inputs <file>', 'the inputs to test, one per line')
     .option('--layer <l>', 'hidden state index (0 = embeddings)', '1')
-    .option('--target <label>', "classifier label (default: the last label); causal LM: next token (default: the model's own prediction on the first input)")
-    .option('--runs <n>', 'CAVs trained on different random splits (and as many random-vs-random CAVs for the null)', '10')
+    .option(
+      '--target <label>',
+      "classifier label (default: the last label); causal LM: next token (default: the model's own prediction on the first input)",
+    )
+    .option(
+      '--runs <n>',
+      'CAVs trained on different random splits (and as many random-vs-random CAVs for the null)',
+      '10',
+    )
     .option('--seed <n>', 'seed for the splits and the permutation test', '0')
     .option('--json', `print JSON (schema ${TCAV_SCHEMA})`);
   addModelOptions(cmd);
-  cmd.addHelpText('after', examples(['interp concepts tcav --concept praise.txt --random random.txt --inputs reviews.txt --layer 2 --target POSITIVE']));
+  cmd.addHelpText(
+    'after',
+    examples([
+      'interp concepts tcav --concept praise.txt --random random.txt --inputs reviews.txt --layer 2 --target POSITIVE',
+    ]),
+  );
   return cmd.action(async (flags: TcavFlags) => {
-    const [concept, random, inputs] = [await readLines('--concept', flags.concept), await readLines('--random', flags.random), await readLines('--inputs', flags.inputs)];
-    const request = { concept, random, inputs, layer: parseInteger('--layer', flags.layer, 0), target: flags.target, runs: parseInteger('--runs', flags.runs, 2), seed: parseInteger('--seed', flags.seed, 0) };
+    const [concept, random, inputs] = [
+      await readLines('--concept', flags.concept),
+      await readLines('--random', flags.random),
+      await readLines('--inputs', flags.inputs),
+    ];
+    const request = {
+      concept,
+      random,
+      inputs,
+      layer: parseInteger('--layer', flags.layer, 0),
+      target: flags.target,
+      runs: parseInteger('--runs', flags.runs, 2),
+      seed: parseInteger('--seed', flags.seed, 0),
+    };
     const model = await withSpinner('loading model', () => openModel(flags));
     const r = await withSpinner('training CAVs and taking directional derivatives', () => tcavReport(model, request));
-    await writeStdout(flags.json ? toJson(r) : tcavTable(r, { concept: concept.length, random: random.length, inputs: inputs.length }));
+    const sizes = { concept: concept.length, random: random.length, inputs: inputs.length };
+    await emit(flags, r, { table: (report) => tcavTable(report, sizes) });
   });
 }

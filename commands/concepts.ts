@@ -1,79 +1,78 @@
 import { Command } from 'commander';
-import { clusterConcepts, factorConcepts, type CorpusRequest } from '../src/concepts/report.js';
+import { clusterConcepts, factorConcepts } from '../src/concepts/report.js';
 import { usageError } from '../src/errors.js';
 import { clusterChart, clusterTable, factorsChart, factorsTable } from '../src/render/concepts.js';
-import { toJson } from '../src/render/json.js';
-import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, examples, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import { emit, examples, openModel, parseInteger, withSpinner } from './common.js';
 import { lensCommand, tcavCommand } from './concepts-probes.js';
-
-interface CorpusFlags extends ModelFlags {
-  data?: string;
-  layer?: string;
-  maxTokens: string;
-  seed: string;
-  top: string;
-  json?: boolean;
-  svg?: string;
-}
-
-function addCorpusOptions(cmd: Command): Command {
-  cmd
-    .option('--data <file>', 'corpus: plain lines, TSV (first column) or JSONL ("text"); - reads stdin; large files stream')
-    .option('--layer <l>', 'layer: hidden state index (0 = embeddings) for cluster, feed-forward layer for factors (default: the last)')
-    .option('--max-tokens <n>', 'tokens to collect at most', '20000')
-    .option('--seed <n>', 'seed for initialisation and sampling', '0')
-    .option('--top <n>', 'tokens listed per cluster or factor', '8')
-    .option('--json', 'print JSON')
-    .option('--svg <file>', 'write a chart');
-  return addModelOptions(cmd);
-}
-
-function corpusRequest(flags: CorpusFlags): CorpusRequest {
-  if (!flags.data) throw usageError('--data is required (a corpus file, or - for stdin)');
-  return {
-    data: flags.data,
-    layer: flags.layer === undefined ? undefined : parseInteger('--layer', flags.layer, 0),
-    maxTokens: parseInteger('--max-tokens', flags.maxTokens, 2),
-    top: parseInteger('--top', flags.top, 1),
-    seed: parseInteger('--seed', flags.seed, 0),
-  };
-}
+import { addCorpusOptions, corpusRequest, type CorpusFlags } from './groups.js';
 
 function clusterCommand(): Command {
-  const cluster = addCorpusOptions(new Command('cluster').description('k-means (k-means++ seeding) over token activations at a layer, with a concept table per cluster'))
+  const cluster = addCorpusOptions(
+    new Command('cluster').description(
+      'k-means (k-means++ seeding) over token activations at a layer, with a concept table per cluster',
+    ),
+  )
     .option('--k <k>', 'clusters, or auto (best silhouette for k = 2…10)', 'auto')
-    .addHelpText('after', examples(['interp concepts cluster --data ../shared/data/sst2/glue-dev.tsv --layer 2 --k 8', 'head -500 corpus.txt | interp concepts cluster --data - --k auto --svg clusters.svg']));
+    .addHelpText(
+      'after',
+      examples([
+        'interp concepts cluster --data ../shared/data/sst2/glue-dev.tsv --layer 2 --k 8',
+        'head -500 corpus.txt | interp concepts cluster --data - --k auto --svg clusters.svg',
+      ]),
+    );
   return cluster.action(async (flags: CorpusFlags & { k: string }) => {
-    const request = { ...corpusRequest(flags), k: flags.k === 'auto' ? ('auto' as const) : parseInteger('--k', flags.k, 1) };
+    const request = {
+      ...corpusRequest(flags),
+      k: flags.k === 'auto' ? ('auto' as const) : parseInteger('--k', flags.k, 1),
+    };
     const model = await withSpinner('loading model', () => openModel(flags));
-    const { report, projection } = await withSpinner('collecting activations and clustering', () => clusterConcepts(model, request));
-    if (flags.svg) await writeSvg(flags.svg, clusterChart(report, projection));
-    await writeStdout(flags.json ? toJson(report) : clusterTable(report));
+    const { report, projection } = await withSpinner('collecting activations and clustering', () =>
+      clusterConcepts(model, request),
+    );
+    await emit(flags, report, { table: clusterTable, chart: (r) => clusterChart(r, projection) });
   });
 }
 
 function factorsCommand(): Command {
-  const factors = addCorpusOptions(new Command('factors').description("NMF of the non-negative part of a layer's feed-forward activations (as ecco does): per-factor top tokens"))
+  const factors = addCorpusOptions(
+    new Command('factors').description(
+      "NMF of the non-negative part of a layer's feed-forward activations (as ecco does): per-factor top tokens",
+    ),
+  )
     .option('--method <m>', 'factorisation: nmf', 'nmf')
     .option('--n <f>', 'number of factors', '8')
     .option('--text <text>', 'with --svg: a per-token factor strip for this input')
-    .addHelpText('after', examples(['interp concepts factors --data corpus.txt --n 8 --layer 1', 'interp concepts factors --data corpus.txt --n 6 --text "the film was a delight" --svg strip.svg']));
+    .addHelpText(
+      'after',
+      examples([
+        'interp concepts factors --data corpus.txt --n 8 --layer 1',
+        'interp concepts factors --data corpus.txt --n 6 --text "the film was a delight" --svg strip.svg',
+      ]),
+    );
   return factors.action(async (flags: CorpusFlags & { method: string; n: string; text?: string }) => {
     if (flags.method !== 'nmf') throw usageError(`unknown --method '${flags.method}'; only nmf is available`);
-    if (flags.svg && flags.text === undefined) throw usageError('--svg for factors draws the strip of one input: add --text "…"');
+    if (flags.svg && flags.text === undefined)
+      throw usageError('--svg for factors draws the strip of one input: add --text "…"');
     const request = { ...corpusRequest(flags), n: parseInteger('--n', flags.n, 1), text: flags.text };
     const model = await withSpinner('loading model', () => openModel(flags));
     const report = await withSpinner('collecting activations and factorising', () => factorConcepts(model, request));
-    if (flags.svg && report.strip) await writeSvg(flags.svg, factorsChart({ ...report, strip: report.strip }));
-    await writeStdout(flags.json ? toJson(report) : factorsTable(report));
+    await emit(flags, report, {
+      table: factorsTable,
+      chart: (r) => (r.strip ? factorsChart({ ...r, strip: r.strip }) : undefined),
+    });
   });
 }
 
 export function conceptsCommand(): Command {
   const concepts = new Command('concepts')
     .summary('clusters and factors in hidden states, TCAV, the logit lens')
-    .description('What the hidden states encode: activation clusters, NMF factors of feed-forward activations, concept activation vectors (TCAV), and the logit lens.');
+    .description(
+      'What the hidden states encode: activation clusters, NMF factors of feed-forward activations, concept activation vectors (TCAV), and the logit lens.',
+    );
   concepts.enablePositionalOptions();
-  return concepts.addCommand(clusterCommand()).addCommand(factorsCommand()).addCommand(lensCommand()).addCommand(tcavCommand());
+  return concepts
+    .addCommand(clusterCommand())
+    .addCommand(factorsCommand())
+    .addCommand(lensCommand())
+    .addCommand(tcavCommand());
 }

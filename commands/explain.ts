@@ -1,29 +1,29 @@
 import { Command } from 'commander';
-import { compareMethods } from '../src/comparison.js';
+import { compareMethods, type Comparison } from '../src/comparison.js';
 import { usageError } from '../src/errors.js';
-import { explainText, explanationWarnings, type ExplainRequest } from '../src/explain.js';
+import { explainText, explanationWarnings, type Attribution, type ExplainRequest } from '../src/explain.js';
 import { explainGeneration } from '../src/generate.js';
-import { GRANULARITIES } from '../src/masking/registry.js';
-import type { BaselineKind } from '../src/masking/types.js';
 import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
-import { toJson } from '../src/render/json.js';
-import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, examples, interactive, openModel, parseInteger, withSpinner, writeStdout, type ModelFlags } from './common.js';
+import {
+  addModelOptions,
+  emit,
+  examples,
+  interactive,
+  openModel,
+  parseInteger,
+  withSpinner,
+  type ModelFlags,
+  type OutputFlags,
+} from './common.js';
+import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
-interface ExplainFlags extends ModelFlags {
+interface ExplainFlags extends ModelFlags, OutputFlags, groups.TargetFlags, groups.MaskingFlags {
   method: string;
   compare?: string;
-  target?: string;
-  score?: string;
-  continuation?: string;
-  baseline?: string;
-  granularity: string;
   seed: string;
-  json?: boolean;
-  svg?: string;
   truncate?: boolean;
   top?: string;
   generate?: string;
@@ -33,23 +33,38 @@ interface ExplainFlags extends ModelFlags {
 export function explainCommand(): Command {
   const cmd = new Command('explain')
     .summary('token attributions for a class label, a next token or a continuation')
-    .description('Attribute a model prediction to the input tokens (or words) with a perturbation, gradient or attention method.')
+    .description(
+      'Attribute a model prediction to the input tokens (or words) with a perturbation, gradient or attention method.',
+    )
     .argument('<text>', 'the input text')
     .option('--method <name>', `attribution method: ${methodNames().join(', ')}`, 'occlusion')
-    .option('--compare <methods>', 'run several methods (comma-separated) and report them side by side with rank correlations')
-    .option('--target <target>', 'classifier: label name or index (default: predicted); causal LM: next token text or id:N (default: argmax)')
-    .option('--score <kind>', 'classifier score: probability, logit or log-odds (default: probability)')
-    .option('--continuation <text>', 'causal LM: attribute the summed log-probability of this continuation')
-    .option('--baseline <kind>', 'what replaces a removed feature: mask, unk, pad or delete (default: mask, or delete without a mask token); gradient methods: zero, mask, pad or unk in embedding space (default: zero)')
-    .option('--granularity <unit>', `unit of attribution: ${GRANULARITIES.join(', ')}`, 'token')
+    .option(
+      '--compare <methods>',
+      'run several methods (comma-separated) and report them side by side with rank correlations',
+    );
+  groups.addTargetOptions(cmd, {
+    target:
+      'classifier: label name or index (default: predicted); causal LM: next token text or id:N (default: argmax)',
+    continuation: 'causal LM: attribute the summed log-probability of this continuation',
+  });
+  groups
+    .addMaskingOptions(
+      cmd,
+      'what replaces a removed feature: mask, unk, pad or delete (default: mask, or delete without a mask token); gradient methods: zero, mask, pad or unk in embedding space (default: zero)',
+    )
     .option('--seed <n>', 'seed for sampling methods; the same seed gives the same output', '0')
-    .option('--json', 'print the result as JSON (schema interp/attribution@1; interp/comparison@1 with --compare; interp/generation@1 with --generate)')
+    .option(
+      '--json',
+      'print the result as JSON (schema interp/attribution@1; interp/comparison@1 with --compare; interp/generation@1 with --generate)',
+    )
     .option('--svg <file>', 'write a bar chart of the attributions to this SVG file')
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
-    .option('--generate <n>', 'causal LM: generate n tokens greedily and attribute each to the prompt and the tokens before it')
+    .option(
+      '--generate <n>',
+      'causal LM: generate n tokens greedily and attribute each to the prompt and the tokens before it',
+    )
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
-  addMethodOptions(cmd);
-  addModelOptions(cmd);
+  addModelOptions(addMethodOptions(cmd));
   cmd.addHelpText(
     'after',
     examples([
@@ -64,8 +79,7 @@ export function explainCommand(): Command {
       'interp explain "the film was" --model tiny-lm --generate 5 --method kernel-shap --svg generation.svg',
     ]),
   );
-  cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
-  return cmd;
+  return cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
 }
 
 function requestOf(text: string, flags: ExplainFlags, methods: string[]): ExplainRequest {
@@ -73,9 +87,8 @@ function requestOf(text: string, flags: ExplainFlags, methods: string[]): Explai
     text,
     method: methods[0],
     ...methodOptionValues(flags, methods),
-    target: { target: flags.target, score: flags.score, continuation: flags.continuation },
-    baseline: flags.baseline as BaselineKind | undefined,
-    granularity: flags.granularity,
+    target: groups.targetOf(flags),
+    ...groups.maskingOf(flags),
     seed: parseInteger('--seed', flags.seed, 0),
     truncate: flags.truncate,
   };
@@ -89,20 +102,19 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
   if (steps !== undefined && flags.compare) throw usageError('--generate runs one method; drop --compare');
   const model = await withSpinner('loading model', () => openModel(flags));
   if (steps !== undefined) {
-    const result = await withSpinner(`generating ${steps} tokens and explaining each`, () => explainGeneration(model, request, steps));
-    if (flags.svg) await writeSvg(flags.svg, generationChart(result));
-    return writeStdout(flags.json ? toJson(result) : generationTable(result));
+    const result = await withSpinner(`generating ${steps} tokens and explaining each`, () =>
+      explainGeneration(model, request, steps),
+    );
+    return emit(flags, result, { table: generationTable, chart: generationChart });
   }
-  if (flags.compare) {
-    const comparison = await withSpinner(`explaining with ${methods.join(', ')}`, () => compareMethods(model, request, methods));
-    for (const w of comparison.results.flatMap(explanationWarnings)) process.stderr.write(`interp: warning: ${w}\n`);
-    if (flags.svg) await writeSvg(flags.svg, attributionChart(comparison.results[0]));
-    if (interactive() && !flags.json) process.stderr.write(colouredText(comparison.results[0]) + '\n');
-    return writeStdout(flags.json ? toJson(comparison) : comparisonTable(comparison, top));
-  }
-  const result = await withSpinner(`explaining with ${methods[0]}`, () => explainText(model, request));
-  for (const w of explanationWarnings(result)) process.stderr.write(`interp: warning: ${w}\n`);
-  if (flags.svg) await writeSvg(flags.svg, attributionChart(result));
-  if (interactive() && !flags.json) process.stderr.write(colouredText(result) + '\n');
-  return writeStdout(flags.json ? toJson(result) : attributionTable(result, top));
+  const report = await withSpinner<Attribution | Comparison>(`explaining with ${methods.join(', ')}`, () =>
+    flags.compare ? compareMethods(model, request, methods) : explainText(model, request),
+  );
+  const results = 'results' in report ? report.results : [report];
+  for (const w of results.flatMap(explanationWarnings)) process.stderr.write(`interp: warning: ${w}\n`);
+  if (interactive() && !flags.json) process.stderr.write(colouredText(results[0]) + '\n');
+  return emit(flags, report, {
+    table: (r) => ('results' in r ? comparisonTable(r, top) : attributionTable(r, top)),
+    chart: () => attributionChart(results[0]),
+  });
 }

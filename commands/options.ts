@@ -19,42 +19,64 @@ export interface MethodOptionGroup {
 export function addMethodOptions(cmd: Command, group: MethodOptionGroup = {}): Command {
   const { params, choices } = allMethodOptions();
   const prefix = group.prefix ?? '';
-  const keep = (methods: string[]) => methods.filter((m) => !group.families || group.families.includes(methodNamed(m).family));
+  const keep = (methods: string[]) =>
+    methods.filter((m) => !group.families || group.families.includes(methodNamed(m).family));
   for (const [flag, { spec, methods }] of params) {
     const own = keep(methods);
     if (own.length === 0) continue;
     const defaults = own.map((m) => `${m}: ${methodNamed(m).params[flag].default}`).join(', ');
-    cmd.addOption(new Option(`--${prefix}${flag} <${spec.type === 'int' ? 'n' : 'x'}>`, `${spec.description} (${defaults})`));
+    cmd.addOption(
+      new Option(`--${prefix}${flag} <${spec.type === 'int' ? 'n' : 'x'}>`, `${spec.description} (${defaults})`),
+    );
   }
   for (const [flag, { values, methods }] of choices) {
     const own = keep(methods);
     if (own.length === 0) continue;
     const defaults = own.map((m) => `${m}: ${methodNamed(m).choices![flag].default}`).join(', ');
-    cmd.addOption(new Option(`--${prefix}${flag} <name>`, `${methodNamed(own[0]).choices![flag].description}: ${values.join(', ')} (${defaults})`));
+    cmd.addOption(
+      new Option(
+        `--${prefix}${flag} <name>`,
+        `${methodNamed(own[0]).choices![flag].description}: ${values.join(', ')} (${defaults})`,
+      ),
+    );
   }
   return cmd;
 }
 
 /** The method option values given on the command line, each checked to apply to at least one of `methods`. */
-export function methodOptionValues(flags: Record<string, unknown>, methods: readonly string[], group: MethodOptionGroup = {}): { params: Record<string, number>; choices: Record<string, string> } {
+export function methodOptionValues(
+  flags: Record<string, unknown>,
+  methods: readonly string[],
+  group: MethodOptionGroup = {},
+): { params: Record<string, number>; choices: Record<string, string> } {
   const { params: paramFlags, choices: choiceFlags } = allMethodOptions();
   const prefix = group.prefix ?? '';
-  const read = <T>(table: Map<string, { methods: string[] }>, parse: (flag: string, raw: string) => T): Record<string, T> => {
+  const read = <T>(
+    table: Map<string, { methods: string[] }>,
+    parse: (flag: string, raw: string) => T,
+  ): Record<string, T> => {
     const values: Record<string, T> = {};
     for (const [flag, { methods: owners }] of table) {
       const raw = flags[camel(prefix + flag)];
       if (raw === undefined) continue;
-      if (!methods.some((m) => owners.includes(m))) throw usageError(`--${prefix}${flag} does not apply to ${methods.join(', ')}`);
+      if (!methods.some((m) => owners.includes(m)))
+        throw usageError(`--${prefix}${flag} does not apply to ${methods.join(', ')}`);
       values[flag] = parse(flag, String(raw));
     }
     return values;
   };
-  return { params: read(paramFlags, (flag, raw) => parseNumber(`--${prefix}${flag}`, raw)), choices: read(choiceFlags, (_, raw) => raw) };
+  return {
+    params: read(paramFlags, (flag, raw) => parseNumber(`--${prefix}${flag}`, raw)),
+    choices: read(choiceFlags, (_, raw) => raw),
+  };
 }
 
 /** A comma-separated list of registered methods. */
 export function parseMethods(raw: string, flag = '--methods'): string[] {
-  const methods = raw.split(',').map((m) => m.trim()).filter(Boolean);
+  const methods = raw
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
   if (methods.length === 0) throw usageError(`${flag} is empty; choose from ${methodNames().join(', ')}`);
   for (const m of methods) methodNamed(m);
   return methods;

@@ -54,7 +54,14 @@ export interface BenchRow {
 export interface BenchReport {
   schema: typeof BENCH_SCHEMA;
   date: string;
-  machine: { cpus: number; cpuModel: string; memoryGb: number; platform: string; node: string; onnxruntime: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGb: number;
+    platform: string;
+    node: string;
+    onnxruntime: string;
+  };
   settings: { runs: number; warmup: number; lengths: number[]; threads: number | null; methods: string[] };
   coldStart: { model: string; runs: number; medianMs: number; minMs: number } | null;
   rows: BenchRow[];
@@ -123,7 +130,11 @@ async function plainForwards(model: Model, ids: readonly number[], count: number
 }
 
 /** Time every method at every length on one model: wall time, forward passes, and the ratio to the raw forward passes. */
-export async function benchModel(model: Model, name: string, options: BenchOptions): Promise<{ rows: BenchRow[]; skipped: BenchReport['skipped'] }> {
+export async function benchModel(
+  model: Model,
+  name: string,
+  options: BenchOptions,
+): Promise<{ rows: BenchRow[]; skipped: BenchReport['skipped'] }> {
   const rows: BenchRow[] = [];
   const skipped: BenchReport['skipped'] = [];
   for (const length of options.lengths) {
@@ -141,9 +152,6 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
       // Plain forwards are timed right after each run of the method (after one warm-up), so that both see the same machine load.
       const plain: number[] = [];
       const ids = encodeText(model, text).ids;
-      let forwardPasses = 0;
-      let declaredCost = 0;
-      let features = 0;
       const log: RecordedRun[] = [];
       for (let r = 0; r < options.runs; r++) {
         const run = r === 0 ? new RunContext((session) => recording(session, log)) : undefined;
@@ -153,14 +161,28 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
         await plainForwards(model, ids, result.forwardPasses); // warm: the method's own sessions have just run
         plain.push(await plainForwards(model, ids, result.forwardPasses));
         if (r === 0) {
-          forwardPasses = result.forwardPasses;
-          declaredCost = result.declaredCost;
-          features = result.features.length;
+          const { forwardPasses, declaredCost } = result;
+          const features = result.features.length;
           const raw: number[] = [];
           for (let k = 0; k < options.runs; k++) raw.push(await replay(log));
           rows.push({
-            model: name, method, length: actual, features, runs: options.runs, medianMs: 0, minMs: 0, maxMs: 0,
-            forwardPasses, declaredCost, rawMs: median(raw), ratio: 0, forwardMs: 0, vsForwards: 0, explanationsPerSecond: 0, tokensPerSecond: 0, peakRssMb: 0,
+            model: name,
+            method,
+            length: actual,
+            features,
+            runs: options.runs,
+            medianMs: 0,
+            minMs: 0,
+            maxMs: 0,
+            forwardPasses,
+            declaredCost,
+            rawMs: median(raw),
+            ratio: 0,
+            forwardMs: 0,
+            vsForwards: 0,
+            explanationsPerSecond: 0,
+            tokensPerSecond: 0,
+            peakRssMb: 0,
           });
         }
       }
@@ -180,11 +202,18 @@ export async function benchModel(model: Model, name: string, options: BenchOptio
 }
 
 /** Process start to JSON on stdout, for one `explain` on a model, as a user runs it. */
-export function coldStart(modelSpec: string, runs: number): { model: string; runs: number; medianMs: number; minMs: number } {
+export function coldStart(
+  modelSpec: string,
+  runs: number,
+): { model: string; runs: number; medianMs: number; minMs: number } {
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {
     const start = performance.now();
-    const p = spawnSync(process.execPath, [path.join(packageRoot, 'bin', 'interp.js'), 'explain', 'the film was a delight', '--model', modelSpec, '--json'], { encoding: 'utf8' });
+    const p = spawnSync(
+      process.execPath,
+      [path.join(packageRoot, 'bin', 'interp.js'), 'explain', 'the film was a delight', '--model', modelSpec, '--json'],
+      { encoding: 'utf8' },
+    );
     times.push(performance.now() - start);
     if (p.status !== 0) throw new Error(`cold-start run failed: ${p.stderr.trim()}`);
   }
@@ -210,7 +239,10 @@ export function regressions(current: BenchReport, baseline: BenchReport, maxRegr
     const old = baseline.rows.find((b) => b.model === row.model && b.method === row.method && b.length === row.length);
     if (!old) continue;
     const change = row.medianMs / old.medianMs - 1;
-    if (change > maxRegression) out.push(`${row.method} on ${row.model} at ${row.length} tokens: ${old.medianMs.toFixed(1)} → ${row.medianMs.toFixed(1)} ms (+${(100 * change).toFixed(0)}%)`);
+    if (change > maxRegression)
+      out.push(
+        `${row.method} on ${row.model} at ${row.length} tokens: ${old.medianMs.toFixed(1)} → ${row.medianMs.toFixed(1)} ms (+${(100 * change).toFixed(0)}%)`,
+      );
   }
   return out;
 }
@@ -230,7 +262,13 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
     schema: BENCH_SCHEMA,
     date: new Date().toISOString(),
     machine: machineInfo((require('onnxruntime-node/package.json') as { version: string }).version),
-    settings: { runs: settings.runs, warmup: settings.warmup, lengths: settings.lengths, threads: settings.threads ?? null, methods: settings.methods },
+    settings: {
+      runs: settings.runs,
+      warmup: settings.warmup,
+      lengths: settings.lengths,
+      threads: settings.threads ?? null,
+      methods: settings.methods,
+    },
     coldStart: null,
     rows: [],
     skipped: [],

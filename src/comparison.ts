@@ -1,4 +1,4 @@
-import { usageError, usageFault } from './errors.js';
+import { usageFault } from './errors.js';
 import { explainText, prepare, type Attribution, type ExplainRequest } from './explain.js';
 import { methodNamed } from './methods/config.js';
 import type { Model } from './model/types.js';
@@ -17,13 +17,23 @@ export interface Comparison {
 }
 
 /** Explain one input with each method, preparing the input (target, reference scores) once. */
-export async function compareMethods(model: Model, request: ExplainRequest, methods: readonly string[]): Promise<Comparison> {
-  if (methods.length < 2) throw usageFault('compare', '{param} needs at least two methods, e.g. --compare occlusion,kernel-shap');
+export async function compareMethods(
+  model: Model,
+  request: ExplainRequest,
+  methods: readonly string[],
+): Promise<Comparison> {
+  if (methods.length < 2)
+    throw usageFault('compare', '{param} needs at least two methods, e.g. --compare occlusion,kernel-shap');
   const tokenBaseline = methods.some((m) => methodNamed(m).family !== 'gradient');
   const run = new RunContext();
   const prepared = await prepare(model, { ...request, method: methods[0] }, { run, tokenBaseline });
   const results: Attribution[] = [];
   for (const method of methods) results.push(await explainText(model, { ...request, method }, { prepared, run }));
   const values = results.map((r) => r.features.map((f) => f.attribution));
-  return { schema: COMPARISON_SCHEMA, methods: [...methods], correlations: values.map((a) => values.map((b) => spearman(a, b))), results };
+  return {
+    schema: COMPARISON_SCHEMA,
+    methods: [...methods],
+    correlations: values.map((a) => values.map((b) => spearman(a, b))),
+    results,
+  };
 }

@@ -3,7 +3,11 @@ export const ExitCode = { ok: 0, runtime: 1, usage: 2, threshold: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export type ErrorKind = 'usage' | 'runtime' | 'threshold';
-const EXIT: Record<ErrorKind, ExitCode> = { usage: ExitCode.usage, runtime: ExitCode.runtime, threshold: ExitCode.threshold };
+const EXIT: Record<ErrorKind, ExitCode> = {
+  usage: ExitCode.usage,
+  runtime: ExitCode.runtime,
+  threshold: ExitCode.threshold,
+};
 
 /** How a front end names a parameter in a message: `--steps` on the CLI, `steps` in an HTTP body. */
 export type ParamStyle = (param: string) => string;

@@ -10,7 +10,13 @@ import { resolveMethodConfig } from './methods/config.js';
 import type { ExplainContext } from './methods/types.js';
 import type { Model } from './model/types.js';
 import { RunContext } from './runtime/context.js';
-import { describeTarget, resolveTargetAndScore, type Target, type TargetDescriptor, type TargetRequest } from './target/target.js';
+import {
+  describeTarget,
+  resolveTargetAndScore,
+  type Target,
+  type TargetDescriptor,
+  type TargetRequest,
+} from './target/target.js';
 import { encodeText, type Encoding } from './text/encode.js';
 import { Rng } from './util/rng.js';
 
@@ -37,7 +43,15 @@ export interface Attribution {
   baseline: BaselineKind;
   target: TargetDescriptor;
   text: string;
-  tokens: { index: number; id: number; text: string; start: number; end: number; special: boolean; word: number }[];
+  tokens: {
+    index: number;
+    id: number;
+    text: string;
+    start: number;
+    end: number;
+    special: boolean;
+    word: number;
+  }[];
   fullScore: number;
   baselineScore: number;
   forwardPasses: number;
@@ -86,29 +100,61 @@ export interface PrepareOptions {
 }
 
 export async function prepare(model: Model, request: ExplainRequest, options: PrepareOptions = {}): Promise<Prepared> {
-  if (model.task === 'masked-lm') throw usageError(`explain supports classifiers and causal LMs; '${model.id}' is a masked LM`);
+  if (model.task === 'masked-lm')
+    throw usageError(`explain supports classifiers and causal LMs; '${model.id}' is a masked LM`);
   const reserve = model.task === 'causal-lm' && request.target?.continuation ? request.target.continuation.length : 0;
-  const encoding = encodeText(model, request.text, { truncate: request.truncate, reserve: Math.min(reserve, model.maxLength - 2) });
-  const { target, fullScore } = await resolveTargetAndScore(model, encoding.ids, request.target ?? {}, request.text, options.run);
-  return prepareEncoded(model, encoding, target, request, { ...options, knownFullScore: fullScore ?? undefined });
+  const encoding = encodeText(model, request.text, {
+    truncate: request.truncate,
+    reserve: Math.min(reserve, model.maxLength - 2),
+  });
+  const { target, fullScore } = await resolveTargetAndScore(
+    model,
+    encoding.ids,
+    request.target ?? {},
+    request.text,
+    options.run,
+  );
+  return prepareEncoded(model, encoding, target, request, {
+    ...options,
+    knownFullScore: fullScore ?? undefined,
+  });
 }
 
 /** Features, baseline and the reference scores for an encoding whose target is already known. */
-export async function prepareEncoded(model: Model, encoding: Encoding, target: Target, request: Pick<ExplainRequest, 'baseline' | 'granularity'>, options: PrepareOptions = {}): Promise<Prepared> {
+export async function prepareEncoded(
+  model: Model,
+  encoding: Encoding,
+  target: Target,
+  request: Pick<ExplainRequest, 'baseline' | 'granularity'>,
+  options: PrepareOptions = {},
+): Promise<Prepared> {
   const granularity = request.granularity ?? 'token';
-  if (!GRANULARITIES.includes(granularity)) throw usageFault('granularity', `unknown {param} '${granularity}'; choose one of ${GRANULARITIES.join(', ')}`);
-  if (request.baseline !== undefined && !BASELINES.includes(request.baseline)) throw usageFault('baseline', `unknown {param} '${request.baseline}'; choose one of ${BASELINES.join(', ')}`);
+  if (!GRANULARITIES.includes(granularity))
+    throw usageFault('granularity', `unknown {param} '${granularity}'; choose one of ${GRANULARITIES.join(', ')}`);
+  if (request.baseline !== undefined && !BASELINES.includes(request.baseline))
+    throw usageFault('baseline', `unknown {param} '${request.baseline}'; choose one of ${BASELINES.join(', ')}`);
   // 'zero' exists only in embedding space: perturbations and fidelity deletions then use the default token baseline.
-  const baseline = request.baseline === undefined || request.baseline === 'zero' ? defaultBaseline(model) : request.baseline;
+  const baseline =
+    request.baseline === undefined || request.baseline === 'zero' ? defaultBaseline(model) : request.baseline;
   const replacement = baselineTokenId(model, baseline);
   const features = buildFeatures(encoding, granularity);
   if (features.length === 0) throw usageError('the input has no tokens to attribute (only special tokens)');
   const n = features.length;
   const scorer = new MaskedScorer(model, encoding, features, target, replacement, options.run ?? new RunContext());
   if (options.knownFullScore !== undefined) scorer.know(fullCoalition(n), options.knownFullScore);
-  const wanted = options.tokenBaseline ?? true ? [fullCoalition(n), emptyCoalition(n)] : [fullCoalition(n)];
+  const wanted = (options.tokenBaseline ?? true) ? [fullCoalition(n), emptyCoalition(n)] : [fullCoalition(n)];
   const [fullScore, baselineScore = null] = await scorer.score(wanted);
-  return { encoding, target, features, baseline, granularity, replacement, fullScore, baselineScore, requestedBaseline: request.baseline };
+  return {
+    encoding,
+    target,
+    features,
+    baseline,
+    granularity,
+    replacement,
+    fullScore,
+    baselineScore,
+    requestedBaseline: request.baseline,
+  };
 }
 
 export interface ExplainOptions {
@@ -129,20 +175,30 @@ function queryPosition(model: Model, encoding: Encoding): number {
  * attribution. Pass `prepared` to explain the same input with several methods; each method still gets
  * its own scorer and run context, so that its forward-pass count is its own.
  */
-export async function explainText(model: Model, request: ExplainRequest, options: ExplainOptions = {}): Promise<Attribution> {
+export async function explainText(
+  model: Model,
+  request: ExplainRequest,
+  options: ExplainOptions = {},
+): Promise<Attribution> {
   const { method, params, choices } = resolveMethodConfig(request.method, request.params, request.choices);
   const gradient = method.family === 'gradient';
   const run = options.run ?? new RunContext();
   const p = options.prepared ?? (await prepare(model, request, { run, tokenBaseline: !gradient }));
   const requested = p.requestedBaseline;
   if (!gradient && requested === 'zero') {
-    throw usageFault('baseline', `{param} zero applies to gradient methods; ${method.name} replaces tokens (mask, unk, pad or delete)`);
+    throw usageFault(
+      'baseline',
+      `{param} zero applies to gradient methods; ${method.name} replaces tokens (mask, unk, pad or delete)`,
+    );
   }
   const baseline: BaselineKind = gradient ? (requested ?? 'zero') : p.baseline;
   const seed = request.seed ?? DEFAULT_SEED;
   const n = p.features.length;
   const own = run.child();
-  const scorer = new MaskedScorer(model, p.encoding, p.features, p.target, p.replacement, own).know(fullCoalition(n), p.fullScore);
+  const scorer = new MaskedScorer(model, p.encoding, p.features, p.target, p.replacement, own).know(
+    fullCoalition(n),
+    p.fullScore,
+  );
   // The reference scores count in every explanation's cost, whether run now or shared through `prepared`.
   let references = 1;
   let tokenBaselineScore = p.baselineScore;
@@ -162,18 +218,17 @@ export async function explainText(model: Model, request: ExplainRequest, options
     // Gradient methods score their own baseline in embedding space and never read this one.
     baselineScore: tokenBaselineScore ?? Number.NaN,
     queryPosition: queryPosition(model, p.encoding),
-    gradients: gradient ? await gradientContext(model, p.encoding, p.features, p.target, baseline, own, method.rules?.(params)) : undefined,
+    gradients: gradient
+      ? await gradientContext(model, p.encoding, p.features, p.target, baseline, own, method.rules?.(params))
+      : undefined,
     attentions: method.family === 'attention' ? () => runAttention(model, p.encoding.ids, own) : undefined,
   };
   const result = await method.explain(ctx, params, choices);
-  // Gradients of a quantized model come from its float shadow: say so, and by how much its logits differ here.
-  const shadow = ctx.gradients?.dequantized
-    ? { graph: 'dequantized shadow', shadowLogitDifference: await shadowLogitDifference(model, [...p.encoding.ids, ...targetHead(p.target, p.encoding.ids.length).extra], own) }
-    : null;
-  for (const v of result.values) if (!Number.isFinite(v)) throw runtimeError(`method ${method.name} produced a non-finite attribution`);
+  const shadow = ctx.gradients?.dequantized ? await shadowDiagnostics(model, p, own) : null;
+  for (const v of result.values)
+    if (!Number.isFinite(v)) throw runtimeError(`method ${method.name} produced a non-finite attribution`);
   const baselineScore = result.baselineScore ?? tokenBaselineScore;
   if (baselineScore === null) throw runtimeError(`method ${method.name} reported no baseline score`);
-  const e = p.encoding;
   return {
     schema: ATTRIBUTION_SCHEMA,
     model: model.id,
@@ -183,15 +238,38 @@ export async function explainText(model: Model, request: ExplainRequest, options
     granularity: p.granularity,
     baseline,
     target: describeTarget(p.target),
-    text: e.text,
-    tokens: e.ids.map((id, i) => ({ index: i, id, text: e.tokens[i], start: e.offsets[i][0], end: e.offsets[i][1], special: e.special[i], word: e.wordIds[i] })),
+    text: p.encoding.text,
+    tokens: tokensOf(p.encoding),
     fullScore: p.fullScore,
     baselineScore,
     forwardPasses: own.forward + references,
     declaredCost: method.passes(n, params) + (gradient ? 1 : 2) + (shadow ? 2 : 0),
-    features: p.features.map((f, i) => ({ index: f.index, text: f.text, start: f.start, end: f.end, tokens: f.positions, attribution: result.values[i] })),
-    diagnostics: gradient ? { ...result.diagnostics, backwardPasses: own.backward, ...shadow } : (result.diagnostics ?? {}),
+    features: p.features.map((f, i) => ({
+      ...{ index: f.index, text: f.text, start: f.start, end: f.end, tokens: f.positions },
+      attribution: result.values[i],
+    })),
+    diagnostics: gradient
+      ? { ...result.diagnostics, backwardPasses: own.backward, ...shadow }
+      : (result.diagnostics ?? {}),
   };
+}
+
+function tokensOf(e: Encoding): Attribution['tokens'] {
+  return e.ids.map((id, i) => ({
+    index: i,
+    id,
+    text: e.tokens[i],
+    start: e.offsets[i][0],
+    end: e.offsets[i][1],
+    special: e.special[i],
+    word: e.wordIds[i],
+  }));
+}
+
+/** Gradients of a quantized model come from its float shadow: say so, and by how much its logits differ here. */
+async function shadowDiagnostics(model: Model, p: Prepared, run: RunContext) {
+  const ids = [...p.encoding.ids, ...targetHead(p.target, p.encoding.ids.length).extra];
+  return { graph: 'dequantized shadow', shadowLogitDifference: await shadowLogitDifference(model, ids, run) };
 }
 
 /** What the reader of an explanation should be warned of. */
@@ -199,7 +277,9 @@ export function explanationWarnings(result: Attribution): string[] {
   const error = result.diagnostics.relativeCompletenessError;
   // A large completeness error means the path integral is under-resolved, usually near a normalisation singularity.
   if (typeof error === 'number' && error > 0.05) {
-    return [`${result.method} misses f(x) − f(baseline) by ${(error * 100).toFixed(1)} %; raise --steps or try --baseline mask or pad`];
+    return [
+      `${result.method} misses f(x) − f(baseline) by ${(error * 100).toFixed(1)} %; raise --steps or try --baseline mask or pad`,
+    ];
   }
   return [];
 }

@@ -1,4 +1,4 @@
-import { usageError, usageFault } from './errors.js';
+import { usageFault } from './errors.js';
 import { explainText, prepareEncoded, type ExplainRequest } from './explain.js';
 import type { Model } from './model/types.js';
 import { lastLogits, tokenName } from './target/target.js';
@@ -22,14 +22,26 @@ export interface GenerationAttribution {
   /** Every non-special token of the prompt and of the generation but its last token, in order: the columns of `matrix`. */
   sources: { index: number; id: number; text: string; start: number; end: number; generated: boolean }[];
   /** The generated tokens: the rows of `matrix`. */
-  generated: { step: number; id: number; text: string; logProbability: number; baselineLogProbability: number; forwardPasses: number }[];
+  generated: {
+    step: number;
+    id: number;
+    text: string;
+    logProbability: number;
+    baselineLogProbability: number;
+    forwardPasses: number;
+  }[];
   /** matrix[step][source]: attribution of source to generated token `step`; null where the source comes later. */
   matrix: (number | null)[][];
   forwardPasses: number;
 }
 
 /** Greedy decoding, stopping early at the end-of-sequence token. */
-export async function generateGreedy(model: Model, ids: readonly number[], steps: number, run?: RunContext): Promise<number[]> {
+export async function generateGreedy(
+  model: Model,
+  ids: readonly number[],
+  steps: number,
+  run?: RunContext,
+): Promise<number[]> {
   const out: number[] = [];
   const seq = [...ids];
   for (let s = 0; s < steps && seq.length < model.maxLength; s++) {
@@ -51,13 +63,29 @@ function alignGeneration(model: Model, prompt: Encoding, generated: number[]): E
 }
 
 function prefix(e: Encoding, length: number): Encoding {
-  return { text: e.text, ids: e.ids.slice(0, length), tokens: e.tokens.slice(0, length), offsets: e.offsets.slice(0, length), special: e.special.slice(0, length), wordIds: e.wordIds.slice(0, length) };
+  return {
+    text: e.text,
+    ids: e.ids.slice(0, length),
+    tokens: e.tokens.slice(0, length),
+    offsets: e.offsets.slice(0, length),
+    special: e.special.slice(0, length),
+    wordIds: e.wordIds.slice(0, length),
+  };
 }
 
-export async function explainGeneration(model: Model, request: ExplainRequest, steps: number): Promise<GenerationAttribution> {
+export async function explainGeneration(
+  model: Model,
+  request: ExplainRequest,
+  steps: number,
+): Promise<GenerationAttribution> {
   if (model.task !== 'causal-lm') throw usageFault('generate', '{param} applies to causal language models');
-  if ((request.granularity ?? 'token') !== 'token') throw usageFault('generate', '{param} attributes tokens; drop --granularity word');
-  if (request.target?.target !== undefined || request.target?.continuation !== undefined) throw usageFault('generate', '{param} picks its own targets (the generated tokens); drop --target and --continuation');
+  if ((request.granularity ?? 'token') !== 'token')
+    throw usageFault('generate', '{param} attributes tokens; drop --granularity word');
+  if (request.target?.target !== undefined || request.target?.continuation !== undefined)
+    throw usageFault(
+      'generate',
+      '{param} picks its own targets (the generated tokens); drop --target and --continuation',
+    );
   const run = new RunContext();
   const prompt = encodeText(model, request.text, { truncate: request.truncate, reserve: steps });
   const generated = await generateGreedy(model, prompt.ids, steps, run);
@@ -72,7 +100,11 @@ export async function explainGeneration(model: Model, request: ExplainRequest, s
   let baseline = '';
   for (let k = 0; k < generated.length; k++) {
     const source = prefix(all, prompt.ids.length + k);
-    const target = { kind: 'next-token' as const, tokenId: generated[k], name: tokenName(model, generated[k]) };
+    const target = {
+      kind: 'next-token' as const,
+      tokenId: generated[k],
+      name: tokenName(model, generated[k]),
+    };
     const prepared = await prepareEncoded(model, source, target, request, { run });
     const result = await explainText(model, { ...request, text: all.text }, { prepared, run });
     params = result.params;
@@ -81,7 +113,14 @@ export async function explainGeneration(model: Model, request: ExplainRequest, s
     const row: (number | null)[] = new Array(sourcePositions.length).fill(null);
     for (const f of result.features) row[column.get(f.tokens[0])!] = f.attribution;
     matrix.push(row);
-    rows.push({ step: k, id: generated[k], text: target.name, logProbability: result.fullScore, baselineLogProbability: result.baselineScore, forwardPasses: result.forwardPasses });
+    rows.push({
+      step: k,
+      id: generated[k],
+      text: target.name,
+      logProbability: result.fullScore,
+      baselineLogProbability: result.baselineScore,
+      forwardPasses: result.forwardPasses,
+    });
   }
   return {
     schema: GENERATION_SCHEMA,
@@ -92,7 +131,14 @@ export async function explainGeneration(model: Model, request: ExplainRequest, s
     baseline,
     prompt: request.text,
     text: all.text,
-    sources: sourcePositions.map((p) => ({ index: p, id: all.ids[p], text: all.tokens[p], start: all.offsets[p][0], end: all.offsets[p][1], generated: p >= prompt.ids.length })),
+    sources: sourcePositions.map((p) => ({
+      index: p,
+      id: all.ids[p],
+      text: all.tokens[p],
+      start: all.offsets[p][0],
+      end: all.offsets[p][1],
+      generated: p >= prompt.ids.length,
+    })),
     generated: rows,
     matrix,
     forwardPasses: run.forward,

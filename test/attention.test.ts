@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inductionLM, PLANTED_HEADS, writePlanted } from '../fixtures/planted.js';
-import { attentionFlow, maxFlow, normWeighted, residualAttention, rollout, runAttention } from '../src/attention/analysis.js';
+import {
+  attentionFlow,
+  maxFlow,
+  normWeighted,
+  residualAttention,
+  rollout,
+  runAttention,
+} from '../src/attention/analysis.js';
 import { loadModel } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
 import { encodeText } from '../src/text/encode.js';
@@ -46,29 +53,37 @@ describe('attention maths', () => {
   it('attention flow through a tiny layer graph matches the brute-force cut on the same graph', async () => {
     const rng = new Rng(9);
     const T = 3;
-    const layer = () => [Float32Array.from({ length: T * T }, () => rng.next())].map((m) => {
-      for (let q = 0; q < T; q++) {
-        let s = 0;
-        for (let k = 0; k < T; k++) s += m[q * T + k];
-        for (let k = 0; k < T; k++) m[q * T + k] /= s;
-      }
-      return m;
-    });
+    const layer = () =>
+      [Float32Array.from({ length: T * T }, () => rng.next())].map((m) => {
+        for (let q = 0; q < T; q++) {
+          let s = 0;
+          for (let k = 0; k < T; k++) s += m[q * T + k];
+          for (let k = 0; k < T; k++) m[q * T + k] /= s;
+        }
+        return m;
+      });
     const layers = [layer(), layer()];
     const flow = attentionFlow(layers, T, [0, 1, 2]);
     const n = 3 * T;
     const capacity = new Float64Array(n * n);
     layers.forEach((heads, l) => {
       const A = residualAttention(heads, T);
-      for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) capacity[(l * T + k) * n + (l + 1) * T + q] = A[q * T + k];
+      for (let q = 0; q < T; q++)
+        for (let k = 0; k < T; k++) capacity[(l * T + k) * n + (l + 1) * T + q] = A[q * T + k];
     });
-    for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) expect(flow[q * T + k]).toBeCloseTo(minCut(capacity, n, k, 2 * T + q), 10);
+    for (let q = 0; q < T; q++)
+      for (let k = 0; k < T; k++) expect(flow[q * T + k]).toBeCloseTo(minCut(capacity, n, k, 2 * T + q), 10);
   });
 });
 
 describe('planted induction LM: the head-roles table finds the planted heads', () => {
   const text = 'c f a h k b x q';
-  for (const [property, planted] of [['previous', PLANTED_HEADS.previousToken], ['induction', PLANTED_HEADS.induction], ['first', PLANTED_HEADS.sink], ['self', PLANTED_HEADS.self]] as const) {
+  for (const [property, planted] of [
+    ['previous', PLANTED_HEADS.previousToken],
+    ['induction', PLANTED_HEADS.induction],
+    ['first', PLANTED_HEADS.sink],
+    ['self', PLANTED_HEADS.self],
+  ] as const) {
     it(`ranks layer ${planted.layer} head ${planted.head} first by ${property}`, async () => {
       const r = await runCli(['attention', text, '--model', lmDir, '--sort', property, '--json']);
       expect(r.code, r.stderr).toBe(0);
@@ -94,7 +109,8 @@ describe('planted induction LM: the head-roles table finds the planted heads', (
     const run = await runAttention(lm, encodeText(lm, 'c f a h k b x').ids);
     const T = run.length;
     const R = rollout(run.layers, T);
-    for (const q of [0, 3, T - 1]) rolloutRow(run.layers, T, q).forEach((v, k) => expect(v).toBeCloseTo(R[q * T + k], 12));
+    for (const q of [0, 3, T - 1])
+      rolloutRow(run.layers, T, q).forEach((v, k) => expect(v).toBeCloseTo(R[q * T + k], 12));
   });
 
   it('rollout of a causal model is causal and row-stochastic', async () => {
@@ -117,7 +133,9 @@ describe('planted induction LM: the head-roles table finds the planted heads', (
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/│ 2\s+│ 1: c\s+│ 0: <s>\s+│ 1\s+│/);
     expect(r.stdout).toMatch(/│ 3\s+│ 2: f\s+│ 1: c\s+│ 1\s+│/);
-    expect((await runCli(['attention', 'c f', '--model', lmDir, '--layer', '7'])).stderr).toMatch(/--layer 7 does not exist; .* has layers 0–1/);
+    expect((await runCli(['attention', 'c f', '--model', lmDir, '--layer', '7'])).stderr).toMatch(
+      /--layer 7 does not exist; .* has layers 0–1/,
+    );
     expect((await runCli(['attention', 'c f', '--model', lmDir, '--head', '0'])).code).toBe(2);
     expect((await runCli(['attention', 'c f', '--model', lmDir, '--rollout', '--layer', '0'])).code).toBe(2);
   });
@@ -151,20 +169,57 @@ describe('attention SVGs are valid XML for short and long inputs', () => {
 
 describe.skipIf(skipWithoutShared)('attention on the shared real models', () => {
   it('distilbert: rows sum to 1, rollout rows sum to 1, flow is computed for every row', async () => {
-    const r = await runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--json', '--induction-length', '0']);
+    const r = await runCli([
+      'attention',
+      'a gripping , well acted film',
+      '--model',
+      distilbert,
+      '--json',
+      '--induction-length',
+      '0',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.shape).toEqual({ layers: 3, heads: 4, tokens: 8 });
-    for (const layer of json.layers) for (const head of layer) for (const row of head) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
-    const roll = JSON.parse((await runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--rollout', '--json'])).stdout);
+    for (const layer of json.layers)
+      for (const head of layer)
+        for (const row of head) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+    const roll = JSON.parse(
+      (await runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--rollout', '--json']))
+        .stdout,
+    );
     for (const row of roll.rollout) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 8);
-    const flow = JSON.parse((await runCli(['attention', 'a gripping , well acted film', '--model', distilbert, '--flow', '--json', '--format', 'flat'])).stdout);
+    const flow = JSON.parse(
+      (
+        await runCli([
+          'attention',
+          'a gripping , well acted film',
+          '--model',
+          distilbert,
+          '--flow',
+          '--json',
+          '--format',
+          'flat',
+        ])
+      ).stdout,
+    );
     expect(flow.flow).toHaveLength(64);
     expect(flow.flow.every((v: number | null) => v !== null && v >= 0 && v <= 1 + 1e-9)).toBe(true);
   });
 
   it('llama (grouped-query): 8 query heads per layer, causal rows, and norm-based attention', async () => {
-    const r = await runCli(['attention', 'Once upon a time there was a girl', '--model', llama, '--norm', '--json', '--format', 'flat', '--layer', '2']);
+    const r = await runCli([
+      'attention',
+      'Once upon a time there was a girl',
+      '--model',
+      llama,
+      '--norm',
+      '--json',
+      '--format',
+      'flat',
+      '--layer',
+      '2',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.shape.heads).toBe(8);

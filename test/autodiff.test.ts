@@ -12,7 +12,11 @@ type Input = { name: string; dims: number[]; positive?: boolean; away?: number }
  * Build a one- or few-op graph, differentiate it, and compare the vector–Jacobian product with central
  * finite differences of ⟨r, y(x)⟩ over every input element (computed in float64 from float32 runs).
  */
-async function checkGradient(inputs: Input[], build: (b: GraphBuilder, x: string[]) => string, seed = 1): Promise<number> {
+async function checkGradient(
+  inputs: Input[],
+  build: (b: GraphBuilder, x: string[]) => string,
+  seed = 1,
+): Promise<number> {
   const rng = new Rng(seed);
   const b = new GraphBuilder();
   const names = inputs.map((i) => b.input(i.name, DataType.FLOAT, i.dims));
@@ -28,9 +32,12 @@ async function checkGradient(inputs: Input[], build: (b: GraphBuilder, x: string
       return v;
     });
   });
-  const feeds = (vals: Float32Array[]) => Object.fromEntries(inputs.map((i, k) => [i.name, new ort.Tensor('float32', vals[k], i.dims)]));
+  const feeds = (vals: Float32Array[]) =>
+    Object.fromEntries(inputs.map((i, k) => [i.name, new ort.Tensor('float32', vals[k], i.dims)]));
   const request = { of: y, wrt: names };
-  const facts = await probeFacts(model, tensorsNeedingFacts(gradientPath(model, request), request), () => feeds(values));
+  const facts = await probeFacts(model, tensorsNeedingFacts(gradientPath(model, request), request), () =>
+    feeds(values),
+  );
   const result = backward(model, request, facts);
   const forward = await ort.InferenceSession.create(encodeModel(model));
   const both = await ort.InferenceSession.create(encodeModel(result.model));
@@ -86,17 +93,36 @@ const CASES: [string, Input[], (b: GraphBuilder, x: string[]) => string][] = [
   ['Cos', [X([2, 5])], (b, [x]) => b.op('Cos', [x])],
   ['Sin', [X([2, 5])], (b, [x]) => b.op('Sin', [x])],
   ['Clip', [X([3, 5], { away: 0.05 })], (b, [x]) => b.op('Clip', [x, b.scalar(-0.5), b.scalar(0.7)])],
-  ['Identity and Cast', [X([2, 5])], (b, [x]) => b.op('Cast', [b.op('Cast', [b.op('Identity', [x])], { to: DataType.DOUBLE })], { to: DataType.FLOAT })],
+  [
+    'Identity and Cast',
+    [X([2, 5])],
+    (b, [x]) => b.op('Cast', [b.op('Cast', [b.op('Identity', [x])], { to: DataType.DOUBLE })], { to: DataType.FLOAT }),
+  ],
   ['Softmax (last axis)', [X([2, 3, 4])], (b, [x]) => b.op('Softmax', [x], { axis: -1 })],
   ['Softmax (axis 1)', [X([2, 3, 4])], (b, [x]) => b.op('Softmax', [x], { axis: 1 })],
   ['LogSoftmax', [X([2, 3, 4])], (b, [x]) => b.op('LogSoftmax', [x], { axis: -1 })],
   ['MatMul (weight)', [X([2, 3, 4]), Y([4, 5])], (b, [x, w]) => b.op('MatMul', [x, w])],
   ['MatMul (batched, both)', [X([2, 2, 3, 4]), Y([2, 2, 4, 3])], (b, [x, w]) => b.op('MatMul', [x, w])],
   ['MatMul (broadcast batch)', [X([2, 3, 4]), Y([1, 4, 5])], (b, [x, w]) => b.op('MatMul', [x, w])],
-  ['Gemm (transB, alpha, beta, C)', [X([3, 4]), Y([5, 4]), { name: 'c', dims: [5] }], (b, [x, w, c]) => b.op('Gemm', [x, w, c], { transB: 1, alpha: 0.5, beta: 1.5 })],
+  [
+    'Gemm (transB, alpha, beta, C)',
+    [X([3, 4]), Y([5, 4]), { name: 'c', dims: [5] }],
+    (b, [x, w, c]) => b.op('Gemm', [x, w, c], { transB: 1, alpha: 0.5, beta: 1.5 }),
+  ],
   ['Gemm (transA)', [X([4, 3]), Y([4, 5])], (b, [x, w]) => b.op('Gemm', [x, w], { transA: 1 })],
-  ['LayerNormalization', [X([2, 3, 6]), Y([6]), { name: 'bias', dims: [6] }], (b, [x, w, bias]) => b.op('LayerNormalization', [x, w, bias], { axis: -1, epsilon: 1e-5 })],
-  ['LayerNormalization (two axes)', [X([2, 3, 4])], (b, [x]) => b.op('LayerNormalization', [x, b.floats('s', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4])], { axis: 1 })],
+  [
+    'LayerNormalization',
+    [X([2, 3, 6]), Y([6]), { name: 'bias', dims: [6] }],
+    (b, [x, w, bias]) => b.op('LayerNormalization', [x, w, bias], { axis: -1, epsilon: 1e-5 }),
+  ],
+  [
+    'LayerNormalization (two axes)',
+    [X([2, 3, 4])],
+    (b, [x]) =>
+      b.op('LayerNormalization', [x, b.floats('s', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4])], {
+        axis: 1,
+      }),
+  ],
   ['ReduceMean (keepdims)', [X([2, 3, 4])], (b, [x]) => b.op('ReduceMean', [x], { axes: [-1], keepdims: 1 })],
   ['ReduceMean (no keepdims)', [X([2, 3, 4])], (b, [x]) => b.op('ReduceMean', [x], { axes: [0, 2], keepdims: 0 })],
   ['ReduceSum (axes input)', [X([2, 3, 4])], (b, [x]) => b.op('ReduceSum', [x, b.ints([1])], { keepdims: 0 })],
@@ -104,25 +130,47 @@ const CASES: [string, Input[], (b: GraphBuilder, x: string[]) => string][] = [
   ['ReduceLogSumExp', [X([2, 3, 4])], (b, [x]) => b.op('ReduceLogSumExp', [x], { axes: [-1], keepdims: 0 })],
   ['Reshape', [X([2, 3, 4])], (b, [x]) => b.op('Reshape', [x, b.ints([6, -1])])],
   ['Flatten', [X([2, 3, 4])], (b, [x]) => b.op('Flatten', [x], { axis: 2 })],
-  ['Squeeze and Unsqueeze', [X([2, 1, 4])], (b, [x]) => b.op('Unsqueeze', [b.op('Squeeze', [x, b.ints([1])]), b.ints([0])])],
+  [
+    'Squeeze and Unsqueeze',
+    [X([2, 1, 4])],
+    (b, [x]) => b.op('Unsqueeze', [b.op('Squeeze', [x, b.ints([1])]), b.ints([0])]),
+  ],
   ['Transpose', [X([2, 3, 4])], (b, [x]) => b.op('Transpose', [x], { perm: [2, 0, 1] })],
   ['Transpose (default)', [X([2, 3, 4])], (b, [x]) => b.op('Transpose', [x])],
   ['Expand', [X([3, 1])], (b, [x]) => b.op('Expand', [x, b.ints([2, 3, 4])])],
-  ['Concat', [X([2, 3]), Y([2, 2])], (b, [x, w]) => b.op('Concat', [x, b.floats('k', [1, 2, 3, 4], [2, 2]), w], { axis: -1 })],
-  ['Split (one output unused)', [X([2, 6])], (b, [x]) => {
-    const [p, , r] = b.node('Split', [x, b.ints([2, 1, 3])], { axis: 1 }, 3);
-    return b.op('Concat', [p, r], { axis: 1 });
-  }],
-  ['Slice (negative start, step 2)', [X([3, 8])], (b, [x]) => b.op('Slice', [x, b.ints([-7]), b.ints([100]), b.ints([1]), b.ints([2])])],
+  [
+    'Concat',
+    [X([2, 3]), Y([2, 2])],
+    (b, [x, w]) => b.op('Concat', [x, b.floats('k', [1, 2, 3, 4], [2, 2]), w], { axis: -1 }),
+  ],
+  [
+    'Split (one output unused)',
+    [X([2, 6])],
+    (b, [x]) => {
+      const [p, , r] = b.node('Split', [x, b.ints([2, 1, 3])], { axis: 1 }, 3);
+      return b.op('Concat', [p, r], { axis: 1 });
+    },
+  ],
+  [
+    'Slice (negative start, step 2)',
+    [X([3, 8])],
+    (b, [x]) => b.op('Slice', [x, b.ints([-7]), b.ints([100]), b.ints([1]), b.ints([2])]),
+  ],
   ['Slice (two axes)', [X([4, 6])], (b, [x]) => b.op('Slice', [x, b.ints([1, 0]), b.ints([3, 3]), b.ints([0, 1])])],
   ['Gather (scalar index, axis 1)', [X([2, 4, 3])], (b, [x]) => b.op('Gather', [x, b.ints([-1], [])], { axis: 1 })],
   ['Gather (repeated indices)', [X([5, 3])], (b, [x]) => b.op('Gather', [x, b.ints([0, 2, 2, 4])], { axis: 0 })],
   ['Where', [X([2, 4]), Y([4])], (b, [x, w]) => b.op('Where', [b.op('Greater', [x, b.scalar(0)]), x, w])],
   ['Sum', [X([2, 4]), Y([4])], (b, [x, w]) => b.op('Sum', [x, w, x])],
-  ['Shape paths carry no gradient', [X([2, 4])], (b, [x]) => {
-    const width = b.op('Cast', [b.op('Gather', [b.op('Shape', [x]), b.ints([1], [])], { axis: 0 })], { to: DataType.FLOAT });
-    return b.op('Mul', [x, b.op('Add', [width, b.op('ReduceMean', [x], { keepdims: 0 })])]);
-  }],
+  [
+    'Shape paths carry no gradient',
+    [X([2, 4])],
+    (b, [x]) => {
+      const width = b.op('Cast', [b.op('Gather', [b.op('Shape', [x]), b.ints([1], [])], { axis: 0 })], {
+        to: DataType.FLOAT,
+      });
+      return b.op('Mul', [x, b.op('Add', [width, b.op('ReduceMean', [x], { keepdims: 0 })])]);
+    },
+  ],
 ];
 
 describe('gradient rules against central finite differences', () => {
@@ -135,7 +183,11 @@ describe('gradient rules against central finite differences', () => {
   }
 
   it('names an operator without a rule', async () => {
-    await expect(checkGradient([X([2, 3])], (b, [x]) => b.op('Max', [x, b.scalar(0.1)]))).rejects.toThrow(UnsupportedOperatorError);
-    await expect(checkGradient([X([2, 3])], (b, [x]) => b.op('Max', [x, b.scalar(0.1)]))).rejects.toThrow(/operator Max/);
+    await expect(checkGradient([X([2, 3])], (b, [x]) => b.op('Max', [x, b.scalar(0.1)]))).rejects.toThrow(
+      UnsupportedOperatorError,
+    );
+    await expect(checkGradient([X([2, 3])], (b, [x]) => b.op('Max', [x, b.scalar(0.1)]))).rejects.toThrow(
+      /operator Max/,
+    );
   });
 });

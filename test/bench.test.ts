@@ -2,47 +2,124 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { METHODS } from '../src/methods/registry.js';
+import type { BenchReport, BenchRow } from '../src/bench.js';
 import { runCli, tempDir } from './helpers.js';
 
-const UPPER_BOUND = new Set(Object.values(METHODS).filter((m) => m.cost === 'upper-bound').map((m) => m.name));
+const UPPER_BOUND = new Set(
+  Object.values(METHODS)
+    .filter((m) => m.cost === 'upper-bound')
+    .map((m) => m.name),
+);
 
 describe('interp bench (tiny settings; timings are not asserted)', () => {
   const dir = tempDir('interp-bench-');
   const jsonFile = path.join(dir, 'bench.json');
-  let report: any;
+  let report: BenchReport;
 
   it('measures every method on both embedded models, with forward passes matching the declared costs', async () => {
-    const r = await runCli(['bench', '--model', 'sst2-tiny', '--model', 'tiny-lm', '--lengths', '8,12,4096', '--runs', '1', '--warmup', '0', '--samples', '40', '--permutations', '2', '--json', '--markdown', path.join(dir, 'BENCH.md'), '--svg', path.join(dir, 'bench.svg')]);
+    const r = await runCli([
+      'bench',
+      '--model',
+      'sst2-tiny',
+      '--model',
+      'tiny-lm',
+      '--lengths',
+      '8,12,4096',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--samples',
+      '40',
+      '--permutations',
+      '2',
+      '--json',
+      '--markdown',
+      path.join(dir, 'BENCH.md'),
+      '--svg',
+      path.join(dir, 'bench.svg'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     fs.writeFileSync(jsonFile, r.stdout);
     report = JSON.parse(r.stdout);
     expect(report.schema).toBe('interp/bench@1');
     const methods = Object.keys(METHODS);
     expect(report.rows).toHaveLength(2 * 2 * methods.length);
-    expect(report.skipped.map((s: any) => [s.model, s.length])).toEqual([['sst2-tiny', 4096], ['tiny-lm', 4096]]);
+    expect(report.skipped.map((s) => [s.model, s.length])).toEqual([
+      ['sst2-tiny', 4096],
+      ['tiny-lm', 4096],
+    ]);
     for (const row of report.rows) {
       expect(row.length).toBeLessThanOrEqual(12);
       expect(row.length).toBeGreaterThanOrEqual(6);
       if (UPPER_BOUND.has(row.method)) expect(row.forwardPasses, `${row.method}`).toBeLessThanOrEqual(row.declaredCost);
       else expect(row.forwardPasses, `${row.method}`).toBe(row.declaredCost);
-      for (const key of ['medianMs', 'rawMs', 'ratio', 'forwardMs', 'vsForwards', 'explanationsPerSecond', 'tokensPerSecond', 'peakRssMb']) expect(row[key]).toBeGreaterThan(0);
+      for (const key of [
+        'medianMs',
+        'rawMs',
+        'ratio',
+        'forwardMs',
+        'vsForwards',
+        'explanationsPerSecond',
+        'tokensPerSecond',
+        'peakRssMb',
+      ])
+        expect(row[key as keyof BenchRow]).toBeGreaterThan(0);
     }
     // Integrated gradients: 50 path points and both endpoints run forward and backward, beside the full input's forward; no token baseline.
-    const ig = report.rows.find((row: any) => row.method === 'integrated-gradients');
-    expect(ig.forwardPasses).toBe(53);
-    expect(fs.readFileSync(path.join(dir, 'BENCH.md'), 'utf8')).toMatch(/^# Benchmarks\n\nProduced by `interp bench --model sst2-tiny/);
+    const ig = report.rows.find((row) => row.method === 'integrated-gradients');
+    expect(ig?.forwardPasses).toBe(53);
+    expect(fs.readFileSync(path.join(dir, 'BENCH.md'), 'utf8')).toMatch(
+      /^# Benchmarks\n\nProduced by `interp bench --model sst2-tiny/,
+    );
     expect(fs.readFileSync(path.join(dir, 'bench.svg'), 'utf8')).toMatch(/^<svg/);
   });
 
   it('exits 3 when a method slowed down beyond --max-regression against a baseline', async () => {
-    const fast = { ...report, rows: report.rows.map((row: any) => ({ ...row, medianMs: row.medianMs / 100 })) };
+    const fast = {
+      ...report,
+      rows: report.rows.map((row) => ({ ...row, medianMs: row.medianMs / 100 })),
+    };
     const baseline = path.join(dir, 'fast.json');
     fs.writeFileSync(baseline, JSON.stringify(fast));
-    const r = await runCli(['bench', '--model', 'sst2-tiny', '--methods', 'occlusion', '--lengths', '8', '--runs', '1', '--warmup', '0', '--json', '--baseline', baseline, '--max-regression', '15%']);
+    const r = await runCli([
+      'bench',
+      '--model',
+      'sst2-tiny',
+      '--methods',
+      'occlusion',
+      '--lengths',
+      '8',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--json',
+      '--baseline',
+      baseline,
+      '--max-regression',
+      '15%',
+    ]);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/^interp: error: 1 regression\(s\) over 15%: occlusion on sst2-tiny at \d+ tokens/);
     expect(JSON.parse(r.stdout).rows).toHaveLength(1);
-    const same = await runCli(['bench', '--model', 'sst2-tiny', '--methods', 'occlusion', '--lengths', '8', '--runs', '1', '--warmup', '0', '--baseline', jsonFile, '--max-regression', '100000%']);
+    const same = await runCli([
+      'bench',
+      '--model',
+      'sst2-tiny',
+      '--methods',
+      'occlusion',
+      '--lengths',
+      '8',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--baseline',
+      jsonFile,
+      '--max-regression',
+      '100000%',
+    ]);
     expect(same.code, same.stderr).toBe(0);
   });
 

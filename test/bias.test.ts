@@ -19,7 +19,18 @@ beforeAll(() => {
   fs.writeFileSync(groupsFile, JSON.stringify(GROUP_TERMS));
 });
 
-const swapArgs = (model: string) => ['bias', 'swap', '--model', model, ...TEMPLATES.flatMap((t) => ['--template', t]), '--groups', groupsFile, '--score', 'logit', '--json'];
+const swapArgs = (model: string) => [
+  'bias',
+  'swap',
+  '--model',
+  model,
+  ...TEMPLATES.flatMap((t) => ['--template', t]),
+  '--groups',
+  groupsFile,
+  '--score',
+  'logit',
+  '--json',
+];
 
 describe('bias swap on planted classifiers', () => {
   it('finds exactly the planted gap, with p < 0.01', async () => {
@@ -39,27 +50,56 @@ describe('bias swap on planted classifiers', () => {
   });
 
   it('--explain credits the template word that drives the gap ("not" flips the group term\'s weight)', async () => {
-    const r = await runCli(['bias', 'swap', '--model', biased, '--template', 'the film was not {group}', '--groups', groupsFile, '--score', 'logit', '--explain', '--explain-groups', 'male,female', '--json']);
+    const r = await runCli([
+      'bias',
+      'swap',
+      '--model',
+      biased,
+      '--template',
+      'the film was not {group}',
+      '--groups',
+      groupsFile,
+      '--score',
+      'logit',
+      '--explain',
+      '--explain-groups',
+      'male,female',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const [tpl] = JSON.parse(r.stdout).explanation.templates;
     // male − female: +1 without "not", −1 with it. The gap with every word masked is +1, so the words share −2, all of it on "not".
     expect(tpl.difference).toBeCloseTo(-1, 6);
-    const byWord = Object.fromEntries(tpl.words.map((w: { text: string; attribution: number }) => [w.text, w.attribution]));
+    const byWord = Object.fromEntries(
+      tpl.words.map((w: { text: string; attribution: number }) => [w.text, w.attribution]),
+    );
     expect(byWord.not).toBeCloseTo(-2, 5);
     for (const w of ['the', 'film', 'was']) expect(byWord[w]).toBeCloseTo(0, 5);
   });
 
   it('usage errors: no {group} slot, a slot without values, unknown groups', async () => {
-    expect((await runCli(['bias', 'swap', '--model', biased, '--template', 'no slot here', '--groups', groupsFile])).stderr).toMatch(/no \{group\} slot/);
-    expect((await runCli(['bias', 'swap', '--model', biased, '--template', 'the {group} {job}', '--groups', groupsFile])).stderr).toMatch(/--slot job=a,b/);
-    expect((await runCli(['bias', 'swap', '--model', biased, '--template', 'the {group}', '--groups', 'nope'])).code).toBe(2);
+    expect(
+      (await runCli(['bias', 'swap', '--model', biased, '--template', 'no slot here', '--groups', groupsFile])).stderr,
+    ).toMatch(/no \{group\} slot/);
+    expect(
+      (await runCli(['bias', 'swap', '--model', biased, '--template', 'the {group} {job}', '--groups', groupsFile]))
+        .stderr,
+    ).toMatch(/--slot job=a,b/);
+    expect(
+      (await runCli(['bias', 'swap', '--model', biased, '--template', 'the {group}', '--groups', 'nope'])).code,
+    ).toBe(2);
   });
 });
 
 describe('bias maths', () => {
-  it('templates fill every slot value and group term, and keep the template words\' spans', async () => {
+  it("templates fill every slot value and group term, and keep the template words' spans", async () => {
     const v = fillTemplates(['The {group} was a {job}.'], { a: ['x y'], b: ['z'] }, { job: ['cook', 'pilot'] });
-    expect(v.map((x) => x.text)).toEqual(['The x y was a cook.', 'The z was a cook.', 'The x y was a pilot.', 'The z was a pilot.']);
+    expect(v.map((x) => x.text)).toEqual([
+      'The x y was a cook.',
+      'The z was a cook.',
+      'The x y was a pilot.',
+      'The z was a pilot.',
+    ]);
     expect(v[0].words.map((w) => v[0].text.slice(w.start, w.end))).toEqual(['The', 'was', 'a', 'cook.']);
   });
 
@@ -85,21 +125,42 @@ describe('bias maths', () => {
 
 describe.skipIf(skipWithoutShared)('bias on the shared real models', () => {
   it('pairs: all 1,508 CrowS-Pairs with llama-stories260k-kv; per-type rows add up; reproducible', async () => {
-    const args = ['bias', 'pairs', '--model', llama, '--data', path.join(sharedDir, 'data/crows-pairs/crows_pairs_anonymized.csv'), '--json'];
+    const args = [
+      'bias',
+      'pairs',
+      '--model',
+      llama,
+      '--data',
+      path.join(sharedDir, 'data/crows-pairs/crows_pairs_anonymized.csv'),
+      '--json',
+    ];
     const a = await runCli(args);
     expect(a.code, a.stderr).toBe(0);
     const json = JSON.parse(a.stdout);
     expect(json.pairs).toBe(1508);
     expect(json.overall.n).toBe(1508);
     expect(json.byType.reduce((s: number, r: { n: number }) => s + r.n, 0)).toBe(1508);
-    const preferred = json.byType.reduce((s: number, r: { n: number; mean: number }) => s + Math.round(r.n * r.mean), 0);
+    const preferred = json.byType.reduce(
+      (s: number, r: { n: number; mean: number }) => s + Math.round(r.n * r.mean),
+      0,
+    );
     expect(preferred).toBe(Math.round(json.overall.n * json.overall.mean));
     expect(json.byDirection.reduce((s: number, r: { n: number }) => s + r.n, 0)).toBe(1508);
     expect((await runCli(args)).stdout).toBe(a.stdout);
   });
 
   it('weat on distilbert-sst2-mini: flowers/insects vs pleasant/unpleasant', async () => {
-    const r = await runCli(['bias', 'weat', '--model', distilbert, '--data', path.join(sharedDir, 'data/seat/weat1.jsonl'), '--permutations', '2000', '--json']);
+    const r = await runCli([
+      'bias',
+      'weat',
+      '--model',
+      distilbert,
+      '--data',
+      path.join(sharedDir, 'data/seat/weat1.jsonl'),
+      '--permutations',
+      '2000',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.sizes).toEqual({ targ1: 25, targ2: 25, attr1: 25, attr2: 25 });

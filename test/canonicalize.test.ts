@@ -23,15 +23,40 @@ function nbitsGraph(K: number, N: number, block: number, withZeroPoints: boolean
   const a = b.input('a', DataType.FLOAT, [2, 3, K]);
   const inputs = [a, 'packed', 'scales'];
   const model0 = b.build();
-  model0.graph.initializer.push({ name: 'packed', dims: [N, blocks, block / 2], dataType: DataType.UINT8, rawData: packed });
-  model0.graph.initializer.push({ name: 'scales', dims: [N * blocks], dataType: DataType.FLOAT, rawData: new Uint8Array(scales.buffer) });
+  model0.graph.initializer.push({
+    name: 'packed',
+    dims: [N, blocks, block / 2],
+    dataType: DataType.UINT8,
+    rawData: packed,
+  });
+  model0.graph.initializer.push({
+    name: 'scales',
+    dims: [N * blocks],
+    dataType: DataType.FLOAT,
+    rawData: new Uint8Array(scales.buffer),
+  });
   if (withZeroPoints) {
-    model0.graph.initializer.push({ name: 'zero_points', dims: [zeroPoints.length], dataType: DataType.UINT8, rawData: zeroPoints });
+    model0.graph.initializer.push({
+      name: 'zero_points',
+      dims: [zeroPoints.length],
+      dataType: DataType.UINT8,
+      rawData: zeroPoints,
+    });
     inputs.push('zero_points');
   }
-  model0.graph.node.push({ name: 'q4', opType: 'MatMulNBits', domain: 'com.microsoft', input: inputs, output: ['y'], attribute: [
-    { name: 'K', type: 2, i: K }, { name: 'N', type: 2, i: N }, { name: 'bits', type: 2, i: 4 }, { name: 'block_size', type: 2, i: block },
-  ] });
+  model0.graph.node.push({
+    name: 'q4',
+    opType: 'MatMulNBits',
+    domain: 'com.microsoft',
+    input: inputs,
+    output: ['y'],
+    attribute: [
+      { name: 'K', type: 2, i: K },
+      { name: 'N', type: 2, i: N },
+      { name: 'bits', type: 2, i: 4 },
+      { name: 'block_size', type: 2, i: block },
+    ],
+  });
   model0.graph.output.push({ name: 'y', type: { tensorType: { elemType: DataType.FLOAT } } });
   model0.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   return model0;
@@ -48,7 +73,11 @@ describe('canonicalize', () => {
       const rng = new Rng(5);
       const K = 48; // not a multiple of the block: the last block is partial
       const model = nbitsGraph(K, 8, 32, withZeroPoints, rng);
-      const a = new ort.Tensor('float32', Float32Array.from({ length: 2 * 3 * K }, () => rng.normal()), [2, 3, K]);
+      const a = new ort.Tensor(
+        'float32',
+        Float32Array.from({ length: 2 * 3 * K }, () => rng.normal()),
+        [2, 3, K],
+      );
       const quantized = await run(model, { a });
       const shadow = canonicalize(model, { dequantize: true });
       expect(shadow.dequantized).toBe(true);
@@ -75,7 +104,9 @@ describe('canonicalize', () => {
     b.output('y', DataType.FLOAT);
     const model = ms(b.build(), ['GroupQueryAttention']);
     expect(() => canonicalize(model, { dequantize: false })).toThrow(CanonicalizeError);
-    expect(() => canonicalize(model, { dequantize: false })).toThrow(/^cannot rewrite com\.microsoft\.GroupQueryAttention \(GroupQueryAttention_0\) into standard operators: [^\n]+$/);
+    expect(() => canonicalize(model, { dequantize: false })).toThrow(
+      /^cannot rewrite com\.microsoft\.GroupQueryAttention \(GroupQueryAttention_0\) into standard operators: [^\n]+$/,
+    );
   });
 
   it('refuses a fused operator whose rewrite would need what the graph does not tell', () => {
@@ -84,6 +115,8 @@ describe('canonicalize', () => {
     const tiled = b.op('Tile', [x, b.ints([1, 1])]); // a rank the pass cannot follow
     b.rename(b.op('FusedMatMul', [x, tiled], { transB: 1 }), 'z');
     b.output('z', DataType.FLOAT);
-    expect(() => canonicalize(ms(b.build(), ['FusedMatMul']), { dequantize: false })).toThrow(/FusedMatMul .*cannot tell the rank of tile_/);
+    expect(() => canonicalize(ms(b.build(), ['FusedMatMul']), { dequantize: false })).toThrow(
+      /FusedMatMul .*cannot tell the rank of tile_/,
+    );
   });
 });

@@ -16,7 +16,10 @@ beforeAll(() => {
   lm = writePlanted(inductionLM(), root);
   corrupt = path.join(root, 'corrupt');
   fs.cpSync(classifier, corrupt, { recursive: true });
-  fs.writeFileSync(path.join(corrupt, 'onnx', 'model.onnx'), fs.readFileSync(path.join(classifier, 'onnx', 'model.onnx')).subarray(0, 300));
+  fs.writeFileSync(
+    path.join(corrupt, 'onnx', 'model.onnx'),
+    fs.readFileSync(path.join(classifier, 'onnx', 'model.onnx')).subarray(0, 300),
+  );
   noOnnx = path.join(root, 'no-onnx');
   fs.cpSync(classifier, noOnnx, { recursive: true });
   fs.rmSync(path.join(noOnnx, 'onnx'), { recursive: true });
@@ -33,26 +36,56 @@ async function expectFailure(args: string[], code: number, message: RegExp) {
 }
 
 describe('bad input: a one-line error and the documented exit code', () => {
-  it('unknown model folder', async () => await expectFailure(['explain', 'good', '--model', './does-not-exist'], 2, /unknown model '.\/does-not-exist'/));
-  it('unknown hub model (no network): suggests a local folder', async () => await expectFailure(['explain', 'good', '--model', 'nobody/no-such-model'], 1, /local folder/));
+  it('unknown model folder', async () =>
+    await expectFailure(['explain', 'good', '--model', './does-not-exist'], 2, /unknown model '.\/does-not-exist'/));
+  it('unknown hub model (no network): suggests a local folder', async () =>
+    await expectFailure(['explain', 'good', '--model', 'nobody/no-such-model'], 1, /local folder/));
   it('corrupt ONNX file', async () => await expectFailure(['explain', 'good', '--model', corrupt], 1, /corrupt/));
-  it('missing ONNX file', async () => await expectFailure(['explain', 'good', '--model', noOnnx], 2, /no onnx\/model.onnx/));
+  it('missing ONNX file', async () =>
+    await expectFailure(['explain', 'good', '--model', noOnnx], 2, /no onnx\/model.onnx/));
   it('empty text', async () => await expectFailure(['explain', '   ', '--model', classifier], 2, /empty/));
   it('text over the model maximum says how many tokens', async () =>
-    await expectFailure(['explain', Array(70).fill('good').join(' '), '--model', classifier], 2, /72 tokens long .* at most 64.*--truncate/));
-  it('unknown label lists the labels', async () => await expectFailure(['explain', 'good', '--model', classifier, '--target', 'NEUTRAL'], 2, /NEGATIVE, POSITIVE/));
-  it('unknown flag', async () => await expectFailure(['explain', 'good', '--model', classifier, '--bogus'], 2, /unknown option '--bogus'/));
-  it('flag that does not apply to the task', async () => await expectFailure(['explain', 'good', '--model', classifier, '--continuation', ' x'], 2, /causal language models/));
-  it('flag that does not apply to the method', async () => await expectFailure(['explain', 'good', '--model', classifier, '--samples', '10'], 2, /--samples does not apply to occlusion/));
-  it('bad flag value', async () => await expectFailure(['explain', 'good', '--model', classifier, '--seed', 'x'], 2, /--seed must be an integer/));
-  it('unknown method', async () => await expectFailure(['explain', 'good', '--model', classifier, '--method', 'magic'], 2, /unknown method 'magic'/));
-  it('unknown dtype variant', async () => await expectFailure(['explain', 'good', '--model', classifier, '--dtype', 'q4'], 2, /no onnx\/model_q4.onnx/));
-  it('a subcommand without its required data', async () => await expectFailure(['concepts', 'cluster', '--model', classifier], 2, /--data is required/));
+    await expectFailure(
+      ['explain', Array(70).fill('good').join(' '), '--model', classifier],
+      2,
+      /72 tokens long .* at most 64.*--truncate/,
+    ));
+  it('unknown label lists the labels', async () =>
+    await expectFailure(['explain', 'good', '--model', classifier, '--target', 'NEUTRAL'], 2, /NEGATIVE, POSITIVE/));
+  it('unknown flag', async () =>
+    await expectFailure(['explain', 'good', '--model', classifier, '--bogus'], 2, /unknown option '--bogus'/));
+  it('flag that does not apply to the task', async () =>
+    await expectFailure(
+      ['explain', 'good', '--model', classifier, '--continuation', ' x'],
+      2,
+      /causal language models/,
+    ));
+  it('flag that does not apply to the method', async () =>
+    await expectFailure(
+      ['explain', 'good', '--model', classifier, '--samples', '10'],
+      2,
+      /--samples does not apply to occlusion/,
+    ));
+  it('bad flag value', async () =>
+    await expectFailure(['explain', 'good', '--model', classifier, '--seed', 'x'], 2, /--seed must be an integer/));
+  it('unknown method', async () =>
+    await expectFailure(['explain', 'good', '--model', classifier, '--method', 'magic'], 2, /unknown method 'magic'/));
+  it('unknown dtype variant', async () =>
+    await expectFailure(['explain', 'good', '--model', classifier, '--dtype', 'q4'], 2, /no onnx\/model_q4.onnx/));
+  it('a subcommand without its required data', async () =>
+    await expectFailure(['concepts', 'cluster', '--model', classifier], 2, /--data is required/));
 });
 
 describe('explain output', () => {
   it('--truncate is an explicit opt-in', async () => {
-    const r = await runCli(['explain', Array(70).fill('good').join(' '), '--model', classifier, '--truncate', '--json']);
+    const r = await runCli([
+      'explain',
+      Array(70).fill('good').join(' '),
+      '--model',
+      classifier,
+      '--truncate',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).tokens).toHaveLength(64);
   });
@@ -60,7 +93,8 @@ describe('explain output', () => {
   it('--help lists all six subcommands', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const sub of ['explain', 'attention', 'concepts', 'bias', 'fidelity', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
+    for (const sub of ['explain', 'attention', 'concepts', 'bias', 'fidelity', 'bench'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
   });
 
   it('prints a ranked table whose first row is the strongest word', async () => {
@@ -106,7 +140,17 @@ describe('explain output', () => {
   });
 
   it('the same seed gives the same bytes; another seed differs', async () => {
-    const args = ['explain', 'the movie was great but the plot was boring and very dull', '--model', classifier, '--method', 'lime', '--samples', '200', '--json'];
+    const args = [
+      'explain',
+      'the movie was great but the plot was boring and very dull',
+      '--model',
+      classifier,
+      '--method',
+      'lime',
+      '--samples',
+      '200',
+      '--json',
+    ];
     const a = await runCli([...args, '--seed', '7']);
     const b = await runCli([...args, '--seed', '7']);
     const c = await runCli([...args, '--seed', '8']);
@@ -119,13 +163,26 @@ describe('explain output', () => {
     const jq = spawnSync('jq', ['--version']);
     if (jq.error) throw new Error('jq is required for this test (apt-get install jq)');
     const r = await runCli(['explain', 'great but dull', '--model', classifier, '--score', 'logit', '--json']);
-    const out = spawnSync('jq', ['-c', '[.features[] | select(.attribution > 0) | .text]'], { input: r.stdout, encoding: 'utf8' });
+    const out = spawnSync('jq', ['-c', '[.features[] | select(.attribution > 0) | .text]'], {
+      input: r.stdout,
+      encoding: 'utf8',
+    });
     expect(out.status).toBe(0);
     expect(out.stdout.trim()).toBe('["great"]');
   });
 
   it('--compare reports methods side by side with rank correlations', async () => {
-    const r = await runCli(['explain', 'great fun but boring', '--model', classifier, '--score', 'logit', '--compare', 'occlusion,shapley,kernel-shap', '--json']);
+    const r = await runCli([
+      'explain',
+      'great fun but boring',
+      '--model',
+      classifier,
+      '--score',
+      'logit',
+      '--compare',
+      'occlusion,shapley,kernel-shap',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json.methods).toEqual(['occlusion', 'shapley', 'kernel-shap']);
@@ -151,8 +208,11 @@ describe('explain output', () => {
   });
 
   it('colour and spinners stay off stdout and off non-TTY stderr', async () => {
-    const r = await runCli(['explain', 'great but dull', '--model', classifier], { FORCE_COLOR: '1', NO_COLOR: '' });
-    expect(r.stdout).not.toMatch(/\u001b\[/);
+    const r = await runCli(['explain', 'great but dull', '--model', classifier], {
+      FORCE_COLOR: '1',
+      NO_COLOR: '',
+    });
+    expect(r.stdout).not.toContain('\u001b[');
     expect(r.stderr).toBe('');
   });
 });

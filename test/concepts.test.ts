@@ -27,7 +27,14 @@ describe('clustering and factorisation maths', () => {
   };
 
   it('k-means++ separates well-separated blobs, and the silhouette picks their number', async () => {
-    const points = blobs([[0, 0], [5, 5], [0, 5]], 30);
+    const points = blobs(
+      [
+        [0, 0],
+        [5, 5],
+        [0, 5],
+      ],
+      30,
+    );
     const { labels } = kMeans(points, 3, 1);
     for (let c = 0; c < 3; c++) expect(new Set(labels.slice(c * 30, (c + 1) * 30)).size).toBe(1);
     expect(new Set(labels).size).toBe(3);
@@ -35,8 +42,16 @@ describe('clustering and factorisation maths', () => {
   });
 
   it('NMF recovers a non-negative rank-2 matrix', async () => {
-    const W = [[1, 0], [0, 2], [1, 1], [3, 0.5]];
-    const H = [[1, 0, 2], [0, 1, 1]];
+    const W = [
+      [1, 0],
+      [0, 2],
+      [1, 1],
+      [3, 0.5],
+    ];
+    const H = [
+      [1, 0, 2],
+      [0, 1, 1],
+    ];
     const X = new Float64Array(4 * 3);
     for (let i = 0; i < 4; i++) for (let d = 0; d < 3; d++) X[i * 3 + d] = W[i][0] * H[0][d] + W[i][1] * H[1][d];
     const norm = Math.sqrt(X.reduce((s, x) => s + x * x, 0));
@@ -58,7 +73,9 @@ describe('concepts cluster on a planted corpus (colours and numbers)', () => {
     for (let i = 0; i < 40; i++) {
       const topic = i % 2 ? 'number' : 'colour';
       const words = topic === 'colour' ? TOPIC_WORDS.colour : TOPIC_WORDS.number;
-      lines.push(`${pick(['the', 'my'])} ${pick(['car', 'house'])} ${pick(['is', 'was'])} ${pick(words)} and ${pick(words)}`);
+      lines.push(
+        `${pick(['the', 'my'])} ${pick(['car', 'house'])} ${pick(['is', 'was'])} ${pick(words)} and ${pick(words)}`,
+      );
       topics.push(topic);
     }
     corpus = path.join(tempDir('interp-corpus-'), 'corpus.txt');
@@ -66,17 +83,31 @@ describe('concepts cluster on a planted corpus (colours and numbers)', () => {
   });
 
   const purity = async (layer: number) => {
-    const r = await runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', String(layer), '--k', '2', '--json']);
+    const r = await runCli([
+      'concepts',
+      'cluster',
+      '--model',
+      dir,
+      '--data',
+      corpus,
+      '--layer',
+      String(layer),
+      '--k',
+      '2',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     const perLine = 6;
     expect(json.labels).toHaveLength(40 * perLine);
     const counts = [new Map<string, number>(), new Map<string, number>()];
-    json.labels.forEach((c: number, i: number) => counts[c].set(topics[Math.floor(i / perLine)], (counts[c].get(topics[Math.floor(i / perLine)]) ?? 0) + 1));
+    json.labels.forEach((c: number, i: number) =>
+      counts[c].set(topics[Math.floor(i / perLine)], (counts[c].get(topics[Math.floor(i / perLine)]) ?? 0) + 1),
+    );
     return counts.reduce((s, m) => s + Math.max(0, ...m.values()), 0) / json.labels.length;
   };
 
-  it('after the attention layer, every token carries its sentence\'s topic: purity ≥ 0.9', async () => {
+  it("after the attention layer, every token carries its sentence's topic: purity ≥ 0.9", async () => {
     expect(await purity(1)).toBeGreaterThanOrEqual(0.9);
   });
 
@@ -86,7 +117,20 @@ describe('concepts cluster on a planted corpus (colours and numbers)', () => {
 
   it('--k auto, the concept table, and the PCA chart', async () => {
     const svg = path.join(tempDir('interp-cl-'), 'pca.svg');
-    const r = await runCli(['concepts', 'cluster', '--model', dir, '--data', corpus, '--layer', '1', '--k', 'auto', '--svg', svg]);
+    const r = await runCli([
+      'concepts',
+      'cluster',
+      '--model',
+      dir,
+      '--data',
+      corpus,
+      '--layer',
+      '1',
+      '--k',
+      'auto',
+      '--svg',
+      svg,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/k = \d+ \(silhouette/);
     expect(r.stdout).toContain('[[');
@@ -97,7 +141,7 @@ describe('concepts cluster on a planted corpus (colours and numbers)', () => {
 });
 
 describe.skipIf(skipWithoutShared)('concepts on the shared models', () => {
-  it('logit lens on llama-stories260k-kv: the last layer is the model\'s own output; every layer gives a distribution', async () => {
+  it("logit lens on llama-stories260k-kv: the last layer is the model's own output; every layer gives a distribution", async () => {
     const model = await loadModel(llama);
     const e = encodeText(model, 'Once upon a time, there was a little girl');
     const lens = await logitLens(model, e, 5, null);
@@ -122,9 +166,41 @@ describe.skipIf(skipWithoutShared)('concepts on the shared models', () => {
 
   it('cluster and factors run on SST-2 sentences with distilbert-sst2-mini', async () => {
     const data = path.join(sharedDir, 'data/sst2/glue-dev.tsv');
-    const cl = JSON.parse((await runCli(['concepts', 'cluster', '--model', distilbert, '--data', data, '--layer', '2', '--k', '4', '--max-tokens', '1500', '--json'])).stdout);
+    const cl = JSON.parse(
+      (
+        await runCli([
+          'concepts',
+          'cluster',
+          '--model',
+          distilbert,
+          '--data',
+          data,
+          '--layer',
+          '2',
+          '--k',
+          '4',
+          '--max-tokens',
+          '1500',
+          '--json',
+        ])
+      ).stdout,
+    );
     expect(cl.clusters.reduce((s: number, c: { size: number }) => s + c.size, 0)).toBe(cl.tokens);
-    const f = await runCli(['concepts', 'factors', '--model', distilbert, '--data', data, '--n', '4', '--max-tokens', '800', '--text', 'a gorgeous film', '--json']);
+    const f = await runCli([
+      'concepts',
+      'factors',
+      '--model',
+      distilbert,
+      '--data',
+      data,
+      '--n',
+      '4',
+      '--max-tokens',
+      '800',
+      '--text',
+      'a gorgeous film',
+      '--json',
+    ]);
     expect(f.code, f.stderr).toBe(0);
     const json = JSON.parse(f.stdout);
     expect(json.factors).toHaveLength(4);
@@ -142,7 +218,8 @@ describe('TCAV on the planted additive model', () => {
     const rng = new Rng(3);
     const pick = (xs: string[]) => xs[rng.int(xs.length)];
     const neutral = ['the', 'movie', 'film', 'plot', 'was', 'is', 'a', 'and', 'but', 'not'];
-    const sentences = (words: string[], n: number) => Array.from({ length: n }, () => Array.from({ length: 5 }, () => pick(words)).join(' '));
+    const sentences = (words: string[], n: number) =>
+      Array.from({ length: n }, () => Array.from({ length: 5 }, () => pick(words)).join(' '));
     files = {
       concept: path.join(root, 'concept.txt'),
       random: path.join(root, 'random.txt'),
@@ -156,7 +233,25 @@ describe('TCAV on the planted additive model', () => {
   });
 
   const run = async (concept: string) => {
-    const r = await runCli(['concepts', 'tcav', '--model', dir, '--concept', concept, '--random', files.random, '--inputs', files.inputs, '--layer', '0', '--target', 'POSITIVE', '--runs', '8', '--json']);
+    const r = await runCli([
+      'concepts',
+      'tcav',
+      '--model',
+      dir,
+      '--concept',
+      concept,
+      '--random',
+      files.random,
+      '--inputs',
+      files.inputs,
+      '--layer',
+      '0',
+      '--target',
+      'POSITIVE',
+      '--runs',
+      '8',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     return JSON.parse(r.stdout);
   };
@@ -175,7 +270,18 @@ describe('TCAV on the planted additive model', () => {
     const states = await hiddenStates(model, e.ids);
     const target = await resolveTarget(model, e.ids, { target: 'POSITIVE', score: 'logit' });
     // logit = Σ_p (weight channel 0 + contribution channel 3); channels 1 and 2 only feed a gate that the additive model ignores.
-    const [row] = await directionalDerivatives(model, 0, target, { states: [states[0]], ids: [e.ids], special: [e.special] }, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0.6, 0, 0, 0.8]]);
+    const [row] = await directionalDerivatives(
+      model,
+      0,
+      target,
+      { states: [states[0]], ids: [e.ids], special: [e.special] },
+      [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 0, 1],
+        [0.6, 0, 0, 0.8],
+      ],
+    );
     [4, 0, 4, 5.6].forEach((expected, k) => expect(row[k]).toBeCloseTo(expected, 5));
   });
 

@@ -11,8 +11,12 @@ describe('embedded default models', () => {
   it('are in HF layout and within 12 MB each', async () => {
     for (const { dir } of Object.values(EMBEDDED_MODELS)) {
       const root = path.join(repoRoot, dir);
-      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'MODEL.md']) expect(fs.existsSync(path.join(root, f)), `${dir}/${f}`).toBe(true);
-      const bytes = fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((s, e) => s + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
+      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'MODEL.md'])
+        expect(fs.existsSync(path.join(root, f)), `${dir}/${f}`).toBe(true);
+      const bytes = fs
+        .readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .reduce((s, e) => s + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
       expect(bytes, dir).toBeLessThanOrEqual(12 * 1024 * 1024);
     }
   });
@@ -27,10 +31,14 @@ describe('embedded default models', () => {
   it('the default classifier gets clear sentences right', async () => {
     const model = await loadModel('sst2-tiny');
     const texts = ['a gorgeous , witty and moving film', 'a dull , tedious and lifeless mess'];
-    const predictions = await runBatched(model, texts.map((t) => encodeText(model, t).ids), (batch, r) => {
-      const d = batch.output('logits').data;
-      return model.labels![d[r * 2 + 1] > d[r * 2] ? 1 : 0];
-    });
+    const predictions = await runBatched(
+      model,
+      texts.map((t) => encodeText(model, t).ids),
+      (batch, r) => {
+        const d = batch.output('logits').data;
+        return model.labels![d[r * 2 + 1] > d[r * 2] ? 1 : 0];
+      },
+    );
     expect(predictions).toEqual(['POSITIVE', 'NEGATIVE']);
   });
 
@@ -52,7 +60,11 @@ describe('embedded default models', () => {
       const [c] = await cls('a gorgeous , witty and moving film');
       const [g] = await gen('the film was', { max_new_tokens: 5, do_sample: false });
       console.log(JSON.stringify({ label: c.label, text: g.generated_text }));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(out.label).toBe('POSITIVE');
@@ -64,12 +76,21 @@ describe('embedded default models', () => {
 describe.skipIf(skipWithoutShared)('embedded classifier accuracy (needs ../shared)', () => {
   it('reaches at least 0.80 on GLUE SST-2 dev, measured through the engine', async () => {
     const model = await loadModel('sst2-tiny');
-    const rows = fs.readFileSync(path.join(sharedDir, 'data/sst2/glue-dev.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+    const rows = fs
+      .readFileSync(path.join(sharedDir, 'data/sst2/glue-dev.tsv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t'));
     expect(rows).toHaveLength(872);
-    const predictions = await runBatched(model, rows.map(([s]) => encodeText(model, s, { truncate: true }).ids), (batch, r) => {
-      const d = batch.output('logits').data;
-      return d[r * 2 + 1] > d[r * 2] ? 1 : 0;
-    });
+    const predictions = await runBatched(
+      model,
+      rows.map(([s]) => encodeText(model, s, { truncate: true }).ids),
+      (batch, r) => {
+        const d = batch.output('logits').data;
+        return d[r * 2 + 1] > d[r * 2] ? 1 : 0;
+      },
+    );
     const accuracy = predictions.filter((p, i) => p === Number(rows[i][1])).length / rows.length;
     const card = fs.readFileSync(path.join(repoRoot, 'models/sst2-tiny/MODEL.md'), 'utf8');
     expect(card).toContain(`**${accuracy.toFixed(4)}**`);

@@ -52,10 +52,23 @@ async function buildForms(c: FormCase): Promise<Form[]> {
   const root = tempDir(`interp-forms-${path.basename(c.dir)}-`);
   const plain = await loadModel(c.dir);
   const forms: Form[] = [
-    { name: 'ort-optimized', model: await loadModel(await writeOptimizedCopy(c.dir, path.join(root, 'optimized'))), reference: plain },
-    { name: 'external-data', model: await loadModel(writeExternalDataCopy(c.dir, path.join(root, 'external'))), reference: plain },
+    {
+      name: 'ort-optimized',
+      model: await loadModel(await writeOptimizedCopy(c.dir, path.join(root, 'optimized'))),
+      reference: plain,
+    },
+    {
+      name: 'external-data',
+      model: await loadModel(writeExternalDataCopy(c.dir, path.join(root, 'external'))),
+      reference: plain,
+    },
   ];
-  if (c.rebuildable) forms.push({ name: 'fused', model: await loadModel(writeFusedCopy(c.dir, path.join(root, 'fused'))), reference: plain });
+  if (c.rebuildable)
+    forms.push({
+      name: 'fused',
+      model: await loadModel(writeFusedCopy(c.dir, path.join(root, 'fused'))),
+      reference: plain,
+    });
   const q8 = writeQuantizedCopy(c.dir, path.join(root, 'q8'));
   forms.push({ name: 'q8', model: await loadModel(q8, { dtype: 'q8' }), reference: await loadModel(q8) });
   return forms;
@@ -88,9 +101,14 @@ export function checkEveryForm(c: FormCase): void {
       expect(run.layers.length, f.name).toBe(reference.layers.length);
       run.layers.forEach((heads, l) =>
         heads.forEach((m, h) => {
-          for (let q = 0; q < T; q++) expect(Math.abs(m.subarray(q * T, (q + 1) * T).reduce((a, b) => a + b, 0) - 1), `${f.name} L${l}H${h} row ${q}`).toBeLessThan(1e-5);
+          for (let q = 0; q < T; q++)
+            expect(
+              Math.abs(m.subarray(q * T, (q + 1) * T).reduce((a, b) => a + b, 0) - 1),
+              `${f.name} L${l}H${h} row ${q}`,
+            ).toBeLessThan(1e-5);
           // q8's instrumented graph is the quantized model itself: its attention is its own, not the reference's.
-          if (f.name !== 'q8') expect(maxAbsDiff(m, reference.layers[l][h]), `${f.name} L${l}H${h}`).toBeLessThan(TOLERANCE);
+          if (f.name !== 'q8')
+            expect(maxAbsDiff(m, reference.layers[l][h]), `${f.name} L${l}H${h}`).toBeLessThan(TOLERANCE);
         }),
       );
     }
@@ -102,14 +120,24 @@ export function checkEveryForm(c: FormCase): void {
       const request = { text: c.text, method: 'grad-x-input', baseline: c.igBaseline ?? 'zero' } as const;
       const got = await explainText(f.model, request);
       const want = await explainText(f.reference, request);
-      expect(maxAbsDiff(got.features.map((x) => x.attribution), want.features.map((x) => x.attribution)), f.name).toBeLessThan(TOLERANCE);
+      expect(
+        maxAbsDiff(
+          got.features.map((x) => x.attribution),
+          want.features.map((x) => x.attribution),
+        ),
+        f.name,
+      ).toBeLessThan(TOLERANCE);
       if (f.name === 'q8') {
         expect(got.diagnostics.graph).toBe('dequantized shadow');
         // The shadow's logits against the quantized model's own, as the JSON reports it.
         expect(Number(got.diagnostics.shadowLogitDifference)).toBeGreaterThan(0);
         expect(Number(got.diagnostics.shadowLogitDifference)).toBeLessThan(0.5);
       }
-      const ig = await explainText(f.model, { ...request, method: 'integrated-gradients', params: { steps: 64 } });
+      const ig = await explainText(f.model, {
+        ...request,
+        method: 'integrated-gradients',
+        params: { steps: 64 },
+      });
       expect(Number(ig.diagnostics.relativeCompletenessError), f.name).toBeLessThan(0.01);
     }
   });
@@ -142,7 +170,7 @@ export function checkEveryForm(c: FormCase): void {
   if (c.sentences) {
     it('bias pairs: sentence log-probabilities equal the plain form', async () => {
       expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
-    for (const f of forms) {
+      for (const f of forms) {
         const got = await sentenceLogProbs(f.model, c.sentences!);
         const want = await sentenceLogProbs(f.reference, c.sentences!);
         // q8 scores with the quantized model itself.

@@ -12,19 +12,43 @@ import { checkEveryForm } from './exportForms.js';
 import { distilbert, llama, runCli, sharedDir, skipWithoutShared, tempDir } from './helpers.js';
 
 const gpt2Tokenizer = path.join(sharedDir, 'models', 'gpt2-tokenizer');
-const gpt2Dir = skipWithoutShared ? '' : writeGpt2NoBosExport(path.join(tempDir('interp-gpt2-'), 'gpt2'), gpt2Tokenizer, { layers: 2, heads: 4, dim: 64, positions: 128, seed: 3 });
+const gpt2Dir = skipWithoutShared
+  ? ''
+  : writeGpt2NoBosExport(path.join(tempDir('interp-gpt2-'), 'gpt2'), gpt2Tokenizer, {
+      layers: 2,
+      heads: 4,
+      dim: 64,
+      positions: 128,
+      seed: 3,
+    });
 
 describe.skipIf(skipWithoutShared)('every export form of the shared distilbert-sst2-mini', () => {
   checkEveryForm({ name: 'distilbert', dir: distilbert, text: 'the film was a delight', rebuildable: false });
 });
 
 describe.skipIf(skipWithoutShared)('every export form of the shared llama-stories260k-kv', () => {
-  checkEveryForm({ name: 'llama', dir: llama, text: 'Once upon a time', rebuildable: false, igBaseline: 'pad', sentences: ['He was a good boy.', 'She was a good boy.'] });
+  checkEveryForm({
+    name: 'llama',
+    dir: llama,
+    text: 'Once upon a time',
+    rebuildable: false,
+    igBaseline: 'pad',
+    sentences: ['He was a good boy.', 'She was a good boy.'],
+  });
 });
 
-describe.skipIf(skipWithoutShared)('every export form of a GPT-2 export without BOS (real GPT-2 tokenizer, ids reshaped before the lookup)', () => {
-  checkEveryForm({ name: 'gpt2', dir: gpt2Dir, text: 'the movie was', rebuildable: true, sentences: ['He was a good man.', 'She was a good man.'] });
-});
+describe.skipIf(skipWithoutShared)(
+  'every export form of a GPT-2 export without BOS (real GPT-2 tokenizer, ids reshaped before the lookup)',
+  () => {
+    checkEveryForm({
+      name: 'gpt2',
+      dir: gpt2Dir,
+      text: 'the movie was',
+      rebuildable: true,
+      sentences: ['He was a good man.', 'She was a good man.'],
+    });
+  },
+);
 
 describe.skipIf(skipWithoutShared)('a causal LM without BOS is conditioned on <|endoftext|>', () => {
   let model: Model;
@@ -52,7 +76,11 @@ describe.skipIf(skipWithoutShared)('a causal LM without BOS is conditioned on <|
   });
 
   it('every feature removed leaves the context: the baseline differs from the full score and exact Shapley values sum to the gap', async () => {
-    const a = await explainText(model, { text: 'the movie was', method: 'shapley', target: { target: ' great' } });
+    const a = await explainText(model, {
+      text: 'the movie was',
+      method: 'shapley',
+      target: { target: ' great' },
+    });
     expect(Math.abs(a.fullScore - a.baselineScore)).toBeGreaterThan(1e-4);
     const sum = a.features.reduce((s, f) => s + f.attribution, 0);
     expect(Math.abs(sum - (a.fullScore - a.baselineScore))).toBeLessThan(1e-6);
@@ -86,7 +114,19 @@ describe.skipIf(skipWithoutShared)('the CLI on a GPT-2 export without BOS and on
 
   it('--dtype q8 takes gradients on the dequantized shadow and says how far its logits are', async () => {
     const q8 = writeQuantizedCopy(gpt2Dir, path.join(tempDir('interp-gpt2-q8-'), 'q8'));
-    const r = await runCli(['explain', 'the movie was', '--model', q8, '--dtype', 'q8', '--method', 'integrated-gradients', '--steps', '64', '--json']);
+    const r = await runCli([
+      'explain',
+      'the movie was',
+      '--model',
+      q8,
+      '--dtype',
+      'q8',
+      '--method',
+      'integrated-gradients',
+      '--steps',
+      '64',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.diagnostics.graph).toBe('dequantized shadow');

@@ -4,9 +4,20 @@ import { checkEveryForm } from './exportForms.js';
 import { repoRoot } from './helpers.js';
 
 describe('every export form of the embedded classifier sst2-tiny', () => {
-  checkEveryForm({ name: 'sst2-tiny', dir: path.join(repoRoot, 'models', 'sst2-tiny'), text: 'the film was a delight', rebuildable: true });
+  checkEveryForm({
+    name: 'sst2-tiny',
+    dir: path.join(repoRoot, 'models', 'sst2-tiny'),
+    text: 'the film was a delight',
+    rebuildable: true,
+  });
 });
 
 describe('every export form of the embedded causal LM tiny-lm', () => {
-  checkEveryForm({ name: 'tiny-lm', dir: path.join(repoRoot, 'models', 'tiny-lm'), text: 'the film was', rebuildable: true, sentences: ['He was a good man.', 'She was a good man.'] });
+  checkEveryForm({
+    name: 'tiny-lm',
+    dir: path.join(repoRoot, 'models', 'tiny-lm'),
+    text: 'the film was',
+    rebuildable: true,
+    sentences: ['He was a good man.', 'She was a good man.'],
+  });
 });

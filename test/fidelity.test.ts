@@ -23,7 +23,12 @@ const SENTENCES = [
 beforeAll(() => {
   additiveDir = writePlanted(additiveClassifier());
   dataFile = path.join(tempDir('interp-fid-'), 'planted.jsonl');
-  fs.writeFileSync(dataFile, SENTENCES.map((text, i) => JSON.stringify({ id: `s${i}`, text, label: 'POSITIVE', weights: ADDITIVE_WEIGHTS })).join('\n') + '\n');
+  fs.writeFileSync(
+    dataFile,
+    SENTENCES.map((text, i) =>
+      JSON.stringify({ id: `s${i}`, text, label: 'POSITIVE', weights: ADDITIVE_WEIGHTS }),
+    ).join('\n') + '\n',
+  );
 });
 
 describe('metric maths', () => {
@@ -46,7 +51,18 @@ describe('metric maths', () => {
 describe('fidelity on the planted additive model', () => {
   it('occlusion and exact Shapley reach the maximum comprehensiveness (NAOPC = 1) and recover the planted top-k', async () => {
     // The planted weights are logits of POSITIVE against a NEGATIVE logit of 0: log-odds read them exactly, whichever label is predicted.
-    const r = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,shapley,random', '--score', 'log-odds', '--json']);
+    const r = await runCli([
+      'fidelity',
+      '--model',
+      additiveDir,
+      '--data',
+      dataFile,
+      '--methods',
+      'occlusion,shapley,random',
+      '--score',
+      'log-odds',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const board = JSON.parse(r.stdout);
     for (const method of ['occlusion', 'shapley']) {
@@ -60,33 +76,95 @@ describe('fidelity on the planted additive model', () => {
     expect(random.metrics['naopc-comprehensiveness'].mean).toBeLessThan(0.9);
     const model = await loadModel(additiveDir);
     for (const text of SENTENCES) {
-      const a = await explainText(model, { text, method: 'occlusion', target: { target: 'POSITIVE', score: 'logit' } });
+      const a = await explainText(model, {
+        text,
+        method: 'occlusion',
+        target: { target: 'POSITIVE', score: 'logit' },
+      });
       const truth = text.split(' ').map((w) => ADDITIVE_WEIGHTS[w] ?? 0);
       const k = Math.min(3, truth.filter((t) => t !== 0).length);
-      expect(topKPrecision(a.features.map((f) => f.attribution), truth, k)).toBe(1);
+      expect(
+        topKPrecision(
+          a.features.map((f) => f.attribution),
+          truth,
+          k,
+        ),
+      ).toBe(1);
     }
   });
 
   it('--min fails with exit 3 and says which method missed by how much; --max likewise', async () => {
-    const r = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,random', '--min', 'comprehensiveness=0.99']);
+    const r = await runCli([
+      'fidelity',
+      '--model',
+      additiveDir,
+      '--data',
+      dataFile,
+      '--methods',
+      'occlusion,random',
+      '--min',
+      'comprehensiveness=0.99',
+    ]);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^interp: error: 2 threshold\(s\) not met: occlusion: comprehensiveness 0\.\d+ < 0\.99 \(short by 0\.\d+\); random: comprehensiveness/);
+    expect(r.stderr).toMatch(
+      /^interp: error: 2 threshold\(s\) not met: occlusion: comprehensiveness 0\.\d+ < 0\.99 \(short by 0\.\d+\); random: comprehensiveness/,
+    );
     expect(r.stdout).toContain('fidelity leaderboard');
-    const ok = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion', '--min', 'occlusion:naopc-comprehensiveness=0.999', '--max', 'sufficiency=1']);
+    const ok = await runCli([
+      'fidelity',
+      '--model',
+      additiveDir,
+      '--data',
+      dataFile,
+      '--methods',
+      'occlusion',
+      '--min',
+      'occlusion:naopc-comprehensiveness=0.999',
+      '--max',
+      'sufficiency=1',
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
-    const bad = await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion', '--max', 'sufficiency=-1']);
+    const bad = await runCli([
+      'fidelity',
+      '--model',
+      additiveDir,
+      '--data',
+      dataFile,
+      '--methods',
+      'occlusion',
+      '--max',
+      'sufficiency=-1',
+    ]);
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/occlusion: sufficiency .* > -1 \(over by/);
-    expect((await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--min', 'nonsense=1'])).code).toBe(2);
+    expect((await runCli(['fidelity', '--model', additiveDir, '--data', dataFile, '--min', 'nonsense=1'])).code).toBe(
+      2,
+    );
     expect((await runCli(['fidelity', '--model', additiveDir])).code).toBe(2);
   });
 
   it('shards merge with summarize into the same leaderboard as one run', async () => {
     const dir = tempDir('interp-shards-');
-    const args = ['fidelity', '--model', additiveDir, '--data', dataFile, '--methods', 'occlusion,kernel-shap', '--samples', '50'];
+    const args = [
+      'fidelity',
+      '--model',
+      additiveDir,
+      '--data',
+      dataFile,
+      '--methods',
+      'occlusion,kernel-shap',
+      '--samples',
+      '50',
+    ];
     const whole = JSON.parse((await runCli([...args, '--json'])).stdout);
-    for (const i of [0, 1, 2]) expect((await runCli([...args, '--shard', `${i}/3`, '--out', path.join(dir, `shard-${i}.jsonl`)])).code).toBe(0);
-    const merged = await runCli(['fidelity', 'summarize', ...[0, 1, 2].map((i) => path.join(dir, `shard-${i}.jsonl`)), '--json']);
+    for (const i of [0, 1, 2])
+      expect((await runCli([...args, '--shard', `${i}/3`, '--out', path.join(dir, `shard-${i}.jsonl`)])).code).toBe(0);
+    const merged = await runCli([
+      'fidelity',
+      'summarize',
+      ...[0, 1, 2].map((i) => path.join(dir, `shard-${i}.jsonl`)),
+      '--json',
+    ]);
     expect(merged.code, merged.stderr).toBe(0);
     const board = JSON.parse(merged.stdout);
     for (const row of whole.rows) {
@@ -107,7 +185,9 @@ describe('fidelity on the planted additive model', () => {
 
 function runUntil(args: string[], file: string, lines: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], {
+      stdio: 'ignore',
+    });
     const timer = setInterval(() => {
       const n = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').length - 1 : 0;
       if (n >= lines) {
@@ -127,7 +207,20 @@ describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../s
   const glue = path.join(sharedDir, 'data/sst2/glue-dev.tsv');
 
   it('leaderboard on the first 100 GLUE dev sentences: perturbation methods beat random attributions on comprehensiveness, with non-overlapping intervals', async () => {
-    const r = await runCli(['fidelity', '--model', distilbert, '--data', glue, '--limit', '100', '--methods', 'occlusion,kernel-shap,attention,random', '--naopc-max-features', '0', '--json']);
+    const r = await runCli([
+      'fidelity',
+      '--model',
+      distilbert,
+      '--data',
+      glue,
+      '--limit',
+      '100',
+      '--methods',
+      'occlusion,kernel-shap,attention,random',
+      '--naopc-max-features',
+      '0',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const board = JSON.parse(r.stdout);
     const row = (m: string) => board.rows.find((x: { method: string }) => x.method === m);
@@ -141,7 +234,21 @@ describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../s
 
   it('resumes after kill -9: the same final file, no duplicate lines', async () => {
     const dir = tempDir('interp-resume-');
-    const args = ['fidelity', '--model', distilbert, '--data', glue, '--limit', '24', '--methods', 'occlusion,kernel-shap', '--samples', '64', '--naopc-max-features', '0'];
+    const args = [
+      'fidelity',
+      '--model',
+      distilbert,
+      '--data',
+      glue,
+      '--limit',
+      '24',
+      '--methods',
+      'occlusion,kernel-shap',
+      '--samples',
+      '64',
+      '--naopc-max-features',
+      '0',
+    ];
     const reference = path.join(dir, 'reference.jsonl');
     expect((await runCli([...args, '--out', reference])).code).toBe(0);
     const resumed = path.join(dir, 'resumed.jsonl');
@@ -160,7 +267,20 @@ describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../s
   });
 
   it('plausibility against the ERASER movie rationales', async () => {
-    const r = await runCli(['fidelity', '--model', distilbert, '--data', path.join(sharedDir, 'data/eraser-movies/movie_dev_subset.json'), '--limit', '30', '--methods', 'occlusion,random', '--naopc-max-features', '0', '--json']);
+    const r = await runCli([
+      'fidelity',
+      '--model',
+      distilbert,
+      '--data',
+      path.join(sharedDir, 'data/eraser-movies/movie_dev_subset.json'),
+      '--limit',
+      '30',
+      '--methods',
+      'occlusion,random',
+      '--naopc-max-features',
+      '0',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const board = JSON.parse(r.stdout);
     for (const row of board.rows) {
@@ -173,12 +293,36 @@ describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../s
   });
 
   it('the model-randomisation cascade: random attributions ignore the weights, occlusion does not', async () => {
-    const r = await runCli(['fidelity', '--model', distilbert, '--data', glue, '--limit', '6', '--methods', 'occlusion,random', '--naopc-max-features', '0', '--sanity', '6', '--json']);
+    const r = await runCli([
+      'fidelity',
+      '--model',
+      distilbert,
+      '--data',
+      glue,
+      '--limit',
+      '6',
+      '--methods',
+      'occlusion,random',
+      '--naopc-max-features',
+      '0',
+      '--sanity',
+      '6',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const cascade = JSON.parse(r.stdout).randomization;
-    expect([...new Set(cascade.map((x: { step: string }) => x.step))]).toEqual(['head', 'layer 2', 'layer 1', 'layer 0', 'embeddings']);
-    for (const row of cascade.filter((x: { method: string }) => x.method === 'random')) expect(row.spearman.mean).toBeCloseTo(1, 12);
-    const last = cascade.find((x: { method: string; step: string }) => x.method === 'occlusion' && x.step === 'embeddings');
+    expect([...new Set(cascade.map((x: { step: string }) => x.step))]).toEqual([
+      'head',
+      'layer 2',
+      'layer 1',
+      'layer 0',
+      'embeddings',
+    ]);
+    for (const row of cascade.filter((x: { method: string }) => x.method === 'random'))
+      expect(row.spearman.mean).toBeCloseTo(1, 12);
+    const last = cascade.find(
+      (x: { method: string; step: string }) => x.method === 'occlusion' && x.step === 'embeddings',
+    );
     expect(last.spearman.mean).toBeLessThan(0.9);
   });
 });

@@ -1,5 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADDITIVE_WEIGHTS, additiveClassifier, inductionLM, interactionClassifier, PLANTED_HEADS, writePlanted } from '../fixtures/planted.js';
+import {
+  ADDITIVE_WEIGHTS,
+  additiveClassifier,
+  inductionLM,
+  interactionClassifier,
+  PLANTED_HEADS,
+  writePlanted,
+} from '../fixtures/planted.js';
 import { attentionTimesGradient } from '../src/attention/gradient.js';
 import { resolveTarget } from '../src/target/target.js';
 import { encodeText } from '../src/text/encode.js';
@@ -18,7 +25,11 @@ import { distilbert, llama, runCli, skipWithoutShared } from './helpers.js';
  * rounding (small steps) limit FD from both sides, so the best of six step sizes and their Richardson
  * extrapolations counts.
  */
-async function gradientError(model: Model, text: string, target: { target?: string; score?: string; continuation?: string } = {}): Promise<number> {
+async function gradientError(
+  model: Model,
+  text: string,
+  target: { target?: string; score?: string; continuation?: string } = {},
+): Promise<number> {
   const p = await prepare(model, { text, method: 'saliency', target });
   const g = await gradientContext(model, p.encoding, p.features, p.target, 'zero');
   const [{ gradient }] = await g.run([g.input]);
@@ -55,7 +66,12 @@ describe('gradients end to end: planted and embedded models', () => {
   });
 
   it('grad-x-input with a zero baseline equals the planted weights on the additive model', async () => {
-    const r = await explainText(additive, { text: TEXT, method: 'grad-x-input', target: { target: 'POSITIVE', score: 'logit' }, baseline: 'zero' });
+    const r = await explainText(additive, {
+      text: TEXT,
+      method: 'grad-x-input',
+      target: { target: 'POSITIVE', score: 'logit' },
+      baseline: 'zero',
+    });
     expect(r.baseline).toBe('zero');
     r.features.forEach((f) => expect(f.attribution).toBeCloseTo(ADDITIVE_WEIGHTS[f.text], 5));
     expect(r.baselineScore).toBeCloseTo(0, 6);
@@ -63,7 +79,12 @@ describe('gradients end to end: planted and embedded models', () => {
   });
 
   it('integrated gradients equal the planted weights too, and are complete', async () => {
-    const r = await explainText(additive, { text: TEXT, method: 'integrated-gradients', target: { target: 'POSITIVE', score: 'logit' }, params: { steps: 4 } });
+    const r = await explainText(additive, {
+      text: TEXT,
+      method: 'integrated-gradients',
+      target: { target: 'POSITIVE', score: 'logit' },
+      params: { steps: 4 },
+    });
     r.features.forEach((f) => expect(f.attribution).toBeCloseTo(ADDITIVE_WEIGHTS[f.text], 5));
     expect(r.diagnostics.completenessError as number).toBeLessThan(1e-5);
   });
@@ -71,7 +92,12 @@ describe('gradients end to end: planted and embedded models', () => {
   it('on the interaction model, IG splits "not good" as the path integral predicts', async () => {
     // POSITIVE = w(good)·(1 − 2·notPrev): along the straight path f(α) = 1.5α − 3α². The product term
     // −3α² splits evenly between "not" and "good" (−1.5 each), and "good" keeps its linear +1.5: (−1.5, 0).
-    const r = await explainText(interaction, { text: 'not good', method: 'integrated-gradients', target: { target: 'POSITIVE', score: 'logit' }, params: { steps: 8 } });
+    const r = await explainText(interaction, {
+      text: 'not good',
+      method: 'integrated-gradients',
+      target: { target: 'POSITIVE', score: 'logit' },
+      params: { steps: 8 },
+    });
     expect(r.fullScore).toBeCloseTo(-1.5, 5);
     expect(r.features[0].attribution).toBeCloseTo(-1.5, 4);
     expect(r.features[1].attribution).toBeCloseTo(0, 4);
@@ -79,7 +105,13 @@ describe('gradients end to end: planted and embedded models', () => {
 
   it('--tolerance doubles the steps until IG is complete: the left Riemann rule on the path of "not good"', async () => {
     const run = (params: Record<string, number>) =>
-      explainText(interaction, { text: 'not good', method: 'integrated-gradients', target: { target: 'POSITIVE', score: 'logit' }, params, choices: { rule: 'riemann-left' } });
+      explainText(interaction, {
+        text: 'not good',
+        method: 'integrated-gradients',
+        target: { target: 'POSITIVE', score: 'logit' },
+        params,
+        choices: { rule: 'riemann-left' },
+      });
     // f(α) = 1.5α − 3α², so the integrand f'(α) = 1.5 − 6α; n left points sum to −1.5 + 3/n: a relative error of 2/n.
     const fixed = await run({ steps: 2 });
     expect(fixed.diagnostics.relativeCompletenessError as number).toBeCloseTo(1, 5);
@@ -103,7 +135,9 @@ describe('gradients end to end: planted and embedded models', () => {
 
   it('backward graph matches finite differences: the planted models', async () => {
     expect(await gradientError(additive, TEXT, { target: 'POSITIVE', score: 'probability' })).toBeLessThan(1e-3);
-    expect(await gradientError(interaction, 'not good but not boring', { target: 'POSITIVE', score: 'log-odds' })).toBeLessThan(1e-3);
+    expect(
+      await gradientError(interaction, 'not good but not boring', { target: 'POSITIVE', score: 'log-odds' }),
+    ).toBeLessThan(1e-3);
     expect(await gradientError(induction, 'a b c d a b c', {})).toBeLessThan(1e-3);
   });
 
@@ -132,7 +166,14 @@ describe('gradients end to end: planted and embedded models', () => {
   });
 
   it('smoothgrad is reproducible by seed and changes with it', async () => {
-    const run = (seed: number) => explainText(additive, { text: TEXT, method: 'smoothgrad', target: { target: 'POSITIVE', score: 'probability' }, seed, params: { samples: 8 } });
+    const run = (seed: number) =>
+      explainText(additive, {
+        text: TEXT,
+        method: 'smoothgrad',
+        target: { target: 'POSITIVE', score: 'probability' },
+        seed,
+        params: { samples: 8 },
+      });
     const [a, b, c] = [await run(1), await run(1), await run(2)];
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
     expect(JSON.stringify(a.features)).not.toBe(JSON.stringify(c.features));
@@ -140,14 +181,17 @@ describe('gradients end to end: planted and embedded models', () => {
 
   it('Gauss–Legendre nodes integrate polynomials of degree 2n − 1 exactly on [0, 1]', () => {
     const { nodes, weights } = gaussLegendre(5);
-    for (let k = 0; k <= 9; k++) expect(nodes.reduce((s, x, i) => s + weights[i] * x ** k, 0)).toBeCloseTo(1 / (k + 1), 12);
+    for (let k = 0; k <= 9; k++)
+      expect(nodes.reduce((s, x, i) => s + weights[i] * x ** k, 0)).toBeCloseTo(1 / (k + 1), 12);
   });
 });
 
 describe.skipIf(skipWithoutShared)('gradients on the shared models', () => {
   it('distilbert-sst2-mini: backward graph matches finite differences', async () => {
     const model = await loadModel(distilbert);
-    expect(await gradientError(model, 'the film was a delight , warm and funny', { score: 'logit' })).toBeLessThan(1e-3);
+    expect(await gradientError(model, 'the film was a delight , warm and funny', { score: 'logit' })).toBeLessThan(
+      1e-3,
+    );
     expect(await gradientError(model, 'a dull , lifeless mess', {})).toBeLessThan(1e-3);
   });
 
@@ -159,7 +203,12 @@ describe.skipIf(skipWithoutShared)('gradients on the shared models', () => {
   it('distilbert-sst2-mini: IG with 64 steps is complete to within 1 % of f(x) − f(baseline)', async () => {
     const model = await loadModel(distilbert);
     for (const score of ['probability', 'logit']) {
-      const r = await explainText(model, { text: 'the film was a delight , warm and funny', method: 'integrated-gradients', target: { score }, params: { steps: 64 } });
+      const r = await explainText(model, {
+        text: 'the film was a delight , warm and funny',
+        method: 'integrated-gradients',
+        target: { score },
+        params: { steps: 64 },
+      });
       const gap = r.fullScore - r.baselineScore;
       const sum = r.features.reduce((s, f) => s + f.attribution, 0);
       expect(Math.abs(sum - gap) / Math.abs(gap)).toBeLessThan(0.01);
@@ -169,12 +218,38 @@ describe.skipIf(skipWithoutShared)('gradients on the shared models', () => {
 
   it('the CLI explains a llama continuation with IG, and the same seed gives the same smoothgrad bytes', async () => {
     // A zero embedding sits at RMSNorm's singularity, where the path integrand spikes; the pad embedding does not.
-    const ig = await runCli(['explain', 'Once upon a time', '--model', llama, '--continuation', ', there was', '--method', 'integrated-gradients', '--steps', '16', '--baseline', 'pad', '--json']);
+    const ig = await runCli([
+      'explain',
+      'Once upon a time',
+      '--model',
+      llama,
+      '--continuation',
+      ', there was',
+      '--method',
+      'integrated-gradients',
+      '--steps',
+      '16',
+      '--baseline',
+      'pad',
+      '--json',
+    ]);
     expect(ig.code).toBe(0);
     const parsed = JSON.parse(ig.stdout);
     expect(parsed.target.kind).toBe('continuation');
     expect(parsed.diagnostics.relativeCompletenessError).toBeLessThan(0.02);
-    const args = ['explain', 'a gripping film', '--model', distilbert, '--method', 'smoothgrad', '--samples', '6', '--seed', '3', '--json'];
+    const args = [
+      'explain',
+      'a gripping film',
+      '--model',
+      distilbert,
+      '--method',
+      'smoothgrad',
+      '--samples',
+      '6',
+      '--seed',
+      '3',
+      '--json',
+    ];
     const [a, b] = [await runCli(args), await runCli(args)];
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);

@@ -29,7 +29,12 @@ export interface CliResult {
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], {
-      env: { ...process.env, NO_COLOR: '1', INTERP_CACHE_DIR: path.join(os.tmpdir(), 'interp-test-cache'), ...env },
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        INTERP_CACHE_DIR: path.join(os.tmpdir(), 'interp-test-cache'),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,5 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADDITIVE_WEIGHTS, additiveClassifier, inductionLM, interactionClassifier, writePlanted } from '../fixtures/planted.js';
+import {
+  ADDITIVE_WEIGHTS,
+  additiveClassifier,
+  inductionLM,
+  interactionClassifier,
+  writePlanted,
+} from '../fixtures/planted.js';
 import { explainText } from '../src/explain.js';
 import { loadModel } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
@@ -22,20 +28,31 @@ const logit = { target: 'POSITIVE', score: 'logit' };
 describe('planted additive classifier: every method recovers the planted weights', () => {
   it('the POSITIVE logit is the exact sum of the planted weights', async () => {
     const r = await explainText(additive, { text: TEXT, method: 'occlusion', target: logit });
-    expect(r.fullScore).toBeCloseTo(planted.reduce((a, b) => a + b, 0), 5);
+    expect(r.fullScore).toBeCloseTo(
+      planted.reduce((a, b) => a + b, 0),
+      5,
+    );
     expect(r.baselineScore).toBeCloseTo(0, 6);
   });
 
   for (const method of ['occlusion', 'shapley', 'kernel-shap', 'partition-shap']) {
     it(`${method} equals the planted weights`, async () => {
-      const r = await explainText(additive, { text: 'the movie was great but boring and dull', method, target: logit, params: method === 'kernel-shap' ? { samples: 300 } : {} });
+      const r = await explainText(additive, {
+        text: 'the movie was great but boring and dull',
+        method,
+        target: logit,
+        params: method === 'kernel-shap' ? { samples: 300 } : {},
+      });
       const expected = 'the movie was great but boring and dull'.split(' ').map((w) => ADDITIVE_WEIGHTS[w]);
       r.features.forEach((f, i) => expect(f.attribution).toBeCloseTo(expected[i], 4));
     });
   }
 
   it('sampled Shapley (above the exact limit) and sampled KernelSHAP still equal the weights', async () => {
-    for (const [method, params] of [['shapley', { permutations: 4, 'exact-limit': 6 }], ['kernel-shap', { samples: 200 }]] as const) {
+    for (const [method, params] of [
+      ['shapley', { permutations: 4, 'exact-limit': 6 }],
+      ['kernel-shap', { samples: 200 }],
+    ] as const) {
       const r = await explainText(additive, { text: TEXT, method, target: logit, params, seed: 3 });
       expect(r.diagnostics.mode).toBe('sampled');
       r.features.forEach((f, i) => expect(f.attribution).toBeCloseTo(planted[i], 4));
@@ -46,7 +63,12 @@ describe('planted additive classifier: every method recovers the planted weights
     const text = 'very awful fun great dull fine boring good';
     const weights = text.split(' ').map((w) => ADDITIVE_WEIGHTS[w]);
     const r = await explainText(additive, { text, method: 'lime', target: logit, seed: 1 });
-    expect(spearman(r.features.map((f) => f.attribution), weights)).toBe(1);
+    expect(
+      spearman(
+        r.features.map((f) => f.attribution),
+        weights,
+      ),
+    ).toBe(1);
   });
 
   it('deterministic methods use exactly their declared cost; sampling methods at most (repeated coalitions run once)', async () => {
@@ -62,7 +84,12 @@ describe('planted additive classifier: every method recovers the planted weights
   });
 
   it('word and token granularity agree on a tokenizer where words are tokens', async () => {
-    const a = await explainText(additive, { text: TEXT, method: 'occlusion', target: logit, granularity: 'word' });
+    const a = await explainText(additive, {
+      text: TEXT,
+      method: 'occlusion',
+      target: logit,
+      granularity: 'word',
+    });
     expect(a.features.map((f) => f.text)).toEqual(TEXT.split(' '));
   });
 });
@@ -96,8 +123,16 @@ describe('partition-shap', () => {
   });
 
   it('sum to f(x) − f(baseline) on the interaction model with a longer text, fully expanded or within a budget', async () => {
-    for (const [budget, mode] of [[500, 'exact'], [12, 'budgeted']] as const) {
-      const r = await explainText(interaction, { text: 'the film was not boring , but not great and very dull', method: 'partition-shap', target: logit, params: { 'max-evals': budget } });
+    for (const [budget, mode] of [
+      [500, 'exact'],
+      [12, 'budgeted'],
+    ] as const) {
+      const r = await explainText(interaction, {
+        text: 'the film was not boring , but not great and very dull',
+        method: 'partition-shap',
+        target: logit,
+        params: { 'max-evals': budget },
+      });
       expect(r.diagnostics.mode).toBe(mode);
       expect(r.forwardPasses).toBeLessThanOrEqual(r.declaredCost);
       const sum = r.features.reduce((s, f) => s + f.attribution, 0);
@@ -109,12 +144,19 @@ describe('partition-shap', () => {
 describe('planted induction LM', () => {
   it('predicts the token that followed the previous occurrence of the current token', async () => {
     const seq = 'c f a h k b x q';
-    const r = await explainText(lm, { text: `${seq} ${seq.split(' ').slice(0, 3).join(' ')}`, method: 'occlusion' });
+    const r = await explainText(lm, {
+      text: `${seq} ${seq.split(' ').slice(0, 3).join(' ')}`,
+      method: 'occlusion',
+    });
     expect(r.target).toMatchObject({ kind: 'next-token', name: 'h' });
   });
 
   it('the induction head reads the token after the earlier "a"', async () => {
-    const r = await explainText(lm, { text: 'c f a h k b x q c f a', method: 'occlusion', target: { target: 'h' } });
+    const r = await explainText(lm, {
+      text: 'c f a h k b x q c f a',
+      method: 'occlusion',
+      target: { target: 'h' },
+    });
     const ranked = [...r.features].sort((x, y) => y.attribution - x.attribution);
     // Without the first "h" (position 3) the model cannot copy it; the current "a" and the earlier "a" matter next.
     expect(ranked[0].text).toBe('h');

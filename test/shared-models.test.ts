@@ -18,8 +18,10 @@ async function plainForward(model: Model, ids: number[]): Promise<{ data: Float3
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, t]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(t).fill(1n), [1, t]),
   };
-  if (session.inputNames.includes('position_ids')) feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, t]);
-  for (const name of session.inputNames.filter((n) => n.startsWith('past_key_values'))) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, 4, 0, 8]);
+  if (session.inputNames.includes('position_ids'))
+    feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, t]);
+  for (const name of session.inputNames.filter((n) => n.startsWith('past_key_values')))
+    feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, 4, 0, 8]);
   const out = await session.run(feeds);
   return { data: out.logits.data as Float32Array, dims: out.logits.dims };
 }
@@ -50,13 +52,22 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
     expect(lm.signature.pastInputs[0]).toMatchObject({ heads: 4, headDim: 8 });
   });
 
-  it('predicts SST-2 labels with the probabilities of the model\'s own logits, batched or not', async () => {
-    const rows = fs.readFileSync(path.join(sharedDir, 'data/sst2/glue-dev.tsv'), 'utf8').trim().split('\n').slice(1, 9).map((l) => l.split('\t')[0]);
+  it("predicts SST-2 labels with the probabilities of the model's own logits, batched or not", async () => {
+    const rows = fs
+      .readFileSync(path.join(sharedDir, 'data/sst2/glue-dev.tsv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1, 9)
+      .map((l) => l.split('\t')[0]);
     const encodings = rows.map((s) => encodeText(classifier, s));
     for (const label of ['NEGATIVE', 'POSITIVE']) {
       const target = await resolveTarget(classifier, encodings[0].ids, { target: label });
       if (target.kind !== 'label') throw new Error('expected a label target');
-      const batched = await scoreSequences(classifier, target, encodings.map((e) => e.ids));
+      const batched = await scoreSequences(
+        classifier,
+        target,
+        encodings.map((e) => e.ids),
+      );
       for (let i = 0; i < rows.length; i++) {
         const own = await plainForward(classifier, encodings[i].ids);
         expect(batched[i]).toBeCloseTo(softmax(own.data)[target.index], 5);
@@ -94,7 +105,10 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
     for (const lp of lps) expect(lp).toBeGreaterThan(Math.log(0.2));
   });
 
-  for (const [name, path_, causal, layers, hidden] of [['distilbert-sst2-mini', distilbert, false, 3, 128], ['llama-stories260k-kv', llama, true, 5, 64]] as const) {
+  for (const [name, path_, causal, layers, hidden] of [
+    ['distilbert-sst2-mini', distilbert, false, 3, 128],
+    ['llama-stories260k-kv', llama, true, 5, 64],
+  ] as const) {
     it(`${name}: instrumented attentions are distributions (causal ones zero above the diagonal), hidden states have the right shape`, async () => {
       const model = causal ? lm : classifier;
       expect(model.onnxPath.startsWith(path_)).toBe(true);
@@ -104,29 +118,36 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
       const texts = ['the cat sat on the mat', 'a much longer sentence about a dog that ran far away'];
       const seqs = texts.map((t) => encodeText(model, t).ids);
       const outputs = [model.signature.logits, ...inst.outputs.attentions, ...inst.outputs.hiddenStates];
-      const rows = await runBatched(model, seqs, (batch, r) => {
-        const T = batch.length;
-        const n = batch.lengths[r];
-        for (const name of inst.outputs.attentions) {
-          const { data, dims } = batch.output(name);
-          const H = dims[1];
-          expect(dims).toEqual([seqs.length, H, T, T]);
-          for (let h = 0; h < H; h++) for (let q = 0; q < n; q++) {
-            let sum = 0;
-            for (let k = 0; k < T; k++) {
-              const a = data[((r * H + h) * T + q) * T + k];
-              sum += a;
-              if (k >= n) expect(a).toBeLessThan(1e-6); // padding gets no attention
-              if (causal && k > q) expect(a).toBe(0);
-            }
-            expect(sum).toBeCloseTo(1, 5);
+      const rows = await runBatched(
+        model,
+        seqs,
+        (batch, r) => {
+          const T = batch.length;
+          const n = batch.lengths[r];
+          for (const name of inst.outputs.attentions) {
+            const { data, dims } = batch.output(name);
+            const H = dims[1];
+            expect(dims).toEqual([seqs.length, H, T, T]);
+            for (let h = 0; h < H; h++)
+              for (let q = 0; q < n; q++) {
+                let sum = 0;
+                for (let k = 0; k < T; k++) {
+                  const a = data[((r * H + h) * T + q) * T + k];
+                  sum += a;
+                  if (k >= n) expect(a).toBeLessThan(1e-6); // padding gets no attention
+                  if (causal && k > q) expect(a).toBe(0);
+                }
+                expect(sum).toBeCloseTo(1, 5);
+              }
           }
-        }
-        for (const name of inst.outputs.hiddenStates) expect(batch.output(name).dims).toEqual([seqs.length, T, hidden]);
-        const { data, dims } = batch.output(model.signature.logits);
-        const width = dims.slice(1).reduce((a, b) => a * b, 1);
-        return data.slice(r * width, (r + 1) * width);
-      }, { session: inst.session, outputs });
+          for (const name of inst.outputs.hiddenStates)
+            expect(batch.output(name).dims).toEqual([seqs.length, T, hidden]);
+          const { data, dims } = batch.output(model.signature.logits);
+          const width = dims.slice(1).reduce((a, b) => a * b, 1);
+          return data.slice(r * width, (r + 1) * width);
+        },
+        { session: inst.session, outputs },
+      );
       // The rewritten graph computes the same logits as the original.
       const plain = await runBatched(model, seqs, (batch, r) => {
         const { data, dims } = batch.output(model.signature.logits);
@@ -149,9 +170,16 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
   it('sampled Shapley is close to exact on a short sentence', async () => {
     const text = 'a gorgeous , witty and seductive movie';
     const exact = await explainText(classifier, { text, method: 'shapley' });
-    const sampled = await explainText(classifier, { text, method: 'shapley', params: { 'exact-limit': 4, permutations: 400 }, seed: 5 });
+    const sampled = await explainText(classifier, {
+      text,
+      method: 'shapley',
+      params: { 'exact-limit': 4, permutations: 400 },
+      seed: 5,
+    });
     expect(sampled.diagnostics.mode).toBe('sampled');
-    const maxError = Math.max(...exact.features.map((f, i) => Math.abs(f.attribution - sampled.features[i].attribution)));
+    const maxError = Math.max(
+      ...exact.features.map((f, i) => Math.abs(f.attribution - sampled.features[i].attribution)),
+    );
     // 400 antithetic permutations: the error is a few standard errors at most.
     expect(maxError).toBeLessThan(Math.max(0.01, 4 * Number(sampled.diagnostics.maxStandardError)));
   });
@@ -160,14 +188,22 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
     const next = await explainText(lm, { text: 'Once upon a time, there was a little', method: 'occlusion' });
     expect(next.target.kind).toBe('next-token');
     expect(next.baseline).toBe('delete');
-    const cont = await explainText(lm, { text: 'Once upon a time', method: 'kernel-shap', target: { continuation: ', there was' } });
+    const cont = await explainText(lm, {
+      text: 'Once upon a time',
+      method: 'kernel-shap',
+      target: { continuation: ', there was' },
+    });
     const sum = cont.features.reduce((s, f) => s + f.attribution, 0);
     expect(sum).toBeCloseTo(cont.fullScore - cont.baselineScore, 6);
   });
 
   it('--generate 5 on the KV-cache LM: the greedy story continuation, attributed token by token', async () => {
     const { explainGeneration } = await import('../src/generate.js');
-    const r = await explainGeneration(lm, { text: 'Once upon a time', method: 'kernel-shap', params: { samples: 64 } }, 5);
+    const r = await explainGeneration(
+      lm,
+      { text: 'Once upon a time', method: 'kernel-shap', params: { samples: 64 } },
+      5,
+    );
     expect(r.text).toBe('Once upon a time, there was a little');
     expect(r.matrix).toHaveLength(5);
     r.matrix.forEach((row, k) => {

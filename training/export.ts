@@ -28,14 +28,18 @@ const source = path.join(packageRoot, 'training', 'out', 'sst2-tiny');
 const target = path.join(packageRoot, 'models', 'sst2-tiny');
 const shared = process.env.SHARED ?? path.join(packageRoot, '..', 'shared');
 
-
 async function main() {
   const manifest: Manifest = JSON.parse(fs.readFileSync(path.join(source, 'manifest.json'), 'utf8'));
   const vocab: string[] = JSON.parse(fs.readFileSync(path.join(source, 'vocab.json'), 'utf8'));
   const reference = JSON.parse(fs.readFileSync(path.join(source, 'reference.json'), 'utf8'));
   const c = manifest.config;
   fs.mkdirSync(path.join(target, 'onnx'), { recursive: true });
-  const graph = buildBertClassifier(readWeightBlob(source, manifest.tensors), { layers: c.layers, heads: c.heads, dim: c.dim, layerNormEps: 1e-12 });
+  const graph = buildBertClassifier(readWeightBlob(source, manifest.tensors), {
+    layers: c.layers,
+    heads: c.heads,
+    dim: c.dim,
+    layerNormEps: 1e-12,
+  });
   fs.writeFileSync(path.join(target, 'onnx', 'model.onnx'), encodeModel(graph));
   const { tokenizer, config: tokenizerConfig } = wordPieceTokenizerFiles({
     vocab,
@@ -68,24 +72,38 @@ async function main() {
   let maxError = 0;
   reference.texts.forEach((text: string, i: number) => {
     const ids = encodeText(model, text).ids;
-    if (JSON.stringify(ids) !== JSON.stringify(reference.ids[i])) throw new Error(`tokenizer mismatch on '${text}': ${ids} vs ${reference.ids[i]}`);
+    if (JSON.stringify(ids) !== JSON.stringify(reference.ids[i]))
+      throw new Error(`tokenizer mismatch on '${text}': ${ids} vs ${reference.ids[i]}`);
   });
-  const logits = (seqs: number[][]) => runBatched(model, seqs, (batch, r) => Array.from(batch.output('logits').data.slice(r * 2, r * 2 + 2)));
+  const logits = (seqs: number[][]) =>
+    runBatched(model, seqs, (batch, r) => Array.from(batch.output('logits').data.slice(r * 2, r * 2 + 2)));
   for (let i = 0; i < reference.texts.length; i++) {
     const [single] = await logits([reference.ids[i]]);
     single.forEach((x, j) => (maxError = Math.max(maxError, Math.abs(x - reference.logits[i][j]))));
   }
   const padded = await logits(reference.ids);
-  padded.forEach((row, i) => row.forEach((x, j) => (maxError = Math.max(maxError, Math.abs(x - reference.padded_logits[i][j])))));
+  padded.forEach((row, i) =>
+    row.forEach((x, j) => (maxError = Math.max(maxError, Math.abs(x - reference.padded_logits[i][j])))),
+  );
   if (maxError > 1e-4) throw new Error(`ONNX logits differ from PyTorch by ${maxError}`);
 
-  const dev = fs.readFileSync(path.join(shared, 'data/sst2/glue-dev.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
-  const predictions = await runBatched(model, dev.map(([s]) => encodeText(model, s, { truncate: true }).ids), (batch, r) => {
-    const d = batch.output('logits').data;
-    return d[r * 2 + 1] > d[r * 2] ? 1 : 0;
-  });
+  const dev = fs
+    .readFileSync(path.join(shared, 'data/sst2/glue-dev.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'));
+  const predictions = await runBatched(
+    model,
+    dev.map(([s]) => encodeText(model, s, { truncate: true }).ids),
+    (batch, r) => {
+      const d = batch.output('logits').data;
+      return d[r * 2 + 1] > d[r * 2] ? 1 : 0;
+    },
+  );
   const accuracy = predictions.filter((p, i) => p === Number(dev[i][1])).length / dev.length;
-  const bytes = fs.statSync(path.join(target, 'onnx', 'model.onnx')).size + fs.statSync(path.join(target, 'tokenizer.json')).size;
+  const bytes =
+    fs.statSync(path.join(target, 'onnx', 'model.onnx')).size + fs.statSync(path.join(target, 'tokenizer.json')).size;
   const card = `# sst2-tiny
 
 The embedded default sentiment classifier of interp: a post-norm BERT (\`BertForSequenceClassification\` layout; ${c.layers} layers, ${c.dim} wide, ${c.heads} heads, feed-forward ${c.ffn}, at most ${c.max_len} tokens) with its own WordPiece vocabulary of ${vocab.length} entries, built from the SST-2 training text by \`training/train_classifier.py\`. Labels: NEGATIVE, POSITIVE.

@@ -149,10 +149,16 @@ export function attentionFlow(layers: Matrix[][], T: number, rows: number[]): Fl
  * Norm-based attention (Kobayashi et al. 2020): ‖α_qk · v_k W_O^h‖ = α_qk · ‖v_k W_O^h‖, where W_O^h is the
  * head's slice of the output projection. One T×T matrix per head.
  */
-export function normWeighted(heads: Float32Array[], values: { data: Float32Array; headDim: number }, projection: { data: Float32Array; rows: number; cols: number }, T: number): Float64Array[] {
+export function normWeighted(
+  heads: Float32Array[],
+  values: { data: Float32Array; headDim: number },
+  projection: { data: Float32Array; rows: number; cols: number },
+  T: number,
+): Float64Array[] {
   const H = heads.length;
   const dh = values.headDim;
-  if (!dh || projection.rows !== H * dh) throw runtimeError('norm-based attention needs per-head value vectors and an output projection of matching size');
+  if (!dh || projection.rows !== H * dh)
+    throw runtimeError('norm-based attention needs per-head value vectors and an output projection of matching size');
   const D = projection.cols;
   return heads.map((A, h) => {
     const norms = new Float64Array(T);
@@ -194,15 +200,25 @@ export interface HeadRole {
   induction: number | null;
 }
 
-
 /** Per-head statistics over the query rows of one input. */
-export function headRoles(run: AttentionRun, encoding: Encoding, separatorIds: ReadonlySet<number>, induction: number[][] | null): HeadRole[] {
+export function headRoles(
+  run: AttentionRun,
+  encoding: Encoding,
+  separatorIds: ReadonlySet<number>,
+  induction: number[][] | null,
+): HeadRole[] {
   const T = run.length;
-  const isSeparator = encoding.ids.map((id, i) => i > 0 && (separatorIds.has(id) || (!encoding.special[i] && isPunctuation(encoding.tokens[i]))));
+  const isSeparator = encoding.ids.map(
+    (id, i) => i > 0 && (separatorIds.has(id) || (!encoding.special[i] && isPunctuation(encoding.tokens[i]))),
+  );
   const roles: HeadRole[] = [];
   run.layers.forEach((heads, l) =>
     heads.forEach((A, h) => {
-      let entropy = 0, first = 0, previous = 0, self = 0, separator = 0;
+      let entropy = 0,
+        first = 0,
+        previous = 0,
+        self = 0,
+        separator = 0;
       for (let q = 0; q < T; q++) {
         for (let k = 0; k < T; k++) {
           const a = A[q * T + k];
@@ -214,7 +230,13 @@ export function headRoles(run: AttentionRun, encoding: Encoding, separatorIds: R
         if (q > 0) previous += A[q * T + q - 1];
       }
       roles.push({
-        layer: l, head: h, entropy: entropy / T, first: first / T, previous: T > 1 ? previous / (T - 1) : 0, self: self / T, separator: separator / T,
+        layer: l,
+        head: h,
+        entropy: entropy / T,
+        first: first / T,
+        previous: T > 1 ? previous / (T - 1) : 0,
+        self: self / T,
+        separator: separator / T,
         induction: induction ? induction[l][h] : null,
       });
     }),
@@ -235,10 +257,15 @@ export async function inductionScores(model: Model, length: number, seed: number
     const id = rng.int(vocab);
     if (!special.has(id) && !tokens.includes(id)) tokens.push(id);
   }
-  const prefix = model.tokenizer.encode('', { add_special_tokens: true }).filter((id) => id !== model.tokenizer.eos_token_id && id !== model.tokenizer.sep_token_id);
+  const prefix = model.tokenizer
+    .encode('', { add_special_tokens: true })
+    .filter((id) => id !== model.tokenizer.eos_token_id && id !== model.tokenizer.sep_token_id);
   const start = prefix.length;
   const ids = [...prefix, ...tokens, ...tokens];
-  if (ids.length > model.maxLength) throw runtimeError(`the induction sequence (${ids.length} tokens) is longer than the model takes (${model.maxLength})`);
+  if (ids.length > model.maxLength)
+    throw runtimeError(
+      `the induction sequence (${ids.length} tokens) is longer than the model takes (${model.maxLength})`,
+    );
   const run = await runAttention(model, ids);
   const T = run.length;
   return run.layers.map((heads) =>

@@ -11,10 +11,16 @@ export interface AttentionTimesGradient {
 }
 
 /** Attention × gradient: every attention weight times the target score's exact gradient with respect to it, in one forward and backward pass. */
-export async function attentionTimesGradient(model: Model, ids: readonly number[], target: Target): Promise<AttentionTimesGradient> {
+export async function attentionTimesGradient(
+  model: Model,
+  ids: readonly number[],
+  target: Target,
+): Promise<AttentionTimesGradient> {
   const gs = await gradientSession(model, { kind: 'attention' }, headScoreOf(target));
   const head = targetHead(target, ids.length);
-  const [row] = await runGradients(model, gs, [{ ids: [...ids, ...head.extra], positions: head.positions, index: head.index, weight: head.weight }]);
+  const [row] = await runGradients(model, gs, [
+    { ids: [...ids, ...head.extra], positions: head.positions, index: head.index, weight: head.weight },
+  ]);
   const T = row.length;
   const importance: AttentionTimesGradient['importance'] = [];
   const layers = row.gradients.map((grad, l) => {

@@ -1,8 +1,20 @@
-import { usageError, usageFault } from '../errors.js';
+import { usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { resolveTarget, type Target, type TargetRequest } from '../target/target.js';
 import { encodeText, type Encoding } from '../text/encode.js';
-import { attentionFlow, HEAD_PROPERTIES, headRoles, inductionScores, normWeighted, rankHeads, rollout, runAttention, type HeadProperty, type HeadRole, type Matrix } from './analysis.js';
+import {
+  attentionFlow,
+  HEAD_PROPERTIES,
+  headRoles,
+  inductionScores,
+  normWeighted,
+  rankHeads,
+  rollout,
+  runAttention,
+  type HeadProperty,
+  type HeadRole,
+  type Matrix,
+} from './analysis.js';
 import { attentionTimesGradient, type AttentionTimesGradient } from './gradient.js';
 
 export const ATTENTION_SCHEMA = 'interp/attention@1';
@@ -52,12 +64,16 @@ export interface AttentionView {
 }
 
 function checkRequest(r: AttentionRequest): HeadProperty {
-  if (!HEAD_PROPERTIES.includes(r.sort as HeadProperty)) throw usageFault('sort', `unknown {param} '${r.sort}'; choose one of ${HEAD_PROPERTIES.join(', ')}`);
+  if (!HEAD_PROPERTIES.includes(r.sort as HeadProperty))
+    throw usageFault('sort', `unknown {param} '${r.sort}'; choose one of ${HEAD_PROPERTIES.join(', ')}`);
   if (r.head !== undefined && r.layer === undefined) throw usageFault('head', '{param} needs --layer');
-  if ((r.rollout || r.flow) && (r.layer !== undefined || r.norm)) throw usageFault('rollout', '{param} and --flow span all layers; drop --layer, --head and --norm');
+  if ((r.rollout || r.flow) && (r.layer !== undefined || r.norm))
+    throw usageFault('rollout', '{param} and --flow span all layers; drop --layer, --head and --norm');
   if (r.rollout && r.flow) throw usageFault('rollout', 'give {param} or --flow, not both');
-  if (r.gradient && (r.rollout || r.flow || r.norm)) throw usageFault('gradient', '{param} weighs raw attention; drop --rollout, --flow and --norm');
-  if (!r.gradient && (r.target?.target !== undefined || r.target?.score !== undefined)) throw usageFault('target', '{param} and --score apply with --gradient');
+  if (r.gradient && (r.rollout || r.flow || r.norm))
+    throw usageFault('gradient', '{param} weighs raw attention; drop --rollout, --flow and --norm');
+  if (!r.gradient && (r.target?.target !== undefined || r.target?.score !== undefined))
+    throw usageFault('target', '{param} and --score apply with --gradient');
   return r.sort as HeadProperty;
 }
 
@@ -68,15 +84,21 @@ export async function attentionView(model: Model, request: AttentionRequest): Pr
   const run = await runAttention(model, encoding.ids);
   const [T, L, H] = [run.length, run.layers.length, run.layers[0].length];
   const { layer, head } = request;
-  if (layer !== undefined && layer >= L) throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has layers 0–${L - 1}`);
-  if (head !== undefined && head >= H) throw usageFault('head', `{param} ${head} does not exist; layer ${layer} has heads 0–${H - 1}`);
+  if (layer !== undefined && layer >= L)
+    throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has layers 0–${L - 1}`);
+  if (head !== undefined && head >= H)
+    throw usageFault('head', `{param} ${head} does not exist; layer ${layer} has heads 0–${H - 1}`);
   const focus = model.task === 'causal-lm' || !encoding.special[0] ? T - 1 : 0;
   let matrices: Matrix[][] = run.layers;
   if (request.norm) {
     const inst = await model.instrumented();
     matrices = run.layers.map((heads, l) => {
       const projection = inst.outputProjections[l];
-      if (!projection) throw usageFault('norm', `{param}: layer ${l} of '${model.id}' has no plain output-projection weight to measure value vectors with`);
+      if (!projection)
+        throw usageFault(
+          'norm',
+          `{param}: layer ${l} of '${model.id}' has no plain output-projection weight to measure value vectors with`,
+        );
       return normWeighted(heads, run.values[l], projection, T);
     });
   }
@@ -87,11 +109,20 @@ export async function attentionView(model: Model, request: AttentionRequest): Pr
     gradient = await attentionTimesGradient(model, encoding.ids, target);
     matrices = gradient.layers;
   }
-  const separators = new Set([model.tokenizer.sep_token_id, model.tokenizer.eos_token_id].filter((x): x is number => typeof x === 'number'));
+  const separators = new Set(
+    [model.tokenizer.sep_token_id, model.tokenizer.eos_token_id].filter((x): x is number => typeof x === 'number'),
+  );
   const inducing = request.inductionLength > 0 && model.task === 'causal-lm';
-  const induction = inducing ? await inductionScores(model, Math.min(request.inductionLength, Math.floor((model.maxLength - 2) / 2)), request.seed) : null;
+  const induction = inducing
+    ? await inductionScores(
+        model,
+        Math.min(request.inductionLength, Math.floor((model.maxLength - 2) / 2)),
+        request.seed,
+      )
+    : null;
   let whole: AttentionView['whole'];
-  if (request.rollout) whole = { kind: 'rollout', matrix: rollout(run.layers, T), rows: Array.from({ length: T }, (_, i) => i) };
+  if (request.rollout)
+    whole = { kind: 'rollout', matrix: rollout(run.layers, T), rows: Array.from({ length: T }, (_, i) => i) };
   if (request.flow) {
     const rows = T <= request.maxTokens ? Array.from({ length: T }, (_, i) => i) : [focus];
     whole = { kind: 'flow', matrix: attentionFlow(run.layers, T, rows), rows };
@@ -99,7 +130,20 @@ export async function attentionView(model: Model, request: AttentionRequest): Pr
   const kind: AttentionKind = whole?.kind ?? (request.norm ? 'norm' : gradient ? 'attention-x-gradient' : 'attention');
   const roles = rankHeads(headRoles(run, encoding, separators, induction), sort);
   return {
-    model: model.id, text: request.text, encoding, kind, shape: { layers: L, heads: H, tokens: T }, matrices, layer, head, whole, focus, gradient, target, roles, sort,
+    model: model.id,
+    text: request.text,
+    encoding,
+    kind,
+    shape: { layers: L, heads: H, tokens: T },
+    matrices,
+    layer,
+    head,
+    whole,
+    focus,
+    gradient,
+    target,
+    roles,
+    sort,
     induction: induction ? { length: request.inductionLength, seed: request.seed } : null,
   };
 }

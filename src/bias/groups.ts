@@ -42,7 +42,11 @@ export const BUILTIN_GROUPS: Record<string, GroupSet> = {
 /** A built-in set by name, or a JSON file of the same shape. */
 export function readGroups(spec: string): GroupSet {
   if (BUILTIN_GROUPS[spec]) return BUILTIN_GROUPS[spec];
-  if (!fs.existsSync(spec)) throw usageFault('groups', `{param} must be ${Object.keys(BUILTIN_GROUPS).join(', ')} or a JSON file, got '${spec}'`);
+  if (!fs.existsSync(spec))
+    throw usageFault(
+      'groups',
+      `{param} must be ${Object.keys(BUILTIN_GROUPS).join(', ')} or a JSON file, got '${spec}'`,
+    );
   let groups: GroupSet;
   try {
     groups = JSON.parse(fs.readFileSync(spec, 'utf8'));
@@ -50,7 +54,10 @@ export function readGroups(spec: string): GroupSet {
     throw usageFault('groups', `{param} ${spec} is not valid JSON`);
   }
   const entries = Object.entries(groups ?? {});
-  if (entries.length < 2 || entries.some(([, terms]) => !Array.isArray(terms) || terms.length === 0 || terms.some((t) => typeof t !== 'string'))) {
+  if (
+    entries.length < 2 ||
+    entries.some(([, terms]) => !Array.isArray(terms) || terms.length === 0 || terms.some((t) => typeof t !== 'string'))
+  ) {
     throw usageFault('groups', `{param} ${spec}: expected {"group": ["term", …], …} with at least two groups`);
   }
   return groups;

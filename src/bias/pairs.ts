@@ -28,31 +28,52 @@ export function readPairs(file: string): SentencePair[] {
   }
   if (path.extname(file).toLowerCase() === '.csv') {
     const rows = parse(raw, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
-    if (!rows.length || !('sent_more' in rows[0]) || !('sent_less' in rows[0])) throw usageError(`${file}: expected CrowS-Pairs columns sent_more, sent_less, stereo_antistereo, bias_type`);
-    return rows.map((r) => ({ more: r.sent_more, less: r.sent_less, type: r.bias_type || 'unknown', direction: r.stereo_antistereo || 'stereo' }));
+    if (!rows.length || !('sent_more' in rows[0]) || !('sent_less' in rows[0]))
+      throw usageError(`${file}: expected CrowS-Pairs columns sent_more, sent_less, stereo_antistereo, bias_type`);
+    return rows.map((r) => ({
+      more: r.sent_more,
+      less: r.sent_less,
+      type: r.bias_type || 'unknown',
+      direction: r.stereo_antistereo || 'stereo',
+    }));
   }
-  return raw.split(/\r?\n/).filter((l) => l.trim()).map((line, i) => {
-    let r: { more?: unknown; less?: unknown; type?: unknown; direction?: unknown };
-    try {
-      r = JSON.parse(line);
-    } catch {
-      throw usageError(`${file}:${i + 1} is not valid JSON`);
-    }
-    if (typeof r.more !== 'string' || typeof r.less !== 'string') throw usageError(`${file}:${i + 1} needs "more" and "less" strings`);
-    return { more: r.more, less: r.less, type: typeof r.type === 'string' ? r.type : 'unknown', direction: typeof r.direction === 'string' ? r.direction : 'stereo' };
-  });
+  return raw
+    .split(/\r?\n/)
+    .filter((l) => l.trim())
+    .map((line, i) => {
+      let r: { more?: unknown; less?: unknown; type?: unknown; direction?: unknown };
+      try {
+        r = JSON.parse(line);
+      } catch {
+        throw usageError(`${file}:${i + 1} is not valid JSON`);
+      }
+      if (typeof r.more !== 'string' || typeof r.less !== 'string')
+        throw usageError(`${file}:${i + 1} needs "more" and "less" strings`);
+      return {
+        more: r.more,
+        less: r.less,
+        type: typeof r.type === 'string' ? r.type : 'unknown',
+        direction: typeof r.direction === 'string' ? r.direction : 'stereo',
+      };
+    });
 }
 
 /** Log-probability of a whole sentence under a causal LM: every real token given those before (the encoding starts with BOS, or the context token of a model without one). */
 export async function sentenceLogProbs(model: Model, texts: string[]): Promise<number[]> {
   const seqs = texts.map((t) => encodeText(model, t, { truncate: true }).ids);
-  return runBatched(model, seqs, (batch, r, i) => {
-    const { data, dims } = batch.output(model.signature.logits);
-    const V = dims[2];
-    let total = 0;
-    for (let t = 1; t < batch.lengths[r]; t++) total += logProbAt(data, (r * batch.length + t - 1) * V, V, seqs[i][t]);
-    return total;
-  }, { batchTokens: 4096 });
+  return runBatched(
+    model,
+    seqs,
+    (batch, r, i) => {
+      const { data, dims } = batch.output(model.signature.logits);
+      const V = dims[2];
+      let total = 0;
+      for (let t = 1; t < batch.lengths[r]; t++)
+        total += logProbAt(data, (r * batch.length + t - 1) * V, V, seqs[i][t]);
+      return total;
+    },
+    { batchTokens: 4096 },
+  );
 }
 
 /** Longest common subsequence of two id lists: the positions in `a` that the pair shares. */
@@ -60,9 +81,10 @@ export function sharedPositions(a: readonly number[], b: readonly number[]): num
   const m = a.length;
   const n = b.length;
   const L = Array.from({ length: m + 1 }, () => new Int32Array(n + 1));
-  for (let i = m - 1; i >= 0; i--) for (let j = n - 1; j >= 0; j--) L[i][j] = a[i] === b[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  for (let i = m - 1; i >= 0; i--)
+    for (let j = n - 1; j >= 0; j--) L[i][j] = a[i] === b[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
   const out: number[] = [];
-  for (let i = 0, j = 0; i < m && j < n; ) {
+  for (let i = 0, j = 0; i < m && j < n;) {
     if (a[i] === b[j]) {
       out.push(i);
       i++;
@@ -76,7 +98,8 @@ export function sharedPositions(a: readonly number[], b: readonly number[]): num
 /** Pseudo-log-likelihood (Salazar et al.; CrowS-Pairs): mask each shared token in turn and sum its log-probability. */
 export async function pseudoLogLikelihoods(model: Model, pairs: SentencePair[]): Promise<[number, number][]> {
   const maskId = model.tokenizer.mask_token_id;
-  if (maskId === undefined || maskId === null) throw usageError(`'${model.id}' has no mask token for pseudo-log-likelihood`);
+  if (maskId === undefined || maskId === null)
+    throw usageError(`'${model.id}' has no mask token for pseudo-log-likelihood`);
   const special = new Set(model.tokenizer.all_special_ids);
   const jobs: { seq: number[]; position: number; token: number; pair: number; side: 0 | 1 }[] = [];
   pairs.forEach((p, pi) => {
@@ -84,7 +107,10 @@ export async function pseudoLogLikelihoods(model: Model, pairs: SentencePair[]):
     const b = encodeText(model, p.less, { truncate: true }).ids;
     const sharedA = sharedPositions(a, b);
     const sharedB = sharedPositions(b, a);
-    for (const [ids, shared, side] of [[a, sharedA, 0], [b, sharedB, 1]] as const) {
+    for (const [ids, shared, side] of [
+      [a, sharedA, 0],
+      [b, sharedB, 1],
+    ] as const) {
       for (const pos of shared) {
         if (special.has(ids[pos])) continue;
         const seq = [...ids];
@@ -94,12 +120,17 @@ export async function pseudoLogLikelihoods(model: Model, pairs: SentencePair[]):
     }
   });
   const scores: [number, number][] = pairs.map(() => [0, 0]);
-  await runBatched(model, jobs.map((j) => j.seq), (batch, r, i) => {
-    const { data, dims } = batch.output(model.signature.logits);
-    const V = dims[2];
-    const job = jobs[i];
-    scores[job.pair][job.side] += logProbAt(data, (r * batch.length + job.position) * V, V, job.token);
-  }, { batchTokens: 4096 });
+  await runBatched(
+    model,
+    jobs.map((j) => j.seq),
+    (batch, r, i) => {
+      const { data, dims } = batch.output(model.signature.logits);
+      const V = dims[2];
+      const job = jobs[i];
+      scores[job.pair][job.side] += logProbAt(data, (r * batch.length + job.position) * V, V, job.token);
+    },
+    { batchTokens: 4096 },
+  );
   return scores;
 }
 
@@ -124,21 +155,35 @@ export interface PairsResult {
 export async function scorePairs(model: Model, pairs: SentencePair[], seed: number): Promise<PairsResult> {
   let scores: [number, number][];
   if (model.task === 'causal-lm') {
-    const lp = await sentenceLogProbs(model, pairs.flatMap((p) => [p.more, p.less]));
+    const lp = await sentenceLogProbs(
+      model,
+      pairs.flatMap((p) => [p.more, p.less]),
+    );
     scores = pairs.map((_, i) => [lp[2 * i], lp[2 * i + 1]]);
   } else if (model.task === 'masked-lm') {
     scores = await pseudoLogLikelihoods(model, pairs);
   } else {
-    throw usageError('bias pairs needs a causal or masked language model; classifiers do not assign likelihoods to sentences');
+    throw usageError(
+      'bias pairs needs a causal or masked language model; classifiers do not assign likelihoods to sentences',
+    );
   }
   const prefers = scores.map(([a, b]) => (a > b ? 1 : 0));
   const row = (group: string, idx: number[]): PairsRow => ({
     group,
     ties: idx.filter((i) => scores[i][0] === scores[i][1]).length,
-    ...bootstrap(idx.map((i) => prefers[i]), seed),
+    ...bootstrap(
+      idx.map((i) => prefers[i]),
+      seed,
+    ),
   });
   const all = pairs.map((_, i) => i);
-  const by = (key: 'type' | 'direction') => [...new Set(pairs.map((p) => p[key]))].sort().map((g) => row(g, all.filter((i) => pairs[i][key] === g)));
+  const by = (key: 'type' | 'direction') =>
+    [...new Set(pairs.map((p) => p[key]))].sort().map((g) =>
+      row(
+        g,
+        all.filter((i) => pairs[i][key] === g),
+      ),
+    );
   return {
     schema: PAIRS_SCHEMA,
     model: model.id,

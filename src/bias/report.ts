@@ -17,25 +17,45 @@ export interface SwapRequest {
   permutations: number;
   seed: number;
   /** Attribute the gap between two groups (default: the highest and lowest mean) to the template words. */
-  explain?: { groups?: [string, string]; method: string; params: Record<string, number>; choices: Record<string, string> };
+  explain?: {
+    groups?: [string, string];
+    method: string;
+    params: Record<string, number>;
+    choices: Record<string, string>;
+  };
 }
 
 function readTemplates(request: SwapRequest): string[] {
   const templates = [...request.templates];
   if (request.templatesFile) {
-    if (!fs.existsSync(request.templatesFile)) throw usageFault('templates', `no such {param} file: ${request.templatesFile}`);
-    templates.push(...fs.readFileSync(request.templatesFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
+    if (!fs.existsSync(request.templatesFile))
+      throw usageFault('templates', `no such {param} file: ${request.templatesFile}`);
+    templates.push(
+      ...fs
+        .readFileSync(request.templatesFile, 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
   }
-  if (templates.length === 0) throw usageFault('template', 'give at least one {param} "… {group} …" or --templates FILE');
+  if (templates.length === 0)
+    throw usageFault('template', 'give at least one {param} "… {group} …" or --templates FILE');
   return templates;
 }
 
 /** The target every variant is scored on: a classifier's label (default: its last, e.g. POSITIVE), or a causal LM's next token or continuation. */
 async function swapTarget(model: Model, request: TargetRequest, probe: string): Promise<Target> {
   const ids = encodeText(model, probe).ids;
-  if (model.task === 'classification') return resolveTarget(model, ids, { ...request, target: request.target ?? model.labels![model.labels!.length - 1] });
+  if (model.task === 'classification')
+    return resolveTarget(model, ids, {
+      ...request,
+      target: request.target ?? model.labels![model.labels!.length - 1],
+    });
   if (model.task !== 'causal-lm') throw usageError('bias swap needs a classifier or a causal LM');
-  if (request.target === undefined && request.continuation === undefined) throw usageError("for a causal LM, give --continuation TEXT (its log-probability) or --target TOKEN (the next token's)");
+  if (request.target === undefined && request.continuation === undefined)
+    throw usageError(
+      "for a causal LM, give --continuation TEXT (its log-probability) or --target TOKEN (the next token's)",
+    );
   return resolveTarget(model, ids, request, probe);
 }
 
@@ -44,10 +64,18 @@ export async function swapReport(model: Model, request: SwapRequest): Promise<Sw
   const groups = readGroups(request.groups);
   const variants = fillTemplates(readTemplates(request), groups, request.slots);
   const target = await swapTarget(model, request.target, variants[0].text);
-  const result = await swapProbe(model, variants, target, { permutations: request.permutations, seed: request.seed });
+  const result = await swapProbe(model, variants, target, {
+    permutations: request.permutations,
+    seed: request.seed,
+  });
   if (request.explain) {
     const pair = request.explain.groups ?? [result.gap.high, result.gap.low];
-    for (const g of pair) if (!groups[g]) throw usageFault('explain-groups', `{param}: unknown group '${g}'; groups are ${Object.keys(groups).join(', ')}`);
+    for (const g of pair)
+      if (!groups[g])
+        throw usageFault(
+          'explain-groups',
+          `{param}: unknown group '${g}'; groups are ${Object.keys(groups).join(', ')}`,
+        );
     const { method, params, choices } = request.explain;
     result.explanation = await explainGap(model, variants, target, pair, method, params, choices, request.seed);
   }

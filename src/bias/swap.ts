@@ -30,8 +30,13 @@ export function fillTemplates(templates: string[], groups: GroupSet, slots: Reco
   for (const template of templates) {
     if (!template.includes('{group}')) throw usageError(`template '${template}' has no {group} slot`);
     const names = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).filter((n) => n !== 'group');
-    for (const n of names) if (!slots[n]?.length) throw usageFault('slot', `template '${template}' has a {${n}} slot; give its values with {param} ${n}=a,b`);
-    const combos = names.reduce<Record<string, string>[]>((acc, n) => acc.flatMap((c) => slots[n].map((v) => ({ ...c, [n]: v }))), [{}]);
+    for (const n of names)
+      if (!slots[n]?.length)
+        throw usageFault('slot', `template '${template}' has a {${n}} slot; give its values with {param} ${n}=a,b`);
+    const combos = names.reduce<Record<string, string>[]>(
+      (acc, n) => acc.flatMap((c) => slots[n].map((v) => ({ ...c, [n]: v }))),
+      [{}],
+    );
     for (const combo of combos) {
       const filled = template.replace(/\{(\w+)\}/g, (m, n: string) => (n === 'group' ? m : combo[n]));
       for (const [group, terms] of Object.entries(groups)) {
@@ -74,7 +79,13 @@ export interface SwapResult {
 }
 
 /** Permutation test on the largest gap between group means: shuffle group labels over the pooled scores. */
-export function permutationTest(scores: number[], labels: number[], groups: number, permutations: number, seed: number): { statistic: number; pValue: number } {
+export function permutationTest(
+  scores: number[],
+  labels: number[],
+  groups: number,
+  permutations: number,
+  seed: number,
+): { statistic: number; pValue: number } {
   const gap = (ls: ArrayLike<number>) => {
     const sum = new Float64Array(groups);
     const count = new Float64Array(groups);
@@ -84,26 +95,47 @@ export function permutationTest(scores: number[], labels: number[], groups: numb
     }
     let hi = -Infinity;
     let lo = Infinity;
-    for (let g = 0; g < groups; g++) if (count[g]) {
-      const m = sum[g] / count[g];
-      hi = Math.max(hi, m);
-      lo = Math.min(lo, m);
-    }
+    for (let g = 0; g < groups; g++)
+      if (count[g]) {
+        const m = sum[g] / count[g];
+        hi = Math.max(hi, m);
+        lo = Math.min(lo, m);
+      }
     return hi - lo;
   };
   const shuffled = new Int32Array(labels.length);
-  const { observed, pValue } = permutationPValue(labels.length, (order) => {
-    for (let i = 0; i < order.length; i++) shuffled[i] = labels[order[i]];
-    return gap(shuffled);
-  }, permutations, new Rng(seed));
+  const { observed, pValue } = permutationPValue(
+    labels.length,
+    (order) => {
+      for (let i = 0; i < order.length; i++) shuffled[i] = labels[order[i]];
+      return gap(shuffled);
+    },
+    permutations,
+    new Rng(seed),
+  );
   return { statistic: observed, pValue };
 }
 
-export async function swapProbe(model: Model, variants: SwapVariant[], target: Target, options: { permutations: number; seed: number }): Promise<SwapResult> {
-  const scores = await scoreSequences(model, target, variants.map((v) => encodeText(model, v.text).ids));
+export async function swapProbe(
+  model: Model,
+  variants: SwapVariant[],
+  target: Target,
+  options: { permutations: number; seed: number },
+): Promise<SwapResult> {
+  const scores = await scoreSequences(
+    model,
+    target,
+    variants.map((v) => encodeText(model, v.text).ids),
+  );
   const groupNames = [...new Set(variants.map((v) => v.group))];
   const labels = variants.map((v) => groupNames.indexOf(v.group));
-  const groups = groupNames.map((group, g) => ({ group, ...bootstrap(Array.from(scores).filter((_, i) => labels[i] === g), options.seed) }));
+  const groups = groupNames.map((group, g) => ({
+    group,
+    ...bootstrap(
+      Array.from(scores).filter((_, i) => labels[i] === g),
+      options.seed,
+    ),
+  }));
   const ranked = [...groups].sort((a, b) => b.mean - a.mean);
   const { pValue } = permutationTest(Array.from(scores), labels, groupNames.length, options.permutations, options.seed);
   return {
@@ -111,11 +143,21 @@ export async function swapProbe(model: Model, variants: SwapVariant[], target: T
     model: model.id,
     target: { kind: target.kind, name: target.name },
     groups,
-    gap: { high: ranked[0].group, low: ranked[ranked.length - 1].group, value: ranked[0].mean - ranked[ranked.length - 1].mean },
+    gap: {
+      high: ranked[0].group,
+      low: ranked[ranked.length - 1].group,
+      value: ranked[0].mean - ranked[ranked.length - 1].mean,
+    },
     pValue,
     permutations: options.permutations,
     seed: options.seed,
-    variants: variants.map((v, i) => ({ template: v.template, group: v.group, term: v.term, text: v.text, score: scores[i] })),
+    variants: variants.map((v, i) => ({
+      template: v.template,
+      group: v.group,
+      term: v.term,
+      text: v.text,
+      score: scores[i],
+    })),
   };
 }
 
@@ -123,7 +165,13 @@ export interface SwapExplanation {
   method: string;
   groups: [string, string];
   /** Per filled template: the attribution of score(first group) − score(second group) to each template word. */
-  templates: { template: string; slots: Record<string, string>; terms: [string, string]; difference: number; words: { text: string; attribution: number }[] }[];
+  templates: {
+    template: string;
+    slots: Record<string, string>;
+    terms: [string, string];
+    difference: number;
+    words: { text: string; attribution: number }[];
+  }[];
 }
 
 function wordFeatures(encoding: Encoding, variant: SwapVariant): Feature[] {
@@ -132,7 +180,9 @@ function wordFeatures(encoding: Encoding, variant: SwapVariant): Feature[] {
     text: w.text,
     start: w.start,
     end: w.end,
-    positions: encoding.offsets.map(([s, e], p) => (!encoding.special[p] && e > w.start && s < w.end ? p : -1)).filter((p) => p >= 0),
+    positions: encoding.offsets
+      .map(([s, e], p) => (!encoding.special[p] && e > w.start && s < w.end ? p : -1))
+      .filter((p) => p >= 0),
   }));
 }
 
@@ -141,9 +191,22 @@ function wordFeatures(encoding: Encoding, variant: SwapVariant): Feature[] {
  * value of a coalition of words is score(A with those words) − score(B with those words), where A and B
  * differ only in the group term. Any perturbation method can split that difference.
  */
-export async function explainGap(model: Model, variants: SwapVariant[], target: Target, groups: [string, string], method: string, params: Record<string, number>, choices: Record<string, string>, seed: number): Promise<SwapExplanation> {
+export async function explainGap(
+  model: Model,
+  variants: SwapVariant[],
+  target: Target,
+  groups: [string, string],
+  method: string,
+  params: Record<string, number>,
+  choices: Record<string, string>,
+  seed: number,
+): Promise<SwapExplanation> {
   const perturbation = methodNames(['perturbation']);
-  if (!perturbation.includes(method)) throw usageFault('explain-method', `{param} must be a perturbation method (${perturbation.join(', ')}), got '${method}'`);
+  if (!perturbation.includes(method))
+    throw usageFault(
+      'explain-method',
+      `{param} must be a perturbation method (${perturbation.join(', ')}), got '${method}'`,
+    );
   const m = methodNamed(method);
   const config = resolveMethodConfig(method, params, choices);
   const run = new RunContext();
@@ -151,7 +214,9 @@ export async function explainGap(model: Model, variants: SwapVariant[], target: 
   // The group's first term in each filled template.
   const byKey = (group: string) => {
     const map = new Map<string, SwapVariant>();
-    for (const v of variants) if (v.group === group && !map.has(`${v.template}|${JSON.stringify(v.slots)}`)) map.set(`${v.template}|${JSON.stringify(v.slots)}`, v);
+    for (const v of variants)
+      if (v.group === group && !map.has(`${v.template}|${JSON.stringify(v.slots)}`))
+        map.set(`${v.template}|${JSON.stringify(v.slots)}`, v);
     return map;
   };
   const first = byKey(groups[0]);
@@ -172,9 +237,24 @@ export async function explainGap(model: Model, variants: SwapVariant[], target: 
       return x.map((v, i) => v - y[i]);
     };
     const [full, empty] = await score([fullCoalition(n), emptyCoalition(n)]);
-    const ctx: ExplainContext = { encoding: encA, target, features: featA, rng: new Rng(seed), score, fullScore: full, baselineScore: empty, queryPosition: encA.ids.length - 1 };
+    const ctx: ExplainContext = {
+      encoding: encA,
+      target,
+      features: featA,
+      rng: new Rng(seed),
+      score,
+      fullScore: full,
+      baselineScore: empty,
+      queryPosition: encA.ids.length - 1,
+    };
     const result = await m.explain(ctx, config.params, config.choices);
-    templates.push({ template: a.template, slots: a.slots, terms: [a.term, b.term], difference: full, words: featA.map((f, i) => ({ text: f.text, attribution: result.values[i] })) });
+    templates.push({
+      template: a.template,
+      slots: a.slots,
+      terms: [a.term, b.term],
+      difference: full,
+      words: featA.map((f, i) => ({ text: f.text, attribution: result.values[i] })),
+    });
   }
   return { method, groups, templates };
 }

@@ -29,7 +29,8 @@ export function readWeat(file: string): WeatSets {
     throw usageError(`${file} is not valid JSON (expected the SEAT format {targ1, targ2, attr1, attr2})`);
   }
   for (const k of ['targ1', 'targ2', 'attr1', 'attr2'] as const) {
-    if (!Array.isArray(sets[k]?.examples) || sets[k].examples.length === 0) throw usageError(`${file}: ${k}.examples must be a non-empty list`);
+    if (!Array.isArray(sets[k]?.examples) || sets[k].examples.length === 0)
+      throw usageError(`${file}: ${k}.examples must be a non-empty list`);
   }
   return sets;
 }
@@ -58,7 +59,14 @@ export function effectSize(X: Float64Array[], Y: Float64Array[], A: Float64Array
 }
 
 /** One-sided permutation p-value of the test statistic Σ_x s(x) − Σ_y s(y) over equal-size re-partitions of X ∪ Y. */
-export function weatPValue(X: Float64Array[], Y: Float64Array[], A: Float64Array[], B: Float64Array[], permutations: number, seed: number): number {
+export function weatPValue(
+  X: Float64Array[],
+  Y: Float64Array[],
+  A: Float64Array[],
+  B: Float64Array[],
+  permutations: number,
+  seed: number,
+): number {
   const s = [...X, ...Y].map((w) => association(w, A, B));
   const statistic = (idx: ArrayLike<number>) => {
     let t = 0;
@@ -72,10 +80,18 @@ export function weatPValue(X: Float64Array[], Y: Float64Array[], A: Float64Array
 export async function embedTexts(model: Model, texts: string[], layer: number): Promise<Float64Array[]> {
   const inst = await model.instrumented();
   const name = inst.outputs.hiddenStates[layer];
-  if (!name) throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has hidden states 0–${inst.outputs.hiddenStates.length - 1}`);
+  if (!name)
+    throw usageFault(
+      'layer',
+      `{param} ${layer} does not exist; '${model.id}' has hidden states 0–${inst.outputs.hiddenStates.length - 1}`,
+    );
   const encodings = texts.map((t) => encodeText(model, t, { truncate: true }));
   const hook: HookName = `hidden.${layer}`;
-  const caches = await runWithCache(model, encodings.map((e) => e.ids), [hook]);
+  const caches = await runWithCache(
+    model,
+    encodings.map((e) => e.ids),
+    [hook],
+  );
   return caches.map((cache, i) => {
     const { data, dims } = cache.get(hook); // [pos, dModel]
     return meanPool(data, 0, dims[1], contentPositions(encodings[i].special));
@@ -96,11 +112,19 @@ export interface WeatResult {
 }
 
 /** WEAT at hidden state `layer` (default: the last). */
-export async function weat(model: Model, sets: WeatSets, layer: number | undefined, permutations: number, seed: number): Promise<WeatResult> {
+export async function weat(
+  model: Model,
+  sets: WeatSets,
+  layer: number | undefined,
+  permutations: number,
+  seed: number,
+): Promise<WeatResult> {
   const inst = await model.instrumented();
   layer ??= inst.outputs.hiddenStates.length - 1;
   const at = layer;
-  const [X, Y, A, B] = await Promise.all([sets.targ1, sets.targ2, sets.attr1, sets.attr2].map((s) => embedTexts(model, s.examples, at)));
+  const [X, Y, A, B] = await Promise.all(
+    [sets.targ1, sets.targ2, sets.attr1, sets.attr2].map((s) => embedTexts(model, s.examples, at)),
+  );
   return {
     schema: WEAT_SCHEMA,
     model: model.id,

@@ -55,13 +55,22 @@ export interface TokenActivations {
  * Non-special token activations over a corpus (at most `maxTokens` tokens): the residual stream after
  * layer `layer` (0 = embeddings), or the feed-forward activation inside layer `layer`.
  */
-export async function collectActivations(model: Model, lines: AsyncIterable<string>, layer: number, maxTokens: number, source: 'hidden' | 'mlp' = 'hidden'): Promise<TokenActivations> {
+export async function collectActivations(
+  model: Model,
+  lines: AsyncIterable<string>,
+  layer: number,
+  maxTokens: number,
+  source: 'hidden' | 'mlp' = 'hidden',
+): Promise<TokenActivations> {
   const inst = await model.instrumented();
   const names = source === 'hidden' ? inst.outputs.hiddenStates : inst.outputs.mlp;
   const name = names[layer];
   if (!name) {
     const what = source === 'hidden' ? 'hidden states' : 'feed-forward activations';
-    throw usageFault('layer', `{param} ${layer}: '${model.id}' has ${what} for layers 0–${names.length - 1}${source === 'mlp' && layer < names.length ? ', but none was found in this layer' : ''}`);
+    throw usageFault(
+      'layer',
+      `{param} ${layer}: '${model.id}' has ${what} for layers 0–${names.length - 1}${source === 'mlp' && layer < names.length ? ', but none was found in this layer' : ''}`,
+    );
   }
   const encodings: Encoding[] = [];
   let count = 0;
@@ -73,13 +82,18 @@ export async function collectActivations(model: Model, lines: AsyncIterable<stri
   }
   if (encodings.length === 0) throw usageError('the corpus is empty');
   const hook: HookName = source === 'hidden' ? `hidden.${layer}` : `mlp.${layer}`;
-  const caches = await runWithCache(model, encodings.map((e) => e.ids), [hook]);
+  const caches = await runWithCache(
+    model,
+    encodings.map((e) => e.ids),
+    [hook],
+  );
   const rows = caches.map((cache, i) => {
     const { data, dims } = cache.get(hook); // [pos, width]
     const H = dims[1];
     const e = encodings[i];
     const out: Float64Array[] = [];
-    for (let p = 0; p < e.ids.length; p++) if (!e.special[p]) out.push(Float64Array.from(data.subarray(p * H, (p + 1) * H)));
+    for (let p = 0; p < e.ids.length; p++)
+      if (!e.special[p]) out.push(Float64Array.from(data.subarray(p * H, (p + 1) * H)));
     return out;
   });
   const dim = rows.find((r) => r.length)?.[0].length ?? 0;
@@ -116,7 +130,14 @@ export function cutSession(model: Model, layer: number): Promise<ort.InferenceSe
 }
 
 /** Run the model from hidden state `layer` with replaced hidden states [rows, T, H] for one token sequence; returns the logits [rows, …]. */
-export async function runFromHidden(model: Model, layer: number, ids: readonly number[], hidden: Float32Array, rows: number, run?: RunContext): Promise<{ data: Float32Array; dims: readonly number[] }> {
+export async function runFromHidden(
+  model: Model,
+  layer: number,
+  ids: readonly number[],
+  hidden: Float32Array,
+  rows: number,
+  run?: RunContext,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await cutSession(model, layer);
   const T = ids.length;
   const H = hidden.length / (rows * T);
@@ -131,7 +152,14 @@ export async function runFromHidden(model: Model, layer: number, ids: readonly n
       const size = perRow.reduce((a, b) => a * b, 1);
       return data.slice(r * size, (r + 1) * size);
     },
-    { session, outputs: [logits], run, extraFeeds: (start, end) => ({ [CUT_INPUT]: new ort.Tensor('float32', hidden.slice(start * T * H, end * T * H), [end - start, T, H]) }) },
+    {
+      session,
+      outputs: [logits],
+      run,
+      extraFeeds: (start, end) => ({
+        [CUT_INPUT]: new ort.Tensor('float32', hidden.slice(start * T * H, end * T * H), [end - start, T, H]),
+      }),
+    },
   );
   const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

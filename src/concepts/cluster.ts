@@ -114,9 +114,14 @@ export function silhouette(points: Points, labels: Int32Array, k: number, seed: 
 }
 
 /** Pick k in [2, maxK] by the best silhouette. */
-export function chooseK(points: Points, maxK: number, seed: number): { k: number; scores: { k: number; silhouette: number }[] } {
+export function chooseK(
+  points: Points,
+  maxK: number,
+  seed: number,
+): { k: number; scores: { k: number; silhouette: number }[] } {
   const scores: { k: number; silhouette: number }[] = [];
-  for (let k = 2; k <= Math.min(maxK, points.n - 1); k++) scores.push({ k, silhouette: silhouette(points, kMeans(points, k, seed).labels, k, seed) });
+  for (let k = 2; k <= Math.min(maxK, points.n - 1); k++)
+    scores.push({ k, silhouette: silhouette(points, kMeans(points, k, seed).labels, k, seed) });
   const best = scores.reduce((a, b) => (b.silhouette > a.silhouette ? b : a), scores[0]);
   return { k: best?.k ?? 1, scores };
 }
@@ -148,12 +153,18 @@ export function pca2(points: Points, seed: number): Float64Array {
     components.push(v);
   }
   const out = new Float64Array(n * 2);
-  for (let i = 0; i < n; i++) for (let c = 0; c < 2; c++) for (let d = 0; d < dim; d++) out[i * 2 + c] += centred[i * dim + d] * components[c][d];
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < 2; c++) for (let d = 0; d < dim; d++) out[i * 2 + c] += centred[i * dim + d] * components[c][d];
   return out;
 }
 
 /** Non-negative matrix factorisation X ≈ W·H (Lee & Seung multiplicative updates); X is n × dim, W n × f, H f × dim. */
-export function nmf(points: Points, factors: number, seed: number, iterations = 200): { W: Float64Array; H: Float64Array; error: number } {
+export function nmf(
+  points: Points,
+  factors: number,
+  seed: number,
+  iterations = 200,
+): { W: Float64Array; H: Float64Array; error: number } {
   const { data: X, n, dim } = points;
   const rng = new Rng(seed);
   const scale = Math.sqrt(X.reduce((s, x) => s + x, 0) / (n * dim) / factors) || 1;
@@ -179,7 +190,9 @@ export function nmf(points: Points, factors: number, seed: number, iterations = 
       }
     // W ← W ⊙ (XHᵀ) / (WHHᵀ)
     const HHt = new Float64Array(factors * factors);
-    for (let f = 0; f < factors; f++) for (let g = 0; g < factors; g++) for (let d = 0; d < dim; d++) HHt[f * factors + g] += H[f * dim + d] * H[g * dim + d];
+    for (let f = 0; f < factors; f++)
+      for (let g = 0; g < factors; g++)
+        for (let d = 0; d < dim; d++) HHt[f * factors + g] += H[f * dim + d] * H[g * dim + d];
     for (let i = 0; i < n; i++) {
       for (let f = 0; f < factors; f++) {
         let num = 0;
@@ -204,7 +217,12 @@ export function nmf(points: Points, factors: number, seed: number, iterations = 
  * Codes w ≥ 0 of one row x ≈ w·H for fixed factors H (f × dim): non-negative least squares by the same
  * multiplicative updates, one factor at a time. Negative entries of x count as 0, as in the factorisation.
  */
-export function nonNegativeCodes(row: ArrayLike<number>, H: Float64Array, factors: number, iterations = 100): Float64Array {
+export function nonNegativeCodes(
+  row: ArrayLike<number>,
+  H: Float64Array,
+  factors: number,
+  iterations = 100,
+): Float64Array {
   const dim = row.length;
   const x = Array.from(row, (v) => Math.max(0, v));
   const w = new Float64Array(factors).fill(0.1);

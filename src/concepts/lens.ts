@@ -27,7 +27,12 @@ export interface LensResult {
  * own final norm and unembedding, by feeding it to the graph cut at the last hidden state. At the last
  * layer this is exactly the model's output.
  */
-export async function logitLens(model: Model, encoding: Encoding, topK: number, target: number | null): Promise<LensResult> {
+export async function logitLens(
+  model: Model,
+  encoding: Encoding,
+  topK: number,
+  target: number | null,
+): Promise<LensResult> {
   const states = await hiddenStates(model, encoding.ids);
   const L = states.length - 1;
   const T = encoding.ids.length;
@@ -37,7 +42,10 @@ export async function logitLens(model: Model, encoding: Encoding, topK: number, 
   const { data, dims } = await runFromHidden(model, L, encoding.ids, stacked, states.length);
   const classifier = dims.length === 2;
   const V = dims[dims.length - 1];
-  const rowOf = (layer: number, pos: number) => (classifier ? data.subarray(layer * V, (layer + 1) * V) : data.subarray((layer * T + pos) * V, (layer * T + pos + 1) * V));
+  const rowOf = (layer: number, pos: number) =>
+    classifier
+      ? data.subarray(layer * V, (layer + 1) * V)
+      : data.subarray((layer * T + pos) * V, (layer * T + pos + 1) * V);
   const label = (id: number) => (classifier ? (model.labels?.[id] ?? String(id)) : tokenName(model, id));
   const positions = (classifier ? [0] : Array.from({ length: T }, (_, i) => i)).map((pos) => {
     const final = softmax(rowOf(L, pos));
@@ -49,7 +57,12 @@ export async function logitLens(model: Model, encoding: Encoding, topK: number, 
       return {
         layer,
         top: order.slice(0, topK).map((id) => ({ id, token: label(id), probability: p[id] })),
-        tracked: { id: tracked, token: label(tracked), rank: order.indexOf(tracked) + 1, probability: p[tracked] },
+        tracked: {
+          id: tracked,
+          token: label(tracked),
+          rank: order.indexOf(tracked) + 1,
+          probability: p[tracked],
+        },
       };
     });
     return { index: pos, token: classifier ? '[sequence]' : encoding.tokens[pos], cells };

@@ -33,7 +33,10 @@ function context(acts: TokenActivations, i: number, width = 40): string {
   const [s, end] = e.offsets[t.position];
   const before = e.text.slice(Math.max(0, s - width), s);
   const after = e.text.slice(end, end + width);
-  return `${s > width ? '…' : ''}${before}[[${e.text.slice(s, end)}]]${after}${end + width < e.text.length ? '…' : ''}`.replace(/\s+/g, ' ');
+  return `${s > width ? '…' : ''}${before}[[${e.text.slice(s, end)}]]${after}${end + width < e.text.length ? '…' : ''}`.replace(
+    /\s+/g,
+    ' ',
+  );
 }
 
 export interface ClusterRow {
@@ -45,23 +48,45 @@ export interface ClusterRow {
 }
 
 /** Per cluster: its most frequent tokens, its most distinctive ones (share in the cluster over share in the corpus), and example contexts. */
-export function describeClusters(acts: TokenActivations, labels: Int32Array, k: number, top: number, seed: number): ClusterRow[] {
+export function describeClusters(
+  acts: TokenActivations,
+  labels: Int32Array,
+  k: number,
+  top: number,
+  seed: number,
+): ClusterRow[] {
   const corpus = new Map<string, number>();
   for (const t of acts.tokens) corpus.set(t.text.toLowerCase(), (corpus.get(t.text.toLowerCase()) ?? 0) + 1);
   return Array.from({ length: k }, (_, c) => {
     const members = acts.tokens.map((_, i) => i).filter((i) => labels[i] === c);
     const counts = new Map<string, number>();
-    for (const i of members) counts.set(acts.tokens[i].text.toLowerCase(), (counts.get(acts.tokens[i].text.toLowerCase()) ?? 0) + 1);
-    const byFrequency = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top).map(([token, count]) => ({ token, count }));
+    for (const i of members)
+      counts.set(acts.tokens[i].text.toLowerCase(), (counts.get(acts.tokens[i].text.toLowerCase()) ?? 0) + 1);
+    const byFrequency = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, top)
+      .map(([token, count]) => ({ token, count }));
     const lift = [...counts.entries()]
       .filter(([, n]) => n >= 2)
-      .map(([token, count]) => ({ token, count, lift: count / members.length / ((corpus.get(token) ?? 1) / acts.n) }))
+      .map(([token, count]) => ({
+        token,
+        count,
+        lift: count / members.length / ((corpus.get(token) ?? 1) / acts.n),
+      }))
       .sort((a, b) => b.lift - a.lift || b.count - a.count)
       .slice(0, top);
     // Three examples spread over the cluster (deterministic for a seed).
     const step = Math.max(1, Math.floor(members.length / 3));
-    const picks = [0, 1, 2].map((j) => members[(j * step + (seed % step)) % Math.max(1, members.length)]).filter((x) => x !== undefined);
-    return { cluster: c, size: members.length, topByFrequency: byFrequency, topByDistinctiveness: lift, examples: [...new Set(picks)].map((i) => context(acts, i)) };
+    const picks = [0, 1, 2]
+      .map((j) => members[(j * step + (seed % step)) % Math.max(1, members.length)])
+      .filter((x) => x !== undefined);
+    return {
+      cluster: c,
+      size: members.length,
+      topByFrequency: byFrequency,
+      topByDistinctiveness: lift,
+      examples: [...new Set(picks)].map((i) => context(acts, i)),
+    };
   });
 }
 
@@ -83,7 +108,10 @@ export interface ClusterReport {
 export type ProjectedToken = { x: number; y: number; cluster: string; token: string };
 
 /** k-means over a corpus's token activations at a layer, with `k` given or chosen by silhouette. */
-export async function clusterConcepts(model: Model, request: CorpusRequest & { k: number | 'auto' }): Promise<{ report: ClusterReport; projection: ProjectedToken[] }> {
+export async function clusterConcepts(
+  model: Model,
+  request: CorpusRequest & { k: number | 'auto' },
+): Promise<{ report: ClusterReport; projection: ProjectedToken[] }> {
   const layer = await layerOf(model, request.layer, 'hidden');
   const acts = await collectActivations(model, corpusLines(request.data), layer, request.maxTokens);
   if (acts.n < 3) throw usageError('the corpus has fewer than 3 tokens to cluster');
@@ -91,10 +119,24 @@ export async function clusterConcepts(model: Model, request: CorpusRequest & { k
   const auto = request.k === 'auto' ? chooseK(points, 10, request.seed) : null;
   const result = kMeans(points, auto ? auto.k : (request.k as number), request.seed);
   const pcs = pca2(points, request.seed);
-  const projection = Array.from({ length: acts.n }, (_, i) => ({ x: pcs[2 * i], y: pcs[2 * i + 1], cluster: String(result.labels[i]), token: acts.tokens[i].text }));
+  const projection = Array.from({ length: acts.n }, (_, i) => ({
+    x: pcs[2 * i],
+    y: pcs[2 * i + 1],
+    cluster: String(result.labels[i]),
+    token: acts.tokens[i].text,
+  }));
   const report: ClusterReport = {
-    schema: CLUSTER_SCHEMA, model: model.id, layer, k: result.k, silhouette: auto?.scores ?? null, tokens: acts.n, lines: acts.lines.length,
-    inertia: result.inertia, iterations: result.iterations, clusters: describeClusters(acts, result.labels, result.k, request.top, request.seed), labels: Array.from(result.labels),
+    schema: CLUSTER_SCHEMA,
+    model: model.id,
+    layer,
+    k: result.k,
+    silhouette: auto?.scores ?? null,
+    tokens: acts.n,
+    lines: acts.lines.length,
+    inertia: result.inertia,
+    iterations: result.iterations,
+    clusters: describeClusters(acts, result.labels, result.k, request.top, request.seed),
+    labels: Array.from(result.labels),
   };
   return { report, projection };
 }
@@ -111,11 +153,18 @@ export interface FactorsReport {
 }
 
 /** NMF of the non-negative part of a layer's feed-forward activations, and optionally one text's per-token factor weights. */
-export async function factorConcepts(model: Model, request: CorpusRequest & { n: number; text?: string }): Promise<FactorsReport> {
+export async function factorConcepts(
+  model: Model,
+  request: CorpusRequest & { n: number; text?: string },
+): Promise<FactorsReport> {
   const { n, top } = request;
   const layer = await layerOf(model, request.layer, 'mlp');
   const acts = await collectActivations(model, corpusLines(request.data), layer, request.maxTokens, 'mlp');
-  const { W, H, error } = nmf({ data: acts.data.map((x) => Math.max(0, x)), n: acts.n, dim: acts.dim }, n, request.seed);
+  const { W, H, error } = nmf(
+    { data: acts.data.map((x) => Math.max(0, x)), n: acts.n, dim: acts.dim },
+    n,
+    request.seed,
+  );
   const factors = Array.from({ length: n }, (_, f) => {
     const order = Array.from({ length: acts.n }, (_, i) => i).sort((a, b) => W[b * n + f] - W[a * n + f]);
     const seen = new Set<string>();
@@ -131,10 +180,29 @@ export async function factorConcepts(model: Model, request: CorpusRequest & { n:
   });
   let strip: FactorsReport['strip'] = null;
   if (request.text !== undefined) {
-    const single = await collectActivations(model, (async function* () { yield request.text!; })(), layer, 10_000, 'mlp');
-    strip = single.tokens.map((t, i) => ({ token: t.text, factors: Array.from(nonNegativeCodes(single.data.subarray(i * single.dim, (i + 1) * single.dim), H, n)) }));
+    const single = await collectActivations(
+      model,
+      (async function* () {
+        yield request.text!;
+      })(),
+      layer,
+      10_000,
+      'mlp',
+    );
+    strip = single.tokens.map((t, i) => ({
+      token: t.text,
+      factors: Array.from(nonNegativeCodes(single.data.subarray(i * single.dim, (i + 1) * single.dim), H, n)),
+    }));
   }
-  return { schema: FACTORS_SCHEMA, model: model.id, layer, factors, reconstructionError: error, tokens: acts.n, strip };
+  return {
+    schema: FACTORS_SCHEMA,
+    model: model.id,
+    layer,
+    factors,
+    reconstructionError: error,
+    tokens: acts.n,
+    strip,
+  };
 }
 
 /** The logit lens on one text, tracking `target` (a label, or one token) or each position's own prediction. */
@@ -146,7 +214,8 @@ export async function lensReport(model: Model, text: string, top: number, target
     if (tracked < 0) throw usageError(`unknown label '${target}'; this model's labels are ${model.labels!.join(', ')}`);
   } else if (target !== undefined) {
     const ids = idsAfterPrompt(model, text, encoding.ids, target);
-    if (ids.length !== 1) throw usageFault('target', `{param} '${target}' is ${ids.length} tokens; the lens tracks one token`);
+    if (ids.length !== 1)
+      throw usageFault('target', `{param} '${target}' is ${ids.length} tokens; the lens tracks one token`);
     tracked = ids[0];
   }
   return logitLens(model, encoding, top, tracked);
@@ -169,7 +238,13 @@ export async function tcavReport(model: Model, request: TcavRequest): Promise<Tc
   const probe = encodeText(model, request.inputs[0], { truncate: true });
   const target =
     model.task === 'classification'
-      ? await resolveTarget(model, probe.ids, { target: request.target ?? model.labels![model.labels!.length - 1], score: 'logit' })
+      ? await resolveTarget(model, probe.ids, {
+          target: request.target ?? model.labels![model.labels!.length - 1],
+          score: 'logit',
+        })
       : await resolveTarget(model, probe.ids, { target: request.target }, request.inputs[0]);
-  return tcav(model, request.concept, request.random, request.inputs, request.layer, target, { runs: request.runs, seed: request.seed });
+  return tcav(model, request.concept, request.random, request.inputs, request.layer, target, {
+    runs: request.runs,
+    seed: request.seed,
+  });
 }

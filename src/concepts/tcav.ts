@@ -14,7 +14,12 @@ import { hiddenStates } from './activations.js';
 export const TCAV_SCHEMA = 'interp/tcav@2';
 
 /** L2-regularised logistic regression by Newton's method (small dense problems). Returns weights and bias. */
-export function logisticRegression(X: Float64Array[], y: number[], l2 = 1e-2, iterations = 50): { w: Float64Array; b: number } {
+export function logisticRegression(
+  X: Float64Array[],
+  y: number[],
+  l2 = 1e-2,
+  iterations = 50,
+): { w: Float64Array; b: number } {
   const d = X[0].length;
   const p = d + 1;
   let beta = new Float64Array(p);
@@ -47,7 +52,11 @@ export function logisticRegression(X: Float64Array[], y: number[], l2 = 1e-2, it
 }
 
 /** Mean of the non-special positions' hidden states at a layer, for each text. */
-async function pooled(model: Model, texts: string[], layer: number): Promise<{ pooled: Float64Array[]; states: Float32Array[]; ids: number[][]; special: boolean[][] }> {
+async function pooled(
+  model: Model,
+  texts: string[],
+  layer: number,
+): Promise<{ pooled: Float64Array[]; states: Float32Array[]; ids: number[][]; special: boolean[][] }> {
   const out: Float64Array[] = [];
   const states: Float32Array[] = [];
   const ids: number[][] = [];
@@ -56,7 +65,8 @@ async function pooled(model: Model, texts: string[], layer: number): Promise<{ p
     const e = encodeText(model, t, { truncate: true });
     const hs = await hiddenStates(model, e.ids);
     const h = hs[layer];
-    if (!h) throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has hidden states 0–${hs.length - 1}`);
+    if (!h)
+      throw usageFault('layer', `{param} ${layer} does not exist; '${model.id}' has hidden states 0–${hs.length - 1}`);
     const T = e.ids.length;
     const H = h.length / T;
     out.push(meanPool(h, 0, H, contentPositions(e.special)));
@@ -79,10 +89,16 @@ function trainCav(pos: Float64Array[], neg: Float64Array[], rng: Rng): Cav {
   const cut = Math.max(2, Math.floor(order.length * 0.75));
   const train = order.slice(0, cut);
   const test = order.slice(cut);
-  const { w, b } = logisticRegression(train.map((t) => t.x), train.map((t) => t.y));
+  const { w, b } = logisticRegression(
+    train.map((t) => t.x),
+    train.map((t) => t.y),
+  );
   const correct = test.filter((t) => (t.x.reduce((s, v, j) => s + v * w[j], b) > 0 ? 1 : 0) === t.y).length;
   const norm = Math.sqrt(w.reduce((s, v) => s + v * v, 0));
-  return { direction: norm > 0 ? w.map((v) => v / norm) : w, accuracy: test.length ? correct / test.length : NaN };
+  return {
+    direction: norm > 0 ? w.map((v) => v / norm) : w,
+    accuracy: test.length ? correct / test.length : NaN,
+  };
 }
 
 export interface TcavResult {
@@ -121,14 +137,21 @@ export async function directionalDerivatives(
   const gs = await gradientSession(model, { kind: 'hidden', layer }, headScoreOf(target));
   const rows = data.states.map((state, i) => {
     const head = targetHead(target, data.ids[i].length);
-    return { ids: data.ids[i], cut: state, positions: head.positions, index: head.index, weight: head.weight };
+    return {
+      ids: data.ids[i],
+      cut: state,
+      positions: head.positions,
+      index: head.index,
+      weight: head.weight,
+    };
   });
   const out = await runGradients(model, gs, rows);
   return out.map((r, i) => {
     const T = data.ids[i].length;
     const H = r.gradients[0].length / T;
     const summed = new Float64Array(H);
-    for (let p = 0; p < T; p++) if (!data.special[i][p]) for (let j = 0; j < H; j++) summed[j] += r.gradients[0][p * H + j];
+    for (let p = 0; p < T; p++)
+      if (!data.special[i][p]) for (let j = 0; j < H; j++) summed[j] += r.gradients[0][p * H + j];
     return directions.map((d) => summed.reduce((s, g, j) => s + g * d[j], 0));
   });
 }
@@ -137,8 +160,17 @@ export async function directionalDerivatives(
  * TCAV (Kim et al. 2018), with exact directional derivatives (see directionalDerivatives). Significance: a two-sided permutation test of the concept's TCAV scores
  * against random-vs-random CAVs.
  */
-export async function tcav(model: Model, concept: string[], random: string[], inputs: string[], layer: number, target: Target, options: { runs: number; seed: number }): Promise<TcavResult> {
-  if (concept.length < 4 || random.length < 8) throw usageError('TCAV needs at least 4 concept examples and 8 random examples');
+export async function tcav(
+  model: Model,
+  concept: string[],
+  random: string[],
+  inputs: string[],
+  layer: number,
+  target: Target,
+  options: { runs: number; seed: number },
+): Promise<TcavResult> {
+  if (concept.length < 4 || random.length < 8)
+    throw usageError('TCAV needs at least 4 concept examples and 8 random examples');
   const rng = new Rng(options.seed);
   const pos = (await pooled(model, concept, layer)).pooled;
   const neg = (await pooled(model, random, layer)).pooled;
@@ -151,7 +183,13 @@ export async function tcav(model: Model, concept: string[], random: string[], in
     nulls.push(trainCav(shuffled.slice(0, half), shuffled.slice(half), rng));
   }
   const data = await pooled(model, inputs, layer);
-  const derivatives = await directionalDerivatives(model, layer, target, data, [...cavs, ...nulls].map((c) => c.direction));
+  const derivatives = await directionalDerivatives(
+    model,
+    layer,
+    target,
+    data,
+    [...cavs, ...nulls].map((c) => c.direction),
+  );
   const counts = { concept: cavs.map(() => 0), null: nulls.map(() => 0) };
   for (const row of derivatives) {
     row.forEach((d, k) => {
@@ -161,15 +199,34 @@ export async function tcav(model: Model, concept: string[], random: string[], in
   const scores = counts.concept.map((c) => c / inputs.length);
   const nullScores = counts.null.map((c) => c / inputs.length);
   const pooledScores = [...scores, ...nullScores];
-  const { pValue } = permutationPValue(pooledScores.length, (order) => {
-    let a = 0;
-    let b = 0;
-    for (let i = 0; i < order.length; i++) (i < scores.length ? (a += pooledScores[order[i]]) : (b += pooledScores[order[i]]));
-    return Math.abs(a / scores.length - b / (order.length - scores.length));
-  }, TCAV_PERMUTATIONS, rng);
+  const { pValue } = permutationPValue(
+    pooledScores.length,
+    (order) => {
+      let a = 0;
+      let b = 0;
+      for (let i = 0; i < order.length; i++) {
+        if (i < scores.length) a += pooledScores[order[i]];
+        else b += pooledScores[order[i]];
+      }
+      return Math.abs(a / scores.length - b / (order.length - scores.length));
+    },
+    TCAV_PERMUTATIONS,
+    rng,
+  );
   return {
-    schema: TCAV_SCHEMA, model: model.id, layer, target: target.name, runs: options.runs, derivative: 'exact',
+    schema: TCAV_SCHEMA,
+    model: model.id,
+    layer,
+    target: target.name,
+    runs: options.runs,
+    derivative: 'exact',
     cavAccuracy: mean(cavs.map((c) => c.accuracy).filter((a) => !Number.isNaN(a))),
-    scores, nullScores, mean: mean(scores), nullMean: mean(nullScores), pValue, significant: pValue < 0.05, seed: options.seed,
+    scores,
+    nullScores,
+    mean: mean(scores),
+    nullMean: mean(nullScores),
+    pValue,
+    significant: pValue < 0.05,
+    seed: options.seed,
   };
 }

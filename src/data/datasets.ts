@@ -29,7 +29,10 @@ export function formatOf(file: string, given?: string): DatasetFormat {
 
 /** Find the rationale text in the sentence, ignoring case and runs of spaces. */
 function locate(sentence: string, evidence: string): { start: number; end: number; text: string } | undefined {
-  const words = evidence.trim().split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const words = evidence
+    .trim()
+    .split(/\s+/)
+    .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   if (!words.length || !words[0]) return undefined;
   const m = new RegExp(words.join('\\s+'), 'i').exec(sentence);
   return m ? { start: m.index, end: m.index + m[0].length, text: m[0] } : undefined;
@@ -49,7 +52,11 @@ export function readDataset(file: string, format: DatasetFormat): Example[] {
       const cells = line.split('\t');
       const label = cells.length > 1 ? cells[cells.length - 1].trim() : undefined;
       if (i === 0 && label !== undefined && /^(label|sentiment|class|y)$/i.test(label)) return; // header
-      examples.push({ id: String(examples.length), text: cells.length > 1 ? cells.slice(0, -1).join('\t') : cells[0], label });
+      examples.push({
+        id: String(examples.length),
+        text: cells.length > 1 ? cells.slice(0, -1).join('\t') : cells[0],
+        label,
+      });
     });
   } else if (format === 'jsonl') {
     raw.split(/\r?\n/).forEach((line, i) => {
@@ -62,11 +69,22 @@ export function readDataset(file: string, format: DatasetFormat): Example[] {
       }
       const text = row.text ?? row.sentence;
       if (typeof text !== 'string') throw usageError(`${file}:${i + 1} has no "text" string`);
-      const weights = row.weights && typeof row.weights === 'object' ? (row.weights as Record<string, number>) : undefined;
-      examples.push({ id: row.id === undefined ? String(examples.length) : String(row.id), text, label: row.label === undefined ? undefined : String(row.label), weights });
+      const weights =
+        row.weights && typeof row.weights === 'object' ? (row.weights as Record<string, number>) : undefined;
+      examples.push({
+        id: row.id === undefined ? String(examples.length) : String(row.id),
+        text,
+        label: row.label === undefined ? undefined : String(row.label),
+        weights,
+      });
     });
   } else {
-    let rows: { idx?: unknown; sentence?: string; label?: unknown; evidence?: { text?: string } | { text?: string }[] }[];
+    let rows: {
+      idx?: unknown;
+      sentence?: string;
+      label?: unknown;
+      evidence?: { text?: string } | { text?: string }[];
+    }[];
     try {
       rows = JSON.parse(raw);
     } catch {
@@ -77,7 +95,12 @@ export function readDataset(file: string, format: DatasetFormat): Example[] {
       if (typeof row.sentence !== 'string') throw usageError(`${file}: item ${i} has no "sentence"`);
       const evidence = Array.isArray(row.evidence) ? row.evidence[0] : row.evidence;
       const rationale = evidence?.text ? locate(row.sentence, evidence.text) : undefined;
-      examples.push({ id: row.idx === undefined ? String(i) : String(row.idx), text: row.sentence, label: row.label === undefined ? undefined : String(row.label), rationale });
+      examples.push({
+        id: row.idx === undefined ? String(i) : String(row.idx),
+        text: row.sentence,
+        label: row.label === undefined ? undefined : String(row.label),
+        rationale,
+      });
     });
   }
   if (examples.length === 0) throw usageFault('data', `{param} ${file} holds no examples`);
@@ -94,7 +117,8 @@ export interface Selection {
 
 export function parseShard(raw: string): [number, number] {
   const m = /^(\d+)\/(\d+)$/.exec(raw.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw usageFault('shard', `{param} must be i/n with 0 ≤ i < n, got '${raw}'`);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
+    throw usageFault('shard', `{param} must be i/n with 0 ≤ i < n, got '${raw}'`);
   return [Number(m[1]), Number(m[2])];
 }
 
@@ -102,7 +126,10 @@ export function parseShard(raw: string): [number, number] {
 export function selectExamples(examples: Example[], s: Selection): Example[] {
   let out = examples;
   if (s.sample !== undefined && s.sample < out.length) {
-    const order = new Rng(s.seed ?? 0).permutation(out.length).slice(0, s.sample).sort((a, b) => a - b);
+    const order = new Rng(s.seed ?? 0)
+      .permutation(out.length)
+      .slice(0, s.sample)
+      .sort((a, b) => a - b);
     out = order.map((i) => out[i]);
   }
   if (s.limit !== undefined) out = out.slice(0, s.limit);

@@ -15,7 +15,17 @@ export function recordKey(model: string, example: string, method: string, config
   const m = methodNamed(method);
   const own: [string, number | string][] = Object.entries(config.params).filter(([k]) => k in m.params);
   own.push(...Object.entries(config.choices).filter(([k]) => k in (m.choices ?? {})));
-  return JSON.stringify([model, example, method, own.sort(), config.baseline ?? 'default', config.granularity, config.score ?? 'probability', config.seed, config.stability]);
+  return JSON.stringify([
+    model,
+    example,
+    method,
+    own.sort(),
+    config.baseline ?? 'default',
+    config.granularity,
+    config.score ?? 'probability',
+    config.seed,
+    config.stability,
+  ]);
 }
 
 function goldTokens(p: Prepared, rationale: Example['rationale']): boolean[] | null {
@@ -31,22 +41,50 @@ function recoveryOf(p: Prepared, weights: Example['weights'], values: number[]):
 }
 
 /** Explain one example with every configured method and measure each explanation. */
-export async function evaluateExample(model: Model, modelName: string, example: Example, config: FidelityConfig, skip: ReadonlySet<string>): Promise<FidelityRecord[]> {
+export async function evaluateExample(
+  model: Model,
+  modelName: string,
+  example: Example,
+  config: FidelityConfig,
+  skip: ReadonlySet<string>,
+): Promise<FidelityRecord[]> {
   const todo = config.methods.filter((m) => !skip.has(recordKey(modelName, example.id, m, config)));
   if (todo.length === 0) return [];
-  const request = { text: example.text, method: todo[0], baseline: config.baseline, granularity: config.granularity, truncate: true, target: { score: config.score } };
+  const request = {
+    text: example.text,
+    method: todo[0],
+    baseline: config.baseline,
+    granularity: config.granularity,
+    truncate: true,
+    target: { score: config.score },
+  };
   const prepared = await prepare(model, request);
   // Prepared with the token baseline (the default): the deletion metrics need it.
   const baselineScore = prepared.baselineScore!;
   const records: FidelityRecord[] = [];
   for (const method of todo) {
-    const attribution = await explainText(model, { ...request, method, params: config.params, choices: config.choices, seed: config.seed }, { prepared });
+    const attribution = await explainText(
+      model,
+      { ...request, method, params: config.params, choices: config.choices, seed: config.seed },
+      { prepared },
+    );
     const values = attribution.features.map((f) => f.attribution);
     const n = prepared.features.length;
-    const score = new MaskedScorer(model, prepared.encoding, prepared.features, prepared.target, prepared.replacement, new RunContext())
+    const score = new MaskedScorer(
+      model,
+      prepared.encoding,
+      prepared.features,
+      prepared.target,
+      prepared.replacement,
+      new RunContext(),
+    )
       .know(fullCoalition(n), prepared.fullScore)
       .know(emptyCoalition(n), baselineScore).score;
-    const { deletion, insertion, ...scalars } = await faithfulness(score, values, prepared.fullScore, { seed: config.seed, softSamples: config.softSamples, maxNormalise: config.maxNormalise });
+    const { deletion, insertion, ...scalars } = await faithfulness(score, values, prepared.fullScore, {
+      seed: config.seed,
+      softSamples: config.softSamples,
+      maxNormalise: config.maxNormalise,
+    });
     const gold = goldTokens(prepared, example.rationale);
     let stability: FidelityRecord['stability'] = null;
     if (config.stability) stability = await stabilityOf(model, example, method, config, prepared, values);
@@ -78,7 +116,14 @@ export async function evaluateExample(model: Model, modelName: string, example: 
  * Rank correlation of the attributions (a) after deleting the feature with the smallest |attribution|
  * from the text, on the features that remain; (b) for sampling methods, under another seed.
  */
-async function stabilityOf(model: Model, example: Example, method: string, config: FidelityConfig, prepared: Prepared, values: number[]) {
+async function stabilityOf(
+  model: Model,
+  example: Example,
+  method: string,
+  config: FidelityConfig,
+  prepared: Prepared,
+  values: number[],
+) {
   const { params, choices } = config;
   let inputEdit: number | null = null;
   if (prepared.features.length >= 3) {
@@ -86,10 +131,24 @@ async function stabilityOf(model: Model, example: Example, method: string, confi
     const f = prepared.features[weakest];
     const text = (example.text.slice(0, f.start) + example.text.slice(f.end)).replace(/\s+/g, ' ').trim();
     try {
-      const edited = await explainText(model, { text, method, params, choices, seed: config.seed, baseline: config.baseline, granularity: config.granularity, target: { target: prepared.target.name, score: config.score }, truncate: true });
+      const edited = await explainText(model, {
+        text,
+        method,
+        params,
+        choices,
+        seed: config.seed,
+        baseline: config.baseline,
+        granularity: config.granularity,
+        target: { target: prepared.target.name, score: config.score },
+        truncate: true,
+      });
       const kept = prepared.features.filter((_, i) => i !== weakest).map((g) => g.text);
       const editedValues = edited.features.map((g) => g.attribution);
-      if (editedValues.length === kept.length) inputEdit = spearman(values.filter((_, i) => i !== weakest), editedValues);
+      if (editedValues.length === kept.length)
+        inputEdit = spearman(
+          values.filter((_, i) => i !== weakest),
+          editedValues,
+        );
     } catch (e) {
       // An edit can leave a text with nothing to attribute: no stability score then. Anything else is a fault.
       if (!(e instanceof InterpError && e.kind === 'usage')) throw e;
@@ -97,9 +156,24 @@ async function stabilityOf(model: Model, example: Example, method: string, confi
   }
   let seeds: number | null = null;
   if (methodNamed(method).sampling) {
-    const other = await explainText(model, { text: example.text, method, params, choices, seed: config.seed + 1, baseline: config.baseline, granularity: config.granularity, truncate: true }, { prepared });
-    seeds = spearman(values, other.features.map((g) => g.attribution));
+    const other = await explainText(
+      model,
+      {
+        text: example.text,
+        method,
+        params,
+        choices,
+        seed: config.seed + 1,
+        baseline: config.baseline,
+        granularity: config.granularity,
+        truncate: true,
+      },
+      { prepared },
+    );
+    seeds = spearman(
+      values,
+      other.features.map((g) => g.attribution),
+    );
   }
   return { inputEdit, seeds };
 }
-

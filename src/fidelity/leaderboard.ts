@@ -9,11 +9,27 @@ export type MetricName = (typeof METRICS)[number]['name'];
 
 /** Leaderboard metrics: name, how to read it from a record, and which direction is better. */
 export const METRICS = [
-  { name: 'comprehensiveness', better: 'higher', read: (r: FidelityRecord) => r.faithfulness.aopcComprehensiveness },
+  {
+    name: 'comprehensiveness',
+    better: 'higher',
+    read: (r: FidelityRecord) => r.faithfulness.aopcComprehensiveness,
+  },
   { name: 'sufficiency', better: 'lower', read: (r: FidelityRecord) => r.faithfulness.aopcSufficiency },
-  { name: 'naopc-comprehensiveness', better: 'higher', read: (r: FidelityRecord) => r.faithfulness.naopcComprehensiveness },
-  { name: 'naopc-sufficiency', better: 'lower', read: (r: FidelityRecord) => r.faithfulness.naopcSufficiency },
-  { name: 'soft-comprehensiveness', better: 'higher', read: (r: FidelityRecord) => r.faithfulness.softComprehensiveness },
+  {
+    name: 'naopc-comprehensiveness',
+    better: 'higher',
+    read: (r: FidelityRecord) => r.faithfulness.naopcComprehensiveness,
+  },
+  {
+    name: 'naopc-sufficiency',
+    better: 'lower',
+    read: (r: FidelityRecord) => r.faithfulness.naopcSufficiency,
+  },
+  {
+    name: 'soft-comprehensiveness',
+    better: 'higher',
+    read: (r: FidelityRecord) => r.faithfulness.softComprehensiveness,
+  },
   { name: 'soft-sufficiency', better: 'lower', read: (r: FidelityRecord) => r.faithfulness.softSufficiency },
   { name: 'deletion-auc', better: 'lower', read: (r: FidelityRecord) => r.faithfulness.deletionAuc },
   { name: 'insertion-auc', better: 'higher', read: (r: FidelityRecord) => r.faithfulness.insertionAuc },
@@ -67,10 +83,15 @@ export function leaderboard(records: FidelityRecord[], seed = 0): Leaderboard {
       examples: rs.length,
       forwardPasses: rs.reduce((s, r) => s + r.forwardPasses, 0),
       metrics,
-      curves: { deletion: mean(rs.map((r) => resample(r.curves.deletion))), insertion: mean(rs.map((r) => resample(r.curves.insertion))) },
+      curves: {
+        deletion: mean(rs.map((r) => resample(r.curves.deletion))),
+        insertion: mean(rs.map((r) => resample(r.curves.insertion))),
+      },
     };
   });
-  rows.sort((a, b) => (b.metrics.comprehensiveness?.mean ?? -Infinity) - (a.metrics.comprehensiveness?.mean ?? -Infinity));
+  rows.sort(
+    (a, b) => (b.metrics.comprehensiveness?.mean ?? -Infinity) - (a.metrics.comprehensiveness?.mean ?? -Infinity),
+  );
   return { schema: LEADERBOARD_SCHEMA, models: [...new Set([...unique.values()].map((r) => r.model))], rows };
 }
 
@@ -85,7 +106,11 @@ export function parseThreshold(raw: string, bound: 'min' | 'max'): Threshold {
   const m = /^(?:([\w-]+):)?([\w-]+)=(-?[\d.]+(?:e-?\d+)?)$/.exec(raw.trim());
   if (!m) throw usageFault(bound, `{param} must look like METRIC=VALUE or METHOD:METRIC=VALUE, got '${raw}'`);
   const metric = m[2] as MetricName;
-  if (!METRICS.some((x) => x.name === metric)) throw usageFault(bound, `unknown metric '${m[2]}' in {param}; choose one of ${METRICS.map((x) => x.name).join(', ')}`);
+  if (!METRICS.some((x) => x.name === metric))
+    throw usageFault(
+      bound,
+      `unknown metric '${m[2]}' in {param}; choose one of ${METRICS.map((x) => x.name).join(', ')}`,
+    );
   return { method: m[1] ?? null, metric, bound, value: Number(m[3]) };
 }
 
@@ -101,10 +126,15 @@ export function checkThresholds(board: Leaderboard, thresholds: Threshold[]): st
         misses.push(`${r.method}: ${t.metric} was not measured`);
         continue;
       }
-      if (t.bound === 'min' && e.mean < t.value) misses.push(`${r.method}: ${t.metric} ${e.mean.toFixed(4)} < ${t.value} (short by ${(t.value - e.mean).toFixed(4)})`);
-      if (t.bound === 'max' && e.mean > t.value) misses.push(`${r.method}: ${t.metric} ${e.mean.toFixed(4)} > ${t.value} (over by ${(e.mean - t.value).toFixed(4)})`);
+      if (t.bound === 'min' && e.mean < t.value)
+        misses.push(
+          `${r.method}: ${t.metric} ${e.mean.toFixed(4)} < ${t.value} (short by ${(t.value - e.mean).toFixed(4)})`,
+        );
+      if (t.bound === 'max' && e.mean > t.value)
+        misses.push(
+          `${r.method}: ${t.metric} ${e.mean.toFixed(4)} > ${t.value} (over by ${(e.mean - t.value).toFixed(4)})`,
+        );
     }
   }
   return misses;
 }
-

@@ -21,17 +21,35 @@ export interface RandomizationRow {
  * rank correlation of each method's attributions with those of the trained model. A method whose
  * attributions stay correlated is not explaining the model.
  */
-export async function randomizationCascade(model: Model, examples: Example[], config: FidelityConfig): Promise<RandomizationRow[]> {
+export async function randomizationCascade(
+  model: Model,
+  examples: Example[],
+  config: FidelityConfig,
+): Promise<RandomizationRow[]> {
   const proto = readGraph(model);
   const groups = weightGroups(proto);
   const originals = new Map<string, number[]>();
   const targets = new Map<string, Prepared['target']>();
   for (const example of examples) {
-    const prepared = await prepare(model, { text: example.text, method: config.methods[0], baseline: config.baseline, granularity: config.granularity, truncate: true, target: { score: config.score } });
+    const prepared = await prepare(model, {
+      text: example.text,
+      method: config.methods[0],
+      baseline: config.baseline,
+      granularity: config.granularity,
+      truncate: true,
+      target: { score: config.score },
+    });
     targets.set(example.id, prepared.target);
     for (const method of config.methods) {
-      const a = await explainText(model, { text: example.text, method, params: config.params, choices: config.choices, seed: config.seed }, { prepared });
-      originals.set(`${example.id}|${method}`, a.features.map((f) => f.attribution));
+      const a = await explainText(
+        model,
+        { text: example.text, method, params: config.params, choices: config.choices, seed: config.seed },
+        { prepared },
+      );
+      originals.set(
+        `${example.id}|${method}`,
+        a.features.map((f) => f.attribution),
+      );
     }
   }
   const rows: RandomizationRow[] = [];
@@ -45,14 +63,25 @@ export async function randomizationCascade(model: Model, examples: Example[], co
     for (const example of examples) {
       const encoding = encodeText(model, example.text, { truncate: true });
       // Explain the class the trained model predicted, so that only the weights change.
-      const prepared = await prepareEncoded(broken, encoding, targets.get(example.id)!, { baseline: config.baseline, granularity: config.granularity });
+      const prepared = await prepareEncoded(broken, encoding, targets.get(example.id)!, {
+        baseline: config.baseline,
+        granularity: config.granularity,
+      });
       for (const method of config.methods) {
-        const a = await explainText(broken, { text: example.text, method, params: config.params, choices: config.choices, seed: config.seed }, { prepared });
-        const rho = spearman(originals.get(`${example.id}|${method}`)!, a.features.map((f) => f.attribution));
+        const a = await explainText(
+          broken,
+          { text: example.text, method, params: config.params, choices: config.choices, seed: config.seed },
+          { prepared },
+        );
+        const rho = spearman(
+          originals.get(`${example.id}|${method}`)!,
+          a.features.map((f) => f.attribution),
+        );
         correlations.set(method, [...(correlations.get(method) ?? []), Number.isFinite(rho) ? rho : 0]);
       }
     }
-    for (const [method, values] of correlations) rows.push({ method, step: group.name, spearman: bootstrap(values, config.seed) });
+    for (const [method, values] of correlations)
+      rows.push({ method, step: group.name, spearman: bootstrap(values, config.seed) });
   }
   return rows;
 }

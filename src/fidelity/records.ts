@@ -26,4 +26,3 @@ export function readRecords(file: string, repair = false): FidelityRecord[] {
   if (repair && goodEnd < Buffer.byteLength(text)) fs.truncateSync(file, goodEnd);
   return records;
 }
-

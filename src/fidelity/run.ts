@@ -18,8 +18,14 @@ export interface FidelityRun {
 }
 
 /** Explain and measure every example with every method, resuming from `out`, and rank the methods. */
-export async function runFidelity(model: Model, data: Example[], config: FidelityConfig, run: FidelityRun): Promise<{ board: Leaderboard; ran: number }> {
-  if (model.task !== 'classification' && model.task !== 'causal-lm') throw usageError(`fidelity needs a classifier or a causal LM; '${model.id}' is a ${model.task}`);
+export async function runFidelity(
+  model: Model,
+  data: Example[],
+  config: FidelityConfig,
+  run: FidelityRun,
+): Promise<{ board: Leaderboard; ran: number }> {
+  if (model.task !== 'classification' && model.task !== 'causal-lm')
+    throw usageError(`fidelity needs a classifier or a causal LM; '${model.id}' is a ${model.task}`);
   const previous = run.out ? readRecords(run.out, true) : [];
   const done = new Set(previous.map((r) => r.key));
   const records = [...previous];
@@ -34,7 +40,10 @@ export async function runFidelity(model: Model, data: Example[], config: Fidelit
     run.onProgress?.(i + 1, pending.length);
   }
   const ids = new Set(data.map((e) => e.id));
-  const board = leaderboard(records.filter((r) => ids.has(r.example) && config.methods.includes(r.method) && r.model === model.id), config.seed);
+  const board = leaderboard(
+    records.filter((r) => ids.has(r.example) && config.methods.includes(r.method) && r.model === model.id),
+    config.seed,
+  );
   if (run.sanity > 0) {
     run.onStage?.('model-randomisation cascade');
     board.randomization = await randomizationCascade(model, data.slice(0, run.sanity), config);

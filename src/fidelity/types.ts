@@ -39,4 +39,3 @@ export interface FidelityRecord {
   recovery: number | null;
   stability: { inputEdit: number | null; seeds: number | null } | null;
 }
-

@@ -16,9 +16,20 @@ export const EMBEDDING_BASELINES: readonly BaselineKind[] = ['zero', 'mask', 'pa
  * oracle. Only feature positions move to the baseline: special tokens and a continuation stay as they
  * are, so that completeness is over the features alone.
  */
-export async function gradientContext(model: Model, encoding: Encoding, features: readonly Feature[], target: Target, baseline: BaselineKind, run?: RunContext, overrides?: RuleOverrides): Promise<GradientContext> {
+export async function gradientContext(
+  model: Model,
+  encoding: Encoding,
+  features: readonly Feature[],
+  target: Target,
+  baseline: BaselineKind,
+  run?: RunContext,
+  overrides?: RuleOverrides,
+): Promise<GradientContext> {
   if (!EMBEDDING_BASELINES.includes(baseline)) {
-    throw usageFault('baseline', `{param} ${baseline} does not apply to gradient methods; choose one of ${EMBEDDING_BASELINES.join(', ')}`);
+    throw usageFault(
+      'baseline',
+      `{param} ${baseline} does not apply to gradient methods; choose one of ${EMBEDDING_BASELINES.join(', ')}`,
+    );
   }
   const gs = await gradientSession(model, { kind: 'embeddings' }, headScoreOf(target), overrides);
   const head = targetHead(target, encoding.ids.length);
@@ -42,14 +53,24 @@ export async function gradientContext(model: Model, encoding: Encoding, features
     width,
     dequantized: gs.dequantized,
     async run(rows) {
-      const out = await runGradients(model, gs, rows.map((cut) => ({ ids, cut, positions: head.positions, index: head.index, weight: head.weight })), run);
+      const out = await runGradients(
+        model,
+        gs,
+        rows.map((cut) => ({ ids, cut, positions: head.positions, index: head.index, weight: head.weight })),
+        run,
+      );
       return out.map((r) => ({ score: r.score, gradient: r.gradients[0] }));
     },
   };
 }
 
 /** Per feature, Σ over its positions and embedding dims of (input − baseline) · gradient. */
-export function featureDots(features: readonly Feature[], delta: Float32Array, gradient: ArrayLike<number>, width: number): number[] {
+export function featureDots(
+  features: readonly Feature[],
+  delta: Float32Array,
+  gradient: ArrayLike<number>,
+  width: number,
+): number[] {
   return features.map((f) => {
     let s = 0;
     for (const p of f.positions) for (let j = p * width; j < (p + 1) * width; j++) s += delta[j] * gradient[j];

@@ -17,7 +17,14 @@ import { GraphIndex } from '../onnx/graph.js';
 import { findTransformerStructure } from '../onnx/instrument.js';
 import { probeFacts } from '../onnx/probe.js';
 import { DataType, encodeModel, toNumber, type ModelProto } from '../onnx/proto.js';
-import { addScoreHead, SCORE_OUTPUT, TARGET_INDEX, TARGET_POSITIONS, TARGET_WEIGHT, type HeadScore } from '../onnx/scoreHead.js';
+import {
+  addScoreHead,
+  SCORE_OUTPUT,
+  TARGET_INDEX,
+  TARGET_POSITIONS,
+  TARGET_WEIGHT,
+  type HeadScore,
+} from '../onnx/scoreHead.js';
 import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
 import { lastLogits, type Target } from '../target/target.js';
@@ -45,12 +52,23 @@ export interface GradientSession {
 }
 
 /** Cached gradient graphs are keyed by the code that builds them too, so that a changed rule never meets a stale graph. */
-const GRADIENT_MODULES = ['../onnx/gradRules', '../onnx/autodiff', '../onnx/scoreHead', '../onnx/cut', '../onnx/embeddings', '../onnx/probe', '../onnx/canonicalize', './session'];
+const GRADIENT_MODULES = [
+  '../onnx/gradRules',
+  '../onnx/autodiff',
+  '../onnx/scoreHead',
+  '../onnx/cut',
+  '../onnx/embeddings',
+  '../onnx/probe',
+  '../onnx/canonicalize',
+  './session',
+];
 
 /** Overriding rules key the cached graph by their own source text, so that an edited rule never meets a stale graph. */
 function overrideKey(overrides?: RuleOverrides): string {
   if (!overrides) return '';
-  return `|${overrides.name}|${Object.entries(overrides.rules).map(([op, rule]) => `${op}:${rule.toString()}`).join('|')}`;
+  return `|${overrides.name}|${Object.entries(overrides.rules)
+    .map(([op, rule]) => `${op}:${rule.toString()}`)
+    .join('|')}`;
 }
 
 export function headScoreOf(target: Target): HeadScore {
@@ -58,7 +76,12 @@ export function headScoreOf(target: Target): HeadScore {
 }
 
 /** The model's forward-and-backward session for one gradient source and score; built once per graph, cached in memory and on disk. */
-export function gradientSession(model: Model, source: GradientSource, headScore: HeadScore, overrides?: RuleOverrides): Promise<GradientSession> {
+export function gradientSession(
+  model: Model,
+  source: GradientSource,
+  headScore: HeadScore,
+  overrides?: RuleOverrides,
+): Promise<GradientSession> {
   const key = `gradient|${JSON.stringify(source)}|${headScore}|${overrides?.name ?? ''}`;
   return derivedOnce(model, key, () => buildGradientSession(model, source, headScore, overrides));
 }
@@ -70,54 +93,101 @@ function hiddenWidth(model: Model, proto: ModelProto): number {
   return findWordEmbeddings(proto).matrix.dims[1];
 }
 
-async function buildGradientSession(model: Model, source: GradientSource, headScore: HeadScore, overrides?: RuleOverrides): Promise<GradientSession> {
+interface Cut {
+  graph: ModelProto;
+  /** The tensors the score is differentiated with respect to. */
+  wrt: string[];
+  /** The word-embedding matrix, when the graph is cut at the embeddings. */
+  embeddings: FloatTensor | null;
+  cutInput: string | null;
+}
+
+/** The graph cut where the gradients are taken: at the embeddings, at a hidden state, or not at all (attention). */
+function cutForSource(proto: ModelProto, source: GradientSource, logits: string): Cut {
+  if (source.kind === 'embeddings') {
+    const found = findWordEmbeddings(proto);
+    return {
+      graph: cutAt(proto, found.tensor, [logits]),
+      wrt: [CUT_INPUT],
+      embeddings: found.matrix,
+      cutInput: CUT_INPUT,
+    };
+  }
+  const structure = findTransformerStructure(new GraphIndex(proto.graph));
+  if (source.kind === 'hidden') {
+    const tensor = structure.hiddenStates[source.layer];
+    if (!tensor)
+      throw new Error(`hidden state ${source.layer} does not exist (0–${structure.hiddenStates.length - 1})`);
+    return { graph: cutAt(proto, tensor, [logits]), wrt: [CUT_INPUT], embeddings: null, cutInput: CUT_INPUT };
+  }
+  const graph = { ...proto, graph: { ...proto.graph, output: proto.graph.output.filter((o) => o.name === logits) } };
+  return { graph, wrt: structure.layers.map((l) => l.probs), embeddings: null, cutInput: null };
+}
+
+/** Expose each of `tensors` as a float graph output `${prefix}.${i}`; returns the output names. */
+function exposeAsOutputs(graph: ModelProto, tensors: string[], prefix: string): string[] {
+  return tensors.map((t, i) => {
+    const name = `${prefix}.${i}`;
+    graph.graph.node.push({
+      input: [t],
+      output: [name],
+      name: name.replace(/\./g, '_'),
+      opType: 'Identity',
+      domain: '',
+      attribute: [],
+    });
+    graph.graph.output.push(valueInfo(name, DataType.FLOAT));
+    return name;
+  });
+}
+
+/** The cache file of a gradient graph: keyed by the model's bytes, the gradient code, the source, score and rules. */
+function gradientCacheFile(
+  bytes: Uint8Array,
+  source: GradientSource,
+  headScore: HeadScore,
+  overrides?: RuleOverrides,
+): string {
+  const hash = crypto
+    .createHash('sha256')
+    .update(bytes)
+    .update(
+      `${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`,
+    )
+    .digest('hex')
+    .slice(0, 32);
+  return path.join(cacheDir(), 'gradients', `${hash}.onnx`);
+}
+
+async function buildGradientSession(
+  model: Model,
+  source: GradientSource,
+  headScore: HeadScore,
+  overrides?: RuleOverrides,
+): Promise<GradientSession> {
   const { bytes } = readGraphWithBytes(model);
   const { model: proto, dequantized } = readGradientGraph(model);
   const opset = toNumber(proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
-  if (opset < 13) throw runtimeError(`'${model.id}': gradients need an ONNX opset of 13 or later (this graph has ${opset})`);
+  if (opset < 13)
+    throw runtimeError(`'${model.id}': gradients need an ONNX opset of 13 or later (this graph has ${opset})`);
   const logits = model.signature.logits;
   const perPosition = model.task !== 'classification';
-  let graph: ModelProto;
-  let wrt: string[];
-  let embeddings: FloatTensor | null = null;
-  let cutInput: string | null = CUT_INPUT;
+  let cut: Cut;
   try {
-    if (source.kind === 'embeddings') {
-      const found = findWordEmbeddings(proto);
-      embeddings = found.matrix;
-      graph = cutAt(proto, found.tensor, [logits]);
-      wrt = [CUT_INPUT];
-    } else {
-      const structure = findTransformerStructure(new GraphIndex(proto.graph));
-      if (source.kind === 'hidden') {
-        const tensor = structure.hiddenStates[source.layer];
-        if (!tensor) throw new Error(`hidden state ${source.layer} does not exist (0–${structure.hiddenStates.length - 1})`);
-        graph = cutAt(proto, tensor, [logits]);
-        wrt = [CUT_INPUT];
-      } else {
-        graph = { ...proto, graph: { ...proto.graph, output: proto.graph.output.filter((o) => o.name === logits) } };
-        wrt = structure.layers.map((l) => l.probs);
-        cutInput = null;
-      }
-    }
+    cut = cutForSource(proto, source, logits);
   } catch (e) {
     throw runtimeError(`'${model.id}': ${(e as Error).message}`);
   }
-  graph = addScoreHead(graph, logits, headScore, perPosition, opset);
+  const { wrt, embeddings, cutInput } = cut;
+  let graph = addScoreHead(cut.graph, logits, headScore, perPosition, opset);
   // Only the score (and, for attention, the probabilities) leave the graph: the logits stay inside.
-  graph = { ...graph, graph: { ...graph.graph, output: graph.graph.output.filter((o) => o.name === SCORE_OUTPUT) } };
-  const values: string[] = [];
-  if (source.kind === 'attention') {
-    wrt.forEach((t, i) => {
-      const name = `interp.attention.${i}`;
-      graph.graph.node.push({ input: [t], output: [name], name: `interp_attention_${i}`, opType: 'Identity', domain: '', attribute: [] });
-      graph.graph.output.push(valueInfo(name, DataType.FLOAT));
-      values.push(name);
-    });
-  }
+  graph = {
+    ...graph,
+    graph: { ...graph.graph, output: graph.graph.output.filter((o) => o.name === SCORE_OUTPUT) },
+  };
+  const values = source.kind === 'attention' ? exposeAsOutputs(graph, wrt, 'interp.attention') : [];
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
-  const hash = crypto.createHash('sha256').update(bytes).update(`${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`).digest('hex').slice(0, 32);
-  const cached = path.join(cacheDir(), 'gradients', `${hash}.onnx`);
+  const cached = gradientCacheFile(bytes, source, headScore, overrides);
   const request = { of: SCORE_OUTPUT, wrt };
   let encoded: Uint8Array | null = null;
   // Rewritten graphs held in memory (randomised weights) are built afresh: caching them would only fill the disk.
@@ -125,10 +195,13 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
     let result;
     try {
       const pathToScore = gradientPath(graph, request);
-      const facts = await probeFacts(graph, tensorsNeedingFacts(pathToScore, request), (variant) => probeFeeds(model, width, perPosition, variant));
+      const facts = await probeFacts(graph, tensorsNeedingFacts(pathToScore, request), (variant) =>
+        probeFeeds(model, width, perPosition, variant),
+      );
       result = backward(graph, request, facts, ruleTable(overrides), pathToScore);
     } catch (e) {
-      if (e instanceof UnsupportedOperatorError) throw runtimeError(`'${model.id}': ${e.message}, so gradient methods cannot run on it`);
+      if (e instanceof UnsupportedOperatorError)
+        throw runtimeError(`'${model.id}': ${e.message}, so gradient methods cannot run on it`);
       throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
     }
     encoded = encodeModel(result.model);
@@ -141,11 +214,27 @@ async function buildGradientSession(model: Model, source: GradientSource, headSc
   let session: ort.InferenceSession;
   try {
     // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
-    session = await openSession(encoded ?? fs.readFileSync(cached), { quiet: true, threads: model.threads }, externalDataFolder(proto.graph));
+    session = await openSession(
+      encoded ?? fs.readFileSync(cached),
+      { quiet: true, threads: model.threads },
+      externalDataFolder(proto.graph),
+    );
   } catch (e) {
-    throw runtimeError(`'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`);
+    throw runtimeError(
+      `'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
-  return { session, source, cutInput, gradients: wrt.map((_, i) => `interp.grad.${i}`), values, embeddings, headScore, perPosition, dequantized };
+  return {
+    session,
+    source,
+    cutInput,
+    gradients: wrt.map((_, i) => `interp.grad.${i}`),
+    values,
+    embeddings,
+    headScore,
+    perPosition,
+    dequantized,
+  };
 }
 
 /** Inputs for the two probe runs: 2 rows × 4 tokens, then 3 rows × 6 tokens. */
@@ -153,7 +242,9 @@ function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 
   const rows = variant === 0 ? 2 : 3;
   const length = variant === 0 ? 4 : 6;
   const vocab = Math.min(100, (model.config.vocab_size as number | undefined) ?? 100);
-  const sequences = Array.from({ length: rows }, (_, r) => Array.from({ length }, (_, t) => (r * 7 + t * 3 + 5) % vocab));
+  const sequences = Array.from({ length: rows }, (_, r) =>
+    Array.from({ length }, (_, t) => (r * 7 + t * 3 + 5) % vocab),
+  );
   const { feeds } = buildFeeds(model, sequences);
   const cut = Float32Array.from({ length: rows * length * width }, (_, i) => Math.sin(i * 0.37) * 0.5);
   const select = new Float32Array(rows * length);
@@ -192,7 +283,12 @@ export interface GradientRowResult {
 }
 
 /** Run rows forward and backward, batched like every other run; each row counts as one forward and one backward pass. */
-export async function runGradients(model: Model, gs: GradientSession, rows: readonly GradientRow[], run?: RunContext): Promise<GradientRowResult[]> {
+export async function runGradients(
+  model: Model,
+  gs: GradientSession,
+  rows: readonly GradientRow[],
+  run?: RunContext,
+): Promise<GradientRowResult[]> {
   const width = gs.embeddings ? gs.embeddings.dims[1] : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
   const extraFeeds = (start: number, end: number, length: number): Record<string, ort.Tensor> => {
     const n = end - start;
@@ -219,27 +315,35 @@ export async function runGradients(model: Model, gs: GradientSession, rows: read
     return feeds;
   };
   const outputs = [SCORE_OUTPUT, ...gs.gradients, ...gs.values];
-  const results = await runBatched(model, rows.map((r) => r.ids), (batch, row, i) => {
-    const sliceOf = (name: string, compactLength?: number) => {
-      const { data, dims } = batch.output(name);
-      const per = dims.slice(1).reduce((a, b) => a * b, 1);
-      const take = compactLength === undefined ? per : compactLength;
-      return data.slice(row * per, row * per + take);
-    };
-    const T = rows[i].ids.length;
-    const compact = gs.cutInput ? T * width : undefined;
-    return {
-      score: batch.output(SCORE_OUTPUT).data[row],
-      gradients: gs.gradients.map((g) => sliceOf(g, compact)),
-      values: gs.values.map((v) => sliceOf(v)),
-      length: batch.length,
-    };
-  }, { session: gs.session, outputs, extraFeeds, batchTokens: GRADIENT_BATCH_TOKENS, run, backward: true });
+  const results = await runBatched(
+    model,
+    rows.map((r) => r.ids),
+    (batch, row, i) => {
+      const sliceOf = (name: string, compactLength?: number) => {
+        const { data, dims } = batch.output(name);
+        const per = dims.slice(1).reduce((a, b) => a * b, 1);
+        const take = compactLength === undefined ? per : compactLength;
+        return data.slice(row * per, row * per + take);
+      };
+      const T = rows[i].ids.length;
+      const compact = gs.cutInput ? T * width : undefined;
+      return {
+        score: batch.output(SCORE_OUTPUT).data[row],
+        gradients: gs.gradients.map((g) => sliceOf(g, compact)),
+        values: gs.values.map((v) => sliceOf(v)),
+        length: batch.length,
+      };
+    },
+    { session: gs.session, outputs, extraFeeds, batchTokens: GRADIENT_BATCH_TOKENS, run, backward: true },
+  );
   return results;
 }
 
 /** The target as head inputs for a prompt of `promptLength` tokens; `extra` is appended to the prompt (a continuation). */
-export function targetHead(target: Target, promptLength: number): { positions: number[]; index: number[]; weight: number[]; extra: number[] } {
+export function targetHead(
+  target: Target,
+  promptLength: number,
+): { positions: number[]; index: number[]; weight: number[]; extra: number[] } {
   switch (target.kind) {
     case 'label':
       return { positions: [], index: [target.index], weight: [1], extra: [] };
@@ -262,7 +366,9 @@ export function targetHead(target: Target, promptLength: number): { positions: n
  * input: the largest absolute difference of their output logits (two forward passes).
  */
 export async function shadowLogitDifference(model: Model, ids: readonly number[], run?: RunContext): Promise<number> {
-  const session = await derivedOnce(model, 'shadow', () => openGraph(readGradientGraph(model).model, { quiet: true, threads: model.threads }));
+  const session = await derivedOnce(model, 'shadow', () =>
+    openGraph(readGradientGraph(model).model, { quiet: true, threads: model.threads }),
+  );
   const [shadow, own] = [await lastLogits(model, ids, { session, run }), await lastLogits(model, ids, { run })];
   return shadow.reduce((worst, v, i) => Math.max(worst, Math.abs(v - own[i])), 0);
 }

@@ -6,7 +6,9 @@ import type { Feature, Grouping } from './types.js';
 import { wordGrouping } from './word.js';
 
 /** Every feature grouping by name: adding one is one file and one line here. */
-export const GROUPINGS: Record<string, Grouping> = Object.fromEntries([tokenGrouping, wordGrouping, sentenceGrouping].map((g) => [g.name, g]));
+export const GROUPINGS: Record<string, Grouping> = Object.fromEntries(
+  [tokenGrouping, wordGrouping, sentenceGrouping].map((g) => [g.name, g]),
+);
 
 export type Granularity = string;
 export const GRANULARITIES: readonly Granularity[] = Object.keys(GROUPINGS);

@@ -8,14 +8,18 @@ export const BASELINES: readonly BaselineKind[] = ['mask', 'unk', 'pad', 'delete
 export function baselineTokenId(model: Model, kind: BaselineKind): number | null {
   const t = model.tokenizer;
   const special = (id: number | null | undefined, what: string, alternatives: string) => {
-    if (id === undefined || id === null) throw usageFault('baseline', `{param} ${kind}: '${model.id}' has no ${what}${alternatives}`);
+    if (id === undefined || id === null)
+      throw usageFault('baseline', `{param} ${kind}: '${model.id}' has no ${what}${alternatives}`);
     return id;
   };
   switch (kind) {
     case 'delete':
       return null;
     case 'zero':
-      throw usageFault('baseline', '{param} zero applies to gradient methods (saliency, grad-x-input, integrated-gradients, smoothgrad, lrp); choose mask, unk, pad or delete');
+      throw usageFault(
+        'baseline',
+        '{param} zero applies to gradient methods (saliency, grad-x-input, integrated-gradients, smoothgrad, lrp); choose mask, unk, pad or delete',
+      );
     case 'mask':
       return special(t.mask_token_id, 'mask token', '; use unk, pad or delete');
     case 'unk':
@@ -32,7 +36,12 @@ export function defaultBaseline(model: Model): BaselineKind {
 }
 
 /** Token ids of a coalition: removed features are replaced by the baseline token or deleted. */
-export function coalitionIds(ids: readonly number[], features: readonly Feature[], keep: Coalition, replacement: number | null): number[] {
+export function coalitionIds(
+  ids: readonly number[],
+  features: readonly Feature[],
+  keep: Coalition,
+  replacement: number | null,
+): number[] {
   const removed = new Uint8Array(ids.length);
   features.forEach((f, i) => {
     if (!keep[i]) for (const p of f.positions) removed[p] = 1;

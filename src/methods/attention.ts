@@ -6,7 +6,11 @@ function featureSums(ctx: ExplainContext, row: ArrayLike<number>): number[] {
 }
 
 /** A method that reads the row of the predicting position from the attentions and attributes it. */
-function attentionRowMethod(name: string, description: string, rowOf: (layers: Float32Array[][], T: number, q: number) => ArrayLike<number>): AttributionMethod {
+function attentionRowMethod(
+  name: string,
+  description: string,
+  rowOf: (layers: Float32Array[][], T: number, q: number) => ArrayLike<number>,
+): AttributionMethod {
   return {
     name,
     description,
@@ -30,4 +34,8 @@ export const attention = attentionRowMethod(
   (layers, T, q) => meanOverHeads(layers[layers.length - 1]).subarray(q * T, (q + 1) * T),
 );
 
-export const attentionRollout = attentionRowMethod('rollout', 'attention rollout through all layers from the predicting position', rolloutRow);
+export const attentionRollout = attentionRowMethod(
+  'rollout',
+  'attention rollout through all layers from the predicting position',
+  rolloutRow,
+);

@@ -1,7 +1,11 @@
 import type { AttributionMethod, ExplainContext, GradientContext } from './types.js';
 
 /** A method read off the gradient at the input alone: one forward and backward pass, plus the baseline's score. */
-export function gradientAtInput(name: string, description: string, values: (ctx: ExplainContext, g: GradientContext, gradient: Float32Array) => number[]): AttributionMethod {
+export function gradientAtInput(
+  name: string,
+  description: string,
+  values: (ctx: ExplainContext, g: GradientContext, gradient: Float32Array) => number[],
+): AttributionMethod {
   return {
     name,
     description,

@@ -5,7 +5,8 @@ import type { AttributionMethod } from './types.js';
 /** Step counts tried: `steps`, then doubling up to `max-steps` while the completeness error exceeds `tolerance` (0: one try). */
 function schedule(p: Record<string, number>): number[] {
   const counts = [p.steps];
-  if (p.tolerance > 0) while (counts[counts.length - 1] * 2 <= p['max-steps']) counts.push(counts[counts.length - 1] * 2);
+  if (p.tolerance > 0)
+    while (counts[counts.length - 1] * 2 <= p['max-steps']) counts.push(counts[counts.length - 1] * 2);
   return counts;
 }
 
@@ -17,13 +18,38 @@ function schedule(p: Record<string, number>): number[] {
  */
 export const integratedGradients: AttributionMethod = {
   name: 'integrated-gradients',
-  description: 'path integral of gradients from the baseline to the input (Gauss–Legendre or Riemann rule); sums to f(x) − f(baseline)',
+  description:
+    'path integral of gradients from the baseline to the input (Gauss–Legendre or Riemann rule); sums to f(x) − f(baseline)',
   params: {
-    steps: { type: 'int', default: 50, min: 1, max: 4096, description: 'points on the path from baseline to input' },
-    tolerance: { type: 'float', default: 0, min: 0, max: 1, description: 'double the steps until the relative completeness error is below this (0: off)' },
-    'max-steps': { type: 'int', default: 512, min: 1, max: 4096, description: 'with --tolerance, the most steps tried' },
+    steps: {
+      type: 'int',
+      default: 50,
+      min: 1,
+      max: 4096,
+      description: 'points on the path from baseline to input',
+    },
+    tolerance: {
+      type: 'float',
+      default: 0,
+      min: 0,
+      max: 1,
+      description: 'double the steps until the relative completeness error is below this (0: off)',
+    },
+    'max-steps': {
+      type: 'int',
+      default: 512,
+      min: 1,
+      max: 4096,
+      description: 'with --tolerance, the most steps tried',
+    },
   },
-  choices: { rule: { values: QUADRATURE_RULES, default: 'gauss-legendre', description: 'quadrature rule for the path integral' } },
+  choices: {
+    rule: {
+      values: QUADRATURE_RULES,
+      default: 'gauss-legendre',
+      description: 'quadrature rule for the path integral',
+    },
+  },
   family: 'gradient',
   cost: 'exact',
   sampling: false,

@@ -21,7 +21,9 @@ function binomial(n: number, k: number): number {
 export const kernelShap: AttributionMethod = {
   name: 'kernel-shap',
   description: 'KernelSHAP: Shapley-kernel weighted regression with the efficiency constraint',
-  params: { samples: { type: 'int', default: 500, min: 2, max: 100_000, description: 'coalitions evaluated' } },
+  params: {
+    samples: { type: 'int', default: 500, min: 2, max: 100_000, description: 'coalitions evaluated' },
+  },
   family: 'perturbation',
   cost: 'upper-bound',
   sampling: true,

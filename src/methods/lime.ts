@@ -11,8 +11,20 @@ export const lime: AttributionMethod = {
   name: 'lime',
   description: 'LIME: locally weighted ridge regression over random feature removals',
   params: {
-    samples: { type: 'int', default: 1000, min: 2, max: 100_000, description: 'perturbed samples (the original input is one of them)' },
-    'kernel-width': { type: 'float', default: 0.25, min: 1e-6, max: 100, description: 'width of the exponential kernel on cosine distance (LIME text: 25 on a 0–100 scale)' },
+    samples: {
+      type: 'int',
+      default: 1000,
+      min: 2,
+      max: 100_000,
+      description: 'perturbed samples (the original input is one of them)',
+    },
+    'kernel-width': {
+      type: 'float',
+      default: 0.25,
+      min: 1e-6,
+      max: 100,
+      description: 'width of the exponential kernel on cosine distance (LIME text: 25 on a 0–100 scale)',
+    },
     alpha: { type: 'float', default: 1, min: 0, max: 1e6, description: 'ridge penalty' },
   },
   family: 'perturbation',
@@ -35,7 +47,10 @@ export const lime: AttributionMethod = {
       const distance = 1 - kept / Math.sqrt(kept * n || 1);
       return Math.sqrt(Math.exp(-(distance * distance) / (width * width)));
     });
-    const { coef, intercept } = weightedLeastSquares(coalitions, scores, weights, { alpha: p.alpha, fitIntercept: true });
+    const { coef, intercept } = weightedLeastSquares(coalitions, scores, weights, {
+      alpha: p.alpha,
+      fitIntercept: true,
+    });
     return { values: coef, diagnostics: { intercept } };
   },
 };

@@ -9,11 +9,20 @@ import type { AttributionMethod } from './types.js';
  */
 export const lrp: AttributionMethod = {
   name: 'lrp',
-  description: 'layer-wise relevance propagation for transformers (LN- and AH-rules of Ali et al. 2022); relevance sums to f(x) − f(baseline)',
+  description:
+    'layer-wise relevance propagation for transformers (LN- and AH-rules of Ali et al. 2022); relevance sums to f(x) − f(baseline)',
   family: 'gradient',
   cost: 'exact',
   sampling: false,
-  params: { epsilon: { type: 'float', default: 0, min: 0, max: 1, description: 'LRP-ε stabiliser of every matrix product (0: plain conservative propagation)' } },
+  params: {
+    epsilon: {
+      type: 'float',
+      default: 0,
+      min: 0,
+      max: 1,
+      description: 'LRP-ε stabiliser of every matrix product (0: plain conservative propagation)',
+    },
+  },
   rules: (p) => lrpRules(p.epsilon),
   passes: () => 2,
   async explain(ctx) {
@@ -25,7 +34,10 @@ export const lrp: AttributionMethod = {
     return {
       values,
       baselineScore: atBaseline.score,
-      diagnostics: { relevanceSum: relevance, conservationError: Math.abs(relevance - change) / Math.max(Math.abs(change), 1e-12) },
+      diagnostics: {
+        relevanceSum: relevance,
+        conservationError: Math.abs(relevance - change) / Math.max(Math.abs(change), 1e-12),
+      },
     };
   },
 };

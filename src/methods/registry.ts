@@ -14,5 +14,19 @@ import type { AttributionMethod } from './types.js';
 
 /** Every attribution method by name: adding a method is one file and one line here. */
 export const METHODS: Record<string, AttributionMethod> = Object.fromEntries(
-  [occlusion, shapley, kernelShap, partitionShap, lime, saliency, gradXInput, integratedGradients, smoothGrad, lrp, attention, attentionRollout, randomAttribution].map((m) => [m.name, m]),
+  [
+    occlusion,
+    shapley,
+    kernelShap,
+    partitionShap,
+    lime,
+    saliency,
+    gradXInput,
+    integratedGradients,
+    smoothGrad,
+    lrp,
+    attention,
+    attentionRollout,
+    randomAttribution,
+  ].map((m) => [m.name, m]),
 );

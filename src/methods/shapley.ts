@@ -16,8 +16,20 @@ export const shapley: AttributionMethod = {
   name: 'shapley',
   description: `Shapley values: exact up to ${EXACT_LIMIT} features, else antithetic permutation sampling`,
   params: {
-    permutations: { type: 'int', default: 25, min: 1, max: 100_000, description: 'sampled permutations above the exact limit (rounded up to an even number)' },
-    'exact-limit': { type: 'int', default: EXACT_LIMIT, min: 1, max: 20, description: 'largest feature count computed exactly (cost 2^n)' },
+    permutations: {
+      type: 'int',
+      default: 25,
+      min: 1,
+      max: 100_000,
+      description: 'sampled permutations above the exact limit (rounded up to an even number)',
+    },
+    'exact-limit': {
+      type: 'int',
+      default: EXACT_LIMIT,
+      min: 1,
+      max: 20,
+      description: 'largest feature count computed exactly (cost 2^n)',
+    },
   },
   family: 'perturbation',
   cost: 'upper-bound',

@@ -10,7 +10,13 @@ export const smoothGrad: AttributionMethod = {
   description: 'gradient averaged over noisy copies of the input, times (input − baseline)',
   params: {
     samples: { type: 'int', default: 25, min: 1, max: 10_000, description: 'noisy copies' },
-    noise: { type: 'float', default: 0.1, min: 0, max: 10, description: 'noise σ as a fraction of the embedding value range' },
+    noise: {
+      type: 'float',
+      default: 0.1,
+      min: 0,
+      max: 10,
+      description: 'noise σ as a fraction of the embedding value range',
+    },
   },
   family: 'gradient',
   cost: 'exact',
@@ -30,12 +36,17 @@ export const smoothGrad: AttributionMethod = {
     const sigma = p.noise * (hi - lo);
     const rows = Array.from({ length: p.samples }, () => {
       const row = g.input.slice();
-      for (const pos of positions) for (let j = pos * g.width; j < (pos + 1) * g.width; j++) row[j] += sigma * ctx.rng.normal();
+      for (const pos of positions)
+        for (let j = pos * g.width; j < (pos + 1) * g.width; j++) row[j] += sigma * ctx.rng.normal();
       return row;
     });
     const out = await g.run([g.baseline, ...rows]);
     const mean = new Float64Array(g.input.length);
     for (const r of out.slice(1)) for (let i = 0; i < mean.length; i++) mean[i] += r.gradient[i] / p.samples;
-    return { values: featureDots(ctx.features, difference(g.input, g.baseline), mean, g.width), baselineScore: out[0].score, diagnostics: { sigma } };
+    return {
+      values: featureDots(ctx.features, difference(g.input, g.baseline), mean, g.width),
+      baselineScore: out[0].score,
+      diagnostics: { sigma },
+    };
   },
 };

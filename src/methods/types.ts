@@ -1,6 +1,6 @@
 import type { AttentionRun } from '../attention/analysis.js';
 import type { CoalitionScore } from '../masking/scorer.js';
-import type { Coalition, Feature } from '../masking/types.js';
+import type { Feature } from '../masking/types.js';
 import type { RuleOverrides } from '../onnx/gradRules.js';
 import type { Target } from '../target/target.js';
 import type { Encoding } from '../text/encode.js';
@@ -63,7 +63,13 @@ export interface MethodResult {
 }
 
 /** A numeric parameter, with the bounds that every front end enforces. */
-export type ParamSpec = { type: 'int' | 'float'; default: number; min: number; max: number; description: string };
+export type ParamSpec = {
+  type: 'int' | 'float';
+  default: number;
+  min: number;
+  max: number;
+  description: string;
+};
 export type ChoiceSpec = { values: readonly string[]; default: string; description: string };
 
 export interface AttributionMethod {
@@ -83,4 +89,3 @@ export interface AttributionMethod {
   rules?(params: Record<string, number>): RuleOverrides;
   explain(ctx: ExplainContext, params: Record<string, number>, choices: Record<string, string>): Promise<MethodResult>;
 }
-

@@ -52,19 +52,31 @@ export function auc(ys: readonly number[]): number {
  * score most (or least). Exact bounds need a search over all orderings; greedy gives a close,
  * cheap approximation (n²/2 evaluations at most, batched per step).
  */
-async function greedyBound(score: Scorer, n: number, full: number, bins: number[], mode: 'remove' | 'insert', prefer: 'low-score' | 'high-score'): Promise<number> {
+async function greedyBound(
+  score: Scorer,
+  n: number,
+  full: number,
+  bins: number[],
+  mode: 'remove' | 'insert',
+  prefer: 'low-score' | 'high-score',
+): Promise<number> {
   const kmax = Math.max(...bins);
   const state = mode === 'remove' ? new Uint8Array(n).fill(1) : new Uint8Array(n);
   const values: number[] = [];
   for (let step = 1; step <= kmax; step++) {
-    const candidates = Array.from({ length: n }, (_, i) => i).filter((i) => (mode === 'remove' ? state[i] === 1 : state[i] === 0));
-    const scores = await score(candidates.map((i) => {
-      const c = state.slice();
-      c[i] = mode === 'remove' ? 0 : 1;
-      return c;
-    }));
+    const candidates = Array.from({ length: n }, (_, i) => i).filter((i) =>
+      mode === 'remove' ? state[i] === 1 : state[i] === 0,
+    );
+    const scores = await score(
+      candidates.map((i) => {
+        const c = state.slice();
+        c[i] = mode === 'remove' ? 0 : 1;
+        return c;
+      }),
+    );
     let best = 0;
-    for (let j = 1; j < candidates.length; j++) if (prefer === 'low-score' ? scores[j] < scores[best] : scores[j] > scores[best]) best = j;
+    for (let j = 1; j < candidates.length; j++)
+      if (prefer === 'low-score' ? scores[j] < scores[best] : scores[j] > scores[best]) best = j;
     state[candidates[best]] = mode === 'remove' ? 0 : 1;
     values[step] = full - scores[best];
   }
@@ -80,7 +92,12 @@ export interface FaithfulnessOptions {
   maxNormalise?: number;
 }
 
-export async function faithfulness(score: Scorer, attributions: readonly number[], full: number, options: FaithfulnessOptions = {}): Promise<Faithfulness> {
+export async function faithfulness(
+  score: Scorer,
+  attributions: readonly number[],
+  full: number,
+  options: FaithfulnessOptions = {},
+): Promise<Faithfulness> {
   const n = attributions.length;
   const order = ranking(attributions);
   const bins = ERASER_BINS.map((b) => binSize(n, b));
@@ -177,5 +194,9 @@ export function plausibility(attributions: readonly number[], gold: readonly boo
 /** Precision of the top-k features against a known set of truly important features. */
 export function topKPrecision(attributions: readonly number[], truth: readonly number[], k: number): number {
   const truthTop = new Set(ranking(truth.map(Math.abs)).slice(0, k));
-  return ranking(attributions.map(Math.abs)).slice(0, k).filter((i) => truthTop.has(i)).length / k;
+  return (
+    ranking(attributions.map(Math.abs))
+      .slice(0, k)
+      .filter((i) => truthTop.has(i)).length / k
+  );
 }

@@ -2,12 +2,26 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import {
+  AutoConfig,
+  AutoModel,
+  AutoTokenizer,
+  ModelRegistry,
+  env,
+  type PreTrainedTokenizer,
+} from '@huggingface/transformers';
 import { runtimeError, usageError, usageFault } from '../errors.js';
 import { canonicalize, CanonicalizeError, type CanonicalGraph } from '../onnx/canonicalize.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { instrument, StructureError, type TransformerStructure } from '../onnx/instrument.js';
-import { externalDataFolder, findInitializer, isExternal, readFloatTensor, registerExternalData, transposeMatrix } from '../onnx/tensor.js';
+import {
+  externalDataFolder,
+  findInitializer,
+  isExternal,
+  readFloatTensor,
+  registerExternalData,
+  transposeMatrix,
+} from '../onnx/tensor.js';
 import { openSession } from '../runtime/session.js';
 import { cacheDir, moduleHash, packageRoot, writeFileAtomic } from '../util/paths.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
@@ -21,7 +35,14 @@ export const DEFAULT_MODEL = 'sst2-tiny';
 
 /** transformers.js file suffix for each `--dtype`. */
 export const DTYPE_SUFFIX: Record<string, string> = {
-  fp32: '', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q8: '_quantized', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
+  fp32: '',
+  fp16: '_fp16',
+  int8: '_int8',
+  uint8: '_uint8',
+  q8: '_quantized',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
 };
 
 export interface LoadOptions {
@@ -46,7 +67,8 @@ export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {
 
 async function loadUncached(spec: string, options: LoadOptions): Promise<Model> {
   const dtype = options.dtype ?? 'fp32';
-  if (!(dtype in DTYPE_SUFFIX)) throw usageFault('dtype', `unknown {param} '${dtype}'; choose one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
+  if (!(dtype in DTYPE_SUFFIX))
+    throw usageFault('dtype', `unknown {param} '${dtype}'; choose one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
   const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
@@ -55,7 +77,18 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
   const maxLength = maxLengthOf(config, tokenizer);
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {
-    id: spec, source, dir, onnxPath, config, task, labels, tokenizer, maxLength, signature, session, threads: options.threads,
+    id: spec,
+    source,
+    dir,
+    onnxPath,
+    config,
+    task,
+    labels,
+    tokenizer,
+    maxLength,
+    signature,
+    session,
+    threads: options.threads,
     graphId: onnxPath,
     instrumented: () => (instrumentedPromise ??= createInstrumentedSession(model, options)),
   };
@@ -63,23 +96,33 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
 }
 
 function looksLikePath(spec: string): boolean {
-  return spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('~') || /^[A-Za-z]:[\\/]/.test(spec) || fs.existsSync(spec);
+  return (
+    spec.startsWith('.') ||
+    spec.startsWith('/') ||
+    spec.startsWith('~') ||
+    /^[A-Za-z]:[\\/]/.test(spec) ||
+    fs.existsSync(spec)
+  );
 }
 
 async function resolveFiles(spec: string, dtype: string) {
   const embedded = EMBEDDED_MODELS[spec];
   if (embedded) {
     const dir = path.join(packageRoot, embedded.dir);
-    if (!fs.existsSync(path.join(dir, 'config.json'))) throw runtimeError(`the embedded model '${spec}' is missing from this installation (${dir})`);
+    if (!fs.existsSync(path.join(dir, 'config.json')))
+      throw runtimeError(`the embedded model '${spec}' is missing from this installation (${dir})`);
     return { source: 'embedded' as ModelSource, ...(await readLocalFolder(dir, dtype, spec)) };
   }
   if (looksLikePath(spec)) {
     const dir = path.resolve(spec.replace(/^~(?=$|\/)/, process.env.HOME ?? '~'));
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw usageError(`unknown model '${spec}': no such folder`);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+      throw usageError(`unknown model '${spec}': no such folder`);
     return { source: 'local' as ModelSource, ...(await readLocalFolder(dir, dtype, spec)) };
   }
   if (!/^[\w.-]+(\/[\w.-]+)?$/.test(spec)) {
-    throw usageError(`unknown model '${spec}': give an embedded name (${Object.keys(EMBEDDED_MODELS).join(', ')}), a local folder, or a hub id like owner/name`);
+    throw usageError(
+      `unknown model '${spec}': give an embedded name (${Object.keys(EMBEDDED_MODELS).join(', ')}), a local folder, or a hub id like owner/name`,
+    );
   }
   return { source: 'hub' as ModelSource, ...(await fetchFromHub(spec, dtype)) };
 }
@@ -94,12 +137,20 @@ async function readLocalFolder(dir: string, dtype: string, spec: string) {
     throw runtimeError(`'${configPath}' is not valid JSON: ${(e as Error).message}`);
   }
   for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
-    if (!fs.existsSync(path.join(dir, file))) throw usageError(`'${spec}' has no ${file}; a model folder needs config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx`);
+    if (!fs.existsSync(path.join(dir, file)))
+      throw usageError(
+        `'${spec}' has no ${file}; a model folder needs config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx`,
+      );
   }
   const onnxPath = path.join(dir, 'onnx', `model${DTYPE_SUFFIX[dtype]}.onnx`);
   if (!fs.existsSync(onnxPath)) {
-    const available = fs.existsSync(path.join(dir, 'onnx')) ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx')) : [];
-    throw usageFault('dtype', `'${spec}' has no onnx/model${DTYPE_SUFFIX[dtype]}.onnx for {param} ${dtype}${available.length ? ` (found: ${available.join(', ')})` : ''}`);
+    const available = fs.existsSync(path.join(dir, 'onnx'))
+      ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx'))
+      : [];
+    throw usageFault(
+      'dtype',
+      `'${spec}' has no onnx/model${DTYPE_SUFFIX[dtype]}.onnx for {param} ${dtype}${available.length ? ` (found: ${available.join(', ')})` : ''}`,
+    );
   }
   let tokenizer: PreTrainedTokenizer;
   try {
@@ -139,7 +190,8 @@ function findFile(root: string, relative: string): string | undefined {
     const dir = stack.pop()!;
     const direct = path.join(dir, relative);
     if (fs.existsSync(direct)) return direct;
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) stack.push(path.join(dir, entry.name));
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }))
+      if (entry.isDirectory()) stack.push(path.join(dir, entry.name));
   }
   return undefined;
 }
@@ -154,7 +206,9 @@ export function detectTask(config: ModelConfig, spec: string): Task {
   if (/ForSequenceClassification$/.test(arch)) return 'classification';
   if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return 'causal-lm';
   if (/ForMaskedLM$/.test(arch)) return 'masked-lm';
-  throw usageError(`model '${spec}' has architecture '${arch || 'unknown'}'; interp supports *ForSequenceClassification, *ForCausalLM / *LMHeadModel and *ForMaskedLM`);
+  throw usageError(
+    `model '${spec}' has architecture '${arch || 'unknown'}'; interp supports *ForSequenceClassification, *ForCausalLM / *LMHeadModel and *ForMaskedLM`,
+  );
 }
 
 function labelsOf(config: ModelConfig, spec: string): string[] {
@@ -166,12 +220,20 @@ function labelsOf(config: ModelConfig, spec: string): string[] {
 }
 
 function maxLengthOf(config: ModelConfig, tokenizer: PreTrainedTokenizer): number {
-  const candidates = [config.max_position_embeddings, config.n_positions, tokenizer.model_max_length as number | undefined]
-    .filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 1e7);
+  const candidates = [
+    config.max_position_embeddings,
+    config.n_positions,
+    tokenizer.model_max_length as number | undefined,
+  ].filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 1e7);
   return candidates.length ? Math.min(...candidates) : 512;
 }
 
-async function createSession(source: string | Uint8Array, options: LoadOptions, spec: string, externalFolder: string | null = null): Promise<ort.InferenceSession> {
+async function createSession(
+  source: string | Uint8Array,
+  options: LoadOptions,
+  spec: string,
+  externalFolder: string | null = null,
+): Promise<ort.InferenceSession> {
   try {
     return await openSession(source, { threads: options.threads }, externalFolder);
   } catch (e) {
@@ -182,12 +244,16 @@ async function createSession(source: string | Uint8Array, options: LoadOptions, 
 function readSignature(session: ort.InferenceSession, config: ModelConfig, spec: string): ModelSignature {
   const inputNames = [...session.inputNames];
   const outputNames = [...session.outputNames];
-  if (!inputNames.includes('input_ids')) throw runtimeError(`the ONNX graph of '${spec}' has no input_ids input (inputs: ${inputNames.join(', ')})`);
+  if (!inputNames.includes('input_ids'))
+    throw runtimeError(`the ONNX graph of '${spec}' has no input_ids input (inputs: ${inputNames.join(', ')})`);
   const logits = outputNames.includes('logits') ? 'logits' : outputNames[0];
   const heads = config.num_key_value_heads ?? config.num_attention_heads ?? config.n_head ?? config.n_heads ?? 0;
   const hidden = config.hidden_size ?? config.n_embd ?? config.dim ?? 0;
-  const headDimDefault = config.head_dim ?? (heads ? Math.floor(hidden / (config.num_attention_heads ?? config.n_head ?? heads)) : 0);
-  const metadata = (session as unknown as { inputMetadata?: { name: string; shape?: (number | string)[]; type?: string }[] }).inputMetadata ?? [];
+  const headDimDefault =
+    config.head_dim ?? (heads ? Math.floor(hidden / (config.num_attention_heads ?? config.n_head ?? heads)) : 0);
+  const metadata =
+    (session as unknown as { inputMetadata?: { name: string; shape?: (number | string)[]; type?: string }[] })
+      .inputMetadata ?? [];
   const pastInputs = inputNames
     .filter((n) => n.startsWith('past_key_values'))
     .map((name) => {
@@ -195,12 +261,21 @@ function readSignature(session: ort.InferenceSession, config: ModelConfig, spec:
       const shape = meta?.shape ?? [];
       const h = typeof shape[1] === 'number' ? shape[1] : heads;
       const d = typeof shape[3] === 'number' ? shape[3] : headDimDefault;
-      if (!h || !d) throw runtimeError(`cannot tell the shape of KV-cache input ${name} of '${spec}' from the graph or config.json`);
-      return { name, heads: h, headDim: d, type: meta?.type === 'float16' ? ('float16' as const) : ('float32' as const) };
+      if (!h || !d)
+        throw runtimeError(
+          `cannot tell the shape of KV-cache input ${name} of '${spec}' from the graph or config.json`,
+        );
+      return {
+        name,
+        heads: h,
+        headDim: d,
+        type: meta?.type === 'float16' ? ('float16' as const) : ('float32' as const),
+      };
     });
   const integerInputTypes: Record<string, 'int64' | 'int32'> = {};
   for (const name of ['input_ids', 'attention_mask', 'position_ids', 'token_type_ids']) {
-    if (inputNames.includes(name)) integerInputTypes[name] = metadata.find((m) => m.name === name)?.type === 'int32' ? 'int32' : 'int64';
+    if (inputNames.includes(name))
+      integerInputTypes[name] = metadata.find((m) => m.name === name)?.type === 'int32' ? 'int32' : 'int64';
   }
   return {
     inputNames,
@@ -214,13 +289,18 @@ function readSignature(session: ort.InferenceSession, config: ModelConfig, spec:
 }
 
 /** Each layer's attention output projection as [heads·headDim, model] rows, read from this graph's initializers. */
-function outputProjectionsOf(proto: ModelProto, structure: TransformerStructure): InstrumentedSession['outputProjections'] {
+function outputProjectionsOf(
+  proto: ModelProto,
+  structure: TransformerStructure,
+): InstrumentedSession['outputProjections'] {
   return structure.layers.map((site) => {
     const init = site.output && findInitializer(proto.graph, site.output.weight);
     const tensor = init && readFloatTensor(init);
     if (!tensor || tensor.dims.length !== 2) return null;
     const [r, c] = tensor.dims;
-    return site.output!.transposed ? { data: transposeMatrix(tensor.data, r, c), rows: c, cols: r } : { data: tensor.data, rows: r, cols: c };
+    return site.output!.transposed
+      ? { data: transposeMatrix(tensor.data, r, c), rows: c, cols: r }
+      : { data: tensor.data, rows: r, cols: c };
   });
 }
 
@@ -232,9 +312,14 @@ async function createInstrumentedSession(model: Model, options: LoadOptions): Pr
   const proto = readGraph(model);
   const result = instrumentOrFail(proto, model.id);
   const outputProjections = outputProjectionsOf(proto, result.structure);
-  const hash = crypto.createHash('sha256').update(bytes).update(moduleHash(import.meta.url, INSTRUMENT_MODULES)).digest('hex').slice(0, 32);
+  const hash = crypto
+    .createHash('sha256')
+    .update(bytes)
+    .update(moduleHash(import.meta.url, INSTRUMENT_MODULES))
+    .digest('hex')
+    .slice(0, 32);
   const cached = path.join(cacheDir(), 'instrumented', `${hash}.onnx`);
-  let encoded: Uint8Array | null = null;
+  let encoded: Uint8Array;
   try {
     encoded = fs.readFileSync(cached);
   } catch {
@@ -269,17 +354,33 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {
     const result = instrumentOrFail(proto, model.id);
-    const inst = await createSession(encodeModel(result.model), options, model.id, externalDataFolder(result.model.graph));
-    return { session: inst, outputs: result.outputs, structure: result.structure, outputProjections: outputProjectionsOf(proto, result.structure) };
+    const inst = await createSession(
+      encodeModel(result.model),
+      options,
+      model.id,
+      externalDataFolder(result.model.graph),
+    );
+    return {
+      session: inst,
+      outputs: result.outputs,
+      structure: result.structure,
+      outputProjections: outputProjectionsOf(proto, result.structure),
+    };
   };
   return {
-    ...model, session, instrumented: () => (instrumentedPromise ??= build()),
-    graphId: `${model.onnxPath}#rewritten-${++rewrittenGraphs}`, graphOverride: proto,
+    ...model,
+    session,
+    instrumented: () => (instrumentedPromise ??= build()),
+    graphId: `${model.onnxPath}#rewritten-${++rewrittenGraphs}`,
+    graphOverride: proto,
   };
 }
 
 /** A model's graphs, read and rewritten once per graph. */
-const graphs = new Map<string, { original?: { proto: ModelProto; bytes: Uint8Array }; canonical?: CanonicalGraph; shadow?: CanonicalGraph }>();
+const graphs = new Map<
+  string,
+  { original?: { proto: ModelProto; bytes: Uint8Array }; canonical?: CanonicalGraph; shadow?: CanonicalGraph }
+>();
 
 function graphEntry(model: Model) {
   let entry = graphs.get(model.graphId);
@@ -334,7 +435,13 @@ export function readGraphWithBytes(model: Model): { proto: ModelProto; bytes: Ui
   }
   registerExternalData(proto.graph, path.dirname(model.onnxPath));
   // External weights are not in these bytes: their files' sizes and times stand in for them in cache keys.
-  const external = [...new Set(proto.graph.initializer.filter(isExternal).map((t) => t.externalData?.find((e) => e.key === 'location')?.value ?? ''))];
+  const external = [
+    ...new Set(
+      proto.graph.initializer
+        .filter(isExternal)
+        .map((t) => t.externalData?.find((e) => e.key === 'location')?.value ?? ''),
+    ),
+  ];
   if (external.length) {
     const stamps = external.map((f) => {
       const stat = fs.statSync(path.join(path.dirname(model.onnxPath), f), { throwIfNoEntry: false });

@@ -16,11 +16,42 @@ export interface TensorFacts {
 
 /** Operators whose outputs carry no gradient (integer or boolean results, shapes, constants). */
 const NO_GRADIENT = new Set([
-  'Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Xor',
-  'NonZero', 'ArgMax', 'ArgMin', 'ConstantOfShape', 'Range', 'OneHot', 'IsNaN', 'IsInf', 'Sign', 'Floor',
-  'Ceil', 'Round', 'EyeLike', 'Constant', 'RandomNormalLike', 'RandomUniformLike', 'Bernoulli', 'TopK',
+  'Shape',
+  'Size',
+  'Equal',
+  'Less',
+  'LessOrEqual',
+  'Greater',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Not',
+  'Xor',
+  'NonZero',
+  'ArgMax',
+  'ArgMin',
+  'ConstantOfShape',
+  'Range',
+  'OneHot',
+  'IsNaN',
+  'IsInf',
+  'Sign',
+  'Floor',
+  'Ceil',
+  'Round',
+  'EyeLike',
+  'Constant',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Bernoulli',
+  'TopK',
 ]);
-const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
+const FLOAT_TYPES: ReadonlySet<number> = new Set([
+  DataType.FLOAT,
+  DataType.FLOAT16,
+  DataType.DOUBLE,
+  DataType.BFLOAT16,
+]);
 
 function carriesGradient(node: NodeProto): boolean {
   if (NO_GRADIENT.has(node.opType)) return false;
@@ -48,7 +79,8 @@ export function gradientPath(model: ModelProto, request: GradientRequest): Gradi
   const index = new GraphIndex(model.graph);
   const reached = new Set(request.wrt);
   for (const node of index.order) {
-    if (carriesGradient(node) && node.input.some((i) => i && reached.has(i))) for (const o of node.output) if (o) reached.add(o);
+    if (carriesGradient(node) && node.input.some((i) => i && reached.has(i)))
+      for (const o of node.output) if (o) reached.add(o);
   }
   if (!reached.has(request.of)) throw new Error(`${request.of} does not depend on ${request.wrt.join(', ')}`);
   const carries = new Set<string>([request.of]);
@@ -81,6 +113,36 @@ export interface BackwardResult {
 
 export const SEED_INPUT = 'interp.seed';
 
+/** The gradient contributions that reach each tensor, summed into one on the first read. */
+class Contributions {
+  private readonly byTensor = new Map<string, string[]>();
+  constructor(private readonly b: GraphBuilder) {}
+
+  add(tensor: string, grad: string): void {
+    const list = this.byTensor.get(tensor);
+    if (list) list.push(grad);
+    else this.byTensor.set(tensor, [grad]);
+  }
+
+  total(tensor: string): string | null {
+    const list = this.byTensor.get(tensor);
+    if (!list || list.length === 0) return null;
+    if (list.length > 1) this.byTensor.set(tensor, [this.b.op('Sum', list)]);
+    return this.byTensor.get(tensor)![0];
+  }
+}
+
+/** Initializers and Constant node values, by tensor name. */
+function constantTensors(graph: ModelProto['graph']): Map<string, TensorProto> {
+  const constants = new Map<string, TensorProto>();
+  for (const t of graph.initializer) constants.set(t.name, t);
+  for (const n of graph.node) {
+    const value = n.opType === 'Constant' ? n.attribute.find((a) => a.name === 'value')?.t : undefined;
+    if (value && n.output[0]) constants.set(n.output[0], value);
+  }
+  return constants;
+}
+
 /**
  * Reverse-mode automatic differentiation over an ONNX graph: append to `model` the nodes that compute
  * the vector–Jacobian product of `of` with respect to each `wrt` tensor, for an upstream gradient fed
@@ -98,45 +160,32 @@ export function backward(
   const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 13) throw new Error(`gradients need opset 13 or later; this graph is opset ${opset}`);
   // Clone the nodes: rules may ask a forward node for optional outputs (LayerNormalization's statistics).
-  const clones = new Map<NodeProto, NodeProto>();
-  const nodes = model.graph.node.map((n) => {
-    const c = { ...n, input: [...n.input], output: [...n.output] };
-    clones.set(n, c);
-    return c;
-  });
-  const constants = new Map<string, TensorProto>();
-  for (const t of model.graph.initializer) constants.set(t.name, t);
-  for (const n of model.graph.node) {
-    if (n.opType === 'Constant') {
-      const value = n.attribute.find((a) => a.name === 'value')?.t;
-      if (value && n.output[0]) constants.set(n.output[0], value);
-    }
-  }
+  const clones = new Map(model.graph.node.map((n) => [n, { ...n, input: [...n.input], output: [...n.output] }]));
+  const nodes = [...clones.values()];
+  const constants = constantTensors(model.graph);
   const index = new GraphIndex(model.graph);
   const b = new GraphBuilder('interp.g/');
-  const contributions = new Map<string, string[]>();
-  const gradientOf = (tensor: string): string | null => {
-    const list = contributions.get(tensor);
-    if (!list || list.length === 0) return null;
-    if (list.length > 1) contributions.set(tensor, [b.op('Sum', list)]);
-    return contributions.get(tensor)![0];
-  };
+  const contributions = new Contributions(b);
+  const gradientOf = (tensor: string) => contributions.total(tensor);
   const factsOf = (tensor: string): TensorFacts => {
     const f = facts.get(tensor);
     if (!f) throw new Error(`no shape known for tensor ${tensor}`);
     return f;
   };
   const seedFacts = factsOf(request.of);
-  contributions.set(request.of, [SEED_INPUT]);
+  contributions.add(request.of, SEED_INPUT);
 
   for (let k = path.nodes.length - 1; k >= 0; k--) {
     const node = clones.get(path.nodes[k])!;
     const outputGrads = node.output.map((o) => (o ? gradientOf(o) : null));
     if (outputGrads.every((g) => g === null)) continue;
     const rule = rules[node.opType];
-    if (!rule || (node.domain && node.domain !== 'ai.onnx')) throw new UnsupportedOperatorError(node.opType, node.domain);
+    if (!rule || (node.domain && node.domain !== 'ai.onnx'))
+      throw new UnsupportedOperatorError(node.opType, node.domain);
     const ctx: RuleContext = {
-      node, b, opset,
+      node,
+      b,
+      opset,
       g: (i) => outputGrads[i] ?? null,
       needs: (i) => Boolean(node.input[i] && path.carries.has(node.input[i])),
       facts: factsOf,
@@ -153,10 +202,7 @@ export function backward(
     };
     const inputGrads = rule(ctx);
     inputGrads.forEach((grad, i) => {
-      if (!grad || !ctx.needs(i)) return;
-      const list = contributions.get(node.input[i]);
-      if (list) list.push(grad);
-      else contributions.set(node.input[i], [grad]);
+      if (grad && ctx.needs(i)) contributions.add(node.input[i], grad);
     });
   }
 
@@ -191,5 +237,9 @@ export function backward(
 
 /** A probed shape as declared dims: each dynamic dim gets a symbol of its own. */
 function probedValueInfo(name: string, facts: TensorFacts): ValueInfoProto {
-  return valueInfo(name, facts.type, facts.shape.map((d, i) => d ?? `${name}.d${i}`));
+  return valueInfo(
+    name,
+    facts.type,
+    facts.shape.map((d, i) => d ?? `${name}.d${i}`),
+  );
 }

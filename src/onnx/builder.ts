@@ -1,4 +1,12 @@
-import { AttributeType, DataType, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import {
+  AttributeType,
+  DataType,
+  type AttributeProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto.js';
 
 /** `{ float }` keeps a float attribute whose value happens to be whole (alpha = 1) typed as a float. */
 export type AttributeValue = number | number[] | string | { float: number };
@@ -31,7 +39,10 @@ export class GraphBuilder {
 
   /** A float32 initializer from a flat array or a matrix given row by row. */
   floats(name: string, values: ArrayLike<number> | number[][], dims: number[]): string {
-    const flat = Array.isArray(values) && Array.isArray(values[0]) ? (values as number[][]).flat() : Array.from(values as ArrayLike<number>);
+    const flat =
+      Array.isArray(values) && Array.isArray(values[0])
+        ? (values as number[][]).flat()
+        : Array.from(values as ArrayLike<number>);
     const expected = dims.reduce((a, b) => a * b, 1);
     if (flat.length !== expected) throw new Error(`initializer ${name}: ${flat.length} values for dims [${dims}]`);
     const data = new Float32Array(flat);
@@ -56,7 +67,10 @@ export class GraphBuilder {
 
   node(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, outputCount = 1): string[] {
     const id = this.counter++;
-    const outputs = Array.from({ length: outputCount }, (_, i) => `${this.prefix}${opType.toLowerCase()}_${id}${outputCount > 1 ? `_${i}` : ''}`);
+    const outputs = Array.from(
+      { length: outputCount },
+      (_, i) => `${this.prefix}${opType.toLowerCase()}_${id}${outputCount > 1 ? `_${i}` : ''}`,
+    );
     this.nodes.push({
       input: inputs,
       output: outputs,
@@ -92,7 +106,14 @@ export class GraphBuilder {
       irVersion: 8,
       opsetImport: [{ domain: '', version: opset }],
       producerName,
-      graph: { node: this.nodes, name: producerName, initializer: this.initializers, input: this.inputs, output: this.outputs, valueInfo: [] },
+      graph: {
+        node: this.nodes,
+        name: producerName,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+        valueInfo: [],
+      },
     };
   }
 }
@@ -102,7 +123,12 @@ export function valueInfo(name: string, elemType: number, dims?: (number | strin
   if (!dims) return { name, type: { tensorType: { elemType } } };
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   };
 }
 
@@ -110,5 +136,7 @@ function attribute(name: string, value: AttributeValue): AttributeProto {
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'object' && !Array.isArray(value)) return { name, type: AttributeType.FLOAT, f: value.float };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
-  return Number.isInteger(value) ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
+  return Number.isInteger(value)
+    ? { name, type: AttributeType.INT, i: value }
+    : { name, type: AttributeType.FLOAT, f: value };
 }

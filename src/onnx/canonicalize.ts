@@ -55,7 +55,9 @@ function qualified(node: NodeProto): string {
 
 /** Mean over the last axis, kept. */
 function meanLast(c: RewriteContext, x: string): string {
-  return c.opset >= 18 ? c.b.op('ReduceMean', [x, c.b.ints([-1])], { keepdims: 1 }) : c.b.op('ReduceMean', [x], { axes: [-1], keepdims: 1 });
+  return c.opset >= 18
+    ? c.b.op('ReduceMean', [x, c.b.ints([-1])], { keepdims: 1 })
+    : c.b.op('ReduceMean', [x], { axes: [-1], keepdims: 1 });
 }
 
 function unsqueeze(c: RewriteContext, x: string, axes: number[]): string {
@@ -63,7 +65,9 @@ function unsqueeze(c: RewriteContext, x: string, axes: number[]): string {
 }
 
 function split(c: RewriteContext, x: string, sizes: number[], axis: number): string[] {
-  return c.opset >= 13 ? c.b.node('Split', [x, c.b.ints(sizes)], { axis }, sizes.length) : c.b.node('Split', [x], { axis, split: sizes }, sizes.length);
+  return c.opset >= 13
+    ? c.b.node('Split', [x, c.b.ints(sizes)], { axis }, sizes.length)
+    : c.b.node('Split', [x], { axis, split: sizes }, sizes.length);
 }
 
 /** Swap the last two axes of a tensor whose rank the graph tells. */
@@ -76,11 +80,20 @@ function transposeLast(c: RewriteContext, t: string): string {
 }
 
 const erfGelu = (c: RewriteContext, x: string) =>
-  c.b.op('Mul', [c.b.op('Mul', [x, c.b.scalar(0.5)]), c.b.op('Add', [c.b.scalar(1), c.b.op('Erf', [c.b.op('Mul', [x, c.b.scalar(SQRT1_2)])])])]);
+  c.b.op('Mul', [
+    c.b.op('Mul', [x, c.b.scalar(0.5)]),
+    c.b.op('Add', [c.b.scalar(1), c.b.op('Erf', [c.b.op('Mul', [x, c.b.scalar(SQRT1_2)])])]),
+  ]);
 
 /** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as onnxruntime's FastGelu. */
 const tanhGelu = (c: RewriteContext, x: string) => {
-  const inner = c.b.op('Mul', [x, c.b.op('Add', [c.b.scalar(SQRT_2_OVER_PI), c.b.op('Mul', [c.b.scalar(0.044715 * SQRT_2_OVER_PI), c.b.op('Mul', [x, x])])])]);
+  const inner = c.b.op('Mul', [
+    x,
+    c.b.op('Add', [
+      c.b.scalar(SQRT_2_OVER_PI),
+      c.b.op('Mul', [c.b.scalar(0.044715 * SQRT_2_OVER_PI), c.b.op('Mul', [x, x])]),
+    ]),
+  ]);
   return c.b.op('Mul', [c.b.op('Mul', [x, c.b.scalar(0.5)]), c.b.op('Add', [c.b.scalar(1), c.b.op('Tanh', [inner])])]);
 };
 
@@ -91,15 +104,24 @@ const withBias = (c: RewriteContext, x: string, biasInput: number) => {
 
 /** x / √(mean(x²) + ε) · scale over the last axis (RMSNorm); also 1/√(mean(x²) + ε). */
 function rmsNorm(c: RewriteContext, x: string, scale: string, epsilon: number): { y: string; invStd: string } {
-  const invStd = c.b.op('Reciprocal', [c.b.op('Sqrt', [c.b.op('Add', [meanLast(c, c.b.op('Mul', [x, x])), c.b.scalar(epsilon)])])]);
+  const invStd = c.b.op('Reciprocal', [
+    c.b.op('Sqrt', [c.b.op('Add', [meanLast(c, c.b.op('Mul', [x, x])), c.b.scalar(epsilon)])]),
+  ]);
   return { y: c.b.op('Mul', [c.b.op('Mul', [x, invStd]), scale]), invStd };
 }
 
 function layerNorm(c: RewriteContext, x: string, gamma: string, beta: string | undefined, epsilon: number): string {
-  if (c.opset >= 17) return c.b.op('LayerNormalization', beta ? [x, gamma, beta] : [x, gamma], { axis: -1, epsilon: { float: epsilon } });
+  if (c.opset >= 17)
+    return c.b.op('LayerNormalization', beta ? [x, gamma, beta] : [x, gamma], {
+      axis: -1,
+      epsilon: { float: epsilon },
+    });
   const centred = c.b.op('Sub', [x, meanLast(c, x)]);
   const variance = meanLast(c, c.b.op('Mul', [centred, centred]));
-  const y = c.b.op('Mul', [c.b.op('Div', [centred, c.b.op('Sqrt', [c.b.op('Add', [variance, c.b.scalar(epsilon)])])]), gamma]);
+  const y = c.b.op('Mul', [
+    c.b.op('Div', [centred, c.b.op('Sqrt', [c.b.op('Add', [variance, c.b.scalar(epsilon)])])]),
+    gamma,
+  ]);
   return beta ? c.b.op('Add', [y, beta]) : y;
 }
 
@@ -107,13 +129,17 @@ function requireUnused(c: RewriteContext, outputs: number[], what: string): void
   for (const i of outputs) if (c.used(i)) c.fail(`its ${what} output is read, which has no standard equivalent`);
 }
 
-const skipLayerNorm = (simplified: boolean): Rewrite => (c) => {
-  const sum = withBias(c, c.b.op('Add', [c.input(0)!, c.input(1)!]), simplified ? 3 : 4);
-  const epsilon = floatAttr(c.node, 'epsilon', 1e-12);
-  requireUnused(c, [1, 2], 'mean or inverse standard deviation');
-  const y = simplified ? rmsNorm(c, sum, c.input(2)!, epsilon).y : layerNorm(c, sum, c.input(2)!, c.input(3), epsilon);
-  return [y, null, null, sum];
-};
+const skipLayerNorm =
+  (simplified: boolean): Rewrite =>
+  (c) => {
+    const sum = withBias(c, c.b.op('Add', [c.input(0)!, c.input(1)!]), simplified ? 3 : 4);
+    const epsilon = floatAttr(c.node, 'epsilon', 1e-12);
+    requireUnused(c, [1, 2], 'mean or inverse standard deviation');
+    const y = simplified
+      ? rmsNorm(c, sum, c.input(2)!, epsilon).y
+      : layerNorm(c, sum, c.input(2)!, c.input(3), epsilon);
+    return [y, null, null, sum];
+  };
 
 function activation(c: RewriteContext, x: string, kind: string): string {
   const alpha = floatAttr(c.node, 'activation_alpha', kind === 'LeakyRelu' ? 0.01 : 0.2);
@@ -128,7 +154,11 @@ function activation(c: RewriteContext, x: string, kind: string): string {
     case 'LeakyRelu':
       return c.b.op('Where', [c.b.op('Greater', [x, c.b.scalar(0)]), x, c.b.op('Mul', [x, c.b.scalar(alpha)])]);
     case 'HardSigmoid':
-      return c.b.op('Clip', [c.b.op('Add', [c.b.op('Mul', [x, c.b.scalar(alpha)]), c.b.scalar(beta)]), c.b.scalar(0), c.b.scalar(1)]);
+      return c.b.op('Clip', [
+        c.b.op('Add', [c.b.op('Mul', [x, c.b.scalar(alpha)]), c.b.scalar(beta)]),
+        c.b.scalar(0),
+        c.b.scalar(1),
+      ]);
     default:
       return c.fail(`its fused activation ${kind} has no rewrite`);
   }
@@ -136,7 +166,9 @@ function activation(c: RewriteContext, x: string, kind: string): string {
 
 /** Split [B, S, heads·d] into heads: [B, heads, S, d], or with `keyLayout` [B, heads, d, S]. */
 function toHeads(c: RewriteContext, t: string, heads: number, keyLayout = false): string {
-  return c.b.op('Transpose', [c.b.op('Reshape', [t, c.b.ints([0, 0, heads, -1])])], { perm: keyLayout ? [0, 2, 3, 1] : [0, 2, 1, 3] });
+  return c.b.op('Transpose', [c.b.op('Reshape', [t, c.b.ints([0, 0, heads, -1])])], {
+    perm: keyLayout ? [0, 2, 3, 1] : [0, 2, 1, 3],
+  });
 }
 
 /** [B, heads, S, d] back to [B, S, heads·d]. */
@@ -148,14 +180,25 @@ function mergeHeads(c: RewriteContext, t: string): string {
  * Scaled dot-product attention in plain operators, with a Softmax whose output multiplies the values
  * (what instrumentation looks for). q [B, N, S, d], kT [B, N, d, T], v [B, N, T, dv].
  */
-function attend(c: RewriteContext, q: string, kT: string, v: string, scale: number | string, opts: { keyMask?: string; causal: boolean; bias?: string }): string {
+function attend(
+  c: RewriteContext,
+  q: string,
+  kT: string,
+  v: string,
+  scale: number | string,
+  opts: { keyMask?: string; causal: boolean; bias?: string },
+): string {
   const filter = floatAttr(c.node, 'mask_filter_value', -10000);
   // [B, N, S, T]
   let scores = c.b.op('Mul', [c.b.op('MatMul', [q, kT]), typeof scale === 'number' ? c.b.scalar(scale) : scale]);
   if (opts.keyMask) {
     const rank = c.rank(opts.keyMask);
-    if (rank !== 2 && rank !== 3) c.fail(`its mask is not a [batch, key] or [batch, query, key] 0/1 mask (rank ${rank ?? 'unknown'})`);
-    const masked = c.b.op('Mul', [c.b.op('Sub', [c.b.scalar(1), c.b.op('Cast', [opts.keyMask], { to: DataType.FLOAT })]), c.b.scalar(filter)]);
+    if (rank !== 2 && rank !== 3)
+      c.fail(`its mask is not a [batch, key] or [batch, query, key] 0/1 mask (rank ${rank ?? 'unknown'})`);
+    const masked = c.b.op('Mul', [
+      c.b.op('Sub', [c.b.scalar(1), c.b.op('Cast', [opts.keyMask], { to: DataType.FLOAT })]),
+      c.b.scalar(filter),
+    ]);
     scores = c.b.op('Add', [scores, unsqueeze(c, masked, rank === 2 ? [1, 2] : [1])]);
   }
   if (opts.causal) {
@@ -175,8 +218,12 @@ function attend(c: RewriteContext, q: string, kT: string, v: string, scale: numb
 
 const attention: Rewrite = (c) => {
   const heads = intAttr(c.node, 'num_heads', 0);
-  if (c.input(4)) c.fail('it carries a packed past state, which has no rewrite; export without the KV cache or with separate past_key/past_value');
-  if (c.input(6) || intAttr(c.node, 'do_rotary', 0)) c.fail('it applies rotary embeddings or a past length internally, which has no rewrite');
+  if (c.input(4))
+    c.fail(
+      'it carries a packed past state, which has no rewrite; export without the KV cache or with separate past_key/past_value',
+    );
+  if (c.input(6) || intAttr(c.node, 'do_rotary', 0))
+    c.fail('it applies rotary embeddings or a past length internally, which has no rewrite');
   requireUnused(c, [1], 'present');
   const weights = c.initializer(c.input(1));
   let sizes = intsAttr(c.node, 'qkv_hidden_sizes');
@@ -189,7 +236,9 @@ const attention: Rewrite = (c) => {
   const [q, k, v] = split(c, qkv, sizes, 2);
   const scale = floatAttr(c.node, 'scale', 0) || 1 / Math.sqrt(sizes[0] / heads);
   const context = attend(c, toHeads(c, q, heads), toHeads(c, k, heads, true), toHeads(c, v, heads), scale, {
-    keyMask: c.input(3), causal: intAttr(c.node, 'unidirectional', 0) === 1, bias: c.input(5),
+    keyMask: c.input(3),
+    causal: intAttr(c.node, 'unidirectional', 0) === 1,
+    bias: c.input(5),
   });
   return [mergeHeads(c, context), null];
 };
@@ -197,7 +246,8 @@ const attention: Rewrite = (c) => {
 const multiHeadAttention: Rewrite = (c) => {
   const heads = intAttr(c.node, 'num_heads', 0);
   const [query, key, value] = [c.input(0)!, c.input(1), c.input(2)];
-  if (!key || !value || c.rank(key) !== 3 || c.rank(query) !== 3) c.fail('only [batch, sequence, hidden] query, key and value have a rewrite (not packed or pre-split heads)');
+  if (!key || !value || c.rank(key) !== 3 || c.rank(query) !== 3)
+    c.fail('only [batch, sequence, hidden] query, key and value have a rewrite (not packed or pre-split heads)');
   if (c.input(8) || c.input(9)) c.fail('it reads a past sequence length or a cache indirection, which has no rewrite');
   let [q, k, v] = [query, key!, value!];
   const bias = c.input(3);
@@ -219,14 +269,18 @@ const multiHeadAttention: Rewrite = (c) => {
   const qHeads = toHeads(c, q, heads);
   const scale = floatAttr(c.node, 'scale', 0) || inverseSqrtWidth(c, qHeads);
   const context = attend(c, qHeads, c.b.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), values, scale, {
-    keyMask: c.input(4), causal: intAttr(c.node, 'unidirectional', 0) === 1, bias: c.input(5),
+    keyMask: c.input(4),
+    causal: intAttr(c.node, 'unidirectional', 0) === 1,
+    bias: c.input(5),
   });
   return [mergeHeads(c, context), keys, values];
 };
 
 /** 1/√d for heads [B, N, S, d] whose width only the run knows (computed from the shape: no gradient flows there). */
 function inverseSqrtWidth(c: RewriteContext, heads: string): string {
-  const width = c.b.op('Cast', [c.b.op('Gather', [c.b.op('Shape', [heads]), c.b.ints([3], [])], { axis: 0 })], { to: DataType.FLOAT });
+  const width = c.b.op('Cast', [c.b.op('Gather', [c.b.op('Shape', [heads]), c.b.ints([3], [])], { axis: 0 })], {
+    to: DataType.FLOAT,
+  });
   return c.b.op('Reciprocal', [c.b.op('Sqrt', [width])]);
 }
 
@@ -240,7 +294,14 @@ function constantNumbers(c: RewriteContext, name: string | undefined, what: stri
 }
 
 /** (q − zero point) · scale, per tensor or along `axis`, as a float initializer of q's shape. */
-function dequantized(c: RewriteContext, q: TensorProto, scale: number[], zeroPoint: number[] | null, axis: number, name: string): string {
+function dequantized(
+  c: RewriteContext,
+  q: TensorProto,
+  scale: number[],
+  zeroPoint: number[] | null,
+  axis: number,
+  name: string,
+): string {
   const dims = q.dims.map(toNumber);
   const values = readTensorNumbers(q);
   if (!values) return c.fail(`its quantized data ${q.name} cannot be read`);
@@ -255,11 +316,16 @@ function dequantized(c: RewriteContext, q: TensorProto, scale: number[], zeroPoi
   return c.b.floats(name, out, dims);
 }
 
-const dynamicQuantizeLinear: Rewrite = (c) => [c.input(0)!, c.b.scalar(1), c.b.int64s(c.b.fresh('unused_zero_point'), [0], [])];
+const dynamicQuantizeLinear: Rewrite = (c) => [
+  c.input(0)!,
+  c.b.scalar(1),
+  c.b.int64s(c.b.fresh('unused_zero_point'), [0], []),
+];
 
 const matMulInteger: Rewrite = (c) => {
   const a = c.producer(c.input(0)!);
-  if (!a || a.opType !== 'DynamicQuantizeLinear') c.fail('its activation input is not dynamically quantized (DynamicQuantizeLinear)');
+  if (!a || a.opType !== 'DynamicQuantizeLinear')
+    c.fail('its activation input is not dynamically quantized (DynamicQuantizeLinear)');
   const weight = c.initializer(c.input(1));
   if (!weight) return c.fail('its weight is not a constant');
   const zeroPoint = c.input(3) ? constantNumbers(c, c.input(3), 'weight zero point') : null;
@@ -275,13 +341,30 @@ const dequantizeLinear: Rewrite = (c) => {
   const scale = c.input(1)!;
   const zeroPoint = c.input(2);
   const constant = c.initializer(x);
-  if (constant) return [dequantized(c, constant, constantNumbers(c, scale, 'scale'), zeroPoint ? constantNumbers(c, zeroPoint, 'zero point') : null, axis, c.node.output[0])];
+  if (constant)
+    return [
+      dequantized(
+        c,
+        constant,
+        constantNumbers(c, scale, 'scale'),
+        zeroPoint ? constantNumbers(c, zeroPoint, 'zero point') : null,
+        axis,
+        c.node.output[0],
+      ),
+    ];
   const p = c.producer(x);
   if (p?.opType === 'Gather' && c.initializer(p.input[0])) {
     // A quantized embedding table looked up, then dequantized: look up the dequantized table instead.
     const scales = constantNumbers(c, scale, 'scale');
     if (scales.length !== 1) c.fail('it dequantizes a gathered table per channel, which has no rewrite');
-    const table = dequantized(c, c.initializer(p.input[0])!, scales, zeroPoint ? constantNumbers(c, zeroPoint, 'zero point') : null, 0, c.b.fresh(`${p.input[0]}.float`));
+    const table = dequantized(
+      c,
+      c.initializer(p.input[0])!,
+      scales,
+      zeroPoint ? constantNumbers(c, zeroPoint, 'zero point') : null,
+      0,
+      c.b.fresh(`${p.input[0]}.float`),
+    );
     return [c.b.op('Gather', [table, p.input[1]], { axis: intAttr(p, 'axis', 0) })];
   }
   // Fake quantization (QuantizeLinear then DequantizeLinear, the QDQ format) is the identity in the shadow graph.
@@ -314,7 +397,11 @@ const matMulNBits: Rewrite = (c) => {
   for (let n = 0; n < N; n++) {
     for (let blk = 0; blk < blocks; blk++) {
       const scale = scales[n * blocks + blk];
-      const zp = !zpValues ? 1 << (bits - 1) : zpPacked ? unpack(zpValues, n * zpRowBytes + Math.floor(blk / perByte), blk % perByte) : zpValues[n * blocks + blk];
+      const zp = !zpValues
+        ? 1 << (bits - 1)
+        : zpPacked
+          ? unpack(zpValues, n * zpRowBytes + Math.floor(blk / perByte), blk % perByte)
+          : zpValues[n * blocks + blk];
       for (let j = 0; j < block && blk * block + j < K; j++) {
         const q = unpack(packedBytes, (n * blocks + blk) * blob + Math.floor(j / perByte), j % perByte);
         w[(blk * block + j) * N + n] = (q - zp) * scale;
@@ -327,7 +414,8 @@ const matMulNBits: Rewrite = (c) => {
 
 const FUSED: Record<string, Rewrite> = {
   [`${MS}.FusedMatMul`]: (c) => {
-    if (intAttr(c.node, 'transBatchA', 0) || intAttr(c.node, 'transBatchB', 0)) c.fail('it transposes batch axes, which has no rewrite');
+    if (intAttr(c.node, 'transBatchA', 0) || intAttr(c.node, 'transBatchB', 0))
+      c.fail('it transposes batch axes, which has no rewrite');
     const a = intAttr(c.node, 'transA', 0) ? transposeLast(c, c.input(0)!) : c.input(0)!;
     const b = intAttr(c.node, 'transB', 0) ? transposeLast(c, c.input(1)!) : c.input(1)!;
     const alpha = floatAttr(c.node, 'alpha', 1);
@@ -349,13 +437,16 @@ const FUSED: Record<string, Rewrite> = {
     return [c.b.op('Mul', [x, c.b.op('Sigmoid', [c.b.op('Mul', [x, c.b.scalar(floatAttr(c.node, 'alpha', 1.702))])])])];
   },
   // Standard since opset 20; older graphs can only hold it from onnxruntime's registration.
-  Gelu: (c) => [stringAttr(c.node, 'approximate', 'none') === 'tanh' ? tanhGelu(c, c.input(0)!) : erfGelu(c, c.input(0)!)],
+  Gelu: (c) => [
+    stringAttr(c.node, 'approximate', 'none') === 'tanh' ? tanhGelu(c, c.input(0)!) : erfGelu(c, c.input(0)!),
+  ],
   [`${MS}.BiasAdd`]: (c) => [c.b.op('Add', [c.b.op('Add', [c.input(0)!, c.input(1)!]), c.input(2)!])],
   [`${MS}.SkipLayerNormalization`]: skipLayerNorm(false),
   [`${MS}.SkipSimplifiedLayerNormalization`]: skipLayerNorm(true),
   // onnxruntime registers RMSNorm in the default domain under this name.
   SimplifiedLayerNormalization: (c) => {
-    if (intAttr(c.node, 'axis', -1) !== -1 && intAttr(c.node, 'axis', -1) !== (c.rank(c.input(0)!) ?? 0) - 1) c.fail('it normalises over more than the last axis');
+    if (intAttr(c.node, 'axis', -1) !== -1 && intAttr(c.node, 'axis', -1) !== (c.rank(c.input(0)!) ?? 0) - 1)
+      c.fail('it normalises over more than the last axis');
     const { y, invStd } = rmsNorm(c, c.input(0)!, c.input(1)!, floatAttr(c.node, 'epsilon', 1e-5));
     return [y, invStd];
   },
@@ -374,30 +465,76 @@ const QUANTIZED: Record<string, Rewrite> = {
 
 /** Operators known to hide what the engine needs, with why they cannot be rewritten here. */
 const REFUSED: Record<string, string> = {
-  [`${MS}.GroupQueryAttention`]: 'its rotary, sequence-length and shared-buffer inputs have no rewrite yet; export with eager attention',
+  [`${MS}.GroupQueryAttention`]:
+    'its rotary, sequence-length and shared-buffer inputs have no rewrite yet; export with eager attention',
   [`${MS}.PackedAttention`]: 'it runs on packed (unpadded) tokens, which have no rewrite',
   [`${MS}.PackedMultiHeadAttention`]: 'it runs on packed (unpadded) tokens, which have no rewrite',
-  [`${MS}.EmbedLayerNormalization`]: 'it fuses the embedding lookup with its 1-D mask index, which has no rewrite yet; export without --optimize or at level 1',
+  [`${MS}.EmbedLayerNormalization`]:
+    'it fuses the embedding lookup with its 1-D mask index, which has no rewrite yet; export without --optimize or at level 1',
   [`${MS}.QAttention`]: 'it is a quantized attention kernel, which has no rewrite',
   [`${MS}.DecoderMaskedMultiHeadAttention`]: 'it is a decoding-only kernel, which has no rewrite',
 };
 
-const QUANTIZED_OPS = new Set(['MatMulInteger', 'DynamicQuantizeLinear', 'DequantizeLinear', 'QuantizeLinear', 'QLinearMatMul', 'MatMulNBits', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'GatherBlockQuantized']);
+const QUANTIZED_OPS = new Set([
+  'MatMulInteger',
+  'DynamicQuantizeLinear',
+  'DequantizeLinear',
+  'QuantizeLinear',
+  'QLinearMatMul',
+  'MatMulNBits',
+  'MatMulIntegerToFloat',
+  'DynamicQuantizeMatMul',
+  'GatherBlockQuantized',
+]);
 
 export function isQuantized(model: ModelProto): boolean {
   return model.graph.node.some((n) => QUANTIZED_OPS.has(n.opType));
 }
 
-const SAME_RANK = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'BiasGelu', 'FastGelu', 'Gelu', 'QuickGelu', 'Attention', 'MultiHeadAttention', 'FusedGemm', 'Cast', 'Identity', 'Softmax', 'Relu', 'Tanh', 'Sigmoid', 'Erf', 'Neg', 'Sqrt', 'Not', 'Split', 'LayerNormalization', 'SimplifiedLayerNormalization', 'DynamicQuantizeLinear', 'DequantizeLinear', 'Dropout']);
+const SAME_RANK = new Set([
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+  'BiasGelu',
+  'FastGelu',
+  'Gelu',
+  'QuickGelu',
+  'Attention',
+  'MultiHeadAttention',
+  'FusedGemm',
+  'Cast',
+  'Identity',
+  'Softmax',
+  'Relu',
+  'Tanh',
+  'Sigmoid',
+  'Erf',
+  'Neg',
+  'Sqrt',
+  'Not',
+  'Split',
+  'LayerNormalization',
+  'SimplifiedLayerNormalization',
+  'DynamicQuantizeLinear',
+  'DequantizeLinear',
+  'Dropout',
+]);
 const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Equal', 'Greater', 'Less', 'And', 'Or']);
 
-export function canonicalize(model: ModelProto, options: CanonicalOptions): CanonicalGraph {
-  const graph = model.graph;
-  const index = new GraphIndex(graph);
-  const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
-  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
-  const graphOutputs = new Set(graph.output.map((o) => o.name));
-  const shapes = new Map([...graph.input, ...graph.valueInfo, ...graph.output].map((v) => [v.name, v.type?.tensorType?.shape?.dim.length ?? null]));
+/**
+ * The rank of a tensor where the graph tells it: declared shapes, initializers, and the ops that build shapes.
+ * Rewrites need ranks (axes to normalise) and onnxruntime-optimized graphs declare few value infos.
+ */
+function rankReader(
+  graph: ModelProto['graph'],
+  index: GraphIndex,
+  initializers: Map<string, TensorProto>,
+): (t: string) => number | null {
+  const shapes = new Map(
+    [...graph.input, ...graph.valueInfo, ...graph.output].map((v) => [
+      v.name,
+      v.type?.tensorType?.shape?.dim.length ?? null,
+    ]),
+  );
   const rank = (t: string): number | null => {
     const init = initializers.get(t);
     if (init) return init.dims.length;
@@ -410,7 +547,8 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
     if (p.opType === 'Transpose') return intsAttr(p, 'perm')?.length ?? rank(p.input[0]);
     if (SAME_RANK.has(p.opType)) return rank(p.input[0]);
     if (BROADCASTING.has(p.opType)) return widest(ranks());
-    if (p.opType === 'MatMul' || p.opType === 'MatMulInteger' || p.opType === 'FusedMatMul') return widest(ranks().slice(0, 2));
+    if (p.opType === 'MatMul' || p.opType === 'MatMulInteger' || p.opType === 'FusedMatMul')
+      return widest(ranks().slice(0, 2));
     if (p.opType === 'Gather') {
       const [data, indices] = [rank(p.input[0]), rank(p.input[1])];
       return data !== null && indices !== null ? data + indices - 1 : null;
@@ -423,7 +561,8 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
       const r = rank(p.input[0]);
       return axes !== null && r !== null ? r + axes : null;
     }
-    if (p.opType === 'Concat' || p.opType === 'Expand') return widest(ranks().slice(0, p.opType === 'Expand' ? 1 : undefined));
+    if (p.opType === 'Concat' || p.opType === 'Expand')
+      return widest(ranks().slice(0, p.opType === 'Expand' ? 1 : undefined));
     return null;
   };
   /** Number of entries of a 1-D tensor (a shape being built), where the graph tells it. */
@@ -442,6 +581,16 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
     }
     return null;
   };
+  return rank;
+}
+
+export function canonicalize(model: ModelProto, options: CanonicalOptions): CanonicalGraph {
+  const graph = model.graph;
+  const index = new GraphIndex(graph);
+  const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
+  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
+  const graphOutputs = new Set(graph.output.map((o) => o.name));
+  const rank = rankReader(graph, index, initializers);
   const nodes: NodeProto[] = [];
   const added: TensorProto[] = [];
   const rewritten: Record<string, number> = {};
@@ -449,7 +598,10 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
   let id = 0;
   for (const node of index.order) {
     const name = qualified(node);
-    if (REFUSED[name]) throw new CanonicalizeError(`cannot rewrite ${name} (${node.name || 'unnamed'}) into standard operators: ${REFUSED[name]}`);
+    if (REFUSED[name])
+      throw new CanonicalizeError(
+        `cannot rewrite ${name} (${node.name || 'unnamed'}) into standard operators: ${REFUSED[name]}`,
+      );
     const rule = FUSED[name] ?? (options.dequantize ? QUANTIZED[name] : undefined);
     if (!rule) {
       nodes.push(node);
@@ -460,12 +612,16 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
       throw new CanonicalizeError(`cannot rewrite ${name} (${node.name || 'unnamed'}) into standard operators: ${why}`);
     };
     const context: RewriteContext = {
-      node, b, opset,
+      node,
+      b,
+      opset,
       input: (i) => node.input[i] || undefined,
-      used: (i) => Boolean(node.output[i]) && (graphOutputs.has(node.output[i]) || index.consumersOf(node.output[i]).length > 0),
+      used: (i) =>
+        Boolean(node.output[i]) && (graphOutputs.has(node.output[i]) || index.consumersOf(node.output[i]).length > 0),
       initializer: (n) => (n ? initializers.get(n) : undefined),
       producer: (n) => index.producer.get(n),
-      rank, fail,
+      rank,
+      fail,
     };
     const results = rule(context);
     const parts = b.parts();
@@ -479,7 +635,15 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
       }
       if (result === out) return;
       if (produced.has(result)) b.rename(result, out);
-      else parts.nodes.push({ input: [result], output: [out], name: `${b.fresh('alias')}`, opType: 'Identity', domain: '', attribute: [] });
+      else
+        parts.nodes.push({
+          input: [result],
+          output: [out],
+          name: `${b.fresh('alias')}`,
+          opType: 'Identity',
+          domain: '',
+          attribute: [],
+        });
     });
     nodes.push(...parts.nodes);
     added.push(...parts.initializers);
@@ -487,14 +651,28 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
     if (QUANTIZED[name] && !FUSED[name]) dequantized = true;
   }
   if (Object.keys(rewritten).length === 0) return { model, rewritten, dequantized };
-  return { model: pruned({ ...model, graph: { ...graph, node: nodes, initializer: [...graph.initializer, ...added] } }), rewritten, dequantized };
+  return {
+    model: pruned({
+      ...model,
+      graph: { ...graph, node: nodes, initializer: [...graph.initializer, ...added] },
+    }),
+    rewritten,
+    dequantized,
+  };
 }
 
 /** Drop nodes and initializers that no graph output depends on (the quantized tables a rewrite replaced). */
 function pruned(model: ModelProto): ModelProto {
-  const { nodes: live, tensors } = dependencies(model.graph.node, model.graph.output.map((o) => o.name));
+  const { nodes: live, tensors } = dependencies(
+    model.graph.node,
+    model.graph.output.map((o) => o.name),
+  );
   return {
     ...model,
-    graph: { ...model.graph, node: model.graph.node.filter((n) => live.has(n)), initializer: model.graph.initializer.filter((t) => tensors.has(t.name)) },
+    graph: {
+      ...model.graph,
+      node: model.graph.node.filter((n) => live.has(n)),
+      initializer: model.graph.initializer.filter((t) => tensors.has(t.name)),
+    },
   };
 }

@@ -12,7 +12,10 @@ export const CUT_INPUT = 'interp.cut';
 export function cutAt(model: ModelProto, tensor: string, keep: string[]): ModelProto {
   const index = new GraphIndex(model.graph);
   if (!index.producer.has(tensor)) throw new Error(`no node produces ${tensor}`);
-  const rewired: NodeProto[] = model.graph.node.map((n) => ({ ...n, input: n.input.map((i) => (i === tensor ? CUT_INPUT : i)) }));
+  const rewired: NodeProto[] = model.graph.node.map((n) => ({
+    ...n,
+    input: n.input.map((i) => (i === tensor ? CUT_INPUT : i)),
+  }));
   const { nodes: needed, tensors } = dependencies(rewired, keep);
   const graphInputs = model.graph.input.filter((v) => tensors.has(v.name));
   return {
@@ -21,7 +24,18 @@ export function cutAt(model: ModelProto, tensor: string, keep: string[]): ModelP
       ...model.graph,
       node: rewired.filter((n) => needed.has(n)),
       initializer: model.graph.initializer.filter((t) => tensors.has(t.name)),
-      input: [...graphInputs, { name: CUT_INPUT, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimParam: 'sequence' }, { dimParam: 'hidden' }] } } } }],
+      input: [
+        ...graphInputs,
+        {
+          name: CUT_INPUT,
+          type: {
+            tensorType: {
+              elemType: DataType.FLOAT,
+              shape: { dim: [{ dimParam: 'batch' }, { dimParam: 'sequence' }, { dimParam: 'hidden' }] },
+            },
+          },
+        },
+      ],
       output: model.graph.output.filter((o) => keep.includes(o.name)),
       valueInfo: [],
     },

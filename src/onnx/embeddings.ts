@@ -26,5 +26,7 @@ export function findWordEmbeddings(model: ModelProto): WordEmbeddings {
     const matrix = readFloatTensor(init);
     if (matrix && matrix.dims.length === 2) return { tensor: node.output[0], matrix };
   }
-  throw new Error('cannot find the word-embedding lookup: no Gather reads input_ids (through shape-only ops) from a float32 or float16 weight matrix');
+  throw new Error(
+    'cannot find the word-embedding lookup: no Gather reads input_ids (through shape-only ops) from a float32 or float16 weight matrix',
+  );
 }

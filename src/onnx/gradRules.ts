@@ -1,10 +1,13 @@
 import { floatAttr, intAttr, intsAttr } from './attributes.js';
 import type { GraphBuilder } from './builder.js';
-import { DataType, toNumber, type NodeProto } from './proto.js';
+import { DataType, type NodeProto } from './proto.js';
 import type { Shape, TensorFacts } from './autodiff.js';
 
 export class UnsupportedOperatorError extends Error {
-  constructor(readonly opType: string, domain = '') {
+  constructor(
+    readonly opType: string,
+    domain = '',
+  ) {
     super(`no gradient rule for the ONNX operator ${domain && domain !== 'ai.onnx' ? `${domain}.` : ''}${opType}`);
   }
 }
@@ -58,13 +61,22 @@ function axesOf(c: RuleContext, inputSince: number, attrName = 'axes'): number[]
     const name = c.node.input[1];
     if (!name) return null;
     const value = c.constant(name);
-    if (!value) throw new Error(`${c.node.opType} ${c.node.name}: its axes are computed at run time, which gradients do not support`);
+    if (!value)
+      throw new Error(
+        `${c.node.opType} ${c.node.name}: its axes are computed at run time, which gradients do not support`,
+      );
     return value;
   }
   return intsAttr(c.node, attrName);
 }
 
-export function reduce(c: RuleContext, op: 'ReduceSum' | 'ReduceMean', x: string, axes: number[], keepdims: number): string {
+export function reduce(
+  c: RuleContext,
+  op: 'ReduceSum' | 'ReduceMean',
+  x: string,
+  axes: number[],
+  keepdims: number,
+): string {
   const inputForm = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
   return inputForm ? c.b.op(op, [x, c.b.ints(axes)], { keepdims }) : c.b.op(op, [x], { axes, keepdims });
 }
@@ -89,7 +101,10 @@ export function unbroadcast(c: RuleContext, grad: string, input: string, gradSha
 export const outShape = (c: RuleContext, i = 0) => c.facts(c.node.output[i]).shape;
 
 /** Elementwise binary op with the gradient of each side given as an expression of (g, a, b, y). */
-export function binary(left: ((c: RuleContext, g: string) => string) | null, right: ((c: RuleContext, g: string) => string) | null): GradientRule {
+export function binary(
+  left: ((c: RuleContext, g: string) => string) | null,
+  right: ((c: RuleContext, g: string) => string) | null,
+): GradientRule {
   return (c) => {
     const g = c.g(0)!;
     return [
@@ -104,8 +119,10 @@ function unary(f: (c: RuleContext, g: string, x: string, y: string) => string): 
   return (c) => [f(c, c.g(0)!, c.node.input[0], c.node.output[0])];
 }
 
-const asFloat = (c: RuleContext, t: string) => (c.facts(t).type === DataType.FLOAT ? t : c.b.op('Cast', [t], { to: DataType.FLOAT }));
-const asInt64 = (c: RuleContext, t: string) => (c.facts(t).type === DataType.INT64 ? t : c.b.op('Cast', [t], { to: DataType.INT64 }));
+const asFloat = (c: RuleContext, t: string) =>
+  c.facts(t).type === DataType.FLOAT ? t : c.b.op('Cast', [t], { to: DataType.FLOAT });
+const asInt64 = (c: RuleContext, t: string) =>
+  c.facts(t).type === DataType.INT64 ? t : c.b.op('Cast', [t], { to: DataType.INT64 });
 
 /** Swap the last two axes. */
 function transposeLast(c: RuleContext, t: string): string {
@@ -120,8 +137,17 @@ function transposeLast(c: RuleContext, t: string): string {
  * grad [.., M, ..] → [.., size, ..], adding where an index repeats. A one-hot product keeps this exact
  * and deterministic, and needs no scatter with reduction.
  */
-function scatterAlongAxis(c: RuleContext, grad: string, indices: string, size: string, axis: number, rank: number): string {
-  const oneHot = c.b.op('OneHot', [indices, size, c.b.floats(c.b.fresh('onehot_values'), [0, 1], [2])], { axis: -1 });
+function scatterAlongAxis(
+  c: RuleContext,
+  grad: string,
+  indices: string,
+  size: string,
+  axis: number,
+  rank: number,
+): string {
+  const oneHot = c.b.op('OneHot', [indices, size, c.b.floats(c.b.fresh('onehot_values'), [0, 1], [2])], {
+    axis: -1,
+  });
   if (axis === rank - 1) return c.b.op('MatMul', [grad, oneHot]);
   const perm = [...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis), axis];
   const inverse = new Array<number>(rank);
@@ -131,7 +157,8 @@ function scatterAlongAxis(c: RuleContext, grad: string, indices: string, size: s
 }
 
 /** Size of `t` along `axis`, as an int64 scalar tensor. */
-const dimOf = (c: RuleContext, t: string, axis: number) => c.b.op('Gather', [c.b.op('Shape', [t]), c.b.ints([axis], [])], { axis: 0 });
+const dimOf = (c: RuleContext, t: string, axis: number) =>
+  c.b.op('Gather', [c.b.op('Shape', [t]), c.b.ints([axis], [])], { axis: 0 });
 
 const reshapeBack: GradientRule = (c) => [c.b.op('Reshape', [c.g(0)!, c.b.op('Shape', [c.node.input[0]])])];
 
@@ -151,7 +178,8 @@ function reduction(kind: 'ReduceSum' | 'ReduceMean' | 'ReduceLogSumExp'): Gradie
     const keep = (t: string) => (keepdims ? t : c.b.op('Unsqueeze', [t, c.b.ints(axes!)]));
     const spread = c.b.op('Expand', [keep(g), c.b.op('Shape', [x])]);
     if (kind === 'ReduceSum') return [spread];
-    if (kind === 'ReduceLogSumExp') return [c.b.op('Mul', [spread, c.b.op('Exp', [c.b.op('Sub', [x, keep(c.node.output[0])])])])];
+    if (kind === 'ReduceLogSumExp')
+      return [c.b.op('Mul', [spread, c.b.op('Exp', [c.b.op('Sub', [x, keep(c.node.output[0])])])])];
     const ratio = c.b.op('Div', [
       c.b.op('Cast', [c.b.op('Size', [c.node.output[0]])], { to: DataType.FLOAT }),
       c.b.op('Cast', [c.b.op('Size', [x])], { to: DataType.FLOAT }),
@@ -168,8 +196,12 @@ const matMul: GradientRule = (c) => {
   if (ra < 2 || rb < 2) throw new Error(`MatMul ${c.node.name}: gradients of 1-D MatMul operands are not supported`);
   const batch = outShape(c).slice(0, -2);
   return [
-    c.needs(0) ? unbroadcast(c, c.b.op('MatMul', [g, transposeLast(c, bIn)]), a, [...batch, ...c.facts(a).shape.slice(-2)]) : null,
-    c.needs(1) ? unbroadcast(c, c.b.op('MatMul', [transposeLast(c, a), g]), bIn, [...batch, ...c.facts(bIn).shape.slice(-2)]) : null,
+    c.needs(0)
+      ? unbroadcast(c, c.b.op('MatMul', [g, transposeLast(c, bIn)]), a, [...batch, ...c.facts(a).shape.slice(-2)])
+      : null,
+    c.needs(1)
+      ? unbroadcast(c, c.b.op('MatMul', [transposeLast(c, a), g]), bIn, [...batch, ...c.facts(bIn).shape.slice(-2)])
+      : null,
   ];
 };
 
@@ -197,7 +229,10 @@ const gemm: GradientRule = (c) => {
 
 const layerNormalization: GradientRule = (c) => {
   const [x, scale, bias] = c.node.input;
-  if (c.g(1) || c.g(2)) throw new Error(`LayerNormalization ${c.node.name}: gradients through its Mean or InvStdDev outputs are not supported`);
+  if (c.g(1) || c.g(2))
+    throw new Error(
+      `LayerNormalization ${c.node.name}: gradients through its Mean or InvStdDev outputs are not supported`,
+    );
   const g = c.g(0)!;
   const rank = rankOf(c, x);
   const axis = normalizeAxis(intAttr(c.node, 'axis', -1), rank);
@@ -219,7 +254,11 @@ const layerNormalization: GradientRule = (c) => {
 const concat: GradientRule = (c) => {
   const rank = rankOf(c, c.node.output[0]);
   const axis = normalizeAxis(intAttr(c.node, 'axis', 0), rank);
-  const sizes = c.b.op('Concat', c.node.input.map((i) => c.b.op('Gather', [c.b.op('Shape', [i]), c.b.ints([axis])], { axis: 0 })), { axis: 0 });
+  const sizes = c.b.op(
+    'Concat',
+    c.node.input.map((i) => c.b.op('Gather', [c.b.op('Shape', [i]), c.b.ints([axis])], { axis: 0 })),
+    { axis: 0 },
+  );
   const pieces = c.b.node('Split', [c.g(0)!, sizes], { axis }, c.node.input.length);
   return pieces.map((p, i) => (c.needs(i) ? p : null));
 };
@@ -244,7 +283,8 @@ const gather: GradientRule = (c) => {
   const rank = rankOf(c, data);
   const axis = normalizeAxis(intAttr(c.node, 'axis', 0), rank);
   const indexRank = rankOf(c, indices);
-  if (indexRank > 1) throw new Error(`Gather ${c.node.name}: gradients for indices of rank ${indexRank} are not supported`);
+  if (indexRank > 1)
+    throw new Error(`Gather ${c.node.name}: gradients for indices of rank ${indexRank} are not supported`);
   let g = c.g(0)!;
   let idx = asInt64(c, indices);
   if (indexRank === 0) {
@@ -268,7 +308,13 @@ const slice: GradientRule = (c) => {
     const axis = normalizeAxis(rawAxis, rank);
     const size = dimOf(c, data, axis);
     const range = c.b.op('Range', [c.b.ints([0], []), size, c.b.ints([1], [])]);
-    const picked = c.b.op('Slice', [range, part(starts, j), part(ends, j), c.b.ints([0]), steps ? part(steps, j) : c.b.ints([1])]);
+    const picked = c.b.op('Slice', [
+      range,
+      part(starts, j),
+      part(ends, j),
+      c.b.ints([0]),
+      steps ? part(steps, j) : c.b.ints([1]),
+    ]);
     g = scatterAlongAxis(c, g, picked, size, axis, rank);
   });
   return [g];
@@ -303,13 +349,16 @@ const pow: GradientRule = (c) => {
   const g = c.g(0)!;
   const exponent = c.constant(e);
   const gradX = () => {
-    if (exponent && exponent.length === 1 && exponent[0] === 2) return c.b.op('Mul', [g, c.b.op('Mul', [x, c.b.scalar(2)])]);
+    if (exponent && exponent.length === 1 && exponent[0] === 2)
+      return c.b.op('Mul', [g, c.b.op('Mul', [x, c.b.scalar(2)])]);
     const ef = asFloat(c, e);
     return c.b.op('Mul', [g, c.b.op('Mul', [ef, c.b.op('Pow', [x, c.b.op('Sub', [ef, c.b.scalar(1)])])])]);
   };
   return [
     c.needs(0) ? unbroadcast(c, gradX(), x, outShape(c)) : null,
-    c.needs(1) ? unbroadcast(c, c.b.op('Mul', [g, c.b.op('Mul', [c.node.output[0], c.b.op('Log', [x])])]), e, outShape(c)) : null,
+    c.needs(1)
+      ? unbroadcast(c, c.b.op('Mul', [g, c.b.op('Mul', [c.node.output[0], c.b.op('Log', [x])])]), e, outShape(c))
+      : null,
   ];
 };
 
@@ -323,12 +372,22 @@ const clip: GradientRule = (c) => {
   return [inside ? c.b.op('Where', [inside, g, c.b.scalar(0)]) : g, null, null];
 };
 
-const sum: GradientRule = (c) => c.node.input.map((x, i) => (c.needs(i) ? unbroadcast(c, c.g(0)!, x, outShape(c)) : null));
+const sum: GradientRule = (c) =>
+  c.node.input.map((x, i) => (c.needs(i) ? unbroadcast(c, c.g(0)!, x, outShape(c)) : null));
 
 export const GRADIENT_RULES: Record<string, GradientRule> = {
-  Add: binary((_, g) => g, (_, g) => g),
-  Sub: binary((_, g) => g, (c, g) => c.b.op('Neg', [g])),
-  Mul: binary((c, g) => c.b.op('Mul', [g, c.node.input[1]]), (c, g) => c.b.op('Mul', [g, c.node.input[0]])),
+  Add: binary(
+    (_, g) => g,
+    (_, g) => g,
+  ),
+  Sub: binary(
+    (_, g) => g,
+    (c, g) => c.b.op('Neg', [g]),
+  ),
+  Mul: binary(
+    (c, g) => c.b.op('Mul', [g, c.node.input[1]]),
+    (c, g) => c.b.op('Mul', [g, c.node.input[0]]),
+  ),
   Div: binary(
     (c, g) => c.b.op('Div', [g, c.node.input[1]]),
     (c, g) => c.b.op('Neg', [c.b.op('Div', [c.b.op('Mul', [g, c.node.output[0]]), c.node.input[1]])]),
@@ -344,7 +403,9 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
   Exp: unary((c, g, _x, y) => c.b.op('Mul', [g, y])),
   Log: unary((c, g, x) => c.b.op('Div', [g, x])),
   // (2/√π)·exp(−x²) as exp(ln(2/√π) − x²): one pass fewer over the (often feed-forward-sized) tensor.
-  Erf: unary((c, g, x) => c.b.op('Mul', [g, c.b.op('Exp', [c.b.op('Sub', [c.b.scalar(Math.log(2 / SQRT_PI)), c.b.op('Mul', [x, x])])])])),
+  Erf: unary((c, g, x) =>
+    c.b.op('Mul', [g, c.b.op('Exp', [c.b.op('Sub', [c.b.scalar(Math.log(2 / SQRT_PI)), c.b.op('Mul', [x, x])])])]),
+  ),
   Tanh: unary((c, g, _x, y) => c.b.op('Mul', [g, c.b.op('Sub', [c.b.scalar(1), c.b.op('Mul', [y, y])])])),
   Sigmoid: unary((c, g, _x, y) => c.b.op('Mul', [g, c.b.op('Mul', [y, c.b.op('Sub', [c.b.scalar(1), y])])])),
   Relu: unary((c, g, x) => c.b.op('Where', [c.b.op('Greater', [x, c.b.scalar(0)]), g, c.b.scalar(0)])),

@@ -100,7 +100,10 @@ function topologicalOrder(nodes: NodeProto[], producer: Map<string, NodeProto>):
 }
 
 /** The nodes that the `keep` tensors depend on, and every tensor on the way (theirs, and the inputs they read). */
-export function dependencies(nodes: readonly NodeProto[], keep: readonly string[]): { nodes: Set<NodeProto>; tensors: Set<string> } {
+export function dependencies(
+  nodes: readonly NodeProto[],
+  keep: readonly string[],
+): { nodes: Set<NodeProto>; tensors: Set<string> } {
   const producer = new Map<string, NodeProto>();
   for (const n of nodes) for (const o of n.output) if (o) producer.set(o, n);
   const needed = new Set<NodeProto>();

@@ -23,10 +23,27 @@ export interface TransformerStructure {
 }
 
 const PASS_THROUGH = new Set(['Cast', 'Identity', 'Dropout']);
-const FUSED_ATTENTION = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention', 'SparseAttention']);
+const FUSED_ATTENTION = new Set([
+  'Attention',
+  'MultiHeadAttention',
+  'GroupQueryAttention',
+  'PackedAttention',
+  'SparseAttention',
+]);
 const NORM_OPS = new Set([
-  'ReduceMean', 'Sub', 'Pow', 'Add', 'Sqrt', 'Div', 'Mul', 'Reciprocal', 'Cast', 'Identity',
-  'LayerNormalization', 'SimplifiedLayerNormalization', 'RMSNormalization',
+  'ReduceMean',
+  'Sub',
+  'Pow',
+  'Add',
+  'Sqrt',
+  'Div',
+  'Mul',
+  'Reciprocal',
+  'Cast',
+  'Identity',
+  'LayerNormalization',
+  'SimplifiedLayerNormalization',
+  'RMSNormalization',
 ]);
 
 export class StructureError extends Error {}
@@ -42,7 +59,13 @@ function canonical(index: GraphIndex, tensor: string): string {
 }
 
 function isWeightMatMul(index: GraphIndex, node: NodeProto): boolean {
-  if (node.opType !== 'MatMul' && node.opType !== 'Gemm' && node.opType !== 'MatMulNBits' && node.opType !== 'MatMulInteger') return false;
+  if (
+    node.opType !== 'MatMul' &&
+    node.opType !== 'Gemm' &&
+    node.opType !== 'MatMulNBits' &&
+    node.opType !== 'MatMulInteger'
+  )
+    return false;
   return node.input.slice(0, 2).some((i) => i && !index.isDynamic(i));
 }
 
@@ -70,7 +93,9 @@ export function findAttentionSites(index: GraphIndex): AttentionSite[] {
         `this export fuses attention into ${fused.domain ? fused.domain + '.' : ''}${fused.opType}, which hides the attention probabilities; export it with eager attention (plain Softmax) instead`,
       );
     }
-    throw new StructureError('found no attention block (a Softmax whose output multiplies a value tensor) in the graph');
+    throw new StructureError(
+      'found no attention block (a Softmax whose output multiplies a value tensor) in the graph',
+    );
   }
   return sites;
 }
@@ -80,12 +105,16 @@ function outputProjection(index: GraphIndex, context: string): AttentionSite['ou
   let t = context;
   for (let hops = 0; hops < 8; hops++) {
     const consumers = index.consumersOf(t);
-    const proj = consumers.find((c) => (c.opType === 'MatMul' || c.opType === 'Gemm') && c.input[0] === t && index.initializers.has(c.input[1]));
+    const proj = consumers.find(
+      (c) => (c.opType === 'MatMul' || c.opType === 'Gemm') && c.input[0] === t && index.initializers.has(c.input[1]),
+    );
     if (proj) {
       const transB = proj.opType === 'Gemm' && proj.attribute.some((a) => a.name === 'transB' && toNumber(a.i) === 1);
       return { weight: proj.input[1], transposed: transB };
     }
-    const next = consumers.find((c) => PASS_THROUGH.has(c.opType) || c.opType === 'Transpose' || c.opType === 'Reshape');
+    const next = consumers.find(
+      (c) => PASS_THROUGH.has(c.opType) || c.opType === 'Transpose' || c.opType === 'Reshape',
+    );
     if (!next) return undefined;
     t = next.output[0];
   }
@@ -93,7 +122,11 @@ function outputProjection(index: GraphIndex, context: string): AttentionSite['ou
 }
 
 /** First Add after the attention probabilities whose other operand comes from outside the block: the residual add. */
-function findResidualAdd(index: GraphIndex, from: string, downstream: Set<NodeProto>): { node: NodeProto; skip: string } {
+function findResidualAdd(
+  index: GraphIndex,
+  from: string,
+  downstream: Set<NodeProto>,
+): { node: NodeProto; skip: string } {
   const downstreamTensors = new Set<string>([from]);
   for (const n of downstream) for (const o of n.output) downstreamTensors.add(o);
   const candidates = [...downstream].sort((a, b) => index.position.get(a)! - index.position.get(b)!);
@@ -121,11 +154,17 @@ function findFeedForwardAdd(index: GraphIndex, from: string): { node: NodeProto;
     const node = index.order[i];
     const inputDepths = node.input.map((t) => depth.get(t));
     if (inputDepths.every((d) => d === undefined)) continue;
-    if (node.opType === 'Add' && inputDepths.length === 2 && inputDepths[0] !== undefined && inputDepths[1] !== undefined) {
+    if (
+      node.opType === 'Add' &&
+      inputDepths.length === 2 &&
+      inputDepths[0] !== undefined &&
+      inputDepths[1] !== undefined
+    ) {
       const [da, db] = inputDepths as number[];
       if ((da === 0) !== (db === 0)) return { node, skip: da === 0 ? node.input[0] : node.input[1] };
     }
-    const d = Math.max(...inputDepths.filter((x): x is number => x !== undefined)) + (isWeightMatMul(index, node) ? 1 : 0);
+    const d =
+      Math.max(...inputDepths.filter((x): x is number => x !== undefined)) + (isWeightMatMul(index, node) ? 1 : 0);
     for (const o of node.output) if (o) depth.set(o, d);
   }
   throw new StructureError(`found no feed-forward residual Add after ${from}`);
@@ -161,7 +200,8 @@ function mlpActivation(index: GraphIndex, branch: string): string | null {
     if (!p) return null;
     if (isWeightMatMul(index, p)) return p.input.find((i) => index.isDynamic(i)) ?? null;
     const next = p.input.find((i) => i && index.isDynamic(i));
-    if (!next || !['Add', 'Cast', 'Reshape', 'Identity', 'Dropout', 'Squeeze', 'Unsqueeze'].includes(p.opType)) return null;
+    if (!next || !['Add', 'Cast', 'Reshape', 'Identity', 'Dropout', 'Squeeze', 'Unsqueeze'].includes(p.opType))
+      return null;
     t = next;
   }
   return null;
@@ -210,7 +250,10 @@ export interface InstrumentedOutputs {
  * Add the requested internal tensors as graph outputs (cast to float32 where the graph computes them
  * in another precision). Returns the rewritten model and the names of the new outputs in layer order.
  */
-export function instrument(model: ModelProto, options: InstrumentOptions): { model: ModelProto; outputs: InstrumentedOutputs; structure: TransformerStructure } {
+export function instrument(
+  model: ModelProto,
+  options: InstrumentOptions,
+): { model: ModelProto; outputs: InstrumentedOutputs; structure: TransformerStructure } {
   const index = new GraphIndex(model.graph);
   const structure = findTransformerStructure(index);
   const existing = new Set(model.graph.output.map((o) => o.name));
@@ -219,15 +262,28 @@ export function instrument(model: ModelProto, options: InstrumentOptions): { mod
   const expose = (tensor: string, label: string): string => {
     const name = `interp.${label}`;
     // A Cast to float32 gives each exposed tensor a stable name of our own and one precision.
-    extraNodes.push({ input: [tensor], output: [name], name: `interp_${label}`, opType: 'Cast', domain: '', attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] });
+    extraNodes.push({
+      input: [tensor],
+      output: [name],
+      name: `interp_${label}`,
+      opType: 'Cast',
+      domain: '',
+      attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }],
+    });
     if (!existing.has(name)) newOutputs.push(valueInfo(name, DataType.FLOAT));
     return name;
   };
   const outputs: InstrumentedOutputs = { attentions: [], hiddenStates: [], values: [], mlp: [] };
-  if (options.attentions) structure.layers.forEach((s, i) => outputs.attentions.push(expose(s.probs, `attention.${i}`)));
+  if (options.attentions)
+    structure.layers.forEach((s, i) => outputs.attentions.push(expose(s.probs, `attention.${i}`)));
   if (options.values) structure.layers.forEach((s, i) => outputs.values.push(expose(s.values, `values.${i}`)));
-  if (options.hiddenStates) structure.hiddenStates.forEach((t, i) => outputs.hiddenStates.push(expose(t, `hidden.${i}`)));
+  if (options.hiddenStates)
+    structure.hiddenStates.forEach((t, i) => outputs.hiddenStates.push(expose(t, `hidden.${i}`)));
   if (options.mlp) structure.mlp.forEach((t, i) => outputs.mlp.push(t ? expose(t, `mlp.${i}`) : null));
-  const graph = { ...model.graph, node: [...model.graph.node, ...extraNodes], output: [...model.graph.output, ...newOutputs] };
+  const graph = {
+    ...model.graph,
+    node: [...model.graph.node, ...extraNodes],
+    output: [...model.graph.output, ...newOutputs],
+  };
   return { model: { ...model, graph } as ModelProto, outputs, structure };
 }

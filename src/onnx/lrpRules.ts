@@ -1,6 +1,15 @@
 import { intAttr } from './attributes.js';
 import { DataType } from './proto.js';
-import { binary, GRADIENT_RULES, normalizeAxis, rankOf, reduce, type GradientRule, type RuleContext, type RuleOverrides } from './gradRules.js';
+import {
+  binary,
+  GRADIENT_RULES,
+  normalizeAxis,
+  rankOf,
+  reduce,
+  type GradientRule,
+  type RuleContext,
+  type RuleOverrides,
+} from './gradRules.js';
 
 /**
  * Conservative propagation for transformers (Ali et al. 2022, "XAI for Transformers: Better
@@ -17,14 +26,21 @@ import { binary, GRADIENT_RULES, normalizeAxis, rankOf, reduce, type GradientRul
 
 const constantScaleLayerNorm: GradientRule = (c) => {
   const [x, scale] = c.node.input;
-  if (c.g(1) || c.g(2)) throw new Error(`LayerNormalization ${c.node.name}: gradients through its Mean or InvStdDev outputs are not supported`);
+  if (c.g(1) || c.g(2))
+    throw new Error(
+      `LayerNormalization ${c.node.name}: gradients through its Mean or InvStdDev outputs are not supported`,
+    );
   const rank = rankOf(c, x);
   const axis = normalizeAxis(intAttr(c.node, 'axis', -1), rank);
   const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
   const invStd = c.forwardOutput(2, 'ln_inv_std');
   const gy = scale ? c.b.op('Mul', [c.g(0)!, scale]) : c.g(0)!;
   // d/dx of (x − mean x)·invStd with invStd held: invStd · (gy − mean gy).
-  return [c.needs(0) ? c.b.op('Mul', [invStd, c.b.op('Sub', [gy, reduce(c, 'ReduceMean', gy, axes, 1)])]) : null, null, null];
+  return [
+    c.needs(0) ? c.b.op('Mul', [invStd, c.b.op('Sub', [gy, reduce(c, 'ReduceMean', gy, axes, 1)])]) : null,
+    null,
+    null,
+  ];
 };
 
 /** Ops that pass attention weights on unchanged in meaning (a mask, a cast, dropout) before they weigh the values. */
@@ -32,7 +48,13 @@ const PASS_THROUGH = new Set(['Identity', 'Cast', 'Dropout', 'Where', 'Reshape']
 
 /** Whether `tensor` weighs values: it reaches the left operand of a MatMul, through pass-through ops. */
 function weighsValues(c: RuleContext, tensor: string, depth = 0): boolean {
-  return c.consumers(tensor).some((n) => (n.opType === 'MatMul' && n.input[0] === tensor) || (depth < 4 && PASS_THROUGH.has(n.opType) && weighsValues(c, n.output[0], depth + 1)));
+  return c
+    .consumers(tensor)
+    .some(
+      (n) =>
+        (n.opType === 'MatMul' && n.input[0] === tensor) ||
+        (depth < 4 && PASS_THROUGH.has(n.opType) && weighsValues(c, n.output[0], depth + 1)),
+    );
 }
 
 /** AH-rule: an attention softmax is a constant. Any other softmax (a probability score) keeps its gradient. */
@@ -46,8 +68,17 @@ function stabilised(rule: GradientRule, epsilon: number): GradientRule {
     const g = c.g(0);
     if (!g) return rule(c);
     const z = c.node.output[0];
-    const sign = c.b.op('Sub', [c.b.op('Mul', [c.b.op('Cast', [c.b.op('GreaterOrEqual', [z, c.b.scalar(0)])], { to: DataType.FLOAT }), c.b.scalar(2)]), c.b.scalar(1)]);
-    const scaled = c.b.op('Mul', [g, c.b.op('Div', [z, c.b.op('Add', [z, c.b.op('Mul', [sign, c.b.scalar(epsilon)])])])]);
+    const sign = c.b.op('Sub', [
+      c.b.op('Mul', [
+        c.b.op('Cast', [c.b.op('GreaterOrEqual', [z, c.b.scalar(0)])], { to: DataType.FLOAT }),
+        c.b.scalar(2),
+      ]),
+      c.b.scalar(1),
+    ]);
+    const scaled = c.b.op('Mul', [
+      g,
+      c.b.op('Div', [z, c.b.op('Add', [z, c.b.op('Mul', [sign, c.b.scalar(epsilon)])])]),
+    ]);
     return rule({ ...c, g: (i) => (i === 0 ? scaled : c.g(i)) });
   };
 }

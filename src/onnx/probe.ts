@@ -4,8 +4,14 @@ import { openGraph } from '../runtime/session.js';
 import { DataType, toNumber, type ModelProto } from './proto.js';
 
 const ORT_TYPES: Record<string, number> = {
-  float32: DataType.FLOAT, float16: DataType.FLOAT16, float64: DataType.DOUBLE, int64: DataType.INT64,
-  int32: DataType.INT32, int8: DataType.INT8, uint8: DataType.UINT8, bool: DataType.BOOL,
+  float32: DataType.FLOAT,
+  float16: DataType.FLOAT16,
+  float64: DataType.DOUBLE,
+  int64: DataType.INT64,
+  int32: DataType.INT32,
+  int8: DataType.INT8,
+  uint8: DataType.UINT8,
+  bool: DataType.BOOL,
 };
 
 /**
@@ -31,7 +37,10 @@ export async function probeFacts(
   const existing = new Set(model.graph.output.map((o) => o.name));
   const probe: ModelProto = {
     ...model,
-    graph: { ...model.graph, output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((name) => ({ name }))] },
+    graph: {
+      ...model.graph,
+      output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((name) => ({ name }))],
+    },
   };
   const session = await openGraph(probe, { optimization: 'disabled', quiet: true });
   try {

@@ -36,9 +36,17 @@ export interface NodeProto {
   domain: string;
   attribute: AttributeProto[];
 }
-export interface Dimension { dimValue?: Int64; dimParam?: string }
-export interface TypeProto { tensorType?: { elemType: number; shape?: { dim: Dimension[] } } }
-export interface ValueInfoProto { name: string; type?: TypeProto }
+export interface Dimension {
+  dimValue?: Int64;
+  dimParam?: string;
+}
+export interface TypeProto {
+  tensorType?: { elemType: number; shape?: { dim: Dimension[] } };
+}
+export interface ValueInfoProto {
+  name: string;
+  type?: TypeProto;
+}
 export interface GraphProto {
   node: NodeProto[];
   name: string;
@@ -77,8 +85,29 @@ export function toNumber(value: Int64 | undefined | null): number {
 }
 
 export const DataType = {
-  FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9,
-  FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13, BFLOAT16: 16,
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  BFLOAT16: 16,
 } as const;
 
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+export const AttributeType = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+} as const;

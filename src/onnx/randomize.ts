@@ -33,7 +33,12 @@ function ancestors(index: GraphIndex, tensor: string): Set<NodeProto> {
 export function weightGroups(model: ModelProto): WeightGroup[] {
   const index = new GraphIndex(model.graph);
   const { hiddenStates } = findTransformerStructure(index);
-  const isWeight = new Map(model.graph.initializer.map((t) => [t.name, t.dataType === DataType.FLOAT && t.dims.length >= 1 && t.dims.map(toNumber).reduce((a, b) => a * b, 1) > 1]));
+  const isWeight = new Map(
+    model.graph.initializer.map((t) => [
+      t.name,
+      t.dataType === DataType.FLOAT && t.dims.length >= 1 && t.dims.map(toNumber).reduce((a, b) => a * b, 1) > 1,
+    ]),
+  );
   const used = new Set<string>();
   const collect = (nodes: Iterable<NodeProto>) => {
     const names = new Set<string>();

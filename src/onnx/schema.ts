@@ -6,7 +6,12 @@ type Message = { fields: Record<string, Field>; oneofs?: Record<string, { oneof:
 
 const f = (type: string, id: number): Field => ({ type, id });
 const rep = (type: string, id: number): Field => ({ type, id, rule: 'repeated' });
-const packed = (type: string, id: number): Field => ({ type, id, rule: 'repeated', options: { packed: true } });
+const packed = (type: string, id: number): Field => ({
+  type,
+  id,
+  rule: 'repeated',
+  options: { packed: true },
+});
 
 const messages: Record<string, Message> = {
   StringStringEntryProto: { fields: { key: f('string', 1), value: f('string', 2) } },
@@ -32,10 +37,17 @@ const messages: Record<string, Message> = {
       sparseTensorType: f('TypeSparseTensor', 8),
       denotation: f('string', 6),
     },
-    oneofs: { value: { oneof: ['tensorType', 'sequenceType', 'mapType', 'optionalType', 'sparseTensorType'] } },
+    oneofs: {
+      value: { oneof: ['tensorType', 'sequenceType', 'mapType', 'optionalType', 'sparseTensorType'] },
+    },
   },
   ValueInfoProto: {
-    fields: { name: f('string', 1), type: f('TypeProto', 2), docString: f('string', 3), metadataProps: rep('StringStringEntryProto', 4) },
+    fields: {
+      name: f('string', 1),
+      type: f('TypeProto', 2),
+      docString: f('string', 3),
+      metadataProps: rep('StringStringEntryProto', 4),
+    },
   },
   Segment: { fields: { begin: f('int64', 1), end: f('int64', 2) } },
   TensorProto: {
@@ -57,7 +69,9 @@ const messages: Record<string, Message> = {
       metadataProps: rep('StringStringEntryProto', 16),
     },
   },
-  SparseTensorProto: { fields: { values: f('TensorProto', 1), indices: f('TensorProto', 2), dims: packed('int64', 3) } },
+  SparseTensorProto: {
+    fields: { values: f('TensorProto', 1), indices: f('TensorProto', 2), dims: packed('int64', 3) },
+  },
   AttributeProto: {
     fields: {
       name: f('string', 1),
@@ -93,7 +107,9 @@ const messages: Record<string, Message> = {
       metadataProps: rep('StringStringEntryProto', 9),
     },
   },
-  TensorAnnotation: { fields: { tensorName: f('string', 1), quantParameterTensorNames: rep('StringStringEntryProto', 2) } },
+  TensorAnnotation: {
+    fields: { tensorName: f('string', 1), quantParameterTensorNames: rep('StringStringEntryProto', 2) },
+  },
   GraphProto: {
     fields: {
       node: rep('NodeProto', 1),

@@ -17,7 +17,13 @@ export const TARGET_POSITIONS = 'interp.target_positions';
  * continuation's) by `interp.target_positions`, a [batch, K, T] one-hot selection, so that nothing of
  * vocabulary size is computed for the other positions.
  */
-export function addScoreHead(model: ModelProto, logits: string, score: HeadScore, perPosition: boolean, opset: number): ModelProto {
+export function addScoreHead(
+  model: ModelProto,
+  logits: string,
+  score: HeadScore,
+  perPosition: boolean,
+  opset: number,
+): ModelProto {
   const b = new GraphBuilder('interp.head/');
   const index = b.input(TARGET_INDEX, DataType.INT64, ['batch', 'positions']);
   const weight = b.input(TARGET_WEIGHT, DataType.FLOAT, ['batch', 'positions']);
@@ -25,7 +31,9 @@ export function addScoreHead(model: ModelProto, logits: string, score: HeadScore
     ? b.op('MatMul', [b.input(TARGET_POSITIONS, DataType.FLOAT, ['batch', 'positions', 'sequence']), logits])
     : b.op('Unsqueeze', [logits, b.ints([1])]);
   const classes = b.op('Gather', [b.op('Shape', [z]), b.ints([-1])], { axis: 0 });
-  const oneHot = b.op('OneHot', [index, classes, b.floats(b.fresh('onehot_values'), [0, 1], [2])], { axis: -1 });
+  const oneHot = b.op('OneHot', [index, classes, b.floats(b.fresh('onehot_values'), [0, 1], [2])], {
+    axis: -1,
+  });
   const pick = (t: string) => b.op('ReduceSum', [b.op('Mul', [t, oneHot]), b.ints([-1])], { keepdims: 0 });
   let picked: string;
   switch (score) {
@@ -41,7 +49,10 @@ export function addScoreHead(model: ModelProto, logits: string, score: HeadScore
     case 'log-odds': {
       // log p / (1 − p) = z_i − log Σ_{j≠i} exp z_j; the target class is pushed out of the sum.
       const pushed = b.op('Add', [z, b.op('Mul', [oneHot, b.scalar(-1e9)])]);
-      const others = opset >= 18 ? b.op('ReduceLogSumExp', [pushed, b.ints([-1])], { keepdims: 0 }) : b.op('ReduceLogSumExp', [pushed], { axes: [-1], keepdims: 0 });
+      const others =
+        opset >= 18
+          ? b.op('ReduceLogSumExp', [pushed, b.ints([-1])], { keepdims: 0 })
+          : b.op('ReduceLogSumExp', [pushed], { axes: [-1], keepdims: 0 });
       picked = b.op('Sub', [pick(z), others]);
       break;
     }

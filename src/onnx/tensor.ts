@@ -28,7 +28,8 @@ export function externalDataFolder(graph: GraphProto): string | null {
   for (const t of graph.initializer) {
     if (!isExternal(t)) continue;
     const folder = externalFolders.get(t);
-    if (!folder) throw new Error(`initializer ${t.name} keeps its data in an external file, but the graph was not read from disk`);
+    if (!folder)
+      throw new Error(`initializer ${t.name} keeps its data in an external file, but the graph was not read from disk`);
     return folder;
   }
   return null;
@@ -111,11 +112,16 @@ export function readTensorNumbers(tensor: TensorProto): number[] | null {
   if (raw) {
     const copy = new Uint8Array(raw);
     switch (tensor.dataType) {
-      case DataType.INT64: return Array.from(new BigInt64Array(copy.buffer), Number);
-      case DataType.INT32: return Array.from(new Int32Array(copy.buffer));
-      case DataType.INT8: return Array.from(new Int8Array(copy.buffer));
-      case DataType.UINT8: return Array.from(copy);
-      default: return null;
+      case DataType.INT64:
+        return Array.from(new BigInt64Array(copy.buffer), Number);
+      case DataType.INT32:
+        return Array.from(new Int32Array(copy.buffer));
+      case DataType.INT8:
+        return Array.from(new Int8Array(copy.buffer));
+      case DataType.UINT8:
+        return Array.from(copy);
+      default:
+        return null;
     }
   }
   if (tensor.int64Data?.length) return tensor.int64Data.map(toNumber);

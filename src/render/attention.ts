@@ -28,7 +28,9 @@ export function pool(matrix: Matrix, T: number, tokens: string[], maxSize: numbe
     }
   }
   const labels = Array.from({ length: size }, (_, i) =>
-    bin === 1 ? `${i}: ${visible(tokens[i])}` : `${i * bin}–${Math.min(T, (i + 1) * bin) - 1}: ${visible(tokens[i * bin])}…`,
+    bin === 1
+      ? `${i}: ${visible(tokens[i])}`
+      : `${i * bin}–${Math.min(T, (i + 1) * bin) - 1}: ${visible(tokens[i * bin])}…`,
   );
   return { size, labels, data };
 }
@@ -40,7 +42,13 @@ export interface Panel {
 }
 
 /** Heatmaps: one panel (head view, rollout, flow), a row of heads (layer view) or a layers × heads grid (model view). */
-export function attentionChart(panels: Panel[], T: number, tokens: string[], title: string, maxTokens: number): TopLevelSpec {
+export function attentionChart(
+  panels: Panel[],
+  T: number,
+  tokens: string[],
+  title: string,
+  maxTokens: number,
+): TopLevelSpec {
   const single = panels.length === 1;
   const side = single ? maxTokens : Math.min(maxTokens, 24);
   const values: Record<string, unknown>[] = [];
@@ -51,7 +59,15 @@ export function attentionChart(panels: Panel[], T: number, tokens: string[], tit
     for (let q = 0; q < pooled.size; q++)
       for (let k = 0; k < pooled.size; k++) {
         const v = pooled.data[q * pooled.size + k];
-        values.push({ layer: p.layer ?? 0, head: p.head ?? 0, query: labels[q], key: labels[k], qi: q, ki: k, value: v });
+        values.push({
+          layer: p.layer ?? 0,
+          head: p.head ?? 0,
+          query: labels[q],
+          key: labels[k],
+          qi: q,
+          ki: k,
+          value: v,
+        });
       }
   }
   const showLabels = single || labels.length <= 16;
@@ -61,13 +77,36 @@ export function attentionChart(panels: Panel[], T: number, tokens: string[], tit
     height: { step: cell },
     mark: { type: 'rect' as const },
     encoding: {
-      x: { field: 'key', type: 'nominal' as const, sort: labels, title: single ? 'key (attended) token' : null, axis: showLabels ? { labelAngle: -60, labelLimit: 110 } : null },
-      y: { field: 'query', type: 'nominal' as const, sort: labels, title: single ? 'query token' : null, axis: showLabels ? { labelLimit: 110 } : null },
-      color: { field: 'value', type: 'quantitative' as const, scale: { scheme: 'blues', domainMin: 0 }, title: 'weight' },
+      x: {
+        field: 'key',
+        type: 'nominal' as const,
+        sort: labels,
+        title: single ? 'key (attended) token' : null,
+        axis: showLabels ? { labelAngle: -60, labelLimit: 110 } : null,
+      },
+      y: {
+        field: 'query',
+        type: 'nominal' as const,
+        sort: labels,
+        title: single ? 'query token' : null,
+        axis: showLabels ? { labelLimit: 110 } : null,
+      },
+      color: {
+        field: 'value',
+        type: 'quantitative' as const,
+        scale: { scheme: 'blues', domainMin: 0 },
+        title: 'weight',
+      },
       tooltip: [{ field: 'query' }, { field: 'key' }, { field: 'value', format: '.4f' }],
     },
   };
-  if (single) return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, data: { values }, ...heatmap } as TopLevelSpec;
+  if (single)
+    return {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title,
+      data: { values },
+      ...heatmap,
+    } as TopLevelSpec;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -83,39 +122,76 @@ export function attentionChart(panels: Panel[], T: number, tokens: string[], tit
 }
 
 export function rolesTable(roles: HeadRole[], sort: HeadProperty, top?: number): string {
-  const table = new Table({ head: ['rank', 'layer', 'head', 'entropy', 'first', 'previous', 'self', 'separator', 'induction'], style: { head: [], border: [] } });
-  roles.slice(0, top ?? roles.length).forEach((r, i) =>
-    table.push([i + 1, r.layer, r.head, r.entropy.toFixed(3), r.first.toFixed(3), r.previous.toFixed(3), r.self.toFixed(3), r.separator.toFixed(3), r.induction === null ? '-' : r.induction.toFixed(3)]),
-  );
+  const table = new Table({
+    head: ['rank', 'layer', 'head', 'entropy', 'first', 'previous', 'self', 'separator', 'induction'],
+    style: { head: [], border: [] },
+  });
+  roles
+    .slice(0, top ?? roles.length)
+    .forEach((r, i) =>
+      table.push([
+        i + 1,
+        r.layer,
+        r.head,
+        r.entropy.toFixed(3),
+        r.first.toFixed(3),
+        r.previous.toFixed(3),
+        r.self.toFixed(3),
+        r.separator.toFixed(3),
+        r.induction === null ? '-' : r.induction.toFixed(3),
+      ]),
+    );
   return `heads ranked by ${sort}${sort === 'entropy' ? ' (lowest first)' : ''}\n${table.toString()}\n`;
 }
 
 /** Heads ranked by their importance to the target, Σ |A ⊙ ∂score/∂A|. */
-export function importanceTable(rows: { layer: number; head: number; importance: number }[], caption: string, top?: number): string {
+export function importanceTable(
+  rows: { layer: number; head: number; importance: number }[],
+  caption: string,
+  top?: number,
+): string {
   const table = new Table({ head: ['rank', 'layer', 'head', 'importance'], style: { head: [], border: [] } });
   rows.slice(0, top ?? rows.length).forEach((r, i) => table.push([i + 1, r.layer, r.head, formatNumber(r.importance)]));
   return `${caption}\n${table.toString()}\n`;
 }
 
 /** The strongest query → key links of one matrix. */
-export function linksTable(matrix: Matrix, T: number, tokens: string[], caption: string, top = 20, rows?: number[], byMagnitude = false): string {
+export function linksTable(
+  matrix: Matrix,
+  T: number,
+  tokens: string[],
+  caption: string,
+  top = 20,
+  rows?: number[],
+  byMagnitude = false,
+): string {
   const links: { q: number; k: number; v: number }[] = [];
-  for (const q of rows ?? Array.from({ length: T }, (_, i) => i)) for (let k = 0; k < T; k++) links.push({ q, k, v: matrix[q * T + k] });
+  for (const q of rows ?? Array.from({ length: T }, (_, i) => i))
+    for (let k = 0; k < T; k++) links.push({ q, k, v: matrix[q * T + k] });
   const key = (v: number) => (byMagnitude ? Math.abs(v) : v);
   links.sort((a, b) => key(b.v) - key(a.v) || a.q - b.q || a.k - b.k);
   const table = new Table({ head: ['rank', 'query', 'key', 'weight'], style: { head: [], border: [] } });
-  links.slice(0, top).forEach((l, i) => table.push([i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]));
+  links
+    .slice(0, top)
+    .forEach((l, i) =>
+      table.push([i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]),
+    );
   return `${caption}\n${table.toString()}\n`;
 }
 
-const nested = (m: Matrix, T: number) => Array.from({ length: T }, (_, q) => Array.from(m.subarray(q * T, (q + 1) * T), (v) => (Number.isNaN(v) ? null : v)));
+const nested = (m: Matrix, T: number) =>
+  Array.from({ length: T }, (_, q) => Array.from(m.subarray(q * T, (q + 1) * T), (v) => (Number.isNaN(v) ? null : v)));
 
 /** The view as interp/attention@1 JSON: the selected matrices nested [query][key], or flat row-major. */
 export function attentionJson(view: AttentionView, format: 'nested' | 'flat') {
   const T = view.shape.tokens;
   const matrix = (m: Matrix) => (format === 'flat' ? Array.from(m, (v) => (Number.isNaN(v) ? null : v)) : nested(m, T));
   const { layer, head, whole, encoding: e } = view;
-  const selected = view.matrices.map((heads, l) => (layer === undefined || l === layer ? heads.map((m, h) => (head === undefined || h === head ? matrix(m) : null)) : null));
+  const selected = view.matrices.map((heads, l) =>
+    layer === undefined || l === layer
+      ? heads.map((m, h) => (head === undefined || h === head ? matrix(m) : null))
+      : null,
+  );
   return {
     schema: ATTENTION_SCHEMA,
     model: view.model,
@@ -123,7 +199,14 @@ export function attentionJson(view: AttentionView, format: 'nested' | 'flat') {
     text: view.text,
     format,
     shape: view.shape,
-    tokens: e.ids.map((id, i) => ({ index: i, id, text: e.tokens[i], start: e.offsets[i][0], end: e.offsets[i][1], special: e.special[i] })),
+    tokens: e.ids.map((id, i) => ({
+      index: i,
+      id,
+      text: e.tokens[i],
+      start: e.offsets[i][0],
+      end: e.offsets[i][1],
+      special: e.special[i],
+    })),
     ...(view.target ? { target: describeTarget(view.target), importance: view.gradient!.importance } : {}),
     layers: whole ? null : selected,
     ...(whole ? { [whole.kind]: matrix(whole.matrix), rows: whole.rows } : {}),
@@ -138,15 +221,39 @@ export function attentionText(view: AttentionView, top?: number): string {
   const { layer, head, whole, focus, gradient, target } = view;
   const T = view.shape.tokens;
   const labels = view.encoding.tokens;
-  if (whole) return linksTable(whole.matrix, T, labels, `${whole.kind} into position ${focus} (${labels[focus]}), strongest inputs first`, top ?? 20, [focus]);
+  if (whole)
+    return linksTable(
+      whole.matrix,
+      T,
+      labels,
+      `${whole.kind} into position ${focus} (${labels[focus]}), strongest inputs first`,
+      top ?? 20,
+      [focus],
+    );
   if (layer !== undefined && head !== undefined) {
-    return linksTable(view.matrices[layer][head], T, labels, `${view.kind}, layer ${layer}, head ${head}: strongest query → key links${gradient ? ' (by magnitude)' : ''}`, top ?? 20, undefined, Boolean(gradient));
+    return linksTable(
+      view.matrices[layer][head],
+      T,
+      labels,
+      `${view.kind}, layer ${layer}, head ${head}: strongest query → key links${gradient ? ' (by magnitude)' : ''}`,
+      top ?? 20,
+      undefined,
+      Boolean(gradient),
+    );
   }
   if (gradient && target) {
     const rows = gradient.importance.filter((r) => layer === undefined || r.layer === layer);
-    return importanceTable(rows, `heads ranked by importance to ${target.kind === 'label' ? `label '${target.name}'` : `next token '${target.name}'`}: Σ |A ⊙ ∂score/∂A|`, top);
+    return importanceTable(
+      rows,
+      `heads ranked by importance to ${target.kind === 'label' ? `label '${target.name}'` : `next token '${target.name}'`}: Σ |A ⊙ ∂score/∂A|`,
+      top,
+    );
   }
-  return rolesTable(view.roles.filter((r) => layer === undefined || r.layer === layer), view.sort, top);
+  return rolesTable(
+    view.roles.filter((r) => layer === undefined || r.layer === layer),
+    view.sort,
+    top,
+  );
 }
 
 /** Heatmaps of the view: model view (no layer), layer view, head view, or the whole-model matrix. */
@@ -154,7 +261,23 @@ export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSp
   const { layer, head, whole } = view;
   const panels: Panel[] = whole
     ? [{ layer: null, head: null, matrix: whole.matrix }]
-    : view.matrices.flatMap((heads, l) => (layer === undefined || l === layer ? heads.map((m, h) => ({ layer: l, head: h, matrix: m })) : [])).filter((p) => head === undefined || p.head === head);
-  const where = whole ? whole.kind : layer === undefined ? 'model view' : head === undefined ? `layer ${layer}` : `layer ${layer}, head ${head}`;
-  return attentionChart(panels, view.shape.tokens, view.encoding.tokens, `${view.kind}: ${where} · ${view.model}`, maxTokens);
+    : view.matrices
+        .flatMap((heads, l) =>
+          layer === undefined || l === layer ? heads.map((m, h) => ({ layer: l, head: h, matrix: m })) : [],
+        )
+        .filter((p) => head === undefined || p.head === head);
+  const where = whole
+    ? whole.kind
+    : layer === undefined
+      ? 'model view'
+      : head === undefined
+        ? `layer ${layer}`
+        : `layer ${layer}, head ${head}`;
+  return attentionChart(
+    panels,
+    view.shape.tokens,
+    view.encoding.tokens,
+    `${view.kind}: ${where} · ${view.model}`,
+    maxTokens,
+  );
 }

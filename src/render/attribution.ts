@@ -9,10 +9,22 @@ import { bar, formatNumber, visible } from './format.js';
 export function attributionTable(result: Attribution, top?: number): string {
   const total = result.features.reduce((s, f) => s + Math.abs(f.attribution), 0);
   const max = Math.max(0, ...result.features.map((f) => Math.abs(f.attribution)));
-  const ranked = [...result.features].sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution) || a.index - b.index);
-  const table = new Table({ head: ['rank', result.granularity, 'pos', 'attribution', 'share', ''], style: { head: [], border: [] } });
+  const ranked = [...result.features].sort(
+    (a, b) => Math.abs(b.attribution) - Math.abs(a.attribution) || a.index - b.index,
+  );
+  const table = new Table({
+    head: ['rank', result.granularity, 'pos', 'attribution', 'share', ''],
+    style: { head: [], border: [] },
+  });
   ranked.slice(0, top ?? ranked.length).forEach((f, r) => {
-    table.push([r + 1, visible(f.text), f.index, formatNumber(f.attribution), total > 0 ? `${((100 * Math.abs(f.attribution)) / total).toFixed(1)}%` : '-', bar(f.attribution, max)]);
+    table.push([
+      r + 1,
+      visible(f.text),
+      f.index,
+      formatNumber(f.attribution),
+      total > 0 ? `${((100 * Math.abs(f.attribution)) / total).toFixed(1)}%` : '-',
+      bar(f.attribution, max),
+    ]);
   });
   const t = result.target;
   const header = `${result.method} on ${result.model} · target ${t.kind} '${t.name}' (${t.score}) · full ${formatNumber(result.fullScore)} · baseline ${formatNumber(result.baselineScore)} · ${result.forwardPasses} forward passes`;
@@ -21,18 +33,36 @@ export function attributionTable(result: Attribution, top?: number): string {
 
 /** Diverging bars in text order, one row per feature, so that 200 tokens stay readable. */
 export function attributionChart(result: Attribution): TopLevelSpec {
-  const values = result.features.map((f) => ({ order: f.index, label: `${f.index}: ${visible(f.text)}`, attribution: f.attribution }));
+  const values = result.features.map((f) => ({
+    order: f.index,
+    label: `${f.index}: ${visible(f.text)}`,
+    attribution: f.attribution,
+  }));
   const extent = Math.max(1e-12, ...values.map((v) => Math.abs(v.attribution)));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${result.method}: ${result.target.kind} '${result.target.name}'`, subtitle: `${result.model} · ${result.target.score}` },
+    title: {
+      text: `${result.method}: ${result.target.kind} '${result.target.name}'`,
+      subtitle: `${result.model} · ${result.target.score}`,
+    },
     width: 420,
     height: { step: 14 },
     data: { values },
     mark: { type: 'bar' },
     encoding: {
-      y: { field: 'label', type: 'nominal', sort: { field: 'order' }, title: null, axis: { labelLimit: 160 } },
-      x: { field: 'attribution', type: 'quantitative', scale: { domain: [-extent, extent] }, title: 'attribution' },
+      y: {
+        field: 'label',
+        type: 'nominal',
+        sort: { field: 'order' },
+        title: null,
+        axis: { labelLimit: 160 },
+      },
+      x: {
+        field: 'attribution',
+        type: 'quantitative',
+        scale: { domain: [-extent, extent] },
+        title: 'attribution',
+      },
       color: { condition: { test: 'datum.attribution >= 0', value: '#c0392b' }, value: '#2e6db4' },
       tooltip: [{ field: 'label' }, { field: 'attribution', format: '.4g' }],
     },
@@ -43,10 +73,20 @@ export function attributionChart(result: Attribution): TopLevelSpec {
 export function comparisonTable(comparison: Comparison, top?: number): string {
   const { results, correlations } = comparison;
   const first = results[0];
-  const table = new Table({ head: [first.granularity, ...results.map((r) => r.method)], style: { head: [], border: [] } });
+  const table = new Table({
+    head: [first.granularity, ...results.map((r) => r.method)],
+    style: { head: [], border: [] },
+  });
   const order = [...first.features].sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
-  for (const f of order.slice(0, top ?? order.length)) table.push([`${f.index}: ${visible(f.text)}`, ...results.map((r) => formatNumber(r.features[f.index].attribution))]);
-  const corr = new Table({ head: ['spearman', ...results.map((r) => r.method)], style: { head: [], border: [] } });
+  for (const f of order.slice(0, top ?? order.length))
+    table.push([
+      `${f.index}: ${visible(f.text)}`,
+      ...results.map((r) => formatNumber(r.features[f.index].attribution)),
+    ]);
+  const corr = new Table({
+    head: ['spearman', ...results.map((r) => r.method)],
+    style: { head: [], border: [] },
+  });
   results.forEach((r, i) => corr.push([r.method, ...correlations[i].map((c) => c.toFixed(3))]));
   const cost = results.map((r) => `${r.method} ${r.forwardPasses}`).join(', ');
   return `target ${first.target.kind} '${first.target.name}' (${first.target.score}) · forward passes: ${cost}\n${table.toString()}\n${corr.toString()}\n`;

@@ -4,18 +4,50 @@ import type { BenchReport } from '../bench.js';
 
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-const HEAD = ['model', 'method', 'tokens', 'features', 'forward passes', 'declared', 'median ms', 'min–max ms', 'raw ms', 'ratio', 'plain fwd ms', 'vs fwd', 'expl/s', 'tokens/s', 'peak RSS MB'];
+const HEAD = [
+  'model',
+  'method',
+  'tokens',
+  'features',
+  'forward passes',
+  'declared',
+  'median ms',
+  'min–max ms',
+  'raw ms',
+  'ratio',
+  'plain fwd ms',
+  'vs fwd',
+  'expl/s',
+  'tokens/s',
+  'peak RSS MB',
+];
 
 function cells(r: BenchReport['rows'][number]): string[] {
   return [
-    r.model, r.method, String(r.length), String(r.features), String(r.forwardPasses), String(r.declaredCost), ms(r.medianMs),
-    `${ms(r.minMs)}–${ms(r.maxMs)}`, ms(r.rawMs), r.ratio.toFixed(2), ms(r.forwardMs), r.vsForwards.toFixed(2), r.explanationsPerSecond.toFixed(1), r.tokensPerSecond.toFixed(0), r.peakRssMb.toFixed(0),
+    r.model,
+    r.method,
+    String(r.length),
+    String(r.features),
+    String(r.forwardPasses),
+    String(r.declaredCost),
+    ms(r.medianMs),
+    `${ms(r.minMs)}–${ms(r.maxMs)}`,
+    ms(r.rawMs),
+    r.ratio.toFixed(2),
+    ms(r.forwardMs),
+    r.vsForwards.toFixed(2),
+    r.explanationsPerSecond.toFixed(1),
+    r.tokensPerSecond.toFixed(0),
+    r.peakRssMb.toFixed(0),
   ];
 }
 
 function footer(report: BenchReport): string[] {
   const lines: string[] = [];
-  if (report.coldStart) lines.push(`Cold start (process start to JSON out, explain on ${report.coldStart.model}): median ${ms(report.coldStart.medianMs)} ms over ${report.coldStart.runs} runs (min ${ms(report.coldStart.minMs)} ms).`);
+  if (report.coldStart)
+    lines.push(
+      `Cold start (process start to JSON out, explain on ${report.coldStart.model}): median ${ms(report.coldStart.medianMs)} ms over ${report.coldStart.runs} runs (min ${ms(report.coldStart.minMs)} ms).`,
+    );
   for (const s of report.skipped) lines.push(`Skipped ${s.model} at ${s.length} tokens: ${s.reason}.`);
   return lines;
 }
@@ -36,7 +68,7 @@ export function benchMarkdown(report: BenchReport, command: string): string {
     '',
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GiB, ${m.platform}; Node ${m.node}; onnxruntime-node ${m.onnxruntime}. Runs: ${report.settings.runs} after ${report.settings.warmup} warm-up; threads: ${report.settings.threads ?? 'onnxruntime default'}.`,
     '',
-    '`ratio` is the method\'s median wall time over the median time of the very same onnxruntime session runs (same variants, same batches) replayed on their own: 1.00 means no overhead beyond the forward passes. `forward passes` counts sequences run; `declared` is the method\'s declared cost (an upper bound for sampling methods, which run a repeated coalition once). `plain fwd ms` is the median time of as many plain forward passes of the input as the method ran, batched as usual, and `vs fwd` the median over runs of the method\'s time over the plain forwards timed right after it: for gradient methods, where every pass also runs backward, it is the price of the backward graph (integrated-gradients with 50 steps against 50 forwards).',
+    "`ratio` is the method's median wall time over the median time of the very same onnxruntime session runs (same variants, same batches) replayed on their own: 1.00 means no overhead beyond the forward passes. `forward passes` counts sequences run; `declared` is the method's declared cost (an upper bound for sampling methods, which run a repeated coalition once). `plain fwd ms` is the median time of as many plain forward passes of the input as the method ran, batched as usual, and `vs fwd` the median over runs of the method's time over the plain forwards timed right after it: for gradient methods, where every pass also runs backward, it is the price of the backward graph (integrated-gradients with 50 steps against 50 forwards).",
     '',
     `| ${HEAD.join(' | ')} |`,
     `| ${HEAD.map(() => '---').join(' | ')} |`,
@@ -53,7 +85,15 @@ export function benchChart(report: BenchReport): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'interp bench: time per explanation',
-    data: { values: report.rows.map((r) => ({ model: r.model, method: r.method, length: r.length, ms: r.medianMs, ratio: r.ratio })) },
+    data: {
+      values: report.rows.map((r) => ({
+        model: r.model,
+        method: r.method,
+        length: r.length,
+        ms: r.medianMs,
+        ratio: r.ratio,
+      })),
+    },
     facet: { column: { field: 'model', type: 'nominal', title: null } },
     spec: {
       width: 260,
@@ -63,7 +103,12 @@ export function benchChart(report: BenchReport): TopLevelSpec {
         x: { field: 'length', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'input tokens' },
         y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'median ms per explanation' },
         color: { field: 'method', type: 'nominal' },
-        tooltip: [{ field: 'method' }, { field: 'length' }, { field: 'ms', format: '.1f' }, { field: 'ratio', format: '.2f' }],
+        tooltip: [
+          { field: 'method' },
+          { field: 'length' },
+          { field: 'ms', format: '.1f' },
+          { field: 'ratio', format: '.2f' },
+        ],
       },
     },
   } as TopLevelSpec;

@@ -5,19 +5,25 @@ import type { SwapResult } from '../bias/swap.js';
 import type { WeatResult } from '../bias/weat.js';
 import { formatNumber } from './format.js';
 
-const ci = (e: { mean: number; low: number; high: number }) => `${formatNumber(e.mean)} [${formatNumber(e.low)}, ${formatNumber(e.high)}]`;
+const ci = (e: { mean: number; low: number; high: number }) =>
+  `${formatNumber(e.mean)} [${formatNumber(e.low)}, ${formatNumber(e.high)}]`;
 
 /** Group means with intervals, the gap and its p-value, and the explanation of the gap when there is one. */
 export function swapTable(r: SwapResult): string {
-  const t = new Table({ head: ['group', 'n', `mean ${r.target.name} [95% CI]`], style: { head: [], border: [] } });
+  const t = new Table({
+    head: ['group', 'n', `mean ${r.target.name} [95% CI]`],
+    style: { head: [], border: [] },
+  });
   for (const g of [...r.groups].sort((a, b) => b.mean - a.mean)) t.push([g.group, g.n, ci(g)]);
   let out = `${r.model} · ${r.target.kind} '${r.target.name}' · max gap ${formatNumber(r.gap.value)} (${r.gap.high} − ${r.gap.low}) · permutation p = ${formatNumber(r.pValue)} (${r.permutations} permutations)\n${t.toString()}\n`;
   if (r.explanation) {
     const e = r.explanation;
     out += `which template words drive ${e.groups[0]} − ${e.groups[1]} (${e.method}):\n`;
     for (const tpl of e.templates) {
-      const words = [...tpl.words].sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution)).map((w) => `${w.text} ${formatNumber(w.attribution)}`);
-      out += `  ${tpl.template.replace(/\{(\w+)\}/g, (m, n: string) => (n === 'group' ? `{${tpl.terms.join('|')}}` : tpl.slots[n] ?? m))}  Δ=${formatNumber(tpl.difference)}: ${words.join(', ')}\n`;
+      const words = [...tpl.words]
+        .sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution))
+        .map((w) => `${w.text} ${formatNumber(w.attribution)}`);
+      out += `  ${tpl.template.replace(/\{(\w+)\}/g, (m, n: string) => (n === 'group' ? `{${tpl.terms.join('|')}}` : (tpl.slots[n] ?? m)))}  Δ=${formatNumber(tpl.difference)}: ${words.join(', ')}\n`;
     }
   }
   return out;
@@ -27,22 +33,49 @@ export function swapTable(r: SwapResult): string {
 export function swapChart(r: SwapResult): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `bias swap: ${r.target.name} by group`, subtitle: `${r.model} · p = ${formatNumber(r.pValue)}` },
+    title: {
+      text: `bias swap: ${r.target.name} by group`,
+      subtitle: `${r.model} · p = ${formatNumber(r.pValue)}`,
+    },
     data: { values: r.groups },
     width: 360,
     height: { step: 22 },
     layer: [
-      { mark: { type: 'rule' }, encoding: { y: { field: 'group', type: 'nominal', sort: '-x', title: null }, x: { field: 'low', type: 'quantitative', title: `mean ${r.target.name} (95% CI)`, scale: { zero: false } }, x2: { field: 'high' } } },
-      { mark: { type: 'point', filled: true, size: 60 }, encoding: { y: { field: 'group', type: 'nominal', sort: '-x' }, x: { field: 'mean', type: 'quantitative' } } },
+      {
+        mark: { type: 'rule' },
+        encoding: {
+          y: { field: 'group', type: 'nominal', sort: '-x', title: null },
+          x: {
+            field: 'low',
+            type: 'quantitative',
+            title: `mean ${r.target.name} (95% CI)`,
+            scale: { zero: false },
+          },
+          x2: { field: 'high' },
+        },
+      },
+      {
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: {
+          y: { field: 'group', type: 'nominal', sort: '-x' },
+          x: { field: 'mean', type: 'quantitative' },
+        },
+      },
     ],
   } as TopLevelSpec;
 }
 
 /** Share of pairs where the model prefers the stereotype, per bias type and overall. */
 export function pairsTable(r: PairsResult): string {
-  const t = new Table({ head: ['bias type', 'pairs', 'prefers stereotype [95% CI]', 'ties'], style: { head: [], border: [] } });
+  const t = new Table({
+    head: ['bias type', 'pairs', 'prefers stereotype [95% CI]', 'ties'],
+    style: { head: [], border: [] },
+  });
   for (const row of [...r.byType, r.overall]) t.push([row.group, row.n, ci(row), row.ties]);
-  const d = new Table({ head: ['direction', 'pairs', 'prefers more-stereotypical [95% CI]'], style: { head: [], border: [] } });
+  const d = new Table({
+    head: ['direction', 'pairs', 'prefers more-stereotypical [95% CI]'],
+    style: { head: [], border: [] },
+  });
   for (const row of r.byDirection) d.push([row.group, row.n, ci(row)]);
   return `${r.model} · ${r.scoring} · ${r.pairs} pairs · 0.5 is unbiased\n${t.toString()}\n${d.toString()}\n`;
 }
@@ -51,13 +84,29 @@ export function pairsTable(r: PairsResult): string {
 export function pairsChart(r: PairsResult): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'share of pairs where the model prefers the stereotype', subtitle: `${r.model} · 0.5 is unbiased` },
+    title: {
+      text: 'share of pairs where the model prefers the stereotype',
+      subtitle: `${r.model} · 0.5 is unbiased`,
+    },
     data: { values: [...r.byType, r.overall] },
     width: 360,
     height: { step: 22 },
     layer: [
-      { mark: { type: 'bar' }, encoding: { y: { field: 'group', type: 'nominal', sort: '-x', title: null }, x: { field: 'mean', type: 'quantitative', scale: { domain: [0, 1] }, title: 'share (95% CI)' } } },
-      { mark: { type: 'rule' }, encoding: { y: { field: 'group', type: 'nominal', sort: '-x' }, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } },
+      {
+        mark: { type: 'bar' },
+        encoding: {
+          y: { field: 'group', type: 'nominal', sort: '-x', title: null },
+          x: { field: 'mean', type: 'quantitative', scale: { domain: [0, 1] }, title: 'share (95% CI)' },
+        },
+      },
+      {
+        mark: { type: 'rule' },
+        encoding: {
+          y: { field: 'group', type: 'nominal', sort: '-x' },
+          x: { field: 'low', type: 'quantitative' },
+          x2: { field: 'high' },
+        },
+      },
       { mark: { type: 'rule', strokeDash: [4, 3], color: 'grey' }, encoding: { x: { datum: 0.5 } } },
     ],
   } as TopLevelSpec;
@@ -65,7 +114,16 @@ export function pairsChart(r: PairsResult): TopLevelSpec {
 
 /** The effect size and p-value of one WEAT/SEAT test. */
 export function weatTable(r: WeatResult): string {
-  const t = new Table({ head: ['targets', 'attributes', 'layer', 'effect size d', 'p-value'], style: { head: [], border: [] } });
-  t.push([`${r.targets[0]} (${r.sizes.targ1}) vs ${r.targets[1]} (${r.sizes.targ2})`, `${r.attributes[0]} (${r.sizes.attr1}) vs ${r.attributes[1]} (${r.sizes.attr2})`, r.layer, r.effectSize.toFixed(3), formatNumber(r.pValue)]);
+  const t = new Table({
+    head: ['targets', 'attributes', 'layer', 'effect size d', 'p-value'],
+    style: { head: [], border: [] },
+  });
+  t.push([
+    `${r.targets[0]} (${r.sizes.targ1}) vs ${r.targets[1]} (${r.sizes.targ2})`,
+    `${r.attributes[0]} (${r.sizes.attr1}) vs ${r.attributes[1]} (${r.sizes.attr2})`,
+    r.layer,
+    r.effectSize.toFixed(3),
+    formatNumber(r.pValue),
+  ]);
   return `${r.model} · mean-pooled hidden states · ${r.permutations} permutations\n${t.toString()}\n`;
 }

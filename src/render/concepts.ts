@@ -7,9 +7,20 @@ import { formatNumber, visible } from './format.js';
 
 /** One row per cluster: size, frequent and distinctive tokens, and example contexts. */
 export function clusterTable(r: ClusterReport): string {
-  const t = new Table({ head: ['cluster', 'size', 'top tokens', 'most distinctive', 'examples'], style: { head: [], border: [] }, colWidths: [9, 7, 26, 30, 60], wordWrap: true });
+  const t = new Table({
+    head: ['cluster', 'size', 'top tokens', 'most distinctive', 'examples'],
+    style: { head: [], border: [] },
+    colWidths: [9, 7, 26, 30, 60],
+    wordWrap: true,
+  });
   for (const c of r.clusters) {
-    t.push([c.cluster, c.size, c.topByFrequency.map((x) => `${visible(x.token)} ${x.count}`).join(', '), c.topByDistinctiveness.map((x) => `${visible(x.token)} ×${x.lift.toFixed(1)}`).join(', '), c.examples.join('\n')]);
+    t.push([
+      c.cluster,
+      c.size,
+      c.topByFrequency.map((x) => `${visible(x.token)} ${x.count}`).join(', '),
+      c.topByDistinctiveness.map((x) => `${visible(x.token)} ×${x.lift.toFixed(1)}`).join(', '),
+      c.examples.join('\n'),
+    ]);
   }
   const chosen = r.silhouette ? ` (silhouette ${r.silhouette.find((s) => s.k === r.k)?.silhouette.toFixed(3)})` : '';
   return `k-means at layer ${r.layer} of ${r.model}: ${r.tokens} tokens from ${r.lines} lines, k = ${r.k}${chosen}\n${t.toString()}\n`;
@@ -35,14 +46,27 @@ export function clusterChart(r: ClusterReport, projection: ProjectedToken[]): To
 
 /** One row per factor: its top tokens and strongest example. */
 export function factorsTable(r: FactorsReport): string {
-  const t = new Table({ head: ['factor', 'top tokens', 'strongest example'], style: { head: [], border: [] }, colWidths: [8, 50, 60], wordWrap: true });
-  for (const f of r.factors) t.push([f.factor, f.topTokens.map((x) => `${visible(x.token)} ${formatNumber(x.weight)}`).join(', '), f.example]);
+  const t = new Table({
+    head: ['factor', 'top tokens', 'strongest example'],
+    style: { head: [], border: [] },
+    colWidths: [8, 50, 60],
+    wordWrap: true,
+  });
+  for (const f of r.factors)
+    t.push([f.factor, f.topTokens.map((x) => `${visible(x.token)} ${formatNumber(x.weight)}`).join(', '), f.example]);
   return `NMF of the feed-forward activations of layer ${r.layer} of ${r.model}: ${r.tokens} tokens, ${r.factors.length} factors, reconstruction error ${formatNumber(r.reconstructionError)}\n${t.toString()}\n`;
 }
 
 /** The per-token factor strip of one input. */
 export function factorsChart(r: FactorsReport & { strip: NonNullable<FactorsReport['strip']> }): TopLevelSpec {
-  const values = r.strip.flatMap((s, i) => s.factors.map((v, f) => ({ token: `${i}: ${visible(s.token)}`, order: i, factor: `factor ${f}`, weight: v })));
+  const values = r.strip.flatMap((s, i) =>
+    s.factors.map((v, f) => ({
+      token: `${i}: ${visible(s.token)}`,
+      order: i,
+      factor: `factor ${f}`,
+      weight: v,
+    })),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: `NMF factors per token · layer ${r.layer} · ${r.model}`,
@@ -51,7 +75,13 @@ export function factorsChart(r: FactorsReport & { strip: NonNullable<FactorsRepo
     height: { step: 16 },
     mark: 'rect',
     encoding: {
-      x: { field: 'token', type: 'nominal', sort: { field: 'order' }, axis: { labelAngle: -60 }, title: null },
+      x: {
+        field: 'token',
+        type: 'nominal',
+        sort: { field: 'order' },
+        axis: { labelAngle: -60 },
+        title: null,
+      },
       y: { field: 'factor', type: 'nominal', title: null },
       color: { field: 'weight', type: 'quantitative', scale: { scheme: 'greens' } },
     },
@@ -60,14 +90,30 @@ export function factorsChart(r: FactorsReport & { strip: NonNullable<FactorsRepo
 
 /** Positions by layers: each layer's top predictions. */
 export function lensTable(r: LensResult, top: number): string {
-  const t = new Table({ head: ['position', ...Array.from({ length: r.layers + 1 }, (_, l) => (l === 0 ? 'embed' : `layer ${l}`))], style: { head: [], border: [] } });
-  for (const p of r.positions) t.push([`${p.index}: ${visible(p.token)}`, ...p.cells.map((c) => c.top.map((x) => `${visible(x.token)} ${x.probability.toFixed(2)}`).join('\n'))]);
+  const t = new Table({
+    head: ['position', ...Array.from({ length: r.layers + 1 }, (_, l) => (l === 0 ? 'embed' : `layer ${l}`))],
+    style: { head: [], border: [] },
+  });
+  for (const p of r.positions)
+    t.push([
+      `${p.index}: ${visible(p.token)}`,
+      ...p.cells.map((c) => c.top.map((x) => `${visible(x.token)} ${x.probability.toFixed(2)}`).join('\n')),
+    ]);
   return `logit lens on ${r.model}: top-${top} predictions of each layer's residual stream (the last column is the model's own output)\n${t.toString()}\n`;
 }
 
 /** Heatmap of the tracked token's probability across layers and positions. */
 export function lensChart(r: LensResult): TopLevelSpec {
-  const values = r.positions.flatMap((p) => p.cells.map((c) => ({ position: `${p.index}: ${visible(p.token)}`, order: p.index, layer: c.layer, probability: c.tracked.probability, token: c.tracked.token, rank: c.tracked.rank })));
+  const values = r.positions.flatMap((p) =>
+    p.cells.map((c) => ({
+      position: `${p.index}: ${visible(p.token)}`,
+      order: p.index,
+      layer: c.layer,
+      probability: c.tracked.probability,
+      token: c.tracked.token,
+      rank: c.tracked.rank,
+    })),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'logit lens: probability of the tracked token by layer', subtitle: r.model },
@@ -76,17 +122,40 @@ export function lensChart(r: LensResult): TopLevelSpec {
     height: { step: 22 },
     mark: 'rect',
     encoding: {
-      x: { field: 'position', type: 'nominal', sort: { field: 'order' }, axis: { labelAngle: -60 }, title: null },
+      x: {
+        field: 'position',
+        type: 'nominal',
+        sort: { field: 'order' },
+        axis: { labelAngle: -60 },
+        title: null,
+      },
       y: { field: 'layer', type: 'ordinal', sort: 'descending', title: 'layer (0 = embeddings)' },
       color: { field: 'probability', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1] } },
-      tooltip: [{ field: 'position' }, { field: 'layer' }, { field: 'token' }, { field: 'rank' }, { field: 'probability', format: '.3f' }],
+      tooltip: [
+        { field: 'position' },
+        { field: 'layer' },
+        { field: 'token' },
+        { field: 'rank' },
+        { field: 'probability', format: '.3f' },
+      ],
     },
   } as TopLevelSpec;
 }
 
 /** The TCAV score against its random-CAV null, with the p-value. */
 export function tcavTable(r: TcavResult, sizes: { concept: number; random: number; inputs: number }): string {
-  const t = new Table({ head: ['layer', 'target', 'CAV accuracy', 'TCAV score', 'random CAVs', 'p-value', 'significant'], style: { head: [], border: [] } });
-  t.push([r.layer, r.target, r.cavAccuracy.toFixed(3), r.mean.toFixed(3), r.nullMean.toFixed(3), formatNumber(r.pValue), r.significant ? 'yes' : 'no']);
+  const t = new Table({
+    head: ['layer', 'target', 'CAV accuracy', 'TCAV score', 'random CAVs', 'p-value', 'significant'],
+    style: { head: [], border: [] },
+  });
+  t.push([
+    r.layer,
+    r.target,
+    r.cavAccuracy.toFixed(3),
+    r.mean.toFixed(3),
+    r.nullMean.toFixed(3),
+    formatNumber(r.pValue),
+    r.significant ? 'yes' : 'no',
+  ]);
   return `TCAV on ${r.model}: ${sizes.concept} concept, ${sizes.random} random, ${sizes.inputs} inputs, ${r.runs} runs\n${t.toString()}\n`;
 }

@@ -2,19 +2,27 @@ import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import { METRICS, type Leaderboard } from '../fidelity/leaderboard.js';
 
-const interval = (e: { mean: number; low: number; high: number } | undefined) => (e ? `${e.mean.toFixed(3)} [${e.low.toFixed(3)}, ${e.high.toFixed(3)}]` : '-');
+const interval = (e: { mean: number; low: number; high: number } | undefined) =>
+  e ? `${e.mean.toFixed(3)} [${e.low.toFixed(3)}, ${e.high.toFixed(3)}]` : '-';
 
 /** The leaderboard, one row per method with every measured metric, and the randomisation cascade below it. */
 export function leaderboardTable(board: Leaderboard): string {
   const shown = METRICS.filter((m) => board.rows.some((r) => r.metrics[m.name]));
-  const table = new Table({ head: ['method', 'n', ...shown.map((m) => `${m.name} ${m.better === 'higher' ? '↑' : '↓'}`)], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ['method', 'n', ...shown.map((m) => `${m.name} ${m.better === 'higher' ? '↑' : '↓'}`)],
+    style: { head: [], border: [] },
+  });
   for (const r of board.rows) table.push([r.method, r.examples, ...shown.map((m) => interval(r.metrics[m.name]))]);
   let out = `fidelity leaderboard (${board.models.join(', ')}) · mean [95% bootstrap interval] · comprehensiveness and sufficiency are AOPC over the ERASER bins 1, 5, 10, 20, 50 %\n${table.toString()}\n`;
   if (board.randomization?.length) {
     const steps = [...new Set(board.randomization.map((r) => r.step))];
     const methods = [...new Set(board.randomization.map((r) => r.method))];
     const t = new Table({ head: ['method', ...steps.map((s) => `+ ${s}`)], style: { head: [], border: [] } });
-    for (const m of methods) t.push([m, ...steps.map((s) => interval(board.randomization!.find((r) => r.method === m && r.step === s)?.spearman))]);
+    for (const m of methods)
+      t.push([
+        m,
+        ...steps.map((s) => interval(board.randomization!.find((r) => r.method === m && r.step === s)?.spearman)),
+      ]);
     out += `model-randomisation cascade: Spearman correlation with the trained model's attributions (lower is better: the explanation depends on the weights)\n${t.toString()}\n`;
   }
   return out;
@@ -23,7 +31,14 @@ export function leaderboardTable(board: Leaderboard): string {
 /** Mean deletion and insertion curves of every method, side by side. */
 export function curvesChart(board: Leaderboard): TopLevelSpec {
   const values = board.rows.flatMap((r) =>
-    (['deletion', 'insertion'] as const).flatMap((curve) => r.curves[curve].map((y, i) => ({ method: r.method, curve, fraction: i / (r.curves[curve].length - 1), score: y }))),
+    (['deletion', 'insertion'] as const).flatMap((curve) =>
+      r.curves[curve].map((y, i) => ({
+        method: r.method,
+        curve,
+        fraction: i / (r.curves[curve].length - 1),
+        score: y,
+      })),
+    ),
   );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -35,7 +50,11 @@ export function curvesChart(board: Leaderboard): TopLevelSpec {
       height: 220,
       mark: { type: 'line', point: false },
       encoding: {
-        x: { field: 'fraction', type: 'quantitative', title: 'fraction of tokens removed (deletion) or inserted (insertion)' },
+        x: {
+          field: 'fraction',
+          type: 'quantitative',
+          title: 'fraction of tokens removed (deletion) or inserted (insertion)',
+        },
         y: { field: 'score', type: 'quantitative', title: 'target score' },
         color: { field: 'method', type: 'nominal' },
       },

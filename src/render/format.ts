@@ -16,5 +16,8 @@ export function bar(value: number, max: number, width = 20): string {
 /** Show whitespace and control characters in token text visibly. */
 export function visible(text: string): string {
   if (text.length === 0) return '∅';
-  return text.replace(/\n/g, '⏎').replace(/\t/g, '⇥').replace(/^ +| +$/g, (m) => '␣'.repeat(m.length));
+  return text
+    .replace(/\n/g, '⏎')
+    .replace(/\t/g, '⇥')
+    .replace(/^ +| +$/g, (m) => '␣'.repeat(m.length));
 }

@@ -5,7 +5,10 @@ import { formatNumber, visible } from './format.js';
 
 /** One row per generated token: its log-probability and the sources that drove it most. */
 export function generationTable(result: GenerationAttribution, top = 3): string {
-  const table = new Table({ head: ['step', 'generated', 'log p', `top ${top} sources`], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ['step', 'generated', 'log p', `top ${top} sources`],
+    style: { head: [], border: [] },
+  });
   result.generated.forEach((g, k) => {
     const ranked = result.matrix[k]
       .map((a, c) => ({ a, c }))
@@ -23,7 +26,14 @@ export function generationChart(result: GenerationAttribution): TopLevelSpec {
   const values: { source: string; order: number; generated: string; step: number; attribution: number }[] = [];
   result.matrix.forEach((row, k) =>
     row.forEach((a, c) => {
-      if (a !== null) values.push({ source: `${c}: ${visible(result.sources[c].text)}`, order: c, generated: `${k}: ${visible(result.generated[k].text)}`, step: k, attribution: a });
+      if (a !== null)
+        values.push({
+          source: `${c}: ${visible(result.sources[c].text)}`,
+          order: c,
+          generated: `${k}: ${visible(result.generated[k].text)}`,
+          step: k,
+          attribution: a,
+        });
     }),
   );
   const extent = Math.max(1e-12, ...values.map((v) => Math.abs(v.attribution)));
@@ -35,9 +45,19 @@ export function generationChart(result: GenerationAttribution): TopLevelSpec {
     data: { values },
     mark: { type: 'rect' },
     encoding: {
-      x: { field: 'source', type: 'nominal', sort: { field: 'order' }, title: 'source token', axis: { labelAngle: -60, labelLimit: 120 } },
+      x: {
+        field: 'source',
+        type: 'nominal',
+        sort: { field: 'order' },
+        title: 'source token',
+        axis: { labelAngle: -60, labelLimit: 120 },
+      },
       y: { field: 'generated', type: 'nominal', sort: { field: 'step' }, title: 'generated token' },
-      color: { field: 'attribution', type: 'quantitative', scale: { scheme: 'redblue', reverse: true, domain: [-extent, extent] } },
+      color: {
+        field: 'attribution',
+        type: 'quantitative',
+        scale: { scheme: 'redblue', reverse: true, domain: [-extent, extent] },
+      },
       tooltip: [{ field: 'source' }, { field: 'generated' }, { field: 'attribution', format: '.4g' }],
     },
   } as TopLevelSpec;

@@ -46,7 +46,12 @@ export function rowsPerBatch(model: Model, length: number, options: RunOptions):
 }
 
 /** Fill [rows, length] integer inputs straight into typed arrays (no per-element intermediate arrays). */
-function integerInput(type: 'int64' | 'int32', rows: number, length: number, value: (r: number, t: number) => number): ort.Tensor {
+function integerInput(
+  type: 'int64' | 'int32',
+  rows: number,
+  length: number,
+  value: (r: number, t: number) => number,
+): ort.Tensor {
   if (type === 'int32') {
     const data = new Int32Array(rows * length);
     for (let r = 0; r < rows; r++) for (let t = 0; t < length; t++) data[r * length + t] = value(r, t);
@@ -58,7 +63,10 @@ function integerInput(type: 'int64' | 'int32', rows: number, length: number, val
 }
 
 /** Build the feeds the graph asks for: right-padded ids, attention mask, position ids, token types and an empty KV cache. */
-export function buildFeeds(model: Model, sequences: readonly (readonly number[])[]): { feeds: Record<string, ort.Tensor>; length: number; lengths: number[] } {
+export function buildFeeds(
+  model: Model,
+  sequences: readonly (readonly number[])[],
+): { feeds: Record<string, ort.Tensor>; length: number; lengths: number[] } {
   const sig = model.signature;
   const rows = sequences.length;
   const lengths = sequences.map((s) => s.length);
@@ -71,8 +79,12 @@ export function buildFeeds(model: Model, sequences: readonly (readonly number[])
   const feeds: Record<string, ort.Tensor> = {
     input_ids: integerInput(types.input_ids, rows, length, (r, t) => (t < lengths[r] ? sequences[r][t] : pad)),
   };
-  if (types.attention_mask) feeds.attention_mask = integerInput(types.attention_mask, rows, length, (r, t) => (t < lengths[r] ? 1 : 0));
-  if (sig.positionIds) feeds.position_ids = integerInput(types.position_ids, rows, length, (r, t) => (t < lengths[r] ? t : Math.max(0, lengths[r] - 1)));
+  if (types.attention_mask)
+    feeds.attention_mask = integerInput(types.attention_mask, rows, length, (r, t) => (t < lengths[r] ? 1 : 0));
+  if (sig.positionIds)
+    feeds.position_ids = integerInput(types.position_ids, rows, length, (r, t) =>
+      t < lengths[r] ? t : Math.max(0, lengths[r] - 1),
+    );
   if (sig.tokenTypeIds) feeds.token_type_ids = integerInput(types.token_type_ids, rows, length, () => 0);
   for (const past of sig.pastInputs) {
     const data = past.type === 'float16' ? new Uint16Array(0) : new Float32Array(0);
@@ -116,7 +128,9 @@ export async function runBatched<T>(
     const { feeds: base, length, lengths } = buildFeeds(model, chunk);
     const all = options.extraFeeds ? { ...base, ...options.extraFeeds(start, end, length) } : base;
     // A rewritten graph may no longer read every standard input (a graph cut at the embeddings needs no ids).
-    const feeds = options.session ? Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k))) : all;
+    const feeds = options.session
+      ? Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k)))
+      : all;
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await session.run(feeds, fetches);

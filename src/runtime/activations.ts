@@ -33,11 +33,24 @@ export class ActivationCache {
 const SEQUENCE_AXES: Record<string, number[]> = { hidden: [0], pattern: [1, 2], v: [1], mlp: [0] };
 
 function kindOf(name: HookName): string {
-  return name.startsWith('hidden.') ? 'hidden' : name.startsWith('mlp.') ? 'mlp' : name.endsWith('.pattern') ? 'pattern' : 'v';
+  return name.startsWith('hidden.')
+    ? 'hidden'
+    : name.startsWith('mlp.')
+      ? 'mlp'
+      : name.endsWith('.pattern')
+        ? 'pattern'
+        : 'v';
 }
 
 /** Copy row `row` of a batch tensor [batch, ...], cutting its position axes from `padded` to `length`. */
-function sliceRow(data: Float32Array, dims: readonly number[], row: number, padded: number, length: number, sequenceAxes: number[]): Activation {
+function sliceRow(
+  data: Float32Array,
+  dims: readonly number[],
+  row: number,
+  padded: number,
+  length: number,
+  sequenceAxes: number[],
+): Activation {
   const inner = dims.slice(1);
   const per = inner.reduce((a, b) => a * b, 1);
   const base = data.subarray(row * per, (row + 1) * per);
@@ -57,7 +70,12 @@ function sliceRow(data: Float32Array, dims: readonly number[], row: number, padd
 async function outputOf(model: Model, name: HookName): Promise<string> {
   const { outputs } = await model.instrumented();
   const layer = Number(/\d+/.exec(name)![0]);
-  const found = { hidden: outputs.hiddenStates, mlp: outputs.mlp, pattern: outputs.attentions, v: outputs.values }[kindOf(name)]![layer];
+  const found = {
+    hidden: outputs.hiddenStates,
+    mlp: outputs.mlp,
+    pattern: outputs.attentions,
+    v: outputs.values,
+  }[kindOf(name)]![layer];
   if (!found) throw usageError(`'${model.id}' has no activation ${name}`);
   return found;
 }
@@ -66,7 +84,12 @@ async function outputOf(model: Model, name: HookName): Promise<string> {
  * Run sequences through the instrumented graph, batched like every other run, and keep the named
  * activations of each (the one activation API: attention, concepts and bias all read through it).
  */
-export async function runWithCache(model: Model, sequences: readonly (readonly number[])[], names: readonly HookName[], run?: RunContext): Promise<ActivationCache[]> {
+export async function runWithCache(
+  model: Model,
+  sequences: readonly (readonly number[])[],
+  names: readonly HookName[],
+  run?: RunContext,
+): Promise<ActivationCache[]> {
   const inst = await model.instrumented();
   const outputs = await Promise.all(names.map((n) => outputOf(model, n)));
   return runBatched(

@@ -23,6 +23,7 @@ export class RunContext {
 
   /** One session run of `sequences` rows, `backward` of them also backward. Counted here and in every parent. */
   count(sequences: number, backward = 0): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk up the parents starts here
     for (let c: RunContext | undefined = this; c; c = c.parent) {
       c.forward += sequences;
       c.batches += 1;

@@ -26,10 +26,16 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
  * from the cache) opens from its bytes. Where its weights live in external data files, onnxruntime reads
  * them from `externalFolder`, the original model's folder, so that no second copy is ever written.
  */
-export async function openSession(source: string | Uint8Array, settings: SessionSettings = {}, externalFolder: string | null = null): Promise<ort.InferenceSession> {
+export async function openSession(
+  source: string | Uint8Array,
+  settings: SessionSettings = {},
+  externalFolder: string | null = null,
+): Promise<ort.InferenceSession> {
   const options = sessionOptions(settings);
   if (typeof source === 'string') return ort.InferenceSession.create(source, options);
-  const withFolder = externalFolder ? { ...options, extra: { session: { model_external_initializers_file_folder_path: externalFolder } } } : options;
+  const withFolder = externalFolder
+    ? { ...options, extra: { session: { model_external_initializers_file_folder_path: externalFolder } } }
+    : options;
   return ort.InferenceSession.create(source, withFolder as ort.InferenceSession.SessionOptions);
 }
 

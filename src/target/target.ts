@@ -28,7 +28,12 @@ export function describeTarget(target: Target): TargetDescriptor {
     case 'next-token':
       return { kind: 'next-token', name: target.name, score: 'log-probability', tokenIds: [target.tokenId] };
     case 'continuation':
-      return { kind: 'continuation', name: target.name, score: `${target.reduce} log-probability`, tokenIds: target.tokenIds };
+      return {
+        kind: 'continuation',
+        name: target.name,
+        score: `${target.reduce} log-probability`,
+        tokenIds: target.tokenIds,
+      };
   }
 }
 
@@ -37,7 +42,13 @@ export function logProbAt(data: Float32Array, offset: number, vocab: number, tok
   return data[offset + token] - logSumExp(data, offset, offset + vocab);
 }
 
-export function labelScore(logits: Float32Array, offset: number, classes: number, index: number, score: ScoreKind): number {
+export function labelScore(
+  logits: Float32Array,
+  offset: number,
+  classes: number,
+  index: number,
+  score: ScoreKind,
+): number {
   const logit = logits[offset + index];
   switch (score) {
     case 'logit':
@@ -57,7 +68,12 @@ function classRow(batch: Batch, model: Model, row: number): { data: Float32Array
 }
 
 /** Offset of the logits at position `pos` of row `row` of a causal-LM batch. */
-function lmOffset(batch: Batch, model: Model, row: number, pos: number): { data: Float32Array; offset: number; vocab: number } {
+function lmOffset(
+  batch: Batch,
+  model: Model,
+  row: number,
+  pos: number,
+): { data: Float32Array; offset: number; vocab: number } {
   const { data, dims } = batch.output(model.signature.logits);
   const vocab = dims[dims.length - 1];
   return { data, offset: (row * batch.length + pos) * vocab, vocab };
@@ -67,31 +83,51 @@ function lmOffset(batch: Batch, model: Model, row: number, pos: number): { data:
  * Score each sequence for the target: one number per sequence. For continuation targets the
  * continuation is appended to every sequence.
  */
-export async function scoreSequences(model: Model, target: Target, given: readonly (readonly number[])[], options: RunOptions = {}): Promise<Float64Array> {
+export async function scoreSequences(
+  model: Model,
+  target: Target,
+  given: readonly (readonly number[])[],
+  options: RunOptions = {},
+): Promise<Float64Array> {
   const sequences = withContext(model, given);
   const scores = new Float64Array(sequences.length);
   if (target.kind === 'label') {
-    await runBatched(model, sequences, (batch, row, i) => {
-      const { data, offset, classes } = classRow(batch, model, row);
-      scores[i] = labelScore(data, offset, classes, target.index, target.score);
-    }, options);
+    await runBatched(
+      model,
+      sequences,
+      (batch, row, i) => {
+        const { data, offset, classes } = classRow(batch, model, row);
+        scores[i] = labelScore(data, offset, classes, target.index, target.score);
+      },
+      options,
+    );
   } else if (target.kind === 'next-token') {
-    await runBatched(model, sequences, (batch, row, i) => {
-      const { data, offset, vocab } = lmOffset(batch, model, row, batch.lengths[row] - 1);
-      scores[i] = logProbAt(data, offset, vocab, target.tokenId);
-    }, options);
+    await runBatched(
+      model,
+      sequences,
+      (batch, row, i) => {
+        const { data, offset, vocab } = lmOffset(batch, model, row, batch.lengths[row] - 1);
+        scores[i] = logProbAt(data, offset, vocab, target.tokenId);
+      },
+      options,
+    );
   } else {
     const k = target.tokenIds.length;
     const joined = sequences.map((s) => [...s, ...target.tokenIds]);
-    await runBatched(model, joined, (batch, row, i) => {
-      const promptLength = batch.lengths[row] - k;
-      let total = 0;
-      for (let j = 0; j < k; j++) {
-        const { data, offset, vocab } = lmOffset(batch, model, row, promptLength - 1 + j);
-        total += logProbAt(data, offset, vocab, target.tokenIds[j]);
-      }
-      scores[i] = target.reduce === 'sum' ? total : total / k;
-    }, options);
+    await runBatched(
+      model,
+      joined,
+      (batch, row, i) => {
+        const promptLength = batch.lengths[row] - k;
+        let total = 0;
+        for (let j = 0; j < k; j++) {
+          const { data, offset, vocab } = lmOffset(batch, model, row, promptLength - 1 + j);
+          total += logProbAt(data, offset, vocab, target.tokenIds[j]);
+        }
+        scores[i] = target.reduce === 'sum' ? total : total / k;
+      },
+      options,
+    );
   }
   return scores;
 }
@@ -109,20 +145,33 @@ function withContext(model: Model, sequences: readonly (readonly number[])[]): r
 }
 
 /** Full output distribution for one sequence: class logits, or next-token logits at the last position. */
-export async function lastLogits(model: Model, ids: readonly number[], options: RunOptions = {}): Promise<Float32Array> {
-  const [row] = await runBatched(model, [ids], (batch, r) => {
-    if (model.task === 'classification') {
-      const { data, offset, classes } = classRow(batch, model, r);
-      return data.slice(offset, offset + classes);
-    }
-    const { data, offset, vocab } = lmOffset(batch, model, r, batch.lengths[r] - 1);
-    return data.slice(offset, offset + vocab);
-  }, options);
+export async function lastLogits(
+  model: Model,
+  ids: readonly number[],
+  options: RunOptions = {},
+): Promise<Float32Array> {
+  const [row] = await runBatched(
+    model,
+    [ids],
+    (batch, r) => {
+      if (model.task === 'classification') {
+        const { data, offset, classes } = classRow(batch, model, r);
+        return data.slice(offset, offset + classes);
+      }
+      const { data, offset, vocab } = lmOffset(batch, model, r, batch.lengths[r] - 1);
+      return data.slice(offset, offset + vocab);
+    },
+    options,
+  );
   return row;
 }
 
 /** Per-token log-probabilities of a continuation after a prompt. */
-export async function continuationLogProbs(model: Model, prompt: readonly number[], continuation: readonly number[]): Promise<number[]> {
+export async function continuationLogProbs(
+  model: Model,
+  prompt: readonly number[],
+  continuation: readonly number[],
+): Promise<number[]> {
   const [row] = await runBatched(model, [[...prompt, ...continuation]], (batch, r) =>
     continuation.map((token, j) => {
       const { data, offset, vocab } = lmOffset(batch, model, r, prompt.length - 1 + j);
@@ -149,7 +198,12 @@ export function tokenName(model: Model, id: number): string {
  * word differently at the start of a text than after other text, so encode the joined text and take
  * what follows the prompt's own ids.
  */
-export function idsAfterPrompt(model: Model, promptText: string, promptIds: readonly number[], addition: string): number[] {
+export function idsAfterPrompt(
+  model: Model,
+  promptText: string,
+  promptIds: readonly number[],
+  addition: string,
+): number[] {
   const joined = model.tokenizer.encode(promptText + addition);
   const eos = model.tokenizer.eos_token_id;
   const prefix = promptIds[promptIds.length - 1] === eos ? promptIds.slice(0, -1) : promptIds;
@@ -169,40 +223,74 @@ export function scoreFromLogits(target: Target, logits: Float32Array): number | 
 }
 
 /** The target and, when the model had to run to choose it, its score on the full input (so that nothing runs twice). */
-export async function resolveTargetAndScore(model: Model, ids: readonly number[], request: TargetRequest, promptText = '', run?: RunContext): Promise<{ target: Target; fullScore: number | null }> {
+export async function resolveTargetAndScore(
+  model: Model,
+  ids: readonly number[],
+  request: TargetRequest,
+  promptText = '',
+  run?: RunContext,
+): Promise<{ target: Target; fullScore: number | null }> {
   let logits: Float32Array | undefined;
-  const target = await resolveTarget(model, ids, request, promptText, async () => (logits ??= await lastLogits(model, ids, { run })));
+  const target = await resolveTarget(
+    model,
+    ids,
+    request,
+    promptText,
+    async () => (logits ??= await lastLogits(model, ids, { run })),
+  );
   return { target, fullScore: logits ? scoreFromLogits(target, logits) : null };
 }
 
 /** Turn the user's flags into a target; the default is the model's own prediction on `ids`. */
-export async function resolveTarget(model: Model, ids: readonly number[], request: TargetRequest, promptText = '', logitsOf: () => Promise<Float32Array> = () => lastLogits(model, ids)): Promise<Target> {
-  if (request.continuation !== undefined && request.target !== undefined) throw usageFault('target', 'give either {param} or --continuation, not both');
+export async function resolveTarget(
+  model: Model,
+  ids: readonly number[],
+  request: TargetRequest,
+  promptText = '',
+  logitsOf: () => Promise<Float32Array> = () => lastLogits(model, ids),
+): Promise<Target> {
+  if (request.continuation !== undefined && request.target !== undefined)
+    throw usageFault('target', 'give either {param} or --continuation, not both');
   if (model.task === 'classification') {
-    if (request.continuation !== undefined) throw usageFault('continuation', '{param} applies to causal language models; this model is a classifier');
+    if (request.continuation !== undefined)
+      throw usageFault('continuation', '{param} applies to causal language models; this model is a classifier');
     const score = (request.score ?? 'probability') as ScoreKind;
-    if (!SCORE_KINDS.includes(score)) throw usageFault('score', `unknown {param} '${request.score}'; choose one of ${SCORE_KINDS.join(', ')}`);
+    if (!SCORE_KINDS.includes(score))
+      throw usageFault('score', `unknown {param} '${request.score}'; choose one of ${SCORE_KINDS.join(', ')}`);
     const labels = model.labels!;
     let index: number;
     if (request.target === undefined) {
       index = argmax(await logitsOf());
     } else {
       const byName = labels.findIndex((l) => l.toLowerCase() === request.target!.toLowerCase());
-      index = byName >= 0 ? byName : /^\d+$/.test(request.target) && Number(request.target) < labels.length ? Number(request.target) : -1;
-      if (index < 0) throw usageError(`unknown label '${request.target}'; this model's labels are ${labels.join(', ')}`);
+      index =
+        byName >= 0
+          ? byName
+          : /^\d+$/.test(request.target) && Number(request.target) < labels.length
+            ? Number(request.target)
+            : -1;
+      if (index < 0)
+        throw usageError(`unknown label '${request.target}'; this model's labels are ${labels.join(', ')}`);
     }
     return { kind: 'label', index, name: labels[index], score };
   }
-  if (model.task !== 'causal-lm') throw usageError(`targets for '${model.task}' models are not supported by this command`);
+  if (model.task !== 'causal-lm')
+    throw usageError(`targets for '${model.task}' models are not supported by this command`);
   if (request.score !== undefined && request.score !== 'log-probability') {
-    throw usageFault('score', `{param} ${request.score} applies to classifiers; causal-LM targets are scored as log-probability`);
+    throw usageFault(
+      'score',
+      `{param} ${request.score} applies to classifiers; causal-LM targets are scored as log-probability`,
+    );
   }
   if (request.continuation !== undefined) {
     if (request.continuation.length === 0) throw usageFault('continuation', '{param} is empty');
     const tokenIds = idsAfterPrompt(model, promptText, ids, request.continuation);
-    if (tokenIds.length === 0) throw usageFault('continuation', `{param} '${request.continuation}' encodes to no tokens`);
+    if (tokenIds.length === 0)
+      throw usageFault('continuation', `{param} '${request.continuation}' encodes to no tokens`);
     if (ids.length + tokenIds.length > model.maxLength) {
-      throw usageError(`prompt and continuation are ${ids.length + tokenIds.length} tokens long but '${model.id}' takes at most ${model.maxLength}`);
+      throw usageError(
+        `prompt and continuation are ${ids.length + tokenIds.length} tokens long but '${model.id}' takes at most ${model.maxLength}`,
+      );
     }
     return { kind: 'continuation', tokenIds, name: request.continuation, reduce: request.reduce ?? 'sum' };
   }
@@ -219,7 +307,10 @@ export async function resolveTarget(model: Model, ids: readonly number[], reques
   }
   const encoded = idsAfterPrompt(model, promptText, ids, request.target);
   if (encoded.length !== 1) {
-    throw usageFault('target', `{param} '${request.target}' is ${encoded.length} tokens; a next-token target must be one token (use --continuation for longer text, or id:N)`);
+    throw usageFault(
+      'target',
+      `{param} '${request.target}' is ${encoded.length} tokens; a next-token target must be one token (use --continuation for longer text, or id:N)`,
+    );
   }
   return { kind: 'next-token', tokenId: encoded[0], name: tokenName(model, encoded[0]) };
 }

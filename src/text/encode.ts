@@ -35,7 +35,9 @@ export function contextTokenId(model: Model): number | null {
   const tokenizer = model.tokenizer;
   let id = contextTokens.get(tokenizer);
   if (id === undefined) {
-    const addsPrefix = tokenizer.encode('a', { add_special_tokens: true }).length > tokenizer.encode('a', { add_special_tokens: false }).length;
+    const addsPrefix =
+      tokenizer.encode('a', { add_special_tokens: true }).length >
+      tokenizer.encode('a', { add_special_tokens: false }).length;
     id = addsPrefix ? null : (tokenizer.bos_token_id ?? tokenizer.eos_token_id ?? null);
     contextTokens.set(tokenizer, id);
   }
@@ -52,7 +54,10 @@ export function encodeText(model: Model, text: string, options: EncodeOptions = 
   const limit = model.maxLength - (options.reserve ?? 0);
   if (ids.length > limit) {
     if (!options.truncate) {
-      throw usageFault('truncate', `the input is ${ids.length} tokens long but '${model.id}' takes at most ${limit}; shorten it or pass {param}`);
+      throw usageFault(
+        'truncate',
+        `the input is ${ids.length} tokens long but '${model.id}' takes at most ${limit}; shorten it or pass {param}`,
+      );
     }
     ids = truncateIds(model, ids, limit);
   }
@@ -84,7 +89,10 @@ function foldWithMap(text: string): { folded: string; map: number[] } {
 }
 
 function surfaceOf(model: Model, id: number): string {
-  const raw = model.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  const raw = model.tokenizer.decode([id], {
+    skip_special_tokens: false,
+    clean_up_tokenization_spaces: false,
+  });
   return raw.replace(/^##/, '').replace(/\u2581/g, ' ');
 }
 
@@ -99,7 +107,8 @@ export function alignEncoding(model: Model, text: string, ids: number[]): Encodi
   let cursor = 0;
   for (const [position, id] of ids.entries()) {
     // GPT-2's <|endoftext|> is also its UNK: at the front it is the context token, not unknown text.
-    const isSpecial = (specialIds.has(id) && !(id === model.tokenizer.unk_token_id)) || (position === 0 && id === context);
+    const isSpecial =
+      (specialIds.has(id) && !(id === model.tokenizer.unk_token_id)) || (position === 0 && id === context);
     special.push(isSpecial);
     if (isSpecial) {
       tokens.push(model.tokenizer.decode([id], { skip_special_tokens: false }));

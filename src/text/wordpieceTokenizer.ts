@@ -6,7 +6,15 @@ export interface WordPieceSpec {
   /** Full vocabulary in id order; special tokens included. */
   vocab: string[];
   /** Special tokens by role; each must be in `vocab`. */
-  specials: { pad: string; unk: string; cls?: string; sep?: string; mask?: string; bos?: string; eos?: string };
+  specials: {
+    pad: string;
+    unk: string;
+    cls?: string;
+    sep?: string;
+    mask?: string;
+    bos?: string;
+    eos?: string;
+  };
   /** Tokens added around a single sequence, e.g. ['[CLS]', '$A', '[SEP]'] or ['<s>', '$A']. */
   template: string[];
   lowercase?: boolean;
@@ -18,14 +26,30 @@ export function wordPieceTokenizerFiles(spec: WordPieceSpec): { tokenizer: objec
   const specialTokens = [...new Set(Object.values(spec.specials).filter((t): t is string => !!t))];
   for (const t of specialTokens) if (!id.has(t)) throw new Error(`special token ${t} is not in the vocabulary`);
   const sequence = (typeId: number) =>
-    spec.template.map((t) => (t === '$A' ? { Sequence: { id: 'A', type_id: typeId } } : { SpecialToken: { id: t, type_id: typeId } }));
+    spec.template.map((t) =>
+      t === '$A' ? { Sequence: { id: 'A', type_id: typeId } } : { SpecialToken: { id: t, type_id: typeId } },
+    );
   const templateSpecials = spec.template.filter((t) => t !== '$A');
   const tokenizer = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specialTokens.map((t) => ({ id: id.get(t), content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: spec.lowercase ?? true },
+    added_tokens: specialTokens.map((t) => ({
+      id: id.get(t),
+      content: t,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: spec.lowercase ?? true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',

@@ -2,14 +2,22 @@ import { solve } from './maths.js';
 
 /** Solve A x = b for a small dense symmetric positive (semi-)definite system, with a tiny ridge for stability. */
 export function solveSymmetric(A: number[][], b: number[], ridge = 1e-12): number[] {
-  return solve(A.map((row, i) => row.map((v, j) => v + (i === j ? ridge * Math.max(1, Math.abs(A[i][i])) : 0))), b);
+  return solve(
+    A.map((row, i) => row.map((v, j) => v + (i === j ? ridge * Math.max(1, Math.abs(A[i][i])) : 0))),
+    b,
+  );
 }
 
 /**
  * Weighted least squares: minimise Σ w_r (y_r − intercept − X_r·β)² + alpha·|β|².
  * Returns β (and the intercept when `fitIntercept`).
  */
-export function weightedLeastSquares(X: ArrayLike<number>[], y: ArrayLike<number>, w: ArrayLike<number>, opts: { alpha?: number; fitIntercept?: boolean } = {}): { coef: number[]; intercept: number } {
+export function weightedLeastSquares(
+  X: ArrayLike<number>[],
+  y: ArrayLike<number>,
+  w: ArrayLike<number>,
+  opts: { alpha?: number; fitIntercept?: boolean } = {},
+): { coef: number[]; intercept: number } {
   const p = X[0]?.length ?? 0;
   const withIntercept = opts.fitIntercept ?? false;
   const q = p + (withIntercept ? 1 : 0);

@@ -43,7 +43,9 @@ export function moduleHash(from: string, modules: readonly string[]): string {
   if (!hash) {
     const h = crypto.createHash('sha256');
     for (const module of modules) {
-      const file = ['.js', '.ts'].map((ext) => fileURLToPath(new URL(module + ext, from))).find((f) => fs.existsSync(f));
+      const file = ['.js', '.ts']
+        .map((ext) => fileURLToPath(new URL(module + ext, from)))
+        .find((f) => fs.existsSync(f));
       h.update(file ? fs.readFileSync(file) : module);
     }
     moduleHashes.set(key, (hash = h.digest('hex')));

@@ -4,7 +4,13 @@ export interface Quadrature {
   weights: number[];
 }
 
-export const QUADRATURE_RULES = ['gauss-legendre', 'riemann-trapezoid', 'riemann-middle', 'riemann-left', 'riemann-right'] as const;
+export const QUADRATURE_RULES = [
+  'gauss-legendre',
+  'riemann-trapezoid',
+  'riemann-middle',
+  'riemann-left',
+  'riemann-right',
+] as const;
 export type QuadratureRule = (typeof QUADRATURE_RULES)[number];
 
 /** Gauss–Legendre nodes on [0, 1] by Newton's method on the Legendre polynomial P_n (exact for polynomials of degree 2n − 1). */
@@ -36,7 +42,10 @@ export function quadrature(rule: QuadratureRule, steps: number): Quadrature {
   if (rule === 'riemann-trapezoid') {
     if (steps < 2) throw new Error('the trapezoid rule needs at least 2 steps');
     const h = 1 / (steps - 1);
-    return { nodes: idx.map((i) => i * h), weights: idx.map((i) => (i === 0 || i === steps - 1 ? h / 2 : h)) };
+    return {
+      nodes: idx.map((i) => i * h),
+      weights: idx.map((i) => (i === 0 || i === steps - 1 ? h / 2 : h)),
+    };
   }
   const offset = rule === 'riemann-left' ? 0 : rule === 'riemann-right' ? 1 : 0.5;
   return { nodes: idx.map((i) => (i + offset) / steps), weights: idx.map(() => 1 / steps) };

@@ -35,7 +35,12 @@ export function bootstrap(values: readonly number[], seed = 0, resamples = 1000)
     means[r] = s / n;
   }
   means.sort();
-  return { mean: m, low: means[Math.floor(0.025 * resamples)], high: means[Math.ceil(0.975 * resamples) - 1], n };
+  return {
+    mean: m,
+    low: means[Math.floor(0.025 * resamples)],
+    high: means[Math.ceil(0.975 * resamples) - 1],
+    n,
+  };
 }
 
 /**
@@ -43,7 +48,12 @@ export function bootstrap(values: readonly number[], seed = 0, resamples = 1000)
  * (count + 1) / (permutations + 1) so that it is never 0. `statistic(order)` reads the data through
  * `order`, a permutation of 0..n−1 that is shuffled again in place (Fisher–Yates) for each draw.
  */
-export function permutationPValue(n: number, statistic: (order: Int32Array) => number, permutations: number, rng: Rng): { observed: number; pValue: number } {
+export function permutationPValue(
+  n: number,
+  statistic: (order: Int32Array) => number,
+  permutations: number,
+  rng: Rng,
+): { observed: number; pValue: number } {
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const observed = statistic(order);
   let atLeast = 0;
@@ -67,7 +77,7 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function ranks(values: ArrayLike<number>): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i] - values[j]);
   const r = new Array(values.length).fill(0);
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && values[idx[j + 1]] === values[idx[i]]) j++;
     for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2 + 1;
@@ -99,9 +109,15 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * Mean over `positions` of the rows of `states` ([rows, width] row-major, starting at row `first`); the
  * positions of the non-special tokens, as SEAT and TCAV pool a sentence.
  */
-export function meanPool(states: ArrayLike<number>, first: number, width: number, positions: readonly number[]): Float64Array {
+export function meanPool(
+  states: ArrayLike<number>,
+  first: number,
+  width: number,
+  positions: readonly number[],
+): Float64Array {
   const out = new Float64Array(width);
-  for (const p of positions) for (let h = 0; h < width; h++) out[h] += states[(first + p) * width + h] / positions.length;
+  for (const p of positions)
+    for (let h = 0; h < width; h++) out[h] += states[(first + p) * width + h] / positions.length;
   return out;
 }
 

@@ -35,12 +35,28 @@ async function record(c: GoldenCase): Promise<string> {
   // Longest paths first, so that a path inside another is replaced by the more specific name.
   const byLength = Object.entries(all).sort((a, b) => b[1].length - a[1].length);
   const portable = (text: string) => byLength.reduce((t, [k, v]) => t.split(v).join(k), text);
-  const stdout = c.volatile ? JSON.stringify(JSON.parse(r.stdout), (k, v) => (c.volatile?.includes(k) ? '<volatile>' : v), 2) : r.stdout;
+  const stdout = c.volatile
+    ? JSON.stringify(JSON.parse(r.stdout), (k, v) => (c.volatile?.includes(k) ? '<volatile>' : v), 2)
+    : r.stdout;
   const files = fs
     .readdirSync(out)
     .sort()
-    .map((f) => `${f} ${createHash('sha256').update(fs.readFileSync(path.join(out, f))).digest('hex')}`);
-  return [`# exit ${r.code}`, '## stdout', portable(stdout), '## stderr', portable(r.stderr), '## files', ...files, ''].join('\n');
+    .map(
+      (f) =>
+        `${f} ${createHash('sha256')
+          .update(fs.readFileSync(path.join(out, f)))
+          .digest('hex')}`,
+    );
+  return [
+    `# exit ${r.code}`,
+    '## stdout',
+    portable(stdout),
+    '## stderr',
+    portable(r.stderr),
+    '## files',
+    ...files,
+    '',
+  ].join('\n');
 }
 
 describe('golden CLI corpus', () => {

@@ -8,7 +8,8 @@ const files = fs.readdirSync(commands).filter((f) => f.endsWith('.ts'));
 
 describe('commands only wire', () => {
   it('no file in commands/ is over 120 lines', () => {
-    for (const f of files) expect(fs.readFileSync(path.join(commands, f), 'utf8').trimEnd().split('\n').length, f).toBeLessThanOrEqual(120);
+    for (const f of files)
+      expect(fs.readFileSync(path.join(commands, f), 'utf8').trimEnd().split('\n').length, f).toBeLessThanOrEqual(120);
   });
 
   it('no numeric loop in commands/: the maths lives in src/', () => {
@@ -22,10 +23,22 @@ describe('commands only wire', () => {
 
 describe('every schema id printed in --help is the schema of the output', () => {
   const cases: [string[], string[]][] = [
-    [['explain', '--help'], ['explain', 'the film was a delight', '--json']],
-    [['attention', '--help'], ['attention', 'the film', '--json', '--induction-length', '0']],
-    [['concepts', 'lens', '--help'], ['concepts', 'lens', 'the film was', '--model', 'tiny-lm', '--json']],
-    [['fidelity', '--help'], ['fidelity', 'summarize', '--help']],
+    [
+      ['explain', '--help'],
+      ['explain', 'the film was a delight', '--json'],
+    ],
+    [
+      ['attention', '--help'],
+      ['attention', 'the film', '--json', '--induction-length', '0'],
+    ],
+    [
+      ['concepts', 'lens', '--help'],
+      ['concepts', 'lens', 'the film was', '--model', 'tiny-lm', '--json'],
+    ],
+    [
+      ['fidelity', '--help'],
+      ['fidelity', 'summarize', '--help'],
+    ],
   ];
   it.each(cases)('%s', async (help, run) => {
     const text = (await runCli(help)).stdout.replace(/\s+/g, ' ');
@@ -42,7 +55,14 @@ describe('every schema id printed in --help is the schema of the output', () => 
     const { WEAT_SCHEMA } = await import('../../src/bias/weat.js');
     const { PAIRS_SCHEMA } = await import('../../src/bias/pairs.js');
     const { LEADERBOARD_SCHEMA } = await import('../../src/fidelity/leaderboard.js');
-    for (const [args, schema] of [[['concepts', 'tcav'], TCAV_SCHEMA], [['bias', 'swap'], SWAP_SCHEMA], [['bias', 'weat'], WEAT_SCHEMA], [['bias', 'pairs'], PAIRS_SCHEMA], [['bench'], BENCH_SCHEMA], [['fidelity'], LEADERBOARD_SCHEMA]] as const) {
+    for (const [args, schema] of [
+      [['concepts', 'tcav'], TCAV_SCHEMA],
+      [['bias', 'swap'], SWAP_SCHEMA],
+      [['bias', 'weat'], WEAT_SCHEMA],
+      [['bias', 'pairs'], PAIRS_SCHEMA],
+      [['bench'], BENCH_SCHEMA],
+      [['fidelity'], LEADERBOARD_SCHEMA],
+    ] as const) {
       const text = (await runCli([...args, '--help'])).stdout.replace(/\s+/g, ' ');
       expect(text, args.join(' ')).toContain(`schema ${schema}`);
     }

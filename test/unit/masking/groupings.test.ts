@@ -30,7 +30,12 @@ describe('feature groupings', () => {
   });
 
   it('exact Shapley over sentences of the additive model gives each sentence the sum of its planted weights', async () => {
-    const r = await explainText(additive, { text: 'great fun . boring plot . very good', method: 'shapley', granularity: 'sentence', target: { target: 'POSITIVE', score: 'logit' } });
+    const r = await explainText(additive, {
+      text: 'great fun . boring plot . very good',
+      method: 'shapley',
+      granularity: 'sentence',
+      target: { target: 'POSITIVE', score: 'logit' },
+    });
     const weight = (s: string) => s.split(' ').reduce((t, w) => t + (ADDITIVE_WEIGHTS[w] ?? 0), 0);
     expect(r.features).toHaveLength(3);
     for (const f of r.features) expect(f.attribution).toBeCloseTo(weight(f.text), 5);

@@ -26,7 +26,10 @@ describe.each(Object.values(METHODS).map((m) => [m.name, m] as const))('%s', (na
     if (method.cost === 'exact') expect(a.forwardPasses).toBe(a.declaredCost);
     else expect(a.forwardPasses).toBeLessThanOrEqual(a.declaredCost);
     expect(['perturbation', 'gradient', 'attention', 'control']).toContain(method.family);
-    for (const spec of Object.values(method.params)) expect(spec.min).toBeLessThanOrEqual(spec.default), expect(spec.default).toBeLessThanOrEqual(spec.max);
+    for (const spec of Object.values(method.params)) {
+      expect(spec.min).toBeLessThanOrEqual(spec.default);
+      expect(spec.default).toBeLessThanOrEqual(spec.max);
+    }
   });
 
   it.skipIf(!COMPLETE.has(name))('is complete: attributions sum to f(x) − f(baseline)', async () => {

@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADDITIVE_WEIGHTS, additiveClassifier, normedAdditiveClassifier, writePlanted } from '../../../fixtures/planted.js';
+import {
+  ADDITIVE_WEIGHTS,
+  additiveClassifier,
+  normedAdditiveClassifier,
+  writePlanted,
+} from '../../../fixtures/planted.js';
 import { explainText } from '../../../src/explain.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
@@ -34,11 +39,13 @@ describe('lrp (conservative propagation) on planted models', () => {
     // LayerNorm is scale-invariant: the plain gradient is orthogonal to the input.
     expect(Math.abs(sum(g.features.map((f) => f.attribution)))).toBeLessThan(1e-3 * Math.abs(l.fullScore));
     // The signs follow the planted weights.
-    for (const f of l.features) if (ADDITIVE_WEIGHTS[f.text] !== 0) expect(Math.sign(f.attribution)).toBe(Math.sign(ADDITIVE_WEIGHTS[f.text]));
+    for (const f of l.features)
+      if (ADDITIVE_WEIGHTS[f.text] !== 0) expect(Math.sign(f.attribution)).toBe(Math.sign(ADDITIVE_WEIGHTS[f.text]));
   });
 
   it('ε absorbs relevance: every weighted word keeps less of it as ε grows, with its sign', async () => {
-    const values = async (epsilon: number) => (await explainText(additive, { text: TEXT, method: 'lrp', target: logit, params: { epsilon } })).features;
+    const values = async (epsilon: number) =>
+      (await explainText(additive, { text: TEXT, method: 'lrp', target: logit, params: { epsilon } })).features;
     const [e0, e1, e2] = [await values(0), await values(0.1), await values(1)];
     e0.forEach((f, i) => {
       if (ADDITIVE_WEIGHTS[f.text] === 0) return;
