@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import { loadModel } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
 import { encodeText } from '../src/text/encode.js';
 import { Rng } from '../src/util/rng.js';
-import { distilbert, llama, runCli, skipWithoutShared, tempDir } from './helpers.js';
+import { distilbert, expectWellFormedXml, llama, runCli, skipWithoutShared, tempDir } from './helpers.js';
 
 let lmDir: string;
 let lm: Model;
@@ -141,12 +140,6 @@ describe('planted induction LM: the head-roles table finds the planted heads', (
   });
 });
 
-function wellFormedXml(file: string): void {
-  const r = spawnSync('xmllint', ['--noout', file], { encoding: 'utf8' });
-  if (r.error) throw new Error('xmllint is required for this test (apt-get install libxml2-utils)');
-  expect(r.status, r.stderr).toBe(0);
-}
-
 describe('attention SVGs are valid XML for short and long inputs', () => {
   const dir = tempDir('interp-attn-svg-');
   const long = Array.from({ length: 150 }, (_, i) => 'abcdefghijklmnopqrstuvwx'.split('')[(i * 7) % 24]).join(' ');
@@ -161,7 +154,7 @@ describe('attention SVGs are valid XML for short and long inputs', () => {
       const file = path.join(dir, `${name}.svg`);
       const r = await runCli(['attention', text, '--model', lmDir, '--svg', file, ...extra]);
       expect(r.code, r.stderr).toBe(0);
-      wellFormedXml(file);
+      expectWellFormedXml(file);
       expect(fs.statSync(file).size).toBeLessThan(8 * 1024 * 1024);
     });
   }

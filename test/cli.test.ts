@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { additiveClassifier, inductionLM, writePlanted } from '../fixtures/planted.js';
-import { runCli, tempDir } from './helpers.js';
+import { expectWellFormedXml, runCli, tempDir } from './helpers.js';
 
 let classifier: string;
 let lm: string;
@@ -194,6 +194,7 @@ describe('explain output', () => {
     const r = await runCli(['explain', 'great but dull', '--model', classifier, '--svg', file]);
     expect(r.code, r.stderr).toBe(0);
     const svg = fs.readFileSync(file, 'utf8');
+    expectWellFormedXml(file);
     expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg).toContain('1: but');
     expect(r.stdout).toContain('great');

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { XMLValidator } from 'fast-xml-parser';
+import { expect } from 'vitest';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = path.resolve(repoRoot, '..', 'shared');
@@ -48,4 +50,10 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** A well-formed XML document (SVG), checked with an npm parser so that tests need nothing outside the lockfile. */
+export function expectWellFormedXml(file: string): void {
+  const verdict = XMLValidator.validate(fs.readFileSync(file, 'utf8'));
+  expect(verdict === true ? 'well-formed' : JSON.stringify(verdict.err), file).toBe('well-formed');
 }
