@@ -17,7 +17,7 @@ import {
   type TargetDescriptor,
   type TargetRequest,
 } from './target/target.js';
-import { encodeText, type Encoding } from './text/encode.js';
+import { encodeText, tokenRecords, type Encoding, type TokenRecord } from './text/encode.js';
 import { Rng } from './util/rng.js';
 
 export const ATTRIBUTION_SCHEMA = 'interp/attribution@1';
@@ -43,15 +43,7 @@ export interface Attribution {
   baseline: BaselineKind;
   target: TargetDescriptor;
   text: string;
-  tokens: {
-    index: number;
-    id: number;
-    text: string;
-    start: number;
-    end: number;
-    special: boolean;
-    word: number;
-  }[];
+  tokens: (TokenRecord & { word: number })[];
   fullScore: number;
   baselineScore: number;
   forwardPasses: number;
@@ -254,16 +246,9 @@ export async function explainText(
   };
 }
 
+/** Token records with the word each token belongs to, which the word granularity groups by. */
 function tokensOf(e: Encoding): Attribution['tokens'] {
-  return e.ids.map((id, i) => ({
-    index: i,
-    id,
-    text: e.tokens[i],
-    start: e.offsets[i][0],
-    end: e.offsets[i][1],
-    special: e.special[i],
-    word: e.wordIds[i],
-  }));
+  return tokenRecords(e).map((t, i) => ({ ...t, word: e.wordIds[i] }));
 }
 
 /** Gradients of a quantized model come from its float shadow: say so, and by how much its logits differ here. */

@@ -3,6 +3,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { HeadProperty, HeadRole, Matrix } from '../attention/analysis.js';
 import { ATTENTION_SCHEMA, type AttentionView } from '../attention/report.js';
 import { describeTarget } from '../target/target.js';
+import { tokenRecords } from '../text/encode.js';
 import { formatNumber, visible } from './format.js';
 
 export interface Pooled {
@@ -199,14 +200,7 @@ export function attentionJson(view: AttentionView, format: 'nested' | 'flat') {
     text: view.text,
     format,
     shape: view.shape,
-    tokens: e.ids.map((id, i) => ({
-      index: i,
-      id,
-      text: e.tokens[i],
-      start: e.offsets[i][0],
-      end: e.offsets[i][1],
-      special: e.special[i],
-    })),
+    tokens: tokenRecords(e),
     ...(view.target ? { target: describeTarget(view.target), importance: view.gradient!.importance } : {}),
     layers: whole ? null : selected,
     ...(whole ? { [whole.kind]: matrix(whole.matrix), rows: whole.rows } : {}),

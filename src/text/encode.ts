@@ -158,6 +158,27 @@ function endOfWord(text: string, start: number): number {
 const PUNCTUATION = /^[\p{P}\p{S}]+$/u;
 
 /** True for text made only of punctuation and symbols (a word boundary, a separator). */
+/** One token as reports print it: position, id, text, character span, and whether it is special. */
+export interface TokenRecord {
+  index: number;
+  id: number;
+  text: string;
+  start: number;
+  end: number;
+  special: boolean;
+}
+
+export function tokenRecords(e: Encoding): TokenRecord[] {
+  return e.ids.map((id, i) => ({
+    index: i,
+    id,
+    text: e.tokens[i],
+    start: e.offsets[i][0],
+    end: e.offsets[i][1],
+    special: e.special[i],
+  }));
+}
+
 export const isPunctuation = (text: string): boolean => PUNCTUATION.test(text);
 
 /** A new word starts after whitespace, and at each punctuation token. */

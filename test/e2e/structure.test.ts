@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../helpers.js';
+import { findDuplicateRuns, sourceFiles } from '../support/duplicates.js';
 
 const commands = path.join(repoRoot, 'commands');
 const files = fs.readdirSync(commands).filter((f) => f.endsWith('.ts'));
@@ -18,6 +19,25 @@ describe('commands only wire', () => {
       expect(text, f).not.toMatch(/for \(let \w+ = /);
       expect(text, f).not.toMatch(/Math\.(exp|log|sqrt|pow)\(/);
     }
+  });
+});
+
+describe('no repeated code', () => {
+  it('no run of six or more lines stands in two places of src/ or commands/ (imports and commander options aside)', () => {
+    const files = [...sourceFiles(path.join(repoRoot, 'src')), ...sourceFiles(commands)];
+    const runs = findDuplicateRuns(files, repoRoot).map((r) => `${r.first} ~ ${r.second}: ${r.lines[0]} …`);
+    expect(runs).toEqual([]);
+  });
+
+  it('the check finds a planted copy', () => {
+    const dir = fs.mkdtempSync(path.join(repoRoot, 'node_modules', '.dup-'));
+    const body = ['const a = 1;', 'const b = a + 1;', 'let c = a * b;', 'c += 2;', 'c -= a;', 'export { c };'];
+    fs.writeFileSync(path.join(dir, 'one.ts'), ['// one', ...body].join('\n'));
+    fs.writeFileSync(path.join(dir, 'two.ts'), ['const z = 0;', ...body.map((l) => `  ${l}`)].join('\n'));
+    fs.writeFileSync(path.join(dir, 'three.ts'), body.slice(0, 5).join('\n'));
+    const runs = findDuplicateRuns(sourceFiles(dir), dir);
+    fs.rmSync(dir, { recursive: true });
+    expect(runs.map((r) => [r.first, r.second])).toEqual([['one.ts:2', 'two.ts:2']]);
   });
 });
 

@@ -1,9 +1,9 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../src/onnx/builder.js';
-import { canonicalize, CanonicalizeError } from '../src/onnx/canonicalize.js';
-import { DataType, encodeModel, type ModelProto } from '../src/onnx/proto.js';
-import { Rng } from '../src/util/rng.js';
+import { GraphBuilder } from '../../../src/onnx/builder.js';
+import { canonicalize, CanonicalizeError } from '../../../src/onnx/canonicalize.js';
+import { DataType, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
+import { Rng } from '../../../src/util/rng.js';
 
 const ms = (model: ModelProto, ops: string[]) => {
   for (const n of model.graph.node) if (ops.includes(n.opType)) n.domain = 'com.microsoft';

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { METHODS } from '../src/methods/registry.js';
-import type { BenchReport, BenchRow } from '../src/bench.js';
-import { runCli, tempDir } from './helpers.js';
+import { METHODS } from '../../src/methods/registry.js';
+import type { BenchReport, BenchRow } from '../../src/bench.js';
+import { runCli, tempDir } from '../helpers.js';
 
 const UPPER_BOUND = new Set(
   Object.values(METHODS)

@@ -5,11 +5,11 @@ import {
   inductionLM,
   interactionClassifier,
   writePlanted,
-} from '../fixtures/planted.js';
-import { explainText } from '../src/explain.js';
-import { loadModel } from '../src/model/load.js';
-import type { Model } from '../src/model/types.js';
-import { spearman } from '../src/util/stats.js';
+} from '../../../fixtures/planted.js';
+import { explainText } from '../../../src/explain.js';
+import { loadModel } from '../../../src/model/load.js';
+import type { Model } from '../../../src/model/types.js';
+import { spearman } from '../../../src/util/stats.js';
 
 let additive: Model;
 let interaction: Model;
@@ -109,9 +109,9 @@ describe('planted interaction classifier: "not" flips the next word', () => {
 
 describe('partition-shap', () => {
   it('keeps the pieces of a word together and splits after punctuation first', async () => {
-    const { partitionTree } = await import('../src/methods/partitionShap.js');
-    const { buildFeatures } = await import('../src/masking/registry.js');
-    const { encodeText } = await import('../src/text/encode.js');
+    const { partitionTree } = await import('../../../src/methods/partitionShap.js');
+    const { buildFeatures } = await import('../../../src/masking/registry.js');
+    const { encodeText } = await import('../../../src/text/encode.js');
     const e = encodeText(additive, 'great fun , but the plot was dull');
     const root = partitionTree(buildFeatures(e, 'token'), e.text);
     expect(root.children![0]).toMatchObject({ start: 0, end: 3 }); // "great fun ," | "but the plot was dull"
@@ -164,7 +164,7 @@ describe('planted induction LM', () => {
   });
 
   it('--generate continues the repeated sequence, and each generated token is credited to its earlier copy', async () => {
-    const { explainGeneration } = await import('../src/generate.js');
+    const { explainGeneration } = await import('../../../src/generate.js');
     const r = await explainGeneration(lm, { text: 'c f a h k b x q c f', method: 'occlusion' }, 4);
     expect(r.generated.map((g) => g.text)).toEqual(['a', 'h', 'k', 'b']);
     expect(r.sources.map((s) => s.text).join(' ')).toBe('c f a h k b x q c f a h k');

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADDITIVE_WEIGHTS, additiveClassifier, writePlanted } from '../fixtures/planted.js';
-import { explainText } from '../src/explain.js';
-import { auc, plausibility, topKPrecision } from '../src/metrics/faithfulness.js';
-import { weightGroups } from '../src/onnx/randomize.js';
-import { loadModel, readGraph } from '../src/model/load.js';
-import { distilbert, repoRoot, runCli, sharedDir, skipWithoutShared, tempDir } from './helpers.js';
+import { ADDITIVE_WEIGHTS, additiveClassifier, writePlanted } from '../../fixtures/planted.js';
+import { explainText } from '../../src/explain.js';
+import { topKPrecision } from '../../src/metrics/faithfulness.js';
+import { weightGroups } from '../../src/onnx/randomize.js';
+import { loadModel, readGraph } from '../../src/model/load.js';
+import { distilbert, repoRoot, runCli, sharedDir, skipWithoutShared, tempDir } from '../helpers.js';
 
 let additiveDir: string;
 let dataFile: string;
@@ -31,22 +31,25 @@ beforeAll(() => {
   );
 });
 
-describe('metric maths', () => {
-  it('plausibility: token F1, IOU and average precision on a hand-worked example', async () => {
-    // Ranking: 2, 0, 3, 1; gold: {0, 1}. Top-2 = {2, 0}: one hit. IOU = 1/3. AP = (1/2 + 2/4) / 2.
-    const p = plausibility([0.5, 0.1, 0.9, 0.2], [true, true, false, false])!;
-    expect(p.tokenF1).toBe(0.5);
-    expect(p.iou).toBeCloseTo(1 / 3, 12);
-    expect(p.iouMatch).toBe(0);
-    expect(p.auprc).toBeCloseTo(0.5, 12);
-    expect(plausibility([1, 2], [false, false])).toBeNull();
+function runUntil(args: string[], file: string, lines: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], {
+      stdio: 'ignore',
+    });
+    const timer = setInterval(() => {
+      const n = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').length - 1 : 0;
+      if (n >= lines) {
+        clearInterval(timer);
+        child.kill('SIGKILL');
+      }
+    }, 5);
+    child.on('exit', (code, signal) => {
+      clearInterval(timer);
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`the run ended by itself (code ${code}) before it could be killed`));
+    });
   });
-
-  it('area under a curve on [0, 1] by trapezoids', async () => {
-    expect(auc([1, 1, 1])).toBe(1);
-    expect(auc([0, 0.5, 1])).toBeCloseTo(0.5, 12);
-  });
-});
+}
 
 describe('fidelity on the planted additive model', () => {
   it('occlusion and exact Shapley reach the maximum comprehensiveness (NAOPC = 1) and recover the planted top-k', async () => {
@@ -182,26 +185,6 @@ describe('fidelity on the planted additive model', () => {
     expect(groups[2].initializers).toEqual(['embedding']);
   });
 });
-
-function runUntil(args: string[], file: string, lines: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], {
-      stdio: 'ignore',
-    });
-    const timer = setInterval(() => {
-      const n = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').length - 1 : 0;
-      if (n >= lines) {
-        clearInterval(timer);
-        child.kill('SIGKILL');
-      }
-    }, 5);
-    child.on('exit', (code, signal) => {
-      clearInterval(timer);
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`the run ended by itself (code ${code}) before it could be killed`));
-    });
-  });
-}
 
 describe.skipIf(skipWithoutShared)('fidelity on distilbert-sst2-mini (needs ../shared)', () => {
   const glue = path.join(sharedDir, 'data/sst2/glue-dev.tsv');

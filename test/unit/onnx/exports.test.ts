@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe } from 'vitest';
 import { checkEveryForm } from './exportForms.js';
-import { repoRoot } from './helpers.js';
+import { repoRoot } from '../../helpers.js';
 
 describe('every export form of the embedded classifier sst2-tiny', () => {
   checkEveryForm({

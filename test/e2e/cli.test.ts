@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { additiveClassifier, inductionLM, writePlanted } from '../fixtures/planted.js';
-import { expectWellFormedXml, runCli, tempDir } from './helpers.js';
+import { additiveClassifier, inductionLM, writePlanted } from '../../fixtures/planted.js';
+import { expectWellFormedXml, runCli, tempDir } from '../helpers.js';
 
 let classifier: string;
 let lm: string;

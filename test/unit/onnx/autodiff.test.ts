@@ -1,10 +1,10 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../src/onnx/autodiff.js';
-import { GraphBuilder } from '../src/onnx/builder.js';
-import { probeFacts } from '../src/onnx/probe.js';
-import { DataType, encodeModel } from '../src/onnx/proto.js';
-import { Rng } from '../src/util/rng.js';
+import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../../../src/onnx/autodiff.js';
+import { GraphBuilder } from '../../../src/onnx/builder.js';
+import { probeFacts } from '../../../src/onnx/probe.js';
+import { DataType, encodeModel } from '../../../src/onnx/proto.js';
+import { Rng } from '../../../src/util/rng.js';
 
 type Input = { name: string; dims: number[]; positive?: boolean; away?: number };
 

@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EMBEDDED_MODELS, loadModel } from '../src/model/load.js';
-import { runBatched } from '../src/runner/runBatched.js';
-import { encodeText } from '../src/text/encode.js';
-import { repoRoot, runCli, sharedDir, skipWithoutShared } from './helpers.js';
+import { EMBEDDED_MODELS, loadModel } from '../../../src/model/load.js';
+import { runBatched } from '../../../src/runner/runBatched.js';
+import { encodeText } from '../../../src/text/encode.js';
+import { repoRoot, runCli, sharedDir, skipWithoutShared } from '../../helpers.js';
 
 describe('embedded default models', () => {
   it('are in HF layout and within 12 MB each', async () => {

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { explainText } from '../src/explain.js';
-import { loadModel } from '../src/model/load.js';
-import type { Model } from '../src/model/types.js';
-import { runBatched } from '../src/runner/runBatched.js';
-import { continuationLogProbs, resolveTarget, scoreSequences } from '../src/target/target.js';
-import { encodeText } from '../src/text/encode.js';
-import { distilbert, llama, sharedDir, skipWithoutShared } from './helpers.js';
+import { explainText } from '../../../src/explain.js';
+import { loadModel } from '../../../src/model/load.js';
+import type { Model } from '../../../src/model/types.js';
+import { runBatched } from '../../../src/runner/runBatched.js';
+import { continuationLogProbs, resolveTarget, scoreSequences } from '../../../src/target/target.js';
+import { encodeText } from '../../../src/text/encode.js';
+import { distilbert, llama, sharedDir, skipWithoutShared } from '../../helpers.js';
 
 /** A forward pass with hand-built feeds, independent of the runner. */
 async function plainForward(model: Model, ids: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
@@ -198,7 +198,7 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
   });
 
   it('--generate 5 on the KV-cache LM: the greedy story continuation, attributed token by token', async () => {
-    const { explainGeneration } = await import('../src/generate.js');
+    const { explainGeneration } = await import('../../../src/generate.js');
     const r = await explainGeneration(
       lm,
       { text: 'Once upon a time', method: 'kernel-shap', params: { samples: 64 } },

@@ -1,15 +1,15 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeGpt2NoBosExport, writeQuantizedCopy } from '../fixtures/exports.js';
-import { sentenceLogProbs } from '../src/bias/pairs.js';
-import { explainText } from '../src/explain.js';
-import { loadModel } from '../src/model/load.js';
-import type { Model } from '../src/model/types.js';
-import { buildFeeds } from '../src/runner/runBatched.js';
-import { lastLogits, resolveTarget, scoreSequences } from '../src/target/target.js';
-import { contextTokenId, encodeText } from '../src/text/encode.js';
+import { writeGpt2NoBosExport } from '../../../fixtures/exports.js';
+import { sentenceLogProbs } from '../../../src/bias/pairs.js';
+import { explainText } from '../../../src/explain.js';
+import { loadModel } from '../../../src/model/load.js';
+import type { Model } from '../../../src/model/types.js';
+import { buildFeeds } from '../../../src/runner/runBatched.js';
+import { lastLogits, resolveTarget, scoreSequences } from '../../../src/target/target.js';
+import { contextTokenId, encodeText } from '../../../src/text/encode.js';
 import { checkEveryForm } from './exportForms.js';
-import { distilbert, llama, runCli, sharedDir, skipWithoutShared, tempDir } from './helpers.js';
+import { distilbert, llama, sharedDir, skipWithoutShared, tempDir } from '../../helpers.js';
 
 const gpt2Tokenizer = path.join(sharedDir, 'models', 'gpt2-tokenizer');
 const gpt2Dir = skipWithoutShared
@@ -99,39 +99,5 @@ describe.skipIf(skipWithoutShared)('a causal LM without BOS is conditioned on <|
     }
     expect(ids.length - 1).toBe(encodeText(model, text, { addSpecialTokens: false }).ids.length);
     expect(Math.abs(logProb - manual)).toBeLessThan(1e-3);
-  });
-});
-
-describe.skipIf(skipWithoutShared)('the CLI on a GPT-2 export without BOS and on its q8 copy', () => {
-  it('explain with default flags exits 0: <|endoftext|> leads as a special token, and removing every word leaves a real baseline', async () => {
-    const r = await runCli(['explain', 'the movie was', '--model', gpt2Dir, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout);
-    expect(doc.tokens[0]).toMatchObject({ id: 50256, special: true });
-    expect(doc.features.map((f: { text: string }) => f.text.trim())).toEqual(['the', 'movie', 'was']);
-    expect(Math.abs(doc.fullScore - doc.baselineScore)).toBeGreaterThan(1e-4);
-  });
-
-  it('--dtype q8 takes gradients on the dequantized shadow and says how far its logits are', async () => {
-    const q8 = writeQuantizedCopy(gpt2Dir, path.join(tempDir('interp-gpt2-q8-'), 'q8'));
-    const r = await runCli([
-      'explain',
-      'the movie was',
-      '--model',
-      q8,
-      '--dtype',
-      'q8',
-      '--method',
-      'integrated-gradients',
-      '--steps',
-      '64',
-      '--json',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout);
-    expect(doc.diagnostics.graph).toBe('dequantized shadow');
-    expect(doc.diagnostics.shadowLogitDifference).toBeGreaterThan(0);
-    expect(doc.diagnostics.relativeCompletenessError).toBeLessThan(0.01);
-    expect(doc.forwardPasses).toBeLessThanOrEqual(doc.declaredCost);
   });
 });

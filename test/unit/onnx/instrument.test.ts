@@ -1,15 +1,15 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildBertClassifier, type WeightTable } from '../fixtures/bert.js';
-import { GraphBuilder } from '../src/onnx/builder.js';
-import { GraphIndex } from '../src/onnx/graph.js';
-import { backward, gradientPath, tensorsNeedingFacts } from '../src/onnx/autodiff.js';
-import { CUT_INPUT, cutAt } from '../src/onnx/cut.js';
-import { findWordEmbeddings } from '../src/onnx/embeddings.js';
-import { findTransformerStructure, instrument } from '../src/onnx/instrument.js';
-import { probeFacts } from '../src/onnx/probe.js';
-import { DataType, decodeModel, encodeModel, type ModelProto } from '../src/onnx/proto.js';
-import { Rng } from '../src/util/rng.js';
+import { buildBertClassifier, type WeightTable } from '../../../fixtures/bert.js';
+import { GraphBuilder } from '../../../src/onnx/builder.js';
+import { GraphIndex } from '../../../src/onnx/graph.js';
+import { backward, gradientPath, tensorsNeedingFacts } from '../../../src/onnx/autodiff.js';
+import { CUT_INPUT, cutAt } from '../../../src/onnx/cut.js';
+import { findWordEmbeddings } from '../../../src/onnx/embeddings.js';
+import { findTransformerStructure, instrument } from '../../../src/onnx/instrument.js';
+import { probeFacts } from '../../../src/onnx/probe.js';
+import { DataType, decodeModel, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
+import { Rng } from '../../../src/util/rng.js';
 
 /**
  * Synthetic exports in styles the engine has not seen in ../shared: the structure finder must locate

@@ -1,16 +1,21 @@
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { writeExternalDataCopy, writeFusedCopy, writeOptimizedCopy, writeQuantizedCopy } from '../fixtures/exports.js';
-import { runAttention } from '../src/attention/analysis.js';
-import { sentenceLogProbs } from '../src/bias/pairs.js';
-import { logitLens } from '../src/concepts/lens.js';
-import { explainText } from '../src/explain.js';
-import { METHODS } from '../src/methods/registry.js';
-import { loadModel } from '../src/model/load.js';
-import type { Model } from '../src/model/types.js';
-import { lastLogits } from '../src/target/target.js';
-import { encodeText } from '../src/text/encode.js';
-import { tempDir } from './helpers.js';
+import {
+  writeExternalDataCopy,
+  writeFusedCopy,
+  writeOptimizedCopy,
+  writeQuantizedCopy,
+} from '../../../fixtures/exports.js';
+import { runAttention } from '../../../src/attention/analysis.js';
+import { sentenceLogProbs } from '../../../src/bias/pairs.js';
+import { logitLens } from '../../../src/concepts/lens.js';
+import { explainText } from '../../../src/explain.js';
+import { METHODS } from '../../../src/methods/registry.js';
+import { loadModel } from '../../../src/model/load.js';
+import type { Model } from '../../../src/model/types.js';
+import { lastLogits } from '../../../src/target/target.js';
+import { encodeText } from '../../../src/text/encode.js';
+import { tempDir } from '../../helpers.js';
 
 /**
  * One model in every form users bring it in, checked against its plain export: onnxruntime's own

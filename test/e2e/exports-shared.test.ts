@@ -1,0 +1,49 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeGpt2NoBosExport, writeQuantizedCopy } from '../../fixtures/exports.js';
+import { runCli, sharedDir, skipWithoutShared, tempDir } from '../helpers.js';
+
+const gpt2Tokenizer = path.join(sharedDir, 'models', 'gpt2-tokenizer');
+const gpt2Dir = skipWithoutShared
+  ? ''
+  : writeGpt2NoBosExport(path.join(tempDir('interp-gpt2-'), 'gpt2'), gpt2Tokenizer, {
+      layers: 2,
+      heads: 4,
+      dim: 64,
+      positions: 128,
+      seed: 3,
+    });
+
+describe.skipIf(skipWithoutShared)('the CLI on a GPT-2 export without BOS and on its q8 copy', () => {
+  it('explain with default flags exits 0: <|endoftext|> leads as a special token, and removing every word leaves a real baseline', async () => {
+    const r = await runCli(['explain', 'the movie was', '--model', gpt2Dir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.tokens[0]).toMatchObject({ id: 50256, special: true });
+    expect(doc.features.map((f: { text: string }) => f.text.trim())).toEqual(['the', 'movie', 'was']);
+    expect(Math.abs(doc.fullScore - doc.baselineScore)).toBeGreaterThan(1e-4);
+  });
+
+  it('--dtype q8 takes gradients on the dequantized shadow and says how far its logits are', async () => {
+    const q8 = writeQuantizedCopy(gpt2Dir, path.join(tempDir('interp-gpt2-q8-'), 'q8'));
+    const r = await runCli([
+      'explain',
+      'the movie was',
+      '--model',
+      q8,
+      '--dtype',
+      'q8',
+      '--method',
+      'integrated-gradients',
+      '--steps',
+      '64',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.diagnostics.graph).toBe('dequantized shadow');
+    expect(doc.diagnostics.shadowLogitDifference).toBeGreaterThan(0);
+    expect(doc.diagnostics.relativeCompletenessError).toBeLessThan(0.01);
+    expect(doc.forwardPasses).toBeLessThanOrEqual(doc.declaredCost);
+  });
+});
