@@ -23,7 +23,7 @@ export async function compareMethods(
   methods: readonly string[],
 ): Promise<Comparison> {
   if (methods.length < 2)
-    throw usageFault('compare', '{param} needs at least two methods, e.g. --compare occlusion,kernel-shap');
+    throw usageFault('compare', '{param} needs at least two methods, e.g. {param} occlusion,kernel-shap');
   const tokenBaseline = methods.some((m) => methodNamed(m).family !== 'gradient');
   const run = new RunContext();
   const prepared = await prepare(model, { ...request, method: methods[0] }, { run, tokenBaseline });

@@ -14,6 +14,12 @@ export type ParamStyle = (param: string) => string;
 export const cliParam: ParamStyle = (param) => `--${param}`;
 export const plainParam: ParamStyle = (param) => `'${param}'`;
 
+/** `{param}` names the parameter at fault, `{param:name}` any other parameter the message mentions. */
+function word(template: string, param: string | undefined, style: ParamStyle): string {
+  const line = template.replace(/\s*\n\s*/g, ' ').replace(/\{param:([\w-]+)\}/g, (_, name: string) => style(name));
+  return param ? line.replaceAll('{param}', style(param)) : line;
+}
+
 /**
  * An error meant for the user: one line. It carries its kind and, where one parameter is at fault, that
  * parameter's name; the message names it as `{param}`, which each front end words its own way.
@@ -25,16 +31,14 @@ export class InterpError extends Error {
     readonly kind: ErrorKind,
     readonly param?: string,
   ) {
-    const line = template.replace(/\s*\n\s*/g, ' ');
-    super(param ? line.replaceAll('{param}', cliParam(param)) : line);
+    super(word(template, param, cliParam));
     this.name = 'InterpError';
     this.exitCode = EXIT[kind];
   }
 
   /** The message with the parameter named in the caller's style. */
   worded(style: ParamStyle): string {
-    const line = this.template.replace(/\s*\n\s*/g, ' ');
-    return this.param ? line.replaceAll('{param}', style(this.param)) : line;
+    return word(this.template, this.param, style);
   }
 }
 

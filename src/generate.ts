@@ -80,11 +80,11 @@ export async function explainGeneration(
 ): Promise<GenerationAttribution> {
   if (model.task !== 'causal-lm') throw usageFault('generate', '{param} applies to causal language models');
   if ((request.granularity ?? 'token') !== 'token')
-    throw usageFault('generate', '{param} attributes tokens; drop --granularity word');
+    throw usageFault('generate', '{param} attributes tokens; drop {param:granularity} word');
   if (request.target?.target !== undefined || request.target?.continuation !== undefined)
     throw usageFault(
       'generate',
-      '{param} picks its own targets (the generated tokens); drop --target and --continuation',
+      '{param} picks its own targets (the generated tokens); drop {param:target} and {param:continuation}',
     );
   const run = new RunContext();
   const prompt = encodeText(model, request.text, { truncate: request.truncate, reserve: steps });

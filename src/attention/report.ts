@@ -66,14 +66,17 @@ export interface AttentionView {
 function checkRequest(r: AttentionRequest): HeadProperty {
   if (!HEAD_PROPERTIES.includes(r.sort as HeadProperty))
     throw usageFault('sort', `unknown {param} '${r.sort}'; choose one of ${HEAD_PROPERTIES.join(', ')}`);
-  if (r.head !== undefined && r.layer === undefined) throw usageFault('head', '{param} needs --layer');
+  if (r.head !== undefined && r.layer === undefined) throw usageFault('head', '{param} needs {param:layer}');
   if ((r.rollout || r.flow) && (r.layer !== undefined || r.norm))
-    throw usageFault('rollout', '{param} and --flow span all layers; drop --layer, --head and --norm');
-  if (r.rollout && r.flow) throw usageFault('rollout', 'give {param} or --flow, not both');
+    throw usageFault(
+      'rollout',
+      '{param} and {param:flow} span all layers; drop {param:layer}, {param:head} and {param:norm}',
+    );
+  if (r.rollout && r.flow) throw usageFault('rollout', 'give {param} or {param:flow}, not both');
   if (r.gradient && (r.rollout || r.flow || r.norm))
-    throw usageFault('gradient', '{param} weighs raw attention; drop --rollout, --flow and --norm');
+    throw usageFault('gradient', '{param} weighs raw attention; drop {param:rollout}, {param:flow} and {param:norm}');
   if (!r.gradient && (r.target?.target !== undefined || r.target?.score !== undefined))
-    throw usageFault('target', '{param} and --score apply with --gradient');
+    throw usageFault('target', '{param} and {param:score} apply with {param:gradient}');
   return r.sort as HeadProperty;
 }
 

@@ -39,7 +39,7 @@ function readTemplates(request: SwapRequest): string[] {
     );
   }
   if (templates.length === 0)
-    throw usageFault('template', 'give at least one {param} "… {group} …" or --templates FILE');
+    throw usageFault('template', 'give at least one {param} "… {group} …" or {param:templates} FILE');
   return templates;
 }
 
@@ -54,7 +54,7 @@ async function swapTarget(model: Model, request: TargetRequest, probe: string): 
   if (model.task !== 'causal-lm') throw usageError('bias swap needs a classifier or a causal LM');
   if (request.target === undefined && request.continuation === undefined)
     throw usageError(
-      "for a causal LM, give --continuation TEXT (its log-probability) or --target TOKEN (the next token's)",
+      "for a causal LM, give {param:continuation} TEXT (its log-probability) or {param:target} TOKEN (the next token's)",
     );
   return resolveTarget(model, ids, request, probe);
 }

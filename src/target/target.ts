@@ -250,7 +250,7 @@ export async function resolveTarget(
   logitsOf: () => Promise<Float32Array> = () => lastLogits(model, ids),
 ): Promise<Target> {
   if (request.continuation !== undefined && request.target !== undefined)
-    throw usageFault('target', 'give either {param} or --continuation, not both');
+    throw usageFault('target', 'give either {param} or {param:continuation}, not both');
   if (model.task === 'classification') {
     if (request.continuation !== undefined)
       throw usageFault('continuation', '{param} applies to causal language models; this model is a classifier');
@@ -309,7 +309,7 @@ export async function resolveTarget(
   if (encoded.length !== 1) {
     throw usageFault(
       'target',
-      `{param} '${request.target}' is ${encoded.length} tokens; a next-token target must be one token (use --continuation for longer text, or id:N)`,
+      `{param} '${request.target}' is ${encoded.length} tokens; a next-token target must be one token (use {param:continuation} for longer text, or id:N)`,
     );
   }
   return { kind: 'next-token', tokenId: encoded[0], name: tokenName(model, encoded[0]) };

@@ -157,7 +157,6 @@ function endOfWord(text: string, start: number): number {
 
 const PUNCTUATION = /^[\p{P}\p{S}]+$/u;
 
-/** True for text made only of punctuation and symbols (a word boundary, a separator). */
 /** One token as reports print it: position, id, text, character span, and whether it is special. */
 export interface TokenRecord {
   index: number;
@@ -179,6 +178,7 @@ export function tokenRecords(e: Encoding): TokenRecord[] {
   }));
 }
 
+/** True for text made only of punctuation and symbols (a word boundary, a separator). */
 export const isPunctuation = (text: string): boolean => PUNCTUATION.test(text);
 
 /** A new word starts after whitespace, and at each punctuation token. */

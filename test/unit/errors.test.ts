@@ -30,3 +30,26 @@ describe('core errors carry a kind and the parameter at fault', () => {
     expect(caught(() => resolveMethodConfig('nope')).param).toBe('method');
   });
 });
+
+describe('every parameter a core message mentions is worded by the front end', () => {
+  it('the parameter at fault and the others it names', () => {
+    const e = new InterpError('give {param} or {param:flow}, not both', 'usage', 'rollout');
+    expect(e.message).toBe('give --rollout or --flow, not both');
+    expect(e.worded(plainParam)).toBe("give 'rollout' or 'flow', not both");
+  });
+
+  it('no core message names a --flag directly', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const { repoRoot } = await import('../helpers.js');
+    const { sourceFiles } = await import('../support/duplicates.js');
+    // Every string literal among the arguments of an error constructor, calls over several lines included.
+    const call = /(?:usageError|usageFault|runtimeError)\(((?:[^()]|\([^()]*\))*)\)/g;
+    const offenders = sourceFiles(path.join(repoRoot, 'src')).flatMap((file) =>
+      [...fs.readFileSync(file, 'utf8').matchAll(call)]
+        .filter((m) => /(['`"])[^'`"]*--[a-z][^'`"]*\1/.test(m[1]))
+        .map((m) => `${path.relative(repoRoot, file)}: ${m[0].slice(0, 80)}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+});
