@@ -52,6 +52,7 @@ export const integratedGradients: AttributionMethod = {
   },
   family: 'gradient',
   cost: 'exact',
+  completeness: 'path',
   sampling: false,
   passes: (_, p) => schedule(p).reduce((a, b) => a + b, 0) + 2,
   async explain(ctx, p, c) {

@@ -26,6 +26,7 @@ export const kernelShap: AttributionMethod = {
   },
   family: 'perturbation',
   cost: 'upper-bound',
+  completeness: 'exact',
   sampling: true,
   passes: (n, p) => Math.min(p.samples, Math.max(0, 2 ** Math.min(n, 52) - 2)),
   async explain(ctx, p): Promise<MethodResult> {

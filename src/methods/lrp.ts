@@ -13,6 +13,7 @@ export const lrp: AttributionMethod = {
     'layer-wise relevance propagation for transformers (LN- and AH-rules of Ali et al. 2022); relevance sums to f(x) − f(baseline)',
   family: 'gradient',
   cost: 'exact',
+  completeness: 'path',
   sampling: false,
   params: {
     epsilon: {

@@ -68,6 +68,7 @@ export const partitionShap: AttributionMethod = {
   },
   family: 'perturbation',
   cost: 'upper-bound',
+  completeness: 'exact',
   sampling: false,
   // Upper bound: 4 evaluations per context and node, within the budget; shared coalitions are run once.
   passes: (n, p) => (n <= 1 ? 0 : Math.min(countEvaluations(balancedShape(n), 1), p['max-evals'])),

@@ -33,6 +33,7 @@ export const shapley: AttributionMethod = {
   },
   family: 'perturbation',
   cost: 'upper-bound',
+  completeness: 'exact',
   sampling: true,
   passes(n, p) {
     if (n <= p['exact-limit']) return 2 ** n - 2;

@@ -77,6 +77,12 @@ export interface AttributionMethod {
   description: string;
   family: Family;
   cost: CostKind;
+  /**
+   * What the attributions sum to: `exact` when Σφ = f(x) − f(baseline) by construction (Shapley efficiency, the
+   * KernelSHAP constraint), `path` when the gap is reached up to the integration or propagation error the
+   * diagnostics report (IG, LRP), absent when the method promises nothing.
+   */
+  completeness?: 'exact' | 'path';
   /** Parameters this method reads, with defaults and bounds; `--<name>` flags on the CLI. */
   params: Record<string, ParamSpec>;
   /** Named choices this method reads (`--<name> <value>`), with defaults. */
