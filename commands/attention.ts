@@ -5,15 +5,8 @@ import { usageError } from '../src/errors.js';
 import { attentionJson, attentionSvg, attentionText } from '../src/render/attention.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import {
-  addModelOptions,
-  examples,
-  openModel,
-  parseInteger,
-  withSpinner,
-  writeStdout,
-  type ModelFlags,
-} from './common.js';
+import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { withSpinner, writeStdout } from './output.js';
 
 interface AttentionFlags extends ModelFlags {
   layer?: string;
@@ -84,12 +77,10 @@ export function attentionCommand(): Command {
 async function attention(text: string, flags: AttentionFlags): Promise<void> {
   if (flags.format !== 'nested' && flags.format !== 'flat')
     throw usageError(`unknown --format '${flags.format}'; choose nested or flat`);
-  const optional = (flag: string, raw: string | undefined, min: number) =>
-    raw === undefined ? undefined : parseInteger(flag, raw, min);
   const request = {
     text,
-    layer: optional('--layer', flags.layer, 0),
-    head: optional('--head', flags.head, 0),
+    layer: optionalInteger('--layer', flags.layer, 0, 10_000),
+    head: optionalInteger('--head', flags.head, 0, 10_000),
     rollout: flags.rollout,
     flow: flags.flow,
     norm: flags.norm,
@@ -99,12 +90,12 @@ async function attention(text: string, flags: AttentionFlags): Promise<void> {
         ? undefined
         : { target: flags.target, score: flags.score },
     sort: flags.sort,
-    inductionLength: parseInteger('--induction-length', flags.inductionLength, 0),
-    seed: parseInteger('--seed', flags.seed, 0),
-    maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4),
+    inductionLength: parseInteger('--induction-length', flags.inductionLength, 0, 4_096),
+    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
+    maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 4_096),
     truncate: flags.truncate,
   };
-  const top = optional('--top', flags.top, 1);
+  const top = optionalInteger('--top', flags.top, 1, 100_000);
   const model = await withSpinner('loading model', () => openModel(flags));
   const view = await withSpinner('running the instrumented graph', () => attentionView(model, request));
   if (flags.svg) await writeSvg(flags.svg, attentionSvg(view, request.maxTokens));

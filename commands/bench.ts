@@ -7,7 +7,8 @@ import { benchChart, benchMarkdown, benchTable } from '../src/render/bench.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { writeFileAtomic } from '../src/util/paths.js';
-import { examples, parseInteger, parseNumber, spinner, writeStdout } from './common.js';
+import { examples, optionalInteger, parseInteger, parseNumber } from './common.js';
+import { spinner, writeStdout } from './output.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
 interface BenchFlags {
@@ -43,7 +44,11 @@ export function benchCommand(): Command {
     .option('--svg <file>', 'write time against input length per method (log scale)')
     .option('--markdown <file>', 'write the report as Markdown (as in BENCHMARKS.md)')
     .option('--baseline <file>', 'an earlier --json report to compare with')
-    .option('--max-regression <pct>', 'with --baseline: exit 3 when a method is slower by more than this', '15%');
+    .option(
+      '--max-regression <pct>',
+      'with --baseline: exit 3 when a method is slower by more than this, as time over plain forward passes of the same run',
+      '15%',
+    );
   addMethodOptions(cmd);
   return cmd
     .addHelpText(
@@ -59,22 +64,22 @@ export function benchCommand(): Command {
 }
 
 function parseLengths(raw: string): number[] {
-  const values = raw.split(',').map((x) => parseInteger('--lengths', x, 2));
+  const values = raw.split(',').map((x) => parseInteger('--lengths', x, 2, 100_000));
   if (values.length === 0) throw usageError('--lengths is empty');
   return values;
 }
 
 async function bench(flags: BenchFlags): Promise<void> {
-  const methods = flags.methods ? parseMethods(flags.methods) : methodNames();
+  const methods = flags.methods !== undefined ? parseMethods(flags.methods) : methodNames();
   const settings = {
     models: flags.model,
     methods,
     ...methodOptionValues(flags, methods),
     lengths: parseLengths(flags.lengths),
-    runs: parseInteger('--runs', flags.runs, 1),
-    warmup: parseInteger('--warmup', flags.warmup, 0),
-    threads: flags.threads === undefined ? undefined : parseInteger('--threads', flags.threads, 1),
-    coldStart: parseInteger('--cold-start', flags.coldStart, 0),
+    runs: parseInteger('--runs', flags.runs, 1, 1_000),
+    warmup: parseInteger('--warmup', flags.warmup, 0, 100),
+    threads: optionalInteger('--threads', flags.threads, 1, 1_024),
+    coldStart: parseInteger('--cold-start', flags.coldStart, 0, 1_000),
   };
   const maxRegression = parseNumber('--max-regression', flags.maxRegression.replace(/%$/, '')) / 100;
   const baseline = flags.baseline ? readBenchReport(flags.baseline) : undefined;

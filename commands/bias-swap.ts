@@ -5,16 +5,8 @@ import { usageError } from '../src/errors.js';
 import { swapChart, swapTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import {
-  addModelOptions,
-  collect,
-  examples,
-  openModel,
-  parseInteger,
-  withSpinner,
-  writeStdout,
-  type ModelFlags,
-} from './common.js';
+import { addModelOptions, collect, examples, openModel, parseInteger, type ModelFlags } from './common.js';
+import { withSpinner, writeStdout } from './output.js';
 import { addMethodOptions, methodOptionValues, withPrefix } from './options.js';
 
 interface SwapFlags extends ModelFlags {
@@ -97,8 +89,8 @@ export function swapCommand(): Command {
       groups: flags.groups,
       slots: parseSlots(flags.slot),
       target: { target: flags.target, score: flags.score, continuation: flags.continuation },
-      permutations: parseInteger('--permutations', flags.permutations, 1),
-      seed: parseInteger('--seed', flags.seed, 0),
+      permutations: parseInteger('--permutations', flags.permutations, 1, 1_000_000),
+      seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
       explain: flags.explain
         ? {
             ...method,

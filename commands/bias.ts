@@ -6,15 +6,8 @@ import { pairsChart, pairsTable, weatTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { swapCommand } from './bias-swap.js';
-import {
-  addModelOptions,
-  examples,
-  openModel,
-  parseInteger,
-  withSpinner,
-  writeStdout,
-  type ModelFlags,
-} from './common.js';
+import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { withSpinner, writeStdout } from './output.js';
 
 interface PairsFlags extends ModelFlags {
   data?: string;
@@ -55,11 +48,11 @@ function pairsCommand(): Command {
   );
   return pairs.action(async (flags: PairsFlags) => {
     if (!flags.data) throw usageError('--data is required (CrowS-Pairs CSV or JSONL)');
-    const limit = flags.limit === undefined ? undefined : parseInteger('--limit', flags.limit, 1);
+    const limit = optionalInteger('--limit', flags.limit, 1, 10_000_000);
     const list = readPairs(flags.data).slice(0, limit);
     const model = await withSpinner('loading model', () => openModel(flags));
     const result = await withSpinner(`scoring ${list.length} pairs`, () =>
-      scorePairs(model, list, parseInteger('--seed', flags.seed, 0)),
+      scorePairs(model, list, parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1)),
     );
     if (flags.svg) await writeSvg(flags.svg, pairsChart(result));
     await writeStdout(flags.json ? toJson(result) : pairsTable(result));
@@ -85,11 +78,11 @@ function weatCommand(): Command {
   return cmd.action(async (flags: WeatFlags) => {
     if (!flags.data) throw usageError('--data is required (a SEAT-format JSON file)');
     const sets = readWeat(flags.data);
-    const layer = flags.layer === undefined ? undefined : parseInteger('--layer', flags.layer, 0);
-    const permutations = parseInteger('--permutations', flags.permutations, 1);
+    const layer = optionalInteger('--layer', flags.layer, 0, 10_000);
+    const permutations = parseInteger('--permutations', flags.permutations, 1, 1_000_000);
     const model = await withSpinner('loading model', () => openModel(flags));
     const r = await withSpinner('embedding', () =>
-      weat(model, sets, layer, permutations, parseInteger('--seed', flags.seed, 0)),
+      weat(model, sets, layer, permutations, parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1)),
     );
     await writeStdout(flags.json ? toJson(r) : weatTable(r));
   });

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { cliParam, ExitCode, InterpError } from '../src/errors.js';
 import { examples } from './common.js';
+import { quietOnClosedPipe } from './output.js';
 import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
 import { biasCommand } from './bias.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
 
 /** Run the CLI and return the exit code; every failure is one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -1,12 +1,7 @@
-import chalk from 'chalk';
-import ora, { type Ora } from 'ora';
 import type { Command } from 'commander';
 import { usageError } from '../src/errors.js';
 import { loadModel, DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
-import { toJson } from '../src/render/json.js';
-import { writeSvg } from '../src/render/svg.js';
-import type { TopLevelSpec } from 'vega-lite';
 
 export interface ModelFlags {
   model?: string;
@@ -26,84 +21,25 @@ export function addModelOptions(cmd: Command): Command {
 }
 
 export async function openModel(flags: ModelFlags): Promise<Model> {
-  const threads = flags.threads === undefined ? undefined : parseInteger('--threads', flags.threads, 1);
+  const threads = optionalInteger('--threads', flags.threads, 1, 1_024);
   return loadModel(flags.model ?? DEFAULT_MODEL, { dtype: flags.dtype, threads });
 }
 
-export function parseInteger(flag: string, raw: string, min = Number.NEGATIVE_INFINITY): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw usageError(`${flag} must be an integer, got '${raw}'`);
+/** An integer flag within its declared bounds: every integer flag has both, so nothing can run away. */
+export function parseInteger(flag: string, raw: string, min: number, max: number): number {
   const value = Number(raw);
-  if (value < min) throw usageError(`${flag} must be ≥ ${min}, got ${value}`);
+  if (!/^[-+]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max)
+    throw usageError(`${flag} must be an integer from ${min} to ${max}, got '${raw}'`);
   return value;
 }
+
+export const optionalInteger = (flag: string, raw: string | undefined, min: number, max: number) =>
+  raw === undefined ? undefined : parseInteger(flag, raw, min, max);
 
 export function parseNumber(flag: string, raw: string): number {
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value)) throw usageError(`${flag} must be a number, got '${raw}'`);
   return value;
-}
-
-/** Colour and spinners only where a person is watching: stderr is a TTY, not CI, and NO_COLOR is unset. */
-export const interactive = (): boolean => Boolean(process.stderr.isTTY) && !process.env.CI;
-if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0;
-if (!process.stderr.isTTY) chalk.level = 0;
-
-export function spinner(text: string): Ora | null {
-  if (!interactive()) return null;
-  return ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true }).start();
-}
-
-/** A spinner that counts done items with an ETA, or names a stage; every callback is a no-op off a TTY. */
-export function progressSpinner(label: string, items: string) {
-  const s = spinner(label);
-  const start = Date.now();
-  return {
-    count: (done: number, total: number) => {
-      const eta = Math.ceil(((Date.now() - start) / done / 1000) * (total - done));
-      if (s) s.text = `${done}/${total} ${items} · ETA ${eta}s`;
-    },
-    stage: (stage: string) => {
-      if (s) s.text = stage;
-    },
-    stop: () => s?.stop(),
-  };
-}
-
-export async function withSpinner<T>(text: string, work: () => Promise<T>): Promise<T> {
-  const s = spinner(text);
-  try {
-    const result = await work();
-    s?.stop();
-    return result;
-  } catch (e) {
-    s?.stop();
-    throw e;
-  }
-}
-
-/** Everything for stdout is written once, at the end, so a failure never leaves half a document. */
-export function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    process.stdout.write(text.endsWith('\n') ? text : text + '\n', (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-export interface OutputFlags {
-  json?: boolean;
-  svg?: string;
-}
-
-/** How a report renders: its table, and its chart where it has one. */
-export interface Renderer<R> {
-  table: (report: R) => string;
-  chart?: (report: R) => TopLevelSpec | undefined;
-}
-
-/** The chart first (--svg), then one document on stdout: the report as JSON (--json) or its table. */
-export async function emit<R>(flags: OutputFlags, report: R, render: Renderer<R>): Promise<void> {
-  const spec = flags.svg ? render.chart?.(report) : undefined;
-  if (flags.svg && spec) await writeSvg(flags.svg, spec);
-  await writeStdout(flags.json ? toJson(report) : render.table(report));
 }
 
 /** Commander reducer for repeatable options: every value, in order. */

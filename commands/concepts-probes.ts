@@ -5,7 +5,8 @@ import { TCAV_SCHEMA } from '../src/concepts/tcav.js';
 import { LENS_SCHEMA } from '../src/concepts/lens.js';
 import { usageError } from '../src/errors.js';
 import { lensChart, lensTable, tcavTable } from '../src/render/concepts.js';
-import { addModelOptions, emit, examples, openModel, parseInteger, withSpinner, type ModelFlags } from './common.js';
+import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
+import { emit, withSpinner } from './output.js';
 
 interface LensFlags extends ModelFlags {
   target?: string;
@@ -47,7 +48,7 @@ export function lensCommand(): Command {
     ]),
   );
   return lens.action(async (text: string, flags: LensFlags) => {
-    const top = parseInteger('--top', flags.top, 1);
+    const top = parseInteger('--top', flags.top, 1, 100_000);
     const model = await withSpinner('loading model', () => openModel(flags));
     const result = await withSpinner('reading every layer', () => lensReport(model, text, top, flags.target));
     await emit(flags, result, { table: (r) => lensTable(r, top), chart: lensChart });
@@ -98,10 +99,10 @@ export function tcavCommand(): Command {
       concept,
       random,
       inputs,
-      layer: parseInteger('--layer', flags.layer, 0),
+      layer: parseInteger('--layer', flags.layer, 0, 10_000),
       target: flags.target,
-      runs: parseInteger('--runs', flags.runs, 2),
-      seed: parseInteger('--seed', flags.seed, 0),
+      runs: parseInteger('--runs', flags.runs, 2, 1_000),
+      seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     };
     const model = await withSpinner('loading model', () => openModel(flags));
     const r = await withSpinner('training CAVs and taking directional derivatives', () => tcavReport(model, request));

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { clusterConcepts, factorConcepts } from '../src/concepts/report.js';
 import { usageError } from '../src/errors.js';
 import { clusterChart, clusterTable, factorsChart, factorsTable } from '../src/render/concepts.js';
-import { emit, examples, openModel, parseInteger, withSpinner } from './common.js';
+import { examples, openModel, parseInteger } from './common.js';
+import { emit, withSpinner } from './output.js';
 import { lensCommand, tcavCommand } from './concepts-probes.js';
 import { addCorpusOptions, corpusRequest, type CorpusFlags } from './groups.js';
 
@@ -23,7 +24,7 @@ function clusterCommand(): Command {
   return cluster.action(async (flags: CorpusFlags & { k: string }) => {
     const request = {
       ...corpusRequest(flags),
-      k: flags.k === 'auto' ? ('auto' as const) : parseInteger('--k', flags.k, 1),
+      k: flags.k === 'auto' ? ('auto' as const) : parseInteger('--k', flags.k, 1, 1_000),
     };
     const model = await withSpinner('loading model', () => openModel(flags));
     const { report, projection } = await withSpinner('collecting activations and clustering', () =>
@@ -53,7 +54,7 @@ function factorsCommand(): Command {
     if (flags.method !== 'nmf') throw usageError(`unknown --method '${flags.method}'; only nmf is available`);
     if (flags.svg && flags.text === undefined)
       throw usageError('--svg for factors draws the strip of one input: add --text "…"');
-    const request = { ...corpusRequest(flags), n: parseInteger('--n', flags.n, 1), text: flags.text };
+    const request = { ...corpusRequest(flags), n: parseInteger('--n', flags.n, 1, 1_000), text: flags.text };
     const model = await withSpinner('loading model', () => openModel(flags));
     const report = await withSpinner('collecting activations and factorising', () => factorConcepts(model, request));
     await emit(flags, report, {

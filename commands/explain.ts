@@ -6,17 +6,8 @@ import { explainGeneration } from '../src/generate.js';
 import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
-import {
-  addModelOptions,
-  emit,
-  examples,
-  interactive,
-  openModel,
-  parseInteger,
-  withSpinner,
-  type ModelFlags,
-  type OutputFlags,
-} from './common.js';
+import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { emit, interactive, withSpinner, type OutputFlags } from './output.js';
 import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
@@ -89,17 +80,19 @@ function requestOf(text: string, flags: ExplainFlags, methods: string[]): Explai
     ...methodOptionValues(flags, methods),
     target: groups.targetOf(flags),
     ...groups.maskingOf(flags),
-    seed: parseInteger('--seed', flags.seed, 0),
+    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     truncate: flags.truncate,
   };
 }
 
 async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
-  const methods = flags.compare ? parseMethods(flags.compare, '--compare') : parseMethods(flags.method, '--method');
+  const methods =
+    flags.compare !== undefined ? parseMethods(flags.compare, '--compare') : parseMethods(flags.method, '--method');
   const request = requestOf(text, flags, methods);
-  const top = flags.top === undefined ? undefined : parseInteger('--top', flags.top, 1);
-  const steps = flags.generate === undefined ? undefined : parseInteger('--generate', flags.generate, 1);
-  if (steps !== undefined && flags.compare) throw usageError('--generate runs one method; drop --compare');
+  const top = optionalInteger('--top', flags.top, 1, 100_000);
+  const steps = optionalInteger('--generate', flags.generate, 1, 1_024);
+  if (steps !== undefined && flags.compare !== undefined)
+    throw usageError('--generate runs one method; drop --compare');
   const model = await withSpinner('loading model', () => openModel(flags));
   if (steps !== undefined) {
     const result = await withSpinner(`generating ${steps} tokens and explaining each`, () =>
@@ -108,7 +101,7 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     return emit(flags, result, { table: generationTable, chart: generationChart });
   }
   const report = await withSpinner<Attribution | Comparison>(`explaining with ${methods.join(', ')}`, () =>
-    flags.compare ? compareMethods(model, request, methods) : explainText(model, request),
+    flags.compare !== undefined ? compareMethods(model, request, methods) : explainText(model, request),
   );
   const results = 'results' in report ? report.results : [report];
   for (const w of results.flatMap(explanationWarnings)) process.stderr.write(`interp: warning: ${w}\n`);

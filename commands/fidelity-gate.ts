@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { thresholdError, usageError } from '../src/errors.js';
 import { checkThresholds, leaderboard, parseThreshold, type Leaderboard } from '../src/fidelity/leaderboard.js';
-import { readRecords } from '../src/fidelity/records.js';
+import { corruptWarnings, readRecords } from '../src/fidelity/records.js';
 import { curvesChart, leaderboardTable } from '../src/render/fidelity.js';
-import { collect, emit, type OutputFlags } from './common.js';
+import { collect } from './common.js';
+import { emit, warnOrRefuse, type OutputFlags } from './output.js';
 
 /** The leaderboard's output and its CI gate, shared by `fidelity` and `fidelity summarize`. */
 
@@ -50,7 +51,9 @@ export function summarizeCommand(): Command {
   return addGateOptions(summarize).action(async (files: string[], flags: GateFlags) => {
     thresholdsOf(flags);
     for (const f of files) if (!fs.existsSync(f)) throw usageError(`no such results file: ${f}`);
-    const records = files.flatMap((f) => readRecords(f));
+    const read = files.map((f) => ({ file: f, ...readRecords(f) }));
+    warnOrRefuse(read.flatMap((r) => corruptWarnings(r.file, r.corrupt)));
+    const records = read.flatMap((r) => r.records);
     if (records.length === 0) throw usageError('the result files hold no records');
     await reportLeaderboard(leaderboard(records), flags);
   });

@@ -1,16 +1,10 @@
 import { Command } from 'commander';
+import { labelWarnings } from '../src/data/datasets.js';
 import { runFidelity } from '../src/fidelity/run.js';
 import type { FidelityConfig } from '../src/fidelity/types.js';
 import { methodNames } from '../src/methods/config.js';
-import {
-  addModelOptions,
-  examples,
-  interactive,
-  openModel,
-  parseInteger,
-  progressSpinner,
-  type ModelFlags,
-} from './common.js';
+import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
+import { interactive, progressSpinner, warnOrRefuse } from './output.js';
 import { addGateOptions, reportLeaderboard, summarizeCommand, thresholdsOf, type GateFlags } from './fidelity-gate.js';
 import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
@@ -18,7 +12,7 @@ import { addMethodOptions, methodOptionValues, parseMethods } from './options.js
 interface FidelityFlags extends ModelFlags, GateFlags, groups.DataFlags, groups.MaskingFlags {
   methods: string;
   out?: string;
-  score: string;
+  score?: string;
   stability?: boolean;
   sanity: string;
   softSamples: string;
@@ -46,8 +40,7 @@ export function fidelityCommand(): Command {
     .addMaskingOptions(cmd, 'how removed tokens are replaced: mask, unk, pad or delete')
     .option(
       '--score <kind>',
-      'classifier score the metrics read: probability (as ERASER), logit or log-odds',
-      'probability',
+      'classifier score the metrics read: probability (the default, as ERASER), logit or log-odds; causal LMs read log-probabilities',
     )
     .option('--stability', 'also measure rank stability under a one-word edit and across seeds')
     .option('--sanity <n>', 'run the model-randomisation cascade on the first n examples (0: skip)', '0')
@@ -58,7 +51,7 @@ export function fidelityCommand(): Command {
     'after',
     examples([
       'interp fidelity --data dev.tsv --methods occlusion,kernel-shap,attention --limit 100',
-      'interp fidelity --data dev.tsv --min comprehensiveness=0.3 --max sufficiency=0.2     # CI gate: exit 3 on a miss',
+      'interp fidelity --data dev.tsv --methods occlusion,kernel-shap,random --limit 50 --min comprehensiveness=0.3   # CI gate: exit 3',
       'interp fidelity --data movies.json --format eraser --out results.jsonl               # plausibility against rationales',
       'interp fidelity --data dev.tsv --shard 2/8 --out shard-2.jsonl && interp fidelity summarize shard-*.jsonl',
       'interp fidelity --data dev.tsv --limit 20 --sanity 10 --stability --json',
@@ -74,23 +67,25 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
   const config: FidelityConfig = {
     methods,
     ...methodOptionValues(flags, methods),
-    seed: parseInteger('--seed', flags.seed, 0),
+    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     score: flags.score,
     ...groups.maskingOf(flags),
-    softSamples: parseInteger('--soft-samples', flags.softSamples, 1),
-    maxNormalise: parseInteger('--naopc-max-features', flags.naopcMaxFeatures, 0),
+    softSamples: parseInteger('--soft-samples', flags.softSamples, 1, 10_000),
+    maxNormalise: parseInteger('--naopc-max-features', flags.naopcMaxFeatures, 0, 200),
     stability: Boolean(flags.stability),
   };
-  const sanity = parseInteger('--sanity', flags.sanity, 0);
+  const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
   const data = groups.readExamples(flags);
   const model = await openModel(flags);
+  warnOrRefuse(labelWarnings(flags.data!, data, model.labels), flags.strict);
   const progress = progressSpinner('fidelity', 'examples');
-  const { board, ran } = await runFidelity(model, data, config, {
+  const { board, ran, warnings } = await runFidelity(model, data, config, {
     out: flags.out,
     sanity,
     onProgress: progress.count,
     onStage: progress.stage,
   }).finally(progress.stop);
+  warnOrRefuse(warnings);
   if (!interactive() && ran === 0 && !flags.json)
     process.stderr.write(`interp: all ${data.length} examples were already in ${flags.out}; nothing to run\n`);
   await reportLeaderboard(board, flags);

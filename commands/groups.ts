@@ -5,7 +5,8 @@ import { GRANULARITIES } from '../src/masking/registry.js';
 import type { BaselineKind } from '../src/masking/types.js';
 import type { TargetRequest } from '../src/target/target.js';
 import type { CorpusRequest } from '../src/concepts/report.js';
-import { addModelOptions, parseInteger, type ModelFlags, type OutputFlags } from './common.js';
+import { addModelOptions, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { warnOrRefuse, type OutputFlags } from './output.js';
 
 /** Option groups that several commands share: the target, the masking, and a dataset with its selection. */
 export interface TargetFlags {
@@ -35,6 +36,7 @@ export interface DataFlags {
   sample?: string;
   seed: string;
   shard?: string;
+  strict?: boolean;
 }
 
 /** A dataset and the examples chosen from it; `--seed` also seeds the methods that sample. */
@@ -48,19 +50,24 @@ export function addDataOptions(cmd: Command): Command {
     .option('--limit <n>', 'the first n examples')
     .option('--sample <n>', 'a seeded random sample of n examples')
     .option('--seed <n>', 'seed for sampling examples and for sampling methods', '0')
+    .option(
+      '--strict',
+      'refuse a dataset with odd rows (extra columns, unknown labels, misnamed fields) instead of warning',
+    )
     .option('--shard <i/n>', 'run only shard i of n (CI matrices, indexed jobs, Slurm arrays); merge with `summarize`');
 }
 
 export function readExamples(flags: DataFlags): Example[] {
   if (!flags.data) throw usageError('--data is required (a TSV, JSONL or ERASER JSON file)');
-  const optional = (flag: string, raw: string | undefined) =>
-    raw === undefined ? undefined : parseInteger(flag, raw, 1);
-  return selectExamples(readDataset(flags.data, formatOf(flags.data, flags.format)), {
-    limit: optional('--limit', flags.limit),
-    sample: optional('--sample', flags.sample),
-    seed: parseInteger('--seed', flags.seed, 0),
+  const selection = {
+    limit: optionalInteger('--limit', flags.limit, 1, 10_000_000),
+    sample: optionalInteger('--sample', flags.sample, 1, 10_000_000),
+    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
-  });
+  };
+  const { examples, warnings } = readDataset(flags.data, formatOf(flags.data, flags.format));
+  warnOrRefuse(warnings, flags.strict);
+  return selectExamples(examples, selection);
 }
 
 export interface MaskingFlags {
@@ -111,9 +118,9 @@ export function corpusRequest(flags: CorpusFlags): CorpusRequest {
   if (!flags.data) throw usageError('--data is required (a corpus file, or - for stdin)');
   return {
     data: flags.data,
-    layer: flags.layer === undefined ? undefined : parseInteger('--layer', flags.layer, 0),
-    maxTokens: parseInteger('--max-tokens', flags.maxTokens, 2),
-    top: parseInteger('--top', flags.top, 1),
-    seed: parseInteger('--seed', flags.seed, 0),
+    layer: optionalInteger('--layer', flags.layer, 0, 10_000),
+    maxTokens: parseInteger('--max-tokens', flags.maxTokens, 2, 1_000_000),
+    top: parseInteger('--top', flags.top, 1, 100_000),
+    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
   };
 }

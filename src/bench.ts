@@ -233,15 +233,23 @@ export function machineInfo(onnxruntime: string): BenchReport['machine'] {
 }
 
 /** Rows of `current` that are slower than in `baseline` by more than `maxRegression` (a fraction). */
+/**
+ * Cells slower than the baseline by more than `maxRegression`. Each cell compares its time over as many plain
+ * forward passes timed in the same run (`vsForwards`), so that the load of a shared machine, which slows both
+ * alike, is not taken for a regression; reports without that column fall back to wall time.
+ */
 export function regressions(current: BenchReport, baseline: BenchReport, maxRegression: number): string[] {
   const out: string[] = [];
   for (const row of current.rows) {
     const old = baseline.rows.find((b) => b.model === row.model && b.method === row.method && b.length === row.length);
     if (!old) continue;
-    const change = row.medianMs / old.medianMs - 1;
+    const relative = old.vsForwards > 0 && row.vsForwards > 0;
+    const [before, after] = relative ? [old.vsForwards, row.vsForwards] : [old.medianMs, row.medianMs];
+    const change = after / before - 1;
+    const unit = relative ? '× the plain forwards' : ' ms';
     if (change > maxRegression)
       out.push(
-        `${row.method} on ${row.model} at ${row.length} tokens: ${old.medianMs.toFixed(1)} → ${row.medianMs.toFixed(1)} ms (+${(100 * change).toFixed(0)}%)`,
+        `${row.method} on ${row.model} at ${row.length} tokens: ${before.toFixed(2)} → ${after.toFixed(2)}${unit} (+${(100 * change).toFixed(0)}%)`,
       );
   }
   return out;
@@ -279,6 +287,8 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
     report.rows.push(...rows);
     report.skipped.push(...skipped);
   }
+  if (report.rows.length === 0)
+    throw usageFault('lengths', `no model takes these {param}: ${report.skipped.map((s) => `${s.model}: ${s.reason}`).join('; ')}`);
   if (settings.coldStart > 0) {
     onProgress?.('cold start');
     report.coldStart = coldStart(settings.models[0], settings.coldStart);

@@ -86,6 +86,10 @@ export async function explainGeneration(
       'generate',
       '{param} picks its own targets (the generated tokens); drop {param:target} and {param:continuation}',
     );
+  // At least one prompt token and the start or context token must fit beside the generated ones.
+  const room = model.maxLength - 2;
+  if (steps > room)
+    throw usageFault('generate', `{param} ${steps} leaves no room for the prompt: '${model.id}' takes at most ${room}`);
   const run = new RunContext();
   const prompt = encodeText(model, request.text, { truncate: request.truncate, reserve: steps });
   const generated = await generateGreedy(model, prompt.ids, steps, run);

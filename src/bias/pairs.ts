@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { usageError, usageFault } from '../errors.js';
+import { readText } from '../data/datasets.js';
+import { usageError } from '../errors.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import type { Model } from '../model/types.js';
 import { runBatched } from '../runner/runBatched.js';
@@ -20,14 +20,14 @@ export interface SentencePair {
 
 /** CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo, bias_type) or JSONL of {more, less, type}. */
 export function readPairs(file: string): SentencePair[] {
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw usageFault('data', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
-  }
-  if (path.extname(file).toLowerCase() === '.csv') {
-    const rows = parse(raw, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const raw = readText(file);
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv' || ext === '.tsv') {
+    const rows = parse(raw, {
+      columns: true,
+      skip_empty_lines: true,
+      delimiter: ext === '.tsv' ? '\t' : ',',
+    }) as Record<string, string>[];
     if (!rows.length || !('sent_more' in rows[0]) || !('sent_less' in rows[0]))
       throw usageError(`${file}: expected CrowS-Pairs columns sent_more, sent_less, stereo_antistereo, bias_type`);
     return rows.map((r) => ({
@@ -37,6 +37,8 @@ export function readPairs(file: string): SentencePair[] {
       direction: r.stereo_antistereo || 'stereo',
     }));
   }
+  if (ext !== '.jsonl' && ext !== '.ndjson' && ext !== '.json')
+    throw usageError(`${file}: pairs are read from CSV or TSV (CrowS-Pairs columns) or JSONL; '${ext}' is neither`);
   return raw
     .split(/\r?\n/)
     .filter((l) => l.trim())

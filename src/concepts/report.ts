@@ -116,6 +116,11 @@ export async function clusterConcepts(
   const acts = await collectActivations(model, corpusLines(request.data), layer, request.maxTokens);
   if (acts.n < 3) throw usageError('the corpus has fewer than 3 tokens to cluster');
   const points: Points = { data: acts.data, n: acts.n, dim: acts.dim };
+  if (request.k !== 'auto' && request.k > acts.n)
+    throw usageFault(
+      'k',
+      `{param} ${request.k} asks for more clusters than the ${acts.n} token activations collected; lower it or give more text`,
+    );
   const auto = request.k === 'auto' ? chooseK(points, 10, request.seed) : null;
   const result = kMeans(points, auto ? auto.k : (request.k as number), request.seed);
   const pcs = pca2(points, request.seed);

@@ -38,73 +38,115 @@ function locate(sentence: string, evidence: string): { start: number; end: numbe
   return m ? { start: m.index, end: m.index + m[0].length, text: m[0] } : undefined;
 }
 
-export function readDataset(file: string, format: DatasetFormat): Example[] {
-  let raw: string;
+/** A dataset and what was odd about it: each warning counts the rows it concerns. */
+export interface Dataset {
+  examples: Example[];
+  warnings: string[];
+}
+
+/** Counts of odd rows by kind, with the first line of each, worded once at the end. */
+class Oddities {
+  private readonly seen = new Map<string, { count: number; first: number }>();
+  note(kind: string, line: number): void {
+    const entry = this.seen.get(kind);
+    if (entry) entry.count++;
+    else this.seen.set(kind, { count: 1, first: line });
+  }
+  warnings(file: string): string[] {
+    return [...this.seen].map(
+      ([kind, { count, first }]) => `${file}: ${count} row(s) ${kind} (first at line ${first})`,
+    );
+  }
+}
+
+/** A UTF-8 text file named by the `data` parameter; a binary or unreadable file is a usage error. */
+export function readText(file: string): string {
+  let bytes: Buffer;
   try {
-    raw = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (e) {
     throw usageFault('data', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
+  const text = bytes.toString('utf8');
+  // NUL bytes or undecodable bytes: an archive, a model or an image, not a dataset.
+  if (bytes.includes(0) || text.includes('\uFFFD'))
+    throw usageFault('data', `{param} ${file} is not UTF-8 text (it looks binary)`);
+  return text;
+}
+
+function readTsv(file: string, raw: string, odd: Oddities): Example[] {
   const examples: Example[] = [];
-  if (format === 'tsv') {
-    const lines = raw.split(/\r?\n/).filter((l) => l.trim());
-    lines.forEach((line, i) => {
-      const cells = line.split('\t');
-      const label = cells.length > 1 ? cells[cells.length - 1].trim() : undefined;
-      if (i === 0 && label !== undefined && /^(label|sentiment|class|y)$/i.test(label)) return; // header
-      examples.push({
-        id: String(examples.length),
-        text: cells.length > 1 ? cells.slice(0, -1).join('\t') : cells[0],
-        label,
-      });
-    });
-  } else if (format === 'jsonl') {
-    raw.split(/\r?\n/).forEach((line, i) => {
-      if (!line.trim()) return;
-      let row: { id?: unknown; text?: unknown; sentence?: unknown; label?: unknown; weights?: unknown };
-      try {
-        row = JSON.parse(line);
-      } catch {
-        throw usageError(`${file}:${i + 1} is not valid JSON`);
-      }
-      const text = row.text ?? row.sentence;
-      if (typeof text !== 'string') throw usageError(`${file}:${i + 1} has no "text" string`);
-      const weights =
-        row.weights && typeof row.weights === 'object' ? (row.weights as Record<string, number>) : undefined;
-      examples.push({
-        id: row.id === undefined ? String(examples.length) : String(row.id),
-        text,
-        label: row.label === undefined ? undefined : String(row.label),
-        weights,
-      });
-    });
-  } else {
-    let rows: {
-      idx?: unknown;
-      sentence?: string;
-      label?: unknown;
-      evidence?: { text?: string } | { text?: string }[];
-    }[];
-    try {
-      rows = JSON.parse(raw);
-    } catch {
-      throw usageError(`${file} is not valid JSON (expected an ERASER-style list)`);
-    }
-    if (!Array.isArray(rows)) throw usageError(`${file}: expected a JSON list of {sentence, label, evidence}`);
-    rows.forEach((row, i) => {
-      if (typeof row.sentence !== 'string') throw usageError(`${file}: item ${i} has no "sentence"`);
-      const evidence = Array.isArray(row.evidence) ? row.evidence[0] : row.evidence;
-      const rationale = evidence?.text ? locate(row.sentence, evidence.text) : undefined;
-      examples.push({
-        id: row.idx === undefined ? String(i) : String(row.idx),
-        text: row.sentence,
-        label: row.label === undefined ? undefined : String(row.label),
-        rationale,
-      });
-    });
-  }
-  if (examples.length === 0) throw usageFault('data', `{param} ${file} holds no examples`);
+  raw.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim()) return;
+    const cells = line.split('\t');
+    const label = cells.length > 1 ? cells[cells.length - 1].trim() : undefined;
+    if (examples.length === 0 && label !== undefined && /^(label|sentiment|class|y)$/i.test(label)) return; // header
+    const text = cells.length > 1 ? cells.slice(0, -1).join('\t') : cells[0];
+    if (!text.trim()) throw usageError(`${file}:${i + 1}: no sentence before the label`);
+    if (cells.length > 2) odd.note('have more than two columns: all but the last were taken as the sentence', i + 1);
+    if (cells.length === 1) odd.note('have no label column', i + 1);
+    examples.push({ id: String(examples.length), text, label });
+  });
   return examples;
+}
+
+function readJsonl(file: string, raw: string, odd: Oddities): Example[] {
+  const examples: Example[] = [];
+  raw.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim()) return;
+    let row: { id?: unknown; text?: unknown; sentence?: unknown; label?: unknown; weights?: unknown };
+    try {
+      row = JSON.parse(line);
+    } catch {
+      throw usageError(`${file}:${i + 1} is not valid JSON`);
+    }
+    if (row === null || typeof row !== 'object' || Array.isArray(row))
+      throw usageError(`${file}:${i + 1} is not a JSON object`);
+    if (row.text === undefined && typeof row.sentence === 'string')
+      odd.note('name their text "sentence" rather than "text"', i + 1);
+    const text = row.text ?? row.sentence;
+    if (typeof text !== 'string' || !text.trim()) throw usageError(`${file}:${i + 1} has no "text" string`);
+    const weights =
+      row.weights && typeof row.weights === 'object' ? (row.weights as Record<string, number>) : undefined;
+    examples.push({
+      id: row.id === undefined ? String(examples.length) : String(row.id),
+      text,
+      label: row.label === undefined ? undefined : String(row.label),
+      weights,
+    });
+  });
+  return examples;
+}
+
+function readEraser(file: string, raw: string): Example[] {
+  let rows: { idx?: unknown; sentence?: string; label?: unknown; evidence?: { text?: string } | { text?: string }[] }[];
+  try {
+    rows = JSON.parse(raw);
+  } catch {
+    throw usageError(`${file} is not valid JSON (expected an ERASER-style list)`);
+  }
+  if (!Array.isArray(rows)) throw usageError(`${file}: expected a JSON list of {sentence, label, evidence}`);
+  return rows.map((row, i) => {
+    if (typeof row?.sentence !== 'string' || !row.sentence.trim())
+      throw usageError(`${file}: item ${i} has no "sentence"`);
+    const evidence = Array.isArray(row.evidence) ? row.evidence[0] : row.evidence;
+    return {
+      id: row.idx === undefined ? String(i) : String(row.idx),
+      text: row.sentence,
+      label: row.label === undefined ? undefined : String(row.label),
+      rationale: evidence?.text ? locate(row.sentence, evidence.text) : undefined,
+    };
+  });
+}
+
+/** Read a dataset; rows that are odd but usable are counted in `warnings`, rows that are unusable fail with file:line. */
+export function readDataset(file: string, format: DatasetFormat): Dataset {
+  const raw = readText(file);
+  const odd = new Oddities();
+  const examples =
+    format === 'tsv' ? readTsv(file, raw, odd) : format === 'jsonl' ? readJsonl(file, raw, odd) : readEraser(file, raw);
+  if (examples.length === 0) throw usageFault('data', `{param} ${file} holds no examples`);
+  return { examples, warnings: odd.warnings(file) };
 }
 
 export interface Selection {
@@ -135,4 +177,16 @@ export function selectExamples(examples: Example[], s: Selection): Example[] {
   if (s.limit !== undefined) out = out.slice(0, s.limit);
   if (s.shard) out = out.filter((_, i) => i % s.shard![1] === s.shard![0]);
   return out;
+}
+
+/** A classifier's gold labels must name one of its labels, or give its index: count the rows that do neither. */
+export function labelWarnings(file: string, examples: Example[], labels: string[] | null): string[] {
+  if (!labels) return [];
+  const known = new Set([...labels.map((l) => l.toLowerCase()), ...labels.map((_, i) => String(i))]);
+  const unknown = examples.filter((e) => e.label !== undefined && !known.has(e.label.toLowerCase()));
+  if (unknown.length === 0) return [];
+  const shown = [...new Set(unknown.map((e) => e.label))].slice(0, 3).join(', ');
+  return [
+    `${file}: ${unknown.length} row(s) have a label the model does not know (${shown}); it has ${labels.join(', ')}`,
+  ];
 }

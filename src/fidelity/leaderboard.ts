@@ -1,4 +1,5 @@
 import { usageFault } from '../errors.js';
+import { METHODS } from '../methods/registry.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import type { FidelityRecord } from './types.js';
 import type { RandomizationRow } from './randomization.js';
@@ -114,11 +115,15 @@ export function parseThreshold(raw: string, bound: 'min' | 'max'): Threshold {
   return { method: m[1] ?? null, metric, bound, value: Number(m[3]) };
 }
 
-/** Every (method, threshold) pair not met, as one readable line each. */
+/**
+ * Every (method, threshold) pair not met, as one readable line each. A threshold without a method gates the
+ * explanation methods only: control methods (`random`) are there to be beaten, never to pass.
+ */
 export function checkThresholds(board: Leaderboard, thresholds: Threshold[]): string[] {
   const misses: string[] = [];
+  const gated = (method: string) => METHODS[method]?.family !== 'control';
   for (const t of thresholds) {
-    const rows = board.rows.filter((r) => t.method === null || r.method === t.method);
+    const rows = board.rows.filter((r) => (t.method === null ? gated(r.method) : r.method === t.method));
     if (t.method && rows.length === 0) misses.push(`${t.method}: no results to check ${t.metric} against`);
     for (const r of rows) {
       const e = r.metrics[t.metric];

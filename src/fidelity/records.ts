@@ -1,28 +1,95 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { usageFault } from '../errors.js';
+import { fsReason } from '../util/paths.js';
 import { RECORD_SCHEMA, type FidelityRecord } from './types.js';
 
-/** Complete JSONL records of a results file; a partial last line (a run killed mid-write) is dropped and cut off. */
-export function readRecords(file: string, repair = false): FidelityRecord[] {
-  if (!fs.existsSync(file)) return [];
+export interface RecordFile {
+  records: FidelityRecord[];
+  /** Lines that are not records, by line number: skipped, and worth a warning. */
+  corrupt: number[];
+}
+
+/**
+ * The records of a results file. A last line cut short (a run killed mid-write) is dropped, and with
+ * `repair` cut off the file so that appending resumes cleanly; a bad line elsewhere is skipped and reported.
+ */
+export function readRecords(file: string, repair = false): RecordFile {
+  if (!fs.existsSync(file)) return { records: [], corrupt: [] };
   const text = fs.readFileSync(file, 'utf8');
+  const lines = text.split('\n');
   const records: FidelityRecord[] = [];
-  let goodEnd = 0;
+  const corrupt: number[] = [];
   let offset = 0;
-  for (const line of text.split('\n')) {
-    const end = offset + Buffer.byteLength(line) + 1;
-    if (line.trim()) {
-      try {
-        const r = JSON.parse(line);
-        if (r.schema === RECORD_SCHEMA) {
-          records.push(r);
-          goodEnd = Math.min(end, Buffer.byteLength(text));
-        }
-      } catch {
-        break;
-      }
-    } else goodEnd = Math.min(end, Buffer.byteLength(text));
-    offset = end;
+  lines.forEach((line, i) => {
+    const start = offset;
+    offset += Buffer.byteLength(line) + 1;
+    if (!line.trim()) return;
+    const record = parseRecord(line);
+    if (record) return void records.push(record);
+    // The last line can only be a record cut short; a bad line before it is damage, worth saying.
+    if (lines.slice(i + 1).some((l) => l.trim())) corrupt.push(i + 1);
+    else if (repair) fs.truncateSync(file, start);
+  });
+  return { records, corrupt };
+}
+
+function parseRecord(line: string): FidelityRecord | null {
+  try {
+    const r = JSON.parse(line);
+    return r?.schema === RECORD_SCHEMA ? (r as FidelityRecord) : null;
+  } catch {
+    return null;
   }
-  if (repair && goodEnd < Buffer.byteLength(text)) fs.truncateSync(file, goodEnd);
-  return records;
+}
+
+/**
+ * Make `file` ready for appending before any work is done: its folder exists and it can be written.
+ * Returns a release function for the lock that keeps a second run from appending the same records.
+ */
+export function openForAppend(file: string): () => void {
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.closeSync(fs.openSync(file, 'a'));
+  } catch (e) {
+    throw usageFault('out', `cannot write {param} ${file}: ${fsReason(e)}`);
+  }
+  return lockFile(file);
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** An exclusive lock beside `file` (`file.lock`, holding the pid); a lock left by a dead process is taken over. */
+function lockFile(file: string): () => void {
+  const lock = `${file}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      const release = () => fs.rmSync(lock, { force: true });
+      process.once('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(fs.readFileSync(lock, 'utf8'));
+      if (Number.isInteger(holder) && holder > 0 && alive(holder))
+        throw usageFault(
+          'out',
+          `another interp run (pid ${holder}) is writing {param} ${file}; wait for it or choose another file`,
+        );
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  throw usageFault('out', `cannot lock {param} ${file}`);
+}
+
+export function corruptWarnings(file: string | undefined, corrupt: number[]): string[] {
+  if (!file || corrupt.length === 0) return [];
+  return [`${file}: ${corrupt.length} line(s) are not results and were skipped (first at line ${corrupt[0]})`];
 }

@@ -5,7 +5,7 @@ import type { Model } from '../model/types.js';
 import { evaluateExample, recordKey } from './evaluate.js';
 import { leaderboard, type Leaderboard } from './leaderboard.js';
 import { randomizationCascade } from './randomization.js';
-import { readRecords } from './records.js';
+import { corruptWarnings, openForAppend, readRecords } from './records.js';
 import type { FidelityConfig } from './types.js';
 
 export interface FidelityRun {
@@ -23,10 +23,24 @@ export async function runFidelity(
   data: Example[],
   config: FidelityConfig,
   run: FidelityRun,
-): Promise<{ board: Leaderboard; ran: number }> {
+): Promise<{ board: Leaderboard; ran: number; warnings: string[] }> {
   if (model.task !== 'classification' && model.task !== 'causal-lm')
     throw usageError(`fidelity needs a classifier or a causal LM; '${model.id}' is a ${model.task}`);
-  const previous = run.out ? readRecords(run.out, true) : [];
+  const release = run.out ? openForAppend(run.out) : () => {};
+  try {
+    return await runLocked(model, data, config, run);
+  } finally {
+    release();
+  }
+}
+
+async function runLocked(
+  model: Model,
+  data: Example[],
+  config: FidelityConfig,
+  run: FidelityRun,
+): Promise<{ board: Leaderboard; ran: number; warnings: string[] }> {
+  const { records: previous, corrupt } = run.out ? readRecords(run.out, true) : { records: [], corrupt: [] };
   const done = new Set(previous.map((r) => r.key));
   const records = [...previous];
   const pending = data.filter((e) => config.methods.some((m) => !done.has(recordKey(model.id, e.id, m, config))));
@@ -48,5 +62,5 @@ export async function runFidelity(
     run.onStage?.('model-randomisation cascade');
     board.randomization = await randomizationCascade(model, data.slice(0, run.sanity), config);
   }
-  return { board, ran: pending.length };
+  return { board, ran: pending.length, warnings: corruptWarnings(run.out, corrupt) };
 }

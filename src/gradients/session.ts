@@ -1,6 +1,4 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { RunContext } from '../runtime/context.js';
 import { derivedOnce } from '../runtime/derived.js';
@@ -28,7 +26,8 @@ import {
 import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
 import { lastLogits, type Target } from '../target/target.js';
-import { cacheDir, moduleHash, writeFileAtomic } from '../util/paths.js';
+import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache.js';
+import { moduleHash } from '../util/paths.js';
 
 /** Where gradients are taken: the input embeddings, one layer's hidden state, or every layer's attention probabilities. */
 export type GradientSource = { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' };
@@ -156,7 +155,7 @@ function gradientCacheFile(
     )
     .digest('hex')
     .slice(0, 32);
-  return path.join(cacheDir(), 'gradients', `${hash}.onnx`);
+  return cacheFile('gradients', hash);
 }
 
 async function buildGradientSession(
@@ -189,9 +188,9 @@ async function buildGradientSession(
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
   const cached = gradientCacheFile(bytes, source, headScore, overrides);
   const request = { of: SCORE_OUTPUT, wrt };
-  let encoded: Uint8Array | null = null;
   // Rewritten graphs held in memory (randomised weights) are built afresh: caching them would only fill the disk.
-  if (model.graphOverride || !fs.existsSync(cached)) {
+  let encoded = model.graphOverride ? null : readCacheEntry(cached);
+  if (!encoded) {
     let result;
     try {
       const pathToScore = gradientPath(graph, request);
@@ -205,20 +204,12 @@ async function buildGradientSession(
       throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
     }
     encoded = encodeModel(result.model);
-    try {
-      if (!model.graphOverride) writeFileAtomic(cached, encoded);
-    } catch {
-      // A read-only cache is no reason to fail.
-    }
+    if (!model.graphOverride) writeCacheEntry(cached, encoded);
   }
   let session: ort.InferenceSession;
   try {
     // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
-    session = await openSession(
-      encoded ?? fs.readFileSync(cached),
-      { quiet: true, threads: model.threads },
-      externalDataFolder(proto.graph),
-    );
+    session = await openSession(encoded, { quiet: true, threads: model.threads }, externalDataFolder(proto.graph));
   } catch (e) {
     throw runtimeError(
       `'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`,

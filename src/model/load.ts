@@ -23,7 +23,8 @@ import {
   transposeMatrix,
 } from '../onnx/tensor.js';
 import { openSession } from '../runtime/session.js';
-import { cacheDir, moduleHash, packageRoot, writeFileAtomic } from '../util/paths.js';
+import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache.js';
+import { moduleHash, packageRoot } from '../util/paths.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
 
 /** Embedded models shipped in the package, by name. The first of each task is that task's default. */
@@ -318,17 +319,11 @@ async function createInstrumentedSession(model: Model, options: LoadOptions): Pr
     .update(moduleHash(import.meta.url, INSTRUMENT_MODULES))
     .digest('hex')
     .slice(0, 32);
-  const cached = path.join(cacheDir(), 'instrumented', `${hash}.onnx`);
-  let encoded: Uint8Array;
-  try {
-    encoded = fs.readFileSync(cached);
-  } catch {
+  const cached = cacheFile('instrumented', hash);
+  let encoded = readCacheEntry(cached);
+  if (!encoded) {
     encoded = encodeModel(result.model);
-    try {
-      writeFileAtomic(cached, encoded);
-    } catch {
-      // A read-only cache is no reason to fail: run from memory instead.
-    }
+    writeCacheEntry(cached, encoded);
   }
   const session = await createSession(encoded, options, model.id, externalDataFolder(proto.graph));
   return { session, outputs: result.outputs, structure: result.structure, outputProjections };

@@ -1,5 +1,6 @@
 import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
+import { alignOffsets } from './align.js';
 
 /** A tokenized text, with each token's character span in the original text and its word. */
 export interface Encoding {
@@ -73,86 +74,18 @@ function truncateIds(model: Model, ids: number[], limit: number): number[] {
   return [...ids.slice(0, limit - tail), ...ids.slice(ids.length - tail)];
 }
 
-/** Canonical form for matching token text against input text: lower case, no accents. Keeps a map back to the original index. */
-function foldWithMap(text: string): { folded: string; map: number[] } {
-  let folded = '';
-  const map: number[] = [];
-  let i = 0;
-  for (const ch of text) {
-    const f = ch.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
-    for (let k = 0; k < f.length; k++) map.push(i);
-    folded += f;
-    i += ch.length;
-  }
-  map.push(text.length);
-  return { folded, map };
-}
-
-function surfaceOf(model: Model, id: number): string {
-  const raw = model.tokenizer.decode([id], {
-    skip_special_tokens: false,
-    clean_up_tokenization_spaces: false,
-  });
-  return raw.replace(/^##/, '').replace(/\u2581/g, ' ');
-}
-
 export function alignEncoding(model: Model, text: string, ids: number[]): Encoding {
   const specialIds = new Set(model.tokenizer.all_special_ids);
   const context = contextTokenId(model);
-  const { folded, map } = foldWithMap(text);
-  const offsets: [number, number][] = [];
-  const tokens: string[] = [];
-  const special: boolean[] = [];
-  const matched: boolean[] = [];
-  let cursor = 0;
-  for (const [position, id] of ids.entries()) {
-    // GPT-2's <|endoftext|> is also its UNK: at the front it is the context token, not unknown text.
-    const isSpecial =
-      (specialIds.has(id) && !(id === model.tokenizer.unk_token_id)) || (position === 0 && id === context);
-    special.push(isSpecial);
-    if (isSpecial) {
-      tokens.push(model.tokenizer.decode([id], { skip_special_tokens: false }));
-      offsets.push([map[cursor], map[cursor]]);
-      matched.push(true);
-      continue;
-    }
-    const needle = foldWithMap(surfaceOf(model, id).trim()).folded;
-    const at = needle.length > 0 ? folded.indexOf(needle, cursor) : -1;
-    // Accept a match only if it does not skip over non-space text (which would belong to an unmatched token).
-    if (at >= 0 && folded.slice(cursor, at).trim().length === 0) {
-      offsets.push([map[at], map[at + needle.length]]);
-      cursor = at + needle.length;
-      matched.push(true);
-    } else {
-      offsets.push([map[cursor], map[cursor]]);
-      matched.push(false);
-    }
-    tokens.push('');
-  }
-  // Unmatched tokens (unknown pieces, partial bytes) share the gap up to the next matched token.
-  for (let i = 0; i < ids.length; i++) {
-    if (matched[i]) continue;
-    let j = i;
-    while (j < ids.length && !matched[j]) j++;
-    const start = offsets[i][0];
-    const end = j < ids.length && !special[j] ? offsets[j][0] : endOfWord(text, start);
-    for (let k = i; k < j; k++) offsets[k] = k === i ? [skipSpace(text, start, end), end] : [end, end];
-    i = j - 1;
-  }
-  for (let i = 0; i < ids.length; i++) if (!special[i]) tokens[i] = text.slice(offsets[i][0], offsets[i][1]);
+  // GPT-2's <|endoftext|> is also its UNK: at the front it is the context token, not unknown text.
+  const special = ids.map(
+    (id, position) => (specialIds.has(id) && id !== model.tokenizer.unk_token_id) || (position === 0 && id === context),
+  );
+  const offsets = alignOffsets(model, text, ids, special);
+  const tokens = ids.map((id, i) =>
+    special[i] ? model.tokenizer.decode([id], { skip_special_tokens: false }) : text.slice(...offsets[i]),
+  );
   return { text, ids, tokens, offsets, special, wordIds: groupWords(text, offsets, special) };
-}
-
-function skipSpace(text: string, start: number, end: number): number {
-  let s = start;
-  while (s < end && /\s/.test(text[s])) s++;
-  return s;
-}
-
-function endOfWord(text: string, start: number): number {
-  let e = skipSpace(text, start, text.length);
-  while (e < text.length && !/\s/.test(text[e])) e++;
-  return e;
 }
 
 const PUNCTUATION = /^[\p{P}\p{S}]+$/u;

@@ -1,0 +1,96 @@
+import chalk from 'chalk';
+import ora, { type Ora } from 'ora';
+import type { TopLevelSpec } from 'vega-lite';
+import { toJson } from '../src/render/json.js';
+import { writeSvg } from '../src/render/svg.js';
+import { usageError } from '../src/errors.js';
+
+/** What a command writes: one document on stdout, a chart with --svg, and progress only where a person watches. */
+
+/** Colour and spinners only where a person is watching: stderr is a TTY, not CI, and NO_COLOR is unset. */
+export const interactive = (): boolean => Boolean(process.stderr.isTTY) && !process.env.CI;
+if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0;
+if (!process.stderr.isTTY) chalk.level = 0;
+
+/** Narrower than this, or of no reported size (a bare pseudo-terminal), a spinner would redraw without end. */
+const SPINNER_MIN_COLUMNS = 20;
+
+export function spinner(text: string): Ora | null {
+  if (!interactive() || (process.stderr.columns ?? 0) < SPINNER_MIN_COLUMNS) return null;
+  // stdin stays untouched: a spinner that reads the terminal would take Ctrl-C from the shell.
+  return ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+}
+
+/** A spinner that counts done items with an ETA, or names a stage; every callback is a no-op off a TTY. */
+export function progressSpinner(label: string, items: string) {
+  const s = spinner(label);
+  const start = Date.now();
+  return {
+    count: (done: number, total: number) => {
+      const eta = Math.ceil(((Date.now() - start) / done / 1000) * (total - done));
+      if (s) s.text = `${done}/${total} ${items} · ETA ${eta}s`;
+    },
+    stage: (stage: string) => {
+      if (s) s.text = stage;
+    },
+    stop: () => s?.stop(),
+  };
+}
+
+export async function withSpinner<T>(text: string, work: () => Promise<T>): Promise<T> {
+  const s = spinner(text);
+  try {
+    const result = await work();
+    s?.stop();
+    return result;
+  } catch (e) {
+    s?.stop();
+    throw e;
+  }
+}
+
+const readerGone = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+
+/**
+ * A reader that closes early (`| head -1`) is no failure, as for any Unix tool: output stops quietly and the
+ * command still ends with its own exit code, so a threshold gate is not lost.
+ */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e) => {
+      if (!readerGone(e)) throw e;
+    });
+}
+
+/** Everything for stdout is written once, at the end, so a failure never leaves half a document. */
+export function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n', (err) =>
+      err && !readerGone(err) ? reject(err) : resolve(),
+    );
+  });
+}
+
+export interface OutputFlags {
+  json?: boolean;
+  svg?: string;
+}
+
+/** How a report renders: its table, and its chart where it has one. */
+export interface Renderer<R> {
+  table: (report: R) => string;
+  chart?: (report: R) => TopLevelSpec | undefined;
+}
+
+/** The chart first (--svg), then one document on stdout: the report as JSON (--json) or its table. */
+export async function emit<R>(flags: OutputFlags, report: R, render: Renderer<R>): Promise<void> {
+  const spec = flags.svg ? render.chart?.(report) : undefined;
+  if (flags.svg && spec) await writeSvg(flags.svg, spec);
+  await writeStdout(flags.json ? toJson(report) : render.table(report));
+}
+
+/** Oddities of the input: warned about on stderr, or refused (exit 2) under --strict. */
+export function warnOrRefuse(warnings: string[], strict?: boolean): void {
+  if (strict && warnings.length) throw usageError(`${warnings[0]} (refused under --strict)`);
+  for (const w of warnings) process.stderr.write(`interp: warning: ${w}\n`);
+}
