@@ -288,7 +288,10 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
     report.skipped.push(...skipped);
   }
   if (report.rows.length === 0)
-    throw usageFault('lengths', `no model takes these {param}: ${report.skipped.map((s) => `${s.model}: ${s.reason}`).join('; ')}`);
+    throw usageFault(
+      'lengths',
+      `no model takes these {param}: ${report.skipped.map((s) => `${s.model}: ${s.reason}`).join('; ')}`,
+    );
   if (settings.coldStart > 0) {
     onProgress?.('cold start');
     report.coldStart = coldStart(settings.models[0], settings.coldStart);

@@ -164,12 +164,21 @@ export async function swapProbe(
 export interface SwapExplanation {
   method: string;
   groups: [string, string];
-  /** Per filled template: the attribution of score(first group) − score(second group) to each template word. */
+  /**
+   * The identity the words' attributions complete, averaged over the filled templates:
+   * gap = maskedGap + Σ attributions + residual. The residual is 0 for methods that split a difference
+   * exactly (Shapley values, KernelSHAP) and is reported for the others (occlusion, LIME).
+   */
+  identity: { gap: number; maskedGap: number; attributed: number; residual: number };
+  /** Per filled template: the gap between the two groups' mean scores over all their terms, split over its words. */
   templates: {
     template: string;
     slots: Record<string, string>;
-    terms: [string, string];
-    difference: number;
+    terms: [string[], string[]];
+    /** Mean score of the first group's fillings minus the second's. */
+    gap: number;
+    /** The same gap with every template word masked: what the group terms alone account for. */
+    maskedGap: number;
     words: { text: string; attribution: number }[];
   }[];
 }
@@ -211,50 +220,69 @@ export async function explainGap(
   const config = resolveMethodConfig(method, params, choices);
   const run = new RunContext();
   const replacement = baselineTokenId(model, defaultBaseline(model));
-  // The group's first term in each filled template.
-  const byKey = (group: string) => {
-    const map = new Map<string, SwapVariant>();
-    for (const v of variants)
-      if (v.group === group && !map.has(`${v.template}|${JSON.stringify(v.slots)}`))
-        map.set(`${v.template}|${JSON.stringify(v.slots)}`, v);
-    return map;
-  };
-  const first = byKey(groups[0]);
-  const second = byKey(groups[1]);
+  const first = byFilling(variants, groups[0]);
+  const second = byFilling(variants, groups[1]);
   const templates: SwapExplanation['templates'] = [];
-  for (const [key, a] of first) {
-    const b = second.get(key);
-    if (!b || a.words.length === 0) continue;
-    const encA = encodeText(model, a.text);
-    const encB = encodeText(model, b.text);
-    const featA = wordFeatures(encA, a);
-    const featB = wordFeatures(encB, b);
-    const n = featA.length;
-    const scoreA = new MaskedScorer(model, encA, featA, target, replacement, run).score;
-    const scoreB = new MaskedScorer(model, encB, featB, target, replacement, run).score;
+  for (const [key, as] of first) {
+    const bs = second.get(key);
+    if (!bs || as[0].words.length === 0) continue;
+    // A group's value of a coalition is the mean over its terms, as the reported group means are.
+    const scorers = (vs: SwapVariant[]) =>
+      vs.map((v) => {
+        const e = encodeText(model, v.text);
+        return new MaskedScorer(model, e, wordFeatures(e, v), target, replacement, run).score;
+      });
+    const [scoreA, scoreB] = [scorers(as), scorers(bs)];
+    const mean = async (ss: typeof scoreA, cs: readonly Uint8Array[]) => {
+      const all = await Promise.all(ss.map((f) => f(cs)));
+      return Float64Array.from(cs, (_, i) => all.reduce((sum, r) => sum + r[i], 0) / all.length);
+    };
     const score = async (cs: readonly Uint8Array[]) => {
-      const [x, y] = [await scoreA(cs), await scoreB(cs)];
+      const [x, y] = [await mean(scoreA, cs), await mean(scoreB, cs)];
       return x.map((v, i) => v - y[i]);
     };
+    const n = as[0].words.length;
     const [full, empty] = await score([fullCoalition(n), emptyCoalition(n)]);
+    const encoding = encodeText(model, as[0].text);
     const ctx: ExplainContext = {
-      encoding: encA,
+      encoding,
       target,
-      features: featA,
+      features: wordFeatures(encoding, as[0]),
       rng: new Rng(seed),
       score,
       fullScore: full,
       baselineScore: empty,
-      queryPosition: encA.ids.length - 1,
+      queryPosition: encoding.ids.length - 1,
     };
     const result = await m.explain(ctx, config.params, config.choices);
     templates.push({
-      template: a.template,
-      slots: a.slots,
-      terms: [a.term, b.term],
-      difference: full,
-      words: featA.map((f, i) => ({ text: f.text, attribution: result.values[i] })),
+      template: as[0].template,
+      slots: as[0].slots,
+      terms: [as.map((v) => v.term), bs.map((v) => v.term)],
+      gap: full,
+      maskedGap: empty,
+      words: as[0].words.map((w, i) => ({ text: w.text, attribution: result.values[i] })),
     });
   }
-  return { method, groups, templates };
+  const average = (f: (t: SwapExplanation['templates'][number]) => number) =>
+    templates.reduce((sum, t) => sum + f(t), 0) / Math.max(templates.length, 1);
+  const gap = average((t) => t.gap);
+  const maskedGap = average((t) => t.maskedGap);
+  const attributed = average((t) => t.words.reduce((sum, w) => sum + w.attribution, 0));
+  return {
+    method,
+    groups,
+    identity: { gap, maskedGap, attributed, residual: gap - maskedGap - attributed },
+    templates,
+  };
+}
+
+/** Every filling of a template (its slot values) with a group's variants, one per term. */
+function byFilling(variants: SwapVariant[], group: string): Map<string, SwapVariant[]> {
+  const map = new Map<string, SwapVariant[]>();
+  for (const v of variants.filter((x) => x.group === group)) {
+    const key = `${v.template}|${JSON.stringify(v.slots)}`;
+    map.set(key, [...(map.get(key) ?? []), v]);
+  }
+  return map;
 }

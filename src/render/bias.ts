@@ -18,12 +18,17 @@ export function swapTable(r: SwapResult): string {
   let out = `${r.model} · ${r.target.kind} '${r.target.name}' · max gap ${formatNumber(r.gap.value)} (${r.gap.high} − ${r.gap.low}) · permutation p = ${formatNumber(r.pValue)} (${r.permutations} permutations)\n${t.toString()}\n`;
   if (r.explanation) {
     const e = r.explanation;
-    out += `which template words drive ${e.groups[0]} − ${e.groups[1]} (${e.method}):\n`;
+    const id = e.identity;
+    out += `which template words drive ${e.groups[0]} − ${e.groups[1]} (${e.method}), averaged over the templates:\n`;
+    out += `  gap ${formatNumber(id.gap)} = masked-template gap ${formatNumber(id.maskedGap)} + word attributions ${formatNumber(id.attributed)} + residual ${formatNumber(id.residual)}\n`;
     for (const tpl of e.templates) {
       const words = [...tpl.words]
         .sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution))
         .map((w) => `${w.text} ${formatNumber(w.attribution)}`);
-      out += `  ${tpl.template.replace(/\{(\w+)\}/g, (m, n: string) => (n === 'group' ? `{${tpl.terms.join('|')}}` : (tpl.slots[n] ?? m)))}  Δ=${formatNumber(tpl.difference)}: ${words.join(', ')}\n`;
+      const filled = tpl.template.replace(/\{(\w+)\}/g, (m, n: string) =>
+        n === 'group' ? `{${e.groups[0]}|${e.groups[1]}}` : (tpl.slots[n] ?? m),
+      );
+      out += `  ${filled}  gap ${formatNumber(tpl.gap)}, masked ${formatNumber(tpl.maskedGap)}: ${words.join(', ')}\n`;
     }
   }
   return out;

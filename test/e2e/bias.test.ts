@@ -64,14 +64,41 @@ describe('bias swap on planted classifiers', () => {
       '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const [tpl] = JSON.parse(r.stdout).explanation.templates;
+    const { templates, identity } = JSON.parse(r.stdout).explanation;
+    const [tpl] = templates;
     // male − female: +1 without "not", −1 with it. The gap with every word masked is +1, so the words share −2, all of it on "not".
-    expect(tpl.difference).toBeCloseTo(-1, 6);
+    expect(tpl.gap).toBeCloseTo(-1, 6);
+    expect(tpl.maskedGap).toBeCloseTo(1, 6);
+    expect(identity.residual).toBeCloseTo(0, 6);
     const byWord = Object.fromEntries(
       tpl.words.map((w: { text: string; attribution: number }) => [w.text, w.attribution]),
     );
     expect(byWord.not).toBeCloseTo(-2, 5);
     for (const w of ['the', 'film', 'was']) expect(byWord[w]).toBeCloseTo(0, 5);
+  });
+
+  it('--explain explains the reported group-mean gap, every term of every group, and the identity sums', async () => {
+    // Terms of one group weigh differently (woman −1, father 0): the group means differ by 0.5, the first terms by 1.
+    const mixed = path.join(tempDir('interp-bias-mixed-'), 'groups.json');
+    fs.writeFileSync(mixed, JSON.stringify({ x: ['man', 'boy'], y: ['woman', 'father'] }));
+    const args = ['bias', 'swap', '--model', biased, ...TEMPLATES.flatMap((t) => ['--template', t]), '--groups', mixed];
+    const r = await runCli([...args, '--score', 'logit', '--explain', '--explain-method', 'shapley', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const e = out.explanation;
+    expect(out.gap.value).toBeCloseTo(0.5, 6);
+    expect(e.identity.gap).toBeCloseTo(out.gap.value, 9);
+    expect(e.identity.maskedGap + e.identity.attributed).toBeCloseTo(out.gap.value, 9);
+    for (const t of e.templates) {
+      expect(t.terms).toEqual([
+        ['man', 'boy'],
+        ['woman', 'father'],
+      ]);
+      const sum = t.words.reduce((s: number, w: { attribution: number }) => s + w.attribution, 0);
+      expect(t.maskedGap + sum).toBeCloseTo(t.gap, 9);
+    }
+    const table = await runCli([...args, '--score', 'logit', '--explain', '--explain-method', 'shapley']);
+    expect(table.stdout).toMatch(/gap 0\.5 = masked-template gap 0\.5 \+ word attributions -?0 \+ residual -?0/);
   });
 
   it('usage errors: no {group} slot, a slot without values, unknown groups', async () => {
