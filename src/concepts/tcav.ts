@@ -118,13 +118,16 @@ export interface TcavResult {
   nullMean: number;
   pValue: number;
   significant: boolean;
+  /** Whether the concept raises the score more often than random directions do, or less often. */
+  direction: 'above random' | 'below random' | 'none';
   seed: number;
 }
 
 /**
- * Per input, the exact derivative of the target score when every non-special position's hidden state
- * at `layer` moves along each direction: one forward and backward pass per input through the graph cut
- * at that layer, the gradient summed over those positions and dotted with each direction.
+ * Per input, the exact derivative of the target score when every position's hidden state at `layer` moves
+ * along each direction: one forward and backward pass per input through the graph cut at that layer, the
+ * gradient summed over the positions and dotted with each direction. Special positions count too: above
+ * the last attention layer a classifier reads [CLS] alone, and its gradient is all there is.
  */
 export async function directionalDerivatives(
   model: Model,
@@ -150,8 +153,7 @@ export async function directionalDerivatives(
     const T = data.ids[i].length;
     const H = r.gradients[0].length / T;
     const summed = new Float64Array(H);
-    for (let p = 0; p < T; p++)
-      if (!data.special[i][p]) for (let j = 0; j < H; j++) summed[j] += r.gradients[0][p * H + j];
+    for (let p = 0; p < T; p++) for (let j = 0; j < H; j++) summed[j] += r.gradients[0][p * H + j];
     return directions.map((d) => summed.reduce((s, g, j) => s + g * d[j], 0));
   });
 }
@@ -190,6 +192,11 @@ export async function tcav(
     data,
     [...cavs, ...nulls].map((c) => c.direction),
   );
+  if (derivatives.every((row) => row.every((d) => d === 0)))
+    throw usageFault(
+      'layer',
+      `at {param} ${layer} the score of '${target.name}' does not move along any direction: nothing after that layer reads the hidden states; choose an earlier layer`,
+    );
   const counts = { concept: cavs.map(() => 0), null: nulls.map(() => 0) };
   for (const row of derivatives) {
     row.forEach((d, k) => {
@@ -227,6 +234,7 @@ export async function tcav(
     nullMean: mean(nullScores),
     pValue,
     significant: pValue < 0.05,
+    direction: pValue >= 0.05 ? 'none' : mean(scores) > mean(nullScores) ? 'above random' : 'below random',
     seed: options.seed,
   };
 }

@@ -209,7 +209,7 @@ async function buildGradientSession(
   let session: ort.InferenceSession;
   try {
     // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
-    session = await openSession(encoded, { quiet: true, threads: model.threads }, externalDataFolder(proto.graph));
+    session = await openSession(encoded, { threads: model.threads }, externalDataFolder(proto.graph));
   } catch (e) {
     throw runtimeError(
       `'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`,
@@ -358,7 +358,7 @@ export function targetHead(
  */
 export async function shadowLogitDifference(model: Model, ids: readonly number[], run?: RunContext): Promise<number> {
   const session = await derivedOnce(model, 'shadow', () =>
-    openGraph(readGradientGraph(model).model, { quiet: true, threads: model.threads }),
+    openGraph(readGradientGraph(model).model, { threads: model.threads }),
   );
   const [shadow, own] = [await lastLogits(model, ids, { session, run }), await lastLogits(model, ids, { run })];
   return shadow.reduce((worst, v, i) => Math.max(worst, Math.abs(v - own[i])), 0);

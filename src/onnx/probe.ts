@@ -42,7 +42,7 @@ export async function probeFacts(
       output: [...model.graph.output, ...wanted.filter((t) => !existing.has(t)).map((name) => ({ name }))],
     },
   };
-  const session = await openGraph(probe, { optimization: 'disabled', quiet: true });
+  const session = await openGraph(probe, { optimization: 'disabled' });
   try {
     const runs: Record<string, { dims: readonly number[]; type: string }>[] = [];
     for (const variant of [0, 1] as const) {

@@ -155,7 +155,7 @@ export function tcavTable(r: TcavResult, sizes: { concept: number; random: numbe
     r.mean.toFixed(3),
     r.nullMean.toFixed(3),
     formatNumber(r.pValue),
-    r.significant ? 'yes' : 'no',
+    r.significant ? `yes, ${r.direction}` : 'no',
   ]);
   return `TCAV on ${r.model}: ${sizes.concept} concept, ${sizes.random} random, ${sizes.inputs} inputs, ${r.runs} runs\n${t.toString()}\n`;
 }

@@ -4,7 +4,9 @@ import { writeFileAtomic } from '../util/paths.js';
 
 /** Render a Vega-Lite spec to an SVG string in Node, with no browser. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  // Errors only: Vega-Lite's warnings (domains it merges, say) are about chart internals, not the user's input.
+  const logger = vega.logger(vega.Error);
+  const view = new vega.View(vega.parse(compile(spec, { logger }).spec), { renderer: 'none', logLevel: vega.Error });
   try {
     return await view.toSVG();
   } finally {

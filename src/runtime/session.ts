@@ -7,8 +7,6 @@ export interface SessionSettings {
   threads?: number;
   /** 'all' for the model's own graphs; probes run unoptimised so that every tensor stays as the graph names it. */
   optimization?: 'all' | 'disabled';
-  /** Keep onnxruntime's warnings about rewritten graphs (shapes it cannot infer) off stderr. */
-  quiet?: boolean;
 }
 
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
@@ -17,7 +15,9 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     graphOptimizationLevel: settings.optimization ?? 'all',
     executionMode: 'sequential',
     ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
-    ...(settings.quiet ? { logSeverityLevel: 3 as const } : {}),
+    // Errors only: onnxruntime's warnings (unused initializers it removes, shapes it cannot infer in rewritten
+    // graphs) are about its own optimisations, and stderr is kept for what the user must act on.
+    logSeverityLevel: 3,
   };
 }
 

@@ -4,12 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The name on the npm registry (`interp` there is another package); the command stays `interp`. */
+export const PACKAGE_NAME = 'interp-cli';
+
 /** The package root (where package.json lives), from source or from dist/. */
 export const packageRoot: string = (() => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = path.join(dir, 'package.json');
-    if (fs.existsSync(candidate) && JSON.parse(fs.readFileSync(candidate, 'utf8')).name === 'interp') return dir;
+    if (fs.existsSync(candidate) && JSON.parse(fs.readFileSync(candidate, 'utf8')).name === PACKAGE_NAME) return dir;
     const parent = path.dirname(dir);
     if (parent === dir) throw new Error('cannot find the interp package root');
     dir = parent;

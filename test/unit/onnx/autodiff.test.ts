@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../../../src/onnx/autodiff.js';
 import { GraphBuilder } from '../../../src/onnx/builder.js';
 import { probeFacts } from '../../../src/onnx/probe.js';
+import { openSession } from '../../../src/runtime/session.js';
 import { DataType, encodeModel } from '../../../src/onnx/proto.js';
 import { Rng } from '../../../src/util/rng.js';
 
@@ -39,8 +40,8 @@ async function checkGradient(
     feeds(values),
   );
   const result = backward(model, request, facts);
-  const forward = await ort.InferenceSession.create(encodeModel(model));
-  const both = await ort.InferenceSession.create(encodeModel(result.model));
+  const forward = await openSession(encodeModel(model));
+  const both = await openSession(encodeModel(result.model));
   const yDims = facts.get(y)!.shape as number[];
   const r = Float32Array.from({ length: yDims.reduce((a, c) => a * c, 1) }, () => rng.normal());
   const out = await both.run({ ...feeds(values), [result.seed]: new ort.Tensor('float32', r, yDims) });

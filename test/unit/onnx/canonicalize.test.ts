@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../src/onnx/builder.js';
 import { canonicalize, CanonicalizeError } from '../../../src/onnx/canonicalize.js';
+import { openSession } from '../../../src/runtime/session.js';
 import { DataType, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
 import { Rng } from '../../../src/util/rng.js';
 
@@ -63,7 +64,7 @@ function nbitsGraph(K: number, N: number, block: number, withZeroPoints: boolean
 }
 
 async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(encodeModel(model));
+  const session = await openSession(encodeModel(model));
   return (await session.run(feeds)).y.data as Float32Array;
 }
 

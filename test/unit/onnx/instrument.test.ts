@@ -8,6 +8,7 @@ import { CUT_INPUT, cutAt } from '../../../src/onnx/cut.js';
 import { findWordEmbeddings } from '../../../src/onnx/embeddings.js';
 import { findTransformerStructure, instrument } from '../../../src/onnx/instrument.js';
 import { probeFacts } from '../../../src/onnx/probe.js';
+import { openSession } from '../../../src/runtime/session.js';
 import { DataType, decodeModel, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
 import { Rng } from '../../../src/util/rng.js';
 
@@ -340,13 +341,13 @@ describe.each([
       [3, 7, 9, 11, 2, 5],
       [4, 4, 8, 1, 30, 12],
     ];
-    const plain = await ort.InferenceSession.create(encodeModel(model));
+    const plain = await openSession(encodeModel(model));
     const { model: rewritten, outputs } = instrument(model, {
       attentions: true,
       hiddenStates: true,
       values: true,
     });
-    const session = await ort.InferenceSession.create(encodeModel(rewritten));
+    const session = await openSession(encodeModel(rewritten));
     const expected = (await plain.run(built.feeds(rows))).logits.data as Float32Array;
     const out = await session.run(built.feeds(rows));
     expect(Array.from(out.logits.data as Float32Array)).toEqual(Array.from(expected));
@@ -394,8 +395,8 @@ describe.each([
       feedsFor(shapes[v], probeInputs[v]),
     );
     const result = backward(cut, request, facts);
-    const forward = await ort.InferenceSession.create(encodeModel(cut));
-    const both = await ort.InferenceSession.create(encodeModel(result.model));
+    const forward = await openSession(encodeModel(cut));
+    const both = await openSession(encodeModel(result.model));
     const rows = shapes[1];
     const x = probeInputs[1];
     const logits = (await forward.run(feedsFor(rows, x))).logits;
