@@ -83,14 +83,15 @@ export function attentionChart(
         type: 'nominal' as const,
         sort: labels,
         title: single ? 'key (attended) token' : null,
-        axis: showLabels ? { labelAngle: -60, labelLimit: 110 } : null,
+        // In a grid, slanted labels reach under the neighbouring panel: upright and shorter there.
+        axis: showLabels ? (single ? { labelAngle: -60, labelLimit: 110 } : { labelAngle: -90, labelLimit: 60 }) : null,
       },
       y: {
         field: 'query',
         type: 'nominal' as const,
         sort: labels,
         title: single ? 'query token' : null,
-        axis: showLabels ? { labelLimit: 110 } : null,
+        axis: showLabels ? { labelLimit: single ? 110 : 60 } : null,
       },
       color: {
         field: 'value',
@@ -116,7 +117,7 @@ export function attentionChart(
       row: { field: 'layer', type: 'ordinal', title: 'layer' },
       column: { field: 'head', type: 'ordinal', title: 'head' },
     },
-    spacing: 6,
+    spacing: 10,
     spec: heatmap,
     resolve: { scale: { color: 'shared' } },
   } as TopLevelSpec;
@@ -239,7 +240,7 @@ export function attentionText(view: AttentionView, top?: number): string {
     const rows = gradient.importance.filter((r) => layer === undefined || r.layer === layer);
     return importanceTable(
       rows,
-      `heads ranked by importance to ${target.kind === 'label' ? `label '${target.name}'` : `next token '${target.name}'`}: Σ |A ⊙ ∂score/∂A|`,
+      `heads ranked by importance to ${target.kind === 'label' ? `label '${target.name}'` : `next token '${visible(target.name)}'`}: Σ |A ⊙ ∂score/∂A|`,
       top,
     );
   }

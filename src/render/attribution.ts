@@ -27,7 +27,7 @@ export function attributionTable(result: Attribution, top?: number): string {
     ]);
   });
   const t = result.target;
-  const header = `${result.method} on ${result.model} · target ${t.kind} '${t.name}' (${t.score}) · full ${formatNumber(result.fullScore)} · baseline ${formatNumber(result.baselineScore)} · ${result.forwardPasses} forward passes`;
+  const header = `${result.method} on ${result.model} · target ${t.kind} '${visible(t.name)}' (${t.score}) · full ${formatNumber(result.fullScore)} · baseline ${formatNumber(result.baselineScore)} · ${result.forwardPasses} forward passes`;
   return `${header}\n${table.toString()}\n`;
 }
 
@@ -42,7 +42,7 @@ export function attributionChart(result: Attribution): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: `${result.method}: ${result.target.kind} '${result.target.name}'`,
+      text: `${result.method}: ${result.target.kind} '${visible(result.target.name)}'`,
       subtitle: `${result.model} · ${result.target.score}`,
     },
     width: 420,
@@ -89,7 +89,7 @@ export function comparisonTable(comparison: Comparison, top?: number): string {
   });
   results.forEach((r, i) => corr.push([r.method, ...correlations[i].map((c) => c.toFixed(3))]));
   const cost = results.map((r) => `${r.method} ${r.forwardPasses}`).join(', ');
-  return `target ${first.target.kind} '${first.target.name}' (${first.target.score}) · forward passes: ${cost}\n${table.toString()}\n${corr.toString()}\n`;
+  return `target ${first.target.kind} '${visible(first.target.name)}' (${first.target.score}) · forward passes: ${cost}\n${table.toString()}\n${corr.toString()}\n`;
 }
 
 /** The text with each feature coloured by the sign and size of its attribution (for a terminal). */

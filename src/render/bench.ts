@@ -1,6 +1,6 @@
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { BenchReport } from '../bench.js';
+import { fittedTable } from './format.js';
 
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
@@ -53,9 +53,7 @@ function footer(report: BenchReport): string[] {
 }
 
 export function benchTable(report: BenchReport): string {
-  const table = new Table({ head: HEAD, style: { head: [], border: [] } });
-  for (const r of report.rows) table.push(cells(r));
-  return [table.toString(), ...footer(report)].join('\n') + '\n';
+  return [fittedTable(HEAD, report.rows.map(cells), 3), ...footer(report)].join('\n') + '\n';
 }
 
 /** BENCHMARKS.md, as the command writes it: machine, date, settings and the table. */

@@ -3,7 +3,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { PairsResult } from '../bias/pairs.js';
 import type { SwapResult } from '../bias/swap.js';
 import type { WeatResult } from '../bias/weat.js';
-import { formatNumber } from './format.js';
+import { formatNumber, visible } from './format.js';
 
 const ci = (e: { mean: number; low: number; high: number }) =>
   `${formatNumber(e.mean)} [${formatNumber(e.low)}, ${formatNumber(e.high)}]`;
@@ -34,12 +34,17 @@ export function swapTable(r: SwapResult): string {
   return out;
 }
 
-/** Per-group dot plot with intervals. */
+const byMean = (rows: { group: string; mean: number }[]) =>
+  [...rows].sort((a, b) => b.mean - a.mean || a.group.localeCompare(b.group)).map((g) => g.group);
+
+/** Per-group dot plot with intervals, highest mean first. */
 export function swapChart(r: SwapResult): TopLevelSpec {
+  // One explicit order for both layers: '-x' would name a different field in each, and Vega then falls back to A–Z.
+  const order = byMean(r.groups);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: `bias swap: ${r.target.name} by group`,
+      text: `bias swap: ${visible(r.target.name)} by group`,
       subtitle: `${r.model} · p = ${formatNumber(r.pValue)}`,
     },
     data: { values: r.groups },
@@ -49,7 +54,7 @@ export function swapChart(r: SwapResult): TopLevelSpec {
       {
         mark: { type: 'rule' },
         encoding: {
-          y: { field: 'group', type: 'nominal', sort: '-x', title: null },
+          y: { field: 'group', type: 'nominal', sort: order, title: null },
           x: {
             field: 'low',
             type: 'quantitative',
@@ -62,7 +67,7 @@ export function swapChart(r: SwapResult): TopLevelSpec {
       {
         mark: { type: 'point', filled: true, size: 60 },
         encoding: {
-          y: { field: 'group', type: 'nominal', sort: '-x' },
+          y: { field: 'group', type: 'nominal', sort: order },
           x: { field: 'mean', type: 'quantitative' },
         },
       },
@@ -87,6 +92,7 @@ export function pairsTable(r: PairsResult): string {
 
 /** Per-bias-type bars with intervals. */
 export function pairsChart(r: PairsResult): TopLevelSpec {
+  const order = byMean([...r.byType, r.overall]);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
@@ -100,14 +106,14 @@ export function pairsChart(r: PairsResult): TopLevelSpec {
       {
         mark: { type: 'bar' },
         encoding: {
-          y: { field: 'group', type: 'nominal', sort: '-x', title: null },
+          y: { field: 'group', type: 'nominal', sort: order, title: null },
           x: { field: 'mean', type: 'quantitative', scale: { domain: [0, 1] }, title: 'share (95% CI)' },
         },
       },
       {
         mark: { type: 'rule' },
         encoding: {
-          y: { field: 'group', type: 'nominal', sort: '-x' },
+          y: { field: 'group', type: 'nominal', sort: order },
           x: { field: 'low', type: 'quantitative' },
           x2: { field: 'high' },
         },

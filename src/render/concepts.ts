@@ -110,13 +110,15 @@ export function lensChart(r: LensResult): TopLevelSpec {
       order: p.index,
       layer: c.layer,
       probability: c.tracked.probability,
-      token: c.tracked.token,
+      // A linear 0–1 scale leaves every cell but the last layers dark: colour by log-probability, floored at 1e-6.
+      log10: Math.log10(Math.max(c.tracked.probability, 1e-6)),
+      token: visible(c.tracked.token),
       rank: c.tracked.rank,
     })),
   );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'logit lens: probability of the tracked token by layer', subtitle: r.model },
+    title: { text: 'logit lens: log-probability of the tracked token by layer', subtitle: r.model },
     data: { values },
     width: { step: 22 },
     height: { step: 22 },
@@ -130,7 +132,12 @@ export function lensChart(r: LensResult): TopLevelSpec {
         title: null,
       },
       y: { field: 'layer', type: 'ordinal', sort: 'descending', title: 'layer (0 = embeddings)' },
-      color: { field: 'probability', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1] } },
+      color: {
+        field: 'log10',
+        type: 'quantitative',
+        title: 'log₁₀ p',
+        scale: { scheme: 'viridis', domain: [-6, 0], clamp: true },
+      },
       tooltip: [
         { field: 'position' },
         { field: 'layer' },

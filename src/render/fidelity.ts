@@ -1,6 +1,6 @@
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import { METRICS, type Leaderboard } from '../fidelity/leaderboard.js';
+import { fittedTable, wrapText } from './format.js';
 
 const interval = (e: { mean: number; low: number; high: number } | undefined) =>
   e ? `${e.mean.toFixed(3)} [${e.low.toFixed(3)}, ${e.high.toFixed(3)}]` : '-';
@@ -8,22 +8,17 @@ const interval = (e: { mean: number; low: number; high: number } | undefined) =>
 /** The leaderboard, one row per method with every measured metric, and the randomisation cascade below it. */
 export function leaderboardTable(board: Leaderboard): string {
   const shown = METRICS.filter((m) => board.rows.some((r) => r.metrics[m.name]));
-  const table = new Table({
-    head: ['method', 'n', ...shown.map((m) => `${m.name} ${m.better === 'higher' ? '↑' : '↓'}`)],
-    style: { head: [], border: [] },
-  });
-  for (const r of board.rows) table.push([r.method, r.examples, ...shown.map((m) => interval(r.metrics[m.name]))]);
-  let out = `fidelity leaderboard (${board.models.join(', ')}) · mean [95% bootstrap interval] · comprehensiveness and sufficiency are AOPC over the ERASER bins 1, 5, 10, 20, 50 %\n${table.toString()}\n`;
+  const head = ['method', 'n', ...shown.map((m) => `${m.name} ${m.better === 'higher' ? '↑' : '↓'}`)];
+  const rows = board.rows.map((r) => [r.method, r.examples, ...shown.map((m) => interval(r.metrics[m.name]))]);
+  let out = `${wrapText(`fidelity leaderboard (${board.models.join(', ')}) · mean [95% bootstrap interval] · comprehensiveness and sufficiency are AOPC over the ERASER bins 1, 5, 10, 20, 50 %`)}\n${fittedTable(head, rows, 2)}\n`;
   if (board.randomization?.length) {
     const steps = [...new Set(board.randomization.map((r) => r.step))];
     const methods = [...new Set(board.randomization.map((r) => r.method))];
-    const t = new Table({ head: ['method', ...steps.map((s) => `+ ${s}`)], style: { head: [], border: [] } });
-    for (const m of methods)
-      t.push([
-        m,
-        ...steps.map((s) => interval(board.randomization!.find((r) => r.method === m && r.step === s)?.spearman)),
-      ]);
-    out += `model-randomisation cascade: Spearman correlation with the trained model's attributions (lower is better: the explanation depends on the weights)\n${t.toString()}\n`;
+    const rows = methods.map((m) => [
+      m,
+      ...steps.map((s) => interval(board.randomization!.find((r) => r.method === m && r.step === s)?.spearman)),
+    ]);
+    out += `${wrapText("model-randomisation cascade: Spearman correlation with the trained model's attributions (lower is better: the explanation depends on the weights)")}\n${fittedTable(['method', ...steps.map((s) => `+ ${s}`)], rows)}\n`;
   }
   return out;
 }
@@ -53,7 +48,7 @@ export function curvesChart(board: Leaderboard): TopLevelSpec {
         x: {
           field: 'fraction',
           type: 'quantitative',
-          title: 'fraction of tokens removed (deletion) or inserted (insertion)',
+          title: 'fraction of tokens removed or inserted',
         },
         y: { field: 'score', type: 'quantitative', title: 'target score' },
         color: { field: 'method', type: 'nominal' },

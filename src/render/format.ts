@@ -1,3 +1,5 @@
+import Table from 'cli-table3';
+
 /** Numbers for tables: 4 significant digits, plain notation for the usual range. */
 export function formatNumber(x: number): string {
   if (x === 0) return '0';
@@ -20,4 +22,56 @@ export function visible(text: string): string {
     .replace(/\n/g, '⏎')
     .replace(/\t/g, '⇥')
     .replace(/^ +| +$/g, (m) => '␣'.repeat(m.length));
+}
+
+/** Columns for tables: the terminal's width, or 100 when stdout is not a terminal (a file, a pipe, CI logs). */
+export const tableWidth = (): number => (process.stdout.isTTY && process.stdout.columns) || 100;
+
+const displayWidth = (cell: string) => Math.max(0, ...cell.split('\n').map((line) => [...line].length));
+
+/**
+ * A table that fits `width` columns. When the whole is wider, the columns after the first `keep` are split
+ * over several tables that each repeat those key columns; a column too wide even alone wraps its text.
+ * Tables only: JSON always carries every column.
+ */
+export function fittedTable(head: string[], rows: (string | number)[][], keep = 1, width = tableWidth()): string {
+  const cells = rows.map((r) => r.map(String));
+  // Each column takes its widest cell, one space either side and one border.
+  const widths = head.map((h, c) => Math.max(displayWidth(h), ...cells.map((r) => displayWidth(r[c] ?? ''))) + 3);
+  const keyWidth = 1 + widths.slice(0, keep).reduce((a, b) => a + b, 0);
+  const chunks: number[][] = [];
+  for (let c = keep; c < head.length; c++) {
+    const last = chunks[chunks.length - 1];
+    const used = last ? last.reduce((sum, k) => sum + widths[k], keyWidth) : Infinity;
+    if (last && used + widths[c] <= width) last.push(c);
+    else chunks.push([c]);
+  }
+  if (chunks.length === 0) chunks.push([]);
+  return chunks
+    .map((chunk) => {
+      const columns = [...Array.from({ length: keep }, (_, k) => k), ...chunk];
+      const room = width - keyWidth - (chunk.length - 1) * 3;
+      const tooWide = chunk.length === 1 && keyWidth + widths[chunk[0]] > width && room > 10;
+      const table = new Table({
+        head: columns.map((c) => head[c]),
+        style: { head: [], border: [] },
+        ...(tooWide ? { colWidths: [...widths.slice(0, keep), room], wordWrap: true } : {}),
+      });
+      for (const r of cells) table.push(columns.map((c) => r[c] ?? ''));
+      return table.toString();
+    })
+    .join('\n');
+}
+
+/** A line of prose broken at spaces to fit `width` columns. */
+export function wrapText(text: string, width = tableWidth()): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && [...line].length + 1 + [...word].length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
 }

@@ -1,24 +1,20 @@
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { GenerationAttribution } from '../generate.js';
-import { formatNumber, visible } from './format.js';
+import { fittedTable, formatNumber, visible } from './format.js';
 
 /** One row per generated token: its log-probability and the sources that drove it most. */
 export function generationTable(result: GenerationAttribution, top = 3): string {
-  const table = new Table({
-    head: ['step', 'generated', 'log p', `top ${top} sources`],
-    style: { head: [], border: [] },
-  });
-  result.generated.forEach((g, k) => {
+  const rows = result.generated.map((g, k) => {
     const ranked = result.matrix[k]
       .map((a, c) => ({ a, c }))
       .filter((x): x is { a: number; c: number } => x.a !== null)
       .sort((x, y) => Math.abs(y.a) - Math.abs(x.a))
       .slice(0, top)
       .map(({ a, c }) => `${visible(result.sources[c].text)} ${formatNumber(a)}`);
-    table.push([k, visible(g.text), formatNumber(g.logProbability), ranked.join(', ')]);
+    return [k, visible(g.text), formatNumber(g.logProbability), ranked.join(', ')];
   });
-  return `${result.method} on ${result.model} · generated: ${JSON.stringify(result.text.slice(result.prompt.length))} · ${result.forwardPasses} forward passes\n${table.toString()}\n`;
+  const table = fittedTable(['step', 'generated', 'log p', `top ${top} sources`], rows, 3);
+  return `${result.method} on ${result.model} · generated: ${JSON.stringify(result.text.slice(result.prompt.length))} · ${result.forwardPasses} forward passes\n${table}\n`;
 }
 
 /** Source × generated heatmap; cells are squares of 14 px so that long sequences stay legible. */

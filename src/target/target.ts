@@ -1,5 +1,6 @@
 import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
+import { tokenBytes } from '../text/align.js';
 import type { RunContext } from '../runtime/context.js';
 import { runBatched, type Batch, type RunOptions } from '../runner/runBatched.js';
 import { contextTokenId } from '../text/encode.js';
@@ -189,7 +190,14 @@ export interface TargetRequest {
   reduce?: 'sum' | 'mean';
 }
 
+/**
+ * A token as text, its leading space kept: decoding one SentencePiece token alone drops the space that
+ * '▁there' stands for, so the token's own bytes are read where they make whole characters.
+ */
 export function tokenName(model: Model, id: number): string {
+  const bytes = tokenBytes(model)(id);
+  const text = bytes ? new TextDecoder('utf-8', { fatal: false }).decode(bytes) : '';
+  if (bytes && text && !text.includes('\uFFFD')) return text;
   return model.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
 }
 
