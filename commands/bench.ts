@@ -81,7 +81,7 @@ async function bench(flags: BenchFlags): Promise<void> {
     threads: optionalInteger('--threads', flags.threads, 1, 1_024),
     coldStart: parseInteger('--cold-start', flags.coldStart, 0, 1_000),
   };
-  const maxRegression = parseNumber('--max-regression', flags.maxRegression.replace(/%$/, '')) / 100;
+  const maxRegression = parseNumber('--max-regression', flags.maxRegression.replace(/%$/, ''), 0, 100_000) / 100;
   const baseline = flags.baseline ? readBenchReport(flags.baseline) : undefined;
   const progress = spinner('benchmarking');
   const report = await runBench(settings, (m) => progress && (progress.text = m))

@@ -36,9 +36,11 @@ export function parseInteger(flag: string, raw: string, min: number, max: number
 export const optionalInteger = (flag: string, raw: string | undefined, min: number, max: number) =>
   raw === undefined ? undefined : parseInteger(flag, raw, min, max);
 
-export function parseNumber(flag: string, raw: string): number {
+/** A number; where the flag itself sets the bounds they are checked here (method parameters: in the core). */
+export function parseNumber(flag: string, raw: string, min = -Infinity, max = Infinity): number {
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value)) throw usageError(`${flag} must be a number, got '${raw}'`);
+  if (value < min || value > max) throw usageError(`${flag} must be a number from ${min} to ${max}, got '${raw}'`);
   return value;
 }
 

@@ -52,9 +52,9 @@ export function summarizeCommand(): Command {
     thresholdsOf(flags);
     for (const f of files) if (!fs.existsSync(f)) throw usageError(`no such results file: ${f}`);
     const read = files.map((f) => ({ file: f, ...readRecords(f) }));
-    warnOrRefuse(read.flatMap((r) => corruptWarnings(r.file, r.corrupt)));
     const records = read.flatMap((r) => r.records);
     if (records.length === 0) throw usageError('the result files hold no records');
+    warnOrRefuse(read.flatMap((r) => corruptWarnings(r.file, r.corrupt)));
     await reportLeaderboard(leaderboard(records), flags);
   });
 }

@@ -55,7 +55,10 @@ const readerGone = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code ===
  * A reader that closes early (`| head -1`) is no failure, as for any Unix tool: output stops quietly and the
  * command still ends with its own exit code, so a threshold gate is not lost.
  */
+let quiet = false;
 export function quietOnClosedPipe(): void {
+  if (quiet) return;
+  quiet = true;
   for (const stream of [process.stdout, process.stderr])
     stream.on('error', (e) => {
       if (!readerGone(e)) throw e;

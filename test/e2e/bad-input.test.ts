@@ -1,0 +1,221 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram, main } from '../../commands/cli.js';
+import { allMethodOptions, methodNamed } from '../../src/methods/config.js';
+import { tempDir } from '../helpers.js';
+
+/**
+ * The bad-input corpus: every numeric flag of every subcommand at negative, not-a-number, huge and wrongly
+ * typed values, and the odd files and texts a new user tries. Each must end with its documented exit code,
+ * one line on stderr without a stack trace, and stdout either empty or one valid JSON document. The CLI
+ * runs in-process (the same `main` the bin calls), so that hundreds of cases take seconds.
+ */
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(args: string[]): Promise<Outcome> {
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const capture =
+    (sink: (s: string) => void) =>
+    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+      sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+      const done = rest.find((r) => typeof r === 'function') as ((e?: Error) => void) | undefined;
+      done?.();
+      return true;
+    };
+  process.stdout.write = capture((s) => (stdout += s)) as typeof process.stdout.write;
+  process.stderr.write = capture((s) => (stderr += s)) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'interp', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+function expectClean(r: Outcome, code: number, label: string): void {
+  expect(r.code, `${label}: ${r.stderr}`).toBe(code);
+  if (code !== 0) {
+    expect(r.stderr.trimEnd().split('\n'), `${label}: one line on stderr: ${r.stderr}`).toHaveLength(1);
+    expect(r.stderr, `${label}: a message, not a stack`).toMatch(/^interp: (error: )?\S/);
+  }
+  expect(r.stderr, `${label}: no stack trace`).not.toMatch(/\n\s+at |node:internal|TypeError|ReferenceError/);
+  if (r.stdout.trim()) expect(() => JSON.parse(r.stdout), `${label}: stdout is one JSON document`).not.toThrow();
+}
+
+let dir: string;
+const file = (name: string, text: string | Buffer) => {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, text);
+  return f;
+};
+const files: Record<string, string> = {};
+
+beforeAll(() => {
+  dir = tempDir('interp-bad-input-');
+  files.tsv = file('dev.tsv', 'a good film\t1\na dull film\t0\n');
+  files.pairs = file('pairs.jsonl', '{"more": "he is strong", "less": "she is strong", "type": "gender"}\n');
+  files.weat = file(
+    'weat.jsonl',
+    JSON.stringify({
+      targ1: { category: 'a', examples: ['rose', 'lily', 'daisy'] },
+      targ2: { category: 'b', examples: ['ant', 'wasp', 'flea'] },
+      attr1: { category: 'c', examples: ['good', 'nice', 'happy'] },
+      attr2: { category: 'd', examples: ['bad', 'awful', 'sad'] },
+    }) + '\n',
+  );
+  files.corpus = file('corpus.txt', 'the film was good\nthe plot was dull and slow\na fine cast\n');
+  files.concept = file('concept.txt', 'great\nwonderful\nsuperb\nlovely\n');
+  files.random = file('random.txt', 'table\nchair\nwindow\ndoor\nroad\nstone\npaper\nwall\n');
+  files.empty = file('empty.txt', '');
+  files.binary = file('binary.tsv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 0xff, 0xfe, 0]));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Arguments that take each subcommand past its own required inputs, so that the flag under test is what fails. */
+function baseArgs(command: string[], method?: string): string[] {
+  switch (command.join(' ')) {
+    case 'explain':
+      return ['explain', 'a good film', ...(method ? ['--method', method] : [])];
+    case 'attention':
+      return ['attention', 'the cat sat'];
+    case 'fidelity':
+      return ['fidelity', '--data', files.tsv, '--methods', method ?? 'occlusion'];
+    case 'bench':
+      return ['bench', '--lengths', '8', '--runs', '1', '--warmup', '0', '--methods', method ?? 'occlusion'];
+    case 'bias swap':
+      return [
+        'bias',
+        'swap',
+        '--template',
+        'The {group} was good.',
+        '--explain',
+        '--explain-method',
+        method ?? 'occlusion',
+      ];
+    case 'bias pairs':
+      return ['bias', 'pairs', '--model', 'tiny-lm', '--data', files.pairs];
+    case 'bias weat':
+      return ['bias', 'weat', '--data', files.weat];
+    case 'concepts cluster':
+    case 'concepts factors':
+      return [...command, '--data', files.corpus];
+    case 'concepts lens':
+      return ['concepts', 'lens', 'the film was', '--model', 'tiny-lm'];
+    case 'concepts tcav':
+      return [...command, '--concept', files.concept, '--random', files.random, '--inputs', files.corpus];
+    default:
+      throw new Error(`no base arguments for ${command.join(' ')}`);
+  }
+}
+
+/** Every option that takes a number, with the subcommand it belongs to. */
+function numericFlags(): { command: string[]; flag: string }[] {
+  const out: { command: string[]; flag: string }[] = [];
+  const walk = (cmd: Command, at: string[]) => {
+    for (const o of cmd.options) if (/<(n|x|k|l|h|pct|i\/n)>$/.test(o.flags)) out.push({ command: at, flag: o.long! });
+    for (const c of cmd.commands) walk(c, [...at, c.name()]);
+  };
+  walk(buildProgram(), []);
+  return out;
+}
+
+const BAD_NUMBERS = ['-1', 'NaN', '1e99', '99999999999', 'abc'];
+
+describe('bad-input corpus: every numeric flag of every subcommand', () => {
+  const { params } = allMethodOptions();
+  const cases = numericFlags().flatMap(({ command, flag }) => {
+    const param = flag.replace(/^--(explain-)?/, '');
+    const owner = params.get(param)?.methods.find((m) => methodNamed(m).family !== 'control');
+    // bias swap explains with perturbation methods only.
+    const method = command[1] === 'swap' && owner && methodNamed(owner).family !== 'perturbation' ? undefined : owner;
+    return BAD_NUMBERS.map((value) => ({
+      label: `${command.join(' ')} ${flag} ${value}`,
+      command,
+      flag,
+      value,
+      method,
+    }));
+  });
+
+  it('holds at least 140 cases', () => expect(cases.length).toBeGreaterThanOrEqual(140));
+
+  it.each(cases.map((c) => [c.label, c] as const))('%s', async (label, c) => {
+    const r = await run([...baseArgs(c.command, c.method), c.flag, c.value]);
+    expectClean(r, 2, label);
+  });
+});
+
+describe('bad-input corpus: files, texts and selections', () => {
+  const cases: [string, () => string[], number][] = [
+    ['empty text', () => ['explain', '   '], 2],
+    ['text of control characters only', () => ['explain', '\u0000\u0001'], 2],
+    ['unknown model folder', () => ['explain', 'good', '--model', path.join(dir, 'nope')], 2],
+    ['unknown method', () => ['explain', 'good', '--method', 'magic'], 2],
+    ['empty --compare', () => ['explain', 'good', '--compare', ''], 2],
+    ['empty --methods', () => ['fidelity', '--data', files.tsv, '--methods', ''], 2],
+    [
+      '--generate beyond the model length',
+      () => ['explain', 'the film', '--model', 'tiny-lm', '--generate', '1000'],
+      2,
+    ],
+    ['--generate on a classifier', () => ['explain', 'the film', '--generate', '2'], 2],
+    ['a flag of another method', () => ['explain', 'good', '--method', 'occlusion', '--steps', '8'], 2],
+    ['lime --kernel-width 0', () => ['explain', 'good', '--method', 'lime', '--kernel-width', '0'], 2],
+    ['fidelity without --data', () => ['fidelity'], 2],
+    ['fidelity on a missing file', () => ['fidelity', '--data', path.join(dir, 'missing.tsv')], 2],
+    ['fidelity on a binary file', () => ['fidelity', '--data', files.binary], 2],
+    ['fidelity on an empty file', () => ['fidelity', '--data', file('empty.tsv', '')], 2],
+    ['TSV row without a sentence', () => ['fidelity', '--data', file('nosentence.tsv', 'good\t1\n\t0\n')], 2],
+    ['JSONL that is not JSON', () => ['fidelity', '--data', file('broken.jsonl', '{"text": "a"}\n{oops\n')], 2],
+    ['JSONL rows that are arrays', () => ['fidelity', '--data', file('arrays.jsonl', '["a", 1]\n')], 2],
+    ['odd rows under --strict', () => ['fidelity', '--data', file('odd.tsv', 'a\tb\tc\n'), '--strict'], 2],
+    ['unknown labels under --strict', () => ['fidelity', '--data', file('lab.tsv', 'good\tbanana\n'), '--strict'], 2],
+    ['--shard out of range', () => ['fidelity', '--data', files.tsv, '--shard', '3/2'], 2],
+    [
+      '--out under a file',
+      () => ['fidelity', '--data', files.tsv, '--methods', 'random', '--out', path.join(files.tsv, 'x.jsonl')],
+      2,
+    ],
+    ['--min with an unknown metric', () => ['fidelity', '--data', files.tsv, '--min', 'beauty=1'], 2],
+    ['--min without a value', () => ['fidelity', '--data', files.tsv, '--min', 'comprehensiveness'], 2],
+    ['summarize a missing file', () => ['fidelity', 'summarize', path.join(dir, 'none.jsonl')], 2],
+    ['summarize a file with no records', () => ['fidelity', 'summarize', files.corpus], 2],
+    [
+      'tcav with empty inputs',
+      () => ['concepts', 'tcav', '--concept', files.concept, '--random', files.random, '--inputs', files.empty],
+      2,
+    ],
+    ['tcav without --concept', () => ['concepts', 'tcav', '--random', files.random, '--inputs', files.corpus], 2],
+    ['cluster with more clusters than tokens', () => ['concepts', 'cluster', '--data', files.corpus, '--k', '1000'], 2],
+    ['factors with an unknown method', () => ['concepts', 'factors', '--data', files.corpus, '--method', 'pca'], 2],
+    ['pairs from a .txt file', () => ['bias', 'pairs', '--model', 'tiny-lm', '--data', files.corpus], 2],
+    ['swap without a {group} slot', () => ['bias', 'swap', '--template', 'no slot here'], 2],
+    ['swap with unknown groups', () => ['bias', 'swap', '--template', 'The {group}.', '--groups', 'planets'], 2],
+    ['weat on an empty file', () => ['bias', 'weat', '--data', files.empty], 2],
+    [
+      'bench at a length no model takes',
+      () => ['bench', '--lengths', '100000', '--methods', 'occlusion', '--runs', '1'],
+      2,
+    ],
+    ['bench with an empty method list', () => ['bench', '--methods', ''], 2],
+    ['attention --head without --layer', () => ['attention', 'the cat', '--head', '0'], 2],
+    ['attention --layer beyond the model', () => ['attention', 'the cat', '--layer', '99'], 2],
+    ['attention with an unknown --format', () => ['attention', 'the cat', '--format', 'xml'], 2],
+    ['an unknown subcommand', () => ['explian', 'good'], 2],
+    ['an unknown flag', () => ['explain', 'good', '--frobnicate'], 2],
+  ];
+  it.each(cases.map(([label, args, code]) => [label, args, code] as const))('%s', async (label, args, code) => {
+    expectClean(await run(args()), code, label);
+  });
+});
