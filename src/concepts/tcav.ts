@@ -149,13 +149,19 @@ export async function directionalDerivatives(
     };
   });
   const out = await runGradients(model, gs, rows);
-  return out.map((r, i) => {
+  const summed = out.map((r, i) => {
     const T = data.ids[i].length;
     const H = r.gradients[0].length / T;
-    const summed = new Float64Array(H);
-    for (let p = 0; p < T; p++) for (let j = 0; j < H; j++) summed[j] += r.gradients[0][p * H + j];
-    return directions.map((d) => summed.reduce((s, g, j) => s + g * d[j], 0));
+    const sum = new Float64Array(H);
+    for (let p = 0; p < T; p++) for (let j = 0; j < H; j++) sum[j] += r.gradients[0][p * H + j];
+    return sum;
   });
+  if (summed.every((g) => g.every((x) => x === 0)))
+    throw usageFault(
+      'layer',
+      `at {param} ${layer} the score of '${target.name}' does not depend on the hidden states: nothing after that layer reads them; choose an earlier layer`,
+    );
+  return summed.map((g) => directions.map((d) => g.reduce((s, x, j) => s + x * d[j], 0)));
 }
 
 /**
@@ -192,11 +198,6 @@ export async function tcav(
     data,
     [...cavs, ...nulls].map((c) => c.direction),
   );
-  if (derivatives.every((row) => row.every((d) => d === 0)))
-    throw usageFault(
-      'layer',
-      `at {param} ${layer} the score of '${target.name}' does not move along any direction: nothing after that layer reads the hidden states; choose an earlier layer`,
-    );
   const counts = { concept: cavs.map(() => 0), null: nulls.map(() => 0) };
   for (const row of derivatives) {
     row.forEach((d, k) => {

@@ -195,6 +195,11 @@ describe('defaults that work', () => {
     expect(r.code, r.stderr).toBe(0);
     // Generation may stop early at the end-of-sequence token; what matters is that it ran.
     expect(JSON.parse(r.stdout).generated.length).toBeGreaterThan(0);
+    const over = await runCli(['explain', long, '--model', 'tiny-lm', '--generate', '200', '--truncate']);
+    expect(over.code).toBe(2);
+    expect(over.stderr.trim()).toBe(
+      "interp: error: --generate 200 leaves no room for the prompt: 'tiny-lm' takes at most 126",
+    );
   });
 
   it('TCAV at the last layer of a classifier reads [CLS], and a significant score says its direction', async () => {

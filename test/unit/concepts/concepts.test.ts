@@ -115,7 +115,7 @@ describe('TCAV on the planted additive model', () => {
     expect(r.significant).toBe(true);
   });
 
-  it('directional derivatives are exact: the POSITIVE logit rises by 1 per token along the weight channel', async () => {
+  it('directional derivatives are exact: the POSITIVE logit rises by 1 per position along the weight channel', async () => {
     const model = await loadModel(dir);
     const e = encodeText(model, 'the movie was great');
     const states = await hiddenStates(model, e.ids);
@@ -133,7 +133,10 @@ describe('TCAV on the planted additive model', () => {
         [0.6, 0, 0, 0.8],
       ],
     );
-    [4, 0, 4, 5.6].forEach((expected, k) => expect(row[k]).toBeCloseTo(expected, 5));
+    // Every position moves along the direction, [CLS] and [SEP] too: 6 positions, each read with weight 1.
+    const n = e.ids.length;
+    expect(n).toBe(6);
+    [n, 0, n, 1.4 * n].forEach((expected, k) => expect(row[k]).toBeCloseTo(expected, 5));
   });
 
   it('a random concept is not significant', async () => {
