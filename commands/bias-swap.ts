@@ -65,7 +65,7 @@ export function swapCommand(): Command {
     .option('--explain', 'attribute the gap between two groups to the template words')
     .option('--explain-groups <a,b>', 'the two groups to explain (default: highest and lowest mean)')
     .option('--explain-method <m>', 'perturbation method for --explain', 'kernel-shap')
-    .option('--json', 'print JSON (schema interp/bias-swap@1)')
+    .option('--json', 'print JSON (schema interp/bias-swap@2)')
     .option('--svg <file>', 'per-group dot plot with intervals');
   addMethodOptions(swap, { prefix: 'explain-', families: ['perturbation'] });
   addModelOptions(swap);

@@ -6,10 +6,11 @@ import { methodNames } from '../src/methods/config.js';
 import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
 import { interactive, progressSpinner, warnOrRefuse } from './output.js';
 import { addGateOptions, reportLeaderboard, summarizeCommand, thresholdsOf, type GateFlags } from './fidelity-gate.js';
+import { addDataOptions, readExamples, type DataFlags } from './data.js';
 import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
-interface FidelityFlags extends ModelFlags, GateFlags, groups.DataFlags, groups.MaskingFlags {
+interface FidelityFlags extends ModelFlags, GateFlags, DataFlags, groups.MaskingFlags {
   methods: string;
   out?: string;
   score?: string;
@@ -33,9 +34,10 @@ export function fidelityCommand(): Command {
       `comma-separated methods: ${methodNames().join(', ')}`,
       'occlusion,kernel-shap,integrated-gradients,grad-x-input,attention,random',
     );
-  groups
-    .addDataOptions(cmd)
-    .option('--out <file>', 'stream one JSON line per example and method; rerunning with the same file resumes');
+  addDataOptions(cmd).option(
+    '--out <file>',
+    'stream one JSON line per example and method; rerunning with the same file resumes',
+  );
   groups
     .addMaskingOptions(cmd, 'how removed tokens are replaced: mask, unk, pad or delete')
     .option(
@@ -75,7 +77,7 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
     stability: Boolean(flags.stability),
   };
   const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
-  const data = groups.readExamples(flags);
+  const data = readExamples(flags);
   const model = await openModel(flags);
   warnOrRefuse(labelWarnings(flags.data!, data, model.labels), flags.strict);
   const progress = progressSpinner('fidelity', 'examples');

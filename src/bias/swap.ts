@@ -11,7 +11,7 @@ import { encodeText, type Encoding } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
 import type { GroupSet } from './groups.js';
 
-export const SWAP_SCHEMA = 'interp/bias-swap@1';
+export const SWAP_SCHEMA = 'interp/bias-swap@2';
 
 /** One filled template: the group term and every other template word, with their character spans. */
 export interface SwapVariant {

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { formatOf, parseShard, readDataset, selectExamples, type Example } from '../src/data/datasets.js';
+import { usageError } from '../src/errors.js';
+import { optionalInteger, parseInteger } from './common.js';
+import { warnOrRefuse } from './output.js';
+
+/** A dataset and the examples chosen from it: the option group of every command that reads one. */
+
+export interface DataFlags {
+  data?: string;
+  format?: string;
+  limit?: string;
+  sample?: string;
+  seed: string;
+  shard?: string;
+  strict?: boolean;
+}
+
+/** A dataset and the examples chosen from it; `--seed` also seeds the methods that sample. */
+export function addDataOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--data <file>',
+      'dataset: TSV (sentence<TAB>label), JSONL ({"text", "label"}) or ERASER JSON ({sentence, label, evidence})',
+    )
+    .option('--format <format>', 'tsv, jsonl or eraser (default: from the extension)')
+    .option('--limit <n>', 'the first n examples')
+    .option('--sample <n>', 'a seeded random sample of n examples')
+    .option('--seed <n>', 'seed for sampling examples and for sampling methods', '0')
+    .option(
+      '--strict',
+      'refuse a dataset with odd rows (extra columns, unknown labels, misnamed fields) instead of warning',
+    )
+    .option('--shard <i/n>', 'run only shard i of n (CI matrices, indexed jobs, Slurm arrays); merge with `summarize`');
+}
+
+export function readExamples(flags: DataFlags): Example[] {
+  if (!flags.data) throw usageError('--data is required (a TSV, JSONL or ERASER JSON file)');
+  const selection = {
+    limit: optionalInteger('--limit', flags.limit, 1, 10_000_000),
+    sample: optionalInteger('--sample', flags.sample, 1, 10_000_000),
+    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
+    shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
+  };
+  const { examples, warnings } = readDataset(flags.data, formatOf(flags.data, flags.format));
+  warnOrRefuse(warnings, flags.strict);
+  return selectExamples(examples, selection);
+}
