@@ -6,6 +6,7 @@ import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
 import { biasCommand } from './bias.js';
 import { conceptsCommand } from './concepts.js';
+import { counterfactualCommand } from './counterfactual.js';
 import { explainCommand } from './explain.js';
 import { fidelityCommand } from './fidelity.js';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   program.addCommand(attentionCommand());
   program.addCommand(conceptsCommand());
   program.addCommand(biasCommand());
+  program.addCommand(counterfactualCommand());
   program.addCommand(fidelityCommand());
   program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {

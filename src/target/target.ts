@@ -145,25 +145,38 @@ function withContext(model: Model, sequences: readonly (readonly number[])[]): r
   return sequences.map((s) => (s.length > 0 ? s : [context]));
 }
 
+/**
+ * One logits row per sequence: a classifier's class logits, or a language model's at `position(i, length)`
+ * (default: the last token, whose logits predict the next one; a masked LM reads its mask position).
+ */
+export async function logitRows(
+  model: Model,
+  sequences: readonly (readonly number[])[],
+  options: RunOptions & { position?: (i: number, length: number) => number } = {},
+): Promise<Float32Array[]> {
+  return runBatched(
+    model,
+    withContext(model, sequences),
+    (batch, r, i) => {
+      if (model.task === 'classification') {
+        const { data, offset, classes } = classRow(batch, model, r);
+        return data.slice(offset, offset + classes);
+      }
+      const at = options.position?.(i, batch.lengths[r]) ?? batch.lengths[r] - 1;
+      const { data, offset, vocab } = lmOffset(batch, model, r, at);
+      return data.slice(offset, offset + vocab);
+    },
+    options,
+  );
+}
+
 /** Full output distribution for one sequence: class logits, or next-token logits at the last position. */
 export async function lastLogits(
   model: Model,
   ids: readonly number[],
   options: RunOptions = {},
 ): Promise<Float32Array> {
-  const [row] = await runBatched(
-    model,
-    [ids],
-    (batch, r) => {
-      if (model.task === 'classification') {
-        const { data, offset, classes } = classRow(batch, model, r);
-        return data.slice(offset, offset + classes);
-      }
-      const { data, offset, vocab } = lmOffset(batch, model, r, batch.lengths[r] - 1);
-      return data.slice(offset, offset + vocab);
-    },
-    options,
-  );
+  const [row] = await logitRows(model, [ids], options);
   return row;
 }
 

@@ -78,6 +78,7 @@ beforeAll(() => {
   files.concept = file('concept.txt', 'great\nwonderful\nsuperb\nlovely\n');
   files.random = file('random.txt', 'table\nchair\nwindow\ndoor\nroad\nstone\npaper\nwall\n');
   files.empty = file('empty.txt', '');
+  files.swaps = file('swaps.json', '{"good": ["bad"]}');
   files.binary = file('binary.tsv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 0xff, 0xfe, 0]));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -89,6 +90,14 @@ function baseArgs(command: string[], method?: string): string[] {
       return ['explain', 'a good film', ...(method ? ['--method', method] : [])];
     case 'attention':
       return ['attention', 'the cat sat'];
+    case 'counterfactual':
+      return [
+        'counterfactual',
+        'a good film',
+        '--proposer',
+        `list:${files.swaps}`,
+        ...(method ? ['--method', method] : []),
+      ];
     case 'fidelity':
       return ['fidelity', '--data', files.tsv, '--methods', method ?? 'occlusion'];
     case 'bench':
@@ -213,6 +222,11 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['attention --layer beyond the model', () => ['attention', 'the cat', '--layer', '99'], 2],
     ['attention with an unknown --format', () => ['attention', 'the cat', '--format', 'xml'], 2],
     ['an unknown subcommand', () => ['explian', 'good'], 2],
+    ['counterfactual with an unknown proposer', () => ['counterfactual', 'good', '--proposer', 'thesaurus'], 2],
+    ['counterfactual from a missing list', () => ['counterfactual', 'good', '--proposer', 'list:/nonexistent.json'], 2],
+    ['counterfactual to an unknown label', () => ['counterfactual', 'good', '--to', 'MAYBE'], 2],
+    ['counterfactual --delta on a classifier', () => ['counterfactual', 'good', '--delta', '1'], 2],
+    ['counterfactual with text over the model maximum', () => ['counterfactual', 'good '.repeat(400)], 2],
     ['an unknown flag', () => ['explain', 'good', '--frobnicate'], 2],
   ];
   it.each(cases.map(([label, args, code]) => [label, args, code] as const))('%s', async (label, args, code) => {

@@ -90,10 +90,10 @@ describe('explain output', () => {
     expect(JSON.parse(r.stdout).tokens).toHaveLength(64);
   });
 
-  it('--help lists all six subcommands', async () => {
+  it('--help lists every subcommand', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const sub of ['explain', 'attention', 'concepts', 'bias', 'fidelity', 'bench'])
+    for (const sub of ['explain', 'attention', 'concepts', 'bias', 'counterfactual', 'fidelity', 'bench'])
       expect(r.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
   });
 

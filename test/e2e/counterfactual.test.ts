@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { additiveClassifier, interactionClassifier, writePlanted } from '../../fixtures/planted.js';
+import { expectWellFormedXml, runCli, tempDir } from '../helpers.js';
+
+let additive: string;
+let interaction: string;
+let deletionsOnly: string;
+let dir: string;
+
+beforeAll(() => {
+  additive = writePlanted(additiveClassifier());
+  interaction = writePlanted(interactionClassifier());
+  dir = tempDir('interp-cf-');
+  deletionsOnly = path.join(dir, 'none.json');
+  fs.writeFileSync(deletionsOnly, '{}');
+});
+
+const json = async (args: string[]) => {
+  const r = await runCli([...args, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+};
+
+describe('interp counterfactual on planted models', () => {
+  it('"not good" flips by deleting "not": one edit', async () => {
+    const r = await json(['counterfactual', 'not good', '--model', interaction, '--proposer', `list:${deletionsOnly}`]);
+    expect(r.prediction.name).toBe('NEGATIVE');
+    expect(r.found).toBe(true);
+    expect(r.exhaustive).toBe(true);
+    expect(r.counterfactuals[0]).toMatchObject({ text: 'good', diff: '[-not-] good', distance: 1 });
+    expect(r.counterfactuals[0].prediction.name).toBe('POSITIVE');
+  });
+
+  it('on the additive model, the strongest single-word counterfactual removes the word of largest planted weight', async () => {
+    // good 1.5 + fun 1.0 − boring 2.0 = 0.5: deleting good or fun flips it, deleting good flips it furthest.
+    const r = await json([
+      'counterfactual',
+      'good and fun but boring',
+      '--model',
+      additive,
+      '--proposer',
+      `list:${deletionsOnly}`,
+    ]);
+    expect(r.distance).toBe(1);
+    expect(r.counterfactuals.map((c: { diff: string }) => c.diff)).toEqual([
+      '[-good-] and fun but boring',
+      'good and [-fun-] but boring',
+    ]);
+    expect(r.counterfactuals[0].edits).toEqual([{ kind: 'delete', index: 0, from: 'good' }]);
+  });
+
+  it('substitutions from a list, --to, a table with the diff, and an SVG', async () => {
+    const list = path.join(dir, 'swaps.json');
+    fs.writeFileSync(list, JSON.stringify({ great: ['awful', 'fine'], fun: ['dull'] }));
+    const svg = path.join(dir, 'cf.svg');
+    const args = ['counterfactual', 'the movie was great fun', '--model', additive, '--proposer', `list:${list}`];
+    const r = await runCli([...args, '--to', 'NEGATIVE', '--svg', svg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\[-great-\]\{\+awful\+\}/);
+    expect(r.stdout).toMatch(/minimal: every smaller edit set was tried/);
+    expectWellFormedXml(svg);
+  });
+
+  it('nothing within the budget: said, exit 0, or exit 3 with --require', async () => {
+    const args = [
+      'counterfactual',
+      'great great great',
+      '--model',
+      additive,
+      '--proposer',
+      `list:${deletionsOnly}`,
+      '--max-edits',
+      '1',
+    ];
+    const r = await runCli(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/no counterfactual within the budget/);
+    expect((await runCli([...args, '--require'])).code).toBe(3);
+  });
+
+  it('bad input: an unknown --to label, a budget of 0, a proposer model that is not a masked LM', async () => {
+    const base = ['counterfactual', 'not good', '--model', interaction];
+    const unknown = await runCli([...base, '--to', 'MAYBE']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--to 'MAYBE' is not a label .*NEGATIVE, POSITIVE/);
+    expect((await runCli([...base, '--budget', '0'])).code).toBe(2);
+    const mlm = await runCli([...base, '--proposer', 'mlm', '--proposer-model', 'tiny-lm']);
+    expect(mlm.code).toBe(2);
+    expect(mlm.stderr).toMatch(/needs a masked language model/);
+  });
+});
