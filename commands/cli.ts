@@ -8,6 +8,7 @@ import { biasCommand } from './bias.js';
 import { conceptsCommand } from './concepts.js';
 import { counterfactualCommand } from './counterfactual.js';
 import { explainCommand } from './explain.js';
+import { exploreCommand } from './explore.js';
 import { fidelityCommand } from './fidelity.js';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   program.addCommand(conceptsCommand());
   program.addCommand(biasCommand());
   program.addCommand(counterfactualCommand());
+  program.addCommand(exploreCommand());
   program.addCommand(fidelityCommand());
   program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {

@@ -1,25 +1,13 @@
-/** A text as words that can be edited, and edits applied with the original spacing kept. */
+/** Edits to a text's words, applied with the original spacing kept. */
+import { type Word } from '../text/words.js';
 
-export interface Word {
-  text: string;
-  start: number;
-  end: number;
-}
+export { wordsOf, type Word } from '../text/words.js';
 
 export type Edit =
   | { kind: 'substitute'; index: number; to: string }
   | { kind: 'delete'; index: number }
   /** Insert `word` before word `index` (index = words.length: at the end). */
   | { kind: 'insert'; index: number; to: string };
-
-/** Words and punctuation marks, as the word granularity cuts them. */
-export function wordsOf(text: string): Word[] {
-  return [...text.matchAll(/[\p{L}\p{N}\p{M}'’_-]+|[^\s\p{L}\p{N}\p{M}]/gu)].map((m) => ({
-    text: m[0],
-    start: m.index,
-    end: m.index + m[0].length,
-  }));
-}
 
 /** The text with `edits` applied (at most one per word), spacing and punctuation untouched elsewhere. */
 export function applyEdits(text: string, words: readonly Word[], edits: readonly Edit[]): string {

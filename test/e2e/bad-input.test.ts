@@ -90,6 +90,8 @@ function baseArgs(command: string[], method?: string): string[] {
       return ['explain', 'a good film', ...(method ? ['--method', method] : [])];
     case 'attention':
       return ['attention', 'the cat sat'];
+    case 'explore':
+      return ['explore', 'a good film', '--variant', 'a bad film'];
     case 'counterfactual':
       return [
         'counterfactual',
@@ -222,6 +224,8 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['attention --layer beyond the model', () => ['attention', 'the cat', '--layer', '99'], 2],
     ['attention with an unknown --format', () => ['attention', 'the cat', '--format', 'xml'], 2],
     ['an unknown subcommand', () => ['explian', 'good'], 2],
+    ['explore without variants', () => ['explore', 'good'], 2],
+    ['explore from a missing variants file', () => ['explore', 'good', '--variants', '/nonexistent.txt'], 2],
     ['counterfactual with an unknown proposer', () => ['counterfactual', 'good', '--proposer', 'thesaurus'], 2],
     ['counterfactual from a missing list', () => ['counterfactual', 'good', '--proposer', 'list:/nonexistent.json'], 2],
     ['counterfactual to an unknown label', () => ['counterfactual', 'good', '--to', 'MAYBE'], 2],

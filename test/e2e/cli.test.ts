@@ -93,7 +93,7 @@ describe('explain output', () => {
   it('--help lists every subcommand', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const sub of ['explain', 'attention', 'concepts', 'bias', 'counterfactual', 'fidelity', 'bench'])
+    for (const sub of ['explain', 'attention', 'concepts', 'bias', 'counterfactual', 'explore', 'fidelity', 'bench'])
       expect(r.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
   });
 
