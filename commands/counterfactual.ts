@@ -14,9 +14,11 @@ import {
   type ModelFlags,
 } from './common.js';
 import { emit, interactive, withSpinner, type OutputFlags } from './output.js';
+import { evaluate } from './counterfactual-data.js';
+import { addDataOptions, readExamples, type DataFlags } from './data.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
-interface CounterfactualFlags extends ModelFlags, OutputFlags {
+interface CounterfactualFlags extends ModelFlags, OutputFlags, DataFlags {
   to?: string;
   delta?: string;
   proposer: string;
@@ -28,8 +30,8 @@ interface CounterfactualFlags extends ModelFlags, OutputFlags {
   maxEdits: string;
   candidates: string;
   top: string;
-  seed: string;
   require?: boolean;
+  out?: string;
   [param: string]: unknown;
 }
 
@@ -39,7 +41,7 @@ export function counterfactualCommand(): Command {
     .description(
       "Search for minimal word substitutions, deletions and insertions that flip a classifier (or change a causal LM's next token), guided by an attribution method and bounded by a forward-pass budget.",
     )
-    .argument('<text>', 'the input text')
+    .argument('[text]', 'the input text (or --data for a dataset)')
     .option('--to <target>', 'reach this label (classifier) or next token (causal LM) rather than any change')
     .option('--delta <x>', "causal LM: lower the predicted token's log-probability by this much instead")
     .option(
@@ -55,10 +57,13 @@ export function counterfactualCommand(): Command {
     .option('--max-edits <n>', 'edits per counterfactual at most', '3')
     .option('--candidates <n>', 'substitutes (and insertions) per word from the proposer', '8')
     .option('--top <n>', 'counterfactuals reported', '5')
-    .option('--seed <n>', 'seed for sampling methods', '0')
     .option('--require', 'exit 3 when no counterfactual is found within the budget')
     .option('--json', `print JSON (schema ${COUNTERFACTUAL_SCHEMA})`)
     .option('--svg <file>', "write a chart of the prediction's score for the original and each counterfactual");
+  addDataOptions(cmd).option(
+    '--out <file>',
+    'with --data: one JSON line per example; rerunning with the same file resumes',
+  );
   addModelOptions(addMethodOptions(cmd, { families: ['perturbation', 'gradient', 'attention'] }));
   cmd.addHelpText(
     'after',
@@ -67,9 +72,10 @@ export function counterfactualCommand(): Command {
       'interp counterfactual "not a good film" --proposer list:swaps.json --max-edits 2 --json',
       'interp counterfactual "the plot was thin" --proposer mlm --proposer-model ./my-bert-mlm --to POSITIVE',
       'interp counterfactual "Once upon a time" --model tiny-lm --delta 2 --budget 500',
+      'interp counterfactual --data dev.tsv --limit 200 --out cf.jsonl                    # flip rate, minimality, boundary',
     ]),
   );
-  return cmd.action(async (text: string, flags: CounterfactualFlags) => counterfactual(text, flags));
+  return cmd.action(async (text: string | undefined, flags: CounterfactualFlags) => counterfactual(text, flags));
 }
 
 async function proposerOf(flags: CounterfactualFlags): Promise<ProposerSpec> {
@@ -81,10 +87,12 @@ async function proposerOf(flags: CounterfactualFlags): Promise<ProposerSpec> {
   return { kind: 'mlm', model: await loadModel(flags.proposerModel) };
 }
 
-async function counterfactual(text: string, flags: CounterfactualFlags): Promise<void> {
+async function counterfactual(text: string | undefined, flags: CounterfactualFlags): Promise<void> {
+  if ((text === undefined) === (flags.data === undefined)) throw usageError('give a text or --data, not both');
+  const dataOnly = (['limit', 'sample', 'shard', 'format', 'out'] as const).find((f) => flags[f] !== undefined);
+  if (text !== undefined && dataOnly) throw usageError(`--${dataOnly} applies with --data`);
   const [method] = parseMethods(flags.method, '--method');
   const request = {
-    text,
     to: flags.to,
     delta: flags.delta === undefined ? undefined : parseNumber('--delta', flags.delta, 1e-6, 1000),
     method,
@@ -97,11 +105,13 @@ async function counterfactual(text: string, flags: CounterfactualFlags): Promise
     seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
   };
   optionalInteger('--threads', flags.threads, 1, 1_024);
+  const examples = flags.data === undefined ? null : readExamples(flags);
   const model = await withSpinner('loading model', () => openModel(flags));
   const proposer = await proposerOf(flags);
   const fluencyModel = flags.fluencyModel ? await loadModel(flags.fluencyModel) : undefined;
+  if (examples) return evaluate(model, examples, { ...request, proposer, fluencyModel }, flags);
   const report = await withSpinner('searching for counterfactuals', () =>
-    counterfactualReport(model, { ...request, proposer, fluencyModel }),
+    counterfactualReport(model, { ...request, text: text!, proposer, fluencyModel }),
   );
   const paint = interactive() && !flags.json ? { removed: chalk.red, inserted: chalk.green } : undefined;
   await emit(flags, report, { table: (r) => counterfactualTable(r, paint), chart: counterfactualChart });

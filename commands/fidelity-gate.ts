@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { thresholdError, usageError } from '../src/errors.js';
 import { checkThresholds, leaderboard, parseThreshold, type Leaderboard } from '../src/fidelity/leaderboard.js';
-import { corruptWarnings, readRecords } from '../src/fidelity/records.js';
+import { corruptWarnings, readRecords } from '../src/data/records.js';
+import { RECORD_SCHEMA, type FidelityRecord } from '../src/fidelity/types.js';
 import { curvesChart, leaderboardTable } from '../src/render/fidelity.js';
 import { collect } from './common.js';
 import { emit, warnOrRefuse, type OutputFlags } from './output.js';
@@ -51,7 +52,7 @@ export function summarizeCommand(): Command {
   return addGateOptions(summarize).action(async (files: string[], flags: GateFlags) => {
     thresholdsOf(flags);
     for (const f of files) if (!fs.existsSync(f)) throw usageError(`no such results file: ${f}`);
-    const read = files.map((f) => ({ file: f, ...readRecords(f) }));
+    const read = files.map((f) => ({ file: f, ...readRecords<FidelityRecord>(f, RECORD_SCHEMA) }));
     const records = read.flatMap((r) => r.records);
     if (records.length === 0) throw usageError('the result files hold no records');
     warnOrRefuse(read.flatMap((r) => corruptWarnings(r.file, r.corrupt)));

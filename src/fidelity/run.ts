@@ -5,8 +5,8 @@ import type { Model } from '../model/types.js';
 import { evaluateExample, recordKey } from './evaluate.js';
 import { leaderboard, type Leaderboard } from './leaderboard.js';
 import { randomizationCascade } from './randomization.js';
-import { corruptWarnings, openForAppend, readRecords } from './records.js';
-import type { FidelityConfig } from './types.js';
+import { corruptWarnings, openForAppend, readRecords } from '../data/records.js';
+import { RECORD_SCHEMA, type FidelityConfig, type FidelityRecord } from './types.js';
 
 export interface FidelityRun {
   /** Stream one JSON line per record here; records already in it are not run again (resume). */
@@ -40,7 +40,9 @@ async function runLocked(
   config: FidelityConfig,
   run: FidelityRun,
 ): Promise<{ board: Leaderboard; ran: number; warnings: string[] }> {
-  const { records: previous, corrupt } = run.out ? readRecords(run.out, true) : { records: [], corrupt: [] };
+  const { records: previous, corrupt } = run.out
+    ? readRecords<FidelityRecord>(run.out, RECORD_SCHEMA, true)
+    : { records: [], corrupt: [] };
   const done = new Set(previous.map((r) => r.key));
   const records = [...previous];
   const pending = data.filter((e) => config.methods.some((m) => !done.has(recordKey(model.id, e.id, m, config))));

@@ -1,4 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
+import type { CounterfactualEvaluation } from '../counterfactual/dataset.js';
 import type { CounterfactualReport } from '../counterfactual/report.js';
 import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
@@ -71,4 +72,30 @@ export function counterfactualChart(r: CounterfactualReport): TopLevelSpec {
       tooltip: [{ field: 'text' }, { field: 'prediction' }, { field: 'score', format: '.4f' }],
     },
   } as TopLevelSpec;
+}
+
+const estimate = (e: { mean: number; low: number; high: number } | null, digits = 3) =>
+  e ? `${e.mean.toFixed(digits)} [${e.low.toFixed(digits)}, ${e.high.toFixed(digits)}]` : '-';
+
+/** The dataset figures with bootstrap intervals, and the edits that flip decisions most often. */
+export function evaluationTable(r: CounterfactualEvaluation): string {
+  const rows = [
+    ['flip rate', estimate(r.flipRate)],
+    ['minimality (share of words changed)', estimate(r.minimality)],
+    ['edits per counterfactual', estimate(r.distance, 2)],
+    ['fluency', estimate(r.fluency)],
+    ['forward passes per example', estimate(r.passesPerExample, 0)],
+  ];
+  const boundary = r.boundary.map((b) => [
+    b.edit,
+    b.count,
+    Object.entries(b.to)
+      .map(([label, n]) => `${visible(label)} ${n}`)
+      .join(', '),
+  ]);
+  const header = `${r.model} · ${r.examples} examples · proposer ${r.proposer}, words ordered by ${r.method}, budget ${r.budget} · mean [95% bootstrap interval]`;
+  const edges = boundary.length
+    ? `the decision boundary: edits that flip decisions most often\n${fittedTable(['edit', 'flips', 'to'], boundary, 1)}\n`
+    : '';
+  return `${wrapText(header)}\n${fittedTable(['measure', 'value'], rows, 1)}\n${edges}`;
 }

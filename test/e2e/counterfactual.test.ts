@@ -80,6 +80,29 @@ describe('interp counterfactual on planted models', () => {
     expect((await runCli([...args, '--require'])).code).toBe(3);
   });
 
+  it('--data: flip rate, minimality and the decision boundary over a dataset, resumed from --out', async () => {
+    const data = path.join(dir, 'data.tsv');
+    fs.writeFileSync(data, 'good and fun but boring\t1\ngreat great great\t1\nfun but dull\t0\n');
+    const out = path.join(dir, 'cf.jsonl');
+    const args = ['counterfactual', '--data', data, '--model', additive, '--proposer', `list:${deletionsOnly}`];
+    const r = await json([...args, '--max-edits', '1', '--out', out]);
+    expect(r.schema).toBe('interp/counterfactual-eval@1');
+    expect(r.examples).toBe(3);
+    // good and fun but boring: delete good; great great great: no single deletion flips; fun but dull (0): delete dull.
+    expect(r.flipRate.mean).toBeCloseTo(2 / 3, 9);
+    expect(r.distance.mean).toBe(1);
+    expect(r.boundary).toEqual([
+      { edit: 'delete dull', count: 1, to: { POSITIVE: 1 } },
+      { edit: 'delete good', count: 1, to: { NEGATIVE: 1 } },
+    ]);
+    const lines = fs.readFileSync(out, 'utf8');
+    expect(lines.trim().split('\n')).toHaveLength(3);
+    const again = await json([...args, '--max-edits', '1', '--out', out]);
+    expect(again).toEqual(r);
+    expect(fs.readFileSync(out, 'utf8')).toBe(lines);
+    expect((await runCli(['counterfactual', 'good', '--limit', '3'])).code).toBe(2);
+  });
+
   it('bad input: an unknown --to label, a budget of 0, a proposer model that is not a masked LM', async () => {
     const base = ['counterfactual', 'not good', '--model', interaction];
     const unknown = await runCli([...base, '--to', 'MAYBE']);

@@ -2,30 +2,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { usageFault } from '../errors.js';
 import { fsReason } from '../util/paths.js';
-import { RECORD_SCHEMA, type FidelityRecord } from './types.js';
 
-export interface RecordFile {
-  records: FidelityRecord[];
+export interface RecordFile<T> {
+  records: T[];
   /** Lines that are not records, by line number: skipped, and worth a warning. */
   corrupt: number[];
 }
 
 /**
- * The records of a results file. A last line cut short (a run killed mid-write) is dropped, and with
+ * The records of a JSONL results file (lines of one schema), as `fidelity --out` and `counterfactual --out` write them. A last line cut short (a run killed mid-write) is dropped, and with
  * `repair` cut off the file so that appending resumes cleanly; a bad line elsewhere is skipped and reported.
  */
-export function readRecords(file: string, repair = false): RecordFile {
+export function readRecords<T>(file: string, schema: string, repair = false): RecordFile<T> {
   if (!fs.existsSync(file)) return { records: [], corrupt: [] };
   const text = fs.readFileSync(file, 'utf8');
   const lines = text.split('\n');
-  const records: FidelityRecord[] = [];
+  const records: T[] = [];
   const corrupt: number[] = [];
   let offset = 0;
   lines.forEach((line, i) => {
     const start = offset;
     offset += Buffer.byteLength(line) + 1;
     if (!line.trim()) return;
-    const record = parseRecord(line);
+    const record = parseRecord<T>(line, schema);
     if (record) return void records.push(record);
     // The last line can only be a record cut short; a bad line before it is damage, worth saying.
     if (lines.slice(i + 1).some((l) => l.trim())) corrupt.push(i + 1);
@@ -34,10 +33,10 @@ export function readRecords(file: string, repair = false): RecordFile {
   return { records, corrupt };
 }
 
-function parseRecord(line: string): FidelityRecord | null {
+function parseRecord<T>(line: string, schema: string): T | null {
   try {
     const r = JSON.parse(line);
-    return r?.schema === RECORD_SCHEMA ? (r as FidelityRecord) : null;
+    return r?.schema === schema ? (r as T) : null;
   } catch {
     return null;
   }
