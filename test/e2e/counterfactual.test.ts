@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { additiveClassifier, interactionClassifier, writePlanted } from '../../fixtures/planted.js';
+import {
+  ADDITIVE_WEIGHTS,
+  additiveClassifier,
+  interactionClassifier,
+  plantedMaskedLM,
+  writePlanted,
+} from '../../fixtures/planted.js';
 import { expectWellFormedXml, runCli, tempDir } from '../helpers.js';
 
 let additive: string;
@@ -61,6 +67,30 @@ describe('interp counterfactual on planted models', () => {
     expect(r.stdout).toMatch(/\[-great-\]\{\+awful\+\}/);
     expect(r.stdout).toMatch(/minimal: every smaller edit set was tried/);
     expectWellFormedXml(svg);
+  });
+
+  it('the mlm proposer fills a mask with the planted words, and fluency is their exact pseudo-log-likelihood', async () => {
+    const mlm = writePlanted(plantedMaskedLM());
+    const r = await json([
+      'counterfactual',
+      'good fun',
+      '--model',
+      additive,
+      '--proposer',
+      'mlm',
+      '--proposer-model',
+      mlm,
+    ]);
+    expect(r.proposer).toBe('mlm');
+    expect(r.fluency.kind).toBe('pseudo-log-likelihood');
+    // At [MASK] the planted logits are awful 10, dull 6, boring 4 and 0 for every other entry of the vocabulary.
+    const V = 5 + Object.keys(ADDITIVE_WEIGHTS).length;
+    const logZ = Math.log(Math.exp(10) + Math.exp(6) + Math.exp(4) + (V - 3));
+    expect(r.fluency.original).toBeCloseTo(-logZ, 5);
+    const [best] = r.counterfactuals;
+    expect(best.edits).toEqual([{ kind: 'substitute', index: 0, to: 'awful', from: 'good' }]);
+    expect(best.fluency).toBeCloseTo((10 - logZ + (0 - logZ)) / 2, 5);
+    expect(best.prediction.name).toBe('NEGATIVE');
   });
 
   it('nothing within the budget: said, exit 0, or exit 3 with --require', async () => {
