@@ -44,21 +44,14 @@ export interface CounterfactualEvaluation {
   warnings: string[];
 }
 
-const keyOf = (model: string, example: Example, r: CounterfactualRequest, proposer: string) =>
-  JSON.stringify([
-    model,
-    example.id,
-    example.text,
-    proposer,
-    r.method,
-    r.budget,
-    r.beam,
-    r.maxEdits,
-    r.candidates,
-    r.to ?? null,
-    r.delta ?? null,
-    r.seed,
-  ]);
+/** Everything that decides an example's search: a rerun with any of it changed runs the example again. */
+const keyOf = (model: string, example: Example, r: Omit<CounterfactualRequest, 'text'>) => {
+  const p = r.proposer;
+  const proposer = p.kind === 'list' ? `list:${p.file}` : p.kind === 'mlm' ? `mlm:${p.model.id}` : p.kind;
+  const fluency = r.fluencyModel?.id ?? null;
+  const search = [r.method, r.params ?? {}, r.choices ?? {}, r.budget, r.beam, r.maxEdits, r.candidates, r.seed];
+  return JSON.stringify([model, example.id, example.text, proposer, fluency, r.to ?? null, r.delta ?? null, ...search]);
+};
 
 /**
  * Counterfactuals over a dataset, as papers report them (MiCE, Polyjuice): flip rate, minimality, fluency and
@@ -75,11 +68,10 @@ export async function evaluateCounterfactuals(
     const { records: previous, corrupt } = options.out
       ? readRecords<CounterfactualRecord>(options.out, COUNTERFACTUAL_RECORD_SCHEMA, true)
       : { records: [], corrupt: [] };
-    const proposer = request.proposer.kind;
     const done = new Map(previous.map((r) => [r.key, r]));
     const records: CounterfactualRecord[] = [];
     for (const [i, example] of examples.entries()) {
-      const key = keyOf(model.id, example, request as CounterfactualRequest, proposer);
+      const key = keyOf(model.id, example, request);
       let record = done.get(key);
       if (!record) {
         const report = await counterfactualReport(model, { ...request, text: example.text, top: 1 });
