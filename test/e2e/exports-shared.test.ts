@@ -1,18 +1,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeGpt2NoBosExport, writeQuantizedCopy } from '../../fixtures/exports.js';
-import { runCli, sharedDir, skipWithoutShared, tempDir } from '../helpers.js';
+import { writeQuantizedCopy } from '../../fixtures/exports.js';
+import { runCli, skipWithoutShared, tempDir } from '../helpers.js';
+import { gpt2NoBos } from '../support/gpt2.js';
 
-const gpt2Tokenizer = path.join(sharedDir, 'models', 'gpt2-tokenizer');
-const gpt2Dir = skipWithoutShared
-  ? ''
-  : writeGpt2NoBosExport(path.join(tempDir('interp-gpt2-'), 'gpt2'), gpt2Tokenizer, {
-      layers: 2,
-      heads: 4,
-      dim: 64,
-      positions: 128,
-      seed: 3,
-    });
+const gpt2Dir = gpt2NoBos();
 
 describe.skipIf(skipWithoutShared)('the CLI on a GPT-2 export without BOS and on its q8 copy', () => {
   it('explain with default flags exits 0: <|endoftext|> leads as a special token, and removing every word leaves a real baseline', async () => {

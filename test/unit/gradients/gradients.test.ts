@@ -10,48 +10,12 @@ import {
 import { attentionTimesGradient } from '../../../src/attention/gradient.js';
 import { resolveTarget } from '../../../src/target/target.js';
 import { encodeText } from '../../../src/text/encode.js';
-import { explainText, prepare } from '../../../src/explain.js';
-import { gradientContext } from '../../../src/gradients/context.js';
+import { explainText } from '../../../src/explain.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
-import { Rng } from '../../../src/util/rng.js';
 import { gaussLegendre } from '../../../src/util/quadrature.js';
 import { runCli } from '../../helpers.js';
-
-/**
- * The gradient of the target score with respect to the input embeddings, against central finite
- * differences along two unit directions: the gradient's own (where the derivative is largest) and a
- * random one. Error = |⟨g, v⟩ − FD| / ‖g‖. Curvature (large steps) and float32
- * rounding (small steps) limit FD from both sides, so the best of six step sizes and their Richardson
- * extrapolations counts.
- */
-async function gradientError(
-  model: Model,
-  text: string,
-  target: { target?: string; score?: string; continuation?: string } = {},
-): Promise<number> {
-  const p = await prepare(model, { text, method: 'saliency', target });
-  const g = await gradientContext(model, p.encoding, p.features, p.target, 'zero');
-  const [{ gradient }] = await g.run([g.input]);
-  const norm = Math.sqrt(gradient.reduce((s, v) => s + v * v, 0));
-  expect(norm).toBeGreaterThan(0);
-  const rng = new Rng(7);
-  const random = Float32Array.from(gradient, () => rng.normal());
-  const rnorm = Math.sqrt(random.reduce((s, v) => s + v * v, 0));
-  const directions = [gradient.map((v) => v / norm), random.map((v) => v / rnorm)];
-  let worst = 0;
-  for (const v of directions) {
-    const analytic = v.reduce((s, vi, i) => s + vi * gradient[i], 0);
-    const steps = [0.01, 0.005, 0.0025, 0.00125, 0.000625, 0.0003125];
-    const rows = steps.flatMap((h) => [g.input.map((x, i) => x + h * v[i]), g.input.map((x, i) => x - h * v[i])]);
-    const out = await g.run(rows);
-    const central = steps.map((h, k) => (out[2 * k].score - out[2 * k + 1].score) / (2 * h));
-    // Richardson extrapolation of each halving cancels the h² term of the central difference.
-    const estimates = [...central, ...central.slice(1).map((half, k) => (4 * half - central[k]) / 3)];
-    worst = Math.max(worst, Math.min(...estimates.map((e) => Math.abs(e - analytic) / norm)));
-  }
-  return worst;
-}
+import { gradientError } from '../../support/gradients.js';
 
 const TEXT = 'the movie was great but the plot was boring and very dull';
 

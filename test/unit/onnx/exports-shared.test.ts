@@ -1,6 +1,4 @@
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeGpt2NoBosExport } from '../../../fixtures/exports.js';
 import { sentenceLogProbs } from '../../../src/bias/pairs.js';
 import { explainText } from '../../../src/explain.js';
 import { loadModel } from '../../../src/model/load.js';
@@ -9,18 +7,10 @@ import { buildFeeds } from '../../../src/runner/runBatched.js';
 import { lastLogits, resolveTarget, scoreSequences } from '../../../src/target/target.js';
 import { contextTokenId, encodeText } from '../../../src/text/encode.js';
 import { checkEveryForm } from './exportForms.js';
-import { distilbert, llama, sharedDir, skipWithoutShared, tempDir } from '../../helpers.js';
+import { distilbert, llama, skipWithoutShared } from '../../helpers.js';
+import { gpt2NoBos } from '../../support/gpt2.js';
 
-const gpt2Tokenizer = path.join(sharedDir, 'models', 'gpt2-tokenizer');
-const gpt2Dir = skipWithoutShared
-  ? ''
-  : writeGpt2NoBosExport(path.join(tempDir('interp-gpt2-'), 'gpt2'), gpt2Tokenizer, {
-      layers: 2,
-      heads: 4,
-      dim: 64,
-      positions: 128,
-      seed: 3,
-    });
+const gpt2Dir = gpt2NoBos();
 
 describe.skipIf(skipWithoutShared)('every export form of the shared distilbert-sst2-mini', () => {
   checkEveryForm({ name: 'distilbert', dir: distilbert, text: 'the film was a delight', rebuildable: false });
