@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ADDITIVE_WEIGHTS,
   additiveClassifier,
+  inductionLM,
   interactionClassifier,
   plantedMaskedLM,
   writePlanted,
@@ -91,6 +92,22 @@ describe('interp counterfactual on planted models', () => {
     expect(best.edits).toEqual([{ kind: 'substitute', index: 0, to: 'awful', from: 'good' }]);
     expect(best.fluency).toBeCloseTo((10 - logZ + (0 - logZ)) / 2, 5);
     expect(best.prediction.name).toBe('NEGATIVE');
+  });
+
+  it('a causal LM: the next token changes, or becomes --to, or loses --delta of log-probability', async () => {
+    const lm = writePlanted(inductionLM());
+    const list = path.join(dir, 'letters.json');
+    fs.writeFileSync(list, JSON.stringify({ h: ['d'] }));
+    const base = ['counterfactual', 'c f a h k b x q c f a', '--model', lm, '--proposer', `list:${list}`];
+    const any = await json([...base, '--max-edits', '1']);
+    expect(any.prediction.name).toBe('h');
+    const swap = any.counterfactuals.find((c: { diff: string }) => c.diff.includes('[-h-]{+d+}'));
+    expect(swap.prediction.name).toBe('d');
+    const to = await json([...base, '--to', 'd']);
+    expect(to.counterfactuals.every((c: { prediction: { name: string } }) => c.prediction.name === 'd')).toBe(true);
+    const delta = await json([...base, '--delta', '2', '--max-edits', '1']);
+    expect(delta.goal).toEqual({ kind: 'delta', to: null, delta: 2 });
+    expect(delta.found).toBe(true);
   });
 
   it('nothing within the budget: said, exit 0, or exit 3 with --require', async () => {
