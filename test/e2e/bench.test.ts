@@ -123,15 +123,6 @@ describe('interp bench (tiny settings; timings are not asserted)', () => {
     expect(same.code, same.stderr).toBe(0);
   });
 
-  it('a machine that was merely less loaded is no regression: the gate compares times over plain forwards', async () => {
-    const quiet = { ...report, rows: report.rows.map((row) => ({ ...row, medianMs: row.medianMs / 100 })) };
-    const baseline = path.join(dir, 'quiet.json');
-    fs.writeFileSync(baseline, JSON.stringify(quiet));
-    const args = ['bench', '--model', 'sst2-tiny', '--methods', 'occlusion', '--lengths', '8', '--runs', '3'];
-    const r = await runCli([...args, '--baseline', baseline, '--max-regression', '200%']);
-    expect(r.code, r.stderr).toBe(0);
-  });
-
   it('rejects bad settings with exit 2', async () => {
     expect((await runCli(['bench', '--methods', 'nope'])).code).toBe(2);
     expect((await runCli(['bench', '--lengths', '8,x'])).code).toBe(2);
