@@ -4,15 +4,7 @@ import { COUNTERFACTUAL_SCHEMA, counterfactualReport, type ProposerSpec } from '
 import { thresholdError, usageError } from '../src/errors.js';
 import { loadModel } from '../src/model/load.js';
 import { counterfactualChart, counterfactualTable } from '../src/render/counterfactual.js';
-import {
-  addModelOptions,
-  examples,
-  openModel,
-  optionalInteger,
-  parseInteger,
-  parseNumber,
-  type ModelFlags,
-} from './common.js';
+import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, interactive, withSpinner, type OutputFlags } from './output.js';
 import { evaluate } from './counterfactual-data.js';
 import { addDataOptions, readExamples, type DataFlags } from './data.js';
@@ -104,7 +96,6 @@ async function counterfactual(text: string | undefined, flags: CounterfactualFla
     top: parseInteger('--top', flags.top, 1, 1_000),
     seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
   };
-  optionalInteger('--threads', flags.threads, 1, 1_024);
   const examples = flags.data === undefined ? null : readExamples(flags);
   const model = await withSpinner('loading model', () => openModel(flags));
   const proposer = await proposerOf(flags);

@@ -4,9 +4,10 @@ import { readText } from '../data/datasets.js';
 import { usageError } from '../errors.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import type { Model } from '../model/types.js';
-import { runBatched } from '../runner/runBatched.js';
-import { logProbAt } from '../target/target.js';
+import { maskedLogProbs, sentenceLogProbs } from '../target/likelihood.js';
 import { encodeText } from '../text/encode.js';
+
+export { sentenceLogProbs } from '../target/likelihood.js';
 
 export const PAIRS_SCHEMA = 'interp/bias-pairs@1';
 
@@ -60,24 +61,6 @@ export function readPairs(file: string): SentencePair[] {
     });
 }
 
-/** Log-probability of a whole sentence under a causal LM: every real token given those before (the encoding starts with BOS, or the context token of a model without one). */
-export async function sentenceLogProbs(model: Model, texts: string[]): Promise<number[]> {
-  const seqs = texts.map((t) => encodeText(model, t, { truncate: true }).ids);
-  return runBatched(
-    model,
-    seqs,
-    (batch, r, i) => {
-      const { data, dims } = batch.output(model.signature.logits);
-      const V = dims[2];
-      let total = 0;
-      for (let t = 1; t < batch.lengths[r]; t++)
-        total += logProbAt(data, (r * batch.length + t - 1) * V, V, seqs[i][t]);
-      return total;
-    },
-    { batchTokens: 4096 },
-  );
-}
-
 /** Longest common subsequence of two id lists: the positions in `a` that the pair shares. */
 export function sharedPositions(a: readonly number[], b: readonly number[]): number[] {
   const m = a.length;
@@ -122,17 +105,8 @@ export async function pseudoLogLikelihoods(model: Model, pairs: SentencePair[]):
     }
   });
   const scores: [number, number][] = pairs.map(() => [0, 0]);
-  await runBatched(
-    model,
-    jobs.map((j) => j.seq),
-    (batch, r, i) => {
-      const { data, dims } = batch.output(model.signature.logits);
-      const V = dims[2];
-      const job = jobs[i];
-      scores[job.pair][job.side] += logProbAt(data, (r * batch.length + job.position) * V, V, job.token);
-    },
-    { batchTokens: 4096 },
-  );
+  const logProbs = await maskedLogProbs(model, jobs);
+  jobs.forEach((job, k) => (scores[job.pair][job.side] += logProbs[k]));
   return scores;
 }
 

@@ -1,10 +1,8 @@
 import { usageFault } from '../errors.js';
 import { explainText } from '../explain.js';
-import { sentenceLogProbs } from '../bias/pairs.js';
 import type { Model } from '../model/types.js';
-import { logitRows } from '../target/target.js';
+import { maskedLogProbs, sentenceLogProbs, type MaskedToken } from '../target/likelihood.js';
 import { encodeText } from '../text/encode.js';
-import { logSumExp } from '../util/maths.js';
 import { embeddingProposer, listProposer, mlmProposer, type Proposer } from './proposers.js';
 import { Judge, searchEdits, type Goal, type Prediction } from './search.js';
 import { diffText, wordsOf, type Edit, type Word } from './text.js';
@@ -89,31 +87,22 @@ async function wordOrder(model: Model, request: CounterfactualRequest, words: re
 
 /** Mean per-token log-likelihood: pseudo-log-likelihood under a masked LM, log-probability under a causal LM. */
 async function fluencyOf(model: Model, texts: string[]): Promise<number[]> {
-  if (model.task === 'causal-lm') {
-    const totals = await sentenceLogProbs(model, texts);
-    return totals.map((t, i) => t / Math.max(1, encodeText(model, texts[i], { truncate: true }).ids.length - 1));
-  }
+  if (model.task === 'causal-lm') return sentenceLogProbs(model, texts, true);
   const maskId = model.tokenizer.mask_token_id!;
   const special = new Set(model.tokenizer.all_special_ids);
-  const jobs: { seq: number[]; position: number; token: number; text: number }[] = [];
+  const jobs: (MaskedToken & { text: number })[] = [];
   texts.forEach((t, ti) => {
     const ids = encodeText(model, t, { truncate: true }).ids;
     ids.forEach((id, p) => {
-      if (special.has(id)) return;
-      const seq = [...ids];
-      seq[p] = maskId;
-      jobs.push({ seq, position: p, token: id, text: ti });
+      if (!special.has(id))
+        jobs.push({ seq: ids.map((x, q) => (q === p ? maskId : x)), position: p, token: id, text: ti });
     });
   });
-  const rows = await logitRows(
-    model,
-    jobs.map((j) => j.seq),
-    { position: (i) => jobs[i].position },
-  );
+  const logProbs = await maskedLogProbs(model, jobs);
   const sums = texts.map(() => ({ total: 0, n: 0 }));
-  rows.forEach((logits, i) => {
-    sums[jobs[i].text].total += logits[jobs[i].token] - logSumExp(logits);
-    sums[jobs[i].text].n++;
+  jobs.forEach((job, k) => {
+    sums[job.text].total += logProbs[k];
+    sums[job.text].n++;
   });
   return sums.map((s) => s.total / Math.max(1, s.n));
 }

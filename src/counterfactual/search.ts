@@ -137,14 +137,19 @@ export async function searchEdits(
     if (next.length === 0 || room <= 0) return { found: [], distance: d - 1, exhaustive };
     if (next.length > room) exhaustive = false;
     // An edit set that leaves no text at all is no counterfactual: it is not run.
-    const apply = (set: number[]) =>
-      applyEdits(
-        text,
-        words,
-        set.map((m) => moves[m]),
-      );
-    const tried = next.filter((set) => apply(set).trim()).slice(0, room);
-    const texts = tried.map(apply);
+    const candidates = next
+      .map((set) => ({
+        set,
+        text: applyEdits(
+          text,
+          words,
+          set.map((m) => moves[m]),
+        ),
+      }))
+      .filter((c) => c.text.trim())
+      .slice(0, room);
+    const tried = candidates.map((c) => c.set);
+    const texts = candidates.map((c) => c.text);
     const verdicts = await judge.judge(texts);
     const found = tried
       .map((set, i) => ({ edits: set.map((m) => moves[m]), text: texts[i], verdict: verdicts[i] }))

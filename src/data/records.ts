@@ -71,9 +71,13 @@ function lockFile(file: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      const release = () => fs.rmSync(lock, { force: true });
-      process.once('exit', release);
-      return release;
+      // Released when the run ends, or at exit if it never does; the exit hook goes with the lock.
+      const atExit = () => fs.rmSync(lock, { force: true });
+      process.once('exit', atExit);
+      return () => {
+        process.off('exit', atExit);
+        atExit();
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = Number(fs.readFileSync(lock, 'utf8'));
