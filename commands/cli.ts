@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { cliParam, ExitCode, InterpError } from '../src/errors.js';
 import { examples } from './common.js';
+import { VERSION } from '../src/util/paths.js';
 import { quietOnClosedPipe } from './output.js';
 import { attentionCommand } from './attention.js';
 import { benchCommand } from './bench.js';
@@ -10,13 +11,14 @@ import { counterfactualCommand } from './counterfactual.js';
 import { explainCommand } from './explain.js';
 import { exploreCommand } from './explore.js';
 import { fidelityCommand } from './fidelity.js';
+import { reportCommand } from './report.js';
 
 export function buildProgram(): Command {
   const program = new Command('interp')
     .description(
       'Explain transformer language models locally: attributions, attention, concepts, bias and fidelity on ONNX models.',
     )
-    .version('0.1.0')
+    .version(VERSION)
     .showSuggestionAfterError(true)
     .enablePositionalOptions()
     .addHelpText(
@@ -34,6 +36,7 @@ export function buildProgram(): Command {
   program.addCommand(counterfactualCommand());
   program.addCommand(exploreCommand());
   program.addCommand(fidelityCommand());
+  program.addCommand(reportCommand());
   program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {
     cmd.exitOverride();

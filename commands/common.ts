@@ -50,3 +50,9 @@ export const collect = (value: string, previous: string[]): string[] => [...prev
 export function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
+
+/** A command line as a shell would need it typed: arguments with spaces or quotes are single-quoted. */
+export function invocation(args: readonly string[]): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['interp', ...args.map(quote)].join(' ');
+}

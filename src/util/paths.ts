@@ -81,3 +81,6 @@ export function moduleHash(from: string, modules: readonly string[]): string {
   }
   return hash;
 }
+
+/** This package's version, as package.json gives it. */
+export const VERSION: string = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;

@@ -1,0 +1,193 @@
+import { rolloutRow } from '../attention/analysis.js';
+import { attentionView } from '../attention/report.js';
+import { compareMethods } from '../comparison.js';
+import { counterfactualReport, type CounterfactualReport } from '../counterfactual/report.js';
+import type { Example } from '../data/datasets.js';
+import { usageFault } from '../errors.js';
+import { explainText, prepare, type Attribution, type ExplainRequest } from '../explain.js';
+import { explainGeneration, type GenerationAttribution } from '../generate.js';
+import { emptyCoalition, fullCoalition } from '../masking/replacement.js';
+import { MaskedScorer } from '../masking/scorer.js';
+import { faithfulness, type Faithfulness } from '../metrics/faithfulness.js';
+import type { Model } from '../model/types.js';
+import { RunContext } from '../runtime/context.js';
+import { pool } from '../render/attention.js';
+import type { TokenRecord } from '../text/encode.js';
+import type { HeadRole } from '../attention/analysis.js';
+
+export const REPORT_SCHEMA = 'interp/report@1';
+
+/** Points on each deletion and insertion curve in the page (the fidelity default). */
+export const REPORT_CURVE_POINTS = 51;
+
+export interface ReportRequest extends Omit<ExplainRequest, 'text' | 'method'> {
+  /** One text, or a dataset's examples (a page with an example picker). */
+  examples: Pick<Example, 'id' | 'text' | 'label'>[];
+  methods: string[];
+  /** Causal LMs: generate this many tokens and attribute each (the first method). */
+  generate?: number;
+  /** Search counterfactuals with the embedding proposer under this forward-pass budget (0: none). */
+  counterfactualBudget: number;
+  /** Above this many tokens, attention maps pool neighbouring tokens into ranges. */
+  maxTokens: number;
+  /** The command line that made the page, shown in its header. */
+  invocation: string;
+  version: string;
+}
+
+/** The attention of one input, pooled to at most `maxTokens` bins a side. */
+export interface PageAttention {
+  shape: { layers: number; heads: number; tokens: number };
+  /** Tokens per bin (1: not pooled). */
+  bin: number;
+  labels: string[];
+  /** [layer][head] → [query bin × key bin], row-major. */
+  maps: number[][][];
+  /** Attention rollout (Abnar & Zuidema 2020) from the focus position to every token, unpooled. */
+  rollout: { focus: number; row: number[] };
+  roles: HeadRole[];
+}
+
+export interface ReportItem {
+  id: string;
+  text: string;
+  label: string | null;
+  tokens: TokenRecord[];
+  explanations: Attribution[];
+  /** [method, method] Spearman correlations of the attributions. */
+  correlations: number[][];
+  /** Deletion and insertion curves and ERASER scores of each explanation, in `explanations` order. */
+  faithfulness: Faithfulness[];
+  attention: PageAttention;
+  generation: GenerationAttribution | null;
+  counterfactual: CounterfactualReport | null;
+}
+
+/** Everything one HTML page shows, embedded in it as JSON. */
+export interface PageReport {
+  schema: typeof REPORT_SCHEMA;
+  version: string;
+  invocation: string;
+  model: string;
+  task: Model['task'];
+  methods: string[];
+  seed: number;
+  forwardPasses: number;
+  items: ReportItem[];
+}
+
+function checkRequest(model: Model, r: ReportRequest): void {
+  if (r.examples.length === 0) throw usageFault('data', 'the page has no examples');
+  if (r.methods.length === 0) throw usageFault('methods', '{param} names no method');
+  if (r.generate !== undefined && model.task !== 'causal-lm')
+    throw usageFault('generate', '{param} applies to causal language models');
+}
+
+/** Every method on one input, sharing its preparation; one method needs no comparison. */
+async function explanations(model: Model, request: ExplainRequest, methods: string[]) {
+  if (methods.length === 1) {
+    const result = await explainText(model, { ...request, method: methods[0] });
+    return { results: [result], correlations: [[1]] };
+  }
+  return compareMethods(model, request, methods);
+}
+
+async function curves(model: Model, request: ExplainRequest, results: Attribution[]) {
+  const p = await prepare(model, { ...request, method: 'occlusion' });
+  const n = p.features.length;
+  const score = new MaskedScorer(model, p.encoding, p.features, p.target, p.replacement, new RunContext())
+    .know(fullCoalition(n), p.fullScore)
+    .know(emptyCoalition(n), p.baselineScore!).score;
+  const out: Faithfulness[] = [];
+  for (const r of results) {
+    const values = r.features.map((f) => f.attribution);
+    out.push(await faithfulness(score, values, p.fullScore, { seed: request.seed, curvePoints: REPORT_CURVE_POINTS }));
+  }
+  return out;
+}
+
+async function pageAttention(model: Model, request: ReportRequest & { text: string }): Promise<PageAttention> {
+  const view = await attentionView(model, {
+    text: request.text,
+    sort: 'entropy',
+    inductionLength: model.task === 'causal-lm' ? 20 : 0,
+    seed: request.seed ?? 0,
+    maxTokens: request.maxTokens,
+    truncate: request.truncate,
+  });
+  const { tokens: T } = view.shape;
+  const names = view.encoding.tokens;
+  const pooled = view.matrices.map((heads) => heads.map((m) => pool(m, T, names, request.maxTokens)));
+  const first = pooled[0][0];
+  return {
+    shape: view.shape,
+    bin: Math.ceil(T / first.size),
+    labels: first.labels,
+    maps: pooled.map((heads) => heads.map((p) => Array.from(p.data))),
+    rollout: { focus: view.focus, row: Array.from(rolloutRow(view.matrices, T, view.focus)) },
+    roles: view.roles,
+  };
+}
+
+async function reportItem(model: Model, request: ReportRequest, example: ReportRequest['examples'][number]) {
+  const explainRequest: ExplainRequest = { ...request, text: example.text, method: request.methods[0] };
+  const { results, correlations } = await explanations(model, explainRequest, request.methods);
+  const counterfactual =
+    request.counterfactualBudget > 0
+      ? await counterfactualReport(model, {
+          text: example.text,
+          proposer: { kind: 'embedding' },
+          method: 'occlusion',
+          budget: request.counterfactualBudget,
+          beam: 16,
+          maxEdits: 3,
+          candidates: 8,
+          top: 5,
+          seed: request.seed ?? 0,
+        })
+      : null;
+  const generation =
+    request.generate !== undefined ? await explainGeneration(model, explainRequest, request.generate) : null;
+  const item: ReportItem = {
+    id: example.id,
+    text: example.text,
+    label: example.label ?? null,
+    tokens: results[0].tokens,
+    explanations: results,
+    correlations,
+    faithfulness: await curves(model, explainRequest, results),
+    attention: await pageAttention(model, { ...request, text: example.text }),
+    generation,
+    counterfactual,
+  };
+  return item;
+}
+
+/** Explain each example with every method, measure each explanation, and gather the attention: one page's data. */
+export async function buildReport(
+  model: Model,
+  request: ReportRequest,
+  onItem?: (done: number) => void,
+): Promise<PageReport> {
+  checkRequest(model, request);
+  const items: ReportItem[] = [];
+  for (const example of request.examples) {
+    items.push(await reportItem(model, request, example));
+    onItem?.(items.length);
+  }
+  const passes = (i: ReportItem) =>
+    i.explanations.reduce((s, r) => s + r.forwardPasses, 0) +
+    (i.generation?.forwardPasses ?? 0) +
+    (i.counterfactual?.forwardPasses ?? 0);
+  return {
+    schema: REPORT_SCHEMA,
+    version: request.version,
+    invocation: request.invocation,
+    model: model.id,
+    task: model.task,
+    methods: request.methods,
+    seed: request.seed ?? 0,
+    forwardPasses: items.reduce((s, i) => s + passes(i), 0),
+    items,
+  };
+}
