@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
@@ -17,6 +18,12 @@ export default tseslint.config(
     },
   },
   { files: ['bin/*.js'], languageOptions: { globals: { process: 'readonly' } } },
+  {
+    // The report page's script runs in the browser, on nothing but the DOM.
+    files: ['assets/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
+    rules: { 'no-undef': 'error' },
+  },
   {
     // 80 lines: a function of the engine or a command reads in one screen, and the four that grew past it
     // (explain, gradient sessions, backward, canonicalize) each did several jobs. Fixture builders and training

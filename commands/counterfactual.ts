@@ -7,7 +7,7 @@ import { counterfactualChart, counterfactualTable } from '../src/render/counterf
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, interactive, withSpinner, type OutputFlags } from './output.js';
 import { evaluate } from './counterfactual-data.js';
-import { addDataOptions, readExamples, type DataFlags } from './data.js';
+import { addDataOptions, checkTextOrData, readExamples, type DataFlags } from './data.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
 interface CounterfactualFlags extends ModelFlags, OutputFlags, DataFlags {
@@ -80,9 +80,7 @@ async function proposerOf(flags: CounterfactualFlags): Promise<ProposerSpec> {
 }
 
 async function counterfactual(text: string | undefined, flags: CounterfactualFlags): Promise<void> {
-  if ((text === undefined) === (flags.data === undefined)) throw usageError('give a text or --data, not both');
-  const dataOnly = (['limit', 'sample', 'shard', 'format', 'out'] as const).find((f) => flags[f] !== undefined);
-  if (text !== undefined && dataOnly) throw usageError(`--${dataOnly} applies with --data`);
+  checkTextOrData(text, flags, ['out']);
   const [method] = parseMethods(flags.method, '--method');
   const request = {
     to: flags.to,

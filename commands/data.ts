@@ -46,3 +46,15 @@ export function readExamples(flags: DataFlags): Example[] {
   warnOrRefuse(warnings, flags.strict);
   return selectExamples(examples, selection);
 }
+
+/** A command that reads one text or a dataset: exactly one of them, and the dataset's flags only with a dataset. */
+export function checkTextOrData(
+  text: string | undefined,
+  flags: DataFlags & Record<string, unknown>,
+  dataOnly: string[] = [],
+) {
+  if ((text === undefined) === (flags.data === undefined))
+    throw usageError(text === undefined ? 'give a text or --data FILE' : 'give a text or --data, not both');
+  const given = ['limit', 'sample', 'shard', 'format', ...dataOnly].find((f) => flags[f] !== undefined);
+  if (text !== undefined && given) throw usageError(`--${given} applies with --data`);
+}

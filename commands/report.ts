@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { usageError } from '../src/errors.js';
 import { reportHtml } from '../src/render/html.js';
 import { buildReport, type ReportRequest } from '../src/report/page.js';
 import { VERSION, writeFileAtomic } from '../src/util/paths.js';
@@ -12,7 +11,7 @@ import {
   parseInteger,
   type ModelFlags,
 } from './common.js';
-import { addDataOptions, readExamples, type DataFlags } from './data.js';
+import { addDataOptions, checkTextOrData, readExamples, type DataFlags } from './data.js';
 import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 import { progressSpinner, withSpinner, writeStdout } from './output.js';
@@ -68,8 +67,7 @@ export function reportCommand(): Command {
 
 /** The request a page is built from; `args` is the command line shown in its header. */
 export function reportRequest(text: string | undefined, flags: ReportFlags, args: string[]): ReportRequest {
-  if ((text === undefined) === (flags.data === undefined))
-    throw usageError(text === undefined ? 'give a text or --data FILE' : 'give a text or --data, not both');
+  checkTextOrData(text, flags);
   const methods = parseMethods(flags.methods);
   return {
     examples: text !== undefined ? [{ id: '1', text }] : readExamples(flags),

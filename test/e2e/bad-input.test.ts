@@ -100,6 +100,17 @@ function baseArgs(command: string[], method?: string): string[] {
         `list:${files.swaps}`,
         ...(method ? ['--method', method] : []),
       ];
+    case 'report':
+      return [
+        'report',
+        'a good film',
+        '--counterfactual-budget',
+        '0',
+        '--methods',
+        method ?? 'occlusion',
+        '--out',
+        path.join(dir, 'report.html'),
+      ];
     case 'fidelity':
       return ['fidelity', '--data', files.tsv, '--methods', method ?? 'occlusion'];
     case 'bench':
@@ -231,6 +242,15 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['counterfactual to an unknown label', () => ['counterfactual', 'good', '--to', 'MAYBE'], 2],
     ['counterfactual --delta on a classifier', () => ['counterfactual', 'good', '--delta', '1'], 2],
     ['counterfactual with text over the model maximum', () => ['counterfactual', 'good '.repeat(400)], 2],
+    ['report without a text or --data', () => ['report'], 2],
+    ['report with a text and --data', () => ['report', 'good', '--data', files.tsv], 2],
+    ['report --generate on a classifier', () => ['report', 'good', '--generate', '3'], 2],
+    ['report with an unknown method', () => ['report', 'good', '--methods', 'occlusion,telepathy'], 2],
+    [
+      'report into a folder that is a file',
+      () => ['report', 'good', '--counterfactual-budget', '0', '--out', path.join(files.tsv, 'r.html')],
+      1,
+    ],
     ['an unknown flag', () => ['explain', 'good', '--frobnicate'], 2],
   ];
   it.each(cases.map(([label, args, code]) => [label, args, code] as const))('%s', async (label, args, code) => {
