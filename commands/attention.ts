@@ -1,12 +1,12 @@
 import { Command } from 'commander';
 import { HEAD_PROPERTIES } from '../src/attention/analysis.js';
-import { ATTENTION_SCHEMA, attentionView } from '../src/attention/report.js';
+import { ATTENTION_SCHEMA, attentionView, type AttentionView } from '../src/attention/report.js';
 import { usageError } from '../src/errors.js';
 import { attentionJson, attentionSvg, attentionText } from '../src/render/attention.js';
-import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
 import { withSpinner, writeStdout } from './output.js';
+import { cliEnv, jsonDocument, type Operation } from './operation.js';
 
 interface AttentionFlags extends ModelFlags {
   layer?: string;
@@ -74,30 +74,37 @@ export function attentionCommand(): Command {
   return cmd.action(async (text: string, flags: AttentionFlags) => attention(text, flags));
 }
 
+export const attentionOperation: Operation<AttentionFlags, AttentionView> = {
+  name: 'attention',
+  command: attentionCommand,
+  contentType: 'application/json',
+  document: (view, flags) => jsonDocument(attentionJson(view, flags.format as 'nested' | 'flat')),
+  plan: (text, flags) => {
+    if (flags.format !== 'nested' && flags.format !== 'flat')
+      throw usageError(`unknown --format '${flags.format}'; choose nested or flat`);
+    const { target, score } = flags;
+    const request = {
+      text: text!,
+      layer: optionalInteger('--layer', flags.layer, 0, 10_000),
+      head: optionalInteger('--head', flags.head, 0, 10_000),
+      ...{ rollout: flags.rollout, flow: flags.flow, norm: flags.norm, gradient: flags.gradient },
+      target: target === undefined && score === undefined ? undefined : { target, score },
+      sort: flags.sort,
+      inductionLength: parseInteger('--induction-length', flags.inductionLength, 0, 4_096),
+      seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
+      maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 4_096),
+      truncate: flags.truncate,
+    };
+    return (model) => attentionView(model, request);
+  },
+};
+
 async function attention(text: string, flags: AttentionFlags): Promise<void> {
-  if (flags.format !== 'nested' && flags.format !== 'flat')
-    throw usageError(`unknown --format '${flags.format}'; choose nested or flat`);
-  const request = {
-    text,
-    layer: optionalInteger('--layer', flags.layer, 0, 10_000),
-    head: optionalInteger('--head', flags.head, 0, 10_000),
-    rollout: flags.rollout,
-    flow: flags.flow,
-    norm: flags.norm,
-    gradient: flags.gradient,
-    target:
-      flags.target === undefined && flags.score === undefined
-        ? undefined
-        : { target: flags.target, score: flags.score },
-    sort: flags.sort,
-    inductionLength: parseInteger('--induction-length', flags.inductionLength, 0, 4_096),
-    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-    maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 4_096),
-    truncate: flags.truncate,
-  };
+  const work = attentionOperation.plan(text, flags, cliEnv(flags));
   const top = optionalInteger('--top', flags.top, 1, 100_000);
+  const maxTokens = parseInteger('--max-tokens', flags.maxTokens, 4, 4_096);
   const model = await withSpinner('loading model', () => openModel(flags));
-  const view = await withSpinner('running the instrumented graph', () => attentionView(model, request));
-  if (flags.svg) await writeSvg(flags.svg, attentionSvg(view, request.maxTokens));
-  await writeStdout(flags.json ? toJson(attentionJson(view, flags.format)) : attentionText(view, top));
+  const view = await withSpinner('running the instrumented graph', () => work(model));
+  if (flags.svg) await writeSvg(flags.svg, attentionSvg(view, maxTokens));
+  await writeStdout(flags.json ? attentionOperation.document(view, flags) : attentionText(view, top));
 }

@@ -1,31 +1,19 @@
 import chalk from 'chalk';
 import { Command } from 'commander';
-import { COUNTERFACTUAL_SCHEMA, counterfactualReport, type ProposerSpec } from '../src/counterfactual/report.js';
-import { thresholdError, usageError } from '../src/errors.js';
-import { loadModel } from '../src/model/load.js';
+import {
+  COUNTERFACTUAL_SCHEMA,
+  counterfactualReport,
+  type CounterfactualReport,
+} from '../src/counterfactual/report.js';
+import { thresholdError } from '../src/errors.js';
 import { counterfactualChart, counterfactualTable } from '../src/render/counterfactual.js';
-import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
-import { emit, interactive, withSpinner, type OutputFlags } from './output.js';
+import { addModelOptions, examples, openModel } from './common.js';
+import { emit, interactive, withSpinner } from './output.js';
 import { evaluate } from './counterfactual-data.js';
-import { addDataOptions, checkTextOrData, readExamples, type DataFlags } from './data.js';
-import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
-
-interface CounterfactualFlags extends ModelFlags, OutputFlags, DataFlags {
-  to?: string;
-  delta?: string;
-  proposer: string;
-  proposerModel?: string;
-  fluencyModel?: string;
-  method: string;
-  budget: string;
-  beam: string;
-  maxEdits: string;
-  candidates: string;
-  top: string;
-  require?: boolean;
-  out?: string;
-  [param: string]: unknown;
-}
+import { addDataOptions, checkTextOrData, readExamples } from './data.js';
+import { addMethodOptions } from './options.js';
+import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { helpersOf, requestOf, type CounterfactualFlags } from './counterfactual-request.js';
 
 export function counterfactualCommand(): Command {
   const cmd = new Command('counterfactual')
@@ -70,38 +58,30 @@ export function counterfactualCommand(): Command {
   return cmd.action(async (text: string | undefined, flags: CounterfactualFlags) => counterfactual(text, flags));
 }
 
-async function proposerOf(flags: CounterfactualFlags): Promise<ProposerSpec> {
-  if (flags.proposer === 'embedding') return { kind: 'embedding' };
-  if (flags.proposer.startsWith('list:')) return { kind: 'list', file: flags.proposer.slice(5) };
-  if (flags.proposer !== 'mlm')
-    throw usageError(`unknown --proposer '${flags.proposer}'; choose embedding, mlm or list:FILE`);
-  if (!flags.proposerModel) throw usageError('--proposer mlm needs --proposer-model (a masked language model)');
-  return { kind: 'mlm', model: await loadModel(flags.proposerModel) };
-}
+export const counterfactualOperation: Operation<CounterfactualFlags, CounterfactualReport> = {
+  name: 'counterfactual',
+  command: counterfactualCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (text, flags, env) => {
+    const request = requestOf(flags);
+    return async (model) =>
+      counterfactualReport(model, { ...request, text: text!, ...(await helpersOf(flags, env.open)) });
+  },
+};
 
 async function counterfactual(text: string | undefined, flags: CounterfactualFlags): Promise<void> {
   checkTextOrData(text, flags, ['out']);
-  const [method] = parseMethods(flags.method, '--method');
-  const request = {
-    to: flags.to,
-    delta: flags.delta === undefined ? undefined : parseNumber('--delta', flags.delta, 1e-6, 1000),
-    method,
-    ...methodOptionValues(flags, [method]),
-    budget: parseInteger('--budget', flags.budget, 1, 1_000_000),
-    beam: parseInteger('--beam', flags.beam, 1, 10_000),
-    maxEdits: parseInteger('--max-edits', flags.maxEdits, 1, 10),
-    candidates: parseInteger('--candidates', flags.candidates, 1, 100),
-    top: parseInteger('--top', flags.top, 1, 1_000),
-    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-  };
-  const examples = flags.data === undefined ? null : readExamples(flags);
+  const env = cliEnv(flags);
+  if (flags.data !== undefined) {
+    const request = requestOf(flags);
+    const examples = readExamples(flags);
+    const model = await withSpinner('loading model', () => openModel(flags));
+    return evaluate(model, examples, { ...request, ...(await helpersOf(flags, env.open)) }, flags);
+  }
+  const work = counterfactualOperation.plan(text, flags, env);
   const model = await withSpinner('loading model', () => openModel(flags));
-  const proposer = await proposerOf(flags);
-  const fluencyModel = flags.fluencyModel ? await loadModel(flags.fluencyModel) : undefined;
-  if (examples) return evaluate(model, examples, { ...request, proposer, fluencyModel }, flags);
-  const report = await withSpinner('searching for counterfactuals', () =>
-    counterfactualReport(model, { ...request, text: text!, proposer, fluencyModel }),
-  );
+  const report = await withSpinner('searching for counterfactuals', () => work(model));
   const paint = interactive() && !flags.json ? { removed: chalk.red, inserted: chalk.green } : undefined;
   await emit(flags, report, { table: (r) => counterfactualTable(r, paint), chart: counterfactualChart });
   if (flags.require && !report.found) throw thresholdError('no counterfactual found within the budget (--require)');

@@ -2,13 +2,14 @@ import { Command } from 'commander';
 import { compareMethods, type Comparison } from '../src/comparison.js';
 import { usageError } from '../src/errors.js';
 import { explainText, explanationWarnings, type Attribution, type ExplainRequest } from '../src/explain.js';
-import { explainGeneration } from '../src/generate.js';
+import { explainGeneration, GENERATION_SCHEMA, type GenerationAttribution } from '../src/generate.js';
 import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
 import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
 import { emit, interactive, withSpinner, type OutputFlags } from './output.js';
 import * as groups from './groups.js';
+import { cliEnv, jsonDocument, type Operation } from './operation.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
 interface ExplainFlags extends ModelFlags, OutputFlags, groups.TargetFlags, groups.MaskingFlags {
@@ -73,41 +74,45 @@ export function explainCommand(): Command {
   return cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
 }
 
-function requestOf(text: string, flags: ExplainFlags, methods: string[]): ExplainRequest {
-  return {
-    text,
-    method: methods[0],
-    ...methodOptionValues(flags, methods),
-    target: groups.targetOf(flags),
-    ...groups.maskingOf(flags),
-    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-    truncate: flags.truncate,
-  };
-}
+type ExplainResult = Attribution | Comparison | GenerationAttribution;
+
+export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
+  name: 'explain',
+  command: explainCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (text, flags) => {
+    const methods =
+      flags.compare !== undefined ? parseMethods(flags.compare, '--compare') : parseMethods(flags.method, '--method');
+    const request: ExplainRequest = {
+      ...{ text: text!, method: methods[0], ...methodOptionValues(flags, methods), target: groups.targetOf(flags) },
+      ...{
+        ...groups.maskingOf(flags),
+        seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
+        truncate: flags.truncate,
+      },
+    };
+    const steps = optionalInteger('--generate', flags.generate, 1, 1_024);
+    if (steps !== undefined && flags.compare !== undefined)
+      throw usageError('--generate runs one method; drop --compare');
+    if (steps !== undefined) return (model) => explainGeneration(model, request, steps);
+    return (model) =>
+      flags.compare !== undefined ? compareMethods(model, request, methods) : explainText(model, request);
+  },
+};
 
 async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
-  const methods =
-    flags.compare !== undefined ? parseMethods(flags.compare, '--compare') : parseMethods(flags.method, '--method');
-  const request = requestOf(text, flags, methods);
+  const work = explainOperation.plan(text, flags, cliEnv(flags));
   const top = optionalInteger('--top', flags.top, 1, 100_000);
-  const steps = optionalInteger('--generate', flags.generate, 1, 1_024);
-  if (steps !== undefined && flags.compare !== undefined)
-    throw usageError('--generate runs one method; drop --compare');
   const model = await withSpinner('loading model', () => openModel(flags));
-  if (steps !== undefined) {
-    const result = await withSpinner(`generating ${steps} tokens and explaining each`, () =>
-      explainGeneration(model, request, steps),
-    );
-    return emit(flags, result, { table: generationTable, chart: generationChart });
-  }
-  const report = await withSpinner<Attribution | Comparison>(`explaining with ${methods.join(', ')}`, () =>
-    flags.compare !== undefined ? compareMethods(model, request, methods) : explainText(model, request),
-  );
+  const report = await withSpinner('explaining', () => work(model));
+  if (report.schema === GENERATION_SCHEMA)
+    return emit(flags, report, { table: generationTable, chart: generationChart });
   const results = 'results' in report ? report.results : [report];
   for (const w of results.flatMap(explanationWarnings)) process.stderr.write(`interp: warning: ${w}\n`);
   if (interactive() && !flags.json) process.stderr.write(colouredText(results[0]) + '\n');
   return emit(flags, report, {
-    table: (r) => ('results' in r ? comparisonTable(r, top) : attributionTable(r, top)),
+    table: (r) => ('results' in r ? comparisonTable(r, top) : attributionTable(r as Attribution, top)),
     chart: () => attributionChart(results[0]),
   });
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { reportHtml } from '../src/render/html.js';
-import { buildReport, type ReportRequest } from '../src/report/page.js';
+import { buildReport, type PageReport, type ReportRequest } from '../src/report/page.js';
 import { VERSION, writeFileAtomic } from '../src/util/paths.js';
 import {
   addModelOptions,
@@ -15,6 +15,7 @@ import { addDataOptions, checkTextOrData, readExamples, type DataFlags } from '.
 import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 import { progressSpinner, withSpinner, writeStdout } from './output.js';
+import type { Operation } from './operation.js';
 
 export interface ReportFlags extends ModelFlags, DataFlags, groups.TargetFlags, groups.MaskingFlags {
   methods: string;
@@ -84,6 +85,17 @@ export function reportRequest(text: string | undefined, flags: ReportFlags, args
     version: VERSION,
   };
 }
+
+export const reportOperation: Operation<ReportFlags, PageReport> = {
+  name: 'report',
+  command: reportCommand,
+  contentType: 'text/html',
+  document: reportHtml,
+  plan: (text, flags, env) => {
+    const request = reportRequest(text, flags, env.args);
+    return (model) => buildReport(model, request);
+  },
+};
 
 async function runReport(text: string | undefined, flags: ReportFlags): Promise<void> {
   const request = reportRequest(text, flags, process.argv.slice(2));
