@@ -12,6 +12,7 @@ import { explainCommand } from './explain.js';
 import { exploreCommand } from './explore.js';
 import { fidelityCommand } from './fidelity.js';
 import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('interp')
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   program.addCommand(exploreCommand());
   program.addCommand(fidelityCommand());
   program.addCommand(reportCommand());
+  program.addCommand(serveCommand());
   program.addCommand(benchCommand());
   for (const cmd of [program, ...program.commands]) {
     cmd.exitOverride();

@@ -2,9 +2,11 @@
 export const ExitCode = { ok: 0, runtime: 1, usage: 2, threshold: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-export type ErrorKind = 'usage' | 'runtime' | 'threshold';
+/** `limit`: a request over a limit its front end sets (a server's pass budget); a usage error on the CLI. */
+export type ErrorKind = 'usage' | 'runtime' | 'threshold' | 'limit';
 const EXIT: Record<ErrorKind, ExitCode> = {
   usage: ExitCode.usage,
+  limit: ExitCode.usage,
   runtime: ExitCode.runtime,
   threshold: ExitCode.threshold,
 };

@@ -1,3 +1,4 @@
+import { forgetDerived } from '../runtime/derived.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,9 +55,12 @@ export interface LoadOptions {
 
 const sessionCache = new Map<string, Promise<Model>>();
 
+const cacheKey = (spec: string, options: LoadOptions) =>
+  `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}`;
+
 /** Load a model from an embedded name, a local HF-layout folder, or a hub id. Cached per process. */
 export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<Model> {
-  const key = `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}`;
+  const key = cacheKey(spec, options);
   let pending = sessionCache.get(key);
   if (!pending) {
     pending = loadUncached(spec, options);
@@ -64,6 +68,18 @@ export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {
     sessionCache.set(key, pending);
   }
   return pending;
+}
+
+/** Drop a loaded model and what was built from its graph, and release its session (a server's LRU bound). */
+export async function unloadModel(spec: string, options: LoadOptions = {}): Promise<void> {
+  const key = cacheKey(spec, options);
+  const pending = sessionCache.get(key);
+  sessionCache.delete(key);
+  const model = await pending?.catch(() => undefined);
+  if (!model) return;
+  graphs.delete(model.graphId);
+  forgetDerived(model);
+  await model.session.release();
 }
 
 async function loadUncached(spec: string, options: LoadOptions): Promise<Model> {

@@ -1,3 +1,4 @@
+import { chargePasses } from '../runtime/limits.js';
 import * as ort from 'onnxruntime-node';
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
@@ -131,6 +132,7 @@ export async function runBatched<T>(
     const feeds = options.session
       ? Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k)))
       : all;
+    chargePasses(chunk.length);
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await session.run(feeds, fetches);

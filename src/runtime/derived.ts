@@ -17,3 +17,8 @@ export function derivedOnce<T>(model: Model, key: string, build: () => Promise<T
   }
   return pending;
 }
+
+/** Forget what was built from a model's graph (its sessions go with the last reference to them). */
+export function forgetDerived(model: Model): void {
+  for (const key of derived.keys()) if (key.startsWith(`${model.graphId}|`)) derived.delete(key);
+}

@@ -1,0 +1,217 @@
+import crypto from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { attentionOperation } from '../commands/attention.js';
+import { counterfactualOperation } from '../commands/counterfactual.js';
+import { explainOperation } from '../commands/explain.js';
+import type { Operation } from '../commands/operation.js';
+import { reportOperation } from '../commands/report.js';
+import { DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
+import type { Model } from '../src/model/types.js';
+import { withLimits, type CallLimits } from '../src/runtime/limits.js';
+import { VERSION } from '../src/util/paths.js';
+import { argsOf, bodySchema, checkBody, flagsOf, type Body } from './fields.js';
+import { Gate, Metrics } from './metrics.js';
+import { ModelPool, type ModelPolicy } from './models.js';
+import { openApi } from './openapi.js';
+import { HttpProblem, problem, problemBody, problemOf } from './problems.js';
+
+export interface ServerOptions extends ModelPolicy {
+  /** Bearer token every route but /health requires; none: open. */
+  token?: string;
+  /** The one origin browsers may call from; none: no CORS headers. */
+  cors?: string;
+  concurrency: number;
+  queue: number;
+  maxBodyBytes: number;
+  maxTokens: number;
+  maxPasses: number;
+  timeoutMs: number;
+  logger?: boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each route checks its own flags type
+type AnyOperation = Operation<any, any>;
+export const OPERATIONS: AnyOperation[] = [
+  explainOperation,
+  attentionOperation,
+  counterfactualOperation,
+  reportOperation,
+];
+
+const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
+
+/** Compared in constant time, through digests of equal length. */
+function authorised(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+  return crypto.timingSafeEqual(digest(given), digest(token));
+}
+
+/** A fastify validation error in the CLI's words. */
+function validationProblem(e: FastifyError): HttpProblem {
+  const v = e.validation?.[0];
+  const field = (v?.instancePath ?? '').replace(/^\//, '').split('/')[0];
+  if (v?.keyword === 'additionalProperties') {
+    const name = String((v.params as { additionalProperty: string }).additionalProperty);
+    return problem(400, `unknown field '${name}'; the fields are the command's flags without dashes`, name);
+  }
+  if (v?.keyword === 'required')
+    return problem(400, `missing field '${String((v.params as { missingProperty: string }).missingProperty)}'`);
+  return problem(400, `field '${field || 'body'}' ${v?.message ?? e.message}`, field || undefined);
+}
+
+function fastifyProblem(e: FastifyError): HttpProblem {
+  if (e.validation) return validationProblem(e);
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return problem(413, `the request body is over ${e.message.match(/\d+/)?.[0] ?? 'the'} bytes (--max-body)`);
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, 'send the body as application/json');
+  if (e.statusCode === 400) return problem(400, `the request body is not valid JSON: ${e.message}`);
+  return problemOf(e);
+}
+
+export function sendProblem(reply: FastifyReply, p: HttpProblem): FastifyReply {
+  return reply
+    .code(p.status)
+    .headers(p.headers)
+    .type('application/problem+json')
+    .send(JSON.stringify(problemBody(p, reply.request.url)) + '\n');
+}
+
+/** Authorisation, CORS, latency metrics, and problem+json for every error and unknown route. */
+function installHooks(app: FastifyInstance, options: ServerOptions, metrics: Metrics): void {
+  const started = new WeakMap<FastifyRequest, bigint>();
+  app.addHook('onRequest', async (request, reply) => {
+    started.set(request, process.hrtime.bigint());
+    if (options.cors) reply.headers({ 'access-control-allow-origin': options.cors, vary: 'Origin' });
+    if (request.method === 'OPTIONS' || request.url === '/health' || !options.token) return;
+    if (!authorised(request.headers.authorization, options.token))
+      return sendProblem(
+        reply,
+        problem(401, 'a bearer token is required', undefined, { 'www-authenticate': 'Bearer' }),
+      );
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const t0 = started.get(request);
+    const seconds = t0 === undefined ? 0 : Number(process.hrtime.bigint() - t0) / 1e9;
+    metrics.observe(request.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
+  });
+  app.setErrorHandler((e: FastifyError, _request, reply) => sendProblem(reply, fastifyProblem(e)));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+  if (options.cors)
+    app.options('*', async (_request, reply) =>
+      reply
+        .headers({
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': 'authorization, content-type',
+        })
+        .code(204)
+        .send(),
+    );
+}
+
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.maxBodyBytes,
+    ajv: {
+      customOptions: {
+        allowUnionTypes: true,
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: false,
+        allErrors: false,
+      },
+    },
+    return503OnClosing: true,
+  });
+  const pool = new ModelPool(options);
+  const gate = new Gate(options.concurrency, options.queue);
+  const metrics = new Metrics();
+  const shared: Shared = { pool, gate, metrics, options };
+  installHooks(app, options, metrics);
+  app.get('/health', async () => ({ status: 'ok', version: VERSION }));
+  app.get('/v1/models', async () => ({
+    embedded: Object.keys(EMBEDDED_MODELS),
+    default: DEFAULT_MODEL,
+    loaded: await pool.list(),
+  }));
+  app.get('/metrics', async (_request, reply) =>
+    reply
+      .type('text/plain; version=0.0.4; charset=utf-8')
+      .send(metrics.text({ modelsLoaded: pool.size, inFlight: gate.inFlight, queued: gate.queued })),
+  );
+  app.get('/openapi.json', async () => openApi(OPERATIONS, options));
+  for (const op of OPERATIONS) {
+    const schema = bodySchema(op.command(), options.maxTokens * 32);
+    app.post(`/v1/${op.name}`, { schema: { body: schema } }, async (request, reply) => {
+      const document = await execute(shared, op, checkBody(request.body), reply);
+      return reply.type(`${op.contentType}; charset=utf-8`).send(document);
+    });
+  }
+
+  return app;
+}
+
+interface Shared {
+  pool: ModelPool;
+  gate: Gate;
+  metrics: Metrics;
+  options: ServerOptions;
+}
+
+/** One request through the same plan as the CLI, under the server's limits. */
+async function execute({ pool, gate, metrics, options }: Shared, op: AnyOperation, body: Body, reply: FastifyReply) {
+  const cmd = op.command();
+  const flags = flagsOf(cmd, body);
+  if (typeof flags.proposer === 'string' && flags.proposer.startsWith('list:'))
+    throw problem(403, 'list proposers read a file; this server takes none (use embedding or mlm)', 'proposer');
+  const held: (() => void)[] = [];
+  const open = async (name: string, field?: string): Promise<Model> => {
+    const { model, release } = await pool.acquire(
+      name,
+      field ? 'fp32' : String(flags.dtype ?? 'fp32'),
+      field ?? 'model',
+    );
+    held.push(release);
+    return model;
+  };
+  const work = op.plan(String(body.text), flags, {
+    open: (spec) => open(spec, 'proposer-model'),
+    args: argsOf(cmd, body),
+  });
+  if (!(await gate.enter())) throw problem(429, 'the server is busy; try again', undefined, { 'retry-after': '1' });
+  const limits: CallLimits = { maxPasses: options.maxPasses, passes: 0, stopped: null };
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) limits.stopped ??= 'the client went away';
+  });
+  const computing = (async () => {
+    const model = await open(String(flags.model ?? DEFAULT_MODEL));
+    checkLength(model, String(body.text), options.maxTokens);
+    return withLimits(limits, () => work(model));
+  })().finally(() => {
+    metrics.forwardPasses += limits.passes;
+    gate.leave();
+    for (const release of held) release();
+  });
+  return op.document(await timed(computing, options.timeoutMs, limits), flags);
+}
+
+function checkLength(model: Model, text: string, maxTokens: number): void {
+  const tokens = model.tokenizer.encode(text).length;
+  if (tokens > maxTokens)
+    throw problem(422, `the text has ${tokens} tokens; this server takes at most ${maxTokens} (--max-tokens)`, 'text');
+}
+
+/** The computation, or a 504 when it outlives the timeout; it then stops at its next batch. */
+function timed<T>(work: Promise<T>, ms: number, limits: CallLimits): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      limits.stopped = 'timed out';
+      reject(problem(504, `the request took longer than ${ms / 1000} s (--timeout)`));
+    }, ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
