@@ -125,10 +125,20 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     },
     return503OnClosing: true,
   });
+  // Bodies are JSON only: fastify's own text/plain parser would let a string through to the schema.
+  app.removeContentTypeParser('text/plain');
   const pool = new ModelPool(options);
   const gate = new Gate(options.concurrency, options.queue);
   const metrics = new Metrics();
   const shared: Shared = { pool, gate, metrics, options };
+  // Closing: the answers still in flight end their connections, so that shutdown need not wait out keep-alive.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   installHooks(app, options, metrics);
   app.get('/health', async () => ({ status: 'ok', version: VERSION }));
   app.get('/v1/models', async () => ({
