@@ -56,13 +56,16 @@ function validationProblem(e: FastifyError): HttpProblem {
   }
   if (v?.keyword === 'required')
     return problem(400, `missing field '${String((v.params as { missingProperty: string }).missingProperty)}'`);
-  return problem(400, `field '${field || 'body'}' ${v?.message ?? e.message}`, field || undefined);
+  if (!field) return problem(400, 'the request body must be a JSON object of the command’s flags');
+  const types: Record<string, string> = { 'string,number': 'a number or a string', boolean: 'true or false' };
+  const wanted = v?.keyword === 'type' ? types[String((v.params as { type: unknown }).type)] : undefined;
+  return problem(400, `field '${field}' ${wanted ? `must be ${wanted}` : (v?.message ?? e.message)}`, field);
 }
 
-function fastifyProblem(e: FastifyError): HttpProblem {
+function fastifyProblem(e: FastifyError, maxBodyBytes: number): HttpProblem {
   if (e.validation) return validationProblem(e);
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return problem(413, `the request body is over ${e.message.match(/\d+/)?.[0] ?? 'the'} bytes (--max-body)`);
+    return problem(413, `the request body is over ${maxBodyBytes} bytes (--max-body)`);
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, 'send the body as application/json');
   if (e.statusCode === 400) return problem(400, `the request body is not valid JSON: ${e.message}`);
   return problemOf(e);
@@ -86,7 +89,7 @@ function installHooks(app: FastifyInstance, options: ServerOptions, metrics: Met
     if (!authorised(request.headers.authorization, options.token))
       return sendProblem(
         reply,
-        problem(401, 'a bearer token is required', undefined, { 'www-authenticate': 'Bearer' }),
+        problem(401, 'the bearer token is missing or wrong', undefined, { 'www-authenticate': 'Bearer' }),
       );
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -94,7 +97,9 @@ function installHooks(app: FastifyInstance, options: ServerOptions, metrics: Met
     const seconds = t0 === undefined ? 0 : Number(process.hrtime.bigint() - t0) / 1e9;
     metrics.observe(request.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
   });
-  app.setErrorHandler((e: FastifyError, _request, reply) => sendProblem(reply, fastifyProblem(e)));
+  app.setErrorHandler((e: FastifyError, _request, reply) =>
+    sendProblem(reply, fastifyProblem(e, options.maxBodyBytes)),
+  );
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
