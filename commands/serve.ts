@@ -40,7 +40,7 @@ export function serveCommand(): Command {
     .option('--max-body <n>', 'request body size in bytes at most (413 above)', '1048576')
     .option('--max-tokens <n>', 'input tokens per request at most (422 above)', '512')
     .option('--max-passes <n>', 'forward passes per request at most (422 above)', '200000')
-    .option('--timeout <s>', 'seconds per request (504 after)', '120')
+    .option('--timeout <n>', 'seconds per request at most (504 after)', '120')
     .option('--threads <n>', 'onnxruntime intra-op threads per model (default: all cores)')
     .option('--log', 'log every request as JSON lines on stderr')
     .addHelpText(

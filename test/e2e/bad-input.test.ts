@@ -100,6 +100,8 @@ function baseArgs(command: string[], method?: string): string[] {
         `list:${files.swaps}`,
         ...(method ? ['--method', method] : []),
       ];
+    case 'serve':
+      return ['serve'];
     case 'report':
       return [
         'report',
@@ -243,6 +245,8 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['counterfactual --delta on a classifier', () => ['counterfactual', 'good', '--delta', '1'], 2],
     ['counterfactual with text over the model maximum', () => ['counterfactual', 'good '.repeat(400)], 2],
     ['report without a text or --data', () => ['report'], 2],
+    ['serve with a short token', () => ['serve', '--token', 'short'], 2],
+    ['serve from a missing model folder', () => ['serve', '--allow-local-models', '/nonexistent'], 2],
     ['report with a text and --data', () => ['report', 'good', '--data', files.tsv], 2],
     ['report --generate on a classifier', () => ['report', 'good', '--generate', '3'], 2],
     ['report with an unknown method', () => ['report', 'good', '--methods', 'occlusion,telepathy'], 2],
