@@ -11,6 +11,7 @@ import { MaskedScorer } from '../masking/scorer.js';
 import { faithfulness, type Faithfulness } from '../metrics/faithfulness.js';
 import type { Model } from '../model/types.js';
 import { RunContext } from '../runtime/context.js';
+import { countingPasses } from '../runtime/limits.js';
 import { pool } from '../render/attention.js';
 import type { TokenRecord } from '../text/encode.js';
 import type { HeadRole } from '../attention/analysis.js';
@@ -171,14 +172,13 @@ export async function buildReport(
 ): Promise<PageReport> {
   checkRequest(model, request);
   const items: ReportItem[] = [];
+  let forwardPasses = 0;
   for (const example of request.examples) {
-    items.push(await reportItem(model, request, example));
+    const { result, passes } = await countingPasses(() => reportItem(model, request, example));
+    items.push(result);
+    forwardPasses += passes;
     onItem?.(items.length);
   }
-  const passes = (i: ReportItem) =>
-    i.explanations.reduce((s, r) => s + r.forwardPasses, 0) +
-    (i.generation?.forwardPasses ?? 0) +
-    (i.counterfactual?.forwardPasses ?? 0);
   return {
     schema: REPORT_SCHEMA,
     version: request.version,
@@ -187,7 +187,7 @@ export async function buildReport(
     task: model.task,
     methods: request.methods,
     seed: request.seed ?? 0,
-    forwardPasses: items.reduce((s, i) => s + passes(i), 0),
+    forwardPasses,
     items,
   };
 }

@@ -11,24 +11,34 @@ export interface CallLimits {
   passes: number;
   /** Set from outside to stop the call at its next batch. */
   stopped: string | null;
+  /** The limits of the call this one runs inside: they hold too. */
+  parent?: CallLimits;
 }
 
 const current = new AsyncLocalStorage<CallLimits>();
 
 export function withLimits<T>(limits: CallLimits, work: () => Promise<T>): Promise<T> {
+  limits.parent ??= current.getStore();
   return current.run(limits, work);
 }
 
 /** Count `sequences` forward passes against the call's limits, if it has any. */
 export function chargePasses(sequences: number): void {
-  const limits = current.getStore();
-  if (!limits) return;
-  if (limits.stopped) throw new InterpError(`stopped: ${limits.stopped}`, 'runtime');
-  if (limits.passes + sequences > limits.maxPasses)
-    throw new InterpError(
-      `the request needs more than {param} ${limits.maxPasses} forward passes; lower the method's budget or the input length`,
-      'limit',
-      'max-passes',
-    );
-  limits.passes += sequences;
+  for (let limits = current.getStore(); limits; limits = limits.parent) {
+    if (limits.stopped) throw new InterpError(`stopped: ${limits.stopped}`, 'runtime');
+    if (limits.passes + sequences > limits.maxPasses)
+      throw new InterpError(
+        `the request needs more than {param} ${limits.maxPasses} forward passes; lower the method's budget or the input length`,
+        'limit',
+        'max-passes',
+      );
+  }
+  for (let limits = current.getStore(); limits; limits = limits.parent) limits.passes += sequences;
+}
+
+/** Run `work` and count the forward passes it makes, inside whatever limits hold already. */
+export async function countingPasses<T>(work: () => Promise<T>): Promise<{ result: T; passes: number }> {
+  const limits: CallLimits = { maxPasses: Infinity, passes: 0, stopped: null };
+  const result = await withLimits(limits, work);
+  return { result, passes: limits.passes };
 }
