@@ -5,7 +5,8 @@ import { usageError } from '../src/errors.js';
 import { attentionJson, attentionSvg, attentionText } from '../src/render/attention.js';
 import { writeSvg } from '../src/render/svg.js';
 import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { withSpinner, writeStdout } from './output.js';
+import { summarised, SUMMARY_HELP, withSpinner, withSummaryText, writeStdout } from './output.js';
+import { summarizeAttention } from '../src/summary/results.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
 
 interface AttentionFlags extends ModelFlags {
@@ -26,6 +27,7 @@ interface AttentionFlags extends ModelFlags {
   svg?: string;
   maxTokens: string;
   truncate?: boolean;
+  summary?: boolean;
 }
 
 export function attentionCommand(): Command {
@@ -58,7 +60,8 @@ export function attentionCommand(): Command {
     .option('--format <f>', 'JSON matrices as nested arrays, or flat: {shape, data} row-major', 'nested')
     .option('--svg <file>', 'write heatmaps: model view (no --layer), layer view, or head view')
     .option('--max-tokens <n>', 'above this many tokens, heatmaps pool neighbouring tokens into ranges', '64')
-    .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
+    .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
+    .option('--summary', SUMMARY_HELP);
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -95,7 +98,7 @@ export const attentionOperation: Operation<AttentionFlags, AttentionView> = {
       maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 4_096),
       truncate: flags.truncate,
     };
-    return (model) => attentionView(model, request);
+    return async (model) => summarised(flags.summary, await attentionView(model, request), summarizeAttention);
   },
 };
 
@@ -106,5 +109,9 @@ async function attention(text: string, flags: AttentionFlags): Promise<void> {
   const model = await withSpinner('loading model', () => openModel(flags));
   const view = await withSpinner('running the instrumented graph', () => work(model));
   if (flags.svg) await writeSvg(flags.svg, attentionSvg(view, maxTokens));
-  await writeStdout(flags.json ? attentionOperation.document(view, flags) : attentionText(view, top));
+  await writeStdout(
+    flags.json
+      ? attentionOperation.document(view, flags)
+      : withSummaryText((v: AttentionView) => attentionText(v, top))(view),
+  );
 }

@@ -6,7 +6,8 @@ import { swapChart, swapTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { addModelOptions, collect, examples, openModel, parseInteger, type ModelFlags } from './common.js';
-import { withSpinner, writeStdout } from './output.js';
+import { summarised, SUMMARY_HELP, withSpinner, withSummaryText, writeStdout } from './output.js';
+import { summarizeSwap } from '../src/summary/results.js';
 import { addMethodOptions, methodOptionValues, withPrefix } from './options.js';
 
 interface SwapFlags extends ModelFlags {
@@ -24,6 +25,7 @@ interface SwapFlags extends ModelFlags {
   explainMethod: string;
   json?: boolean;
   svg?: string;
+  summary?: boolean;
   [param: string]: unknown;
 }
 
@@ -66,6 +68,7 @@ export function swapCommand(): Command {
     .option('--explain-groups <a,b>', 'the two groups to explain (default: highest and lowest mean)')
     .option('--explain-method <m>', 'perturbation method for --explain', 'kernel-shap')
     .option('--json', 'print JSON (schema interp/bias-swap@2)')
+    .option('--summary', SUMMARY_HELP)
     .option('--svg <file>', 'per-group dot plot with intervals');
   addMethodOptions(swap, { prefix: 'explain-', families: ['perturbation'] });
   addModelOptions(swap);
@@ -103,6 +106,7 @@ export function swapCommand(): Command {
       throw withPrefix(e, 'explain-');
     });
     if (flags.svg) await writeSvg(flags.svg, swapChart(result));
-    await writeStdout(flags.json ? toJson(result) : swapTable(result));
+    const shown = await summarised(flags.summary, result, summarizeSwap);
+    await writeStdout(flags.json ? toJson(shown) : withSummaryText(swapTable)(shown));
   });
 }

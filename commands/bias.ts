@@ -7,7 +7,8 @@ import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { swapCommand } from './bias-swap.js';
 import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { withSpinner, writeStdout } from './output.js';
+import { summarised, SUMMARY_HELP, withSpinner, withSummaryText, writeStdout } from './output.js';
+import { summarizePairs, summarizeWeat } from '../src/summary/results.js';
 
 interface PairsFlags extends ModelFlags {
   data?: string;
@@ -15,6 +16,7 @@ interface PairsFlags extends ModelFlags {
   seed: string;
   json?: boolean;
   svg?: string;
+  summary?: boolean;
 }
 
 interface WeatFlags extends ModelFlags {
@@ -23,6 +25,7 @@ interface WeatFlags extends ModelFlags {
   permutations: string;
   seed: string;
   json?: boolean;
+  summary?: boolean;
 }
 
 function pairsCommand(): Command {
@@ -37,6 +40,7 @@ function pairsCommand(): Command {
     .option('--limit <n>', 'the first n pairs')
     .option('--seed <n>', 'seed for the bootstrap', '0')
     .option('--json', 'print JSON (schema interp/bias-pairs@1)')
+    .option('--summary', SUMMARY_HELP)
     .option('--svg <file>', 'per-bias-type bars with intervals');
   addModelOptions(pairs);
   pairs.addHelpText(
@@ -55,7 +59,8 @@ function pairsCommand(): Command {
       scorePairs(model, list, parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1)),
     );
     if (flags.svg) await writeSvg(flags.svg, pairsChart(result));
-    await writeStdout(flags.json ? toJson(result) : pairsTable(result));
+    const shown = await summarised(flags.summary, result, summarizePairs);
+    await writeStdout(flags.json ? toJson(shown) : withSummaryText(pairsTable)(shown));
   });
 }
 
@@ -66,7 +71,8 @@ function weatCommand(): Command {
     .option('--layer <l>', 'hidden state to pool: 0 = embeddings … L = last layer (default: last)')
     .option('--permutations <n>', 'random re-partitions for the p-value', '10000')
     .option('--seed <n>', 'seed for the permutations', '0')
-    .option('--json', 'print JSON (schema interp/bias-weat@1)');
+    .option('--json', 'print JSON (schema interp/bias-weat@1)')
+    .option('--summary', SUMMARY_HELP);
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -84,7 +90,8 @@ function weatCommand(): Command {
     const r = await withSpinner('embedding', () =>
       weat(model, sets, layer, permutations, parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1)),
     );
-    await writeStdout(flags.json ? toJson(r) : weatTable(r));
+    const shown = await summarised(flags.summary, r, summarizeWeat);
+    await writeStdout(flags.json ? toJson(shown) : withSummaryText(weatTable)(shown));
   });
 }
 

@@ -21,6 +21,7 @@ export interface CounterfactualFlags extends ModelFlags, OutputFlags, DataFlags 
   candidates: string;
   top: string;
   require?: boolean;
+  summary?: boolean;
   out?: string;
   [param: string]: unknown;
 }

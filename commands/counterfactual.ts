@@ -8,7 +8,8 @@ import {
 import { thresholdError } from '../src/errors.js';
 import { counterfactualChart, counterfactualTable } from '../src/render/counterfactual.js';
 import { addModelOptions, examples, openModel } from './common.js';
-import { emit, interactive, withSpinner } from './output.js';
+import { emit, interactive, summarised, SUMMARY_HELP, withSpinner, withSummaryText } from './output.js';
+import { summarizeCounterfactual } from '../src/summary/results.js';
 import { evaluate } from './counterfactual-data.js';
 import { addDataOptions, checkTextOrData, readExamples } from './data.js';
 import { addMethodOptions } from './options.js';
@@ -38,6 +39,7 @@ export function counterfactualCommand(): Command {
     .option('--candidates <n>', 'substitutes (and insertions) per word from the proposer', '8')
     .option('--top <n>', 'counterfactuals reported', '5')
     .option('--require', 'exit 3 when no counterfactual is found within the budget')
+    .option('--summary', SUMMARY_HELP)
     .option('--json', `print JSON (schema ${COUNTERFACTUAL_SCHEMA})`)
     .option('--svg <file>', "write a chart of the prediction's score for the original and each counterfactual");
   addDataOptions(cmd).option(
@@ -65,8 +67,15 @@ export const counterfactualOperation: Operation<CounterfactualFlags, Counterfact
   document: jsonDocument,
   plan: (text, flags, env) => {
     const request = requestOf(flags);
-    return async (model) =>
-      counterfactualReport(model, { ...request, text: text!, ...(await helpersOf(flags, env.open)) });
+    return async (model) => {
+      const report = await counterfactualReport(model, {
+        ...request,
+        text: text!,
+        ...(await helpersOf(flags, env.open)),
+      });
+      const done = await summarised(flags.summary, report, (r) => summarizeCounterfactual(model, r));
+      return { ...done, forwardPasses: done.forwardPasses + (done.summary?.forwardPasses ?? 0) };
+    };
   },
 };
 
@@ -83,6 +92,9 @@ async function counterfactual(text: string | undefined, flags: CounterfactualFla
   const model = await withSpinner('loading model', () => openModel(flags));
   const report = await withSpinner('searching for counterfactuals', () => work(model));
   const paint = interactive() && !flags.json ? { removed: chalk.red, inserted: chalk.green } : undefined;
-  await emit(flags, report, { table: (r) => counterfactualTable(r, paint), chart: counterfactualChart });
+  await emit(flags, report, {
+    table: withSummaryText((r) => counterfactualTable(r, paint)),
+    chart: counterfactualChart,
+  });
   if (flags.require && !report.found) throw thresholdError('no counterfactual found within the budget (--require)');
 }

@@ -7,12 +7,15 @@ import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
 import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { emit, interactive, withSpinner, type OutputFlags } from './output.js';
+import { emit, interactive, SUMMARY_HELP, withSpinner, withSummaryText, type OutputFlags } from './output.js';
 import * as groups from './groups.js';
+import type { Model } from '../src/model/types.js';
+import { withSummary } from '../src/summary/explain.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 
 interface ExplainFlags extends ModelFlags, OutputFlags, groups.TargetFlags, groups.MaskingFlags {
+  summary?: boolean;
   method: string;
   compare?: string;
   seed: string;
@@ -30,10 +33,7 @@ export function explainCommand(): Command {
     )
     .argument('<text>', 'the input text')
     .option('--method <name>', `attribution method: ${methodNames().join(', ')}`, 'occlusion')
-    .option(
-      '--compare <methods>',
-      'run several methods (comma-separated) and report them side by side with rank correlations',
-    );
+    .option('--compare <methods>', 'several methods (comma-separated), side by side with rank correlations');
   groups.addTargetOptions(cmd, {
     target:
       'classifier: label name or index (default: predicted); causal LM: next token text or id:N (default: argmax)',
@@ -51,11 +51,9 @@ export function explainCommand(): Command {
     )
     .option('--svg <file>', 'write a bar chart of the attributions to this SVG file')
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
-    .option(
-      '--generate <n>',
-      'causal LM: generate n tokens greedily and attribute each to the prompt and the tokens before it',
-    )
-    .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
+    .option('--generate <n>', 'causal LM: generate n tokens greedily, attributing each to the tokens before it')
+    .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
+    .option('--summary', SUMMARY_HELP);
   addModelOptions(addMethodOptions(cmd));
   cmd.addHelpText(
     'after',
@@ -65,9 +63,8 @@ export function explainCommand(): Command {
       'interp explain "not a good film" --method shapley --granularity word --score log-odds --svg attributions.svg',
       'interp explain "the plot was thin" --compare occlusion,kernel-shap,lime,attention',
       'interp explain "the film was a delight" --method integrated-gradients --steps 64 --score logit --json | jq .diagnostics',
-      'interp explain "the film was a delight" --compare grad-x-input,integrated-gradients,lrp --baseline mask',
       'interp explain "Once upon a time" --model ../shared/models/llama-stories260k-kv --target " there"',
-      'interp explain "Once upon a time" --model ./my-llama --continuation ", there was a girl" --method kernel-shap',
+      'interp explain "the film was a delight" --summary',
       'interp explain "the film was" --model tiny-lm --generate 5 --method kernel-shap --svg generation.svg',
     ]),
   );
@@ -95,9 +92,13 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
     const steps = optionalInteger('--generate', flags.generate, 1, 1_024);
     if (steps !== undefined && flags.compare !== undefined)
       throw usageError('--generate runs one method; drop --compare');
-    if (steps !== undefined) return (model) => explainGeneration(model, request, steps);
-    return (model) =>
-      flags.compare !== undefined ? compareMethods(model, request, methods) : explainText(model, request);
+    const compute = async (model: Model): Promise<ExplainResult> =>
+      steps !== undefined
+        ? explainGeneration(model, request, steps)
+        : flags.compare !== undefined
+          ? compareMethods(model, request, methods)
+          : explainText(model, request);
+    return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },
 };
 
@@ -107,12 +108,12 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
   const model = await withSpinner('loading model', () => openModel(flags));
   const report = await withSpinner('explaining', () => work(model));
   if (report.schema === GENERATION_SCHEMA)
-    return emit(flags, report, { table: generationTable, chart: generationChart });
+    return emit(flags, report, { table: withSummaryText(generationTable), chart: generationChart });
   const results = 'results' in report ? report.results : [report];
   for (const w of results.flatMap(explanationWarnings)) process.stderr.write(`interp: warning: ${w}\n`);
   if (interactive() && !flags.json) process.stderr.write(colouredText(results[0]) + '\n');
   return emit(flags, report, {
-    table: (r) => ('results' in r ? comparisonTable(r, top) : attributionTable(r as Attribution, top)),
+    table: withSummaryText((r) => ('results' in r ? comparisonTable(r, top) : attributionTable(r as Attribution, top))),
     chart: () => attributionChart(results[0]),
   });
 }

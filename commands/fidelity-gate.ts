@@ -6,11 +6,13 @@ import { corruptWarnings, readRecords } from '../src/data/records.js';
 import { RECORD_SCHEMA, type FidelityRecord } from '../src/fidelity/types.js';
 import { curvesChart, leaderboardTable } from '../src/render/fidelity.js';
 import { collect } from './common.js';
-import { emit, warnOrRefuse, type OutputFlags } from './output.js';
+import { emit, summarised, SUMMARY_HELP, warnOrRefuse, withSummaryText, type OutputFlags } from './output.js';
+import { summarizeFidelity } from '../src/summary/results.js';
 
 /** The leaderboard's output and its CI gate, shared by `fidelity` and `fidelity summarize`. */
 
 export interface GateFlags extends OutputFlags {
+  summary?: boolean;
   min: string[];
   max: string[];
 }
@@ -30,6 +32,7 @@ export function addGateOptions(cmd: Command): Command {
       [],
     )
     .option('--json', 'print the leaderboard as JSON (schema interp/fidelity@1)')
+    .option('--summary', SUMMARY_HELP)
     .option('--svg <file>', 'write the mean deletion and insertion curves of every method');
 }
 
@@ -40,7 +43,8 @@ export const thresholdsOf = (flags: GateFlags) => [
 ];
 
 export async function reportLeaderboard(board: Leaderboard, flags: GateFlags): Promise<void> {
-  await emit(flags, board, { table: leaderboardTable, chart: curvesChart });
+  const shown = await summarised(flags.summary, board, summarizeFidelity);
+  await emit(flags, shown, { table: withSummaryText(leaderboardTable), chart: curvesChart });
   const misses = checkThresholds(board, thresholdsOf(flags));
   if (misses.length) throw thresholdError(`${misses.length} threshold(s) not met: ${misses.join('; ')}`);
 }

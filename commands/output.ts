@@ -1,3 +1,5 @@
+import type { Summary } from '../src/summary/claims.js';
+import { wrapText } from '../src/render/format.js';
 import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 import type { TopLevelSpec } from 'vega-lite';
@@ -96,4 +98,23 @@ export async function emit<R>(flags: OutputFlags, report: R, render: Renderer<R>
 export function warnOrRefuse(warnings: string[], strict?: boolean): void {
   if (strict && warnings.length) throw usageError(`${warnings[0]} (refused under --strict)`);
   for (const w of warnings) process.stderr.write(`interp: warning: ${w}\n`);
+}
+
+export const SUMMARY_HELP = 'add a paragraph in words, every claim checked against the model (JSON: summary)';
+
+/** The result with its summary when --summary asks for one (the summary's own passes are in it). */
+export async function summarised<R extends object>(
+  on: boolean | undefined,
+  result: R,
+  make: (result: R) => Summary | Promise<Summary>,
+): Promise<R & { summary?: Summary }> {
+  return on ? { ...result, summary: await make(result) } : result;
+}
+
+/** A table with the result's summary, if it has one, wrapped under it. */
+export function withSummaryText<R>(table: (report: R) => string) {
+  return (report: R & { summary?: Summary }) => {
+    const body = table(report);
+    return report.summary ? `${body.trimEnd()}\n\n${wrapText(report.summary.text)}\n` : body;
+  };
 }

@@ -1,3 +1,4 @@
+import type { Summary } from './summary/claims.js';
 import { usageFault } from './errors.js';
 import { explainText, prepare, type Attribution, type ExplainRequest } from './explain.js';
 import { methodNamed } from './methods/config.js';
@@ -14,6 +15,8 @@ export interface Comparison {
   /** [method, method] rank correlations of the attributions. */
   correlations: number[][];
   results: Attribution[];
+  /** With --summary: the result in words, each claim checked. */
+  summary?: Summary;
 }
 
 /** Explain one input with each method, preparing the input (target, reference scores) once. */

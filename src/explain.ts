@@ -1,3 +1,4 @@
+import type { Summary } from './summary/claims.js';
 import { runAttention } from './attention/analysis.js';
 import { runtimeError, usageError, usageFault } from './errors.js';
 import { gradientContext } from './gradients/context.js';
@@ -50,6 +51,8 @@ export interface Attribution {
   declaredCost: number;
   features: AttributedFeature[];
   diagnostics: Record<string, number | string>;
+  /** With --summary: the result in words, each claim checked. */
+  summary?: Summary;
 }
 
 export interface ExplainRequest {

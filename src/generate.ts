@@ -1,3 +1,4 @@
+import type { Summary } from './summary/claims.js';
 import { usageFault } from './errors.js';
 import { explainText, prepareEncoded, type ExplainRequest } from './explain.js';
 import type { Model } from './model/types.js';
@@ -33,6 +34,8 @@ export interface GenerationAttribution {
   /** matrix[step][source]: attribution of source to generated token `step`; null where the source comes later. */
   matrix: (number | null)[][];
   forwardPasses: number;
+  /** With --summary: the result in words, each claim checked. */
+  summary?: Summary;
 }
 
 /** Greedy decoding, stopping early at the end-of-sequence token. */

@@ -1,3 +1,4 @@
+import type { Summary } from '../summary/claims.js';
 import { usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { resolveTarget, type Target, type TargetRequest } from '../target/target.js';
@@ -61,6 +62,8 @@ export interface AttentionView {
   roles: HeadRole[];
   sort: HeadProperty;
   induction: { length: number; seed: number } | null;
+  /** With --summary: what the heads do, in words. */
+  summary?: Summary;
 }
 
 function checkRequest(r: AttentionRequest): HeadProperty {

@@ -1,3 +1,4 @@
+import type { Summary } from '../summary/claims.js';
 import { usageFault } from '../errors.js';
 import { explainText } from '../explain.js';
 import type { Model } from '../model/types.js';
@@ -60,6 +61,8 @@ export interface CounterfactualReport {
   fluency: { model: string; kind: 'pseudo-log-likelihood' | 'log-probability'; original: number } | null;
   counterfactuals: Counterfactual[];
   seed: number;
+  /** With --summary: the result in words, each counterfactual rescored. */
+  summary?: Summary;
 }
 
 function proposerOf(model: Model, spec: ProposerSpec): Proposer {

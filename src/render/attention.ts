@@ -208,6 +208,7 @@ export function attentionJson(view: AttentionView, format: 'nested' | 'flat') {
     roles: view.roles,
     sort: view.sort,
     induction: view.induction,
+    ...(view.summary ? { summary: view.summary } : {}),
   };
 }
 
