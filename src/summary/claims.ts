@@ -72,11 +72,13 @@ export function scoreText(value: number, kind: string): string {
 
 export const signedText = (v: number, digits = 3) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
 
-/** A model as a reader names it: an embedded name or hub id as given, a folder by its last part. */
-export const modelName = (model: { id: string; source: string }) =>
-  model.source === 'local'
-    ? (model.id
+/** A model id as a reader names it: an embedded name or hub id as given, a folder by its last part. */
+export const shortName = (id: string): string =>
+  /^[.~/]|^[A-Za-z]:[\\/]/.test(id)
+    ? (id
         .replace(/[\\/]+$/, '')
         .split(/[\\/]/)
-        .pop() ?? model.id)
-    : model.id;
+        .pop() ?? id)
+    : id;
+
+export const modelName = (model: { id: string }) => shortName(model.id);

@@ -6,7 +6,7 @@ import type { CounterfactualReport } from '../counterfactual/report.js';
 import { Judge } from '../counterfactual/search.js';
 import type { Leaderboard } from '../fidelity/leaderboard.js';
 import type { Model } from '../model/types.js';
-import { listOf, quoted, summaryOf, type Candidate, type Summary } from './claims.js';
+import { listOf, modelName, quoted, shortName, signedText, summaryOf, type Candidate, type Summary } from './claims.js';
 
 /** Summaries of the other results: counterfactuals (each rechecked), attention, fidelity and bias (descriptive). */
 
@@ -16,7 +16,10 @@ const interval = (e: { mean: number; low: number; high: number }, digits = 3) =>
 /** Every counterfactual claimed is scored again: it stays only if the model really answers as reported. */
 export async function summarizeCounterfactual(model: Model, r: CounterfactualReport): Promise<Summary> {
   const claims: Candidate[] = [
-    { text: `${model.id} predicts ${quoted(r.prediction.name)} for the text as written.`, evidence: ['/prediction'] },
+    {
+      text: `${modelName(model)} predicts ${quoted(r.prediction.name)} for the text as written.`,
+      evidence: ['/prediction'],
+    },
   ];
   if (!r.found) {
     claims.push({
@@ -160,7 +163,7 @@ export function summarizePairs(r: PairsResult): Summary {
         : 'shows no clear preference';
   const claims: Candidate[] = [
     {
-      text: `Over ${r.pairs} pairs, ${r.model} ${side}: ${(o.mean * 100).toFixed(1)} % [${(o.low * 100).toFixed(1)}, ${(o.high * 100).toFixed(1)}] (50 % is unbiased).`,
+      text: `Over ${r.pairs} pairs, ${shortName(r.model)} ${side}: ${(o.mean * 100).toFixed(1)} % [${(o.low * 100).toFixed(1)}, ${(o.high * 100).toFixed(1)}] (50 % is unbiased).`,
       evidence: ['/overall'],
     },
   ];
@@ -178,9 +181,13 @@ export function summarizeWeat(r: WeatResult): Summary {
   const [t1, t2] = r.targets;
   const [a1, a2] = r.attributes;
   const toward = r.effectSize >= 0 ? `${t1} with ${a1} and ${t2} with ${a2}` : `${t1} with ${a2} and ${t2} with ${a1}`;
+  const d = `effect size ${signedText(r.effectSize, 2)} (${size}), p = ${r.pValue.toFixed(3)}`;
   return summaryOf([
     {
-      text: `At layer ${r.layer}, ${r.model} associates ${toward}: effect size ${r.effectSize.toFixed(2)} (${size}), p = ${r.pValue.toFixed(3)}${r.pValue < 0.05 ? '' : ', not significant at the 5 % level'}.`,
+      text:
+        r.pValue < 0.05
+          ? `At layer ${r.layer}, ${shortName(r.model)} associates ${toward}: ${d}.`
+          : `At layer ${r.layer}, ${shortName(r.model)} shows no significant association (${d}; the sign leans toward ${toward}).`,
       evidence: ['/effectSize', '/pValue'],
     },
   ]);

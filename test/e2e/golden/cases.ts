@@ -454,4 +454,12 @@ export const CASES: GoldenCase[] = [
     '0',
     '--json',
   ),
+  e('explain-summary', 'explain', 'the film was a delight', '--summary'),
+  e('explain-summary-json', 'explain', 'the film was a delight', '--summary', '--json'),
+  e('explain-summary-lm', 'explain', 'Once upon a time', '--model', 'tiny-lm', '--method', 'kernel-shap', '--summary'),
+  e('explain-summary-compare', 'explain', 'not a good film', '--compare', 'occlusion,lime,random', '--summary'),
+  e('explain-summary-generate', 'explain', 'the film was', '--model', 'tiny-lm', '--generate', '3', '--summary'),
+  e('attention-summary', 'attention', 'the cat sat on the mat', '--summary'),
+  e('counterfactual-summary', 'counterfactual', 'the film was a delight', '--summary', '--json'),
+  s('weat-summary', 'bias', 'weat', '--model', '@distilbert', '--data', '@shared/data/seat/weat1.jsonl', '--summary'),
 ];
