@@ -12,6 +12,7 @@ import { explainCommand } from './explain.js';
 import { exploreCommand } from './explore.js';
 import { fidelityCommand } from './fidelity.js';
 import { reportCommand } from './report.js';
+import { chainCommand } from './chain.js';
 import { serveCommand } from './serve.js';
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   program.addCommand(conceptsCommand());
   program.addCommand(biasCommand());
   program.addCommand(counterfactualCommand());
+  program.addCommand(chainCommand());
   program.addCommand(exploreCommand());
   program.addCommand(fidelityCommand());
   program.addCommand(reportCommand());

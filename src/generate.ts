@@ -57,7 +57,7 @@ export async function generateGreedy(
 }
 
 /** The prompt plus generated text, aligned to all token ids (prompt and generated). */
-function alignGeneration(model: Model, prompt: Encoding, generated: number[]): Encoding {
+export function alignGeneration(model: Model, prompt: Encoding, generated: number[]): Encoding {
   const decode = (ids: number[]) => model.tokenizer.decode(ids, { skip_special_tokens: true });
   const full = decode([...prompt.ids, ...generated]);
   const head = decode(prompt.ids);
@@ -65,7 +65,8 @@ function alignGeneration(model: Model, prompt: Encoding, generated: number[]): E
   return alignEncoding(model, prompt.text + tail, [...prompt.ids, ...generated]);
 }
 
-function prefix(e: Encoding, length: number): Encoding {
+/** The first `length` tokens of an encoding (its text kept whole, for offsets). */
+export function prefixOf(e: Encoding, length: number): Encoding {
   return {
     text: e.text,
     ids: e.ids.slice(0, length),
@@ -106,7 +107,7 @@ export async function explainGeneration(
   let seed: number | null = null;
   let baseline = '';
   for (let k = 0; k < generated.length; k++) {
-    const source = prefix(all, prompt.ids.length + k);
+    const source = prefixOf(all, prompt.ids.length + k);
     const target = {
       kind: 'next-token' as const,
       tokenId: generated[k],

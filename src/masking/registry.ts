@@ -1,5 +1,6 @@
 import { usageFault } from '../errors.js';
 import type { Encoding } from '../text/encode.js';
+import { lineGrouping } from './line.js';
 import { sentenceGrouping } from './sentence.js';
 import { tokenGrouping } from './token.js';
 import type { Feature, Grouping } from './types.js';
@@ -7,7 +8,7 @@ import { wordGrouping } from './word.js';
 
 /** Every feature grouping by name: adding one is one file and one line here. */
 export const GROUPINGS: Record<string, Grouping> = Object.fromEntries(
-  [tokenGrouping, wordGrouping, sentenceGrouping].map((g) => [g.name, g]),
+  [tokenGrouping, wordGrouping, sentenceGrouping, lineGrouping].map((g) => [g.name, g]),
 );
 
 export type Granularity = string;

@@ -74,7 +74,11 @@ async function removalClaims(model: Model, r: Attribution, p: Prepared): Promise
   const down = strongest(r, -1);
   const without = (idx: number[]) => Uint8Array.from({ length: n }, (_, i) => (idx.includes(i) ? 0 : 1));
   const only = (idx: number[]) => Uint8Array.from({ length: n }, (_, i) => (idx.includes(i) ? 1 : 0));
-  const wanted = [up.length ? without(up) : null, down.length ? without(down) : null, up.length && n > up.length ? only(up) : null];
+  const wanted = [
+    up.length ? without(up) : null,
+    down.length ? without(down) : null,
+    up.length && n > up.length ? only(up) : null,
+  ];
   const coalitions = wanted.filter((c) => c !== null);
   const { result: scores, passes } = await countingPasses(() => scorer.score(coalitions));
   const perRun = coalitions.length ? passes / coalitions.length : 0;

@@ -27,20 +27,27 @@ export function bootstrap(values: readonly number[], seed = 0, resamples = 1000)
   const n = values.length;
   const m = values.reduce((a, b) => a + b, 0) / n;
   if (n < 2) return { mean: m, low: m, high: m, n };
-  const rng = new Rng(seed);
-  const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
+  const mean = (rows: readonly number[]) => {
     let s = 0;
-    for (let i = 0; i < n; i++) s += values[rng.int(n)];
-    means[r] = s / n;
-  }
-  means.sort();
-  return {
-    mean: m,
-    low: means[Math.floor(0.025 * resamples)],
-    high: means[Math.ceil(0.975 * resamples) - 1],
-    n,
+    for (const v of rows) s += v;
+    return s / n;
   };
+  return { mean: m, ...bootstrapStatistic(values, mean, seed, resamples), n };
+}
+
+/** Percentile bootstrap 95 % interval of any statistic of the rows (seeded, `resamples` resamples). */
+export function bootstrapStatistic<T>(
+  rows: readonly T[],
+  statistic: (resample: T[]) => number,
+  seed = 0,
+  resamples = 1000,
+): { low: number; high: number } {
+  const n = rows.length;
+  const rng = new Rng(seed);
+  const values = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) values[r] = statistic(Array.from({ length: n }, () => rows[rng.int(n)]));
+  values.sort();
+  return { low: values[Math.floor(0.025 * resamples)], high: values[Math.ceil(0.975 * resamples) - 1] };
 }
 
 /**

@@ -1,0 +1,53 @@
+import type { ChainReport } from '../chain/chain.js';
+import { listOf, quoted, scoreText, shortName, signedText, summaryOf, type Candidate, type Summary } from './claims.js';
+
+const clip = (text: string) => {
+  const t = text.trim().replace(/\s+/g, ' ');
+  return t.length > 60 ? `${t.slice(0, 59)}…` : t;
+};
+
+/** What the answer rests on, checked by the removal run the chain made, and how well the surrogate fits. */
+export function summarizeChain(r: ChainReport): Summary {
+  const claims: Candidate[] = [];
+  const answer = r.segments[r.answer.segment];
+  const target = r.targets.find((t) => t.segment === r.answer.segment);
+  const named = (i: number, weight: number) =>
+    `segment ${i} (${quoted(clip(r.segments[i].text))}, weight ${signedText(weight, 2)})`;
+  const support = r.answer.support.filter((s) => s.weight > 0).slice(0, 2);
+  claims.push({
+    text: `On ${shortName(r.model)}, the text has ${r.segments.length} segments, ${r.segments.filter((s) => s.source === 'prompt').length} of them from the prompt; the answer is segment ${answer.index}, ${quoted(clip(answer.text))}.`,
+    evidence: [`/segments/${answer.index}`],
+  });
+  if (support.length && target) {
+    claims.push({
+      text: `It rests most on ${listOf(support.map((s) => named(s.segment, s.weight)))}.`,
+      evidence: ['/answer/support'],
+    });
+  } else claims.push({ text: 'No earlier segment measurably supports it.', evidence: ['/answer/support'] });
+  const check = r.answer.check;
+  if (check) {
+    const margin = Math.max(0.1, 0.05 * Math.abs(check.before));
+    claims.push({
+      text: `Removing ${listOf(check.removed.map((i) => `segment ${i}`))} lowers the answer's log-probability from ${scoreText(check.before, 'log')} to ${scoreText(check.after, 'log')}.`,
+      evidence: ['/answer/check'],
+      verification: {
+        kind: 'remove',
+        features: check.removed,
+        before: check.before,
+        after: check.after,
+        forwardPasses: 1,
+      },
+      holds: check.after < check.before - margin,
+      reason: `removing them moved it to ${scoreText(check.after, 'log')} (from ${scoreText(check.before, 'log')})`,
+    });
+  }
+  if (target?.lds) {
+    const { value, low, high } = target.lds;
+    const weak = value < 0.3 ? '; the weights are a weak guide here' : '';
+    claims.push({
+      text: `${target.method === 'surrogate' ? 'The surrogate' : 'Leave-one-out'} predicts the answer's log-probability under held-out ablations with LDS ${value.toFixed(2)} [${low.toFixed(2)}, ${high.toFixed(2)}]${weak}.`,
+      evidence: [`/targets/${r.targets.indexOf(target)}/lds`],
+    });
+  }
+  return { ...summaryOf(claims), forwardPasses: 0 };
+}
