@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { attentionOperation } from '../commands/attention.js';
+import { chainOperation } from '../commands/chain.js';
 import { counterfactualOperation } from '../commands/counterfactual.js';
 import { explainOperation } from '../commands/explain.js';
 import type { Operation } from '../commands/operation.js';
@@ -35,6 +36,7 @@ export const OPERATIONS: AnyOperation[] = [
   explainOperation,
   attentionOperation,
   counterfactualOperation,
+  chainOperation,
   reportOperation,
 ];
 

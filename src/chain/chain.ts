@@ -226,7 +226,7 @@ export async function chainReport(model: Model, request: ChainRequest): Promise<
     targets,
     edges,
     answer: { segment: last?.segment ?? segments.length - 1, support, check },
-    forwardPasses: run.forward + (check ? 1 : 0),
+    forwardPasses: run.forward,
     seed: request.seed,
     samples: request.samples,
     holdout: request.holdout,

@@ -67,7 +67,8 @@ export function lasso(
       let rho = 0;
       for (let r = 0; r < n; r++) rho += Xc[r][j] * (residual[r] + Xc[r][j] * coef[j]);
       rho /= n;
-      const next = (Math.sign(rho) * Math.max(0, Math.abs(rho) - lambda)) / norms[j];
+      const shrunk = Math.max(0, Math.abs(rho) - lambda);
+      const next = shrunk === 0 ? 0 : (Math.sign(rho) * shrunk) / norms[j];
       const delta = next - coef[j];
       if (delta !== 0) for (let r = 0; r < n; r++) residual[r] -= Xc[r][j] * delta;
       coef[j] = next;

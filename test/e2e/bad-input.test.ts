@@ -102,6 +102,8 @@ function baseArgs(command: string[], method?: string): string[] {
       ];
     case 'serve':
       return ['serve'];
+    case 'chain':
+      return ['chain', 'a b c', '--model', 'tiny-lm', '--generate', '2'];
     case 'report':
       return [
         'report',
