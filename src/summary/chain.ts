@@ -15,7 +15,7 @@ export function summarizeChain(r: ChainReport): Summary {
     `segment ${i} (${quoted(clip(r.segments[i].text))}, weight ${signedText(weight, 2)})`;
   const support = r.answer.support.filter((s) => s.weight > 0).slice(0, 2);
   claims.push({
-    text: `On ${shortName(r.model)}, the text has ${r.segments.length} segments, ${r.segments.filter((s) => s.source === 'prompt').length} of them from the prompt; the answer is segment ${answer.index}, ${quoted(clip(answer.text))}.`,
+    text: `On ${shortName(r.model)}, the text has ${r.segments.length} segments, ${r.segments.filter((s) => s.source === 'prompt').length} of them from the prompt; the answer is segment ${answer.index}: ${quoted(clip(answer.text))}`,
     evidence: [`/segments/${answer.index}`],
   });
   if (support.length && target) {
@@ -40,6 +40,18 @@ export function summarizeChain(r: ChainReport): Summary {
       holds: check.after < check.before - margin,
       reason: `removing them moved it to ${scoreText(check.after, 'log')} (from ${scoreText(check.before, 'log')})`,
     });
+    if (check.after >= check.before - margin)
+      claims.push({
+        text: `Yet removed together, they ${check.after > check.before + margin ? 'raise it' : 'barely move it'} (${scoreText(check.before, 'log')} → ${scoreText(check.after, 'log')}): what they say is also said elsewhere, so the weights do not simply add up.`,
+        evidence: ['/answer/check'],
+        verification: {
+          kind: 'remove',
+          features: check.removed,
+          before: check.before,
+          after: check.after,
+          forwardPasses: 0,
+        },
+      });
   }
   if (target?.lds) {
     const { value, low, high } = target.lds;

@@ -38,13 +38,16 @@ export interface Candidate extends Claim {
   reason?: string;
 }
 
+/** A sentence ends with a full stop, unless it already ends on one inside a closing quote. */
+const ended = (text: string) => (/[.!?…]["”’)]?$/.test(text) ? text : `${text}.`);
+
 export function summaryOf(candidates: Candidate[]): Summary {
   const kept = candidates.filter((c) => c.holds !== false);
   const dropped = candidates
     .filter((c) => c.holds === false)
     .map((c) => ({ text: c.text, reason: c.reason ?? 'its check did not hold' }));
   const claims = kept.map(({ text, evidence, verification }) => ({
-    text,
+    text: ended(text),
     evidence,
     ...(verification ? { verification } : {}),
   }));
@@ -70,7 +73,9 @@ export function scoreText(value: number, kind: string): string {
   return (kind === 'probability' ? value.toFixed(3) : value.toFixed(2)).replace(/^-/, '−');
 }
 
-export const signedText = (v: number, digits = 3) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
+/** A signed value; small values keep two significant digits instead of rounding to zero. */
+export const signedText = (v: number, digits = 3) =>
+  `${v >= 0 ? '+' : '−'}${Math.abs(v) >= 10 ** -digits * 10 || v === 0 ? Math.abs(v).toFixed(digits) : Math.abs(v).toPrecision(2)}`;
 
 /** A model id as a reader names it: an embedded name or hub id as given, a folder by its last part. */
 export const shortName = (id: string): string =>

@@ -15,6 +15,7 @@ import { listOf, modelName, quoted, scoreText, signedText, summaryOf, type Candi
  */
 function strongest(result: Attribution, sign: 1 | -1): number[] {
   const signed = result.features.map((f) => sign * f.attribution);
+  if (Math.max(...signed.map(Math.abs)) < NEGLIGIBLE) return [];
   const top = Math.max(0, ...signed);
   const overall = Math.max(...signed.map(Math.abs));
   if (top <= 1e-9) return [];
@@ -29,7 +30,18 @@ function strongest(result: Attribution, sign: 1 | -1): number[] {
 /** "sum log-probability" reads as "summed log-probability". */
 const scoreWords = (score: string) => score.replace(/^sum /, 'summed ');
 
-const names = (r: Attribution, idx: number[]) => listOf(idx.map((i) => quoted(r.features[i].text)));
+/** A feature by its text, and by its position where the same text occurs more than once. */
+function featureName(r: Attribution, i: number, value?: string): string {
+  const f = r.features[i];
+  const repeated = r.features.filter((g) => g.text === f.text).length > 1;
+  const notes = [repeated ? `feature ${i}` : '', value ?? ''].filter(Boolean);
+  return notes.length ? `${quoted(f.text)} (${notes.join(', ')})` : quoted(f.text);
+}
+
+const names = (r: Attribution, idx: number[]) => listOf(idx.map((i) => featureName(r, i)));
+
+/** Below this, no feature moves the score visibly (a saturated probability, say). */
+const NEGLIGIBLE = 5e-4;
 
 /** What the score is, in words: "the probability of POSITIVE", "the log-probability of “ there”". */
 function scoreName(r: Attribution): string {
@@ -54,8 +66,15 @@ function predictionClaim(model: Model, r: Attribution): Candidate {
 function rankingClaim(r: Attribution): Candidate[] {
   const up = strongest(r, 1);
   const down = strongest(r, -1);
-  const value = (i: number) => `${quoted(r.features[i].text)} (${signedText(r.features[i].attribution)})`;
+  const value = (i: number) => featureName(r, i, signedText(r.features[i].attribution));
   const out: Candidate[] = [];
+  if (Math.max(...r.features.map((f) => Math.abs(f.attribution))) < NEGLIGIBLE)
+    return [
+      {
+        text: `${r.method} finds no feature that moves ${scoreName(r)} by ${NEGLIGIBLE} or more${r.target.score === 'probability' ? ' (the probability is saturated; --score logit reads the same prediction on an open scale)' : ''}.`,
+        evidence: ['/features'],
+      },
+    ];
   const pointer = (i: number) => `/features/${i}/attribution`;
   if (up.length) out.push({ text: `${r.method} credits ${listOf(up.map(value))} most.`, evidence: up.map(pointer) });
   const verb = down.length === 1 ? 'counts' : 'count';
