@@ -27,30 +27,23 @@ export function summarizeChain(r: ChainReport): Summary {
   const check = r.answer.check;
   if (check) {
     const margin = Math.max(0.1, 0.05 * Math.abs(check.before));
+    const [before, after] = [scoreText(check.before, 'log'), scoreText(check.after, 'log')];
+    const { removed } = check;
+    const verification = { kind: 'remove' as const, features: removed, before: check.before, after: check.after };
+    const holds = check.after < check.before - margin;
     claims.push({
-      text: `Removing ${listOf(check.removed.map((i) => `segment ${i}`))} lowers the answer's log-probability from ${scoreText(check.before, 'log')} to ${scoreText(check.after, 'log')}.`,
+      text: `Removing ${listOf(removed.map((i) => `segment ${i}`))} lowers the answer's log-probability from ${before} to ${after}.`,
       evidence: ['/answer/check'],
-      verification: {
-        kind: 'remove',
-        features: check.removed,
-        before: check.before,
-        after: check.after,
-        forwardPasses: 1,
-      },
-      holds: check.after < check.before - margin,
-      reason: `removing them moved it to ${scoreText(check.after, 'log')} (from ${scoreText(check.before, 'log')})`,
+      verification: { ...verification, forwardPasses: 1 },
+      holds,
+      reason: `removing them moved it to ${after} (from ${before})`,
     });
-    if (check.after >= check.before - margin)
+    const moved = check.after > check.before + margin ? 'raise it' : 'barely move it';
+    if (!holds)
       claims.push({
-        text: `Yet removed together, they ${check.after > check.before + margin ? 'raise it' : 'barely move it'} (${scoreText(check.before, 'log')} → ${scoreText(check.after, 'log')}): what they say is also said elsewhere, so the weights do not simply add up.`,
+        text: `Yet removed together, they ${moved} (${before} → ${after}): what they say is also said elsewhere, so the weights do not simply add up.`,
         evidence: ['/answer/check'],
-        verification: {
-          kind: 'remove',
-          features: check.removed,
-          before: check.before,
-          after: check.after,
-          forwardPasses: 0,
-        },
+        verification: { ...verification, forwardPasses: 0 },
       });
   }
   if (target?.lds) {

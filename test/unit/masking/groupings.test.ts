@@ -12,9 +12,17 @@ beforeAll(async () => {
 });
 
 describe('feature groupings', () => {
-  it('the registry holds token, word and sentence, and refuses other names', () => {
-    expect(GRANULARITIES).toEqual(['token', 'word', 'sentence']);
-    expect(() => grouping('paragraph')).toThrow(/unknown granularity 'paragraph'; choose one of token, word, sentence/);
+  it('the registry holds token, word, sentence and line, and refuses other names', () => {
+    expect(GRANULARITIES).toEqual(['token', 'word', 'sentence', 'line']);
+    expect(() => grouping('paragraph')).toThrow(
+      /unknown granularity 'paragraph'; choose one of token, word, sentence, line/,
+    );
+  });
+
+  it('lines end after a line break', () => {
+    const e = encodeText(additive, 'the movie was great\nthe plot was dull\n\nfun');
+    const features = buildFeatures(e, 'line');
+    expect(features.map((f) => f.text.trim())).toEqual(['the movie was great', 'the plot was dull', 'fun']);
   });
 
   it('sentences end after terminal punctuation; special tokens belong to none', () => {
