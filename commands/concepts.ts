@@ -5,6 +5,7 @@ import { clusterChart, clusterTable, factorsChart, factorsTable } from '../src/r
 import { examples, openModel, parseInteger } from './common.js';
 import { emit, withSpinner } from './output.js';
 import { lensCommand, tcavCommand } from './concepts-probes.js';
+import { surrogateCommand } from './concepts-global.js';
 import { addCorpusOptions, corpusRequest, type CorpusFlags } from './groups.js';
 
 function clusterCommand(): Command {
@@ -75,5 +76,6 @@ export function conceptsCommand(): Command {
     .addCommand(clusterCommand())
     .addCommand(factorsCommand())
     .addCommand(lensCommand())
-    .addCommand(tcavCommand());
+    .addCommand(tcavCommand())
+    .addCommand(surrogateCommand());
 }

@@ -102,6 +102,8 @@ function baseArgs(command: string[], method?: string): string[] {
       ];
     case 'serve':
       return ['serve'];
+    case 'concepts surrogate':
+      return ['concepts', 'surrogate', '--data', files.tsv, '--explain', '0'];
     case 'chain':
       return ['chain', 'a b c', '--model', 'tiny-lm', '--generate', '2'];
     case 'report':
@@ -248,6 +250,8 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['counterfactual with text over the model maximum', () => ['counterfactual', 'good '.repeat(400)], 2],
     ['report without a text or --data', () => ['report'], 2],
     ['serve with a short token', () => ['serve', '--token', 'short'], 2],
+    ['a surrogate of a causal LM', () => ['concepts', 'surrogate', '--data', files.tsv, '--model', 'tiny-lm'], 2],
+    ['a surrogate from too few examples', () => ['concepts', 'surrogate', '--data', files.tsv], 2],
     ['serve from a missing model folder', () => ['serve', '--allow-local-models', '/nonexistent'], 2],
     ['report with a text and --data', () => ['report', 'good', '--data', files.tsv], 2],
     ['report --generate on a classifier', () => ['report', 'good', '--generate', '3'], 2],
