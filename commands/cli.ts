@@ -13,6 +13,7 @@ import { exploreCommand } from './explore.js';
 import { fidelityCommand } from './fidelity.js';
 import { reportCommand } from './report.js';
 import { chainCommand } from './chain.js';
+import { patchCommand } from './patch.js';
 import { serveCommand } from './serve.js';
 
 export function buildProgram(): Command {
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   program.addCommand(biasCommand());
   program.addCommand(counterfactualCommand());
   program.addCommand(chainCommand());
+  program.addCommand(patchCommand());
   program.addCommand(exploreCommand());
   program.addCommand(fidelityCommand());
   program.addCommand(reportCommand());

@@ -104,6 +104,8 @@ function baseArgs(command: string[], method?: string): string[] {
       return ['serve'];
     case 'concepts surrogate':
       return ['concepts', 'surrogate', '--data', files.tsv, '--explain', '0'];
+    case 'patch':
+      return ['patch', 'a good film', '--corrupted', 'a bad film'];
     case 'chain':
       return ['chain', 'a b c', '--model', 'tiny-lm', '--generate', '2'];
     case 'report':
@@ -250,6 +252,8 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['counterfactual with text over the model maximum', () => ['counterfactual', 'good '.repeat(400)], 2],
     ['report without a text or --data', () => ['report'], 2],
     ['serve with a short token', () => ['serve', '--token', 'short'], 2],
+    ['patch prompts of different lengths', () => ['patch', 'a good film', '--corrupted', 'a film'], 2],
+    ['patch words not in the text', () => ['patch', 'a good film', '--corrupt', 'plot'], 2],
     ['a surrogate of a causal LM', () => ['concepts', 'surrogate', '--data', files.tsv, '--model', 'tiny-lm'], 2],
     ['a surrogate from too few examples', () => ['concepts', 'surrogate', '--data', files.tsv], 2],
     ['serve from a missing model folder', () => ['serve', '--allow-local-models', '/nonexistent'], 2],

@@ -1,0 +1,244 @@
+import * as ort from 'onnxruntime-node';
+import { cutSession, runFromHidden } from '../concepts/activations.js';
+import { runtimeError, usageFault } from '../errors.js';
+import { readGraph } from '../model/load.js';
+import type { Model } from '../model/types.js';
+import { cutAt, CUT_INPUT } from '../onnx/cut.js';
+import { valueInfo } from '../onnx/builder.js';
+import { DataType } from '../onnx/proto.js';
+import { runWithCache, type HookName } from '../runtime/activations.js';
+import { RunContext } from '../runtime/context.js';
+import { derivedOnce } from '../runtime/derived.js';
+import { openGraph } from '../runtime/session.js';
+import { runBatched } from '../runner/runBatched.js';
+import {
+  describeTarget,
+  labelScore,
+  logProbAt,
+  resolveTarget,
+  type Target,
+  type TargetDescriptor,
+  type TargetRequest,
+} from '../target/target.js';
+import { encodeText, tokenRecords, type Encoding, type TokenRecord } from '../text/encode.js';
+import { wordsOf } from '../text/words.js';
+import { Rng } from '../util/rng.js';
+
+export const PATCH_SCHEMA = 'interp/patch@1';
+
+export interface PatchRequest {
+  text: string;
+  /** Corrupt by Gaussian noise on the embeddings of these words (ROME), or by a second prompt of the same length. */
+  corrupt?: string;
+  corrupted?: string;
+  /** Noise standard deviation, in standard deviations of the clean embeddings. */
+  noise: number;
+  /** Noise draws averaged over. */
+  samples: number;
+  target?: TargetRequest;
+  seed: number;
+}
+
+export interface PatchReport {
+  schema: typeof PATCH_SCHEMA;
+  model: string;
+  text: string;
+  tokens: TokenRecord[];
+  corruption:
+    | { kind: 'noise'; words: string; positions: number[]; noise: number; sigma: number; samples: number }
+    | { kind: 'prompt'; text: string };
+  target: TargetDescriptor;
+  cleanScore: number;
+  corruptedScore: number;
+  /** Hidden states: 0 = the embeddings, l = the residual stream after layer l. */
+  layers: number;
+  /** restored[layer][position]: the target score with that clean state restored in the corrupted run. */
+  restored: number[][];
+  /** The same as a share of what corruption took: (restored − corrupted) / (clean − corrupted). */
+  recovered: number[][];
+  strongest: { layer: number; position: number; token: string; recovered: number }[];
+  forwardPasses: number;
+  seed: number;
+}
+
+/** Token positions of the words to corrupt (every occurrence), found by character span. */
+function positionsOf(e: Encoding, words: string, model: Model): number[] {
+  const wanted = new Set(wordsOf(words.toLowerCase()).map((w) => w.text));
+  const spans = wordsOf(e.text).filter((w) => wanted.has(w.text.toLowerCase()));
+  const found = new Set(spans.map((w) => w.text.toLowerCase()));
+  const missing = [...wanted].filter((w) => !found.has(w));
+  if (missing.length)
+    throw usageFault(
+      'corrupt',
+      `{param}: ${missing.map((w) => `'${w}'`).join(', ')} not found in the text (${model.id} tokens)`,
+    );
+  return e.ids
+    .map((_, i) => i)
+    .filter((i) => !e.special[i] && spans.some((w) => e.offsets[i][0] < w.end && e.offsets[i][1] > w.start));
+}
+
+/** The graph cut at the embeddings that also returns every later hidden state: a corrupted run's states. */
+function statesSession(model: Model, hidden: string[]): Promise<ort.InferenceSession> {
+  return derivedOnce(model, 'patch|states', async () => {
+    const proto = readGraph(model);
+    const withOutputs = {
+      ...proto,
+      graph: {
+        ...proto.graph,
+        output: [...proto.graph.output, ...hidden.slice(1).map((h) => valueInfo(h, DataType.FLOAT))],
+      },
+    };
+    try {
+      return await openGraph(cutAt(withOutputs, hidden[0], [model.signature.logits, ...hidden.slice(1)]), {
+        threads: model.threads,
+      });
+    } catch (e) {
+      throw runtimeError(`cannot run '${model.id}' from its embeddings: ${(e as Error).message.split('\n')[0]}`);
+    }
+  });
+}
+
+/** Every hidden state [layer] → [T × D] of one run started from the given embeddings. */
+async function statesFrom(
+  model: Model,
+  ids: readonly number[],
+  hidden0: Float32Array,
+  names: string[],
+  run: RunContext,
+) {
+  const session = await statesSession(model, names);
+  const T = ids.length;
+  const [states] = await runBatched(
+    model,
+    [ids],
+    (batch) => names.slice(1).map((n) => batch.output(n).data.slice(0, batch.output(n).data.length)),
+    {
+      session,
+      outputs: names.slice(1),
+      run,
+      extraFeeds: () => ({ [CUT_INPUT]: new ort.Tensor('float32', hidden0, [1, T, hidden0.length / T]) }),
+    },
+  );
+  return [hidden0, ...states];
+}
+
+function scoreOf(model: Model, target: Target, data: Float32Array, dims: readonly number[], row: number): number {
+  if (target.kind === 'label') return labelScore(data, row * dims[1], dims[1], target.index, target.score);
+  if (target.kind !== 'next-token') throw usageFault('target', 'patch scores a label or a next token');
+  const [T, V] = [dims[1], dims[2]];
+  return logProbAt(data, (row * T + T - 1) * V, V, target.tokenId);
+}
+
+/** Restore the clean state at every position of each layer in turn (one batch of T rows per layer). */
+async function restorations(
+  model: Model,
+  ids: readonly number[],
+  clean: Float32Array[],
+  corrupt: Float32Array[],
+  target: Target,
+  run: RunContext,
+) {
+  const T = ids.length;
+  return Promise.all(
+    clean.map(async (state, layer) => {
+      const D = state.length / T;
+      const batch = new Float32Array(T * T * D);
+      for (let p = 0; p < T; p++) {
+        batch.set(corrupt[layer], p * T * D);
+        batch.set(state.subarray(p * D, (p + 1) * D), p * T * D + p * D);
+      }
+      await cutSession(model, layer);
+      const { data, dims } = await runFromHidden(model, layer, ids, batch, T, run);
+      return Array.from({ length: T }, (_, p) => scoreOf(model, target, data, dims, p));
+    }),
+  );
+}
+
+function corruptionOf(model: Model, r: PatchRequest, e: Encoding) {
+  if ((r.corrupt === undefined) === (r.corrupted === undefined))
+    throw usageFault(
+      'corrupt',
+      'give {param} WORDS (noise on their embeddings) or {param:corrupted} TEXT, one of them',
+    );
+  if (r.corrupted === undefined) return { positions: positionsOf(e, r.corrupt!, model), other: null };
+  const other = encodeText(model, r.corrupted);
+  if (other.ids.length !== e.ids.length)
+    throw usageFault(
+      'corrupted',
+      `{param} has ${other.ids.length} tokens and the text ${e.ids.length}: patching needs the same length`,
+    );
+  return { positions: [], other };
+}
+
+/**
+ * Causal tracing (Meng et al. 2022): run the text clean and corrupted, then, for every layer × position,
+ * restore that one clean hidden state inside the corrupted run and measure how much of the clean target
+ * score comes back. The rest of the model runs from the patched state through the graph cut at that layer.
+ */
+export async function patchReport(model: Model, r: PatchRequest): Promise<PatchReport> {
+  const e = encodeText(model, r.text);
+  const { positions, other } = corruptionOf(model, r, e);
+  const inst = await model.instrumented();
+  const names = inst.structure.hiddenStates;
+  const hooks = names.map((_, l): HookName => `hidden.${l}`);
+  const run = new RunContext();
+  const [cleanCache, otherCache] = await runWithCache(model, other ? [e.ids, other.ids] : [e.ids], hooks, run);
+  const clean = hooks.map((h) => cleanCache.get(h).data);
+  const target = await resolveTarget(model, e.ids, r.target ?? {}, r.text);
+  const T = e.ids.length;
+  const D = clean[0].length / T;
+  const cleanScore = scoreOf(model, target, ...(await logitsOf(model, e.ids, clean[0], run)), 0);
+  const draws = other ? 1 : r.samples;
+  const sigma = Math.sqrt(
+    clean[0].reduce((s, v) => s + v * v, 0) / clean[0].length -
+      (clean[0].reduce((s, v) => s + v, 0) / clean[0].length) ** 2,
+  );
+  const rng = new Rng(r.seed);
+  const sums = clean.map(() => new Float64Array(T));
+  let corruptedScore = 0;
+  for (let d = 0; d < draws; d++) {
+    let corrupt: Float32Array[];
+    if (otherCache) corrupt = hooks.map((h) => otherCache.get(h).data);
+    else {
+      const noisy = Float32Array.from(clean[0]);
+      for (const p of positions) for (let k = 0; k < D; k++) noisy[p * D + k] += r.noise * sigma * rng.normal();
+      corrupt = await statesFrom(model, e.ids, noisy, names, run);
+    }
+    corruptedScore += scoreOf(model, target, ...(await logitsOf(model, e.ids, corrupt[0], run)), 0) / draws;
+    const restored = await restorations(model, e.ids, clean, corrupt, target, run);
+    restored.forEach((row, l) => row.forEach((v, p) => (sums[l][p] += v / draws)));
+  }
+  const restored = sums.map((row) => Array.from(row));
+  const span = cleanScore - corruptedScore;
+  const recovered = restored.map((row) => row.map((v) => (Math.abs(span) > 1e-12 ? (v - corruptedScore) / span : 0)));
+  const tokens = tokenRecords(e);
+  const strongest = recovered
+    .flatMap((row, layer) =>
+      row.map((v, position) => ({ layer, position, token: tokens[position].text, recovered: v })),
+    )
+    .sort((a, b) => b.recovered - a.recovered)
+    .slice(0, 10);
+  return {
+    schema: PATCH_SCHEMA,
+    model: model.id,
+    text: r.text,
+    tokens,
+    corruption: other
+      ? { kind: 'prompt', text: r.corrupted! }
+      : { kind: 'noise', words: r.corrupt!, positions, noise: r.noise, sigma, samples: r.samples },
+    target: describeTarget(target),
+    cleanScore,
+    corruptedScore,
+    layers: names.length,
+    restored,
+    recovered,
+    strongest,
+    forwardPasses: run.forward,
+    seed: r.seed,
+  };
+}
+
+async function logitsOf(model: Model, ids: readonly number[], hidden0: Float32Array, run: RunContext) {
+  const { data, dims } = await runFromHidden(model, 0, ids, hidden0, 1, run);
+  return [data, dims] as const;
+}

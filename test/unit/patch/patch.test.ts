@@ -1,0 +1,49 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { inductionLM, PLANTED_HEADS, writePlanted } from '../../../fixtures/planted.js';
+import { loadModel } from '../../../src/model/load.js';
+import type { Model } from '../../../src/model/types.js';
+import { patchReport, type PatchRequest } from '../../../src/patch/patch.js';
+
+/**
+ * The planted induction LM on "a b c d a" predicts "b": the induction head (layer 1) at the last position
+ * attends to position 2, whose previous token is "a", and copies its token. Hidden state l is the residual
+ * stream after layer l − 1 (0: the embeddings), so the induction head's output is hidden state 2.
+ */
+let model: Model;
+const base: PatchRequest = { text: 'a b c d a', corrupted: 'a x c d a', noise: 3, samples: 1, seed: 0 };
+const last = 5; // <s> a b c d a
+const copied = 2;
+const inductionState = PLANTED_HEADS.induction.layer + 1;
+
+beforeAll(async () => {
+  model = await loadModel(writePlanted(inductionLM()));
+});
+
+describe('interp patch on the planted induction LM', () => {
+  for (const corruption of [{ corrupted: 'a x c d a' }, { corrupted: undefined, corrupt: 'b', samples: 5, noise: 20 }])
+    it(`restores the answer at the induction head's layer and the last position (${corruption.corrupted ? 'a corrupted prompt' : 'noise on “b”'})`, async () => {
+      const r = await patchReport(model, { ...base, ...corruption });
+      expect(r.target.name).toBe('b');
+      expect(r.cleanScore - r.corruptedScore).toBeGreaterThan(5);
+      expect(r.layers).toBe(3);
+      // After the induction head, the answer lives at the last position only.
+      expect(r.recovered[inductionState][last]).toBeCloseTo(1, 3);
+      r.recovered[inductionState].forEach((v, p) => p !== last && expect(Math.abs(v)).toBeLessThan(0.05));
+      // Before it, the last position holds nothing of the answer: restoring it there brings nothing back.
+      for (let l = 0; l < inductionState; l++) expect(Math.abs(r.recovered[l][last])).toBeLessThan(0.05);
+      // ...the copied token does, at every layer below the head, and only there.
+      for (let l = 0; l < inductionState; l++) expect(r.recovered[l][copied]).toBeGreaterThan(0.8);
+      expect(r.strongest[0].recovered).toBeCloseTo(1, 3);
+    });
+
+  it('refuses prompts of different lengths, words not in the text, and both or neither corruption', async () => {
+    await expect(patchReport(model, { ...base, corrupted: 'a x c d' })).rejects.toThrow(
+      /patching needs the same length/,
+    );
+    await expect(patchReport(model, { ...base, corrupted: undefined, corrupt: 'q' })).rejects.toThrow(
+      /'q' not found in the text/,
+    );
+    await expect(patchReport(model, { ...base, corrupt: 'b' })).rejects.toThrow(/one of them/);
+    await expect(patchReport(model, { ...base, corrupted: undefined })).rejects.toThrow(/one of them/);
+  });
+});
