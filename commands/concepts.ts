@@ -5,7 +5,7 @@ import { clusterChart, clusterTable, factorsChart, factorsTable } from '../src/r
 import { examples, openModel, parseInteger } from './common.js';
 import { emit, withSpinner } from './output.js';
 import { lensCommand, tcavCommand } from './concepts-probes.js';
-import { surrogateCommand } from './concepts-global.js';
+import { surrogateCommand, topCommand } from './concepts-global.js';
 import { addCorpusOptions, corpusRequest, type CorpusFlags } from './groups.js';
 
 function clusterCommand(): Command {
@@ -77,5 +77,6 @@ export function conceptsCommand(): Command {
     .addCommand(factorsCommand())
     .addCommand(lensCommand())
     .addCommand(tcavCommand())
+    .addCommand(topCommand())
     .addCommand(surrogateCommand());
 }

@@ -104,6 +104,8 @@ function baseArgs(command: string[], method?: string): string[] {
       return ['serve'];
     case 'concepts surrogate':
       return ['concepts', 'surrogate', '--data', files.tsv, '--explain', '0'];
+    case 'concepts top':
+      return ['concepts', 'top', '--data', files.corpus, '--neuron', '0'];
     case 'patch':
       return ['patch', 'a good film', '--corrupted', 'a bad film'];
     case 'chain':
@@ -252,6 +254,13 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['counterfactual with text over the model maximum', () => ['counterfactual', 'good '.repeat(400)], 2],
     ['report without a text or --data', () => ['report'], 2],
     ['serve with a short token', () => ['serve', '--token', 'short'], 2],
+    ['top with a neuron out of range', () => ['concepts', 'top', '--data', files.corpus, '--neuron', '100000'], 2],
+    ['top without a unit', () => ['concepts', 'top', '--data', files.corpus], 2],
+    [
+      'top with a direction of the wrong width',
+      () => ['concepts', 'top', '--data', files.corpus, '--direction', files.swaps],
+      2,
+    ],
     ['patch prompts of different lengths', () => ['patch', 'a good film', '--corrupted', 'a film'], 2],
     ['patch words not in the text', () => ['patch', 'a good film', '--corrupt', 'plot'], 2],
     ['a surrogate of a causal LM', () => ['concepts', 'surrogate', '--data', files.tsv, '--model', 'tiny-lm'], 2],

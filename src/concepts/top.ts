@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import { usageFault } from '../errors.js';
+import type { Model } from '../model/types.js';
+import { runWithCache, type HookName } from '../runtime/activations.js';
+import { RunContext } from '../runtime/context.js';
+import { encodeText } from '../text/encode.js';
+import { Rng } from '../util/rng.js';
+
+export const TOP_SCHEMA = 'interp/top@1';
+
+/** A unit: one neuron of a layer's feed-forward activation or residual stream, or a direction in either. */
+export interface UnitRequest {
+  layer: number;
+  site: 'mlp' | 'hidden';
+  neuron?: number;
+  /** A JSON file: an array of numbers, or an object with a "direction" or "vector" array. */
+  direction?: string;
+}
+
+export interface TopRequest extends UnitRequest {
+  lines: AsyncIterable<string>;
+  k: number;
+  /** Lines run per batch. */
+  batch: number;
+  /** Activation values kept (a seeded reservoir) for the histogram. */
+  reservoir: number;
+  bins: number;
+  seed: number;
+}
+
+export interface TopContext {
+  activation: number;
+  line: number;
+  position: number;
+  token: string;
+  /** The line's tokens, the peak one marked «…». */
+  context: string;
+}
+
+export interface TopReport {
+  schema: typeof TOP_SCHEMA;
+  model: string;
+  unit: { layer: number; site: 'mlp' | 'hidden'; neuron: number | null; direction: string | null; width: number };
+  lines: number;
+  tokens: number;
+  stats: { mean: number; min: number; max: number };
+  top: TopContext[];
+  histogram: { from: number; to: number; count: number }[];
+  forwardPasses: number;
+  seed: number;
+}
+
+function readDirection(file: string): number[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw usageFault('direction', `{param} ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const o = parsed as { direction?: unknown; vector?: unknown };
+  const v = Array.isArray(parsed) ? parsed : Array.isArray(o?.direction) ? o.direction : o?.vector;
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw usageFault('direction', `{param} ${file} holds no array of finite numbers (or "direction"/"vector" field)`);
+  return v as number[];
+}
+
+/** The unit as a weight vector over the site's width: one-hot for a neuron. */
+export async function unitWeights(model: Model, u: UnitRequest): Promise<{ hook: HookName; weights: Float64Array }> {
+  const { outputs } = await model.instrumented();
+  const names = u.site === 'mlp' ? outputs.mlp : outputs.hiddenStates;
+  if (u.layer >= names.length || !names[u.layer])
+    throw usageFault(
+      'layer',
+      `{param} ${u.layer}: '${model.id}' has ${u.site === 'mlp' ? 'feed-forward activations' : 'hidden states'} for layers 0–${names.length - 1}`,
+    );
+  const hook: HookName = u.site === 'mlp' ? `mlp.${u.layer}` : `hidden.${u.layer}`;
+  const [probe] = await runWithCache(model, [encodeText(model, 'a').ids], [hook]);
+  const width = probe.get(hook).dims[1];
+  if ((u.neuron === undefined) === (u.direction === undefined))
+    throw usageFault('neuron', 'give {param} I or {param:direction} FILE, one of them');
+  if (u.neuron !== undefined) {
+    if (u.neuron >= width)
+      throw usageFault('neuron', `{param} ${u.neuron} does not exist: ${hook} has ${width} units (0–${width - 1})`);
+    const w = new Float64Array(width);
+    w[u.neuron] = 1;
+    return { hook, weights: w };
+  }
+  const d = readDirection(u.direction!);
+  if (d.length !== width) throw usageFault('direction', `{param} has ${d.length} numbers; ${hook} is ${width} wide`);
+  return { hook, weights: Float64Array.from(d) };
+}
+
+/** Keeps the k largest items seen (sorted, largest first): memory does not grow with the corpus. */
+class TopK<T extends { activation: number }> {
+  readonly items: T[] = [];
+  constructor(private readonly k: number) {}
+  offer(activation: number, make: () => T): void {
+    if (this.items.length === this.k && activation <= this.items[this.k - 1].activation) return;
+    const item = make();
+    const at = this.items.findIndex((x) => x.activation < activation);
+    this.items.splice(at < 0 ? this.items.length : at, 0, item);
+    if (this.items.length > this.k) this.items.pop();
+  }
+}
+
+/** The tokens around the peak (12 each side), the peak marked «…». */
+function contextOf(tokens: string[], special: boolean[], peak: number): string {
+  const from = Math.max(0, peak - 12);
+  const to = Math.min(tokens.length, peak + 13);
+  const shown = tokens.slice(from, to).map((t, i) => (special[from + i] ? '' : from + i === peak ? `«${t}»` : t));
+  return `${from > 0 ? '… ' : ''}${shown.filter(Boolean).join(' ')}${to < tokens.length ? ' …' : ''}`;
+}
+
+function histogramOf(values: number[], min: number, max: number, bins: number) {
+  const width = (max - min) / bins || 1;
+  const counts = new Array(bins).fill(0);
+  for (const v of values) counts[Math.min(bins - 1, Math.floor((v - min) / width))]++;
+  return counts.map((count, i) => ({ from: min + i * width, to: min + (i + 1) * width, count }));
+}
+
+/**
+ * Stream a corpus through the instrumented graph and keep the contexts where a unit fires most, with a
+ * bounded top-k and a seeded reservoir of activations for the histogram.
+ */
+export async function topActivations(model: Model, r: TopRequest): Promise<TopReport> {
+  const { hook, weights } = await unitWeights(model, r);
+  const top = new TopK<TopContext>(r.k);
+  const rng = new Rng(r.seed);
+  const reservoir: number[] = [];
+  const run = new RunContext();
+  let [lines, tokens, sum, min, max] = [0, 0, 0, Infinity, -Infinity];
+  const flush = async (pending: string[]) => {
+    const encodings = pending.map((t) => encodeText(model, t, { truncate: true }));
+    const caches = await runWithCache(
+      model,
+      encodings.map((e) => e.ids),
+      [hook],
+      run,
+    );
+    caches.forEach((cache, i) => {
+      const { data, dims } = cache.get(hook);
+      const e = encodings[i];
+      for (let p = 0; p < dims[0]; p++) {
+        if (e.special[p]) continue;
+        let a = 0;
+        for (let j = 0; j < dims[1]; j++) a += weights[j] * data[p * dims[1] + j];
+        tokens++;
+        [sum, min, max] = [sum + a, Math.min(min, a), Math.max(max, a)];
+        if (reservoir.length < r.reservoir) reservoir.push(a);
+        else if (rng.int(tokens) < r.reservoir) reservoir[rng.int(r.reservoir)] = a;
+        const line = lines + i;
+        top.offer(a, () => ({
+          activation: a,
+          line,
+          position: p,
+          token: e.tokens[p],
+          context: contextOf(e.tokens, e.special, p),
+        }));
+      }
+    });
+    lines += pending.length;
+  };
+  const pending: string[] = [];
+  for await (const line of r.lines) {
+    pending.push(line);
+    if (pending.length === r.batch) await flush(pending.splice(0));
+  }
+  if (pending.length) await flush(pending);
+  if (tokens === 0) throw usageFault('data', 'the corpus has no tokens');
+  return {
+    schema: TOP_SCHEMA,
+    model: model.id,
+    unit: {
+      layer: r.layer,
+      site: r.site,
+      neuron: r.neuron ?? null,
+      direction: r.direction ?? null,
+      width: weights.length,
+    },
+    lines,
+    tokens,
+    stats: { mean: sum / tokens, min, max },
+    top: top.items,
+    histogram: histogramOf(reservoir, min, max, r.bins),
+    forwardPasses: run.forward,
+    seed: r.seed,
+  };
+}

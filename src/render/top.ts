@@ -1,0 +1,38 @@
+import type { TopLevelSpec } from 'vega-lite';
+import type { TopReport } from '../concepts/top.js';
+import { shortName } from '../summary/claims.js';
+import { bar, fittedTable, formatNumber, wrapText } from './format.js';
+
+const unitName = (r: TopReport) =>
+  `${r.unit.site === 'mlp' ? 'feed-forward' : 'residual'} layer ${r.unit.layer}, ${r.unit.neuron !== null ? `neuron ${r.unit.neuron}` : `direction ${r.unit.direction}`}`;
+
+export function topTable(r: TopReport): string {
+  const caption = wrapText(
+    `${unitName(r)} on ${shortName(r.model)} · ${r.tokens} tokens in ${r.lines} lines · mean ${formatNumber(r.stats.mean)}, min ${formatNumber(r.stats.min)}, max ${formatNumber(r.stats.max)}`,
+  );
+  const rows = r.top.map((t, i) => [String(i + 1), formatNumber(t.activation), t.token, t.context]);
+  const top = Math.max(1, ...r.histogram.map((h) => h.count));
+  const histogram = r.histogram
+    .map(
+      (h) =>
+        `${formatNumber(h.from).padStart(10)} … ${formatNumber(h.to).padEnd(10)} ${bar(h.count, top, 30)} ${h.count}`,
+    )
+    .join('\n');
+  return `${caption}\n${fittedTable(['#', 'activation', 'token', 'context (peak «marked»)'], rows)}\nhistogram (reservoir sample):\n${histogram}\n`;
+}
+
+export function topChart(r: TopReport): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `Activations of ${unitName(r)} (${shortName(r.model)})`,
+    data: { values: r.histogram.map((h) => ({ from: h.from, to: h.to, count: h.count })) },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'from', type: 'quantitative', bin: { binned: true }, title: 'activation' },
+      x2: { field: 'to' },
+      y: { field: 'count', type: 'quantitative', title: 'tokens (sample)' },
+    },
+    width: 420,
+    height: 180,
+  };
+}

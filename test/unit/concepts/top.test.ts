@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TOPIC_WORDS, topicModel, writePlanted } from '../../../fixtures/planted.js';
+import { topActivations, type TopRequest } from '../../../src/concepts/top.js';
+import { loadModel } from '../../../src/model/load.js';
+import type { Model } from '../../../src/model/types.js';
+import { Rng } from '../../../src/util/rng.js';
+import { tempDir } from '../../helpers.js';
+
+/** The topic model writes 10 × the sentence's share of colour words into channel 2 of the residual after layer 0. */
+let model: Model;
+const rng = new Rng(4);
+const pick = (xs: string[]) => xs[rng.int(xs.length)];
+const sentences = Array.from({ length: 90 }, (_, i) => {
+  const topic = [TOPIC_WORDS.colour, TOPIC_WORDS.number, TOPIC_WORDS.neutral][i % 3];
+  return Array.from({ length: 6 }, (_, j) => (j % 2 ? pick(topic) : pick(TOPIC_WORDS.neutral))).join(' ');
+});
+async function* lines() {
+  for (const s of sentences) yield s;
+}
+const request = (unit: Partial<TopRequest>): TopRequest => ({
+  lines: lines(),
+  layer: 1,
+  site: 'hidden',
+  k: 10,
+  batch: 7,
+  reservoir: 50,
+  bins: 10,
+  seed: 0,
+  ...unit,
+});
+
+beforeAll(async () => {
+  model = await loadModel(writePlanted(topicModel()));
+});
+
+describe('concepts top on the planted topic model', () => {
+  it('finds colour contexts for the colour unit, with bounded memory', async () => {
+    const r = await topActivations(model, request({ neuron: 2 }));
+    expect(r.lines).toBe(90);
+    expect(r.top).toHaveLength(10);
+    for (const t of r.top) expect(TOPIC_WORDS.colour.some((c) => sentences[t.line].split(' ').includes(c))).toBe(true);
+    expect(r.top[0].activation).toBeCloseTo(10 * (3 / 8), 3); // three colour words among 8 tokens ([CLS], 6 words, [SEP])
+    expect(r.top[0].context).toMatch(/«.+»/);
+    expect(r.histogram.reduce((s, h) => s + h.count, 0)).toBe(50); // the reservoir, not every token
+    expect(r.stats.max).toBe(r.top[0].activation);
+  });
+
+  it('reads a direction file as the same unit, and refuses a wrong width or a missing neuron', async () => {
+    const dir = tempDir('interp-top-');
+    const file = path.join(dir, 'colour.json');
+    fs.writeFileSync(file, JSON.stringify({ direction: [0, 0, 1, 0] }));
+    const byDirection = await topActivations(model, request({ direction: file }));
+    const byNeuron = await topActivations(model, request({ neuron: 2 }));
+    expect(byDirection.top.map((t) => t.activation)).toEqual(byNeuron.top.map((t) => t.activation));
+    fs.writeFileSync(file, '[1, 0]');
+    await expect(topActivations(model, request({ direction: file }))).rejects.toThrow(
+      /has 2 numbers; hidden.1 is 4 wide/,
+    );
+    await expect(topActivations(model, request({ neuron: 4 }))).rejects.toThrow(/neuron 4 does not exist/);
+  });
+});
