@@ -5,7 +5,8 @@ import { clusterChart, clusterTable, factorsChart, factorsTable } from '../src/r
 import { examples, openModel, parseInteger } from './common.js';
 import { emit, withSpinner } from './output.js';
 import { lensCommand, tcavCommand } from './concepts-probes.js';
-import { surrogateCommand, topCommand } from './concepts-global.js';
+import { surrogateCommand } from './concepts-surrogate.js';
+import { topCommand } from './concepts-top.js';
 import { addCorpusOptions, corpusRequest, type CorpusFlags } from './groups.js';
 
 function clusterCommand(): Command {

@@ -1,0 +1,63 @@
+import { Command } from 'commander';
+import { corpusLines } from '../src/concepts/activations.js';
+import { TOP_SCHEMA, topActivations } from '../src/concepts/top.js';
+import { usageError } from '../src/errors.js';
+import { topChart, topTable } from '../src/render/top.js';
+import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { emit, withSpinner, type OutputFlags } from './output.js';
+
+interface TopFlags extends ModelFlags, OutputFlags {
+  data?: string;
+  layer: string;
+  site: string;
+  neuron?: string;
+  direction?: string;
+  k: string;
+  bins: string;
+  seed: string;
+}
+
+export function topCommand(): Command {
+  const cmd = new Command('top')
+    .description(
+      'what makes a unit fire: stream a corpus and keep the top-activating contexts of a neuron or a direction (bounded memory), with the activation histogram',
+    )
+    .option('--data <file>', 'corpus: plain lines, TSV (first column) or JSONL ("text"); - reads stdin')
+    .option('--layer <l>', 'layer of the unit', '0')
+    .option('--site <site>', 'mlp (the feed-forward activation) or hidden (the residual stream after the layer)', 'mlp')
+    .option('--neuron <i>', 'the unit: one neuron of the site')
+    .option('--direction <file>', 'or: a direction at the site (JSON array, or {"direction": [...]})')
+    .option('--k <n>', 'contexts kept', '20')
+    .option('--bins <n>', 'histogram bins', '20')
+    .option('--seed <n>', 'seed for the histogram reservoir', '0')
+    .option('--json', `print JSON (schema ${TOP_SCHEMA})`)
+    .option('--svg <file>', 'write the activation histogram');
+  addModelOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    examples([
+      'interp concepts top --model ../shared/models/distilbert-sst2-mini --data ../shared/data/sst2/glue-dev.tsv --layer 1 --neuron 17',
+      'interp concepts top --data corpus.txt --site hidden --layer 2 --direction cav.json --k 10 --json',
+    ]),
+  );
+  return cmd.action(async (flags: TopFlags) => {
+    if (!flags.data) throw usageError('--data is required (a corpus file, or - for stdin)');
+    if (flags.site !== 'mlp' && flags.site !== 'hidden')
+      throw usageError(`unknown --site '${flags.site}'; choose mlp or hidden`);
+    const request = {
+      lines: corpusLines(flags.data),
+      layer: parseInteger('--layer', flags.layer, 0, 10_000),
+      site: flags.site as 'mlp' | 'hidden',
+      neuron: optionalInteger('--neuron', flags.neuron, 0, 1_000_000),
+      direction: flags.direction,
+      k: parseInteger('--k', flags.k, 1, 10_000),
+      batch: 32,
+      reservoir: 10_000,
+      bins: parseInteger('--bins', flags.bins, 2, 1_000),
+      seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
+    };
+    const model = await withSpinner('loading model', () => openModel(flags));
+    const report = await withSpinner('streaming the corpus', () => topActivations(model, request));
+    await emit(flags, report, { table: topTable, chart: topChart });
+  });
+}
