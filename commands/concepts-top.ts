@@ -15,6 +15,11 @@ interface TopFlags extends ModelFlags, OutputFlags {
   k: string;
   bins: string;
   seed: string;
+  maximize?: boolean;
+  steps: string;
+  candidates: string;
+  swaps: string;
+  budget: string;
 }
 
 export function topCommand(): Command {
@@ -29,7 +34,12 @@ export function topCommand(): Command {
     .option('--direction <file>', 'or: a direction at the site (JSON array, or {"direction": [...]})')
     .option('--k <n>', 'contexts kept', '20')
     .option('--bins <n>', 'histogram bins', '20')
-    .option('--seed <n>', 'seed for the histogram reservoir', '0')
+    .option('--seed <n>', 'seed for the histogram reservoir and the --maximize swaps', '0')
+    .option('--maximize', 'then search the input space for what raises the unit most (greedy coordinate gradient)')
+    .option('--steps <n>', 'with --maximize: gradient steps at most', '20')
+    .option('--candidates <n>', 'with --maximize: tokens per position proposed by the gradient', '16')
+    .option('--swaps <n>', 'with --maximize: single-token swaps run exactly per step', '32')
+    .option('--budget <n>', 'with --maximize: forward passes at most', '2000')
     .option('--json', `print JSON (schema ${TOP_SCHEMA})`)
     .option('--svg <file>', 'write the activation histogram');
   addModelOptions(cmd);
@@ -55,6 +65,14 @@ export function topCommand(): Command {
       reservoir: 10_000,
       bins: parseInteger('--bins', flags.bins, 2, 1_000),
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
+      maximize: flags.maximize
+        ? {
+            steps: parseInteger('--steps', flags.steps, 1, 10_000),
+            candidates: parseInteger('--candidates', flags.candidates, 1, 10_000),
+            swaps: parseInteger('--swaps', flags.swaps, 1, 10_000),
+            budget: parseInteger('--budget', flags.budget, 2, 10_000_000),
+          }
+        : undefined,
     };
     const model = await withSpinner('loading model', () => openModel(flags));
     const report = await withSpinner('streaming the corpus', () => topActivations(model, request));

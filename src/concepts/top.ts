@@ -5,6 +5,7 @@ import { runWithCache, type HookName } from '../runtime/activations.js';
 import { RunContext } from '../runtime/context.js';
 import { encodeText } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
+import { maximizeUnit, type Maximized, type MaximizeRequest } from './maximize.js';
 
 export const TOP_SCHEMA = 'interp/top@1';
 
@@ -26,6 +27,8 @@ export interface TopRequest extends UnitRequest {
   reservoir: number;
   bins: number;
   seed: number;
+  /** Then raise the unit from the best corpus context by greedy coordinate gradient. */
+  maximize?: Omit<MaximizeRequest, 'start' | 'position' | 'seed'>;
 }
 
 export interface TopContext {
@@ -46,6 +49,8 @@ export interface TopReport {
   stats: { mean: number; min: number; max: number };
   top: TopContext[];
   histogram: { from: number; to: number; count: number }[];
+  /** With --maximize: the input search from the best corpus context, and what it found. */
+  maximized: Maximized | null;
   forwardPasses: number;
   seed: number;
 }
@@ -129,6 +134,7 @@ export async function topActivations(model: Model, r: TopRequest): Promise<TopRe
   const reservoir: number[] = [];
   const run = new RunContext();
   let [lines, tokens, sum, min, max] = [0, 0, 0, Infinity, -Infinity];
+  let peak = { ids: [] as number[], position: 0 };
   const flush = async (pending: string[]) => {
     const encodings = pending.map((t) => encodeText(model, t, { truncate: true }));
     const caches = await runWithCache(
@@ -145,6 +151,7 @@ export async function topActivations(model: Model, r: TopRequest): Promise<TopRe
         let a = 0;
         for (let j = 0; j < dims[1]; j++) a += weights[j] * data[p * dims[1] + j];
         tokens++;
+        if (a > max) peak = { ids: e.ids, position: p };
         [sum, min, max] = [sum + a, Math.min(min, a), Math.max(max, a)];
         if (reservoir.length < r.reservoir) reservoir.push(a);
         else if (rng.int(tokens) < r.reservoir) reservoir[rng.int(r.reservoir)] = a;
@@ -167,6 +174,14 @@ export async function topActivations(model: Model, r: TopRequest): Promise<TopRe
   }
   if (pending.length) await flush(pending);
   if (tokens === 0) throw usageFault('data', 'the corpus has no tokens');
+  const maximized = r.maximize
+    ? await maximizeUnit(
+        model,
+        { hook, weights },
+        { ...r.maximize, start: peak.ids, position: peak.position, seed: r.seed },
+        run.child(),
+      )
+    : null;
   return {
     schema: TOP_SCHEMA,
     model: model.id,
@@ -182,6 +197,7 @@ export async function topActivations(model: Model, r: TopRequest): Promise<TopRe
     stats: { mean: sum / tokens, min, max },
     top: top.items,
     histogram: histogramOf(reservoir, min, max, r.bins),
+    maximized,
     forwardPasses: run.forward,
     seed: r.seed,
   };

@@ -30,7 +30,9 @@ import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache
 import { moduleHash } from '../util/paths.js';
 
 /** Where gradients are taken: the input embeddings, one layer's hidden state, or every layer's attention probabilities. */
-export type GradientSource = { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' };
+/** Where gradients are taken: at the embeddings, a hidden state or the attention probabilities; `unit` scores an internal tensor (a neuron, a direction) instead of the logits, with gradients at the embeddings. */
+export type GradientSource =
+  { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' } | { kind: 'unit'; tensor: string };
 
 export interface GradientSession {
   session: ort.InferenceSession;
@@ -103,7 +105,7 @@ interface Cut {
 
 /** The graph cut where the gradients are taken: at the embeddings, at a hidden state, or not at all (attention). */
 function cutForSource(proto: ModelProto, source: GradientSource, logits: string): Cut {
-  if (source.kind === 'embeddings') {
+  if (source.kind === 'embeddings' || source.kind === 'unit') {
     const found = findWordEmbeddings(proto);
     return {
       graph: cutAt(proto, found.tensor, [logits]),
@@ -121,6 +123,12 @@ function cutForSource(proto: ModelProto, source: GradientSource, logits: string)
   }
   const graph = { ...proto, graph: { ...proto.graph, output: proto.graph.output.filter((o) => o.name === logits) } };
   return { graph, wrt: structure.layers.map((l) => l.probs), embeddings: null, cutInput: null };
+}
+
+/** The graph with `tensor` among its outputs (a unit's internal tensor is not one). */
+function withOutput(proto: ModelProto, tensor: string): ModelProto {
+  if (proto.graph.output.some((o) => o.name === tensor)) return proto;
+  return { ...proto, graph: { ...proto.graph, output: [...proto.graph.output, valueInfo(tensor, DataType.FLOAT)] } };
 }
 
 /** Expose each of `tensors` as a float graph output `${prefix}.${i}`; returns the output names. */
@@ -169,11 +177,12 @@ async function buildGradientSession(
   const opset = toNumber(proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 13)
     throw runtimeError(`'${model.id}': gradients need an ONNX opset of 13 or later (this graph has ${opset})`);
-  const logits = model.signature.logits;
-  const perPosition = model.task !== 'classification';
+  // A unit is scored like a language model's logits: per position, over its width.
+  const logits = source.kind === 'unit' ? source.tensor : model.signature.logits;
+  const perPosition = source.kind === 'unit' || model.task !== 'classification';
   let cut: Cut;
   try {
-    cut = cutForSource(proto, source, logits);
+    cut = cutForSource(withOutput(proto, logits), source, logits);
   } catch (e) {
     throw runtimeError(`'${model.id}': ${(e as Error).message}`);
   }

@@ -18,7 +18,20 @@ export function topTable(r: TopReport): string {
         `${formatNumber(h.from).padStart(10)} … ${formatNumber(h.to).padEnd(10)} ${bar(h.count, top, 30)} ${h.count}`,
     )
     .join('\n');
-  return `${caption}\n${fittedTable(['#', 'activation', 'token', 'context (peak «marked»)'], rows)}\nhistogram (reservoir sample):\n${histogram}\n`;
+  const parts = [caption, fittedTable(['#', 'activation', 'token', 'context (peak «marked»)'], rows)];
+  parts.push(`histogram (reservoir sample):\n${histogram}`);
+  const m = r.maximized;
+  if (m)
+    parts.push(
+      wrapText(
+        `--maximize: from the best corpus context (${formatNumber(m.start.activation)}), ${m.steps} steps, ${m.forwardPasses} forward and ${m.backwardPasses} backward passes`,
+      ),
+      fittedTable(
+        ['activation', 'input found'],
+        m.best.map((b) => [formatNumber(b.activation), b.text]),
+      ),
+    );
+  return parts.join('\n') + '\n';
 }
 
 export function topChart(r: TopReport): TopLevelSpec {

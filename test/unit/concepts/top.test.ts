@@ -47,6 +47,22 @@ describe('concepts top on the planted topic model', () => {
     expect(r.stats.max).toBe(r.top[0].activation);
   });
 
+  it('--maximize finds an input whose activation beats every corpus example, by exact-gradient coordinate search', async () => {
+    const maximize = { steps: 10, budget: 2000, candidates: 8, swaps: 16 };
+    const r = await topActivations(model, request({ neuron: 2, maximize }));
+    const m = r.maximized!;
+    expect(m.start.activation).toBeCloseTo(r.stats.max, 5);
+    expect(m.best[0].activation).toBeGreaterThan(r.stats.max + 1);
+    // Every word a colour: 10 × the colour share of all tokens, [CLS] and [SEP] included.
+    const words = m.best[0].tokens.slice(1, -1);
+    expect(words.every((w) => TOPIC_WORDS.colour.includes(w))).toBe(true);
+    expect(m.best[0].activation).toBeCloseTo((10 * words.length) / (words.length + 2), 4);
+    expect(m.backwardPasses).toBeGreaterThan(0);
+    expect(m.forwardPasses).toBeLessThanOrEqual(2000);
+    const again = await topActivations(model, request({ neuron: 2, maximize }));
+    expect(again.maximized).toEqual(m);
+  });
+
   it('reads a direction file as the same unit, and refuses a wrong width or a missing neuron', async () => {
     const dir = tempDir('interp-top-');
     const file = path.join(dir, 'colour.json');

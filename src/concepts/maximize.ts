@@ -1,0 +1,132 @@
+import { runtimeError } from '../errors.js';
+import { gradientSession, runGradients } from '../gradients/session.js';
+import type { Model } from '../model/types.js';
+import { runWithCache, type HookName } from '../runtime/activations.js';
+import type { RunContext } from '../runtime/context.js';
+import { Rng } from '../util/rng.js';
+
+export interface MaximizeRequest {
+  /** The sequence to start from (with its special tokens) and the position whose activation is raised. */
+  start: number[];
+  position: number;
+  /** Greedy coordinate gradient steps at most, and forward passes at most. */
+  steps: number;
+  budget: number;
+  /** Tokens per position proposed by the gradient, and single-token swaps tried exactly per step. */
+  candidates: number;
+  swaps: number;
+  seed: number;
+}
+
+export interface Maximized {
+  start: { text: string; activation: number };
+  best: { text: string; tokens: string[]; activation: number }[];
+  steps: number;
+  forwardPasses: number;
+  backwardPasses: number;
+}
+
+export interface Unit {
+  hook: HookName;
+  weights: Float64Array;
+}
+
+/** The unit's activation at `position` of each sequence, read as the corpus pass reads it. */
+async function activations(model: Model, unit: Unit, seqs: number[][], position: number, run: RunContext) {
+  const caches = await runWithCache(model, seqs, [unit.hook], run);
+  return caches.map((c) => {
+    const { data, dims } = c.get(unit.hook);
+    let a = 0;
+    for (let j = 0; j < dims[1]; j++) a += unit.weights[j] * data[position * dims[1] + j];
+    return a;
+  });
+}
+
+/** The tensor behind a hook in the model's graph. */
+async function tensorOf(model: Model, hook: HookName): Promise<string> {
+  const { structure } = await model.instrumented();
+  const layer = Number(/\d+/.exec(hook)![0]);
+  const tensor = hook.startsWith('mlp.') ? structure.mlp[layer] : structure.hiddenStates[layer];
+  if (!tensor) throw runtimeError(`'${model.id}' has no tensor for ${hook}`);
+  return tensor;
+}
+
+/**
+ * Activation maximisation in input space by greedy coordinate gradient (Zou et al. 2023, after HotFlip,
+ * Ebrahimi et al. 2018): the exact gradient of the unit with respect to the input embeddings ranks, for every
+ * position, the tokens whose swap would raise the unit most to first order; a seeded sample of those swaps is
+ * then run exactly, and the best one is kept if it raises the activation. Special tokens stay in place.
+ */
+export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest, run: RunContext): Promise<Maximized> {
+  const gs = await gradientSession(model, { kind: 'unit', tensor: await tensorOf(model, unit.hook) }, 'logit');
+  const matrix = gs.embeddings!;
+  const [V, D] = matrix.dims;
+  const special = new Set(model.tokenizer.all_special_ids as number[]);
+  const free = r.start.map((id, q) => q).filter((q) => !special.has(r.start[q]));
+  const nonZero = Array.from(unit.weights.keys()).filter((j) => unit.weights[j] !== 0);
+  const rng = new Rng(r.seed);
+  const decode = (ids: number[]) => model.tokenizer.decode(ids, { skip_special_tokens: true });
+  let ids = [...r.start];
+  const [first] = await activations(model, unit, [ids], r.position, run);
+  let current = first;
+  const seen = new Map<string, number>([[ids.join(','), first]]);
+  let steps = 0;
+  while (steps < r.steps && run.forward + r.swaps + 1 <= r.budget) {
+    steps++;
+    const cut = new Float32Array(ids.length * D);
+    ids.forEach((id, q) => cut.set(matrix.data.subarray(id * D, (id + 1) * D), q * D));
+    const [g] = await runGradients(
+      model,
+      gs,
+      [
+        {
+          ids,
+          cut,
+          positions: nonZero.map(() => r.position),
+          index: nonZero,
+          weight: nonZero.map((j) => unit.weights[j]),
+        },
+      ],
+      run,
+    );
+    const gradient = g.gradients[0]; // [T, D]
+    const proposals = free.map((q) => {
+      const gain = new Float64Array(V);
+      for (let v = 0; v < V; v++) {
+        let s = 0;
+        for (let k = 0; k < D; k++) s += matrix.data[v * D + k] * gradient[q * D + k];
+        gain[v] = special.has(v) || v === ids[q] ? -Infinity : s;
+      }
+      return Array.from(gain.keys())
+        .sort((a, b) => gain[b] - gain[a])
+        .slice(0, r.candidates);
+    });
+    const tries: number[][] = [];
+    for (let s = 0; s < r.swaps; s++) {
+      const k = rng.int(free.length);
+      const next = [...ids];
+      next[free[k]] = proposals[k][rng.int(proposals[k].length)];
+      if (!seen.has(next.join(','))) tries.push(next);
+    }
+    if (tries.length === 0) break;
+    const scores = await activations(model, unit, tries, r.position, run);
+    tries.forEach((t, i) => seen.set(t.join(','), scores[i]));
+    const best = scores.reduce((b, v, i) => (v > scores[b] ? i : b), 0);
+    if (scores[best] <= current) continue;
+    [ids, current] = [tries[best], scores[best]];
+  }
+  const best = [...seen]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([key, activation]) => {
+      const seq = key.split(',').map(Number);
+      return { text: decode(seq), tokens: seq.map((id) => model.tokenizer.decode([id])), activation };
+    });
+  return {
+    start: { text: decode(r.start), activation: first },
+    best,
+    steps,
+    forwardPasses: run.forward,
+    backwardPasses: run.backward,
+  };
+}
