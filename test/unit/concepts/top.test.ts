@@ -2,11 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TOPIC_WORDS, topicModel, writePlanted } from '../../../fixtures/planted.js';
-import { topActivations, type TopRequest } from '../../../src/concepts/top.js';
+import { topActivations, unitWeights, type TopRequest } from '../../../src/concepts/top.js';
+import { gradientSession, runGradients } from '../../../src/gradients/session.js';
+import { runWithCache } from '../../../src/runtime/activations.js';
+import { encodeText } from '../../../src/text/encode.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
 import { Rng } from '../../../src/util/rng.js';
-import { tempDir } from '../../helpers.js';
+import { distilbert, skipWithoutShared, tempDir } from '../../helpers.js';
 
 /** The topic model writes 10 × the sentence's share of colour words into channel 2 of the residual after layer 0. */
 let model: Model;
@@ -76,4 +79,39 @@ describe('concepts top on the planted topic model', () => {
     );
     await expect(topActivations(model, request({ neuron: 4 }))).rejects.toThrow(/neuron 4 does not exist/);
   });
+});
+
+describe.skipIf(skipWithoutShared)('the unit gradient on distilbert-sst2-mini (needs ../shared)', () => {
+  it('scores the same activation as the corpus pass, and its gradient matches central differences', async () => {
+    const bert = await loadModel(distilbert);
+    const unit = await unitWeights(bert, { layer: 1, site: 'mlp', neuron: 17 });
+    const { structure } = await bert.instrumented();
+    const gs = await gradientSession(bert, { kind: 'unit', tensor: structure.mlp[1]! }, 'logit');
+    const e = encodeText(bert, 'this is wild surreal stuff , but brilliant');
+    const [cache] = await runWithCache(bert, [e.ids], [unit.hook]);
+    const { data, dims } = cache.get(unit.hook);
+    const position = 8; // "brilliant"
+    const D = gs.embeddings!.dims[1];
+    const input = new Float32Array(e.ids.length * D);
+    e.ids.forEach((id, q) => input.set(gs.embeddings!.data.subarray(id * D, (id + 1) * D), q * D));
+    const row = (cut: Float32Array) => ({ ids: e.ids, cut, positions: [position], index: [17], weight: [1] });
+    const [at] = await runGradients(bert, gs, [row(input)]);
+    expect(at.score).toBeCloseTo(data[position * dims[1] + 17], 4);
+    const g = at.gradients[0];
+    const norm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+    // Central differences at six step sizes and their Richardson extrapolations: the best one counts, as in
+    // test/support/gradients.ts (curvature limits large steps, float32 rounding small ones).
+    const steps = [0.04, 0.02, 0.01, 0.005, 0.0025, 0.00125];
+    const out = await runGradients(
+      bert,
+      gs,
+      steps.flatMap((h) => [
+        row(input.map((x, i) => x + (h * g[i]) / norm)),
+        row(input.map((x, i) => x - (h * g[i]) / norm)),
+      ]),
+    );
+    const central = steps.map((h, k) => (out[2 * k].score - out[2 * k + 1].score) / (2 * h));
+    const estimates = [...central, ...central.slice(1).map((half, k) => (4 * half - central[k]) / 3)];
+    expect(Math.min(...estimates.map((x) => Math.abs(x - norm) / norm))).toBeLessThan(0.01);
+  }, 60_000);
 });
