@@ -12,6 +12,7 @@ interface TopFlags extends ModelFlags, OutputFlags {
   site: string;
   neuron?: string;
   direction?: string;
+  index?: string;
   k: string;
   bins: string;
   seed: string;
@@ -31,7 +32,11 @@ export function topCommand(): Command {
     .option('--layer <l>', 'layer of the unit', '0')
     .option('--site <site>', 'mlp (the feed-forward activation) or hidden (the residual stream after the layer)', 'mlp')
     .option('--neuron <i>', 'the unit: one neuron of the site')
-    .option('--direction <file>', 'or: a direction at the site (JSON array, or {"direction": [...]})')
+    .option(
+      '--direction <file>',
+      'or: a direction at the site (JSON array, {"direction": [...]}, or cluster/factors JSON)',
+    )
+    .option('--index <i>', 'with --direction from concepts cluster or factors --json: which centroid or component')
     .option('--k <n>', 'contexts kept', '20')
     .option('--bins <n>', 'histogram bins', '20')
     .option('--seed <n>', 'seed for the histogram reservoir and the --maximize swaps', '0')
@@ -60,6 +65,7 @@ export function topCommand(): Command {
       site: flags.site as 'mlp' | 'hidden',
       neuron: optionalInteger('--neuron', flags.neuron, 0, 1_000_000),
       direction: flags.direction,
+      index: optionalInteger('--index', flags.index, 0, 1_000_000),
       k: parseInteger('--k', flags.k, 1, 10_000),
       batch: 32,
       reservoir: 10_000,

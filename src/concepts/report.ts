@@ -119,6 +119,8 @@ export interface ClusterReport {
   iterations: number;
   clusters: ClusterRow[];
   labels: number[];
+  /** Each cluster's centroid (k × width): a unit for `concepts top --direction FILE --index i`. */
+  centroids: number[][];
 }
 
 /** A token's place in the first two principal components, for the scatter plot. */
@@ -159,9 +161,16 @@ export async function clusterConcepts(
     iterations: result.iterations,
     clusters: describeClusters(acts, result.labels, result.k, request.top, request.seed),
     labels: Array.from(result.labels),
+    centroids: rowsOf(result.centroids, result.k),
   };
   return { report, projection };
 }
+
+/** A row-major matrix of `rows` rows as nested arrays. */
+const rowsOf = (m: ArrayLike<number>, rows: number): number[][] => {
+  const width = m.length / rows;
+  return Array.from({ length: rows }, (_, r) => Array.from({ length: width }, (_, j) => m[r * width + j]));
+};
 
 export interface FactorsReport {
   schema: typeof FACTORS_SCHEMA;
@@ -172,6 +181,8 @@ export interface FactorsReport {
   tokens: number;
   /** Per token of `text`, its weight on each factor. */
   strip: { token: string; factors: number[] }[] | null;
+  /** Each factor's component over the feed-forward units (n × width): a unit for `concepts top --direction FILE --index i`. */
+  components: number[][];
 }
 
 /** NMF of the non-negative part of a layer's feed-forward activations, and optionally one text's per-token factor weights. */
@@ -224,6 +235,7 @@ export async function factorConcepts(
     reconstructionError: error,
     tokens: acts.n,
     strip,
+    components: rowsOf(H, n),
   };
 }
 

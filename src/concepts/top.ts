@@ -14,8 +14,9 @@ export interface UnitRequest {
   layer: number;
   site: 'mlp' | 'hidden';
   neuron?: number;
-  /** A JSON file: an array of numbers, or an object with a "direction" or "vector" array. */
+  /** A JSON file: an array of numbers, an object with a "direction" or "vector" array, or the JSON of `concepts cluster` or `factors` (their centroids or components, with `index`). */
   direction?: string;
+  index?: number;
 }
 
 export interface TopRequest extends UnitRequest {
@@ -55,15 +56,27 @@ export interface TopReport {
   seed: number;
 }
 
-function readDirection(file: string): number[] {
+function readDirection(file: string, index?: number): number[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw usageFault('direction', `{param} ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const o = parsed as { direction?: unknown; vector?: unknown };
-  const v = Array.isArray(parsed) ? parsed : Array.isArray(o?.direction) ? o.direction : o?.vector;
+  const o = parsed as { direction?: unknown; vector?: unknown; centroids?: unknown; components?: unknown };
+  const many = Array.isArray(o?.centroids) ? o.centroids : Array.isArray(o?.components) ? o.components : null;
+  if (many) {
+    if (index === undefined || index >= many.length)
+      throw usageFault(
+        'index',
+        `{param:direction} ${file} holds ${many.length} vectors; choose one with {param} 0–${many.length - 1}`,
+      );
+    return readVector(many[index], file);
+  }
+  return readVector(Array.isArray(parsed) ? parsed : Array.isArray(o?.direction) ? o.direction : o?.vector, file);
+}
+
+function readVector(v: unknown, file: string): number[] {
   if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x)))
     throw usageFault('direction', `{param} ${file} holds no array of finite numbers (or "direction"/"vector" field)`);
   return v as number[];
@@ -90,7 +103,7 @@ export async function unitWeights(model: Model, u: UnitRequest): Promise<{ hook:
     w[u.neuron] = 1;
     return { hook, weights: w };
   }
-  const d = readDirection(u.direction!);
+  const d = readDirection(u.direction!, u.index);
   if (d.length !== width) throw usageFault('direction', `{param} has ${d.length} numbers; ${hook} is ${width} wide`);
   return { hook, weights: Float64Array.from(d) };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TOPIC_WORDS, topicModel, writePlanted } from '../../../fixtures/planted.js';
+import { clusterConcepts } from '../../../src/concepts/report.js';
 import { topActivations, unitWeights, type TopRequest } from '../../../src/concepts/top.js';
 import { gradientSession, runGradients } from '../../../src/gradients/session.js';
 import { runWithCache } from '../../../src/runtime/activations.js';
@@ -78,6 +79,25 @@ describe('concepts top on the planted topic model', () => {
       /has 2 numbers; hidden.1 is 4 wide/,
     );
     await expect(topActivations(model, request({ neuron: 4 }))).rejects.toThrow(/neuron 4 does not exist/);
+  });
+});
+
+describe('cluster centroids and factor components as units', () => {
+  it('the colour cluster’s centroid finds colour contexts; an index is required and bounded', async () => {
+    const dir = tempDir('interp-top-units-');
+    const corpus = path.join(dir, 'corpus.txt');
+    fs.writeFileSync(corpus, sentences.join('\n') + '\n');
+    const { report } = await clusterConcepts(model, { data: corpus, layer: 1, maxTokens: 5000, top: 3, seed: 0, k: 3 });
+    expect(report.centroids).toHaveLength(3);
+    const colour = report.centroids.reduce((b, c, i) => (c[2] > report.centroids[b][2] ? i : b), 0);
+    const file = path.join(dir, 'clusters.json');
+    fs.writeFileSync(file, JSON.stringify(report));
+    const r = await topActivations(model, request({ direction: file, index: colour }));
+    for (const t of r.top) expect(TOPIC_WORDS.colour.some((c) => sentences[t.line].split(' ').includes(c))).toBe(true);
+    await expect(topActivations(model, request({ direction: file }))).rejects.toThrow(
+      /holds 3 vectors; choose one with --index 0–2/,
+    );
+    await expect(topActivations(model, request({ direction: file, index: 3 }))).rejects.toThrow(/--index 0–2/);
   });
 });
 
