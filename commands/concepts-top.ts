@@ -71,17 +71,21 @@ export function topCommand(): Command {
       reservoir: 10_000,
       bins: parseInteger('--bins', flags.bins, 2, 1_000),
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-      maximize: flags.maximize
-        ? {
-            steps: parseInteger('--steps', flags.steps, 1, 10_000),
-            candidates: parseInteger('--candidates', flags.candidates, 1, 10_000),
-            swaps: parseInteger('--swaps', flags.swaps, 1, 10_000),
-            budget: parseInteger('--budget', flags.budget, 2, 10_000_000),
-          }
-        : undefined,
+      // Checked whether or not --maximize is given, so that a typo never passes silently.
+      maximize: maximizeOf(flags),
     };
     const model = await withSpinner('loading model', () => openModel(flags));
     const report = await withSpinner('streaming the corpus', () => topActivations(model, request));
     await emit(flags, report, { table: topTable, chart: topChart });
   });
+}
+
+function maximizeOf(flags: TopFlags) {
+  const settings = {
+    steps: parseInteger('--steps', flags.steps, 1, 10_000),
+    candidates: parseInteger('--candidates', flags.candidates, 1, 10_000),
+    swaps: parseInteger('--swaps', flags.swaps, 1, 10_000),
+    budget: parseInteger('--budget', flags.budget, 2, 10_000_000),
+  };
+  return flags.maximize ? settings : undefined;
 }
