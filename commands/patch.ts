@@ -12,6 +12,7 @@ interface PatchFlags extends ModelFlags, OutputFlags {
   target?: string;
   score?: string;
   seed: string;
+  heads?: boolean;
 }
 
 export function patchCommand(): Command {
@@ -27,6 +28,7 @@ export function patchCommand(): Command {
     .option('--samples <n>', 'noise draws averaged over', '5')
     .option('--target <target>', 'classifier: label (default: predicted); causal LM: next token (default: argmax)')
     .option('--score <kind>', 'classifier score: probability, logit or log-odds (default: probability)')
+    .option('--heads', "also restore each attention head's output (before the heads are merged) at each position")
     .option('--seed <n>', 'seed for the noise', '0')
     .option('--json', `print JSON (schema ${PATCH_SCHEMA})`)
     .option('--svg <file>', 'write the layer × position heatmap');
@@ -46,6 +48,7 @@ export function patchCommand(): Command {
       noise: parseNumber('--noise', flags.noise, 0, 100),
       samples: parseInteger('--samples', flags.samples, 1, 1_000),
       target: { target: flags.target, score: flags.score },
+      heads: flags.heads,
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     };
     const model = await withSpinner('loading model', () => openModel(flags));

@@ -23,6 +23,7 @@ import {
 import { encodeText, tokenRecords, type Encoding, type TokenRecord } from '../text/encode.js';
 import { wordsOf } from '../text/words.js';
 import { Rng } from '../util/rng.js';
+import { runPatchedHeads } from './heads.js';
 
 export const PATCH_SCHEMA = 'interp/patch@1';
 
@@ -36,6 +37,8 @@ export interface PatchRequest {
   /** Noise draws averaged over. */
   samples: number;
   target?: TargetRequest;
+  /** Also restore each attention head's output (before the heads are merged) at each position. */
+  heads?: boolean;
   seed: number;
 }
 
@@ -57,6 +60,11 @@ export interface PatchReport {
   /** The same as a share of what corruption took: (restored − corrupted) / (clean − corrupted). */
   recovered: number[][];
   strongest: { layer: number; position: number; token: string; recovered: number }[];
+  /** With --heads: restoring one head's output at one position, [layer][head][position], as a share recovered. */
+  heads: {
+    recovered: number[][][];
+    strongest: { layer: number; head: number; position: number; token: string; recovered: number }[];
+  } | null;
   forwardPasses: number;
   seed: number;
 }
@@ -195,6 +203,8 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
   );
   const rng = new Rng(r.seed);
   const sums = clean.map(() => new Float64Array(T));
+  const heads = r.heads ? await cleanHeads(model, e.ids, clean[0], run) : null;
+  const headSums = heads?.restorations.map(() => 0) ?? [];
   let corruptedScore = 0;
   for (let d = 0; d < draws; d++) {
     let corrupt: Float32Array[];
@@ -207,6 +217,10 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
     corruptedScore += scoreOf(model, target, ...(await logitsOf(model, e.ids, corrupt[0], run)), 0) / draws;
     const restored = await restorations(model, e.ids, clean, corrupt, target, run);
     restored.forEach((row, l) => row.forEach((v, p) => (sums[l][p] += v / draws)));
+    if (heads) {
+      const rows = await runPatchedHeads(model, e.ids, corrupt[0], heads.restorations, heads.values, heads.shapes, run);
+      rows.forEach((row, i) => (headSums[i] += scoreOf(model, target, row.logits, [1, ...row.dims], 0) / draws));
+    }
   }
   const restored = sums.map((row) => Array.from(row));
   const span = cleanScore - corruptedScore;
@@ -218,6 +232,7 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
     )
     .sort((a, b) => b.recovered - a.recovered)
     .slice(0, 10);
+  const share = (v: number) => (Math.abs(span) > 1e-12 ? (v - corruptedScore) / span : 0);
   return {
     schema: PATCH_SCHEMA,
     model: model.id,
@@ -233,9 +248,30 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
     restored,
     recovered,
     strongest,
+    heads: heads ? headReport(heads, headSums.map(share), tokens) : null,
     forwardPasses: run.forward,
     seed: r.seed,
   };
+}
+
+/** The clean run's head outputs, and one restoration per layer × head × position. */
+async function cleanHeads(model: Model, ids: readonly number[], hidden0: Float32Array, run: RunContext) {
+  const [unpatched] = await runPatchedHeads(model, ids, hidden0, [], null, [], run);
+  const shapes = unpatched.heads.map((h) => [...h.dims]);
+  const restorations = shapes.flatMap(([H, T], layer) =>
+    Array.from({ length: H * T }, (_, k) => ({ layer, head: Math.floor(k / T), position: k % T })),
+  );
+  return { values: unpatched.heads.map((h) => h.data), shapes, restorations };
+}
+
+function headReport(heads: Awaited<ReturnType<typeof cleanHeads>>, recovered: number[], tokens: TokenRecord[]) {
+  const grid = heads.shapes.map(([H, T]) => Array.from({ length: H }, () => new Array<number>(T).fill(0)));
+  heads.restorations.forEach((x, i) => (grid[x.layer][x.head][x.position] = recovered[i]));
+  const strongest = heads.restorations
+    .map((x, i) => ({ ...x, token: tokens[x.position].text, recovered: recovered[i] }))
+    .sort((a, b) => b.recovered - a.recovered)
+    .slice(0, 10);
+  return { recovered: grid, strongest };
 }
 
 async function logitsOf(model: Model, ids: readonly number[], hidden0: Float32Array, run: RunContext) {

@@ -17,7 +17,14 @@ export function patchTable(r: PatchReport): string {
     formatNumber(r.restored[s.layer][s.position]),
     `${(s.recovered * 100).toFixed(1)} %`,
   ]);
-  return `${caption}\n${fittedTable(['restored state', 'position', 'score', 'recovered'], rows)}\n`;
+  const table = fittedTable(['restored state', 'position', 'score', 'recovered'], rows);
+  if (!r.heads) return `${caption}\n${table}\n`;
+  const heads = r.heads.strongest.map((s) => [
+    `layer ${s.layer}, head ${s.head}`,
+    `${s.position}: ${visible(s.token)}`,
+    `${(s.recovered * 100).toFixed(1)} %`,
+  ]);
+  return `${caption}\n${table}\n${fittedTable(['restored head output', 'position', 'recovered'], heads)}\n`;
 }
 
 /** Layers down, positions across: how much of the clean score each restored state brings back. */

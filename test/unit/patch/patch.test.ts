@@ -36,6 +36,18 @@ describe('interp patch on the planted induction LM', () => {
       expect(r.strongest[0].recovered).toBeCloseTo(1, 3);
     });
 
+  it('with heads: only the induction head at the last position restores the answer', async () => {
+    const r = await patchReport(model, { ...base, heads: true });
+    const { layer, head } = PLANTED_HEADS.induction;
+    expect(r.heads!.recovered[layer][head][last]).toBeCloseTo(1, 4);
+    r.heads!.recovered.forEach((heads, l) =>
+      heads.forEach((row, h) =>
+        row.forEach((v, p) => (l === layer && h === head && p === last) || expect(Math.abs(v)).toBeLessThan(1e-3)),
+      ),
+    );
+    expect(r.heads!.strongest[0]).toMatchObject({ layer, head, position: last });
+  });
+
   it('refuses prompts of different lengths, words not in the text, and both or neither corruption', async () => {
     await expect(patchReport(model, { ...base, corrupted: 'a x c d' })).rejects.toThrow(
       /patching needs the same length/,
