@@ -29,7 +29,6 @@ import { lastLogits, type Target } from '../target/target.js';
 import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache.js';
 import { moduleHash } from '../util/paths.js';
 
-/** Where gradients are taken: the input embeddings, one layer's hidden state, or every layer's attention probabilities. */
 /** Where gradients are taken: at the embeddings, a hidden state or the attention probabilities; `unit` scores an internal tensor (a neuron, a direction) instead of the logits, with gradients at the embeddings. */
 export type GradientSource =
   { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' } | { kind: 'unit'; tensor: string };

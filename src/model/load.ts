@@ -1,4 +1,3 @@
-import { forgetDerived } from '../runtime/derived.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +25,7 @@ import {
 import { openSession } from '../runtime/session.js';
 import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache.js';
 import { moduleHash, packageRoot } from '../util/paths.js';
+import { forgetDerived } from '../runtime/derived.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
 
 /** Embedded models shipped in the package, by name. The first of each task is that task's default. */

@@ -1,9 +1,9 @@
-import { chargePasses } from '../runtime/limits.js';
 import * as ort from 'onnxruntime-node';
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
 import { halfToFloat } from '../onnx/tensor.js';
+import { chargePasses } from '../runtime/limits.js';
 
 /** A view of one batch's outputs, handed to the reader of each row. */
 export interface Batch {
