@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import fs from 'node:fs';
 import { usageError } from '../src/errors.js';
-import { buildServer, type ServerOptions } from '../server/app.js';
+import type { ServerOptions } from '../server/app.js';
 import { examples, optionalInteger, parseInteger } from './common.js';
 
 interface ServeFlags {
@@ -81,6 +81,8 @@ function optionsOf(flags: ServeFlags): ServerOptions & { host: string; port: num
 
 async function serve(flags: ServeFlags): Promise<void> {
   const options = optionsOf(flags);
+  // Loaded here, not at start-up: fastify costs every other command about 50 ms of cold start.
+  const { buildServer } = await import('../server/app.js');
   const app = buildServer(options);
   const address = await app.listen({ host: options.host, port: options.port });
   process.stderr.write(`interp: serving on ${address}${options.token ? ' (bearer token required)' : ''}\n`);
