@@ -1,6 +1,6 @@
 import type { Summary } from './summary/claims.js';
 import { usageFault } from './errors.js';
-import { explainText, prepare, type Attribution, type ExplainRequest } from './explain.js';
+import { explainText, prepare, type Attribution, type ExplainRequest, type Prepared } from './explain.js';
 import { methodNamed } from './methods/config.js';
 import type { Model } from './model/types.js';
 import { RunContext } from './runtime/context.js';
@@ -24,12 +24,14 @@ export async function compareMethods(
   model: Model,
   request: ExplainRequest,
   methods: readonly string[],
+  /** The input prepared already (with the token baseline where perturbation methods are among `methods`). */
+  prepared?: Prepared,
 ): Promise<Comparison> {
   if (methods.length < 2)
     throw usageFault('compare', '{param} needs at least two methods, e.g. {param} occlusion,kernel-shap');
   const tokenBaseline = methods.some((m) => methodNamed(m).family !== 'gradient');
   const run = new RunContext();
-  const prepared = await prepare(model, { ...request, method: methods[0] }, { run, tokenBaseline });
+  prepared ??= await prepare(model, { ...request, method: methods[0] }, { run, tokenBaseline });
   const results: Attribution[] = [];
   for (const method of methods) results.push(await explainText(model, { ...request, method }, { prepared, run }));
   const values = results.map((r) => r.features.map((f) => f.attribution));

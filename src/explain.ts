@@ -152,6 +152,16 @@ export async function prepareEncoded(
   };
 }
 
+/** A scorer of the prepared input that knows its full score, and its token-baseline score where it was run. */
+export function preparedScorer(model: Model, p: Prepared, run: RunContext = new RunContext()): MaskedScorer {
+  const n = p.features.length;
+  const scorer = new MaskedScorer(model, p.encoding, p.features, p.target, p.replacement, run).know(
+    fullCoalition(n),
+    p.fullScore,
+  );
+  return p.baselineScore === null ? scorer : scorer.know(emptyCoalition(n), p.baselineScore);
+}
+
 export interface ExplainOptions {
   /** The input prepared once for several methods (--compare, fidelity). */
   prepared?: Prepared;

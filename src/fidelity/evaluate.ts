@@ -1,12 +1,9 @@
 import type { Example } from '../data/datasets.js';
 import { InterpError } from '../errors.js';
-import { explainText, prepare, type Prepared } from '../explain.js';
-import { emptyCoalition, fullCoalition } from '../masking/replacement.js';
-import { MaskedScorer } from '../masking/scorer.js';
+import { explainText, prepare, preparedScorer, type Prepared } from '../explain.js';
 import { methodNamed } from '../methods/config.js';
 import { faithfulness, plausibility, topKPrecision } from '../metrics/faithfulness.js';
 import type { Model } from '../model/types.js';
-import { RunContext } from '../runtime/context.js';
 import { spearman } from '../util/stats.js';
 import { RECORD_SCHEMA, type FidelityConfig, type FidelityRecord } from './types.js';
 
@@ -70,16 +67,7 @@ export async function evaluateExample(
     );
     const values = attribution.features.map((f) => f.attribution);
     const n = prepared.features.length;
-    const score = new MaskedScorer(
-      model,
-      prepared.encoding,
-      prepared.features,
-      prepared.target,
-      prepared.replacement,
-      new RunContext(),
-    )
-      .know(fullCoalition(n), prepared.fullScore)
-      .know(emptyCoalition(n), baselineScore).score;
+    const { score } = preparedScorer(model, prepared);
     const { deletion, insertion, ...scalars } = await faithfulness(score, values, prepared.fullScore, {
       seed: config.seed,
       softSamples: config.softSamples,

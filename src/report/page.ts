@@ -4,13 +4,17 @@ import { compareMethods } from '../comparison.js';
 import { counterfactualReport, type CounterfactualReport } from '../counterfactual/report.js';
 import type { Example } from '../data/datasets.js';
 import { usageFault } from '../errors.js';
-import { explainText, prepare, type Attribution, type ExplainRequest } from '../explain.js';
+import {
+  explainText,
+  prepare,
+  preparedScorer,
+  type Attribution,
+  type ExplainRequest,
+  type Prepared,
+} from '../explain.js';
 import { explainGeneration, type GenerationAttribution } from '../generate.js';
-import { emptyCoalition, fullCoalition } from '../masking/replacement.js';
-import { MaskedScorer } from '../masking/scorer.js';
 import { faithfulness, type Faithfulness } from '../metrics/faithfulness.js';
 import type { Model } from '../model/types.js';
-import { RunContext } from '../runtime/context.js';
 import { countingPasses } from '../runtime/limits.js';
 import { pool } from '../render/attention.js';
 import type { TokenRecord } from '../text/encode.js';
@@ -84,21 +88,17 @@ function checkRequest(model: Model, r: ReportRequest): void {
     throw usageFault('generate', '{param} applies to causal language models');
 }
 
-/** Every method on one input, sharing its preparation; one method needs no comparison. */
-async function explanations(model: Model, request: ExplainRequest, methods: string[]) {
+/** Every method on one input, sharing one preparation (the curves use it too); one method needs no comparison. */
+async function explanations(model: Model, request: ExplainRequest, methods: string[], prepared: Prepared) {
   if (methods.length === 1) {
-    const result = await explainText(model, { ...request, method: methods[0] });
+    const result = await explainText(model, { ...request, method: methods[0] }, { prepared });
     return { results: [result], correlations: [[1]] };
   }
-  return compareMethods(model, request, methods);
+  return compareMethods(model, request, methods, prepared);
 }
 
-async function curves(model: Model, request: ExplainRequest, results: Attribution[]) {
-  const p = await prepare(model, { ...request, method: 'occlusion' });
-  const n = p.features.length;
-  const score = new MaskedScorer(model, p.encoding, p.features, p.target, p.replacement, new RunContext())
-    .know(fullCoalition(n), p.fullScore)
-    .know(emptyCoalition(n), p.baselineScore!).score;
+async function curves(model: Model, request: ExplainRequest, results: Attribution[], p: Prepared) {
+  const { score } = preparedScorer(model, p);
   const out: Faithfulness[] = [];
   for (const r of results) {
     const values = r.features.map((f) => f.attribution);
@@ -132,7 +132,9 @@ async function pageAttention(model: Model, request: ReportRequest & { text: stri
 
 async function reportItem(model: Model, request: ReportRequest, example: ReportRequest['examples'][number]) {
   const explainRequest: ExplainRequest = { ...request, text: example.text, method: request.methods[0] };
-  const { results, correlations } = await explanations(model, explainRequest, request.methods);
+  // With the token baseline, which the deletion curves need whatever the methods are.
+  const prepared = await prepare(model, { ...explainRequest, method: 'occlusion' });
+  const { results, correlations } = await explanations(model, explainRequest, request.methods, prepared);
   const counterfactual =
     request.counterfactualBudget > 0
       ? await counterfactualReport(model, {
@@ -156,7 +158,7 @@ async function reportItem(model: Model, request: ReportRequest, example: ReportR
     tokens: results[0].tokens,
     explanations: results,
     correlations,
-    faithfulness: await curves(model, explainRequest, results),
+    faithfulness: await curves(model, explainRequest, results, prepared),
     attention: await pageAttention(model, { ...request, text: example.text }),
     generation,
     counterfactual,

@@ -1,10 +1,15 @@
 import type { Comparison } from '../comparison.js';
-import { explainText, prepare, type Attribution, type ExplainRequest, type Prepared } from '../explain.js';
+import {
+  explainText,
+  prepare,
+  preparedScorer,
+  type Attribution,
+  type ExplainRequest,
+  type Prepared,
+} from '../explain.js';
 import type { GenerationAttribution } from '../generate.js';
-import { MaskedScorer } from '../masking/scorer.js';
 import { methodNamed } from '../methods/config.js';
 import type { Model } from '../model/types.js';
-import { RunContext } from '../runtime/context.js';
 import { countingPasses } from '../runtime/limits.js';
 import { spearman } from '../util/stats.js';
 import { listOf, modelName, quoted, scoreText, signedText, summaryOf, type Candidate, type Summary } from './claims.js';
@@ -85,7 +90,7 @@ function rankingClaim(r: Attribution): Candidate[] {
 /** Remove (or keep only) the named features and score the input again: the claim holds only if the score moved as said. */
 async function removalClaims(model: Model, r: Attribution, p: Prepared): Promise<Candidate[]> {
   const n = p.features.length;
-  const scorer = new MaskedScorer(model, p.encoding, p.features, p.target, p.replacement, new RunContext());
+  const scorer = preparedScorer(model, p);
   const kind = r.target.score;
   const span = Math.abs(r.fullScore - (p.baselineScore ?? r.baselineScore));
   const margin = Math.max(0.05 * span, 1e-3);
