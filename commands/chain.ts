@@ -71,10 +71,7 @@ export const chainOperation: Operation<ChainFlags, ChainReport> = {
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
       truncate: flags.truncate,
     };
-    return async (model) => {
-      const report = await summarised(flags.summary, await chainReport(model, request), summarizeChain);
-      return { ...report, forwardPasses: report.forwardPasses + (report.summary?.forwardPasses ?? 0) };
-    };
+    return async (model) => summarised(flags.summary, await chainReport(model, request), summarizeChain);
   },
 };
 

@@ -73,8 +73,7 @@ export const counterfactualOperation: Operation<CounterfactualFlags, Counterfact
         text: text!,
         ...(await helpersOf(flags, env.open)),
       });
-      const done = await summarised(flags.summary, report, (r) => summarizeCounterfactual(model, r));
-      return { ...done, forwardPasses: done.forwardPasses + (done.summary?.forwardPasses ?? 0) };
+      return summarised(flags.summary, report, (r) => summarizeCounterfactual(model, r));
     };
   },
 };

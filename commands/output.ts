@@ -1,4 +1,4 @@
-import type { Summary } from '../src/summary/claims.js';
+import { withSummaryOf, type Summary } from '../src/summary/claims.js';
 import { wrapText } from '../src/render/format.js';
 import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
@@ -102,13 +102,13 @@ export function warnOrRefuse(warnings: string[], strict?: boolean): void {
 
 export const SUMMARY_HELP = 'add a paragraph in words, every claim checked against the model (JSON: summary)';
 
-/** The result with its summary when --summary asks for one (the summary's own passes are in it). */
+/** The result with its summary when --summary asks for one, the summary's passes counted in the result's. */
 export async function summarised<R extends object>(
   on: boolean | undefined,
   result: R,
   make: (result: R) => Summary | Promise<Summary>,
 ): Promise<R & { summary?: Summary }> {
-  return on ? { ...result, summary: await make(result) } : result;
+  return on ? withSummaryOf(result, await make(result)) : result;
 }
 
 /** A table with the result's summary, if it has one, wrapped under it. */

@@ -87,3 +87,10 @@ export const shortName = (id: string): string =>
     : id;
 
 export const modelName = (model: { id: string }) => shortName(model.id);
+
+/** The result with its summary, and the summary's verification passes added to the result's own count. */
+export function withSummaryOf<R extends object>(result: R, summary: Summary): R & { summary: Summary } {
+  const passes = (result as { forwardPasses?: unknown }).forwardPasses;
+  const counted = typeof passes === 'number' ? { forwardPasses: passes + summary.forwardPasses } : {};
+  return { ...result, ...counted, summary };
+}

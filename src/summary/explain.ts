@@ -12,7 +12,17 @@ import { methodNamed } from '../methods/config.js';
 import type { Model } from '../model/types.js';
 import { countingPasses } from '../runtime/limits.js';
 import { spearman } from '../util/stats.js';
-import { listOf, modelName, quoted, scoreText, signedText, summaryOf, type Candidate, type Summary } from './claims.js';
+import {
+  withSummaryOf,
+  listOf,
+  modelName,
+  quoted,
+  scoreText,
+  signedText,
+  summaryOf,
+  type Candidate,
+  type Summary,
+} from './claims.js';
 
 /**
  * Features worth naming in one direction: at most 3, each at least a quarter the size of the strongest in that
@@ -280,11 +290,7 @@ type Explained = Attribution | Comparison | GenerationAttribution;
 
 /** Add the summary to an explanation's result, and its verification passes to the result's count. */
 export async function withSummary<R extends Explained>(model: Model, request: ExplainRequest, result: R): Promise<R> {
-  if ('results' in result) return { ...result, summary: await summarizeComparison(model, request, result) };
-  if ('matrix' in result) {
-    const summary = await summarizeGeneration(model, request, result);
-    return { ...result, forwardPasses: result.forwardPasses + summary.forwardPasses, summary };
-  }
-  const summary = await summarizeAttribution(model, request, result);
-  return { ...result, forwardPasses: result.forwardPasses + summary.forwardPasses, summary };
+  if ('results' in result) return withSummaryOf(result, await summarizeComparison(model, request, result));
+  if ('matrix' in result) return withSummaryOf(result, await summarizeGeneration(model, request, result));
+  return withSummaryOf(result, await summarizeAttribution(model, request, result));
 }
