@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { cutSession, runFromHidden } from '../concepts/activations.js';
+import { runFromHidden } from '../concepts/activations.js';
 import { runtimeError, usageFault } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
@@ -23,6 +23,7 @@ import {
 import { encodeText, tokenRecords, type Encoding, type TokenRecord } from '../text/encode.js';
 import { wordsOf } from '../text/words.js';
 import { Rng } from '../util/rng.js';
+import { mean } from '../util/stats.js';
 import { runPatchedHeads } from './heads.js';
 
 export const PATCH_SCHEMA = 'interp/patch@1';
@@ -106,28 +107,26 @@ function statesSession(model: Model, hidden: string[]): Promise<ort.InferenceSes
   });
 }
 
-/** Every hidden state [layer] → [T × D] of one run started from the given embeddings. */
-async function statesFrom(
-  model: Model,
-  ids: readonly number[],
-  hidden0: Float32Array,
-  names: string[],
-  run: RunContext,
-) {
+/** One run started from the given embeddings: every hidden state [layer] → [T × D], and the logits. */
+async function runFrom(model: Model, ids: readonly number[], hidden0: Float32Array, names: string[], run: RunContext) {
   const session = await statesSession(model, names);
   const T = ids.length;
-  const [states] = await runBatched(
+  const logits = model.signature.logits;
+  const [out] = await runBatched(
     model,
     [ids],
-    (batch) => names.slice(1).map((n) => batch.output(n).data.slice(0, batch.output(n).data.length)),
+    (batch) => ({
+      states: [hidden0, ...names.slice(1).map((n) => batch.output(n).data.slice())],
+      logits: { data: batch.output(logits).data.slice(), dims: batch.output(logits).dims },
+    }),
     {
       session,
-      outputs: names.slice(1),
+      outputs: [logits, ...names.slice(1)],
       run,
       extraFeeds: () => ({ [CUT_INPUT]: new ort.Tensor('float32', hidden0, [1, T, hidden0.length / T]) }),
     },
   );
-  return [hidden0, ...states];
+  return out;
 }
 
 function scoreOf(model: Model, target: Target, data: Float32Array, dims: readonly number[], row: number): number {
@@ -155,7 +154,6 @@ async function restorations(
         batch.set(corrupt[layer], p * T * D);
         batch.set(state.subarray(p * D, (p + 1) * D), p * T * D + p * D);
       }
-      await cutSession(model, layer);
       const { data, dims } = await runFromHidden(model, layer, ids, batch, T, run);
       return Array.from({ length: T }, (_, p) => scoreOf(model, target, data, dims, p));
     }),
@@ -195,26 +193,21 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
   const target = await resolveTarget(model, e.ids, r.target ?? {}, r.text);
   const T = e.ids.length;
   const D = clean[0].length / T;
-  const cleanScore = scoreOf(model, target, ...(await logitsOf(model, e.ids, clean[0], run)), 0);
+  const cleanRun = await runFrom(model, e.ids, clean[0], names, run);
+  const cleanScore = scoreOf(model, target, cleanRun.logits.data, cleanRun.logits.dims, 0);
   const draws = other ? 1 : r.samples;
-  const sigma = Math.sqrt(
-    clean[0].reduce((s, v) => s + v * v, 0) / clean[0].length -
-      (clean[0].reduce((s, v) => s + v, 0) / clean[0].length) ** 2,
-  );
+  const sigma = Math.sqrt(mean(Array.from(clean[0], (v) => v * v)) - mean(clean[0]) ** 2);
   const rng = new Rng(r.seed);
   const sums = clean.map(() => new Float64Array(T));
   const heads = r.heads ? await cleanHeads(model, e.ids, clean[0], run) : null;
   const headSums = heads?.restorations.map(() => 0) ?? [];
   let corruptedScore = 0;
   for (let d = 0; d < draws; d++) {
-    let corrupt: Float32Array[];
-    if (otherCache) corrupt = hooks.map((h) => otherCache.get(h).data);
-    else {
-      const noisy = Float32Array.from(clean[0]);
-      for (const p of positions) for (let k = 0; k < D; k++) noisy[p * D + k] += r.noise * sigma * rng.normal();
-      corrupt = await statesFrom(model, e.ids, noisy, names, run);
-    }
-    corruptedScore += scoreOf(model, target, ...(await logitsOf(model, e.ids, corrupt[0], run)), 0) / draws;
+    const start = otherCache ? otherCache.get('hidden.0').data : Float32Array.from(clean[0]);
+    if (!otherCache)
+      for (const p of positions) for (let k = 0; k < D; k++) start[p * D + k] += r.noise * sigma * rng.normal();
+    const { states: corrupt, logits } = await runFrom(model, e.ids, start, names, run);
+    corruptedScore += scoreOf(model, target, logits.data, logits.dims, 0) / draws;
     const restored = await restorations(model, e.ids, clean, corrupt, target, run);
     restored.forEach((row, l) => row.forEach((v, p) => (sums[l][p] += v / draws)));
     if (heads) {
@@ -272,9 +265,4 @@ function headReport(heads: Awaited<ReturnType<typeof cleanHeads>>, recovered: nu
     .sort((a, b) => b.recovered - a.recovered)
     .slice(0, 10);
   return { recovered: grid, strongest };
-}
-
-async function logitsOf(model: Model, ids: readonly number[], hidden0: Float32Array, run: RunContext) {
-  const { data, dims } = await runFromHidden(model, 0, ids, hidden0, 1, run);
-  return [data, dims] as const;
 }
