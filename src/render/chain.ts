@@ -1,6 +1,6 @@
 import type { ChainReport } from '../chain/chain.js';
 import { shortName } from '../summary/claims.js';
-import { fittedTable, formatNumber, visible, wrapText } from './format.js';
+import { escapeMarkup, fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 const clip = (text: string, n: number) => {
   const t = visible(text.trim());
@@ -32,9 +32,6 @@ export function chainTable(r: ChainReport, top = 3): string {
   return `${caption}\n${fittedTable(['#', 'from', 'segment'], segments)}\n${fittedTable(head, influence)}\n`;
 }
 
-const escape = (s: string) =>
-  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-
 /**
  * The influence graph as an SVG DAG: segments top to bottom, each edge an arc on the right from an earlier
  * segment to a later one, its width by |weight|, solid where the weight is positive and dashed where negative.
@@ -52,13 +49,13 @@ export function chainSvg(r: ChainReport, maxEdges = 40): string {
   const width = left + boxW + bulgeOf(Math.max(1, n - 1)) * 0.8 + 60;
   const height = top + n * rowH + 20;
   const parts: string[] = [
-    `<text x="${left}" y="18" font-size="13" font-weight="bold">${escape(`How each segment rests on earlier ones (${shortName(r.model)})`)}</text>`,
+    `<text x="${left}" y="18" font-size="13" font-weight="bold">${escapeMarkup(`How each segment rests on earlier ones (${shortName(r.model)})`)}</text>`,
   ];
   r.segments.forEach((s, i) => {
     const fill = s.source === 'prompt' ? '#eef3fb' : s.source === 'answer' ? '#fdebd3' : '#e8f5e9';
     parts.push(
       `<rect x="${left}" y="${y(i) - 16}" width="${boxW}" height="32" rx="4" fill="${fill}" stroke="#888"/>`,
-      `<text x="${left + 6}" y="${y(i) + 4}" font-size="12">${escape(`${i} · ${clip(s.text, 62)}`)}</text>`,
+      `<text x="${left + 6}" y="${y(i) + 4}" font-size="12">${escapeMarkup(`${i} · ${clip(s.text, 62)}`)}</text>`,
     );
   });
   for (const e of edges) {
@@ -67,7 +64,7 @@ export function chainSvg(r: ChainReport, maxEdges = 40): string {
     const stroke = 0.8 + 5 * (Math.abs(e.weight) / maxW);
     const dash = e.weight < 0 ? ' stroke-dasharray="4 3"' : '';
     parts.push(
-      `<path d="M ${x0} ${y(e.from)} C ${x0 + bulge} ${y(e.from)}, ${x0 + bulge} ${y(e.to)}, ${x0} ${y(e.to)}" fill="none" stroke="${e.weight >= 0 ? '#b3400b' : '#0b57a4'}" stroke-width="${stroke.toFixed(2)}" stroke-opacity="0.8" marker-end="url(#arrow)"${dash}><title>${escape(`${e.from} → ${e.to}: ${e.weight.toFixed(3)}`)}</title></path>`,
+      `<path d="M ${x0} ${y(e.from)} C ${x0 + bulge} ${y(e.from)}, ${x0 + bulge} ${y(e.to)}, ${x0} ${y(e.to)}" fill="none" stroke="${e.weight >= 0 ? '#b3400b' : '#0b57a4'}" stroke-width="${stroke.toFixed(2)}" stroke-opacity="0.8" marker-end="url(#arrow)"${dash}><title>${escapeMarkup(`${e.from} → ${e.to}: ${e.weight.toFixed(3)}`)}</title></path>`,
       `<text x="${x0 + bulge * 0.75 + 3}" y="${(y(e.from) + y(e.to)) / 2 + 3}" font-size="10" fill="#333">${e.weight.toFixed(2)}</text>`,
     );
   }

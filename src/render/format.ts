@@ -75,3 +75,7 @@ export function wrapText(text: string, width = tableWidth()): string {
   }
   return [...lines, line].join('\n');
 }
+
+/** Text safe inside HTML or SVG markup and its quoted attributes. */
+export const escapeMarkup = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -1,13 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PageReport } from '../report/page.js';
+import { escapeMarkup } from './format.js';
 import { toJson } from './json.js';
 import { packageRoot } from '../util/paths.js';
 
 const asset = (name: string) => fs.readFileSync(path.join(packageRoot, 'assets', 'report', name), 'utf8');
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** JSON inside a <script> element: nothing in it may close the element or open a comment. */
 const scriptSafe = (json: string) =>
@@ -28,8 +26,8 @@ function header(report: PageReport): string {
   ];
   return `<header>
 <h1>interp report</h1>
-<dl class="meta">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('')}
-<dt>command</dt><dd><code class="command">${escapeHtml(report.invocation)}</code></dd>
+<dl class="meta">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${escapeMarkup(v)}</dd>`).join('')}
+<dt>command</dt><dd><code class="command">${escapeMarkup(report.invocation)}</code></dd>
 <dt>this page</dt><dd><span id="size"></span> · <button id="download" type="button">Download the JSON</button></dd></dl>
 </header>`;
 }
@@ -103,7 +101,7 @@ export function reportHtml(report: PageReport): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data: blob:">
-<title>interp report: ${escapeHtml(title)}</title>
+<title>interp report: ${escapeMarkup(title)}</title>
 <style>${asset('report.css')}</style>
 </head>
 <body>
