@@ -1,3 +1,5 @@
+import { mean } from '../util/stats.js';
+
 /**
  * Models a person can read, fitted to another model's predictions: an L1-penalised logistic regression and a
  * shallow decision tree, both over sparse binary features (each example: the sorted indices of its features).
@@ -90,9 +92,9 @@ export function fitSparseLogistic(
 /** The smallest lambda at which every weight is zero: max_j |mean gradient_j| at w = 0 with the intercept fitted. */
 export function lambdaMax(rows: SparseRows, y: ArrayLike<number>, p: number): number {
   const n = rows.length;
-  const mean = Array.from(y).reduce((a, b) => a + b, 0) / n;
+  const rate = mean(y);
   const g = new Float64Array(p);
-  for (let i = 0; i < n; i++) for (const j of rows[i]) g[j] += (mean - y[i]) / n;
+  for (let i = 0; i < n; i++) for (const j of rows[i]) g[j] += (rate - y[i]) / n;
   return g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 }
 

@@ -11,16 +11,15 @@ export const lineGrouping: Grouping = {
   description: 'one feature per line (split at line breaks)',
   groups(encoding) {
     let line = 0;
+    // The end of the last token seen; -1 before the first.
     let previousEnd = -1;
-    let seen = false;
     return encoding.ids.map((_, position) => {
       if (encoding.special[position]) return -1;
       const [start, end] = encoding.offsets[position];
-      if (seen && previousEnd >= 0 && encoding.text.slice(previousEnd, start).includes('\n')) line++;
+      if (previousEnd >= 0 && encoding.text.slice(previousEnd, start).includes('\n')) line++;
       const key = line;
       if (encoding.text.slice(start, end).includes('\n')) line++;
       previousEnd = Math.max(previousEnd, end);
-      seen = true;
       return key;
     });
   },

@@ -1,4 +1,5 @@
 import { solve } from './maths.js';
+import { mean } from './stats.js';
 
 /** Solve A x = b for a small dense symmetric positive (semi-)definite system, with a tiny ridge for stability. */
 export function solveSymmetric(A: number[][], b: number[], ridge = 1e-12): number[] {
@@ -53,9 +54,8 @@ export function lasso(
 ): { coef: number[]; intercept: number } {
   const n = X.length;
   const p = X[0]?.length ?? 0;
-  const mean = (f: (r: number) => number) => Array.from({ length: n }, (_, r) => f(r)).reduce((a, b) => a + b, 0) / n;
-  const xMean = Array.from({ length: p }, (_, j) => mean((r) => X[r][j]));
-  const yMean = mean((r) => y[r]);
+  const xMean = Array.from({ length: p }, (_, j) => mean(X.map((row) => row[j])));
+  const yMean = mean(y);
   const Xc = Array.from({ length: n }, (_, r) => Float64Array.from({ length: p }, (_, j) => X[r][j] - xMean[j]));
   const residual = Float64Array.from({ length: n }, (_, r) => y[r] - yMean);
   const norms = Array.from({ length: p }, (_, j) => Xc.reduce((s, row) => s + row[j] * row[j], 0) / n);
