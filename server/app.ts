@@ -184,17 +184,14 @@ async function execute({ pool, gate, metrics, options }: Shared, op: AnyOperatio
   if (typeof flags.proposer === 'string' && flags.proposer.startsWith('list:'))
     throw problem(403, 'list proposers read a file; this server takes none (use embedding or mlm)', 'proposer');
   const held: (() => void)[] = [];
-  const open = async (name: string, field?: string): Promise<Model> => {
-    const { model, release } = await pool.acquire(
-      name,
-      field ? 'fp32' : String(flags.dtype ?? 'fp32'),
-      field ?? 'model',
-    );
+  const open = async (name: string, dtype: string, field: string): Promise<Model> => {
+    const { model, release } = await pool.acquire(name, dtype, field);
     held.push(release);
     return model;
   };
   const work = op.plan(String(body.text), flags, {
-    open: (spec) => open(spec, 'proposer-model'),
+    // Helper models (a proposer, a fluency judge) load in fp32, as the CLI loads them.
+    open: (spec) => open(spec, 'fp32', 'proposer-model'),
     args: argsOf(cmd, body),
   });
   if (!(await gate.enter())) throw problem(429, 'the server is busy; try again', undefined, { 'retry-after': '1' });
@@ -203,7 +200,7 @@ async function execute({ pool, gate, metrics, options }: Shared, op: AnyOperatio
     if (!reply.raw.writableFinished) limits.stopped ??= 'the client went away';
   });
   const computing = (async () => {
-    const model = await open(String(flags.model ?? DEFAULT_MODEL));
+    const model = await open(String(flags.model ?? DEFAULT_MODEL), String(flags.dtype ?? 'fp32'), 'model');
     checkLength(model, String(body.text), options.maxTokens);
     return withLimits(limits, () => work(model));
   })().finally(() => {
