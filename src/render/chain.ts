@@ -1,6 +1,6 @@
 import type { ChainReport } from '../chain/chain.js';
 import { shortName } from '../summary/claims.js';
-import { escapeMarkup, fittedTable, formatNumber, visible, wrapText } from './format.js';
+import { escapeMarkup, fittedTable, formatNumber, intervalText, visible, wrapText } from './format.js';
 
 const clip = (text: string, n: number) => {
   const t = visible(text.trim());
@@ -18,7 +18,7 @@ export function chainTable(r: ChainReport, top = 3): string {
       .sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]))
       .slice(0, top)
       .map(([w, i]) => `${i} (${formatNumber(w)})`);
-    const lds = t.lds ? `${t.lds.value.toFixed(2)} [${t.lds.low.toFixed(2)}, ${t.lds.high.toFixed(2)}]` : '—';
+    const lds = t.lds ? intervalText({ ...t.lds, mean: t.lds.value }, 2) : '—';
     influence.push([String(t.segment), formatNumber(t.logProbability), ranked.join(', ') || '—', t.method, lds]);
   }
   const answer = r.answer.support

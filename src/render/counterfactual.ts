@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { CounterfactualEvaluation } from '../counterfactual/dataset.js';
 import type { CounterfactualReport } from '../counterfactual/report.js';
-import { fittedTable, formatNumber, visible, wrapText } from './format.js';
+import { fittedTable, formatNumber, intervalText, visible, wrapText } from './format.js';
 
 /** Removed words marked [-…-] and inserted {+…+}; `paint` colours them (on a terminal only). */
 export interface DiffPaint {
@@ -74,17 +74,14 @@ export function counterfactualChart(r: CounterfactualReport): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-const estimate = (e: { mean: number; low: number; high: number } | null, digits = 3) =>
-  e ? `${e.mean.toFixed(digits)} [${e.low.toFixed(digits)}, ${e.high.toFixed(digits)}]` : '-';
-
 /** The dataset figures with bootstrap intervals, and the edits that flip decisions most often. */
 export function evaluationTable(r: CounterfactualEvaluation): string {
   const rows = [
-    ['flip rate', estimate(r.flipRate)],
-    ['minimality (share of words changed)', estimate(r.minimality)],
-    ['edits per counterfactual', estimate(r.distance, 2)],
-    ['fluency', estimate(r.fluency)],
-    ['forward passes per example', estimate(r.passesPerExample, 0)],
+    ['flip rate', intervalText(r.flipRate)],
+    ['minimality (share of words changed)', intervalText(r.minimality)],
+    ['edits per counterfactual', intervalText(r.distance, 2)],
+    ['fluency', intervalText(r.fluency)],
+    ['forward passes per example', intervalText(r.passesPerExample, 0)],
   ];
   const boundary = r.boundary.map((b) => [
     b.edit,

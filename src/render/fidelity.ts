@@ -1,22 +1,19 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { METRICS, type Leaderboard } from '../fidelity/leaderboard.js';
-import { fittedTable, wrapText } from './format.js';
-
-const interval = (e: { mean: number; low: number; high: number } | undefined) =>
-  e ? `${e.mean.toFixed(3)} [${e.low.toFixed(3)}, ${e.high.toFixed(3)}]` : '-';
+import { fittedTable, intervalText, wrapText } from './format.js';
 
 /** The leaderboard, one row per method with every measured metric, and the randomisation cascade below it. */
 export function leaderboardTable(board: Leaderboard): string {
   const shown = METRICS.filter((m) => board.rows.some((r) => r.metrics[m.name]));
   const head = ['method', 'n', ...shown.map((m) => `${m.name} ${m.better === 'higher' ? '↑' : '↓'}`)];
-  const rows = board.rows.map((r) => [r.method, r.examples, ...shown.map((m) => interval(r.metrics[m.name]))]);
+  const rows = board.rows.map((r) => [r.method, r.examples, ...shown.map((m) => intervalText(r.metrics[m.name]))]);
   let out = `${wrapText(`fidelity leaderboard (${board.models.join(', ')}) · mean [95% bootstrap interval] · comprehensiveness and sufficiency are AOPC over the ERASER bins 1, 5, 10, 20, 50 %`)}\n${fittedTable(head, rows, 2)}\n`;
   if (board.randomization?.length) {
     const steps = [...new Set(board.randomization.map((r) => r.step))];
     const methods = [...new Set(board.randomization.map((r) => r.method))];
     const rows = methods.map((m) => [
       m,
-      ...steps.map((s) => interval(board.randomization!.find((r) => r.method === m && r.step === s)?.spearman)),
+      ...steps.map((s) => intervalText(board.randomization!.find((r) => r.method === m && r.step === s)?.spearman)),
     ]);
     out += `${wrapText("model-randomisation cascade: Spearman correlation with the trained model's attributions (lower is better: the explanation depends on the weights)")}\n${fittedTable(['method', ...steps.map((s) => `+ ${s}`)], rows)}\n`;
   }

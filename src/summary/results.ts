@@ -4,14 +4,12 @@ import type { SwapResult } from '../bias/swap.js';
 import type { WeatResult } from '../bias/weat.js';
 import type { CounterfactualReport } from '../counterfactual/report.js';
 import { Judge } from '../counterfactual/search.js';
+import { intervalText } from '../render/format.js';
 import type { Leaderboard } from '../fidelity/leaderboard.js';
 import type { Model } from '../model/types.js';
 import { listOf, modelName, quoted, shortName, signedText, summaryOf, type Candidate, type Summary } from './claims.js';
 
 /** Summaries of the other results: counterfactuals (each rechecked), attention, fidelity and bias (descriptive). */
-
-const interval = (e: { mean: number; low: number; high: number }, digits = 3) =>
-  `${e.mean.toFixed(digits)} [${e.low.toFixed(digits)}, ${e.high.toFixed(digits)}]`;
 
 /** Every counterfactual claimed is scored again: it stays only if the model really answers as reported. */
 export async function summarizeCounterfactual(model: Model, r: CounterfactualReport): Promise<Summary> {
@@ -115,7 +113,7 @@ export function summarizeFidelity(board: Leaderboard): Summary {
   if (ranked.length) {
     const top = ranked[0];
     claims.push({
-      text: `By AOPC comprehensiveness, ${top.method} explains best: ${interval(top.metrics[metric]!)} over ${top.examples} examples.`,
+      text: `By AOPC comprehensiveness, ${top.method} explains best: ${intervalText(top.metrics[metric]!)} over ${top.examples} examples.`,
       evidence: [`/rows/${board.rows.indexOf(top)}/metrics/${metric}`],
     });
   }
@@ -143,7 +141,7 @@ export function summarizeSwap(r: SwapResult): Summary {
   const low = r.groups.find((g) => g.group === r.gap.low)!;
   return summaryOf([
     {
-      text: `The largest gap in ${r.target.name} is between ${r.gap.high} (${interval(high)}) and ${r.gap.low} (${interval(low)}): ${r.gap.value.toFixed(3)}.`,
+      text: `The largest gap in ${r.target.name} is between ${r.gap.high} (${intervalText(high)}) and ${r.gap.low} (${intervalText(low)}): ${r.gap.value.toFixed(3)}.`,
       evidence: ['/gap', '/groups'],
     },
     {
