@@ -44,7 +44,8 @@ export class MaskedScorer {
     });
     if (todo.length) {
       const ids = todo.map((i) => coalitionIds(this.encoding.ids, this.features, coalitions[i], this.replacement));
-      const scores = await scoreSequences(this.model, this.target, ids, { run: this.run });
+      // Variants begin like the input: a causal LM reuses the input's keys and values up to where each departs.
+      const scores = await scoreSequences(this.model, this.target, ids, { run: this.run, prefix: this.encoding.ids });
       todo.forEach((i, j) => this.cache.set(keys[i], scores[j]));
     }
     return Float64Array.from(keys, (k) => this.cache.get(k)!);

@@ -24,7 +24,8 @@ import {
 } from '../onnx/tensor.js';
 import { openSession } from '../runtime/session.js';
 import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache.js';
-import { moduleHash, packageRoot } from '../util/paths.js';
+import { cacheDir, moduleHash, packageRoot, sampledFileKey, writeFileAtomic } from '../util/paths.js';
+import { SCORE_POSITIONS, sliceLmHead } from '../onnx/sliceHead.js';
 import { forgetDerived } from '../runtime/derived.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
 
@@ -89,8 +90,11 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
   const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
-  const session = await createSession(onnxPath, options, spec);
-  const signature = readSignature(session, config, spec);
+  const { session, sliced } =
+    task === 'causal-lm'
+      ? await openScoringSession(onnxPath, options, spec)
+      : { session: await createSession(onnxPath, options, spec), sliced: false };
+  const signature = readSignature(session, config, spec, sliced);
   const maxLength = maxLengthOf(config, tokenizer);
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {
@@ -258,7 +262,77 @@ async function createSession(
   }
 }
 
-function readSignature(session: ort.InferenceSession, config: ModelConfig, spec: string): ModelSignature {
+/** Modules whose code shapes the sliced graph: a change in them rebuilds its cached file. */
+const SLICE_MODULES = ['../onnx/sliceHead'];
+
+/** The graph's logits output: 'logits' where it has one, else its first output. */
+function logitsOutput(proto: ModelProto): string {
+  const names = proto.graph.output.map((o) => o.name);
+  return names.includes('logits') ? 'logits' : names[0];
+}
+
+/**
+ * A causal LM runs with its LM head sliced to the positions that are read (see sliceLmHead): one
+ * session, whose logits are every position's unless fewer are asked for. The sliced graph is written
+ * once into the cache, keyed by the model file's sampled key, and opened from there by onnxruntime
+ * itself, so that no copy of the weights stays in JavaScript. A graph whose weights live in external
+ * files is small and opens from memory beside them. A head that cannot be sliced runs as it is.
+ */
+async function openScoringSession(
+  onnxPath: string,
+  options: LoadOptions,
+  spec: string,
+): Promise<{ session: ort.InferenceSession; sliced: boolean }> {
+  const key = crypto
+    .createHash('sha256')
+    .update(`${sampledFileKey(onnxPath)}|${moduleHash(import.meta.url, SLICE_MODULES)}`)
+    .digest('hex')
+    .slice(0, 32);
+  const file = path.join(cacheDir(), 'sliced', `${key}.onnx`);
+  const unsliceable = `${file}.none`;
+  if (fs.existsSync(unsliceable)) return { session: await createSession(onnxPath, options, spec), sliced: false };
+  if (fs.existsSync(file)) {
+    try {
+      return { session: await openSession(file, { threads: options.threads }), sliced: true };
+    } catch {
+      // A damaged entry: rebuild it below.
+      fs.rmSync(file, { force: true });
+    }
+  }
+  let proto: ModelProto;
+  try {
+    proto = decodeModel(fs.readFileSync(onnxPath));
+  } catch (e) {
+    throw runtimeError(`'${spec}': the ONNX file cannot be parsed: ${firstLine(e)}`);
+  }
+  const sliced = sliceLmHead(proto, logitsOutput(proto));
+  if (!sliced) {
+    tryWrite(unsliceable, '');
+    return { session: await createSession(onnxPath, options, spec), sliced: false };
+  }
+  const encoded = encodeModel(sliced);
+  if (proto.graph.initializer.some(isExternal)) {
+    return { session: await createSession(encoded, options, spec, path.dirname(onnxPath)), sliced: true };
+  }
+  tryWrite(file, encoded);
+  return { session: await createSession(encoded, options, spec), sliced: true };
+}
+
+/** A cache that cannot be written is no reason to fail: the session still opens from memory. */
+function tryWrite(file: string, data: string | Uint8Array): void {
+  try {
+    writeFileAtomic(file, data);
+  } catch {
+    // Read-only or full cache folder.
+  }
+}
+
+function readSignature(
+  session: ort.InferenceSession,
+  config: ModelConfig,
+  spec: string,
+  sliced: boolean,
+): ModelSignature {
   const inputNames = [...session.inputNames];
   const outputNames = [...session.outputNames];
   if (!inputNames.includes('input_ids'))
@@ -302,6 +376,7 @@ function readSignature(session: ort.InferenceSession, config: ModelConfig, spec:
     tokenTypeIds: inputNames.includes('token_type_ids'),
     positionIds: inputNames.includes('position_ids'),
     pastInputs,
+    scorePositions: sliced && inputNames.includes(SCORE_POSITIONS),
   };
 }
 
@@ -361,7 +436,9 @@ let rewrittenGraphs = 0;
  * its instrumented sessions are built from `proto`, in memory. Tokenizer, config and signature are shared.
  */
 export async function withGraph(model: Model, proto: ModelProto, options: LoadOptions = {}): Promise<Model> {
-  const session = await createSession(encodeModel(proto), options, model.id, externalDataFolder(proto.graph));
+  const run = model.signature.scorePositions ? sliceLmHead(proto, model.signature.logits) : proto;
+  if (!run) throw runtimeError(`'${model.id}': the rewritten graph's LM head cannot be sliced as the model's was`);
+  const session = await createSession(encodeModel(run), options, model.id, externalDataFolder(proto.graph));
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {
     const result = instrumentOrFail(proto, model.id);

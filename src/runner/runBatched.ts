@@ -4,6 +4,7 @@ import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import { chargePasses } from '../runtime/limits.js';
+import { SCORE_POSITIONS } from '../onnx/sliceHead.js';
 
 /** A view of one batch's outputs, handed to the reader of each row. */
 export interface Batch {
@@ -29,6 +30,20 @@ export interface RunOptions {
   batchRows?: number;
   /** More inputs for the batch of sequences [start, end), padded to `length` (float inputs of a rewritten graph). */
   extraFeeds?: (start: number, end: number, length: number) => Record<string, ort.Tensor>;
+  /**
+   * The batches to run, in order, instead of batches grown from the token budget: each runs its rows
+   * after `past` positions already held in the KV cache (which `extraFeeds` supplies).
+   */
+  batches?: readonly PlannedBatch[];
+  /** Positions whose logits the graph computes per row (a sliced LM head): they, not the length, bound the logits. */
+  scoredPositions?: number;
+}
+
+/** Rows [start, end) of one session run, fed after `past` cached positions. */
+export interface PlannedBatch {
+  start: number;
+  end: number;
+  past: number;
 }
 
 const DEFAULT_BATCH_TOKENS = 8192;
@@ -41,7 +56,8 @@ export function rowsPerBatch(model: Model, length: number, options: RunOptions):
   let rows = Math.max(1, Math.floor(tokens / Math.max(1, length)));
   if (model.task !== 'classification') {
     const vocab = (model.config.vocab_size as number | undefined) ?? 50_000;
-    rows = Math.min(rows, Math.max(1, Math.floor(MAX_LOGIT_FLOATS / (vocab * length))));
+    const positions = options.scoredPositions ?? length;
+    rows = Math.min(rows, Math.max(1, Math.floor(MAX_LOGIT_FLOATS / (vocab * positions))));
   }
   return Math.min(rows, options.batchRows ?? Infinity);
 }
@@ -63,10 +79,15 @@ function integerInput(
   return new ort.Tensor('int64', data, [rows, length]);
 }
 
-/** Build the feeds the graph asks for: right-padded ids, attention mask, position ids, token types and an empty KV cache. */
+/**
+ * Build the feeds the graph asks for: right-padded ids, attention mask, position ids, token types and an
+ * empty KV cache. With `past` cached positions, the sequences continue them: positions start at `past` and
+ * the mask covers the cache too (the cache itself is the caller's to feed).
+ */
 export function buildFeeds(
   model: Model,
   sequences: readonly (readonly number[])[],
+  past = 0,
 ): { feeds: Record<string, ort.Tensor>; length: number; lengths: number[] } {
   const sig = model.signature;
   const rows = sequences.length;
@@ -81,17 +102,36 @@ export function buildFeeds(
     input_ids: integerInput(types.input_ids, rows, length, (r, t) => (t < lengths[r] ? sequences[r][t] : pad)),
   };
   if (types.attention_mask)
-    feeds.attention_mask = integerInput(types.attention_mask, rows, length, (r, t) => (t < lengths[r] ? 1 : 0));
+    feeds.attention_mask = integerInput(types.attention_mask, rows, past + length, (r, t) =>
+      t < past + lengths[r] ? 1 : 0,
+    );
   if (sig.positionIds)
-    feeds.position_ids = integerInput(types.position_ids, rows, length, (r, t) =>
-      t < lengths[r] ? t : Math.max(0, lengths[r] - 1),
+    feeds.position_ids = integerInput(
+      types.position_ids,
+      rows,
+      length,
+      (r, t) => past + (t < lengths[r] ? t : Math.max(0, lengths[r] - 1)),
     );
   if (sig.tokenTypeIds) feeds.token_type_ids = integerInput(types.token_type_ids, rows, length, () => 0);
+  // A sliced LM head computes every position's logits unless the caller asks for fewer.
+  if (sig.scorePositions) feeds[SCORE_POSITIONS] = positionsInput(lengths.map(() => range(length)));
   for (const past of sig.pastInputs) {
     const data = past.type === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     feeds[past.name] = new ort.Tensor(past.type, data, [rows, past.heads, 0, past.headDim]);
   }
   return { feeds, length, lengths };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** `interp.score_positions` for rows that each read the given positions (padded by repeating the last), [rows, K, 1]. */
+export function positionsInput(positions: readonly (readonly number[])[]): ort.Tensor {
+  const K = Math.max(...positions.map((p) => p.length));
+  const data = new BigInt64Array(positions.length * K);
+  positions.forEach((row, r) => {
+    for (let k = 0; k < K; k++) data[r * K + k] = BigInt(row[Math.min(k, row.length - 1)]);
+  });
+  return new ort.Tensor('int64', data, [positions.length, K, 1]);
 }
 
 function asFloat32(tensor: ort.Tensor): Float32Array {
@@ -114,19 +154,9 @@ export async function runBatched<T>(
   const session = options.run ? options.run.session(given) : given;
   const fetches = options.outputs ?? [model.signature.logits];
   const results: T[] = new Array(sequences.length);
-  let start = 0;
-  while (start < sequences.length) {
-    // Grow the batch while the padded size stays within budget.
-    let end = start + 1;
-    let longest = sequences[start].length;
-    while (end < sequences.length) {
-      const next = Math.max(longest, sequences[end].length);
-      if (end + 1 - start > rowsPerBatch(model, next, options)) break;
-      longest = next;
-      end++;
-    }
+  for (const { start, end, past } of options.batches ?? greedyBatches(model, sequences, options)) {
     const chunk = sequences.slice(start, end);
-    const { feeds: base, length, lengths } = buildFeeds(model, chunk);
+    const { feeds: base, length, lengths } = buildFeeds(model, chunk, past);
     const all = options.extraFeeds ? { ...base, ...options.extraFeeds(start, end, length) } : base;
     // A rewritten graph may no longer read every standard input (a graph cut at the embeddings needs no ids).
     const feeds = options.session
@@ -158,7 +188,25 @@ export async function runBatched<T>(
     };
     for (let r = 0; r < chunk.length; r++) results[start + r] = read(batch, r, start + r);
     for (const tensor of Object.values(out)) (tensor as ort.Tensor).dispose?.();
-    start = end;
   }
   return results;
+}
+
+/** Batches in order, each grown while its padded size stays within the budget. */
+function greedyBatches(model: Model, sequences: readonly (readonly number[])[], options: RunOptions): PlannedBatch[] {
+  const batches: PlannedBatch[] = [];
+  let start = 0;
+  while (start < sequences.length) {
+    let end = start + 1;
+    let longest = sequences[start].length;
+    while (end < sequences.length) {
+      const next = Math.max(longest, sequences[end].length);
+      if (end + 1 - start > rowsPerBatch(model, next, options)) break;
+      longest = next;
+      end++;
+    }
+    batches.push({ start, end, past: 0 });
+    start = end;
+  }
+  return batches;
 }

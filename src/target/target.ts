@@ -2,7 +2,8 @@ import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { tokenBytes } from '../text/align.js';
 import type { RunContext } from '../runtime/context.js';
-import { runBatched, type Batch, type RunOptions } from '../runner/runBatched.js';
+import { runBatched, type Batch } from '../runner/runBatched.js';
+import { readAtPositions, type PositionOptions } from '../runner/positions.js';
 import { contextTokenId } from '../text/encode.js';
 import { argmax, logSumExp } from '../util/maths.js';
 
@@ -68,18 +69,6 @@ function classRow(batch: Batch, model: Model, row: number): { data: Float32Array
   return { data, offset: row * classes, classes };
 }
 
-/** Offset of the logits at position `pos` of row `row` of a causal-LM batch. */
-function lmOffset(
-  batch: Batch,
-  model: Model,
-  row: number,
-  pos: number,
-): { data: Float32Array; offset: number; vocab: number } {
-  const { data, dims } = batch.output(model.signature.logits);
-  const vocab = dims[dims.length - 1];
-  return { data, offset: (row * batch.length + pos) * vocab, vocab };
-}
-
 /**
  * Score each sequence for the target: one number per sequence. For continuation targets the
  * continuation is appended to every sequence.
@@ -88,7 +77,7 @@ export async function scoreSequences(
   model: Model,
   target: Target,
   given: readonly (readonly number[])[],
-  options: RunOptions = {},
+  options: PositionOptions = {},
 ): Promise<Float64Array> {
   const sequences = withContext(model, given);
   const scores = new Float64Array(sequences.length);
@@ -102,32 +91,28 @@ export async function scoreSequences(
       },
       options,
     );
-  } else if (target.kind === 'next-token') {
-    await runBatched(
-      model,
-      sequences,
-      (batch, row, i) => {
-        const { data, offset, vocab } = lmOffset(batch, model, row, batch.lengths[row] - 1);
-        scores[i] = logProbAt(data, offset, vocab, target.tokenId);
-      },
-      options,
-    );
   } else {
-    const k = target.tokenIds.length;
-    const joined = sequences.map((s) => [...s, ...target.tokenIds]);
-    await runBatched(
+    // The scored tokens follow each sequence: the next one, or the whole continuation.
+    const tokens = target.kind === 'next-token' ? [target.tokenId] : target.tokenIds;
+    const k = tokens.length;
+    const continued = (s: readonly number[]) => (target.kind === 'next-token' ? s : [...s, ...tokens]);
+    const rows = sequences.map((s) => ({
+      ids: continued(s),
+      positions: tokens.map((_, j) => s.length - 1 + j),
+    }));
+    const prefix = options.prefix && continued(options.prefix);
+    await readAtPositions(
       model,
-      joined,
-      (batch, row, i) => {
-        const promptLength = batch.lengths[row] - k;
+      rows,
+      (at, i) => {
         let total = 0;
         for (let j = 0; j < k; j++) {
-          const { data, offset, vocab } = lmOffset(batch, model, row, promptLength - 1 + j);
-          total += logProbAt(data, offset, vocab, target.tokenIds[j]);
+          const { data, offset, vocab } = at(j);
+          total += logProbAt(data, offset, vocab, tokens[j]);
         }
-        scores[i] = target.reduce === 'sum' ? total : total / k;
+        scores[i] = target.kind === 'continuation' && target.reduce === 'mean' ? total / k : total;
       },
-      options,
+      { ...options, prefix },
     );
   }
   return scores;
@@ -152,18 +137,26 @@ function withContext(model: Model, sequences: readonly (readonly number[])[]): r
 export async function logitRows(
   model: Model,
   sequences: readonly (readonly number[])[],
-  options: RunOptions & { position?: (i: number, length: number) => number } = {},
+  options: PositionOptions & { position?: (i: number, length: number) => number } = {},
 ): Promise<Float32Array[]> {
-  return runBatched(
-    model,
-    withContext(model, sequences),
-    (batch, r, i) => {
-      if (model.task === 'classification') {
+  const given = withContext(model, sequences);
+  if (model.task === 'classification') {
+    return runBatched(
+      model,
+      given,
+      (batch, r) => {
         const { data, offset, classes } = classRow(batch, model, r);
         return data.slice(offset, offset + classes);
-      }
-      const at = options.position?.(i, batch.lengths[r]) ?? batch.lengths[r] - 1;
-      const { data, offset, vocab } = lmOffset(batch, model, r, at);
+      },
+      options,
+    );
+  }
+  const rows = given.map((ids, i) => ({ ids, positions: [options.position?.(i, ids.length) ?? ids.length - 1] }));
+  return readAtPositions(
+    model,
+    rows,
+    (at) => {
+      const { data, offset, vocab } = at(0);
       return data.slice(offset, offset + vocab);
     },
     options,
@@ -174,9 +167,10 @@ export async function logitRows(
 export async function lastLogits(
   model: Model,
   ids: readonly number[],
-  options: RunOptions = {},
+  options: PositionOptions = {},
 ): Promise<Float32Array> {
-  const [row] = await logitRows(model, [ids], options);
+  // The input alone, before it is perturbed: a causal LM keeps its keys and values for the variants.
+  const [row] = await logitRows(model, [ids], { ...options, prefix: ids });
   return row;
 }
 
@@ -186,9 +180,10 @@ export async function continuationLogProbs(
   prompt: readonly number[],
   continuation: readonly number[],
 ): Promise<number[]> {
-  const [row] = await runBatched(model, [[...prompt, ...continuation]], (batch, r) =>
+  const positions = continuation.map((_, j) => prompt.length - 1 + j);
+  const [row] = await readAtPositions(model, [{ ids: [...prompt, ...continuation], positions }], (at) =>
     continuation.map((token, j) => {
-      const { data, offset, vocab } = lmOffset(batch, model, r, prompt.length - 1 + j);
+      const { data, offset, vocab } = at(j);
       return logProbAt(data, offset, vocab, token);
     }),
   );

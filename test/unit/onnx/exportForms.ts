@@ -16,6 +16,9 @@ import type { Model } from '../../../src/model/types.js';
 import { lastLogits } from '../../../src/target/target.js';
 import { encodeText } from '../../../src/text/encode.js';
 import { tempDir } from '../../helpers.js';
+import type * as ort from 'onnxruntime-node';
+import { RunContext } from '../../../src/runtime/context.js';
+import { openSession } from '../../../src/runtime/session.js';
 
 /**
  * One model in every form users bring it in, checked against its plain export: onnxruntime's own
@@ -154,6 +157,45 @@ export function checkEveryForm(c: FormCase): void {
         const a = await explainText(f.model, { text: c.text, method });
         expect(a.features.length, `${f.name} ${method}`).toBeGreaterThan(0);
         for (const x of a.features) expect(Number.isFinite(x.attribution), `${f.name} ${method}`).toBe(true);
+      }
+    }
+  });
+
+  it('causal LMs: perturbations run only the scored positions through the LM head, from where each departs from the input, and equal the full forward to 1e-5', async () => {
+    expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+    for (const f of [...forms, { name: 'plain', model: forms[0].reference }]) {
+      if (f.model.task !== 'causal-lm') continue;
+      // q8's head takes its activation scale over all positions at once: slicing would change its numbers.
+      expect(f.model.signature.scorePositions, f.name).toBe(f.name !== 'q8');
+      if (!f.model.signature.scorePositions) continue;
+      const full = { ...f.model, signature: { ...f.model.signature, scorePositions: false } };
+      full.session = await openSession(f.model.onnxPath);
+      // Per run: how many positions each row reads (null: the head ran at every position).
+      const fed: (number | null)[] = [];
+      const observe = (session: ort.InferenceSession) =>
+        ({
+          ...session,
+          inputNames: session.inputNames,
+          run: (feeds: Record<string, ort.Tensor>, fetches: string[]) => {
+            fed.push(feeds['interp.score_positions']?.dims[1] ?? null);
+            return session.run(feeds, fetches);
+          },
+        }) as unknown as ort.InferenceSession;
+      for (const method of ['occlusion', 'kernel-shap']) {
+        fed.length = 0;
+        const request = { text: c.text, method, seed: 1 };
+        const got = await explainText(f.model, request, { run: new RunContext(observe) });
+        const want = await explainText(full, request);
+        expect(
+          maxAbsDiff(
+            got.features.map((x) => x.attribution),
+            want.features.map((x) => x.attribution),
+          ),
+          `${f.name} ${method}`,
+        ).toBeLessThan(1e-5);
+        // Every run reads one position per row.
+        expect(fed.length, `${f.name} ${method}`).toBeGreaterThan(0);
+        expect(fed, `${f.name} ${method}`).toEqual(fed.map(() => 1));
       }
     }
   });
