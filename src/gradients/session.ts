@@ -10,6 +10,7 @@ import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError }
 import { ruleTable, type RuleOverrides } from '../onnx/gradRules.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
 import { findWordEmbeddings } from '../onnx/embeddings.js';
+import { findLmHead, withHeadInput } from '../onnx/sliceHead.js';
 import { valueInfo } from '../onnx/builder.js';
 import { GraphIndex } from '../onnx/graph.js';
 import { findTransformerStructure } from '../onnx/instrument.js';
@@ -17,6 +18,7 @@ import { probeFacts } from '../onnx/probe.js';
 import { DataType, encodeModel, toNumber, type ModelProto } from '../onnx/proto.js';
 import {
   addScoreHead,
+  positionsSelection,
   SCORE_OUTPUT,
   TARGET_INDEX,
   TARGET_POSITIONS,
@@ -56,6 +58,7 @@ const GRADIENT_MODULES = [
   '../onnx/gradRules',
   '../onnx/autodiff',
   '../onnx/scoreHead',
+  '../onnx/sliceHead',
   '../onnx/cut',
   '../onnx/embeddings',
   '../onnx/probe',
@@ -186,7 +189,13 @@ async function buildGradientSession(
     throw runtimeError(`'${model.id}': ${(e as Error).message}`);
   }
   const { wrt, embeddings, cutInput } = cut;
-  let graph = addScoreHead(cut.graph, logits, headScore, perPosition, opset);
+  // A language model's scored positions are picked before its LM head, so that only they pay for it
+  // (forward and backward); a one-hot product, because GatherND has no gradient rule here.
+  const head = perPosition && source.kind !== 'unit' ? findLmHead(cut.graph, logits) : null;
+  const headed = head
+    ? withHeadInput(cut.graph, head, (b, hidden) => b.op('MatMul', [TARGET_POSITIONS, hidden]), [positionsSelection()])
+    : cut.graph;
+  let graph = addScoreHead(headed, logits, headScore, head ? 'selected' : perPosition ? 'select' : 'none', opset);
   // Only the score (and, for attention, the probabilities) leave the graph: the logits stay inside.
   graph = {
     ...graph,

@@ -9,27 +9,39 @@ export const TARGET_WEIGHT = 'interp.target_weight';
 export const TARGET_POSITIONS = 'interp.target_positions';
 
 /**
+ * How the logits reach the score head: a classifier's [batch, classes] (`none`); a language model's
+ * [batch, T, vocab], reduced here to the scored positions (`select`); or already [batch, K, vocab] because
+ * the positions were selected before the LM head (`selected`, see selectBeforeHead).
+ */
+export type HeadPositions = 'none' | 'select' | 'selected';
+
+/** The [batch, K, T] one-hot selection of the scored positions, as a graph input. */
+export const positionsSelection = () => valueInfo(TARGET_POSITIONS, DataType.FLOAT, ['batch', 'positions', 'sequence']);
+
+/**
  * Append the target score to a graph, so that its gradient is taken inside the graph: per row,
  * score = Σ_k weight[k] · s(logits[k])[index[k]], where s is the identity, softmax, log-softmax or
  * the log-odds against all other classes. `interp.target_index` (int64) and `interp.target_weight`
- * (float) are [batch, K]: K = 1 for a classifier's [batch, classes] logits. A language model's
- * [batch, T, vocab] logits are first reduced to the K scored positions (the next-token position, or the
- * continuation's) by `interp.target_positions`, a [batch, K, T] one-hot selection, so that nothing of
- * vocabulary size is computed for the other positions.
+ * (float) are [batch, K]: K = 1 for a classifier's [batch, classes] logits. A language model's logits
+ * are those of its K scored positions (the next-token position, or the continuation's), picked by
+ * `interp.target_positions`, a [batch, K, T] one-hot selection.
  */
 export function addScoreHead(
   model: ModelProto,
   logits: string,
   score: HeadScore,
-  perPosition: boolean,
+  positions: HeadPositions,
   opset: number,
 ): ModelProto {
   const b = new GraphBuilder('interp.head/');
   const index = b.input(TARGET_INDEX, DataType.INT64, ['batch', 'positions']);
   const weight = b.input(TARGET_WEIGHT, DataType.FLOAT, ['batch', 'positions']);
-  const z = perPosition
-    ? b.op('MatMul', [b.input(TARGET_POSITIONS, DataType.FLOAT, ['batch', 'positions', 'sequence']), logits])
-    : b.op('Unsqueeze', [logits, b.ints([1])]);
+  const z =
+    positions === 'select'
+      ? b.op('MatMul', [b.input(TARGET_POSITIONS, DataType.FLOAT, ['batch', 'positions', 'sequence']), logits])
+      : positions === 'selected'
+        ? logits
+        : b.op('Unsqueeze', [logits, b.ints([1])]);
   const classes = b.op('Gather', [b.op('Shape', [z]), b.ints([-1])], { axis: 0 });
   const oneHot = b.op('OneHot', [index, classes, b.floats(b.fresh('onehot_values'), [0, 1], [2])], {
     axis: -1,
