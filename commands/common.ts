@@ -7,6 +7,7 @@ export interface ModelFlags {
   model?: string;
   dtype?: string;
   threads?: string;
+  maxMemory?: string;
 }
 
 export function addModelOptions(cmd: Command): Command {
@@ -17,12 +18,17 @@ export function addModelOptions(cmd: Command): Command {
       DEFAULT_MODEL,
     )
     .option('--dtype <dtype>', 'ONNX variant to load: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4', 'fp32')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)');
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
+    .option(
+      '--max-memory <n>',
+      'MB for the activations a gradient batch keeps for its backward pass (default: 256, or a quarter of free memory if less)',
+    );
 }
 
 export async function openModel(flags: ModelFlags): Promise<Model> {
   const threads = optionalInteger('--threads', flags.threads, 1, 1_024);
-  return loadModel(flags.model ?? DEFAULT_MODEL, { dtype: flags.dtype, threads });
+  const maxMemoryMb = optionalInteger('--max-memory', flags.maxMemory, 16, 1_048_576);
+  return loadModel(flags.model ?? DEFAULT_MODEL, { dtype: flags.dtype, threads, maxMemoryMb });
 }
 
 /** An integer flag within its declared bounds: every integer flag has both, so nothing can run away. */

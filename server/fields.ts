@@ -9,7 +9,19 @@ import { usageError } from '../src/errors.js';
  */
 
 /** Flags that name files, set the process up, or choose an output the server sets itself: refused in a body. */
-export const SERVER_ONLY = ['json', 'svg', 'out', 'threads', 'data', 'limit', 'sample', 'shard', 'strict', 'require'];
+export const SERVER_ONLY = [
+  'json',
+  'svg',
+  'out',
+  'threads',
+  'max-memory',
+  'data',
+  'limit',
+  'sample',
+  'shard',
+  'strict',
+  'require',
+];
 
 export type Body = Record<string, unknown>;
 

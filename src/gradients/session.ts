@@ -1,10 +1,12 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { RunContext } from '../runtime/context.js';
 import { derivedOnce } from '../runtime/derived.js';
-import { openGraph, openSession } from '../runtime/session.js';
+import { openGraph, openSession, type SessionSettings } from '../runtime/session.js';
 import { runtimeError } from '../errors.js';
-import { readGradientGraph, readGraphWithBytes } from '../model/load.js';
+import { graphKey, readGradientGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
 import { ruleTable, type RuleOverrides } from '../onnx/gradRules.js';
@@ -28,7 +30,7 @@ import {
 import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
 import { lastLogits, type Target } from '../target/target.js';
-import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache.js';
+import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { moduleHash } from '../util/paths.js';
 
 /** Where gradients are taken: at the embeddings, a hidden state or the attention probabilities; `unit` scores an internal tensor (a neuron, a direction) instead of the logits, with gradients at the embeddings. */
@@ -150,22 +152,36 @@ function exposeAsOutputs(graph: ModelProto, tensors: string[], prefix: string): 
   });
 }
 
-/** The cache file of a gradient graph: keyed by the model's bytes, the gradient code, the source, score and rules. */
-function gradientCacheFile(
-  bytes: Uint8Array,
+/** The cache key of a gradient graph: the model file's sampled key, the gradient code, the source, score and rules. */
+function gradientCacheKey(
+  model: Model,
   source: GradientSource,
   headScore: HeadScore,
   overrides?: RuleOverrides,
 ): string {
-  const hash = crypto
+  return crypto
     .createHash('sha256')
-    .update(bytes)
     .update(
-      `${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`,
+      `${graphKey(model)}|${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`,
     )
     .digest('hex')
     .slice(0, 32);
-  return cacheFile('gradients', hash);
+}
+
+/**
+ * Gradient sessions run without packed weights: packing doubled their weights in memory (1.26 GB against
+ * 0.53 GB for a GPT-2-small-sized model) and tripled their load time, for no speed measured in IG.
+ */
+const GRADIENT_SESSION = (model: Model): SessionSettings => ({ threads: model.threads, prepack: false });
+
+/** What a cached gradient graph needs beside itself to be used without rebuilding it. */
+interface GradientMeta {
+  gradients: number;
+  values: string[];
+  dequantized: boolean;
+  /** The folder of the weights' external data files, for a graph that keeps them there. */
+  external: string | null;
+  embeddingDims: number[] | null;
 }
 
 async function buildGradientSession(
@@ -174,21 +190,90 @@ async function buildGradientSession(
   headScore: HeadScore,
   overrides?: RuleOverrides,
 ): Promise<GradientSession> {
-  const { bytes } = readGraphWithBytes(model);
+  const perPosition = source.kind === 'unit' || model.task !== 'classification';
+  const cutInput = source.kind === 'attention' ? null : CUT_INPUT;
+  const session = (meta: GradientMeta, s: ort.InferenceSession, embeddings: FloatTensor | null): GradientSession => ({
+    session: s,
+    source,
+    cutInput,
+    gradients: Array.from({ length: meta.gradients }, (_, i) => `interp.grad.${i}`),
+    values: meta.values,
+    embeddings,
+    headScore,
+    perPosition,
+    dequantized: meta.dequantized,
+  });
+  // Rewritten graphs held in memory (randomised weights) are built afresh: caching them would only fill the disk.
+  const key = model.graphOverride ? null : gradientCacheKey(model, source, headScore, overrides);
+  const hit = key ? readGraphFile<GradientMeta>('gradients', key) : null;
+  if (hit) {
+    const { meta } = hit;
+    try {
+      const opened = meta.external
+        ? await openSession(fs.readFileSync(hit.file), GRADIENT_SESSION(model), meta.external)
+        : await openSession(hit.file, GRADIENT_SESSION(model));
+      const embeddings = meta.embeddingDims ? { data: hit.floats.embeddings, dims: meta.embeddingDims } : null;
+      return session(meta, opened, embeddings);
+    } catch {
+      removeGraphFile('gradients', key!);
+    }
+  }
+  const built = await buildGradientGraph(model, source, headScore, perPosition, overrides);
+  const meta: GradientMeta = {
+    gradients: built.wrt.length,
+    values: built.values,
+    dequantized: built.dequantized,
+    external: built.external,
+    embeddingDims: built.embeddings?.dims ?? null,
+  };
+  if (key)
+    writeGraphFile(
+      'gradients',
+      key,
+      built.encoded,
+      meta,
+      built.embeddings ? { embeddings: built.embeddings.data } : {},
+    );
+  let opened: ort.InferenceSession;
+  try {
+    // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
+    opened = await openSession(built.encoded, GRADIENT_SESSION(model), built.external);
+  } catch (e) {
+    throw runtimeError(
+      `'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  return session(meta, opened, built.embeddings);
+}
+
+/** The forward-and-backward graph for one source and score, encoded, with what its session needs beside it. */
+async function buildGradientGraph(
+  model: Model,
+  source: GradientSource,
+  headScore: HeadScore,
+  perPosition: boolean,
+  overrides?: RuleOverrides,
+): Promise<{
+  encoded: Uint8Array;
+  wrt: string[];
+  values: string[];
+  embeddings: FloatTensor | null;
+  dequantized: boolean;
+  external: string | null;
+}> {
   const { model: proto, dequantized } = readGradientGraph(model);
   const opset = toNumber(proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 13)
     throw runtimeError(`'${model.id}': gradients need an ONNX opset of 13 or later (this graph has ${opset})`);
   // A unit is scored like a language model's logits: per position, over its width.
   const logits = source.kind === 'unit' ? source.tensor : model.signature.logits;
-  const perPosition = source.kind === 'unit' || model.task !== 'classification';
   let cut: Cut;
   try {
     cut = cutForSource(withOutput(proto, logits), source, logits);
   } catch (e) {
     throw runtimeError(`'${model.id}': ${(e as Error).message}`);
   }
-  const { wrt, embeddings, cutInput } = cut;
+  const { wrt, embeddings } = cut;
   // A language model's scored positions are picked before its LM head, so that only they pay for it
   // (forward and backward); a one-hot product, because GatherND has no gradient rule here.
   const head = perPosition && source.kind !== 'unit' ? findLmHead(cut.graph, logits) : null;
@@ -203,45 +288,26 @@ async function buildGradientSession(
   };
   const values = source.kind === 'attention' ? exposeAsOutputs(graph, wrt, 'interp.attention') : [];
   const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
-  const cached = gradientCacheFile(bytes, source, headScore, overrides);
   const request = { of: SCORE_OUTPUT, wrt };
-  // Rewritten graphs held in memory (randomised weights) are built afresh: caching them would only fill the disk.
-  let encoded = model.graphOverride ? null : readCacheEntry(cached);
-  if (!encoded) {
-    let result;
-    try {
-      const pathToScore = gradientPath(graph, request);
-      const facts = await probeFacts(graph, tensorsNeedingFacts(pathToScore, request), (variant) =>
-        probeFeeds(model, width, perPosition, variant),
-      );
-      result = backward(graph, request, facts, ruleTable(overrides), pathToScore);
-    } catch (e) {
-      if (e instanceof UnsupportedOperatorError)
-        throw runtimeError(`'${model.id}': ${e.message}, so gradient methods cannot run on it`);
-      throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
-    }
-    encoded = encodeModel(result.model);
-    if (!model.graphOverride) writeCacheEntry(cached, encoded);
-  }
-  let session: ort.InferenceSession;
+  let result;
   try {
-    // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
-    session = await openSession(encoded, { threads: model.threads }, externalDataFolder(proto.graph));
-  } catch (e) {
-    throw runtimeError(
-      `'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`,
+    const pathToScore = gradientPath(graph, request);
+    const facts = await probeFacts(graph, tensorsNeedingFacts(pathToScore, request), (variant) =>
+      probeFeeds(model, width, perPosition, variant),
     );
+    result = backward(graph, request, facts, ruleTable(overrides), pathToScore);
+  } catch (e) {
+    if (e instanceof UnsupportedOperatorError)
+      throw runtimeError(`'${model.id}': ${e.message}, so gradient methods cannot run on it`);
+    throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
   }
   return {
-    session,
-    source,
-    cutInput,
-    gradients: wrt.map((_, i) => `interp.grad.${i}`),
+    encoded: encodeModel(result.model),
+    wrt,
     values,
     embeddings,
-    headScore,
-    perPosition,
     dequantized,
+    external: externalDataFolder(proto.graph),
   };
 }
 
@@ -268,6 +334,26 @@ function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 
 
 /** Half the forward runner's token budget per batch: the backward pass keeps the forward activations alive. */
 const GRADIENT_BATCH_TOKENS = 4096;
+
+/**
+ * Bytes of activations the backward pass keeps per token, per layer and unit of width: 30 floats, measured
+ * on a GPT-2-small-sized model (IG's 53 rows of 24 tokens in one batch took 1.4 GB beyond the sessions).
+ */
+const ACTIVATION_BYTES_PER_TOKEN_LAYER_WIDTH = 30 * 4;
+
+/** The default activation budget: 256 MB, or a quarter of the free memory where that is less. */
+export function activationBudgetMb(model: Model): number {
+  return model.maxMemoryMb ?? Math.max(64, Math.min(256, Math.floor(os.freemem() / 4 / 2 ** 20)));
+}
+
+/** Tokens one gradient batch may hold within the model's activation budget (at least one row's worth). */
+function gradientBatchTokens(model: Model): number {
+  const c = model.config;
+  const layers = (c.n_layer ?? c.num_hidden_layers ?? c.n_layers ?? 12) as number;
+  const width = (c.hidden_size ?? c.n_embd ?? c.dim ?? 768) as number;
+  const perToken = ACTIVATION_BYTES_PER_TOKEN_LAYER_WIDTH * layers * width;
+  return Math.min(GRADIENT_BATCH_TOKENS, Math.floor((activationBudgetMb(model) * 2 ** 20) / perToken));
+}
 
 /** One row of a gradient run. */
 export interface GradientRow {
@@ -342,7 +428,7 @@ export async function runGradients(
         length: batch.length,
       };
     },
-    { session: gs.session, outputs, extraFeeds, batchTokens: GRADIENT_BATCH_TOKENS, run, backward: true },
+    { session: gs.session, outputs, extraFeeds, batchTokens: gradientBatchTokens(model), run, backward: true },
   );
   return results;
 }

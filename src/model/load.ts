@@ -52,12 +52,14 @@ export interface LoadOptions {
   dtype?: string;
   /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
   threads?: number;
+  /** Memory for the activations one gradient batch keeps for its backward pass, in MB (default: see activationBudget). */
+  maxMemoryMb?: number;
 }
 
 const sessionCache = new Map<string, Promise<Model>>();
 
 const cacheKey = (spec: string, options: LoadOptions) =>
-  `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}`;
+  `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}\u0000${options.maxMemoryMb ?? ''}`;
 
 /** Load a model from an embedded name, a local HF-layout folder, or a hub id. Cached per process. */
 export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<Model> {
@@ -110,6 +112,7 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
     signature,
     session,
     threads: options.threads,
+    maxMemoryMb: options.maxMemoryMb,
     graphId: onnxPath,
     instrumented: () => (instrumentedPromise ??= createInstrumentedSession(model, options)),
   };
@@ -462,6 +465,24 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
     graphId: `${model.onnxPath}#rewritten-${++rewrittenGraphs}`,
     graphOverride: proto,
   };
+}
+
+/**
+ * Identifies the graph a model runs, for keying what is built from it, without reading it whole: the
+ * ONNX file's sampled key and the size and time of every other file beside it (external weights).
+ * A graph held in memory has no key: what is built from it is not cached.
+ */
+export function graphKey(model: Model): string {
+  const folder = path.dirname(model.onnxPath);
+  const others = fs
+    .readdirSync(folder)
+    .filter((f) => !f.endsWith('.onnx'))
+    .sort()
+    .map((f) => {
+      const stat = fs.statSync(path.join(folder, f));
+      return `${f}:${stat.size}:${stat.mtimeMs}`;
+    });
+  return `${sampledFileKey(model.onnxPath)}|${others.join('|')}`;
 }
 
 /** A model's graphs, read and rewritten once per graph. */

@@ -60,6 +60,8 @@ export interface Model {
   tokenizer: PreTrainedTokenizer;
   /** onnxruntime intra-op threads of every session opened for this model (default: onnxruntime's choice). */
   threads?: number;
+  /** Memory for the activations one gradient batch keeps for its backward pass, in MB. */
+  maxMemoryMb?: number;
   /** The longest input, in tokens (special tokens included), the model accepts. */
   maxLength: number;
   signature: ModelSignature;

@@ -195,9 +195,18 @@ const matMul: GradientRule = (c) => {
   const rb = rankOf(c, bIn);
   if (ra < 2 || rb < 2) throw new Error(`MatMul ${c.node.name}: gradients of 1-D MatMul operands are not supported`);
   const batch = outShape(c).slice(0, -2);
+  // A 2-D weight: dA = g·Bᵀ as a Gemm with transB on g's rows, a's own shape. A Transpose of the weight
+  // would be constant-folded into a second copy of it (471 MB on a GPT-2-small-sized model).
+  const viaGemm = () =>
+    c.b.op('Reshape', [
+      c.b.op('Gemm', [c.b.op('Flatten', [g], { axis: rankOf(c, c.node.output[0]) - 1 }), bIn], { transB: 1 }),
+      c.b.op('Shape', [a]),
+    ]);
   return [
     c.needs(0)
-      ? unbroadcast(c, c.b.op('MatMul', [g, transposeLast(c, bIn)]), a, [...batch, ...c.facts(a).shape.slice(-2)])
+      ? rb === 2 && !c.needs(1)
+        ? viaGemm()
+        : unbroadcast(c, c.b.op('MatMul', [g, transposeLast(c, bIn)]), a, [...batch, ...c.facts(a).shape.slice(-2)])
       : null,
     c.needs(1)
       ? unbroadcast(c, c.b.op('MatMul', [transposeLast(c, a), g]), bIn, [...batch, ...c.facts(bIn).shape.slice(-2)])

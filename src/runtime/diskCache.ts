@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cacheDir, writeFileAtomic } from '../util/paths.js';
+import { cacheDir, sampledFileKey, writeFileAtomic } from '../util/paths.js';
 
 /**
  * Rewritten graphs cached on disk, keyed by the caller. Each entry carries its length and SHA-256 in a
@@ -57,4 +57,79 @@ export function writeCacheEntry(file: string, payload: Uint8Array): void {
   } catch {
     // Read-only or full cache folder: the graph is still in memory.
   }
+}
+
+/**
+ * A large rewritten graph cached as a plain ONNX file that onnxruntime opens by its path (no copy of it
+ * in JavaScript), beside a JSON sidecar written last: the graph file's size and sampled key, and what
+ * the caller needs to use it without rebuilding (`meta`). Float arrays the caller needs too (the word
+ * embeddings) lie beside it as raw little-endian files. An entry whose sidecar does not match its
+ * files is removed and rebuilt.
+ */
+export interface GraphFileEntry<M> {
+  file: string;
+  meta: M;
+  floats: Record<string, Float32Array>;
+}
+
+interface Sidecar<M> {
+  size: number;
+  key: string;
+  floats: Record<string, number>;
+  meta: M;
+}
+
+const entryPaths = (kind: string, key: string) => {
+  const base = path.join(cacheDir(), kind, key);
+  return { file: `${base}.onnx`, sidecar: `${base}.json`, floats: (name: string) => `${base}.${name}.f32` };
+};
+
+export function readGraphFile<M>(kind: string, key: string): GraphFileEntry<M> | null {
+  const paths = entryPaths(kind, key);
+  let sidecar: Sidecar<M>;
+  try {
+    sidecar = JSON.parse(fs.readFileSync(paths.sidecar, 'utf8')) as Sidecar<M>;
+  } catch {
+    return null;
+  }
+  try {
+    const stat = fs.statSync(paths.file);
+    if (stat.size !== sidecar.size || sampledFileKey(paths.file, false) !== sidecar.key) throw new Error('stale');
+    const floats: Record<string, Float32Array> = {};
+    for (const [name, count] of Object.entries(sidecar.floats)) {
+      const bytes = fs.readFileSync(paths.floats(name));
+      if (bytes.length !== count * 4) throw new Error('truncated');
+      floats[name] = new Float32Array(bytes.buffer, bytes.byteOffset, count);
+    }
+    return { file: paths.file, meta: sidecar.meta, floats };
+  } catch {
+    removeGraphFile(kind, key);
+    return null;
+  }
+}
+
+export function writeGraphFile<M>(
+  kind: string,
+  key: string,
+  graph: Uint8Array,
+  meta: M,
+  floats: Record<string, Float32Array> = {},
+): void {
+  const paths = entryPaths(kind, key);
+  try {
+    writeFileAtomic(paths.file, graph);
+    for (const [name, data] of Object.entries(floats))
+      writeFileAtomic(paths.floats(name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const counts = Object.fromEntries(Object.entries(floats).map(([name, data]) => [name, data.length]));
+    const sidecar: Sidecar<M> = { size: graph.length, key: sampledFileKey(paths.file, false), floats: counts, meta };
+    writeFileAtomic(paths.sidecar, JSON.stringify(sidecar));
+  } catch {
+    // Read-only or full cache folder: the caller runs from memory.
+  }
+}
+
+/** Forget an entry (a damaged one, or one onnxruntime could not open). */
+export function removeGraphFile(kind: string, key: string): void {
+  const paths = entryPaths(kind, key);
+  for (const file of [paths.sidecar, paths.file]) fs.rmSync(file, { force: true });
 }

@@ -7,11 +7,19 @@ export interface SessionSettings {
   threads?: number;
   /** 'all' for the model's own graphs; probes run unoptimised so that every tensor stays as the graph names it. */
   optimization?: 'all' | 'disabled';
+  /**
+   * Let onnxruntime pack constant weights for its matrix kernels (the default): faster products, but a
+   * packed copy of each weight beside the original.
+   */
+  prepack?: boolean;
 }
 
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
   const threads = settings.threads ?? (process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined);
+  const entries: Record<string, string> = {};
+  if (settings.prepack === false || process.env.INTERP_NOPREPACK) entries.disable_prepacking = '1';
   return {
+    ...(Object.keys(entries).length ? { extra: { session: entries } } : {}),
     graphOptimizationLevel: settings.optimization ?? 'all',
     executionMode: 'sequential',
     ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
@@ -33,8 +41,12 @@ export async function openSession(
 ): Promise<ort.InferenceSession> {
   const options = sessionOptions(settings);
   if (typeof source === 'string') return ort.InferenceSession.create(source, options);
+  const extra = (options as { extra?: { session?: Record<string, string> } }).extra;
   const withFolder = externalFolder
-    ? { ...options, extra: { session: { model_external_initializers_file_folder_path: externalFolder } } }
+    ? {
+        ...options,
+        extra: { session: { ...extra?.session, model_external_initializers_file_folder_path: externalFolder } },
+      }
     : options;
   return ort.InferenceSession.create(source, withFolder as ort.InferenceSession.SessionOptions);
 }

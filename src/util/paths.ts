@@ -92,10 +92,11 @@ const SAMPLE_BYTES = 16 * 1024;
  * Identifies a file's content without reading all of it: its size, modification time and a SHA-256 of
  * 64 slices of 16 KiB spread evenly over it (1 MiB, whatever the size). A model file rewritten in place
  * changes its time; one copied with its time kept still differs in the slices unless it is the same.
+ * Without the time, it checks that a file is still the one that was written (a cache entry).
  */
-export function sampledFileKey(file: string): string {
+export function sampledFileKey(file: string, withTime = true): string {
   const stat = fs.statSync(file);
-  const h = crypto.createHash('sha256').update(`${stat.size}|${stat.mtimeMs}|`);
+  const h = crypto.createHash('sha256').update(`${stat.size}|${withTime ? stat.mtimeMs : ''}|`);
   const fd = fs.openSync(file, 'r');
   try {
     const buffer = Buffer.alloc(SAMPLE_BYTES);
