@@ -35,11 +35,14 @@ export function readCacheEntry(file: string): Uint8Array | null {
       .equals(bytes.subarray(MAGIC.length + 8, HEADER));
   if (intact) return payload;
   fs.rmSync(file, { force: true });
-  if (!warned.has(file)) {
-    warned.add(file);
-    process.stderr.write(`interp: warning: the cache entry ${file} was damaged; rebuilding it\n`);
-  }
+  warnDamaged(file);
   return null;
+}
+
+function warnDamaged(file: string): void {
+  if (warned.has(file)) return;
+  warned.add(file);
+  process.stderr.write(`interp: warning: the cache entry ${file} was damaged; rebuilding it\n`);
 }
 
 /** Store an entry; a cache that cannot be written is no reason to fail, so the caller runs from memory. */
@@ -86,13 +89,9 @@ const entryPaths = (kind: string, key: string) => {
 
 export function readGraphFile<M>(kind: string, key: string): GraphFileEntry<M> | null {
   const paths = entryPaths(kind, key);
-  let sidecar: Sidecar<M>;
+  if (!fs.existsSync(paths.sidecar)) return null;
   try {
-    sidecar = JSON.parse(fs.readFileSync(paths.sidecar, 'utf8')) as Sidecar<M>;
-  } catch {
-    return null;
-  }
-  try {
+    const sidecar = JSON.parse(fs.readFileSync(paths.sidecar, 'utf8')) as Sidecar<M>;
     const stat = fs.statSync(paths.file);
     if (stat.size !== sidecar.size || sampledFileKey(paths.file, false) !== sidecar.key) throw new Error('stale');
     const floats: Record<string, Float32Array> = {};
@@ -104,6 +103,7 @@ export function readGraphFile<M>(kind: string, key: string): GraphFileEntry<M> |
     return { file: paths.file, meta: sidecar.meta, floats };
   } catch {
     removeGraphFile(kind, key);
+    warnDamaged(paths.file);
     return null;
   }
 }

@@ -140,3 +140,17 @@ describe('sampledFileKey', () => {
     expect(sampledFileKey(file)).not.toBe(key);
   });
 });
+
+describe('gradient batches within the activation budget', () => {
+  it('a smaller --max-memory runs IG in more, smaller batches and gives the same attributions', async () => {
+    const { explainText } = await import('../../../src/explain.js');
+    const request = { text: 'the film was a delight from start to end', method: 'integrated-gradients' } as const;
+    const wide = new RunContext();
+    const a = await explainText(await loadModel('tiny-lm'), request, { run: wide });
+    const narrow = new RunContext();
+    const b = await explainText(await loadModel('tiny-lm', { maxMemoryMb: 16 }), request, { run: narrow });
+    expect(narrow.forward).toBe(wide.forward);
+    expect(narrow.batches).toBeGreaterThan(wide.batches);
+    a.features.forEach((f, i) => expect(Math.abs(f.attribution - b.features[i].attribution)).toBeLessThan(1e-5));
+  });
+});
