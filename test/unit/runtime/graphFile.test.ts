@@ -6,15 +6,16 @@ import { tempDir } from '../../helpers.js';
 
 describe('graph files in the cache, opened by path', () => {
   let dir: string;
-  let stderr: ReturnType<typeof vi.spyOn>;
+  let warnings: string[];
   beforeEach(() => {
     dir = tempDir('interp-graphfile-');
     vi.stubEnv('INTERP_CACHE_DIR', dir);
-    stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    warnings = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((text) => warnings.push(String(text)) > 0);
   });
   afterEach(() => {
     vi.unstubAllEnvs();
-    stderr.mockRestore();
+    vi.restoreAllMocks();
   });
 
   const graph = () => Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 31) % 251);
@@ -28,7 +29,7 @@ describe('graph files in the cache, opened by path', () => {
     expect(Array.from(entry!.floats.embeddings)).toEqual(Array.from(floats));
     expect(new Uint8Array(fs.readFileSync(entry!.file))).toEqual(graph());
     expect(readGraphFile('kind', 'other')).toBeNull();
-    expect(stderr).not.toHaveBeenCalled();
+    expect(warnings).toEqual([]);
   });
 
   it('a graph file changed in a sampled place, cut short, or a float file cut short: removed, said once, rebuilt by the caller', () => {
@@ -50,9 +51,7 @@ describe('graph files in the cache, opened by path', () => {
       expect(fs.existsSync(path.join(dir, 'kind', `${key}.json`)), `damage ${i}`).toBe(false);
       expect(readGraphFile('kind', key), `damage ${i}: gone`).toBeNull();
     });
-    expect(stderr).toHaveBeenCalledTimes(damage.length);
-    expect(String(stderr.mock.calls[0][0])).toMatch(
-      /^interp: warning: the cache entry .*entry0\.onnx was damaged; rebuilding it\n$/,
-    );
+    expect(warnings.length).toBe(damage.length);
+    expect(warnings[0]).toMatch(/^interp: warning: the cache entry .*entry0\.onnx was damaged; rebuilding it\n$/);
   });
 });
