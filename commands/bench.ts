@@ -19,6 +19,7 @@ interface BenchFlags {
   warmup: string;
   threads?: string;
   coldStart: string;
+  isolate?: boolean;
   json?: boolean;
   svg?: string;
   markdown?: string;
@@ -33,12 +34,17 @@ export function benchCommand(): Command {
     .description(
       'Time each attribution method at several input lengths: forward passes, wall time, and its ratio to replaying the same onnxruntime runs on their own.',
     )
-    .option('-m, --model <spec...>', 'models to measure (embedded name, folder or hub id); repeatable', [DEFAULT_MODEL])
+    .option(
+      '-m, --model <spec...>',
+      'models to measure (embedded name, folder or hub id, or gpt2-small:TOKENIZER_DIR for a 124M GPT-2 built once into the cache); repeatable',
+      [DEFAULT_MODEL],
+    )
     .option('--methods <list>', `comma-separated methods (default: all: ${methodNames().join(', ')})`)
     .option('--lengths <list>', 'input lengths in tokens, special tokens included', '16,64,256')
     .option('--runs <n>', 'timed runs per cell, after the warm-up', '5')
     .option('--warmup <n>', 'untimed runs before timing', '1')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
+    .option('--isolate', 'run each model and method in a process of its own, so that its peak memory is its own')
     .option('--cold-start <n>', 'also time N fresh `interp explain --json` processes on the first model (0: skip)', '0')
     .option('--json', 'print the report as JSON (schema interp/bench@1)')
     .option('--svg <file>', 'write time against input length per method (log scale)')
@@ -58,6 +64,7 @@ export function benchCommand(): Command {
         'interp bench --model ../shared/models/distilbert-sst2-mini --model ../shared/models/llama-stories260k-kv --json > bench.json',
         'interp bench --json --baseline bench.json --max-regression 15%   # exit 3 on a slowdown',
         'interp bench --markdown BENCHMARKS.md --svg bench.svg --cold-start 5',
+        'interp bench --model gpt2-small:../shared/models/gpt2-tokenizer --lengths 24,128,512 --isolate',
       ]),
     )
     .action(async (flags: BenchFlags) => bench(flags));
@@ -80,6 +87,7 @@ async function bench(flags: BenchFlags): Promise<void> {
     warmup: parseInteger('--warmup', flags.warmup, 0, 100),
     threads: optionalInteger('--threads', flags.threads, 1, 1_024),
     coldStart: parseInteger('--cold-start', flags.coldStart, 0, 1_000),
+    isolate: flags.isolate === true,
   };
   const maxRegression = parseNumber('--max-regression', flags.maxRegression.replace(/%$/, ''), 0, 100_000) / 100;
   const baseline = flags.baseline ? readBenchReport(flags.baseline) : undefined;

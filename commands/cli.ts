@@ -3,20 +3,28 @@ import { cliParam, ExitCode, InterpError } from '../src/errors.js';
 import { examples } from './common.js';
 import { VERSION } from '../src/util/paths.js';
 import { quietOnClosedPipe } from './output.js';
-import { attentionCommand } from './attention.js';
-import { benchCommand } from './bench.js';
-import { biasCommand } from './bias.js';
-import { conceptsCommand } from './concepts.js';
-import { counterfactualCommand } from './counterfactual.js';
-import { explainCommand } from './explain.js';
-import { exploreCommand } from './explore.js';
-import { fidelityCommand } from './fidelity.js';
-import { reportCommand } from './report.js';
-import { chainCommand } from './chain.js';
-import { patchCommand } from './patch.js';
-import { serveCommand } from './serve.js';
 
-export function buildProgram(): Command {
+/**
+ * Each subcommand, imported only when it runs: importing all of them (and everything they import) took
+ * most of a cold start. Help, and a name that is not a command, load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  explain: async () => (await import('./explain.js')).explainCommand(),
+  attention: async () => (await import('./attention.js')).attentionCommand(),
+  concepts: async () => (await import('./concepts.js')).conceptsCommand(),
+  bias: async () => (await import('./bias.js')).biasCommand(),
+  counterfactual: async () => (await import('./counterfactual.js')).counterfactualCommand(),
+  chain: async () => (await import('./chain.js')).chainCommand(),
+  patch: async () => (await import('./patch.js')).patchCommand(),
+  explore: async () => (await import('./explore.js')).exploreCommand(),
+  fidelity: async () => (await import('./fidelity.js')).fidelityCommand(),
+  report: async () => (await import('./report.js')).reportCommand(),
+  serve: async () => (await import('./serve.js')).serveCommand(),
+  bench: async () => (await import('./bench.js')).benchCommand(),
+};
+
+/** The program with `only` (a subcommand's name) or, without it or for any other word, every subcommand. */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('interp')
     .description(
       'Explain transformer language models locally: attributions, attention, concepts, bias and fidelity on ONNX models.',
@@ -32,18 +40,8 @@ export function buildProgram(): Command {
         'interp explain --help',
       ]),
     );
-  program.addCommand(explainCommand());
-  program.addCommand(attentionCommand());
-  program.addCommand(conceptsCommand());
-  program.addCommand(biasCommand());
-  program.addCommand(counterfactualCommand());
-  program.addCommand(chainCommand());
-  program.addCommand(patchCommand());
-  program.addCommand(exploreCommand());
-  program.addCommand(fidelityCommand());
-  program.addCommand(reportCommand());
-  program.addCommand(serveCommand());
-  program.addCommand(benchCommand());
+  const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
+  for (const command of await Promise.all(names.map((name) => COMMANDS[name]()))) program.addCommand(command);
   for (const cmd of [program, ...program.commands]) {
     cmd.exitOverride();
     cmd.configureOutput({
@@ -56,8 +54,8 @@ export function buildProgram(): Command {
 /** Run the CLI and return the exit code; every failure is one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv[2]);
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (e) {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -7,11 +8,13 @@ import { performance } from 'node:perf_hooks';
 import type * as ort from 'onnxruntime-node';
 import { usageFault } from './errors.js';
 import { explainText } from './explain.js';
+import { methodNamed } from './methods/config.js';
 import { loadModel } from './model/load.js';
 import type { Model } from './model/types.js';
 import { runBatched } from './runner/runBatched.js';
 import { encodeText } from './text/encode.js';
-import { packageRoot } from './util/paths.js';
+import { cacheDir, moduleHash, packageRoot, sampledFileKey } from './util/paths.js';
+import { writeGpt2NoBosExport } from '../fixtures/exports.js';
 import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
 
@@ -256,9 +259,11 @@ export function regressions(current: BenchReport, baseline: BenchReport, maxRegr
 }
 
 export interface BenchSettings extends Omit<BenchOptions, 'onProgress'> {
-  /** Model specs (embedded name, folder or hub id). */
+  /** Model specs (embedded name, folder or hub id, or gpt2-small:TOKENIZER_DIR). */
   models: string[];
   threads?: number;
+  /** Each model and method in a fresh process: its peak memory is its own. */
+  isolate?: boolean;
   /** Fresh `interp explain --json` processes to time on the first model (0: skip). */
   coldStart: number;
 }
@@ -282,7 +287,18 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
     skipped: [],
   };
   for (const spec of settings.models) {
-    const model = await loadModel(spec, { threads: settings.threads });
+    if (settings.isolate) {
+      for (const method of settings.methods) {
+        onProgress?.(`${spec}: ${method} in a process of its own`);
+        const part = isolatedBench(spec, method, settings);
+        report.rows.push(...part.rows);
+        report.skipped.push(
+          ...part.skipped.filter((s) => !report.skipped.some((o) => o.model === s.model && o.length === s.length)),
+        );
+      }
+      continue;
+    }
+    const model = await loadModel(benchModelFolder(spec, onProgress), { threads: settings.threads });
     const { rows, skipped } = await benchModel(model, spec, { ...settings, onProgress });
     report.rows.push(...rows);
     report.skipped.push(...skipped);
@@ -294,9 +310,74 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
     );
   if (settings.coldStart > 0) {
     onProgress?.('cold start');
-    report.coldStart = coldStart(settings.models[0], settings.coldStart);
+    report.coldStart = coldStart(benchModelFolder(settings.models[0]), settings.coldStart);
   }
   return report;
+}
+
+/** The bench model at GPT-2 small's shape, `gpt2-small:TOKENIZER_DIR`: see benchModelFolder. */
+export const GPT2_SMALL = 'gpt2-small:';
+
+/**
+ * The folder a bench model spec names. `gpt2-small:DIR` is a GPT-2 at GPT-2 small's shape (124M
+ * parameters: 12 layers, 768 wide, 12 heads, 1,024 positions) on the GPT-2 tokenizer files in DIR, with
+ * seeded random weights as GPT-2 initialises them, built by the fixtures' GPT-2 builder into the cache
+ * on first use (about 35 s and 2 GB; 652 MB on disk) and reused after. Any other spec is itself.
+ */
+export function benchModelFolder(spec: string, onProgress?: (message: string) => void): string {
+  if (!spec.startsWith(GPT2_SMALL)) return spec;
+  const tokenizer = path.resolve(spec.slice(GPT2_SMALL.length));
+  if (!fs.existsSync(path.join(tokenizer, 'vocab.json')))
+    throw usageFault(
+      'model',
+      `{param} ${spec}: ${tokenizer} holds no GPT-2 tokenizer (vocab.json, merges.txt, tokenizer.json)`,
+    );
+  const key = crypto
+    .createHash('sha256')
+    .update(`${sampledFileKey(path.join(tokenizer, 'vocab.json'))}|${moduleHash(import.meta.url, BENCH_MODEL_MODULES)}`)
+    .digest('hex')
+    .slice(0, 16);
+  const dir = path.join(cacheDir(), 'bench', `gpt2-small-${key}`);
+  if (!fs.existsSync(path.join(dir, 'complete'))) {
+    onProgress?.('building the 124M GPT-2 bench model (once)');
+    fs.rmSync(dir, { recursive: true, force: true });
+    writeGpt2NoBosExport(dir, tokenizer, { layers: 12, heads: 12, dim: 768, positions: 1024, seed: 124 });
+    fs.writeFileSync(path.join(dir, 'complete'), '');
+  }
+  return dir;
+}
+
+const BENCH_MODEL_MODULES = ['../fixtures/exports', '../fixtures/gpt2', '../fixtures/bert'];
+
+/** One model and method benched by a child `interp bench --json`, so that its peak memory is its own. */
+function isolatedBench(spec: string, method: string, settings: BenchSettings): Pick<BenchReport, 'rows' | 'skipped'> {
+  const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const declared = methodNamed(method);
+  const args = [
+    path.join(packageRoot, 'bin', 'interp.js'),
+    'bench',
+    '--model',
+    spec,
+    '--methods',
+    method,
+    '--lengths',
+    settings.lengths.join(','),
+    '--runs',
+    String(settings.runs),
+    '--warmup',
+    String(settings.warmup),
+    ...(settings.threads ? ['--threads', String(settings.threads)] : []),
+    // Only the parameters this method declares: a child refuses the others.
+    ...Object.entries({ ...settings.params, ...settings.choices })
+      .filter(([k]) => k in declared.params || k in (declared.choices ?? {}))
+      .flatMap(([k, v]) => [`--${kebab(k)}`, String(v)]),
+    '--json',
+  ];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (child.status !== 0)
+    throw new Error(`bench of ${method} on ${spec} failed: ${(child.stderr || '').trim().split('\n').pop()}`);
+  const part = JSON.parse(child.stdout) as BenchReport;
+  return { rows: part.rows, skipped: part.skipped };
 }
 
 /** An earlier --json report, to compare with. */

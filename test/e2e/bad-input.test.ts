@@ -152,21 +152,23 @@ function baseArgs(command: string[], method?: string): string[] {
 }
 
 /** Every option that takes a number, with the subcommand it belongs to. */
-function numericFlags(): { command: string[]; flag: string }[] {
+async function numericFlags(): Promise<{ command: string[]; flag: string }[]> {
   const out: { command: string[]; flag: string }[] = [];
   const walk = (cmd: Command, at: string[]) => {
     for (const o of cmd.options) if (/<(n|x|k|l|h|pct|i\/n)>$/.test(o.flags)) out.push({ command: at, flag: o.long! });
     for (const c of cmd.commands) walk(c, [...at, c.name()]);
   };
-  walk(buildProgram(), []);
+  walk(await buildProgram(), []);
   return out;
 }
 
 const BAD_NUMBERS = ['-1', 'NaN', '1e99', '99999999999', 'abc'];
 
+const NUMERIC_FLAGS = await numericFlags();
+
 describe('bad-input corpus: every numeric flag of every subcommand', () => {
   const { params } = allMethodOptions();
-  const cases = numericFlags().flatMap(({ command, flag }) => {
+  const cases = NUMERIC_FLAGS.flatMap(({ command, flag }) => {
     const param = flag.replace(/^--(explain-)?/, '');
     const owner = params.get(param)?.methods.find((m) => methodNamed(m).family !== 'control');
     // bias swap explains with perturbation methods only.

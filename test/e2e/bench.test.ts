@@ -129,3 +129,43 @@ describe('interp bench (tiny settings; timings are not asserted)', () => {
     expect((await runCli(['bench', '--baseline', path.join(dir, 'missing.json')])).code).toBe(2);
   });
 });
+
+describe('interp bench --isolate and the 124M bench model', () => {
+  it('runs each method in a process of its own and merges the rows, method parameters passed on', async () => {
+    const args = [
+      'bench',
+      '--model',
+      'tiny-lm',
+      '--methods',
+      'occlusion,kernel-shap',
+      '--lengths',
+      '8,10',
+      '--runs',
+      '1',
+    ];
+    const r = await runCli([...args, '--warmup', '0', '--samples', '30', '--isolate', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as BenchReport;
+    expect(report.rows.map((row) => `${row.method}@${row.length}`)).toEqual([
+      'occlusion@8',
+      'occlusion@10',
+      'kernel-shap@8',
+      'kernel-shap@10',
+    ]);
+    // --samples reached the child: KernelSHAP declares the sample budget (plus the two anchors).
+    expect(report.rows.find((row) => row.method === 'kernel-shap')!.declaredCost).toBe(32);
+  });
+
+  it('gpt2-small: refuses a folder without the GPT-2 tokenizer, before building anything', async () => {
+    const empty = tempDir('interp-no-tokenizer-');
+    const cache = tempDir('interp-bench-cache-');
+    const r = await runCli(['bench', '--model', `gpt2-small:${empty}`, '--methods', 'occlusion'], {
+      INTERP_CACHE_DIR: cache,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `interp: error: --model gpt2-small:${empty}: ${empty} holds no GPT-2 tokenizer (vocab.json, merges.txt, tokenizer.json)`,
+    );
+    expect(fs.existsSync(path.join(cache, 'bench'))).toBe(false);
+  });
+});
