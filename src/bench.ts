@@ -12,6 +12,7 @@ import { methodNamed } from './methods/config.js';
 import { loadModel } from './model/load.js';
 import type { Model } from './model/types.js';
 import { runBatched } from './runner/runBatched.js';
+import { readAtPositions } from './runner/positions.js';
 import { encodeText } from './text/encode.js';
 import { cacheDir, moduleHash, packageRoot, sampledFileKey } from './util/paths.js';
 import { writeGpt2NoBosExport } from '../fixtures/exports.js';
@@ -124,11 +125,21 @@ async function replay(runs: RecordedRun[]): Promise<number> {
   return performance.now() - start;
 }
 
-/** Time of `count` forward passes of the same ids through the plain session, batched as every method's are. */
+/**
+ * Time of `count` forward passes of the same ids through the plain session, batched as every method's
+ * are, each reading what a method reads: a classifier's logits, a causal LM's at its last position only
+ * (with no prefix reused: the whole input runs every time).
+ */
 async function plainForwards(model: Model, ids: readonly number[], count: number): Promise<number> {
   const sequences = Array.from({ length: count }, () => ids);
   const start = performance.now();
-  await runBatched(model, sequences, () => 0);
+  if (model.task === 'causal-lm')
+    await readAtPositions(
+      model,
+      sequences.map((s) => ({ ids: s, positions: [s.length - 1] })),
+      () => 0,
+    );
+  else await runBatched(model, sequences, () => 0);
   return performance.now() - start;
 }
 

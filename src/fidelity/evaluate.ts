@@ -59,6 +59,9 @@ export async function evaluateExample(
   // Prepared with the token baseline (the default): the deletion metrics need it.
   const baselineScore = prepared.baselineScore!;
   const records: FidelityRecord[] = [];
+  // One scorer for every method's metrics: what does not depend on the method (the normalising greedy
+  // bounds, the full and empty inputs) runs once per example, and coalitions two methods share run once.
+  const { score } = preparedScorer(model, prepared);
   for (const method of todo) {
     const attribution = await explainText(
       model,
@@ -67,7 +70,6 @@ export async function evaluateExample(
     );
     const values = attribution.features.map((f) => f.attribution);
     const n = prepared.features.length;
-    const { score } = preparedScorer(model, prepared);
     const { deletion, insertion, ...scalars } = await faithfulness(score, values, prepared.fullScore, {
       seed: config.seed,
       softSamples: config.softSamples,
