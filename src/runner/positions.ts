@@ -119,7 +119,8 @@ const MAX_PLANNED_ROWS = 512;
 
 /**
  * Split rows (sorted by start, descending) into consecutive batches that minimise Σ (overhead + rows ·
- * padded new length), each within the runner's row bound. A batch starts at its last row's start, the
+ * padded new length), each within the runner's row bound for its full length (cache and new tokens). A
+ * batch starts at its last row's start, the
  * smallest, so that every row's departure lies inside the part it runs.
  */
 export function planBatches(
@@ -138,7 +139,8 @@ export function planBatches(
       longest = Math.max(longest, lengths[i]);
       const width = longest - starts[j];
       const rows = j - i + 1;
-      if (rows > 1 && rows > rowsPerBatch(model, width, options)) break;
+      // The token budget counts the cached positions too: each row holds them in its keys and values.
+      if (rows > 1 && rows > rowsPerBatch(model, longest, options)) break;
       const cost = best[i] + RUN_OVERHEAD_TOKENS + rows * width;
       if (cost < best[j + 1]) {
         best[j + 1] = cost;
