@@ -17,7 +17,7 @@ export interface SessionSettings {
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
   const threads = settings.threads ?? (process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined);
   const entries: Record<string, string> = {};
-  if (settings.prepack === false || process.env.INTERP_NOPREPACK) entries.disable_prepacking = '1';
+  if (settings.prepack === false) entries.disable_prepacking = '1';
   return {
     ...(Object.keys(entries).length ? { extra: { session: entries } } : {}),
     graphOptimizationLevel: settings.optimization ?? 'all',
