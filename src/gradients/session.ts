@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { RunContext } from '../runtime/context.js';
 import { derivedOnce } from '../runtime/derived.js';
-import { openGraph, openSession, type SessionSettings } from '../runtime/session.js';
+import { openGraph, openGraphFile, openSession, type SessionSettings } from '../runtime/session.js';
 import { runtimeError } from '../errors.js';
 import { graphKey, readGradientGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
@@ -162,7 +161,7 @@ function gradientCacheKey(
   return crypto
     .createHash('sha256')
     .update(
-      `${graphKey(model)}|${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`,
+      `${graphKey(model.onnxPath)}|${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`,
     )
     .digest('hex')
     .slice(0, 32);
@@ -209,9 +208,7 @@ async function buildGradientSession(
   if (hit) {
     const { meta } = hit;
     try {
-      const opened = meta.external
-        ? await openSession(fs.readFileSync(hit.file), GRADIENT_SESSION(model), meta.external)
-        : await openSession(hit.file, GRADIENT_SESSION(model));
+      const opened = await openGraphFile(hit.file, GRADIENT_SESSION(model), meta.external);
       const embeddings = meta.embeddingDims ? { data: hit.floats.embeddings, dims: meta.embeddingDims } : null;
       return session(meta, opened, embeddings);
     } catch {

@@ -22,9 +22,16 @@ import {
   registerExternalData,
   transposeMatrix,
 } from '../onnx/tensor.js';
-import { openSession } from '../runtime/session.js';
-import { cacheFile, readCacheEntry, writeCacheEntry } from '../runtime/diskCache.js';
-import { cacheDir, moduleHash, packageRoot, sampledFileKey, writeFileAtomic } from '../util/paths.js';
+import { openGraphFile, openSession } from '../runtime/session.js';
+import {
+  cacheFile,
+  readCacheEntry,
+  readGraphFile,
+  removeGraphFile,
+  writeCacheEntry,
+  writeGraphFile,
+} from '../runtime/diskCache.js';
+import { moduleHash, packageRoot, sampledFileKey } from '../util/paths.js';
 import { SCORE_POSITIONS, sliceLmHead } from '../onnx/sliceHead.js';
 import { forgetDerived } from '../runtime/derived.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
@@ -274,12 +281,18 @@ function logitsOutput(proto: ModelProto): string {
   return names.includes('logits') ? 'logits' : names[0];
 }
 
+/** What the sliced-graph cache records: whether the head could be sliced, and where external weights live. */
+interface SlicedMeta {
+  sliced: boolean;
+  external: string | null;
+}
+
 /**
  * A causal LM runs with its LM head sliced to the positions that are read (see sliceLmHead): one
  * session, whose logits are every position's unless fewer are asked for. The sliced graph is written
- * once into the cache, keyed by the model file's sampled key, and opened from there by onnxruntime
- * itself, so that no copy of the weights stays in JavaScript. A graph whose weights live in external
- * files is small and opens from memory beside them. A head that cannot be sliced runs as it is.
+ * once into the cache (readGraphFile), keyed by the model's graph key, and opened from there by
+ * onnxruntime itself, so that no copy of the weights stays in JavaScript. A head that cannot be sliced
+ * runs as it is; its entry is empty and says so, so that the file is not read again to find out.
  */
 async function openScoringSession(
   onnxPath: string,
@@ -288,18 +301,18 @@ async function openScoringSession(
 ): Promise<{ session: ort.InferenceSession; sliced: boolean }> {
   const key = crypto
     .createHash('sha256')
-    .update(`${sampledFileKey(onnxPath)}|${moduleHash(import.meta.url, SLICE_MODULES)}`)
+    .update(`${graphKey(onnxPath)}|${moduleHash(import.meta.url, SLICE_MODULES)}`)
     .digest('hex')
     .slice(0, 32);
-  const file = path.join(cacheDir(), 'sliced', `${key}.onnx`);
-  const unsliceable = `${file}.none`;
-  if (fs.existsSync(unsliceable)) return { session: await createSession(onnxPath, options, spec), sliced: false };
-  if (fs.existsSync(file)) {
+  const plain = async () => ({ session: await createSession(onnxPath, options, spec), sliced: false });
+  const hit = readGraphFile<SlicedMeta>('sliced', key);
+  if (hit && !hit.meta.sliced) return plain();
+  if (hit) {
     try {
-      return { session: await openSession(file, { threads: options.threads }), sliced: true };
+      return { session: await openGraphFile(hit.file, { threads: options.threads }, hit.meta.external), sliced: true };
     } catch {
-      // A damaged entry: rebuild it below.
-      fs.rmSync(file, { force: true });
+      // onnxruntime could not open it: rebuild it below.
+      removeGraphFile('sliced', key);
     }
   }
   let proto: ModelProto;
@@ -309,25 +322,11 @@ async function openScoringSession(
     throw runtimeError(`'${spec}': the ONNX file cannot be parsed: ${firstLine(e)}`);
   }
   const sliced = sliceLmHead(proto, logitsOutput(proto));
-  if (!sliced) {
-    tryWrite(unsliceable, '');
-    return { session: await createSession(onnxPath, options, spec), sliced: false };
-  }
-  const encoded = encodeModel(sliced);
-  if (proto.graph.initializer.some(isExternal)) {
-    return { session: await createSession(encoded, options, spec, path.dirname(onnxPath)), sliced: true };
-  }
-  tryWrite(file, encoded);
-  return { session: await createSession(encoded, options, spec), sliced: true };
-}
-
-/** A cache that cannot be written is no reason to fail: the session still opens from memory. */
-function tryWrite(file: string, data: string | Uint8Array): void {
-  try {
-    writeFileAtomic(file, data);
-  } catch {
-    // Read-only or full cache folder.
-  }
+  const external = proto.graph.initializer.some(isExternal) ? path.dirname(onnxPath) : null;
+  const encoded = sliced ? encodeModel(sliced) : new Uint8Array(0);
+  writeGraphFile<SlicedMeta>('sliced', key, encoded, { sliced: sliced !== null, external });
+  if (!sliced) return plain();
+  return { session: await createSession(encoded, options, spec, external), sliced: true };
 }
 
 function readSignature(
@@ -401,16 +400,14 @@ function outputProjectionsOf(
 
 const INSTRUMENT_MODULES = ['../onnx/instrument', '../onnx/canonicalize'];
 
-/** Rewrite the graph to expose attentions, values and hidden states; the result is cached on disk by content and code hash. */
+/** Rewrite the graph to expose attentions, values and hidden states; the result is cached on disk by graph key and code hash. */
 async function createInstrumentedSession(model: Model, options: LoadOptions): Promise<InstrumentedSession> {
-  const { bytes } = readGraphWithBytes(model);
   const proto = readGraph(model);
   const result = instrumentOrFail(proto, model.id);
   const outputProjections = outputProjectionsOf(proto, result.structure);
   const hash = crypto
     .createHash('sha256')
-    .update(bytes)
-    .update(moduleHash(import.meta.url, INSTRUMENT_MODULES))
+    .update(`${graphKey(model.onnxPath)}|${moduleHash(import.meta.url, INSTRUMENT_MODULES)}`)
     .digest('hex')
     .slice(0, 32);
   const cached = cacheFile('instrumented', hash);
@@ -468,12 +465,12 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
 }
 
 /**
- * Identifies the graph a model runs, for keying what is built from it, without reading it whole: the
- * ONNX file's sampled key and the size and time of every other file beside it (external weights).
+ * Identifies an ONNX file's graph, for keying every cache of what is built from it, without reading it
+ * whole: the file's sampled key and the size and time of every other file beside it (external weights).
  * A graph held in memory has no key: what is built from it is not cached.
  */
-export function graphKey(model: Model): string {
-  const folder = path.dirname(model.onnxPath);
+export function graphKey(onnxPath: string): string {
+  const folder = path.dirname(onnxPath);
   const others = fs
     .readdirSync(folder)
     .filter((f) => !f.endsWith('.onnx'))
@@ -482,14 +479,11 @@ export function graphKey(model: Model): string {
       const stat = fs.statSync(path.join(folder, f));
       return `${f}:${stat.size}:${stat.mtimeMs}`;
     });
-  return `${sampledFileKey(model.onnxPath)}|${others.join('|')}`;
+  return `${sampledFileKey(onnxPath)}|${others.join('|')}`;
 }
 
 /** A model's graphs, read and rewritten once per graph. */
-const graphs = new Map<
-  string,
-  { original?: { proto: ModelProto; bytes: Uint8Array }; canonical?: CanonicalGraph; shadow?: CanonicalGraph }
->();
+const graphs = new Map<string, { original?: ModelProto; canonical?: CanonicalGraph; shadow?: CanonicalGraph }>();
 
 function graphEntry(model: Model) {
   let entry = graphs.get(model.graphId);
@@ -522,43 +516,33 @@ export function readGradientGraph(model: Model): CanonicalGraph {
 
 function canonicalOrFail(model: Model, dequantize: boolean): CanonicalGraph {
   try {
-    return canonicalize(readGraphWithBytes(model).proto, { dequantize });
+    return canonicalize(readOriginalGraph(model), { dequantize });
   } catch (e) {
     if (e instanceof CanonicalizeError) throw runtimeError(`'${model.id}': ${e.message}`);
     throw e;
   }
 }
 
-/** The graph as stored and the bytes it came from (a rewritten graph is encoded), for callers that key caches by content. */
-export function readGraphWithBytes(model: Model): { proto: ModelProto; bytes: Uint8Array } {
-  if (model.graphOverride) return { proto: model.graphOverride, bytes: encodeModel(model.graphOverride) };
+/** The graph as stored (a rewritten graph as it was given), its external weights registered and present. */
+function readOriginalGraph(model: Model): ModelProto {
+  if (model.graphOverride) return model.graphOverride;
   const entry = graphEntry(model);
   if (entry.original) return entry.original;
-  let bytes: Uint8Array;
   let proto: ModelProto;
   try {
-    bytes = fs.readFileSync(model.onnxPath);
-    proto = decodeModel(bytes);
+    proto = decodeModel(fs.readFileSync(model.onnxPath));
   } catch (e) {
     throw runtimeError(`'${model.id}': the ONNX file cannot be parsed: ${firstLine(e)}`);
   }
   registerExternalData(proto.graph, path.dirname(model.onnxPath));
-  // External weights are not in these bytes: their files' sizes and times stand in for them in cache keys.
-  const external = [
-    ...new Set(
-      proto.graph.initializer
-        .filter(isExternal)
-        .map((t) => t.externalData?.find((e) => e.key === 'location')?.value ?? ''),
-    ),
-  ];
-  if (external.length) {
-    const stamps = external.map((f) => {
-      const stat = fs.statSync(path.join(path.dirname(model.onnxPath), f), { throwIfNoEntry: false });
-      if (!stat) throw runtimeError(`'${model.id}': its external data file ${f} is missing beside ${model.onnxPath}`);
-      return `${f}:${stat.size}:${stat.mtimeMs}`;
-    });
-    bytes = Buffer.concat([bytes, Buffer.from(stamps.join('|'))]);
-  }
-  entry.original = { proto, bytes };
-  return entry.original;
+  const external = new Set(
+    proto.graph.initializer
+      .filter(isExternal)
+      .map((t) => t.externalData?.find((e) => e.key === 'location')?.value ?? ''),
+  );
+  for (const f of external)
+    if (!fs.existsSync(path.join(path.dirname(model.onnxPath), f)))
+      throw runtimeError(`'${model.id}': its external data file ${f} is missing beside ${model.onnxPath}`);
+  entry.original = proto;
+  return proto;
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { externalDataFolder } from '../onnx/tensor.js';
@@ -49,6 +50,18 @@ export async function openSession(
       }
     : options;
   return ort.InferenceSession.create(source, withFolder as ort.InferenceSession.SessionOptions);
+}
+
+/**
+ * A session of a graph cached as a file (readGraphFile): onnxruntime opens it by path, or, where its
+ * weights live in external files, from its bytes beside them.
+ */
+export function openGraphFile(
+  file: string,
+  settings: SessionSettings,
+  externalFolder: string | null,
+): Promise<ort.InferenceSession> {
+  return externalFolder ? openSession(fs.readFileSync(file), settings, externalFolder) : openSession(file, settings);
 }
 
 /** A session of a graph held in memory. */
