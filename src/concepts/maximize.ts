@@ -59,8 +59,9 @@ async function tensorOf(model: Model, hook: HookName): Promise<string> {
  */
 export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest, run: RunContext): Promise<Maximized> {
   const gs = await gradientSession(model, { kind: 'unit', tensor: await tensorOf(model, unit.hook) }, 'logit');
-  const matrix = gs.embeddings!;
-  const [V, D] = matrix.dims;
+  const rows = gs.embeddings!;
+  const [V, D] = [rows.vocab, rows.width];
+  const matrix = rows.all(); // [V, D]
   const special = new Set(model.tokenizer.all_special_ids as number[]);
   const free = r.start.map((id, q) => q).filter((q) => !special.has(r.start[q]));
   const nonZero = Array.from(unit.weights.keys()).filter((j) => unit.weights[j] !== 0);
@@ -74,7 +75,7 @@ export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest,
   while (steps < r.steps && run.forward + r.swaps + 1 <= r.budget) {
     steps++;
     const cut = new Float32Array(ids.length * D);
-    ids.forEach((id, q) => cut.set(matrix.data.subarray(id * D, (id + 1) * D), q * D));
+    ids.forEach((id, q) => cut.set(matrix.subarray(id * D, (id + 1) * D), q * D));
     const [g] = await runGradients(
       model,
       gs,
@@ -94,7 +95,7 @@ export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest,
       const gain = new Float64Array(V);
       for (let v = 0; v < V; v++) {
         let s = 0;
-        for (let k = 0; k < D; k++) s += matrix.data[v * D + k] * gradient[q * D + k];
+        for (let k = 0; k < D; k++) s += matrix[v * D + k] * gradient[q * D + k];
         gain[v] = special.has(v) || v === ids[q] ? -Infinity : s;
       }
       return Array.from(gain.keys())

@@ -35,8 +35,8 @@ export async function gradientContext(
   const head = targetHead(target, encoding.ids.length);
   const ids = [...encoding.ids, ...head.extra];
   const matrix = gs.embeddings!;
-  const width = matrix.dims[1];
-  const row = (id: number) => matrix.data.subarray(id * width, (id + 1) * width);
+  const width = matrix.width;
+  const row = (id: number) => matrix.row(id);
   const input = new Float32Array(ids.length * width);
   ids.forEach((id, p) => input.set(row(id), p * width));
   const base = input.slice();

@@ -36,6 +36,35 @@ import { moduleHash } from '../util/paths.js';
 export type GradientSource =
   { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' } | { kind: 'unit'; tensor: string };
 
+/** The word-embedding matrix, read a row at a time: a cached one stays on disk until a caller needs it all. */
+export interface EmbeddingRows {
+  vocab: number;
+  width: number;
+  row(id: number): Float32Array;
+  /** The whole matrix, [vocab, width]. */
+  all(): Float32Array;
+}
+
+function embeddingRows(
+  vocab: number,
+  width: number,
+  read: (start: number, count: number) => Float32Array,
+): EmbeddingRows {
+  return {
+    vocab,
+    width,
+    row(id) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab)
+        throw new RangeError(`token id ${id} is outside the embedding matrix's ${vocab} rows`);
+      return read(id * width, width);
+    },
+    all: () => read(0, vocab * width),
+  };
+}
+
+const inMemoryRows = (m: FloatTensor) =>
+  embeddingRows(m.dims[0], m.dims[1], (start, count) => m.data.subarray(start, start + count));
+
 export interface GradientSession {
   session: ort.InferenceSession;
   source: GradientSource;
@@ -45,8 +74,8 @@ export interface GradientSession {
   gradients: string[];
   /** Forward values of the source tensors that are internal (attention probabilities). */
   values: string[];
-  /** The word-embedding matrix (embeddings source). */
-  embeddings: FloatTensor | null;
+  /** Rows of the word-embedding matrix (embeddings source). */
+  embeddings: EmbeddingRows | null;
   headScore: HeadScore;
   /** Language models score per position; classifiers once per row. */
   perPosition: boolean;
@@ -191,7 +220,7 @@ async function buildGradientSession(
 ): Promise<GradientSession> {
   const perPosition = source.kind === 'unit' || model.task !== 'classification';
   const cutInput = source.kind === 'attention' ? null : CUT_INPUT;
-  const session = (meta: GradientMeta, s: ort.InferenceSession, embeddings: FloatTensor | null): GradientSession => ({
+  const session = (meta: GradientMeta, s: ort.InferenceSession, embeddings: EmbeddingRows | null): GradientSession => ({
     session: s,
     source,
     cutInput,
@@ -209,7 +238,10 @@ async function buildGradientSession(
     const { meta } = hit;
     try {
       const opened = await openGraphFile(hit.file, GRADIENT_SESSION(model), meta.external);
-      const embeddings = meta.embeddingDims ? { data: hit.floats.embeddings, dims: meta.embeddingDims } : null;
+      const dims = meta.embeddingDims;
+      const embeddings = dims
+        ? embeddingRows(dims[0], dims[1], (start, count) => hit.floats.embeddings.read(start, count))
+        : null;
       return session(meta, opened, embeddings);
     } catch {
       removeGraphFile('gradients', key!);
@@ -223,27 +255,26 @@ async function buildGradientSession(
     external: built.external,
     embeddingDims: built.embeddings?.dims ?? null,
   };
-  if (key)
-    writeGraphFile(
-      'gradients',
-      key,
-      built.encoded,
-      meta,
-      built.embeddings ? { embeddings: built.embeddings.data } : {},
-    );
+  const file = key
+    ? writeGraphFile('gradients', key, built.graph, meta, built.embeddings ? { embeddings: built.embeddings.data } : {})
+    : null;
   let opened: ort.InferenceSession;
   try {
+    // Opened from the cache, its weights are mapped from the stored tensors, shared with the forward session.
     // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
-    opened = await openSession(built.encoded, GRADIENT_SESSION(model), built.external);
+    opened = file
+      ? await openGraphFile(file, GRADIENT_SESSION(model), built.external)
+      : await openSession(encodeModel(built.graph), GRADIENT_SESSION(model), built.external);
   } catch (e) {
+    if (key) removeGraphFile('gradients', key);
     throw runtimeError(
       `'${model.id}': onnxruntime rejected the gradient graph: ${(e as Error).message.split('\n')[0]}`,
     );
   }
-  return session(meta, opened, built.embeddings);
+  return session(meta, opened, built.embeddings && inMemoryRows(built.embeddings));
 }
 
-/** The forward-and-backward graph for one source and score, encoded, with what its session needs beside it. */
+/** The forward-and-backward graph for one source and score, with what its session needs beside it. */
 async function buildGradientGraph(
   model: Model,
   source: GradientSource,
@@ -251,7 +282,7 @@ async function buildGradientGraph(
   perPosition: boolean,
   overrides?: RuleOverrides,
 ): Promise<{
-  encoded: Uint8Array;
+  graph: ModelProto;
   wrt: string[];
   values: string[];
   embeddings: FloatTensor | null;
@@ -299,7 +330,7 @@ async function buildGradientGraph(
     throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
   }
   return {
-    encoded: encodeModel(result.model),
+    graph: result.model,
     wrt,
     values,
     embeddings,
@@ -380,7 +411,7 @@ export async function runGradients(
   rows: readonly GradientRow[],
   run?: RunContext,
 ): Promise<GradientRowResult[]> {
-  const width = gs.embeddings ? gs.embeddings.dims[1] : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
+  const width = gs.embeddings ? gs.embeddings.width : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
   const extraFeeds = (start: number, end: number, length: number): Record<string, ort.Tensor> => {
     const n = end - start;
     const K = Math.max(...rows.slice(start, end).map((r) => r.index.length));

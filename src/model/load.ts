@@ -305,16 +305,20 @@ async function openScoringSession(
     .digest('hex')
     .slice(0, 32);
   const plain = async () => ({ session: await createSession(onnxPath, options, spec), sliced: false });
+  // Opened from the cache, its weights are mapped from the stored tensors (shared with gradient graphs);
+  // an entry onnxruntime cannot open is removed and rebuilt.
+  const fromFile = async (file: string, external: string | null) => {
+    try {
+      return { session: await openGraphFile(file, { threads: options.threads }, external), sliced: true };
+    } catch {
+      removeGraphFile('sliced', key);
+      return null;
+    }
+  };
   const hit = readGraphFile<SlicedMeta>('sliced', key);
   if (hit && !hit.meta.sliced) return plain();
-  if (hit) {
-    try {
-      return { session: await openGraphFile(hit.file, { threads: options.threads }, hit.meta.external), sliced: true };
-    } catch {
-      // onnxruntime could not open it: rebuild it below.
-      removeGraphFile('sliced', key);
-    }
-  }
+  const opened = hit && (await fromFile(hit.file, hit.meta.external));
+  if (opened) return opened;
   let proto: ModelProto;
   try {
     proto = decodeModel(fs.readFileSync(onnxPath));
@@ -323,10 +327,10 @@ async function openScoringSession(
   }
   const sliced = sliceLmHead(proto, logitsOutput(proto));
   const external = proto.graph.initializer.some(isExternal) ? path.dirname(onnxPath) : null;
-  const encoded = sliced ? encodeModel(sliced) : new Uint8Array(0);
-  writeGraphFile<SlicedMeta>('sliced', key, encoded, { sliced: sliced !== null, external });
+  const file = writeGraphFile<SlicedMeta>('sliced', key, sliced, { sliced: sliced !== null, external });
   if (!sliced) return plain();
-  return { session: await createSession(encoded, options, spec, external), sliced: true };
+  const written = file && (await fromFile(file, external));
+  return written || { session: await createSession(encodeModel(sliced), options, spec, external), sliced: true };
 }
 
 function readSignature(

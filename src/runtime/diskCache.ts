@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { encodeModel, type ModelProto, type TensorProto } from '../onnx/proto.js';
+import { isExternal } from '../onnx/tensor.js';
 import { cacheDir, sampledFileKey, writeFileAtomic } from '../util/paths.js';
 
 /**
@@ -63,27 +65,63 @@ export function writeCacheEntry(file: string, payload: Uint8Array): void {
 }
 
 /**
- * A large rewritten graph cached as a plain ONNX file that onnxruntime opens by its path (no copy of it
- * in JavaScript), beside a JSON sidecar written last: the graph file's size and sampled key, and what
- * the caller needs to use it without rebuilding (`meta`). Float arrays the caller needs too (the word
+ * A large rewritten graph cached as an ONNX file that onnxruntime opens by its path, beside a JSON
+ * sidecar written last: the graph file's size and sampled key, its stored tensors' sizes, and what the
+ * caller needs to use it without rebuilding (`meta`). Float arrays the caller needs too (the word
  * embeddings) lie beside it as raw little-endian files. An entry whose sidecar does not match its
  * files is removed and rebuilt.
+ *
+ * Its large initializers are stored once each, by content, in `tensors/` beside every graph file, and
+ * the graph names them as external data. onnxruntime maps such files instead of copying them, so two
+ * sessions of graphs derived from one model (the sliced forward and a gradient graph) share one copy of
+ * every weight they have in common, and a session opens without reading its weights.
  */
 export interface GraphFileEntry<M> {
   file: string;
   meta: M;
-  floats: Record<string, Float32Array>;
+  floats: Record<string, FloatFile>;
+}
+
+/** A float array cached beside a graph, read in parts (the word embeddings: a few rows of 154 MB). */
+export interface FloatFile {
+  length: number;
+  read(start: number, count: number): Float32Array;
+}
+
+function floatFile(file: string, length: number): FloatFile {
+  return {
+    length,
+    read(start, count) {
+      if (start < 0 || start + count > length) throw new RangeError(`floats ${start}–${start + count} of ${length}`);
+      const out = new Float32Array(count);
+      const fd = fs.openSync(file, 'r');
+      try {
+        if (fs.readSync(fd, new Uint8Array(out.buffer), 0, count * 4, start * 4) !== count * 4)
+          throw new Error(`${file} is cut short`);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return out;
+    },
+  };
 }
 
 interface Sidecar<M> {
   size: number;
   key: string;
   floats: Record<string, number>;
+  /** Stored tensor files (relative to the graph's folder) and their sizes. */
+  tensors: Record<string, number>;
   meta: M;
 }
 
+/** Initializers at least this large are stored by content and mapped; smaller ones stay in the graph. */
+const STORED_TENSOR_BYTES = 64 * 1024;
+
+const graphsDir = () => path.join(cacheDir(), 'graphs');
+
 const entryPaths = (kind: string, key: string) => {
-  const base = path.join(cacheDir(), kind, key);
+  const base = path.join(graphsDir(), `${kind}-${key}`);
   return { file: `${base}.onnx`, sidecar: `${base}.json`, floats: (name: string) => `${base}.${name}.f32` };
 };
 
@@ -94,11 +132,12 @@ export function readGraphFile<M>(kind: string, key: string): GraphFileEntry<M> |
     const sidecar = JSON.parse(fs.readFileSync(paths.sidecar, 'utf8')) as Sidecar<M>;
     const stat = fs.statSync(paths.file);
     if (stat.size !== sidecar.size || sampledFileKey(paths.file, false) !== sidecar.key) throw new Error('stale');
-    const floats: Record<string, Float32Array> = {};
+    for (const [file, size] of Object.entries(sidecar.tensors))
+      if (fs.statSync(path.join(graphsDir(), file)).size !== size) throw new Error('truncated');
+    const floats: Record<string, FloatFile> = {};
     for (const [name, count] of Object.entries(sidecar.floats)) {
-      const bytes = fs.readFileSync(paths.floats(name));
-      if (bytes.length !== count * 4) throw new Error('truncated');
-      floats[name] = new Float32Array(bytes.buffer, bytes.byteOffset, count);
+      if (fs.statSync(paths.floats(name)).size !== count * 4) throw new Error('truncated');
+      floats[name] = floatFile(paths.floats(name), count);
     }
     return { file: paths.file, meta: sidecar.meta, floats };
   } catch {
@@ -108,27 +147,75 @@ export function readGraphFile<M>(kind: string, key: string): GraphFileEntry<M> |
   }
 }
 
+/**
+ * Store each large initializer under `tensors/`, named by its content, and name it as external data.
+ * A graph that already keeps weights in the model's own external files is left whole: its locations
+ * resolve against the model's folder, not the cache's.
+ */
+function storeTensors(model: ModelProto): { model: ModelProto; tensors: Record<string, number> } {
+  const tensors: Record<string, number> = {};
+  if (model.graph.initializer.some(isExternal)) return { model, tensors };
+  const initializer = model.graph.initializer.map((t): TensorProto => {
+    const raw = t.rawData;
+    if (!raw || raw.length < STORED_TENSOR_BYTES) return t;
+    const location = `tensors/${crypto.createHash('sha256').update(raw).digest('hex').slice(0, 40)}.bin`;
+    const file = path.join(graphsDir(), location);
+    // Named by content: a file of the right size is this tensor (a concurrent writer renames the same bytes).
+    if (!fs.existsSync(file) || fs.statSync(file).size !== raw.length) writeFileAtomic(file, raw);
+    tensors[location] = raw.length;
+    return {
+      name: t.name,
+      dims: t.dims,
+      dataType: t.dataType,
+      dataLocation: 1,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: String(raw.length) },
+      ],
+    };
+  });
+  return { model: { ...model, graph: { ...model.graph, initializer } }, tensors };
+}
+
+/**
+ * Cache a graph; returns its file, for onnxruntime to open by path, or null when the cache cannot be
+ * written (the caller then opens the graph from memory).
+ */
 export function writeGraphFile<M>(
   kind: string,
   key: string,
-  graph: Uint8Array,
+  graph: ModelProto | null,
   meta: M,
   floats: Record<string, Float32Array> = {},
-): void {
+): string | null {
   const paths = entryPaths(kind, key);
   try {
-    writeFileAtomic(paths.file, graph);
+    const stored = graph ? storeTensors(graph) : { model: null, tensors: {} };
+    const encoded = stored.model ? encodeModel(stored.model) : new Uint8Array(0);
+    writeFileAtomic(paths.file, encoded);
     for (const [name, data] of Object.entries(floats))
       writeFileAtomic(paths.floats(name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     const counts = Object.fromEntries(Object.entries(floats).map(([name, data]) => [name, data.length]));
-    const sidecar: Sidecar<M> = { size: graph.length, key: sampledFileKey(paths.file, false), floats: counts, meta };
+    const sidecar: Sidecar<M> = {
+      size: encoded.length,
+      key: sampledFileKey(paths.file, false),
+      floats: counts,
+      tensors: stored.tensors,
+      meta,
+    };
     writeFileAtomic(paths.sidecar, JSON.stringify(sidecar));
+    return paths.file;
   } catch {
     // Read-only or full cache folder: the caller runs from memory.
+    return null;
   }
 }
 
-/** Forget an entry (a damaged one, or one onnxruntime could not open). */
+/**
+ * Forget an entry (a damaged one, or one onnxruntime could not open). Its stored tensors stay: other
+ * entries may name them.
+ */
 export function removeGraphFile(kind: string, key: string): void {
   const paths = entryPaths(kind, key);
   for (const file of [paths.sidecar, paths.file]) fs.rmSync(file, { force: true });

@@ -162,7 +162,12 @@ describe('input and output files', () => {
     const cache = tempDir('interp-cache-');
     const args = ['explain', 'good film', '--method', 'saliency', '--json'];
     const first = await runCli(args, { INTERP_CACHE_DIR: cache });
-    const entries = fs.readdirSync(path.join(cache, 'gradients')).map((f) => path.join(cache, 'gradients', f));
+    // Every file of the entry, its stored tensors too.
+    const entries = fs
+      .readdirSync(path.join(cache, 'graphs'), { recursive: true, encoding: 'utf8' })
+      .map((f) => path.join(cache, 'graphs', f))
+      .filter((f) => fs.statSync(f).isFile());
+    expect(entries.some((f) => f.includes(`${path.sep}tensors${path.sep}`))).toBe(true);
     for (const f of entries) fs.truncateSync(f, 1000);
     const second = await runCli(args, { INTERP_CACHE_DIR: cache });
     expect(second.code, second.stderr).toBe(0);

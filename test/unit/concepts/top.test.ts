@@ -111,9 +111,9 @@ describe.skipIf(skipWithoutShared)('the unit gradient on distilbert-sst2-mini (n
     const [cache] = await runWithCache(bert, [e.ids], [unit.hook]);
     const { data, dims } = cache.get(unit.hook);
     const position = 8; // "brilliant"
-    const D = gs.embeddings!.dims[1];
+    const D = gs.embeddings!.width;
     const input = new Float32Array(e.ids.length * D);
-    e.ids.forEach((id, q) => input.set(gs.embeddings!.data.subarray(id * D, (id + 1) * D), q * D));
+    e.ids.forEach((id, q) => input.set(gs.embeddings!.row(id), q * D));
     const row = (cut: Float32Array) => ({ ids: e.ids, cut, positions: [position], index: [17], weight: [1] });
     const [at] = await runGradients(bert, gs, [row(input)]);
     expect(at.score).toBeCloseTo(data[position * dims[1] + 17], 4);
