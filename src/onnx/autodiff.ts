@@ -1,6 +1,7 @@
 import { GraphBuilder, valueInfo } from './builder.js';
 import { GRADIENT_RULES, UnsupportedOperatorError, type RuleContext, type RuleTable } from './gradRules.js';
 import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { findGelus, geluBackward, type GeluInGraph } from './gelu.js';
 import { GraphIndex } from './graph.js';
 import { readTensorNumbers } from './tensor.js';
 
@@ -174,8 +175,15 @@ export function backward(
   };
   const seedFacts = factsOf(request.of);
   contributions.add(request.of, SEED_INPUT);
+  const gelus = standardGelus(model, path, index, constants, rules);
 
   for (let k = path.nodes.length - 1; k >= 0; k--) {
+    const gelu = gelus.get(path.nodes[k]);
+    if (gelu) {
+      const g = gradientOf(gelu.y);
+      if (g) contributions.add(gelu.x, geluBackward(b, gelu, g));
+      continue; // its inner nodes get no gradient, so the loop passes them by
+    }
     const node = clones.get(path.nodes[k])!;
     const outputGrads = node.output.map((o) => (o ? gradientOf(o) : null));
     if (outputGrads.every((g) => g === null)) continue;
@@ -206,17 +214,7 @@ export function backward(
     });
   }
 
-  const gradients: Record<string, string> = {};
-  const outputs: ValueInfoProto[] = [];
-  request.wrt.forEach((tensor, i) => {
-    const name = `interp.grad.${i}`;
-    const grad = gradientOf(tensor);
-    // A tensor that `of` does not depend on has a zero gradient.
-    const source = grad ?? b.op('Mul', [tensor, b.scalar(0)]);
-    b.rename(b.op('Identity', [source]), name);
-    gradients[tensor] = name;
-    outputs.push(probedValueInfo(name, factsOf(tensor)));
-  });
+  const { gradients, outputs } = gradientOutputs(b, request.wrt, gradientOf, factsOf);
   const parts = b.parts();
   return {
     seed: SEED_INPUT,
@@ -233,6 +231,45 @@ export function backward(
       },
     },
   };
+}
+
+/** Each `wrt` tensor's gradient as a graph output `interp.grad.i`. */
+function gradientOutputs(
+  b: GraphBuilder,
+  wrt: readonly string[],
+  gradientOf: (tensor: string) => string | null,
+  factsOf: (tensor: string) => TensorFacts,
+): { gradients: Record<string, string>; outputs: ValueInfoProto[] } {
+  const gradients: Record<string, string> = {};
+  const outputs = wrt.map((tensor, i) => {
+    const name = `interp.grad.${i}`;
+    // A tensor that `of` does not depend on has a zero gradient.
+    const source = gradientOf(tensor) ?? b.op('Mul', [tensor, b.scalar(0)]);
+    b.rename(b.op('Identity', [source]), name);
+    gradients[tensor] = name;
+    return probedValueInfo(name, factsOf(tensor));
+  });
+  return { gradients, outputs };
+}
+
+/** The GELUs on the path, where their ops keep the standard rules (LRP's overrides keep them op by op). */
+function standardGelus(
+  model: ModelProto,
+  path: GradientPath,
+  index: GraphIndex,
+  constants: ReadonlyMap<string, TensorProto>,
+  rules: RuleTable,
+): Map<NodeProto, GeluInGraph> {
+  const scalar = (tensor: string) => {
+    const t = constants.get(tensor);
+    const values = t ? readTensorNumbers(t) : null;
+    return values && values.length === 1 ? values[0] : null;
+  };
+  const outputs = new Set(model.graph.output.map((o) => o.name));
+  const found = findGelus(path.nodes, index, scalar, outputs);
+  for (const [node, gelu] of found)
+    if ([...gelu.nodes].some((n) => rules[n.opType] !== GRADIENT_RULES[n.opType])) found.delete(node);
+  return found;
 }
 
 /** A probed shape as declared dims: each dynamic dim gets a symbol of its own. */

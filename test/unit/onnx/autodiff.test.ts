@@ -1,7 +1,10 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../../../src/onnx/autodiff.js';
-import { GraphBuilder } from '../../../src/onnx/builder.js';
+import { GraphBuilder, valueInfo } from '../../../src/onnx/builder.js';
+import { findGelus } from '../../../src/onnx/gelu.js';
+import { GraphIndex } from '../../../src/onnx/graph.js';
+import { readTensorNumbers } from '../../../src/onnx/tensor.js';
 import { probeFacts } from '../../../src/onnx/probe.js';
 import { openSession } from '../../../src/runtime/session.js';
 import { DataType, encodeModel } from '../../../src/onnx/proto.js';
@@ -174,12 +177,49 @@ const CASES: [string, Input[], (b: GraphBuilder, x: string[]) => string][] = [
   ],
 ];
 
+/** GELU as exports spell it: each is found and differentiated in closed form (see the GELU tests below). */
+const C = Math.sqrt(2 / Math.PI);
+const GELUS: [string, (b: GraphBuilder, x: string) => string][] = [
+  [
+    'GELU, tanh, x·x·x, ½ last',
+    (b, x) => {
+      const cube = b.op('Mul', [b.op('Mul', [x, x]), x]);
+      const inner = b.op('Mul', [b.op('Add', [x, b.op('Mul', [cube, b.scalar(0.044715)])]), b.scalar(C)]);
+      return b.op('Mul', [b.op('Mul', [x, b.scalar(0.5)]), b.op('Add', [b.op('Tanh', [inner]), b.scalar(1)])]);
+    },
+  ],
+  [
+    'GELU, tanh, Pow, ½ first',
+    (b, x) => {
+      const inner = b.op('Mul', [
+        b.scalar(C),
+        b.op('Add', [x, b.op('Mul', [b.scalar(0.044715), b.op('Pow', [x, b.scalar(3)])])]),
+      ]);
+      return b.op('Mul', [b.op('Mul', [b.scalar(0.5), x]), b.op('Add', [b.scalar(1), b.op('Tanh', [inner])])]);
+    },
+  ],
+  [
+    'GELU, erf, Div by √2',
+    (b, x) =>
+      b.op('Mul', [
+        b.op('Mul', [x, b.op('Add', [b.op('Erf', [b.op('Div', [x, b.scalar(Math.SQRT2)])]), b.scalar(1)])]),
+        b.scalar(0.5),
+      ]),
+  ],
+];
+
 describe('gradient rules against central finite differences', () => {
   for (const [name, inputs, build] of CASES) {
     it(name, async () => {
       const error = await checkGradient(inputs, build);
       if (process.env.SHOW_ERRORS) console.log(name, error);
       expect(error).toBeLessThan(1e-3);
+    });
+  }
+
+  for (const [name, gelu] of GELUS) {
+    it(name, async () => {
+      expect(await checkGradient([X([3, 7])], (b, [x]) => gelu(b, x))).toBeLessThan(1e-3);
     });
   }
 
@@ -190,5 +230,88 @@ describe('gradient rules against central finite differences', () => {
     await expect(checkGradient([X([2, 3])], (b, [x]) => b.op('Max', [x, b.scalar(0.1)]))).rejects.toThrow(
       /operator Max/,
     );
+  });
+});
+
+describe('GELU written out op by op', () => {
+  /** The backward graph of y = f(x) (after a MatMul, so that x is an inner tensor as in a model), and its parts. */
+  function differentiate(f: (b: GraphBuilder, x: string) => string, leak = false) {
+    const b = new GraphBuilder();
+    const input = b.input('input', DataType.FLOAT, [2, 4]);
+    const x = b.op('MatMul', [
+      input,
+      b.floats(
+        'w',
+        Array.from({ length: 16 }, (_, i) => Math.sin(i)),
+        [4, 4],
+      ),
+    ]);
+    const y = b.rename(f(b, x), 'y');
+    b.output(y, DataType.FLOAT);
+    const model = b.build('gelu-test');
+    // A second output that reads an inner value: that GELU's inner values leave it, so it stays op by op.
+    if (leak) {
+      const tanh = model.graph.node.find((n) => n.opType === 'Tanh' || n.opType === 'Erf')!;
+      model.graph.output.push(valueInfo(tanh.output[0], DataType.FLOAT));
+    }
+    const path = gradientPath(model, { of: y, wrt: [input] });
+    const found = findGelus(
+      path.nodes,
+      new GraphIndex(model.graph),
+      (t) => {
+        const init = model.graph.initializer.find((i) => i.name === t);
+        const v = init ? readTensorNumbers(init) : null;
+        return v && v.length === 1 ? v[0] : null;
+      },
+      new Set(model.graph.output.map((o) => o.name)),
+    );
+    return { model, x, y, found: [...found.values()] };
+  }
+
+  it('finds each spelling, with its input, output and form', () => {
+    for (const [name, gelu] of GELUS) {
+      const { x, found } = differentiate(gelu);
+      expect(found.length, name).toBe(1);
+      expect(found[0].x, name).toBe(x);
+      expect(found[0].y, name).toBe('y');
+      expect(found[0].approximation, name).toBe(name.includes('erf') ? 'erf' : 'tanh');
+    }
+  });
+
+  it('leaves alone what only looks like it: other constants, a tanh of x alone, inner values that leave it', () => {
+    const notGelu: ((b: GraphBuilder, x: string) => string)[] = [
+      (b, x) => b.op('Mul', [b.op('Mul', [x, b.scalar(0.5)]), b.op('Add', [b.op('Tanh', [x]), b.scalar(1)])]),
+      (b, x) =>
+        b.op('Mul', [
+          b.op('Mul', [x, b.op('Add', [b.op('Erf', [b.op('Div', [x, b.scalar(1.3)])]), b.scalar(1)])]),
+          b.scalar(0.5),
+        ]),
+    ];
+    for (const f of notGelu) expect(differentiate(f).found).toEqual([]);
+    expect(differentiate(GELUS[0][1], true).found).toEqual([]);
+  });
+
+  it('its backward reads x alone: no inner value is kept for it, and nothing is summed', async () => {
+    for (const [name, gelu] of GELUS) {
+      const { model, y, found } = differentiate(gelu);
+      const inner = new Set([...found[0].nodes].flatMap((n) => n.output).filter((t) => t !== y));
+      const request = { of: y, wrt: ['input'] };
+      const facts = await probeFacts(model, tensorsNeedingFacts(gradientPath(model, request), request), () => ({
+        input: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 8 }, (_, i) => i - 4),
+          [2, 4],
+        ),
+      }));
+      const added = backward(model, request, facts).model.graph.node.slice(model.graph.node.length);
+      expect(
+        added.some((n) => n.input.some((t) => inner.has(t))),
+        name,
+      ).toBe(false);
+      expect(
+        added.some((n) => n.opType === 'Sum'),
+        name,
+      ).toBe(false);
+    }
   });
 });
