@@ -175,7 +175,7 @@ export function backward(
   };
   const seedFacts = factsOf(request.of);
   contributions.add(request.of, SEED_INPUT);
-  const gelus = standardGelus(model, path, index, constants, rules);
+  const gelus = standardGelus(model, request, path, index, constants, rules);
 
   for (let k = path.nodes.length - 1; k >= 0; k--) {
     const gelu = gelus.get(path.nodes[k]);
@@ -255,6 +255,7 @@ function gradientOutputs(
 /** The GELUs on the path, where their ops keep the standard rules (LRP's overrides keep them op by op). */
 function standardGelus(
   model: ModelProto,
+  request: GradientRequest,
   path: GradientPath,
   index: GraphIndex,
   constants: ReadonlyMap<string, TensorProto>,
@@ -266,9 +267,14 @@ function standardGelus(
     return values && values.length === 1 ? values[0] : null;
   };
   const outputs = new Set(model.graph.output.map((o) => o.name));
+  const wrt = new Set(request.wrt);
   const found = findGelus(path.nodes, index, scalar, outputs);
-  for (const [node, gelu] of found)
-    if ([...gelu.nodes].some((n) => rules[n.opType] !== GRADIENT_RULES[n.opType])) found.delete(node);
+  for (const [node, gelu] of found) {
+    const opByOp = [...gelu.nodes].some((n) => rules[n.opType] !== GRADIENT_RULES[n.opType]);
+    // A gradient asked of one of its inner values needs them differentiated one by one.
+    const asked = [...gelu.nodes].some((n) => n.output[0] !== gelu.y && wrt.has(n.output[0]));
+    if (opByOp || asked) found.delete(node);
+  }
   return found;
 }
 

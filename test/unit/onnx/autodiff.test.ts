@@ -7,7 +7,7 @@ import { GraphIndex } from '../../../src/onnx/graph.js';
 import { readTensorNumbers } from '../../../src/onnx/tensor.js';
 import { probeFacts } from '../../../src/onnx/probe.js';
 import { openSession } from '../../../src/runtime/session.js';
-import { DataType, encodeModel } from '../../../src/onnx/proto.js';
+import { DataType, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
 import { Rng } from '../../../src/util/rng.js';
 
 type Input = { name: string; dims: number[]; positive?: boolean; away?: number };
@@ -290,6 +290,43 @@ describe('GELU written out op by op', () => {
     for (const f of notGelu) expect(differentiate(f).found).toEqual([]);
     expect(differentiate(GELUS[0][1], true).found).toEqual([]);
   });
+
+  it('a gradient asked of an inner value keeps the rules op by op, and is right', async () => {
+    const { model, y } = differentiate(GELUS[0][1]);
+    const tanh = model.graph.node.find((n) => n.opType === 'Tanh')!.output[0];
+    const request = { of: y, wrt: ['input', tanh] };
+    const feeds = () => ({
+      input: new ort.Tensor(
+        'float32',
+        Float32Array.from({ length: 8 }, (_, i) => i / 3 - 1),
+        [2, 4],
+      ),
+    });
+    const facts = await probeFacts(model, tensorsNeedingFacts(gradientPath(model, request), request), feeds);
+    const result = backward(model, request, facts);
+    const added = result.model.graph.node.slice(model.graph.node.length);
+    expect(added.some((n) => n.input.includes(tanh))).toBe(true);
+    // ∂(Σ y)/∂tanh = ½·x, read at the GELU's input
+    const session = await openSession(
+      encodeModel({
+        ...result.model,
+        graph: {
+          ...result.model.graph,
+          output: [...result.model.graph.output, valueInfo(findInput(model), DataType.FLOAT)],
+        },
+      }),
+    );
+    const out = await session.run({
+      ...feeds(),
+      [result.seed]: new ort.Tensor('float32', new Float32Array(8).fill(1), [2, 4]),
+    });
+    const x = out[findInput(model)].data as Float32Array;
+    const g = out[result.gradients[tanh]].data as Float32Array;
+    x.forEach((v, i) => expect(g[i]).toBeCloseTo(0.5 * v, 5));
+  });
+
+  /** The GELU's input: the MatMul's output. */
+  const findInput = (model: ModelProto) => model.graph.node.find((n) => n.opType === 'MatMul')!.output[0];
 
   it('its backward reads x alone: no inner value is kept for it, and nothing is summed', async () => {
     for (const [name, gelu] of GELUS) {
