@@ -34,6 +34,7 @@ import {
 import { moduleHash, packageRoot, sampledFileKey } from '../util/paths.js';
 import { SCORE_POSITIONS, sliceLmHead } from '../onnx/sliceHead.js';
 import { forgetDerived } from '../runtime/derived.js';
+import { architectureOf, checkConfigObject, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
 import type { InstrumentedSession, Model, ModelConfig, ModelSignature, ModelSource, Task } from './types.js';
 
 /** Embedded models shipped in the package, by name. The first of each task is that task's default. */
@@ -104,6 +105,8 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
       ? await openScoringSession(onnxPath, options, spec)
       : { session: await createSession(onnxPath, options, spec), sliced: false };
   const signature = readSignature(session, config, spec, sliced);
+  const outputs = (session as unknown as { outputMetadata?: OutputShape[] }).outputMetadata;
+  checkLogitsShape(task, labels, outputs?.find((o) => o.name === signature.logits), architectureOf(config, spec), spec);
   const maxLength = maxLengthOf(config, tokenizer);
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {
@@ -161,12 +164,13 @@ async function resolveFiles(spec: string, dtype: string) {
 async function readLocalFolder(dir: string, dtype: string, spec: string) {
   const configPath = path.join(dir, 'config.json');
   if (!fs.existsSync(configPath)) throw usageError(`'${spec}' is not a model folder: it has no config.json`);
-  let config: ModelConfig;
+  let config: unknown;
   try {
     config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   } catch (e) {
     throw runtimeError(`'${configPath}' is not valid JSON: ${(e as Error).message}`);
   }
+  checkConfigObject(config, configPath);
   for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
     if (!fs.existsSync(path.join(dir, file)))
       throw usageError(
@@ -174,6 +178,7 @@ async function readLocalFolder(dir: string, dtype: string, spec: string) {
       );
   }
   const onnxPath = path.join(dir, 'onnx', `model${DTYPE_SUFFIX[dtype]}.onnx`);
+  checkReadableFile(onnxPath, spec);
   if (!fs.existsSync(onnxPath)) {
     const available = fs.existsSync(path.join(dir, 'onnx'))
       ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx'))
@@ -191,6 +196,29 @@ async function readLocalFolder(dir: string, dtype: string, spec: string) {
     throw runtimeError(`cannot read the tokenizer of '${spec}': ${firstLine(e)}`);
   }
   return { dir, onnxPath, config, tokenizer };
+}
+
+/**
+ * The ONNX file, where something stands at its path: a link must lead to a file, and the file must open, so
+ * that a dangling link or a folder is named as such rather than as a corrupt graph. Nothing there is left to
+ * the caller's "no such file" message.
+ */
+function checkReadableFile(file: string, spec: string): void {
+  const shown = `'${spec}': onnx/${path.basename(file)}`;
+  let link: fs.Stats;
+  try {
+    link = fs.lstatSync(file);
+  } catch {
+    return;
+  }
+  if (link.isSymbolicLink() && !fs.existsSync(file))
+    throw runtimeError(`${shown} is a symbolic link to '${fs.readlinkSync(file)}', which does not exist`);
+  if (!fs.statSync(file).isFile()) throw runtimeError(`${shown} is not a file`);
+  try {
+    fs.closeSync(fs.openSync(file, 'r'));
+  } catch (e) {
+    throw runtimeError(`${shown} cannot be read: ${(e as NodeJS.ErrnoException).code ?? firstLine(e)}`);
+  }
 }
 
 /** The normal transformers.js way: it downloads into its cache, and we read the ONNX file from there. */
@@ -233,21 +261,13 @@ function firstLine(e: unknown): string {
 }
 
 export function detectTask(config: ModelConfig, spec: string): Task {
-  const arch = config.architectures?.[0] ?? '';
+  const arch = architectureOf(config, spec);
   if (/ForSequenceClassification$/.test(arch)) return 'classification';
   if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return 'causal-lm';
   if (/ForMaskedLM$/.test(arch)) return 'masked-lm';
   throw usageError(
     `model '${spec}' has architecture '${arch || 'unknown'}'; interp supports *ForSequenceClassification, *ForCausalLM / *LMHeadModel and *ForMaskedLM`,
   );
-}
-
-function labelsOf(config: ModelConfig, spec: string): string[] {
-  const entries = Object.entries(config.id2label ?? {});
-  if (entries.length === 0) throw runtimeError(`classifier '${spec}' has no id2label in config.json`);
-  const labels: string[] = [];
-  for (const [k, v] of entries) labels[Number(k)] = v;
-  return labels;
 }
 
 function maxLengthOf(config: ModelConfig, tokenizer: PreTrainedTokenizer): number {

@@ -181,6 +181,7 @@ export async function runBatched<T>(
           const tensor = out[name] as ort.Tensor | undefined;
           if (!tensor) throw runtimeError(`the graph produced no output '${name}'`);
           entry = { data: asFloat32(tensor), dims: tensor.dims };
+          checkFinite(entry.data, name, model.id);
           cache.set(name, entry);
         }
         return entry;
@@ -190,6 +191,19 @@ export async function runBatched<T>(
     for (const tensor of Object.values(out)) (tensor as ort.Tensor).dispose?.();
   }
   return results;
+}
+
+/**
+ * A non-finite number in what the graph computed (NaN or infinite weights, an overflow) would otherwise
+ * surface as a ranked row of NaN: it is an error that names the output it came from.
+ */
+function checkFinite(data: Float32Array, name: string, modelId: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]))
+      throw runtimeError(
+        `the model's output '${name}' holds a non-finite number (${data[i]}) for '${modelId}': its weights or its inputs overflow`,
+      );
+  }
 }
 
 /** Batches in order, each grown while its padded size stays within the budget. */

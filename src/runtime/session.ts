@@ -24,9 +24,10 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     graphOptimizationLevel: settings.optimization ?? 'all',
     executionMode: 'sequential',
     ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
-    // Errors only: onnxruntime's warnings (unused initializers it removes, shapes it cannot infer in rewritten
-    // graphs) are about its own optimisations, and stderr is kept for what the user must act on.
-    logSeverityLevel: 3,
+    // Fatal only: onnxruntime's warnings (unused initializers it removes, shapes it cannot infer in rewritten
+    // graphs) are about its own optimisations, and a failing kernel's red log line would stand before
+    // interp's own one-line error, which carries the same message.
+    logSeverityLevel: 4,
   };
 }
 

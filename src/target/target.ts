@@ -1,5 +1,6 @@
 import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
+import { checkLogitsWidth } from '../model/validate.js';
 import { tokenBytes } from '../text/align.js';
 import type { RunContext } from '../runtime/context.js';
 import { runBatched, type Batch } from '../runner/runBatched.js';
@@ -66,6 +67,7 @@ export function labelScore(
 function classRow(batch: Batch, model: Model, row: number): { data: Float32Array; offset: number; classes: number } {
   const { data, dims } = batch.output(model.signature.logits);
   const classes = dims[dims.length - 1];
+  if (model.labels) checkLogitsWidth(classes, model.labels, model.id);
   return { data, offset: row * classes, classes };
 }
 
