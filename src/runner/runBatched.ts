@@ -201,7 +201,7 @@ function checkFinite(data: Float32Array, name: string, modelId: string): void {
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]))
       throw runtimeError(
-        `the model's output '${name}' holds a non-finite number (${data[i]}) for '${modelId}': its weights or its inputs overflow`,
+        `'${modelId}': the graph's output '${name}' holds a non-finite number (${data[i]}); the model's weights are not finite, or its computation overflows`,
       );
   }
 }

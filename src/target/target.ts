@@ -316,11 +316,16 @@ export async function resolveTarget(
     const tokenId = argmax(await logitsOf());
     return { kind: 'next-token', tokenId, name: tokenName(model, tokenId) };
   }
-  const idMatch = /^id:(\d+)$/.exec(request.target);
-  const vocab = (model.config.vocab_size as number | undefined) ?? Infinity;
-  if (idMatch) {
-    const tokenId = Number(idMatch[1]);
-    if (tokenId >= vocab) throw usageError(`token id ${tokenId} is outside the vocabulary (size ${vocab})`);
+  if (request.target.startsWith('id:')) {
+    // Where config.json gives no vocabulary size, the logits' width is the vocabulary.
+    const vocab = (model.config.vocab_size as number | undefined) ?? (await logitsOf()).length;
+    const digits = request.target.slice(3);
+    const tokenId = /^\d+$/.test(digits) ? Number(digits) : NaN;
+    if (!Number.isSafeInteger(tokenId) || tokenId >= vocab)
+      throw usageFault(
+        'target',
+        `{param} '${request.target}' is not a token id of '${model.id}': write id:N with N a decimal integer from 0 to ${vocab - 1}`,
+      );
     return { kind: 'next-token', tokenId, name: tokenName(model, tokenId) };
   }
   const encoded = idsAfterPrompt(model, promptText, ids, request.target);
