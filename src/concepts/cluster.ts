@@ -107,7 +107,8 @@ export function silhouette(points: Points, labels: Int32Array, k: number, seed: 
     const a = sums[own] / counts[own];
     let b = Infinity;
     for (let c = 0; c < k; c++) if (c !== own && counts[c] > 0) b = Math.min(b, sums[c] / counts[c]);
-    if (b === Infinity) continue;
+    // Identical points (a = b = 0) sit as well in one cluster as in the other: s = 0, as for a = b.
+    if (b === Infinity || Math.max(a, b) === 0) continue;
     total += (b - a) / Math.max(a, b);
   }
   return total / idx.length;

@@ -55,6 +55,9 @@ export interface ClusterRow {
  * twice does not outrank one seen fifty times.
  */
 function logOddsZ(inCluster: number, clusterSize: number, inCorpus: number, corpusSize: number, vocab: number): number {
+  // A corpus of one distinct token has nothing to contrast it with: its odds are infinite in and out of
+  // every cluster, and no token is more distinctive of one cluster than of another.
+  if (vocab === 1) return 0;
   const a = 0.5;
   const prior = a * vocab;
   const [y1, n1] = [inCluster, clusterSize];
