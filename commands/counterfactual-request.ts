@@ -32,7 +32,7 @@ async function proposerOf(flags: CounterfactualFlags, open: ModelOpener): Promis
   if (flags.proposer !== 'mlm')
     throw usageError(`unknown --proposer '${flags.proposer}'; choose embedding, mlm or list:FILE`);
   if (!flags.proposerModel) throw usageError('--proposer mlm needs --proposer-model (a masked language model)');
-  return { kind: 'mlm', model: await open(flags.proposerModel) };
+  return { kind: 'mlm', model: await open(flags.proposerModel, 'proposer-model') };
 }
 
 export function requestOf(flags: CounterfactualFlags) {
@@ -54,5 +54,5 @@ export function requestOf(flags: CounterfactualFlags) {
 /** Models named by the flags besides the explained one: the proposer and the fluency judge. */
 export async function helpersOf(flags: CounterfactualFlags, open: ModelOpener) {
   const proposer = await proposerOf(flags, open);
-  return { proposer, fluencyModel: flags.fluencyModel ? await open(flags.fluencyModel) : undefined };
+  return { proposer, fluencyModel: flags.fluencyModel ? await open(flags.fluencyModel, 'fluency-model') : undefined };
 }

@@ -4,8 +4,11 @@ import type { Model } from '../src/model/types.js';
 import { toJson } from '../src/render/json.js';
 import { optionalInteger, type ModelFlags } from './common.js';
 
-/** Opens a model that a request names: the CLI loads any; the server applies its policy and its LRU bound. */
-export type ModelOpener = (spec: string) => Promise<Model>;
+/**
+ * Opens a model that a request names, under the field that named it (its errors name that field): the CLI
+ * loads any; the server applies its policy and its LRU bound.
+ */
+export type ModelOpener = (spec: string, field: string) => Promise<Model>;
 
 export interface PlanEnv {
   open: ModelOpener;

@@ -191,7 +191,7 @@ async function execute({ pool, gate, metrics, options }: Shared, op: AnyOperatio
   };
   const work = op.plan(String(body.text), flags, {
     // Helper models (a proposer, a fluency judge) load in fp32, as the CLI loads them.
-    open: (spec) => open(spec, 'fp32', 'proposer-model'),
+    open: (spec, field) => open(spec, 'fp32', field),
     args: argsOf(cmd, body),
   });
   if (!(await gate.enter())) throw problem(429, 'the server is busy; try again', undefined, { 'retry-after': '1' });
