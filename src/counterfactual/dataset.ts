@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import type { Example } from '../data/datasets.js';
 import { corruptWarnings, openForAppend, readRecords } from '../data/records.js';
+import { appendLine } from '../util/files.js';
 import type { Model } from '../model/types.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import { counterfactualReport, type CounterfactualRequest } from './report.js';
@@ -93,7 +93,7 @@ export async function evaluateCounterfactuals(
           ),
           flippedTo: best?.prediction.name ?? null,
         };
-        if (options.out) fs.appendFileSync(options.out, JSON.stringify(record) + '\n');
+        if (options.out) appendLine(options.out, JSON.stringify(record));
       }
       records.push(record);
       options.onProgress?.(i + 1, examples.length);

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { usageFault } from '../errors.js';
-import { fsReason } from '../util/paths.js';
+import { InterpError, usageFault } from '../errors.js';
+import { fsReason, prepareAppend, readResultLines } from '../util/files.js';
 
 export interface RecordFile<T> {
   records: T[];
@@ -11,24 +10,23 @@ export interface RecordFile<T> {
 
 /**
  * The records of a JSONL results file (lines of one schema), as `fidelity --out` and `counterfactual --out` write them. A last line cut short (a run killed mid-write) is dropped, and with
- * `repair` cut off the file so that appending resumes cleanly; a bad line elsewhere is skipped and reported.
+ * `repair` cut off the file so that appending resumes cleanly: when resuming, a last line without its newline is cut short
+ * too, however whole it looks, or the next record would be glued onto it. A bad line elsewhere is skipped and reported.
  */
 export function readRecords<T>(file: string, schema: string, repair = false): RecordFile<T> {
-  if (!fs.existsSync(file)) return { records: [], corrupt: [] };
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = text.split('\n');
+  const lines = readResultLines(file);
   const records: T[] = [];
   const corrupt: number[] = [];
-  let offset = 0;
+  let lastText = lines.length - 1;
+  while (lastText >= 0 && !lines[lastText].text.trim()) lastText--;
   lines.forEach((line, i) => {
-    const start = offset;
-    offset += Buffer.byteLength(line) + 1;
-    if (!line.trim()) return;
-    const record = parseRecord<T>(line, schema);
+    if (!line.text.trim()) return;
+    const last = i === lastText;
+    const record = repair && last && !line.ended ? null : parseRecord<T>(line.text, schema);
     if (record) return void records.push(record);
     // The last line can only be a record cut short; a bad line before it is damage, worth saying.
-    if (lines.slice(i + 1).some((l) => l.trim())) corrupt.push(i + 1);
-    else if (repair) fs.truncateSync(file, start);
+    if (!last) corrupt.push(i + 1);
+    else if (repair) fs.truncateSync(file, line.start);
   });
   return { records, corrupt };
 }
@@ -44,16 +42,18 @@ function parseRecord<T>(line: string, schema: string): T | null {
 
 /**
  * Make `file` ready for appending before any work is done: its folder exists and it can be written.
- * Returns a release function for the lock that keeps a second run from appending the same records.
+ * Returns a release function for the lock that keeps a second run from appending the same records
+ * (a device or a pipe takes no lock: nothing is resumed from it).
  */
 export function openForAppend(file: string): () => void {
+  let regular: boolean;
   try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    fs.closeSync(fs.openSync(file, 'a'));
+    regular = prepareAppend(file);
   } catch (e) {
+    if (e instanceof InterpError) throw e;
     throw usageFault('out', `cannot write {param} ${file}: ${fsReason(e)}`);
   }
-  return lockFile(file);
+  return regular ? lockFile(file) : () => {};
 }
 
 const alive = (pid: number) => {
