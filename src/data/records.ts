@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { InterpError, usageFault } from '../errors.js';
-import { fsReason, prepareAppend, readResultLines } from '../util/files.js';
+import { fsReason, noteOutput, prepareAppend, readResultLines } from '../util/files.js';
 
 export interface RecordFile<T> {
   records: T[];
@@ -9,9 +9,11 @@ export interface RecordFile<T> {
 }
 
 /**
- * The records of a JSONL results file (lines of one schema), as `fidelity --out` and `counterfactual --out` write them. A last line cut short (a run killed mid-write) is dropped, and with
- * `repair` cut off the file so that appending resumes cleanly: when resuming, a last line without its newline is cut short
- * too, however whole it looks, or the next record would be glued onto it. A bad line elsewhere is skipped and reported.
+ * The records of a JSONL results file (lines of one schema), as `fidelity --out` and `counterfactual --out` write them.
+ * A last line cut short (a run killed mid-write) is dropped, and with `repair` cut off the file so that appending
+ * resumes cleanly. When resuming, a last line without its newline is cut short too, however whole it looks, or the
+ * next record would be glued onto it; only a line that begins as one of ours is ever cut off, and a file that ends
+ * in a line of someone else's without a newline is refused. A bad line elsewhere is skipped and reported.
  */
 export function readRecords<T>(file: string, schema: string, repair = false): RecordFile<T> {
   const lines = readResultLines(file);
@@ -19,14 +21,18 @@ export function readRecords<T>(file: string, schema: string, repair = false): Re
   const corrupt: number[] = [];
   let lastText = lines.length - 1;
   while (lastText >= 0 && !lines[lastText].text.trim()) lastText--;
+  const opening = JSON.stringify({ schema }).slice(0, -1);
+  const ours = (text: string) => text.startsWith(opening) || opening.startsWith(text);
   lines.forEach((line, i) => {
     if (!line.text.trim()) return;
     const last = i === lastText;
     const record = repair && last && !line.ended ? null : parseRecord<T>(line.text, schema);
     if (record) return void records.push(record);
     // The last line can only be a record cut short; a bad line before it is damage, worth saying.
-    if (!last) corrupt.push(i + 1);
-    else if (repair) fs.truncateSync(file, line.start);
+    if (!last || (repair && line.ended && !ours(line.text))) corrupt.push(i + 1);
+    else if (repair && ours(line.text)) fs.truncateSync(file, line.start);
+    else if (repair)
+      throw usageFault('out', `{param} ${file} ends in a line that is no interp record; choose another file`);
   });
   return { records, corrupt };
 }
@@ -53,7 +59,13 @@ export function openForAppend(file: string): () => void {
     if (e instanceof InterpError) throw e;
     throw usageFault('out', `cannot write {param} ${file}: ${fsReason(e)}`);
   }
-  return regular ? lockFile(file) : () => {};
+  if (!regular) return () => {};
+  const forget = noteOutput(file, 'out');
+  const unlock = lockFile(file);
+  return () => {
+    unlock();
+    forget();
+  };
 }
 
 const alive = (pid: number) => {

@@ -38,10 +38,22 @@ export const fsReason = (e: unknown): string => {
 const inputs = new Map<string, { file: string; param: string }>();
 const identity = (s: fs.Stats) => `${s.dev}:${s.ino}`;
 
+/** Files being appended to (results), so that no input is read from one of them while it grows. */
+const outputs = new Map<string, { file: string; param: string }>();
+
 /** Remember `file` as an input: writing over it later is refused, whatever name or link reaches it. */
 export function noteInput(file: string, param: string): void {
   const stat = fs.statSync(file, { throwIfNoEntry: false });
   if (stat?.isFile()) inputs.set(identity(stat), { file, param });
+}
+
+/** Remember `file` as an output while it is written; returns the function that forgets it. */
+export function noteOutput(file: string, param: string): () => void {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) return () => {};
+  const key = identity(stat);
+  outputs.set(key, { file, param });
+  return () => void outputs.delete(key);
 }
 
 /** Refuse to write `file` when it is (by device and inode) a file this process read as input. */
@@ -87,14 +99,24 @@ class CheckedDecoder {
 
 function openInput(file: string, param: string): number {
   let fd: number;
+  let stat: fs.Stats;
   try {
     fd = fs.openSync(file, 'r');
-    if (fs.fstatSync(fd).isDirectory()) {
+    stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) {
       fs.closeSync(fd);
       throw Object.assign(new Error('folder'), { code: 'EISDIR' });
     }
   } catch (e) {
     throw usageFault(param, `cannot read {param} ${file}: ${fsReason(e)}`);
+  }
+  const output = outputs.get(identity(stat));
+  if (output) {
+    fs.closeSync(fd);
+    throw usageFault(
+      param,
+      `refusing to read {param} ${file}: it is the file written as {param:${output.param}} (${output.file})`,
+    );
   }
   return fd;
 }
@@ -146,6 +168,7 @@ export async function* streamUserLines(file: string, param: string): AsyncGenera
     pending = parts.pop()!;
     if (pending.length > MAX_LINE_CHARS) throw tooLong(file, line + 1);
     for (const part of parts) {
+      if (part.length > MAX_LINE_CHARS + 1) throw tooLong(file, line + 1);
       line++;
       yield part.endsWith('\r') ? part.slice(0, -1) : part;
     }
@@ -210,8 +233,19 @@ function linkChain(file: string): string[] {
   throw Object.assign(new Error('loop'), { code: 'ELOOP' });
 }
 
-/** Names that stand for an open file or a device, whatever they resolve to: always written through. */
-const DESCRIPTOR = /^\/(proc\/(self|\d+)\/fd|dev\/(fd\/|std(in|out|err)$))/;
+/**
+ * The descriptor a name stands for (/dev/stdout, /dev/fd/1, /proc/self/fd/1, or a link to one): written to
+ * as it is, whatever it is (a pipe, a socket, a terminal or a file), since reopening a socket is impossible.
+ */
+function descriptorOf(file: string): number | null {
+  for (const name of linkChain(file)) {
+    const std = /^\/dev\/std(in|out|err)$/.exec(name);
+    if (std) return ['in', 'out', 'err'].indexOf(std[1]);
+    const fd = /^\/(?:dev|proc\/(self|\d+))\/fd\/(\d+)$/.exec(name);
+    if (fd && (fd[1] === undefined || fd[1] === 'self' || Number(fd[1]) === process.pid)) return Number(fd[2]);
+  }
+  return null;
+}
 
 /**
  * Open a file that must not be replaced (a device, a pipe, stdout's descriptor) for writing through.
@@ -221,22 +255,34 @@ function openThrough(file: string, stat: fs.Stats, flags: 'w' | 'a'): number {
   if (stat.isDirectory()) throw Object.assign(new Error('folder'), { code: 'EISDIR' });
   if (stat.isBlockDevice() || stat.isSocket())
     throw new Error(stat.isSocket() ? 'it is a socket' : 'it is a block device');
-  if (stat.isFIFO()) {
-    // Opening a pipe with no reader would wait for ever: open it without waiting first (ENXIO: no reader).
-    fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+  const mode = stat.isFile() ? flags : fs.constants.O_WRONLY | (flags === 'a' ? fs.constants.O_APPEND : 0);
+  if (!stat.isFIFO()) return fs.openSync(file, mode);
+  // Opening a pipe with no reader would wait for ever: open it without waiting first (ENXIO: no reader),
+  // and keep that open until the real one is, so that the reader never sees the pipe close between them.
+  const probe = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  try {
+    return fs.openSync(file, mode);
+  } finally {
+    fs.closeSync(probe);
   }
-  return fs.openSync(file, stat.isFile() ? flags : fs.constants.O_WRONLY | (flags === 'a' ? fs.constants.O_APPEND : 0));
 }
 
 function writeAll(fd: number, data: string | Uint8Array): void {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  for (let at = 0; at < bytes.length;) at += fs.writeSync(fd, bytes, at, bytes.length - at);
+  for (let at = 0; at < bytes.length;) {
+    try {
+      at += fs.writeSync(fd, bytes, at, bytes.length - at);
+    } catch (e) {
+      // A descriptor Node keeps non-blocking (stdout on a pipe) is full for a moment: try again.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
 }
 
-/** Whether writing `file` must go through to what is there rather than replace it. */
+/** Whether writing `file` must go through to what is there (not a regular file) rather than replace it. */
 function throughStat(file: string): fs.Stats | null {
   const stat = fs.statSync(file, { throwIfNoEntry: false });
-  return stat && (!stat.isFile() || linkChain(file).some((f) => DESCRIPTOR.test(f))) ? stat : null;
+  return stat && !stat.isFile() ? stat : null;
 }
 
 const cannotWrite = (file: string, e: unknown) => new Error(`cannot write ${file}: ${fsReason(e)}`, { cause: e });
@@ -250,6 +296,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   refuseInput(file);
   let tmp: string | undefined;
   try {
+    const fd = descriptorOf(file);
+    if (fd !== null) return writeAll(fd, data);
     const through = throughStat(file);
     if (through) {
       const fd = openThrough(file, through, 'w');
@@ -277,8 +325,11 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
  */
 export function prepareAppend(file: string): boolean {
   refuseInput(file);
+  if (descriptorOf(file) !== null) return false;
   const through = throughStat(file);
   if (through) {
+    // Records are appended one open at a time: a pipe's reader would see it end after the first.
+    if (through.isFIFO()) throw new Error('a pipe cannot take results record by record; write to a file');
     fs.closeSync(openThrough(file, through, 'a'));
     return false;
   }
@@ -290,7 +341,10 @@ export function prepareAppend(file: string): boolean {
 /** Append one line (a record) with a single write, worded as one error where it fails. */
 export function appendLine(file: string, line: string): void {
   try {
-    fs.appendFileSync(file, line.endsWith('\n') ? line : line + '\n');
+    const text = line.endsWith('\n') ? line : line + '\n';
+    const fd = descriptorOf(file);
+    if (fd === null) fs.appendFileSync(file, text);
+    else writeAll(fd, text);
   } catch (e) {
     throw cannotWrite(file, e);
   }
