@@ -43,21 +43,17 @@ export function progressSpinner(label: string, items: string) {
 export async function withSpinner<T>(text: string, work: () => Promise<T>): Promise<T> {
   const s = spinner(text);
   try {
-    const result = await work();
+    return await work();
+  } finally {
     s?.stop();
-    return result;
-  } catch (e) {
-    s?.stop();
-    throw e;
   }
 }
 
 const readerGone = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'EPIPE';
 
 /**
- * A reader that closes early (`| head -1`) is no failure, as for any Unix tool: output stops quietly and the
- * command still ends with its own exit code, so a threshold gate is not lost. Any other write error on
- * stdout or stderr (a full disk) is one line and exit 1.
+ * A reader that closes early (`| head -1`) is no failure: output stops quietly and the command keeps its own
+ * exit code, so a threshold gate is not lost. Any other write error (a full disk) is one line and exit 1.
  */
 let quiet = false;
 export function quietOnClosedPipe(): void {
@@ -74,7 +70,6 @@ export function quietOnClosedPipe(): void {
 /** Everything for stdout is written once, at the end, so a failure never leaves half a document. */
 export function writeStdout(text: string): Promise<void> {
   return new Promise((resolve) => {
-    // A failed write is worded and ends the process in the stream's error handler above.
     process.stdout.write(text.endsWith('\n') ? text : text + '\n', (err) =>
       !err || readerGone(err) ? resolve() : undefined,
     );
