@@ -41,12 +41,6 @@ const identity = (s: fs.Stats) => `${s.dev}:${s.ino}`;
 /** Files being appended to (results), so that no input is read from one of them while it grows. */
 const outputs = new Map<string, { file: string; param: string }>();
 
-/** Remember `file` as an input: writing over it later is refused, whatever name or link reaches it. */
-export function noteInput(file: string, param: string): void {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
-  if (stat?.isFile()) inputs.set(identity(stat), { file, param });
-}
-
 /** Remember `file` as an output while it is written; returns the function that forgets it. */
 export function noteOutput(file: string, param: string): () => void {
   const stat = fs.statSync(file, { throwIfNoEntry: false });
@@ -118,6 +112,8 @@ function openInput(file: string, param: string): number {
       `refusing to read {param} ${file}: it is the file written as {param:${output.param}} (${output.file})`,
     );
   }
+  // Remembered as an input: writing over it later is refused, whatever name or link reaches it.
+  if (stat.isFile()) inputs.set(identity(stat), { file, param });
   return fd;
 }
 
@@ -141,7 +137,6 @@ export function readUserText(file: string, param: string): string {
   } finally {
     fs.closeSync(fd);
   }
-  noteInput(file, param);
   return parts.join('');
 }
 
@@ -175,7 +170,6 @@ export async function* streamUserLines(file: string, param: string): AsyncGenera
   }
   pending += decoder.decode(new Uint8Array(0), true);
   if (pending) yield pending;
-  if (file !== '-') noteInput(file, param);
 }
 
 /** One line of a results file, with where it starts and whether its newline was written. */
@@ -273,8 +267,11 @@ function writeAll(fd: number, data: string | Uint8Array): void {
     try {
       at += fs.writeSync(fd, bytes, at, bytes.length - at);
     } catch (e) {
-      // A descriptor Node keeps non-blocking (stdout on a pipe) is full for a moment: try again.
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      // A descriptor Node keeps non-blocking (stdout on a pipe) is full for a moment: try again. A reader that
+      // closed early (`| head`) is no failure, as on stdout: the rest is dropped quietly.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') return;
+      if (code !== 'EAGAIN') throw e;
     }
   }
 }

@@ -388,6 +388,15 @@ describe('outputs never replace special files', () => {
     expect(fs.lstatSync(at('stdout-link.svg')).isSymbolicLink()).toBe(true);
   });
 
+  it('fidelity --out /dev/stdout streams the records to its descriptor (a socket here), resuming from nothing', async () => {
+    const r = await runBin(['fidelity', '--data', f.tsv, '--methods', 'occlusion', '--out', '/dev/stdout', '--json']);
+    expectExit(r, 0);
+    const [first, second, ...rest] = r.stdout.split('\n');
+    expect([first, second].map((l) => JSON.parse(l).schema)).toEqual(Array(2).fill('interp/fidelity-record@1'));
+    expect(JSON.parse(rest.join('\n')).schema).toBe('interp/fidelity@1');
+    expectNoLocks();
+  });
+
   it('--svg into a pipe with a reader writes through; without one it is refused at once', async () => {
     execFileSync('mkfifo', [at('pipe.svg')]);
     const reader = spawn('cat', [at('pipe.svg')]);
