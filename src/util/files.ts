@@ -14,7 +14,6 @@ export const MAX_LINE_CHARS = 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
 const FS_REASONS: Record<string, string> = {
-  ENOENT: 'no such file',
   ENOTDIR: 'a folder on its path is a file',
   EEXIST: 'a folder on its path is a file',
   EISDIR: 'it is a folder',
@@ -34,6 +33,21 @@ export const fsReason = (e: unknown): string => {
   return (code && FS_REASONS[code]) ?? code ?? (e as Error).message.split('\n')[0];
 };
 
+/** Why a file could not be read: in words where there are some, else the system's whole line (it names no temporary file). */
+const readReason = (e: unknown): string => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (code && FS_REASONS[code]) ?? (e as Error).message.split('\n')[0];
+};
+
+/** A file's status, or null where there is none to have (missing, or a file where a folder should be). */
+const statOrNull = (file: string): fs.Stats | null => {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return null;
+  }
+};
+
 /** Files read as input in this process, by device and inode, so that no output lands on one of them. */
 const inputs = new Map<string, { file: string; param: string }>();
 const identity = (s: fs.Stats) => `${s.dev}:${s.ino}`;
@@ -43,7 +57,7 @@ const outputs = new Map<string, { file: string; param: string }>();
 
 /** Remember `file` as an output while it is written; returns the function that forgets it. */
 export function noteOutput(file: string, param: string): () => void {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  const stat = statOrNull(file);
   if (!stat?.isFile()) return () => {};
   const key = identity(stat);
   outputs.set(key, { file, param });
@@ -52,7 +66,7 @@ export function noteOutput(file: string, param: string): () => void {
 
 /** Refuse to write `file` when it is (by device and inode) a file this process read as input. */
 export function refuseInput(file: string): void {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  const stat = statOrNull(file);
   const input = stat?.isFile() && inputs.get(identity(stat));
   if (input)
     throw usageError(
@@ -102,7 +116,7 @@ function openInput(file: string, param: string): number {
       throw Object.assign(new Error('folder'), { code: 'EISDIR' });
     }
   } catch (e) {
-    throw usageFault(param, `cannot read {param} ${file}: ${fsReason(e)}`);
+    throw usageFault(param, `cannot read {param} ${file}: ${readReason(e)}`);
   }
   const output = outputs.get(identity(stat));
   if (output) {
@@ -132,7 +146,7 @@ export function readUserText(file: string, param: string): string {
         throw usageFault(param, `{param} ${file} is over ${MAX_TEXT_BYTES >> 20} MiB; split it`);
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw usageFault(param, `cannot read {param} ${file}: ${fsReason(e)}`);
+    if ((e as NodeJS.ErrnoException).code) throw usageFault(param, `cannot read {param} ${file}: ${readReason(e)}`);
     throw e;
   } finally {
     fs.closeSync(fd);
@@ -186,7 +200,7 @@ export interface ResultLine {
  * earlier results, and reading one may never end), and only the bytes it held when opened.
  */
 export function readResultLines(file: string): ResultLine[] {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  const stat = statOrNull(file);
   if (!stat?.isFile()) return [];
   const fd = fs.openSync(file, 'r');
   const out: ResultLine[] = [];
@@ -278,7 +292,7 @@ function writeAll(fd: number, data: string | Uint8Array): void {
 
 /** Whether writing `file` must go through to what is there (not a regular file) rather than replace it. */
 function throughStat(file: string): fs.Stats | null {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  const stat = statOrNull(file);
   return stat && !stat.isFile() ? stat : null;
 }
 
