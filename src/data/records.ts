@@ -83,11 +83,16 @@ function lockFile(file: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      // Released when the run ends, or at exit if it never does; the exit hook goes with the lock.
+      // Released when the run ends, or at exit if it never does, or on Ctrl-C or SIGTERM (then the signal
+      // is raised again, to end the process as it would have); the hooks go with the lock.
       const atExit = () => fs.rmSync(lock, { force: true });
-      process.once('exit', atExit);
+      const onSignal = (signal: NodeJS.Signals) => {
+        atExit();
+        process.kill(process.pid, signal);
+      };
+      process.once('exit', atExit).once('SIGINT', onSignal).once('SIGTERM', onSignal);
       return () => {
-        process.off('exit', atExit);
+        process.off('exit', atExit).off('SIGINT', onSignal).off('SIGTERM', onSignal);
         atExit();
       };
     } catch (e) {

@@ -533,6 +533,23 @@ describe('resuming: a last line without its newline is a cut record', () => {
     ]);
   });
 
+  it('SIGTERM during fidelity --out leaves no FILE.lock, and the run resumes from what it wrote', async () => {
+    const many = file('many.tsv', Array.from({ length: 300 }, (_, i) => `film number ${i} was good\t1\n`).join(''));
+    const out = at('killed.jsonl');
+    const args = ['fidelity', '--data', many, '--methods', 'occlusion,kernel-shap', '--out', out];
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'interp.js'), ...args], { stdio: 'ignore' });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_, signal) => resolve(signal)));
+    for (let i = 0; i < 200 && !(fs.existsSync(out) && fs.statSync(out).size > 0); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(fs.existsSync(`${out}.lock`)).toBe(true);
+    child.kill('SIGTERM');
+    expect(await ended).toBe('SIGTERM');
+    expectNoLocks();
+    const written = fs.readFileSync(out, 'utf8').trimEnd().split('\n');
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.length).toBeLessThan(600);
+  });
+
   it('a record cut mid-line is dropped and written again whole', async () => {
     const out = at('cut-half.jsonl');
     const args = ['fidelity', '--data', f.tsv, '--methods', 'occlusion', '--out', out];
