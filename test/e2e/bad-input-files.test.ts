@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../commands/cli.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
@@ -147,6 +147,12 @@ beforeAll(() => {
   devZero = device('zero-copy', 5);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+// Whatever a case did, no input changed, no lock is left and every device is still a device.
+afterEach(() => {
+  expectInputsUnharmed();
+  expectNoLocks();
+  for (const d of [devNull, devFull, devZero]) if (d) expect(isCharDevice(d), d).toBe(true);
+});
 
 const cluster = (data: string, ...more: string[]) => ['concepts', 'cluster', '--data', data, '--k', '2', ...more];
 
