@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { labelWarnings } from '../src/data/datasets.js';
-import { runFidelity } from '../src/fidelity/run.js';
+import { runFidelity, truncationWarnings } from '../src/fidelity/run.js';
 import type { FidelityConfig } from '../src/fidelity/types.js';
 import { methodNames } from '../src/methods/config.js';
 import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
@@ -79,7 +79,10 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
   const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
   const data = readExamples(flags);
   const model = await openModel(flags);
-  warnOrRefuse(labelWarnings(flags.data!, data, model.labels), flags.strict);
+  warnOrRefuse(
+    [...labelWarnings(flags.data!, data, model.labels), ...truncationWarnings(flags.data!, data, model)],
+    flags.strict,
+  );
   const progress = progressSpinner('fidelity', 'examples');
   const { board, ran, warnings } = await runFidelity(model, data, config, {
     out: flags.out,

@@ -5,7 +5,8 @@ import ora, { type Ora } from 'ora';
 import type { TopLevelSpec } from 'vega-lite';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import { usageError } from '../src/errors.js';
+import { ExitCode, usageError } from '../src/errors.js';
+import { fsReason } from '../src/util/files.js';
 
 /** What a command writes: one document on stdout, a chart with --svg, and progress only where a person watches. */
 
@@ -42,20 +43,17 @@ export function progressSpinner(label: string, items: string) {
 export async function withSpinner<T>(text: string, work: () => Promise<T>): Promise<T> {
   const s = spinner(text);
   try {
-    const result = await work();
+    return await work();
+  } finally {
     s?.stop();
-    return result;
-  } catch (e) {
-    s?.stop();
-    throw e;
   }
 }
 
 const readerGone = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'EPIPE';
 
 /**
- * A reader that closes early (`| head -1`) is no failure, as for any Unix tool: output stops quietly and the
- * command still ends with its own exit code, so a threshold gate is not lost.
+ * A reader that closes early (`| head -1`) is no failure: output stops quietly and the command keeps its own
+ * exit code, so a threshold gate is not lost. Any other write error (a full disk) is one line and exit 1.
  */
 let quiet = false;
 export function quietOnClosedPipe(): void {
@@ -63,15 +61,17 @@ export function quietOnClosedPipe(): void {
   quiet = true;
   for (const stream of [process.stdout, process.stderr])
     stream.on('error', (e) => {
-      if (!readerGone(e)) throw e;
+      if (readerGone(e)) return;
+      if (stream === process.stdout) process.stderr.write(`interp: error: cannot write to stdout: ${fsReason(e)}\n`);
+      process.exit(ExitCode.runtime);
     });
 }
 
 /** Everything for stdout is written once, at the end, so a failure never leaves half a document. */
 export function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     process.stdout.write(text.endsWith('\n') ? text : text + '\n', (err) =>
-      err && !readerGone(err) ? reject(err) : resolve(),
+      !err || readerGone(err) ? resolve() : undefined,
     );
   });
 }

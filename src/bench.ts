@@ -15,6 +15,7 @@ import { runBatched } from './runner/runBatched.js';
 import { readAtPositions } from './runner/positions.js';
 import { encodeText } from './text/encode.js';
 import { cacheDir, moduleHash, packageRoot, sampledFileKey } from './util/paths.js';
+import { readUserText } from './util/files.js';
 import { writeGpt2NoBosExport } from '../fixtures/exports.js';
 import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
@@ -391,9 +392,10 @@ function isolatedBench(spec: string, method: string, settings: BenchSettings): P
 
 /** An earlier --json report, to compare with. */
 export function readBenchReport(file: string): BenchReport {
+  const raw = readUserText(file, 'baseline');
   let report: BenchReport;
   try {
-    report = JSON.parse(fs.readFileSync(file, 'utf8'));
+    report = JSON.parse(raw);
   } catch (e) {
     throw usageFault('baseline', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { readUserText } from '../util/files.js';
 import { usageFault } from '../errors.js';
 
 /**
@@ -47,9 +48,10 @@ export function readGroups(spec: string): GroupSet {
       'groups',
       `{param} must be ${Object.keys(BUILTIN_GROUPS).join(', ')} or a JSON file, got '${spec}'`,
     );
+  const raw = readUserText(spec, 'groups');
   let groups: GroupSet;
   try {
-    groups = JSON.parse(fs.readFileSync(spec, 'utf8'));
+    groups = JSON.parse(raw);
   } catch {
     throw usageFault('groups', `{param} ${spec} is not valid JSON`);
   }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { readText } from '../data/datasets.js';
+import { textLines } from '../util/files.js';
 import { usageError } from '../errors.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import type { Model } from '../model/types.js';
@@ -40,8 +41,7 @@ export function readPairs(file: string): SentencePair[] {
   }
   if (ext !== '.jsonl' && ext !== '.ndjson' && ext !== '.json')
     throw usageError(`${file}: pairs are read from CSV or TSV (CrowS-Pairs columns) or JSONL; '${ext}' is neither`);
-  return raw
-    .split(/\r?\n/)
+  return textLines(raw, file)
     .filter((l) => l.trim())
     .map((line, i) => {
       let r: { more?: unknown; less?: unknown; type?: unknown; direction?: unknown };

@@ -3,6 +3,7 @@ import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { resolveTarget, type Target, type TargetRequest } from '../target/target.js';
 import { encodeText } from '../text/encode.js';
+import { readUserText, textLines } from '../util/files.js';
 import { readGroups } from './groups.js';
 import { explainGap, fillTemplates, swapProbe, type SwapResult } from './swap.js';
 
@@ -31,9 +32,7 @@ function readTemplates(request: SwapRequest): string[] {
     if (!fs.existsSync(request.templatesFile))
       throw usageFault('templates', `no such {param} file: ${request.templatesFile}`);
     templates.push(
-      ...fs
-        .readFileSync(request.templatesFile, 'utf8')
-        .split(/\r?\n/)
+      ...textLines(readUserText(request.templatesFile, 'templates'), request.templatesFile)
         .map((l) => l.trim())
         .filter(Boolean),
     );

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import { usageError, usageFault } from '../errors.js';
+import { readUserText } from '../util/files.js';
 import type { Model } from '../model/types.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { encodeText } from '../text/encode.js';
@@ -16,12 +16,7 @@ export interface WeatSets {
 }
 
 export function readWeat(file: string): WeatSets {
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw usageFault('data', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const raw = readUserText(file, 'data');
   let sets: WeatSets;
   try {
     sets = JSON.parse(raw);

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import readline from 'node:readline';
 import * as ort from 'onnxruntime-node';
 import { runtimeError, usageError, usageFault } from '../errors.js';
 import { readGraph } from '../model/load.js';
@@ -11,12 +10,12 @@ import { runBatched } from '../runner/runBatched.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { derivedOnce } from '../runtime/derived.js';
 import { encodeText, type Encoding } from '../text/encode.js';
+import { streamUserLines } from '../util/files.js';
 
 /** Lines of a corpus (plain text, TSV's first column, or JSONL's "text"), streamed; `-` reads stdin. */
 export async function* corpusLines(file: string): AsyncGenerator<string> {
   if (file !== '-' && !fs.existsSync(file)) throw usageFault('data', `no such {param} file: ${file}`);
-  const input = file === '-' ? process.stdin : fs.createReadStream(file, { encoding: 'utf8' });
-  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  const lines = streamUserLines(file, 'data');
   const jsonl = /\.(jsonl|ndjson)$/i.test(file);
   const tsv = /\.tsv$/i.test(file);
   let first = true;

@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import { usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { RunContext } from '../runtime/context.js';
 import { encodeText } from '../text/encode.js';
+import { readUserText } from '../util/files.js';
 import { Rng } from '../util/rng.js';
 import { maximizeUnit, type Maximized, type MaximizeRequest } from './maximize.js';
 
@@ -57,9 +57,10 @@ export interface TopReport {
 }
 
 function readDirection(file: string, index?: number): number[] {
+  const raw = readUserText(file, 'direction');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    parsed = JSON.parse(raw);
   } catch (e) {
     throw usageFault('direction', `{param} ${file}: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -1,8 +1,9 @@
-import fs from 'node:fs';
 import type { Example } from '../data/datasets.js';
 import { corruptWarnings, openForAppend, readRecords } from '../data/records.js';
+import { appendLine } from '../util/files.js';
 import type { Model } from '../model/types.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
+import { listProposer } from './proposers.js';
 import { counterfactualReport, type CounterfactualRequest } from './report.js';
 
 export const COUNTERFACTUAL_EVAL_SCHEMA = 'interp/counterfactual-eval@1';
@@ -63,6 +64,8 @@ export async function evaluateCounterfactuals(
   request: Omit<CounterfactualRequest, 'text'>,
   options: { out?: string; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<CounterfactualEvaluation> {
+  // A list of substitutions is read (and checked) before the output is opened: it may be that very file.
+  if (request.proposer.kind === 'list' && options.out) listProposer(request.proposer.file);
   const release = options.out ? openForAppend(options.out) : () => {};
   try {
     const { records: previous, corrupt } = options.out
@@ -93,7 +96,7 @@ export async function evaluateCounterfactuals(
           ),
           flippedTo: best?.prediction.name ?? null,
         };
-        if (options.out) fs.appendFileSync(options.out, JSON.stringify(record) + '\n');
+        if (options.out) appendLine(options.out, JSON.stringify(record));
       }
       records.push(record);
       options.onProgress?.(i + 1, examples.length);

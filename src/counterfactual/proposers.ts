@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { readText } from '../data/datasets.js';
+import { textLines } from '../util/files.js';
 import { usageError, usageFault } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
@@ -41,14 +42,13 @@ function wordVocabulary(model: Model): { id: number; text: string }[] {
 /** `list FILE`: a JSON object {"word": ["substitute", …], "+": ["word to insert", …]}, or lines `word<TAB>a,b`. */
 export function listProposer(file: string): Proposer {
   if (!fs.existsSync(file)) throw usageFault('proposer', `{param} list: no such file ${file}`);
-  const raw = readText(file);
-  let table: Record<string, string[]>;
+  const raw = readText(file, 'proposer');
+  let table: Record<string, unknown>;
   try {
     table = raw.trim().startsWith('{')
-      ? (JSON.parse(raw) as Record<string, string[]>)
+      ? (JSON.parse(raw) as Record<string, unknown>)
       : Object.fromEntries(
-          raw
-            .split(/\r?\n/)
+          textLines(raw, file)
             .filter((l) => l.trim())
             .map((l) => {
               const [word, alternatives = ''] = l.split('\t');
@@ -64,9 +64,13 @@ export function listProposer(file: string): Proposer {
   } catch {
     throw usageError(`${file} is not a substitution list (JSON {"word": ["…"]} or lines word<TAB>a,b)`);
   }
-  const lower = new Map(
-    Object.entries(table).map(([k, v]) => [k.toLowerCase(), (Array.isArray(v) ? v : []).map(String)]),
-  );
+  const wrong = Object.entries(table).find(([, v]) => !Array.isArray(v) || v.some((a) => typeof a !== 'string'));
+  if (wrong)
+    throw usageFault(
+      'proposer',
+      `{param} list:${file}: "${wrong[0]}" must map to a list of strings, as {"good": ["bad"]}`,
+    );
+  const lower = new Map(Object.entries(table as Record<string, string[]>).map(([k, v]) => [k.toLowerCase(), v]));
   return {
     name: 'list',
     substitutes: async (_, words, k) => words.map((w) => (lower.get(w.text.toLowerCase()) ?? []).slice(0, k)),

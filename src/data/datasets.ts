@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { usageError, usageFault } from '../errors.js';
+import { readUserText, textLines } from '../util/files.js';
 import { Rng } from '../util/rng.js';
 
 /** One input of a dataset, with an optional gold label and an optional human rationale (character span). */
@@ -59,24 +59,17 @@ class Oddities {
   }
 }
 
-/** A UTF-8 text file named by the `data` parameter; a binary or unreadable file is a usage error. */
-export function readText(file: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw usageFault('data', `cannot read {param} ${file}: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const text = bytes.toString('utf8');
-  // NUL bytes or undecodable bytes: an archive, a model or an image, not a dataset.
-  if (bytes.includes(0) || text.includes('\uFFFD'))
-    throw usageFault('data', `{param} ${file} is not UTF-8 text (it looks binary)`);
-  return text;
+/**
+ * A UTF-8 text file named by the parameter `param` (a dataset by default), through the one decoder every
+ * reader shares: a byte-order mark is dropped; UTF-16, binary and unreadable files are usage errors.
+ */
+export function readText(file: string, param = 'data'): string {
+  return readUserText(file, param);
 }
 
 function readTsv(file: string, raw: string, odd: Oddities): Example[] {
   const examples: Example[] = [];
-  raw.split(/\r?\n/).forEach((line, i) => {
+  textLines(raw, file).forEach((line, i) => {
     if (!line.trim()) return;
     const cells = line.split('\t');
     const label = cells.length > 1 ? cells[cells.length - 1].trim() : undefined;
@@ -92,7 +85,7 @@ function readTsv(file: string, raw: string, odd: Oddities): Example[] {
 
 function readJsonl(file: string, raw: string, odd: Oddities): Example[] {
   const examples: Example[] = [];
-  raw.split(/\r?\n/).forEach((line, i) => {
+  textLines(raw, file).forEach((line, i) => {
     if (!line.trim()) return;
     let row: { id?: unknown; text?: unknown; sentence?: unknown; label?: unknown; weights?: unknown };
     try {

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { usageFault } from '../errors.js';
-import { fsReason } from '../util/paths.js';
+import { InterpError, usageFault } from '../errors.js';
+import { fsReason, noteOutput, prepareAppend, readResultLines } from '../util/files.js';
 
 export interface RecordFile<T> {
   records: T[];
@@ -10,25 +9,30 @@ export interface RecordFile<T> {
 }
 
 /**
- * The records of a JSONL results file (lines of one schema), as `fidelity --out` and `counterfactual --out` write them. A last line cut short (a run killed mid-write) is dropped, and with
- * `repair` cut off the file so that appending resumes cleanly; a bad line elsewhere is skipped and reported.
+ * The records of a JSONL results file (lines of one schema), as `fidelity --out` and `counterfactual --out` write them.
+ * A last line cut short (a run killed mid-write) is dropped, and with `repair` cut off the file so that appending
+ * resumes cleanly. When resuming, a last line without its newline is cut short too, however whole it looks, or the
+ * next record would be glued onto it; only a line that begins as one of ours is ever cut off, and a file that ends
+ * in a line of someone else's without a newline is refused. A bad line elsewhere is skipped and reported.
  */
 export function readRecords<T>(file: string, schema: string, repair = false): RecordFile<T> {
-  if (!fs.existsSync(file)) return { records: [], corrupt: [] };
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = text.split('\n');
+  const lines = readResultLines(file);
   const records: T[] = [];
   const corrupt: number[] = [];
-  let offset = 0;
+  let lastText = lines.length - 1;
+  while (lastText >= 0 && !lines[lastText].text.trim()) lastText--;
+  const opening = JSON.stringify({ schema }).slice(0, -1);
+  const ours = (text: string) => text.startsWith(opening) || opening.startsWith(text);
   lines.forEach((line, i) => {
-    const start = offset;
-    offset += Buffer.byteLength(line) + 1;
-    if (!line.trim()) return;
-    const record = parseRecord<T>(line, schema);
+    if (!line.text.trim()) return;
+    const last = i === lastText;
+    const record = repair && last && !line.ended ? null : parseRecord<T>(line.text, schema);
     if (record) return void records.push(record);
     // The last line can only be a record cut short; a bad line before it is damage, worth saying.
-    if (lines.slice(i + 1).some((l) => l.trim())) corrupt.push(i + 1);
-    else if (repair) fs.truncateSync(file, start);
+    if (!last || (repair && line.ended && !ours(line.text))) corrupt.push(i + 1);
+    else if (repair && ours(line.text)) fs.truncateSync(file, line.start);
+    else if (repair)
+      throw usageFault('out', `{param} ${file} ends in a line that is no interp record; choose another file`);
   });
   return { records, corrupt };
 }
@@ -44,16 +48,24 @@ function parseRecord<T>(line: string, schema: string): T | null {
 
 /**
  * Make `file` ready for appending before any work is done: its folder exists and it can be written.
- * Returns a release function for the lock that keeps a second run from appending the same records.
+ * Returns a release function for the lock that keeps a second run from appending the same records
+ * (a device or a pipe takes no lock: nothing is resumed from it).
  */
 export function openForAppend(file: string): () => void {
+  let regular: boolean;
   try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    fs.closeSync(fs.openSync(file, 'a'));
+    regular = prepareAppend(file);
   } catch (e) {
+    if (e instanceof InterpError) throw e;
     throw usageFault('out', `cannot write {param} ${file}: ${fsReason(e)}`);
   }
-  return lockFile(file);
+  if (!regular) return () => {};
+  const forget = noteOutput(file, 'out');
+  const unlock = lockFile(file);
+  return () => {
+    unlock();
+    forget();
+  };
 }
 
 const alive = (pid: number) => {
@@ -71,11 +83,16 @@ function lockFile(file: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      // Released when the run ends, or at exit if it never does; the exit hook goes with the lock.
+      // Released when the run ends, or at exit if it never does, or on Ctrl-C or SIGTERM (then the signal
+      // is raised again, to end the process as it would have); the hooks go with the lock.
       const atExit = () => fs.rmSync(lock, { force: true });
-      process.once('exit', atExit);
+      const onSignal = (signal: NodeJS.Signals) => {
+        atExit();
+        process.kill(process.pid, signal);
+      };
+      process.once('exit', atExit).once('SIGINT', onSignal).once('SIGTERM', onSignal);
       return () => {
-        process.off('exit', atExit);
+        process.off('exit', atExit).off('SIGINT', onSignal).off('SIGTERM', onSignal);
         atExit();
       };
     } catch (e) {

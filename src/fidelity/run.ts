@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { Example } from '../data/datasets.js';
 import { usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
@@ -6,6 +5,8 @@ import { evaluateExample, recordKey } from './evaluate.js';
 import { leaderboard, type Leaderboard } from './leaderboard.js';
 import { randomizationCascade } from './randomization.js';
 import { corruptWarnings, openForAppend, readRecords } from '../data/records.js';
+import { appendLine } from '../util/files.js';
+import { contextTokenId } from '../text/encode.js';
 import { RECORD_SCHEMA, type FidelityConfig, type FidelityRecord } from './types.js';
 
 export interface FidelityRun {
@@ -15,6 +16,19 @@ export interface FidelityRun {
   sanity: number;
   onProgress?: (done: number, total: number) => void;
   onStage?: (stage: string) => void;
+}
+
+/**
+ * Examples longer than the model takes, which fidelity cuts to their first tokens: counted once, so that a
+ * leaderboard never silently measures half a text (warned about, or refused under --strict).
+ */
+export function truncationWarnings(file: string, examples: Example[], model: Model): string[] {
+  const extra = contextTokenId(model) === null ? 0 : 1;
+  const long = examples.filter((e) => model.tokenizer.encode(e.text).length + extra > model.maxLength);
+  if (long.length === 0) return [];
+  return [
+    `${file}: ${long.length} row(s) are longer than the ${model.maxLength} tokens '${model.id}' takes and were cut to their first ${model.maxLength} (first: example ${long[0].id})`,
+  ];
 }
 
 /** Explain and measure every example with every method, resuming from `out`, and rank the methods. */
@@ -49,7 +63,7 @@ async function runLocked(
   for (const [i, example] of pending.entries()) {
     for (const r of await evaluateExample(model, model.id, example, config, done)) {
       // One synchronous append per record: a kill at any moment loses at most the record being written.
-      if (run.out) fs.appendFileSync(run.out, JSON.stringify(r) + '\n');
+      if (run.out) appendLine(run.out, JSON.stringify(r));
       done.add(r.key);
       records.push(r);
     }

@@ -26,39 +26,8 @@ export function cacheDir(): string {
   return path.join(base, 'interp');
 }
 
-const FS_REASONS: Record<string, string> = {
-  ENOTDIR: 'a folder on its path is a file',
-  EEXIST: 'a folder on its path is a file',
-  EISDIR: 'it is a folder',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-};
-
-/** Why a file operation failed, in words, without the temporary names it used. */
-export const fsReason = (e: unknown): string => {
-  const code = (e as NodeJS.ErrnoException).code;
-  return (code && FS_REASONS[code]) ?? code ?? (e as Error).message.split('\n')[0];
-};
-
-/** Write a file atomically: a temporary file in the same folder, then rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // Nothing was created where nothing could be.
-    }
-    // The temporary name is ours, not the user's: say which file could not be written.
-    throw new Error(`cannot write ${file}: ${fsReason(e)}`, { cause: e });
-  }
-}
+/** Written once, in files.ts: the one writer and its reasons. */
+export { fsReason, writeFileAtomic } from './files.js';
 
 const moduleHashes = new Map<string, string>();
 
