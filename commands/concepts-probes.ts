@@ -58,7 +58,7 @@ export function lensCommand(): Command {
 async function readLines(flag: string, file?: string): Promise<string[]> {
   if (!file) throw usageError(`${flag} is required`);
   const lines: string[] = [];
-  for await (const l of corpusLines(file)) lines.push(l);
+  for await (const l of corpusLines(file, flag.slice(2))) lines.push(l);
   return lines;
 }
 

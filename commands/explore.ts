@@ -36,7 +36,7 @@ export function exploreCommand(): Command {
   );
   return cmd.action(async (base: string, flags: ExploreFlags) => {
     const fromFile = flags.variants
-      ? readText(flags.variants)
+      ? readText(flags.variants, 'variants')
           .split(/\r?\n/)
           .filter((l) => l.trim())
       : [];

@@ -12,10 +12,13 @@ import { derivedOnce } from '../runtime/derived.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 import { streamUserLines } from '../util/files.js';
 
-/** Lines of a corpus (plain text, TSV's first column, or JSONL's "text"), streamed; `-` reads stdin. */
-export async function* corpusLines(file: string): AsyncGenerator<string> {
-  if (file !== '-' && !fs.existsSync(file)) throw usageFault('data', `no such {param} file: ${file}`);
-  const lines = streamUserLines(file, 'data');
+/**
+ * Lines of a corpus (plain text, TSV's first column, or JSONL's "text"), streamed; `-` reads stdin. `param`
+ * is the option that named the file, for its errors.
+ */
+export async function* corpusLines(file: string, param = 'data'): AsyncGenerator<string> {
+  if (file !== '-' && !fs.existsSync(file)) throw usageFault(param, `no such {param} file: ${file}`);
+  const lines = streamUserLines(file, param);
   const jsonl = /\.(jsonl|ndjson)$/i.test(file);
   const tsv = /\.tsv$/i.test(file);
   let first = true;
