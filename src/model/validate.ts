@@ -42,7 +42,8 @@ export function checkConfigObject(config: unknown, configPath: string): asserts 
  */
 export function labelsOf(config: ModelConfig, spec: string): string[] {
   const id2label = config.id2label;
-  if (id2label === undefined || id2label === null) throw runtimeError(`classifier '${spec}' has no id2label in config.json`);
+  if (id2label === undefined || id2label === null)
+    throw runtimeError(`classifier '${spec}' has no id2label in config.json`);
   if (typeof id2label !== 'object' || Array.isArray(id2label))
     throw runtimeError(`classifier '${spec}': config.json's id2label must be an object of id → name`);
   const entries = Object.entries(id2label);

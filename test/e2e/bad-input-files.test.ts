@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../commands/cli.js';
 import { repoRoot, tempDir } from '../helpers.js';
+import { expectExit, runInProcess, type Outcome } from '../support/inProcess.js';
 
 /**
  * The bad-input corpus for files (issue 30): special files, symbolic links, pipes and same-file outputs
@@ -15,33 +15,7 @@ import { repoRoot, tempDir } from '../helpers.js';
  * bin calls); those about the process's own stdout run the built CLI.
  */
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(...args: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  const capture =
-    (sink: (s: string) => void) =>
-    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-      (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
-      return true;
-    };
-  process.stdout.write = capture((s) => (stdout += s)) as typeof process.stdout.write;
-  process.stderr.write = capture((s) => (stderr += s)) as typeof process.stderr.write;
-  try {
-    return { code: await main(['node', 'interp', ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const run = (...args: string[]) => runInProcess(args);
 
 /** The built CLI with stdout on `stdout` (a file descriptor), or piped. */
 function runBin(args: string[], stdout: number | 'pipe' = 'pipe', cwd = dir): Promise<Outcome> {
@@ -61,17 +35,6 @@ function runBin(args: string[], stdout: number | 'pipe' = 'pipe', cwd = dir): Pr
       resolve({ code: code ?? -1, stdout: out, stderr: err });
     });
   });
-}
-
-/** The exit code, and for a failure exactly one line on stderr that matches `message`. */
-function expectExit(r: Outcome, code: number, message?: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  if (code !== 0) {
-    expect(r.stderr.trimEnd().split('\n'), `one line on stderr: ${r.stderr}`).toHaveLength(1);
-    expect(r.stderr).toMatch(/^interp: error: \S/);
-  }
-  if (message) expect(r.stderr).toMatch(message);
-  expect(r.stderr).not.toMatch(/\n\s+at |node:internal/);
 }
 
 let dir: string;
