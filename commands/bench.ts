@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { THREADS } from '../src/runtime/session.js';
 import { readBenchReport, regressions, runBench } from '../src/bench.js';
 import { runtimeError, thresholdError, usageError } from '../src/errors.js';
 import { methodNames } from '../src/methods/config.js';
@@ -85,7 +86,7 @@ async function bench(flags: BenchFlags): Promise<void> {
     lengths: parseLengths(flags.lengths),
     runs: parseInteger('--runs', flags.runs, 1, 1_000),
     warmup: parseInteger('--warmup', flags.warmup, 0, 100),
-    threads: optionalInteger('--threads', flags.threads, 1, 1_024),
+    threads: optionalInteger('--threads', flags.threads, THREADS.min, THREADS.max),
     coldStart: parseInteger('--cold-start', flags.coldStart, 0, 1_000),
     isolate: flags.isolate === true,
   };

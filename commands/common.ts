@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { usageError } from '../src/errors.js';
 import { loadModel, DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
+import { THREADS } from '../src/runtime/session.js';
+import { optionalInteger } from '../src/util/numbers.js';
 
 export interface ModelFlags {
   model?: string;
@@ -26,29 +27,12 @@ export function addModelOptions(cmd: Command): Command {
 }
 
 export async function openModel(flags: ModelFlags): Promise<Model> {
-  const threads = optionalInteger('--threads', flags.threads, 1, 1_024);
+  const threads = optionalInteger('--threads', flags.threads, THREADS.min, THREADS.max);
   const maxMemoryMb = optionalInteger('--max-memory', flags.maxMemory, 16, 1_048_576);
   return loadModel(flags.model ?? DEFAULT_MODEL, { dtype: flags.dtype, threads, maxMemoryMb });
 }
 
-/** An integer flag within its declared bounds: every integer flag has both, so nothing can run away. */
-export function parseInteger(flag: string, raw: string, min: number, max: number): number {
-  const value = Number(raw);
-  if (!/^[-+]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max)
-    throw usageError(`${flag} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return value;
-}
-
-export const optionalInteger = (flag: string, raw: string | undefined, min: number, max: number) =>
-  raw === undefined ? undefined : parseInteger(flag, raw, min, max);
-
-/** A number; where the flag itself sets the bounds they are checked here (method parameters: in the core). */
-export function parseNumber(flag: string, raw: string, min = -Infinity, max = Infinity): number {
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) throw usageError(`${flag} must be a number, got '${raw}'`);
-  if (value < min || value > max) throw usageError(`${flag} must be a number from ${min} to ${max}, got '${raw}'`);
-  return value;
-}
+export { optionalInteger, parseInteger, parseNumber } from '../src/util/numbers.js';
 
 /** Commander reducer for repeatable options: every value, in order. */
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];

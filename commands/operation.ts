@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { THREADS } from '../src/runtime/session.js';
 import { loadModel } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
 import { toJson } from '../src/render/json.js';
@@ -33,6 +34,6 @@ export const jsonDocument = (result: unknown): string => toJson(result) + '\n';
 
 /** The CLI's environment: further models (a proposer, a fluency model) load with the command's --threads. */
 export function cliEnv(flags: ModelFlags): PlanEnv {
-  const threads = optionalInteger('--threads', flags.threads, 1, 1_024);
+  const threads = optionalInteger('--threads', flags.threads, THREADS.min, THREADS.max);
   return { open: (spec) => loadModel(spec, { threads }), args: process.argv.slice(2) };
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { THREADS } from '../src/runtime/session.js';
 import fs from 'node:fs';
 import { usageError } from '../src/errors.js';
 import type { ServerOptions } from '../server/app.js';
@@ -74,7 +75,7 @@ function optionsOf(flags: ServeFlags): ServerOptions & { host: string; port: num
     maxTokens: parseInteger('--max-tokens', flags.maxTokens, 1, 100_000),
     maxPasses: parseInteger('--max-passes', flags.maxPasses, 1, 100_000_000),
     timeoutMs: parseInteger('--timeout', flags.timeout, 1, 86_400) * 1000,
-    threads: optionalInteger('--threads', flags.threads, 1, 1_024),
+    threads: optionalInteger('--threads', flags.threads, THREADS.min, THREADS.max),
     logger: Boolean(flags.log),
   };
 }

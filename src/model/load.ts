@@ -22,7 +22,7 @@ import {
   registerExternalData,
   transposeMatrix,
 } from '../onnx/tensor.js';
-import { openGraphFile, openSession } from '../runtime/session.js';
+import { openGraphFile, openSession, threadsFromEnv } from '../runtime/session.js';
 import {
   cacheFile,
   readCacheEntry,
@@ -93,7 +93,8 @@ export async function unloadModel(spec: string, options: LoadOptions = {}): Prom
   await model.session.release();
 }
 
-async function loadUncached(spec: string, options: LoadOptions): Promise<Model> {
+async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
+  const options = { ...given, threads: given.threads ?? threadsFromEnv() };
   const dtype = options.dtype ?? 'fp32';
   if (!(dtype in DTYPE_SUFFIX))
     throw usageFault('dtype', `unknown {param} '${dtype}'; choose one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
@@ -106,7 +107,13 @@ async function loadUncached(spec: string, options: LoadOptions): Promise<Model> 
       : { session: await createSession(onnxPath, options, spec), sliced: false };
   const signature = readSignature(session, config, spec, sliced);
   const outputs = (session as unknown as { outputMetadata?: OutputShape[] }).outputMetadata;
-  checkLogitsShape(task, labels, outputs?.find((o) => o.name === signature.logits), architectureOf(config, spec), spec);
+  checkLogitsShape(
+    task,
+    labels,
+    outputs?.find((o) => o.name === signature.logits),
+    architectureOf(config, spec),
+    spec,
+  );
   const maxLength = maxLengthOf(config, tokenizer);
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { externalDataFolder } from '../onnx/tensor.js';
+import { parseInteger } from '../util/numbers.js';
 
 export interface SessionSettings {
   /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
@@ -15,8 +16,20 @@ export interface SessionSettings {
   prepack?: boolean;
 }
 
+/**
+ * Bounds of --threads and $INTERP_THREADS: onnxruntime starts every thread when a session opens (256 took
+ * 5.6 s and 1,024 took 18 s to explain one sentence on a 2-core machine), so a typo must not hang a run.
+ */
+export const THREADS = { min: 1, max: 256 } as const;
+
+/** $INTERP_THREADS, read with the bounds and the message of the flag it stands for; unset or empty: none. */
+export function threadsFromEnv(): number | undefined {
+  const raw = process.env.INTERP_THREADS;
+  return raw ? parseInteger('INTERP_THREADS', raw, THREADS.min, THREADS.max) : undefined;
+}
+
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
-  const threads = settings.threads ?? (process.env.INTERP_THREADS ? Number(process.env.INTERP_THREADS) : undefined);
+  const threads = settings.threads ?? threadsFromEnv();
   const entries: Record<string, string> = {};
   if (settings.prepack === false) entries.disable_prepacking = '1';
   return {

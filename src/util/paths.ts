@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { usageError } from '../errors.js';
 
 /** The name on the npm registry (`interp` there is another package); the command stays `interp`. */
 export const PACKAGE_NAME = 'interp-cli';
@@ -21,9 +22,35 @@ export const packageRoot: string = (() => {
 
 /** Where rewritten graphs are cached: $INTERP_CACHE_DIR, else $XDG_CACHE_HOME/interp, else ~/.cache/interp. */
 export function cacheDir(): string {
-  if (process.env.INTERP_CACHE_DIR) return process.env.INTERP_CACHE_DIR;
+  const chosen = process.env.INTERP_CACHE_DIR;
+  if (chosen) return checkedCacheDir(chosen);
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'interp');
+}
+
+/** Kernel file systems that hold no files of ours (statfs magic numbers): proc, sysfs, debugfs, tracefs, devpts, cgroup. */
+const PSEUDO_FILE_SYSTEMS = new Set([0x9fa0, 0x62656572, 0x64626720, 0x74726163, 0x1cd1, 0x27e0eb, 0x63677270]);
+
+const checkedCacheDirs = new Map<string, string>();
+
+/**
+ * $INTERP_CACHE_DIR as a folder that can hold files. Under /proc, Node's recursive mkdir never returns
+ * (each level answers ENOENT, and it retries), so a folder on a kernel file system is refused, as is a
+ * path through a file.
+ */
+function checkedCacheDir(chosen: string): string {
+  let dir = checkedCacheDirs.get(chosen);
+  if (dir) return dir;
+  dir = path.resolve(chosen);
+  let existing = dir;
+  while (!fs.existsSync(existing)) existing = path.dirname(existing);
+  const refuse = (why: string) => usageError(`INTERP_CACHE_DIR '${chosen}' ${why}: give a folder on a disk`);
+  if (!fs.statSync(existing).isDirectory())
+    throw refuse(existing === dir ? 'is a file, not a folder' : `lies under the file '${existing}'`);
+  if (PSEUDO_FILE_SYSTEMS.has(fs.statfsSync(existing).type))
+    throw refuse('is on a kernel file system that holds no files');
+  checkedCacheDirs.set(chosen, dir);
+  return dir;
 }
 
 /** Written once, in files.ts: the one writer and its reasons. */

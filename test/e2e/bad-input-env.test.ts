@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers.js';
+import { expectExit } from '../support/inProcess.js';
+
+/**
+ * Environment variables get the bounds and the messages of the flags they stand for (issue 30):
+ * INTERP_THREADS is --threads, and INTERP_CACHE_DIR must be a folder that can hold files. Each runs the
+ * built CLI, since the environment is read once per process.
+ */
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('interp-bad-env-');
+  fs.writeFileSync(path.join(dir, 'a-file'), 'not a folder');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('INTERP_THREADS', () => {
+  it.each(['-3', '1.5', '0', '0x10', '1e2', 'four', '257', '100000'])(
+    '%s is refused as --threads would be',
+    async (v) => {
+      const r = await runCli(['explain', 'the film', '--json'], { INTERP_THREADS: v });
+      expectExit(r, 2, new RegExp(`^interp: error: INTERP_THREADS must be an integer from 1 to 256, got '${v}'\\n$`));
+      expect(r.stdout).toBe('');
+    },
+  );
+
+  it('--threads has the same bounds', async () => {
+    expectExit(
+      await runCli(['explain', 'the film', '--threads', '257']),
+      2,
+      /--threads must be an integer from 1 to 256/,
+    );
+  });
+
+  it('a value in bounds runs', async () => {
+    expectExit(await runCli(['explain', 'the film', '--json'], { INTERP_THREADS: '2' }), 0);
+  });
+});
+
+describe('INTERP_CACHE_DIR', () => {
+  const cases: [string, () => string, RegExp][] = [
+    ['a folder under /proc', () => '/proc/self/interp-cache', /is on a kernel file system that holds no files/],
+    ['/proc itself', () => '/proc', /is on a kernel file system/],
+    ['a folder under /sys', () => '/sys/kernel/interp', /is on a kernel file system/],
+    ['a file', () => path.join(dir, 'a-file'), /is a file, not a folder/],
+    ['a path through a file', () => path.join(dir, 'a-file', 'cache'), /lies under the file/],
+  ];
+  it.each(cases)('%s is refused at once, in one line', async (_, value, message) => {
+    const started = Date.now();
+    const r = await runCli(['explain', 'the film', '--model', 'tiny-lm', '--json'], { INTERP_CACHE_DIR: value() });
+    expectExit(r, 2, message);
+    expect(r.stdout).toBe('');
+    expect(Date.now() - started).toBeLessThan(60_000);
+  });
+
+  it('a folder that does not exist yet is made', async () => {
+    const cache = path.join(dir, 'new', 'cache');
+    expectExit(await runCli(['explain', 'the film', '--model', 'tiny-lm', '--json'], { INTERP_CACHE_DIR: cache }), 0);
+    expect(fs.existsSync(path.join(cache, 'graphs'))).toBe(true);
+  });
+});
