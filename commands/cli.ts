@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { cliParam, ExitCode, InterpError } from '../src/errors.js';
+import { cliParam, ExitCode, InterpError, usageError } from '../src/errors.js';
 import { examples } from './common.js';
 import { VERSION } from '../src/util/paths.js';
 import { quietOnClosedPipe } from './output.js';
@@ -42,6 +42,7 @@ export async function buildProgram(only?: string): Promise<Command> {
     );
   const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
   for (const command of await Promise.all(names.map((name) => COMMANDS[name]()))) program.addCommand(command);
+  program.hook('preAction', (_, action) => refuseEmptyValues(action));
   for (const cmd of [program, ...program.commands]) {
     cmd.exitOverride();
     cmd.configureOutput({
@@ -49,6 +50,16 @@ export async function buildProgram(only?: string): Promise<Command> {
     });
   }
   return program;
+}
+
+/** An option given an empty value (`--svg ""`) names nothing: refused rather than read as absent. */
+function refuseEmptyValues(action: Command): void {
+  for (const o of action.options) {
+    const value: unknown = action.getOptionValue(o.attributeName());
+    const given = action.getOptionValueSource(o.attributeName()) === 'cli';
+    if (given && (value === '' || (Array.isArray(value) && value.includes(''))))
+      throw usageError(`${o.long} needs a value, got an empty string`);
+  }
 }
 
 /** Run the CLI and return the exit code; every failure is one line on stderr. */

@@ -16,7 +16,7 @@ import { addMethodOptions, methodOptionValues, parseMethods } from './options.js
 
 interface ExplainFlags extends ModelFlags, OutputFlags, groups.TargetFlags, groups.MaskingFlags {
   summary?: boolean;
-  method: string;
+  method?: string;
   compare?: string;
   seed: string;
   truncate?: boolean;
@@ -32,7 +32,7 @@ export function explainCommand(): Command {
       'Attribute a model prediction to the input tokens (or words) with a perturbation, gradient or attention method.',
     )
     .argument('<text>', 'the input text')
-    .option('--method <name>', `attribution method: ${methodNames().join(', ')}`, 'occlusion')
+    .option('--method <name>', `attribution method: ${methodNames().join(', ')} (default: occlusion)`)
     .option('--compare <methods>', 'several methods (comma-separated), side by side with rank correlations');
   groups.addTargetOptions(cmd, {
     target:
@@ -79,15 +79,14 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   contentType: 'application/json',
   document: jsonDocument,
   plan: (text, flags) => {
-    const methods =
-      flags.compare !== undefined ? parseMethods(flags.compare, '--compare') : parseMethods(flags.method, '--method');
+    if (flags.compare !== undefined && flags.method !== undefined)
+      throw usageError('--method and --compare both choose the methods; give one');
+    const [given, flag] = flags.compare !== undefined ? [flags.compare, '--compare'] : [flags.method, '--method'];
+    const methods = parseMethods(given ?? 'occlusion', flag);
     const request: ExplainRequest = {
       ...{ text: text!, method: methods[0], ...methodOptionValues(flags, methods), target: groups.targetOf(flags) },
-      ...{
-        ...groups.maskingOf(flags),
-        seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-        truncate: flags.truncate,
-      },
+      ...{ ...groups.maskingOf(flags), seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1) },
+      truncate: flags.truncate,
     };
     const steps = optionalInteger('--generate', flags.generate, 1, 1_024);
     if (steps !== undefined && flags.compare !== undefined)

@@ -44,7 +44,8 @@ const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
 
 /** Compared in constant time, through digests of equal length. */
 function authorised(header: string | undefined, token: string): boolean {
-  const given = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+  // The scheme is case-insensitive (RFC 9110, 11.1); the token is not.
+  const given = /^bearer +(.+)$/i.exec(header ?? '')?.[1] ?? '';
   return crypto.timingSafeEqual(digest(given), digest(token));
 }
 
@@ -102,9 +103,16 @@ function installHooks(app: FastifyInstance, options: ServerOptions, metrics: Met
   app.setErrorHandler((e: FastifyError, _request, reply) =>
     sendProblem(reply, fastifyProblem(e, options.maxBodyBytes)),
   );
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const url = request.url.split('?')[0];
+    const allow = ['GET', 'POST'].filter((method) => app.hasRoute({ method, url }));
+    if (allow.length)
+      return sendProblem(
+        reply,
+        problem(405, `${url} takes ${allow.join(' or ')}`, undefined, { allow: allow.join(', ') }),
+      );
+    return sendProblem(reply, problem(404, `no route ${request.method} ${url}`));
+  });
   if (options.cors)
     app.options('*', async (_request, reply) =>
       reply

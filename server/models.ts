@@ -15,6 +15,7 @@ export interface ModelPolicy {
 
 interface Entry {
   spec: string;
+  folder?: string;
   dtype: string;
   model: Promise<Model>;
   users: number;
@@ -38,8 +39,8 @@ export class ModelPool {
   }
 
   /** The spec to load for a requested name: an embedded name, a folder under --allow-local-models, or a hub id. */
-  resolve(name: string, field = 'model'): string {
-    if (EMBEDDED_MODELS[name]) return name;
+  resolve(name: string, field = 'model'): { spec: string; folder?: string } {
+    if (EMBEDDED_MODELS[name]) return { spec: name };
     if (this.root) {
       if (path.isAbsolute(name) || name.split(/[\\/]/).includes('..'))
         throw problem(403, `'${name}': name a folder relative to the allowed model folder, without '..'`, field);
@@ -48,10 +49,16 @@ export class ModelPool {
         const real = fs.realpathSync(candidate);
         if (real !== this.root && !real.startsWith(this.root + path.sep))
           throw problem(403, `'${name}' leads outside the allowed model folder`, field);
-        return real;
+        return { spec: name, folder: real };
       }
     }
-    if (this.policy.allowHub && HUB_ID.test(name) && !name.includes('..')) return name;
+    if (this.policy.allowHub && HUB_ID.test(name) && !name.includes('..')) return { spec: name };
+    if (HUB_ID.test(name) && !this.policy.allowHub)
+      throw problem(
+        403,
+        `'${name}': hub ids need a server started with --allow-hub${this.root ? '' : ' (and local folders --allow-local-models DIR)'}`,
+        field,
+      );
     if (/[\\/]|^[.~]/.test(name) && !this.root)
       throw problem(403, `'${name}': this server takes no paths (start it with --allow-local-models DIR)`, field);
     const known = Object.keys(EMBEDDED_MODELS).join(', ');
@@ -64,14 +71,15 @@ export class ModelPool {
 
   /** A model for one request; call `release` when the request ends. */
   async acquire(name: string, dtype = 'fp32', field = 'model'): Promise<{ model: Model; release: () => void }> {
-    const spec = this.resolve(name, field);
+    const { spec, folder } = this.resolve(name, field);
     const key = `${spec}\u0000${dtype}`;
     let entry = this.entries.get(key);
     if (entry) this.entries.delete(key);
     entry ??= {
       spec,
+      folder,
       dtype,
-      model: loadModel(spec, { dtype, threads: this.policy.threads }),
+      model: loadModel(spec, { dtype, threads: this.policy.threads, folder }),
       users: 0,
       loadedAt: new Date().toISOString(),
       requests: 0,
@@ -99,7 +107,7 @@ export class ModelPool {
       if (this.entries.size <= this.policy.maxModels) return;
       if (entry.users > 0) continue;
       this.entries.delete(key);
-      void unloadModel(entry.spec, { dtype: entry.dtype, threads: this.policy.threads });
+      void unloadModel(entry.spec, { dtype: entry.dtype, threads: this.policy.threads, folder: entry.folder });
     }
   }
 

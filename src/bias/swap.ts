@@ -27,6 +27,9 @@ export interface SwapVariant {
 /** Every combination of slot values, then every group term, for every template. */
 export function fillTemplates(templates: string[], groups: GroupSet, slots: Record<string, string[]>): SwapVariant[] {
   const variants: SwapVariant[] = [];
+  const used = new Set(templates.flatMap((t) => [...t.matchAll(/\{(\w+)\}/g)].map((m) => m[1])));
+  const unused = Object.keys(slots).filter((n) => !used.has(n));
+  if (unused.length) throw usageFault('slot', `{param} ${unused[0]}=… names no {${unused[0]}} slot of any template`);
   for (const template of templates) {
     if (!template.includes('{group}')) throw usageError(`template '${template}' has no {group} slot`);
     const names = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).filter((n) => n !== 'group');

@@ -62,12 +62,17 @@ export interface LoadOptions {
   threads?: number;
   /** Memory for the activations one gradient batch keeps for its backward pass, in MB (default: see activationBudget). */
   maxMemoryMb?: number;
+  /**
+   * Where the model's folder is, when the spec is only the name to show: a server names models relative to
+   * the folder it allows, so that neither its answers nor its errors reveal its own paths.
+   */
+  folder?: string;
 }
 
 const sessionCache = new Map<string, Promise<Model>>();
 
 const cacheKey = (spec: string, options: LoadOptions) =>
-  `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}\u0000${options.maxMemoryMb ?? ''}`;
+  `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}\u0000${options.maxMemoryMb ?? ''}\u0000${options.folder ?? ''}`;
 
 /** Load a model from an embedded name, a local HF-layout folder, or a hub id. Cached per process. */
 export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<Model> {
@@ -98,7 +103,7 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
   const dtype = options.dtype ?? 'fp32';
   if (!(dtype in DTYPE_SUFFIX))
     throw usageFault('dtype', `unknown {param} '${dtype}'; choose one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
-  const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype);
+  const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype, options.folder);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
   const { session, sliced } =
@@ -146,7 +151,8 @@ function looksLikePath(spec: string): boolean {
   );
 }
 
-async function resolveFiles(spec: string, dtype: string) {
+async function resolveFiles(spec: string, dtype: string, folder?: string) {
+  if (folder) return { source: 'local' as ModelSource, ...(await readLocalFolder(folder, dtype, spec)) };
   const embedded = EMBEDDED_MODELS[spec];
   if (embedded) {
     const dir = path.join(packageRoot, embedded.dir);
@@ -175,9 +181,9 @@ async function readLocalFolder(dir: string, dtype: string, spec: string) {
   try {
     config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   } catch (e) {
-    throw runtimeError(`'${configPath}' is not valid JSON: ${(e as Error).message}`);
+    throw runtimeError(`'${spec}': config.json is not valid JSON: ${(e as Error).message}`);
   }
-  checkConfigObject(config, configPath);
+  checkConfigObject(config, spec);
   for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
     if (!fs.existsSync(path.join(dir, file)))
       throw usageError(

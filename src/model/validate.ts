@@ -31,9 +31,11 @@ export function architectureOf(config: ModelConfig, spec: string): string {
 }
 
 /** A config.json that parsed: it must be a JSON object. */
-export function checkConfigObject(config: unknown, configPath: string): asserts config is ModelConfig {
+export function checkConfigObject(config: unknown, spec: string): asserts config is ModelConfig {
   if (config === null || typeof config !== 'object' || Array.isArray(config))
-    throw runtimeError(`'${configPath}' must hold a JSON object, got ${config === null ? 'null' : typeof config}`);
+    throw runtimeError(
+      `'${spec}': config.json must hold a JSON object, got ${config === null ? 'null' : typeof config}`,
+    );
 }
 
 /**

@@ -16,10 +16,14 @@ export function parseInteger(name: string, raw: string, min: number, max: number
 export const optionalInteger = (name: string, raw: string | undefined, min: number, max: number) =>
   raw === undefined ? undefined : parseInteger(name, raw, min, max);
 
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
 /** A number; where the parameter itself sets the bounds they are checked here (method parameters: in the core). */
 export function parseNumber(name: string, raw: string, min = -Infinity, max = Infinity): number {
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) throw usageError(`${name} must be a number, got '${raw}'`);
+  // Number() also reads hex, octal and binary literals ('0x20' is 32); a typed number is decimal.
+  if (!DECIMAL.test(raw.trim()) || !Number.isFinite(value))
+    throw usageError(`${name} must be a decimal number, got '${raw}'`);
   if (value < min || value > max) throw usageError(`${name} must be a number from ${min} to ${max}, got '${raw}'`);
   return value;
 }

@@ -109,7 +109,7 @@ describe('config.json against the graph, at load', () => {
       /declared a causal language model \(GPT2LMHeadModel .* shape \[batch, 2\], as a sequence classifier's/,
     ],
     ['classifier-as-mlm', /declared a masked language model .* as a sequence classifier's/],
-    ['config-null', /config.json' must hold a JSON object, got null/],
+    ['config-null', /': config.json must hold a JSON object, got null/],
     ['config-list', /must hold a JSON object, got object/],
     ['config-number', /must hold a JSON object, got number/],
     ['arch-string', /"architectures" must be a list of names, got "BertForSequenceClassification"/],

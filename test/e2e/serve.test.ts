@@ -198,7 +198,7 @@ describe('the malformed-request corpus', () => {
     ['a wrong token', '/v1/explain', { body: { text: 'good' }, headers: { authorization: 'Bearer nope-nope' } }, 401],
     ['a token without Bearer', '/v1/explain', { body: { text: 'good' }, headers: { authorization: token } }, 401],
     ['an unknown route', '/v1/nothing', post({ text: 'good' }), 404],
-    ['GET on a POST route', '/v1/explain', { headers: auth }, 404],
+    ['GET on a POST route', '/v1/explain', { headers: auth }, 405],
   ];
   const table: string[] = [];
   it.each(cases.map(([label, ...rest]) => [`${label} → ${rest[2]}`, ...rest] as const))(
