@@ -11,6 +11,7 @@ import type { Target } from '../target/target.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 import { lasso } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
+import { heldOutSubsets, trainAndHeldOut, type HeldOutKind } from './heldOut.js';
 import { bootstrapStatistic, spearman } from '../util/stats.js';
 
 export const CHAIN_SCHEMA = 'interp/chain@1';
@@ -51,7 +52,7 @@ export interface SegmentAttribution {
   weights: number[];
   intercept: number;
   /** Linear datamodeling score: Spearman between predicted and actual log-probabilities on held-out ablations. */
-  lds: { value: number; low: number; high: number; n: number } | null;
+  lds: { value: number; low: number; high: number; n: number; heldOut: HeldOutKind } | null;
   forwardPasses: number;
 }
 
@@ -100,7 +101,7 @@ function segmentsOf(all: Encoding, promptLength: number, answerStart: number, by
 }
 
 /** The held-out Spearman between the surrogate's predictions and the actual scores, with a bootstrap interval. */
-function ldsOf(predicted: number[], actual: number[], seed: number): SegmentAttribution['lds'] {
+function ldsOf(predicted: number[], actual: number[], seed: number, heldOut: HeldOutKind): SegmentAttribution['lds'] {
   if (actual.length < 4) return null;
   const pairs = predicted.map((p, i) => [p, actual[i]]);
   const stat = (rows: number[][]) =>
@@ -109,7 +110,7 @@ function ldsOf(predicted: number[], actual: number[], seed: number): SegmentAttr
       rows.map((r) => r[1]),
     );
   const { low, high } = bootstrapStatistic(pairs, stat, seed);
-  return { value: stat(pairs), low, high, n: actual.length };
+  return { value: stat(pairs), low, high, n: actual.length, heldOut };
 }
 
 interface TargetSetup {
@@ -120,25 +121,25 @@ interface TargetSetup {
 
 async function attributeSegment(setup: TargetSetup, request: ChainRequest, index: number, rng: Rng) {
   const { scorer, k, full } = setup;
-  const draw = (): Coalition => Uint8Array.from({ length: k }, () => (rng.next() < 0.5 ? 1 : 0));
-  const holdout = Array.from({ length: request.holdout }, draw);
   if (k <= request.exactLimit) {
     const loo = Array.from({ length: k }, (_, i) => Uint8Array.from({ length: k }, (_, j) => (j === i ? 0 : 1)));
+    // The full text's score is fitted on too (weights are differences from it): held-out subsets are neither.
+    const { subsets: holdout, kind } = heldOutSubsets(k, request.holdout, [...loo, fullCoalition(k)], rng);
     const scores = await scorer.score([...loo, ...holdout]);
     const weights = loo.map((_, i) => full - scores[i]);
     const predict = (c: Coalition) => full - weights.reduce((s, w, i) => s + (c[i] ? 0 : w), 0);
     const actual = Array.from(scores.subarray(k));
-    const lds = ldsOf(holdout.map(predict), actual, request.seed + index);
+    const lds = ldsOf(holdout.map(predict), actual, request.seed + index, kind);
     return { method: 'leave-one-out' as const, weights, intercept: full - weights.reduce((a, b) => a + b, 0), lds };
   }
-  const train = Array.from({ length: request.samples }, draw);
+  const { train, heldOut: holdout, kind } = trainAndHeldOut(k, request.samples, request.holdout, rng);
   const scores = await scorer.score([...train, ...holdout]);
   const y = Array.from(scores.subarray(0, train.length));
   const spread = Math.max(...y) - Math.min(...y);
   // A small L1 penalty, as ContextCite's Lasso: segments that do not matter get weight 0.
   const { coef, intercept } = lasso(train, y, 0.01 * spread);
   const predict = (c: Coalition) => intercept + coef.reduce((s, w, i) => s + w * c[i], 0);
-  const lds = ldsOf(holdout.map(predict), Array.from(scores.subarray(train.length)), request.seed + index);
+  const lds = ldsOf(holdout.map(predict), Array.from(scores.subarray(train.length)), request.seed + index, kind);
   return { method: 'surrogate' as const, weights: coef, intercept, lds };
 }
 

@@ -48,10 +48,17 @@ export interface SurrogateReport {
   nonZero: number;
   /** Agreement with the model's own predictions on the evaluation examples. */
   fidelity: Estimate;
+  /**
+   * The majority-class baseline: always answer the label the model gives most often on the training
+   * examples. A fidelity no higher than its agreement means the surrogate learned nothing beyond the label mix.
+   */
+  majority: { label: string; fidelity: Estimate };
+  /** Whether the linear surrogate's fidelity is above the majority baseline's. */
+  beatsMajority: boolean;
   /** Against gold labels, where the data has them: the surrogate's and the model's. */
   accuracy: { surrogate: Estimate; model: Estimate } | null;
   top: { feature: string; weight: number }[];
-  tree: { depth: number; fidelity: Estimate; text: string } | null;
+  tree: { depth: number; fidelity: Estimate; beatsMajority: boolean; text: string } | null;
   globalAttribution: {
     method: string;
     examples: number;
@@ -173,6 +180,36 @@ const agreement = (a: number[], b: number[], seed: number) =>
     seed,
   );
 
+/** The tree's fidelity beside the majority baseline, and its text. */
+function treeSummary(
+  tree: ReturnType<typeof fitTree>,
+  r: SurrogateRequest,
+  rowsEval: Int32Array[],
+  yEval: number[],
+  c: { names: string[]; labels: [string, string]; majority: { fidelity: Estimate } },
+): NonNullable<SurrogateReport['tree']> {
+  const fidelity = agreement(
+    rowsEval.map((row) => treePredict(tree, row)),
+    yEval,
+    r.seed,
+  );
+  const beatsMajority = fidelity.mean > c.majority.fidelity.mean;
+  return { depth: r.tree!, fidelity, beatsMajority, text: treeText(tree, c.names, c.labels) };
+}
+
+/** Always the label the model gives most often in training: its agreement with the model on evaluation. */
+function majorityOf(labels: string[], yTrain: number[], yEval: number[], seed: number) {
+  const most = 2 * yTrain.filter((y) => y === 1).length > yTrain.length ? 1 : 0;
+  return {
+    label: labels[most],
+    fidelity: agreement(
+      yEval.map(() => most),
+      yEval,
+      seed,
+    ),
+  };
+}
+
 /** Against gold labels, where the data has them: the surrogate's accuracy beside the model's own. */
 function accuracyOf(labels: string[], evaluation: Example[], predicted: number[], model: number[], seed: number) {
   const gold = evaluation.map((e) =>
@@ -225,6 +262,8 @@ export async function surrogateReport(model: Model, r: SurrogateRequest): Promis
   const predicted = rowsEval.map((row) => (logit(fitted, row) >= 0 ? 1 : 0));
   const tree = r.tree === undefined ? null : fitTree(rowsTrain, yTrain, names.length, r.tree);
   const weights = new Map(names.map((f, i) => [f, fitted.weights[i]]));
+  const fidelity = agreement(predicted, yEval, r.seed);
+  const majority = majorityOf(labels, yTrain, yEval, r.seed);
   return {
     schema: SURROGATE_SCHEMA,
     model: model.id,
@@ -233,24 +272,16 @@ export async function surrogateReport(model: Model, r: SurrogateRequest): Promis
     features: names.length,
     lambda,
     nonZero: fitted.weights.filter((w) => w !== 0).length,
-    fidelity: agreement(predicted, yEval, r.seed),
+    fidelity,
+    majority,
+    beatsMajority: fidelity.mean > majority.fidelity.mean,
     accuracy: accuracyOf(labels, evaluation, predicted, yEval, r.seed),
     top: names
       .map((feature, i) => ({ feature, weight: fitted.weights[i] }))
       .filter((f) => f.weight !== 0)
       .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))
       .slice(0, r.top),
-    tree: tree
-      ? {
-          depth: r.tree!,
-          fidelity: agreement(
-            rowsEval.map((row) => treePredict(tree, row)),
-            yEval,
-            r.seed,
-          ),
-          text: treeText(tree, names, labels),
-        }
-      : null,
+    tree: tree ? treeSummary(tree, r, rowsEval, yEval, { names, labels, majority }) : null,
     globalAttribution: await globalAttribution(model, r, evaluation, weights, labels[1]),
     seed: r.seed,
   };

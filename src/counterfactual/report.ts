@@ -41,6 +41,8 @@ export interface Counterfactual {
   objective: number;
   /** Mean per-token (pseudo-)log-likelihood under the fluency model, or null without one. */
   fluency: number | null;
+  /** Under `--delta` only: the original prediction's log-probability on the edited text (what was asked to drop). */
+  target?: { name: string; logProb: number; drop: number };
 }
 
 export interface CounterfactualReport {
@@ -152,6 +154,15 @@ export async function counterfactualReport(
       prediction: f.verdict.prediction,
       objective: f.verdict.objective,
       fluency: fluency ? fluency[i + 1] : null,
+      ...(request.delta === undefined
+        ? {}
+        : {
+            target: {
+              name: judge.original.name,
+              logProb: f.verdict.originalLogProb,
+              drop: judge.original.score - f.verdict.originalLogProb,
+            },
+          }),
     }))
     .sort((a, b) => (b.fluency ?? 0) - (a.fluency ?? 0) || a.objective - b.objective)
     .slice(0, request.top);

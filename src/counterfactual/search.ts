@@ -22,6 +22,8 @@ export interface Verdict {
   prediction: Prediction;
   /** Distance to the goal: negative once it is reached (a log-probability margin). */
   objective: number;
+  /** Log-probability of the original prediction on this text (what `delta` asks to lower). */
+  originalLogProb: number;
 }
 
 /** Judges texts against the goal, relative to the prediction on the original text; counts every text it runs. */
@@ -60,7 +62,11 @@ export class Judge {
     );
     return rows.map((logits) => {
       const index = argmax(logits);
-      return { prediction: predictionOf(this.model, logits, index), objective: this.objective(logits) };
+      return {
+        prediction: predictionOf(this.model, logits, index),
+        objective: this.objective(logits),
+        originalLogProb: logProb(logits, this.original.index),
+      };
     });
   }
 

@@ -1,4 +1,5 @@
 import type { ChainReport } from '../chain/chain.js';
+import { heldOutText } from '../chain/heldOut.js';
 import { shortName } from '../summary/claims.js';
 import { escapeMarkup, fittedTable, formatNumber, intervalText, visible, wrapText } from './format.js';
 
@@ -29,7 +30,10 @@ export function chainTable(r: ChainReport, top = 3): string {
     `chain on ${shortName(r.model)} · ${r.segments.length} segments · ${r.forwardPasses} forward passes · answer: segment ${r.answer.segment}, resting most on ${answer.join(', ') || 'nothing measurable'}`,
   );
   const head = ['segment', 'log p', 'rests on (weight)', 'method', 'LDS [95 %]'];
-  return `${caption}\n${fittedTable(['#', 'from', 'segment'], segments)}\n${fittedTable(head, influence)}\n`;
+  // Which held-out ablations each LDS was measured on: never those the weights were fitted on.
+  const heldOut = [...new Set(r.targets.flatMap((t) => (t.lds ? [heldOutText(t.lds.heldOut, t.lds.n)] : [])))];
+  const note = heldOut.length ? `${wrapText(`LDS on held-out ablations: ${heldOut.join('; ')}`)}\n` : '';
+  return `${caption}\n${fittedTable(['#', 'from', 'segment'], segments)}\n${fittedTable(head, influence)}\n${note}`;
 }
 
 /**

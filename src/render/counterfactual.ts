@@ -32,7 +32,10 @@ export function counterfactualTable(r: CounterfactualReport, paint: DiffPaint = 
     painted(c.diff, paint),
     c.distance,
     `${(100 * c.changedShare).toFixed(0)}%`,
-    `${visible(c.prediction.name)} ${formatNumber(c.prediction.score)}`,
+    // Under --delta the goal is the original token's log-probability, not which token now ranks first.
+    c.target
+      ? `${visible(c.target.name)} ${formatNumber(c.target.logProb)}`
+      : `${visible(c.prediction.name)} ${formatNumber(c.prediction.score)}`,
     c.fluency === null ? '-' : formatNumber(c.fluency),
   ]);
   const note = r.exhaustive
@@ -41,7 +44,8 @@ export function counterfactualTable(r: CounterfactualReport, paint: DiffPaint = 
   const fluency = r.fluency
     ? ` · fluency: mean ${r.fluency.kind} under ${r.fluency.model} (original ${formatNumber(r.fluency.original)})`
     : '';
-  return `${header}\n${fittedTable(['rank', 'edit', 'edits', 'changed', 'prediction', 'fluency'], rows, 1)}\n${note}${fluency}\n`;
+  const scoreColumn = r.goal.kind === 'delta' ? 'log p' : 'prediction';
+  return `${header}\n${fittedTable(['rank', 'edit', 'edits', 'changed', scoreColumn, 'fluency'], rows, 1)}\n${note}${fluency}\n`;
 }
 
 /** The prediction's score for the original and every counterfactual. */

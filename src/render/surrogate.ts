@@ -6,12 +6,16 @@ import { fittedTable, formatNumber, wrapText } from './format.js';
 const pct = (e: Estimate) =>
   `${(e.mean * 100).toFixed(1)} % [${(e.low * 100).toFixed(1)}, ${(e.high * 100).toFixed(1)}]`;
 
+/** The majority-class baseline beside a fidelity figure, and a plain warning where the surrogate does not beat it. */
+const versus = (r: SurrogateReport, beats: boolean) =>
+  `\n  majority-class baseline (always ${r.majority.label}): ${pct(r.majority.fidelity)}${beats ? '' : ' · NOT beaten: no better than answering the majority label'}`;
+
 export function surrogateTable(r: SurrogateReport): string {
   const lines = [
     wrapText(
       `surrogate of ${r.model}: sparse logistic regression on ${r.features} features (${r.nonZero} non-zero, λ ${formatNumber(r.lambda)}), trained on ${r.examples.train} of the model's predictions`,
     ),
-    `fidelity (agreement with the model on ${r.examples.evaluation} held-out examples): ${pct(r.fidelity)}`,
+    `fidelity (agreement with the model on ${r.examples.evaluation} held-out examples): ${pct(r.fidelity)}${versus(r, r.beatsMajority)}`,
   ];
   if (r.accuracy)
     lines.push(`accuracy against gold labels: surrogate ${pct(r.accuracy.surrogate)}, model ${pct(r.accuracy.model)}`);
@@ -20,7 +24,10 @@ export function surrogateTable(r: SurrogateReport): string {
     r.top.map((f) => [f.feature, formatNumber(f.weight)]),
   );
   const parts = [lines.join('\n'), top];
-  if (r.tree) parts.push(`decision tree, depth ${r.tree.depth}, fidelity ${pct(r.tree.fidelity)}:\n${r.tree.text}`);
+  if (r.tree)
+    parts.push(
+      `decision tree, depth ${r.tree.depth}, fidelity ${pct(r.tree.fidelity)}${versus(r, r.tree.beatsMajority)}:\n${r.tree.text}`,
+    );
   const g = r.globalAttribution;
   if (g)
     parts.push(

@@ -1,4 +1,5 @@
 import type { ChainReport } from '../chain/chain.js';
+import { heldOutText } from '../chain/heldOut.js';
 import { listOf, quoted, scoreText, shortName, signedText, summaryOf, type Candidate, type Summary } from './claims.js';
 
 const clip = (text: string) => {
@@ -50,7 +51,7 @@ export function summarizeChain(r: ChainReport): Summary {
     const { value, low, high } = target.lds;
     const weak = value < 0.3 ? '; the weights are a weak guide here' : '';
     claims.push({
-      text: `${target.method === 'surrogate' ? 'The surrogate' : 'Leave-one-out'} predicts the answer's log-probability under held-out ablations with LDS ${value.toFixed(2)} [${low.toFixed(2)}, ${high.toFixed(2)}]${weak}.`,
+      text: `${target.method === 'surrogate' ? 'The surrogate' : 'Leave-one-out'} predicts the answer's log-probability under held-out ablations (${heldOutText(target.lds.heldOut, target.lds.n)}) with LDS ${value.toFixed(2)} [${low.toFixed(2)}, ${high.toFixed(2)}]${weak}.`,
       evidence: [`/targets/${r.targets.indexOf(target)}/lds`],
     });
   }

@@ -41,6 +41,19 @@ export async function summarizeCounterfactual(model: Model, r: CounterfactualRep
       ),
     );
     const got = verdicts[i].prediction;
+    const target = c.target;
+    if (target && r.goal.delta !== null) {
+      // --delta asked for a drop in the original token's log-probability: that is what is claimed and rechecked.
+      const after = verdicts[i].originalLogProb;
+      claims.push({
+        text: `${edits.charAt(0).toUpperCase()}${edits.slice(1)} lowers the log-probability of ${quoted(target.name)} from ${r.prediction.score.toFixed(2)} to ${after.toFixed(2)}, a drop of ${(r.prediction.score - after).toFixed(2)} (asked: ${r.goal.delta}).`,
+        evidence: [`/counterfactuals/${i}/target`],
+        verification: { kind: 'rescore', before: r.prediction.score, after, forwardPasses: perText },
+        holds: r.prediction.score - after >= r.goal.delta,
+        reason: `rescored, the edited text gives ${quoted(target.name)} a log-probability of ${after.toFixed(2)}`,
+      });
+      return;
+    }
     claims.push({
       text: `${edits.charAt(0).toUpperCase()}${edits.slice(1)} changes it to ${quoted(got.name)}.`,
       evidence: [`/counterfactuals/${i}`],
