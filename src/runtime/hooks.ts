@@ -36,7 +36,15 @@ export interface HookContext {
  * [batch, ...site axes] (padded to ctx.length; a head's slice is [batch, position, d_head]) and returns
  * one of the same dims (it may change `value` in place and return it).
  */
-export type WriteHook = (value: Tensor, ctx: HookContext) => Tensor;
+export type WriteHook = ((value: Tensor, ctx: HookContext) => Tensor) & { replaces?: true };
+
+/**
+ * A write hook that does not read the site's value, only replaces it (a stored clean state, a noised
+ * embedding): the graph is then not run up to the site first. `value` is the batch's [batch, ...site axes].
+ */
+export function replaceWith(value: (ctx: HookContext) => Tensor): WriteHook {
+  return Object.assign((_: Tensor, ctx: HookContext) => value(ctx), { replaces: true as const });
+}
 
 export interface HookSpec {
   read?: readonly Site[];
@@ -76,7 +84,13 @@ const HOOK_INPUT = (tensor: string) => `interp.hook.${tensor}`;
  * The model's graph with each of `writes` fed from an input (`interp.hook.<tensor>`) in place of the
  * tensor its node computes, and `outputs` exposed; only what those outputs need remains.
  */
-export function hookedGraph(proto: ModelProto, writes: readonly string[], outputs: readonly string[]): ModelProto {
+export function hookedGraph(
+  proto: ModelProto,
+  writes: readonly string[],
+  outputs: readonly string[],
+  /** The written tensors' ranks: 3 ([batch, sequence, hidden]) or 4 ([batch, head, query, ·]). */
+  rank: (tensor: string) => number,
+): ModelProto {
   const hooked = new Set(writes);
   const rewired: NodeProto[] = proto.graph.node.map((n) => ({
     ...n,
@@ -92,7 +106,7 @@ export function hookedGraph(proto: ModelProto, writes: readonly string[], output
       initializer: proto.graph.initializer.filter((t) => tensors.has(t.name)),
       input: [
         ...proto.graph.input.filter((v) => tensors.has(v.name)),
-        ...writes.filter((w) => tensors.has(HOOK_INPUT(w))).map((w) => valueInfo(HOOK_INPUT(w), DataType.FLOAT)),
+        ...writes.filter((w) => tensors.has(HOOK_INPUT(w))).map((w) => hookInput(w, rank(w))),
       ],
       output: [
         ...proto.graph.output.filter((o) => outputs.includes(o.name)),
@@ -104,11 +118,22 @@ export function hookedGraph(proto: ModelProto, writes: readonly string[], output
   };
 }
 
+/** A hook input declared as cutAt declares its cut: named axes, which onnxruntime's optimizer reads. */
+function hookInput(tensor: string, rank: number) {
+  const axes = rank === 4 ? ['batch', 'head', 'query', 'inner'] : ['batch', 'sequence', 'hidden'];
+  return valueInfo(HOOK_INPUT(tensor), DataType.FLOAT, axes);
+}
+
 /** The session of a hooked graph, built once per model and hook spec (the tensors written and read). */
-function hookedSession(model: Model, writes: readonly string[], outputs: readonly string[]) {
+function hookedSession(
+  model: Model,
+  writes: readonly string[],
+  outputs: readonly string[],
+  rank: (t: string) => number,
+) {
   return derivedOnce(model, `hooks|${writes.join(',')}|${outputs.join(',')}`, async () => {
     try {
-      return await openGraph(hookedGraph(readGraph(model), writes, outputs), { threads: model.threads });
+      return await openGraph(hookedGraph(readGraph(model), writes, outputs, rank), { threads: model.threads });
     } catch (e) {
       throw runtimeError(`cannot hook '${model.id}': ${(e as Error).message.split('\n')[0]}`);
     }
@@ -128,7 +153,7 @@ function headSlice(whole: Tensor, head: number, into?: Tensor): Tensor {
   const [B, H, T, d] = whole.dims;
   const part = into ?? { data: new Float32Array(B * T * d), dims: [B, T, d] };
   for (let b = 0; b < B; b++) {
-    const from = ((b * H + head) * T) * d;
+    const from = (b * H + head) * T * d;
     if (into) whole.data.set(into.data.subarray(b * T * d, (b + 1) * T * d), from);
     else part.data.set(whole.data.subarray(from, from + T * d), b * T * d);
   }
@@ -137,10 +162,10 @@ function headSlice(whole: Tensor, head: number, into?: Tensor): Tensor {
 
 /** Apply the write hooks of one tensor (a head's several slices, or one whole site) to a batch's value. */
 function applyWrites(value: Tensor, sites: ResolvedSite[], hooks: HookSpec['write'], ctx: Omit<HookContext, 'site'>) {
-  let out: Tensor = { data: value.data.slice(), dims: [...value.dims] };
+  let out: Tensor = { data: value.data.slice(), dims: [...value.dims] }; // hooks may change it in place
   for (const s of sites) {
     const hook = hooks![s.site]!;
-    if (s.head === null) out = checked(hook(out, { ...ctx, site: s.site }), out.dims, s.site);
+    if (s.head === null) out = checked(hook(out, { ...ctx, site: s.site }), hook.replaces ? null : out.dims, s.site);
     else {
       const part = headSlice(out, s.head);
       headSlice(out, s.head, checked(hook(part, { ...ctx, site: s.site }), [...part.dims], s.site));
@@ -149,40 +174,63 @@ function applyWrites(value: Tensor, sites: ResolvedSite[], hooks: HookSpec['writ
   return out;
 }
 
-function checked(t: Tensor, dims: number[], site: Site): Tensor {
-  if ((t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])))
+function checked(t: Tensor, dims: number[] | null, site: Site): Tensor {
+  if (dims && (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])))
     throw runtimeError(`the write hook of ${site} returned [${t.dims}] for a value of [${dims}]`);
   return t;
 }
 
-/** The tensors written so far, per batch (by its first sequence), fed to the next stage's hook inputs. */
+/** The value fed in place of each written tensor, per batch (by its first sequence). */
 type Written = Map<string, Map<number, Tensor>>;
 
-function feedsOf(tensors: readonly string[], written: Written) {
-  return (start: number): Record<string, ort.Tensor> =>
-    Object.fromEntries(
+function feedsOf(tensors: readonly string[], written: Written, fill: (start: number, end: number) => void) {
+  return (start: number, end: number): Record<string, ort.Tensor> => {
+    fill(start, end);
+    return Object.fromEntries(
       tensors.map((t) => {
         const v = written.get(t)!.get(start)!;
         return [HOOK_INPUT(t), new ort.Tensor('float32', v.data, v.dims)];
       }),
     );
+  };
 }
 
 /**
- * Run each written tensor's stage in graph order: the graph up to that tensor (earlier writes fed in),
- * whose value the site's hooks rewrite. These partial runs are the one forward pass the final stage counts.
+ * The written tensors in graph order, and how each batch's values are found: a tensor whose hooks only
+ * replace it is filled when a batch is fed; any other first runs the graph up to it (earlier writes fed
+ * in) and its hooks rewrite what that computed. Those partial runs complete the one forward pass counted.
  */
 async function writeStages(
   model: Model,
   sequences: readonly (readonly number[])[],
   writes: ResolvedSite[],
   hooks: HookSpec['write'],
-): Promise<{ order: string[]; written: Written }> {
+) {
   const order = graphOrder(model, [...new Set(writes.map((w) => w.tensor))]);
-  const written: Written = new Map();
-  for (let i = 0; i < order.length; i++) {
-    const [before, tensor] = [order.slice(0, i), order[i]];
-    const values = new Map<number, Tensor>();
+  const written: Written = new Map(order.map((t) => [t, new Map()]));
+  const ranks = new Map(writes.map((w) => [w.tensor, w.kind === 'head' || w.kind === 'pattern' ? 4 : 3]));
+  const rank = (t: string) => ranks.get(t)!;
+  const replaced = order.filter((t) =>
+    writes.every((w) => w.tensor !== t || (w.head === null && hooks![w.site]!.replaces)),
+  );
+  const fill = (start: number, end: number) => {
+    const lengths = sequences.slice(start, end).map((s) => s.length);
+    const ctx = { start, end, length: Math.max(...lengths), lengths };
+    for (const t of replaced)
+      if (!written.get(t)!.has(start))
+        written.get(t)!.set(
+          start,
+          applyWrites(
+            { data: new Float32Array(0), dims: [] },
+            writes.filter((w) => w.tensor === t),
+            hooks,
+            ctx,
+          ),
+        );
+  };
+  for (const [i, tensor] of order.entries()) {
+    if (replaced.includes(tensor)) continue;
+    const before = order.slice(0, i);
     const sites = writes.filter((w) => w.tensor === tensor);
     await runBatched(
       model,
@@ -191,13 +239,16 @@ async function writeStages(
         if (row > 0) return;
         const { data, dims } = batch.output(tensor);
         const ctx = { start: index, end: index + batch.rows, length: batch.length, lengths: batch.lengths };
-        values.set(index, applyWrites({ data, dims: [...dims] }, sites, hooks, ctx));
+        written.get(tensor)!.set(index, applyWrites({ data, dims: [...dims] }, sites, hooks, ctx));
       },
-      { session: await hookedSession(model, before, [tensor]), outputs: [tensor], extraFeeds: feedsOf(before, written) },
+      {
+        session: await hookedSession(model, before, [tensor], rank),
+        outputs: [tensor],
+        extraFeeds: feedsOf(before, written, fill),
+      },
     );
-    written.set(tensor, values);
   }
-  return { order, written };
+  return { order, written, fill, rank };
 }
 
 /**
@@ -214,7 +265,7 @@ export async function runWithHooks(
 ): Promise<HookedRun[]> {
   const reads = await Promise.all((spec.read ?? []).map((s) => resolveSite(model, s)));
   const writes = await Promise.all(Object.keys(spec.write ?? {}).map((s) => resolveSite(model, s as Site)));
-  const { order, written } = await writeStages(model, sequences, writes, spec.write);
+  const { order, written, fill, rank } = await writeStages(model, sequences, writes, spec.write);
   const logits = model.signature.logits;
   const fetched = [...new Set(reads.map((r) => r.tensor).filter((t) => !written.has(t)))];
   const outputs = [logits, ...fetched];
@@ -234,6 +285,11 @@ export async function runWithHooks(
       const out = batch.output(logits);
       return { logits: sliceRow(out.data, out.dims, row, batch.length, T, logitAxes), cache: new HookCache(entries) };
     },
-    { session: await hookedSession(model, order, outputs), outputs, run, extraFeeds: feedsOf(order, written) },
+    {
+      session: await hookedSession(model, order, outputs, rank),
+      outputs,
+      run,
+      extraFeeds: feedsOf(order, written, fill),
+    },
   );
 }

@@ -79,7 +79,18 @@ export async function resolveSite(model: Model, site: Site): Promise<ResolvedSit
   else if (kind === 'resid') tensor = structure.hiddenStates[layer + (m[2] === 'post' ? 1 : 0)];
   else if (kind === 'mlp') tensor = structure.mlp[layer];
   else if (kind === 'pattern') tensor = structure.layers[layer].probs;
-  else tensor = (await headTensors(model, structure.layers.map((s) => s.probs)))[layer];
+  else
+    tensor = (
+      await headTensors(
+        model,
+        structure.layers.map((s) => s.probs),
+      )
+    )[layer];
   if (!tensor) throw missing();
   return { site, kind, layer, tensor, head: kind === 'head' ? Number(m[3]) : null };
+}
+
+/** The site of hidden state `l` (0 = the embeddings, l = the residual stream after layer l). */
+export function hiddenSite(l: number): EmbedSite | ResidSite {
+  return l === 0 ? 'embed' : `layer.${l - 1}.resid.post`;
 }

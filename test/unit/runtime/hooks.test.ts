@@ -77,7 +77,15 @@ function checkForm(name: string, open: () => Promise<Model>) {
       const shapes = base.heads.map((h) => [...h.dims]);
       const [T, d] = [shapes[1][1], shapes[1][2]];
       const restore = { layer: 1, head: 1, position: 2 };
-      const [want] = await runPatchedHeads(model, ids, noisy, [restore], base.heads.map((h) => h.data), shapes, new RunContext());
+      const [want] = await runPatchedHeads(
+        model,
+        ids,
+        noisy,
+        [restore],
+        base.heads.map((h) => h.data),
+        shapes,
+        new RunContext(),
+      );
       const [got] = await runWithHooks(model, [ids], {
         write: {
           embed: (v) => ({ data: noisy, dims: v.dims }),
@@ -90,8 +98,12 @@ function checkForm(name: string, open: () => Promise<Model>) {
       });
       const gap = got.logits.data.reduce((m, x, k) => Math.max(m, Math.abs(x - want.logits[k])), 0);
       expect(gap).toBeLessThan(1e-4);
-      const [unrestored] = await runWithHooks(model, [ids], { write: { embed: (v) => ({ data: noisy, dims: v.dims }) } });
-      expect(unrestored.logits.data.reduce((m, x, k) => Math.max(m, Math.abs(x - want.logits[k])), 0)).toBeGreaterThan(1e-3);
+      const [unrestored] = await runWithHooks(model, [ids], {
+        write: { embed: (v) => ({ data: noisy, dims: v.dims }) },
+      });
+      expect(unrestored.logits.data.reduce((m, x, k) => Math.max(m, Math.abs(x - want.logits[k])), 0)).toBeGreaterThan(
+        1e-3,
+      );
     });
 
     it('gradientsAt equals central finite differences of a write hook', async () => {
