@@ -1,14 +1,10 @@
 import fs from 'node:fs';
-import * as ort from 'onnxruntime-node';
-import { runtimeError, usageError, usageFault } from '../errors.js';
-import { readGraph } from '../model/load.js';
+import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
-import { CUT_INPUT, cutAt } from '../onnx/cut.js';
-import { openGraph } from '../runtime/session.js';
 import type { RunContext } from '../runtime/context.js';
-import { runBatched } from '../runner/runBatched.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
-import { derivedOnce } from '../runtime/derived.js';
+import { replaceWith, runWithHooks } from '../runtime/hooks.js';
+import { hiddenSite } from '../runtime/sites.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 import { streamUserLines } from '../util/files.js';
 
@@ -118,19 +114,6 @@ export async function collectActivations(
   return { data, n: flat.length, dim, tokens, lines: encodings };
 }
 
-/** The session of the graph cut at hidden state `layer`: feeding a hidden state runs the rest of the model. */
-export function cutSession(model: Model, layer: number): Promise<ort.InferenceSession> {
-  return derivedOnce(model, `cut|${layer}`, async () => {
-    const inst = await model.instrumented();
-    const cut = cutAt(readGraph(model), inst.structure.hiddenStates[layer], [model.signature.logits]);
-    try {
-      return await openGraph(cut, { threads: model.threads });
-    } catch (e) {
-      throw runtimeError(`cannot run '${model.id}' from hidden state ${layer}: ${(e as Error).message.split('\n')[0]}`);
-    }
-  });
-}
-
 /** Run the model from hidden state `layer` with replaced hidden states [rows, T, H] for one token sequence; returns the logits [rows, …]. */
 export async function runFromHidden(
   model: Model,
@@ -140,36 +123,21 @@ export async function runFromHidden(
   rows: number,
   run?: RunContext,
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const session = await cutSession(model, layer);
   const T = ids.length;
   const H = hidden.length / (rows * T);
-  const logits = model.signature.logits;
-  let perRow: readonly number[] = [];
-  const parts = await runBatched(
+  const fed = replaceWith(({ start, end }) => ({
+    data: hidden.slice(start * T * H, end * T * H),
+    dims: [end - start, T, H], // [batch, position, d_model]
+  }));
+  const parts = await runWithHooks(
     model,
     Array.from({ length: rows }, () => ids),
-    (batch, r) => {
-      const { data, dims } = batch.output(logits);
-      perRow = dims.slice(1);
-      const size = perRow.reduce((a, b) => a * b, 1);
-      return data.slice(r * size, (r + 1) * size);
-    },
-    {
-      session,
-      outputs: [logits],
-      run,
-      extraFeeds: (start, end) => ({
-        [CUT_INPUT]: new ort.Tensor('float32', hidden.slice(start * T * H, end * T * H), [end - start, T, H]),
-      }),
-    },
+    { write: { [hiddenSite(layer)]: fed } },
+    run,
   );
-  const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    data.set(p, at);
-    at += p.length;
-  }
-  return { data, dims: [rows, ...perRow] };
+  const data = new Float32Array(parts.reduce((n, p) => n + p.logits.data.length, 0));
+  parts.forEach((p, i) => data.set(p.logits.data, i * p.logits.data.length));
+  return { data, dims: [rows, ...(parts[0]?.logits.dims ?? [])] };
 }
 
 /** All hidden states of one input: [layer] → [pos, dModel]. */

@@ -1,6 +1,7 @@
 import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
-import { gradientSession, headScoreOf, runGradients, targetHead } from '../gradients/session.js';
+import { gradientsAt } from '../runtime/gradientsAt.js';
+import { hiddenSite } from '../runtime/sites.js';
 import type { Target } from '../target/target.js';
 import { encodeText } from '../text/encode.js';
 import { solve } from '../util/maths.js';
@@ -137,23 +138,14 @@ export async function directionalDerivatives(
   directions: ArrayLike<number>[],
 ): Promise<number[][]> {
   if (target.kind === 'continuation') throw usageError('TCAV targets a label or a next token');
-  const gs = await gradientSession(model, { kind: 'hidden', layer }, headScoreOf(target));
-  const rows = data.states.map((state, i) => {
-    const head = targetHead(target, data.ids[i].length);
-    return {
-      ids: data.ids[i],
-      cut: state,
-      positions: head.positions,
-      index: head.index,
-      weight: head.weight,
-    };
-  });
-  const out = await runGradients(model, gs, rows);
-  const summed = out.map((r, i) => {
-    const T = data.ids[i].length;
-    const H = r.gradients[0].length / T;
+  // gradientsAt reads the states at the site itself: the values of `data.states`, read from the same graph.
+  const site = hiddenSite(layer);
+  const out = await gradientsAt(model, data.ids, [site], target);
+  const summed = out.map((r) => {
+    const { data: g, dims } = r.gradients.get(site); // [position, d_model]
+    const [T, H] = dims;
     const sum = new Float64Array(H);
-    for (let p = 0; p < T; p++) for (let j = 0; j < H; j++) sum[j] += r.gradients[0][p * H + j];
+    for (let p = 0; p < T; p++) for (let j = 0; j < H; j++) sum[j] += g[p * H + j];
     return sum;
   });
   if (summed.every((g) => g.every((x) => x === 0)))

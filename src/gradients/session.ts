@@ -34,7 +34,11 @@ import { moduleHash } from '../util/paths.js';
 
 /** Where gradients are taken: at the embeddings, a hidden state or the attention probabilities; `unit` scores an internal tensor (a neuron, a direction) instead of the logits, with gradients at the embeddings. */
 export type GradientSource =
-  { kind: 'embeddings' } | { kind: 'hidden'; layer: number } | { kind: 'attention' } | { kind: 'unit'; tensor: string };
+  | { kind: 'embeddings' }
+  | { kind: 'hidden'; layer: number }
+  | { kind: 'mlp'; layer: number }
+  | { kind: 'attention' }
+  | { kind: 'unit'; tensor: string };
 
 /** The word-embedding matrix, read a row at a time: a cached one stays on disk until a caller needs it all. */
 export interface EmbeddingRows {
@@ -127,6 +131,13 @@ function hiddenWidth(model: Model, proto: ModelProto): number {
   return findWordEmbeddings(proto).matrix.dims[1];
 }
 
+/** The feed-forward activation's width: the config's, or GPT-2's four times the model width. */
+function mlpWidth(model: Model, proto: ModelProto): number {
+  const c = model.config;
+  const width = c.intermediate_size ?? c.n_inner ?? c.hidden_dim;
+  return typeof width === 'number' ? width : 4 * hiddenWidth(model, proto);
+}
+
 interface Cut {
   graph: ModelProto;
   /** The tensors the score is differentiated with respect to. */
@@ -148,10 +159,9 @@ function cutForSource(proto: ModelProto, source: GradientSource, logits: string)
     };
   }
   const structure = findTransformerStructure(new GraphIndex(proto.graph));
-  if (source.kind === 'hidden') {
-    const tensor = structure.hiddenStates[source.layer];
-    if (!tensor)
-      throw new Error(`hidden state ${source.layer} does not exist (0–${structure.hiddenStates.length - 1})`);
+  if (source.kind === 'hidden' || source.kind === 'mlp') {
+    const tensor = (source.kind === 'hidden' ? structure.hiddenStates : structure.mlp)[source.layer];
+    if (!tensor) throw new Error(`${source.kind} state ${source.layer} does not exist in this graph`);
     return { graph: cutAt(proto, tensor, [logits]), wrt: [CUT_INPUT], embeddings: null, cutInput: CUT_INPUT };
   }
   const graph = { ...proto, graph: { ...proto.graph, output: proto.graph.output.filter((o) => o.name === logits) } };
@@ -316,7 +326,8 @@ async function buildGradientGraph(
     graph: { ...graph.graph, output: graph.graph.output.filter((o) => o.name === SCORE_OUTPUT) },
   };
   const values = source.kind === 'attention' ? exposeAsOutputs(graph, wrt, 'interp.attention') : [];
-  const width = source.kind === 'attention' ? 0 : hiddenWidth(model, proto);
+  const width =
+    source.kind === 'attention' ? 0 : source.kind === 'mlp' ? mlpWidth(model, proto) : hiddenWidth(model, proto);
   const request = { of: SCORE_OUTPUT, wrt };
   let result;
   try {

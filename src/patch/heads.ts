@@ -4,32 +4,12 @@ import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { valueInfo } from '../onnx/builder.js';
 import { cutAt, CUT_INPUT } from '../onnx/cut.js';
-import { GraphIndex } from '../onnx/graph.js';
+import { headOutputs } from '../onnx/headOutputs.js';
 import { DataType, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import type { RunContext } from '../runtime/context.js';
 import { derivedOnce } from '../runtime/derived.js';
 import { openGraph } from '../runtime/session.js';
 import { runBatched } from '../runner/runBatched.js';
-
-/** Per layer, the heads' outputs before they are merged: probabilities × values, [batch, head, query, headDim]. */
-function headOutputs(model: Model, proto: ModelProto, probs: string[]): string[] {
-  const index = new GraphIndex(proto.graph);
-  const PASS = new Set(['Cast', 'Identity', 'Dropout']);
-  return probs.map((p, l) => {
-    let at = p;
-    for (;;) {
-      const next = index.consumersOf(at);
-      const matmul = next.find((n) => n.opType === 'MatMul' && n.input[0] === at);
-      if (matmul) return matmul.output[0];
-      const pass = next.find((n) => PASS.has(n.opType));
-      if (!pass)
-        throw runtimeError(
-          `'${model.id}': layer ${l}'s attention has no probabilities × values product to patch per head`,
-        );
-      at = pass.output[0];
-    }
-  });
-}
 
 const MASK = (l: number) => `interp.patch.mask.${l}`;
 const VALUE = (l: number) => `interp.patch.value.${l}`;
@@ -49,11 +29,15 @@ export function headPatchSession(model: Model): Promise<HeadPatchSession> {
   return derivedOnce(model, 'patch|heads', async () => {
     const inst = await model.instrumented();
     const proto = readGraph(model);
-    const outs = headOutputs(
-      model,
-      proto,
-      inst.structure.layers.map((s) => s.probs),
-    );
+    let outs: string[];
+    try {
+      outs = headOutputs(
+        proto,
+        inst.structure.layers.map((s) => s.probs),
+      );
+    } catch (e) {
+      throw runtimeError(`'${model.id}': ${(e as Error).message}`);
+    }
     const added: NodeProto[] = [];
     const rewired = proto.graph.node.map((n) => ({
       ...n,

@@ -1,16 +1,10 @@
-import * as ort from 'onnxruntime-node';
 import { runFromHidden } from '../concepts/activations.js';
-import { runtimeError, usageFault } from '../errors.js';
-import { readGraph } from '../model/load.js';
+import { usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
-import { cutAt, CUT_INPUT } from '../onnx/cut.js';
-import { valueInfo } from '../onnx/builder.js';
-import { DataType } from '../onnx/proto.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { RunContext } from '../runtime/context.js';
-import { derivedOnce } from '../runtime/derived.js';
-import { openGraph } from '../runtime/session.js';
-import { runBatched } from '../runner/runBatched.js';
+import { replaceWith, runWithHooks } from '../runtime/hooks.js';
+import { hiddenSite } from '../runtime/sites.js';
 import {
   describeTarget,
   labelScore,
@@ -86,47 +80,23 @@ function positionsOf(e: Encoding, words: string, model: Model): number[] {
     .filter((i) => !e.special[i] && spans.some((w) => e.offsets[i][0] < w.end && e.offsets[i][1] > w.start));
 }
 
-/** The graph cut at the embeddings that also returns every later hidden state: a corrupted run's states. */
-function statesSession(model: Model, hidden: string[]): Promise<ort.InferenceSession> {
-  return derivedOnce(model, 'patch|states', async () => {
-    const proto = readGraph(model);
-    const withOutputs = {
-      ...proto,
-      graph: {
-        ...proto.graph,
-        output: [...proto.graph.output, ...hidden.slice(1).map((h) => valueInfo(h, DataType.FLOAT))],
-      },
-    };
-    try {
-      return await openGraph(cutAt(withOutputs, hidden[0], [model.signature.logits, ...hidden.slice(1)]), {
-        threads: model.threads,
-      });
-    } catch (e) {
-      throw runtimeError(`cannot run '${model.id}' from its embeddings: ${(e as Error).message.split('\n')[0]}`);
-    }
-  });
-}
-
 /** One run started from the given embeddings: every hidden state [layer] → [T × D], and the logits. */
 async function runFrom(model: Model, ids: readonly number[], hidden0: Float32Array, names: string[], run: RunContext) {
-  const session = await statesSession(model, names);
   const T = ids.length;
-  const logits = model.signature.logits;
-  const [out] = await runBatched(
+  const later = names.slice(1).map((_, l) => hiddenSite(l + 1));
+  const [out] = await runWithHooks(
     model,
     [ids],
-    (batch) => ({
-      states: [hidden0, ...names.slice(1).map((n) => batch.output(n).data.slice())],
-      logits: { data: batch.output(logits).data.slice(), dims: batch.output(logits).dims },
-    }),
     {
-      session,
-      outputs: [logits, ...names.slice(1)],
-      run,
-      extraFeeds: () => ({ [CUT_INPUT]: new ort.Tensor('float32', hidden0, [1, T, hidden0.length / T]) }),
+      write: { embed: replaceWith(() => ({ data: hidden0, dims: [1, T, hidden0.length / T] })) },
+      read: later,
     },
+    run,
   );
-  return out;
+  return {
+    states: [hidden0, ...later.map((site) => out.cache.get(site).data)],
+    logits: { data: out.logits.data, dims: [1, ...out.logits.dims] },
+  };
 }
 
 function scoreOf(model: Model, target: Target, data: Float32Array, dims: readonly number[], row: number): number {

@@ -43,7 +43,7 @@ function kindOf(name: HookName): string {
 }
 
 /** Copy row `row` of a batch tensor [batch, ...], cutting its position axes from `padded` to `length`. */
-function sliceRow(
+export function sliceRow(
   data: Float32Array,
   dims: readonly number[],
   row: number,

@@ -1,0 +1,96 @@
+import { usageError } from '../errors.js';
+import type { Model } from '../model/types.js';
+import { headOutputs } from '../onnx/headOutputs.js';
+import { readGraph } from '../model/load.js';
+import { derivedOnce } from './derived.js';
+
+/**
+ * Hook sites, named by the model's structure (found in the graph, not from its node names), as
+ * TransformerLens names its hook points. A site's tensor, for one sequence at its own length:
+ */
+/** The embeddings as the first layer reads them (token + position) // [position, d_model] */
+export type EmbedSite = 'embed';
+/** The residual stream entering / leaving layer L // [position, d_model] */
+export type ResidSite = `layer.${number}.resid.${'pre' | 'post'}`;
+/** The feed-forward activation inside layer L (after its nonlinearity) // [position, d_mlp] */
+export type MlpSite = `layer.${number}.mlp.act`;
+/** One head's output before the heads are merged (probabilities × values) // [position, d_head] */
+export type HeadSite = `layer.${number}.attn.head.${number}.out`;
+/** Layer L's attention probabilities // [head, query, key] */
+export type PatternSite = `layer.${number}.attn.pattern`;
+export type Site = EmbedSite | ResidSite | MlpSite | HeadSite | PatternSite;
+
+export type SiteKind = 'embed' | 'resid' | 'mlp' | 'head' | 'pattern';
+
+/** Axis names of a site's per-sequence tensor, by kind. */
+export const SITE_AXES = {
+  embed: ['position', 'd_model'],
+  resid: ['position', 'd_model'],
+  mlp: ['position', 'd_mlp'],
+  head: ['position', 'd_head'],
+  pattern: ['head', 'query', 'key'],
+} as const satisfies Record<SiteKind, readonly string[]>;
+
+/** Per kind, the axes of a batch tensor [batch, ...] that run over positions (padded in a batch). */
+export const SEQUENCE_AXES: Record<SiteKind, number[]> = {
+  embed: [0],
+  resid: [0],
+  mlp: [0],
+  head: [0],
+  pattern: [1, 2],
+};
+
+/** Where a site lives in the graph: its tensor and, for a head, which slice of axis 1 of that tensor. */
+export interface ResolvedSite {
+  site: Site;
+  kind: SiteKind;
+  layer: number;
+  /** The graph tensor: [batch, position, width], or for heads and patterns [batch, head, query, ·]. */
+  tensor: string;
+  head: number | null;
+}
+
+const PATTERN = /^(?:embed|layer\.(\d+)\.(?:resid\.(pre|post)|mlp\.act|attn\.pattern|attn\.head\.(\d+)\.out))$/;
+
+export function kindOf(site: string): SiteKind | null {
+  if (!PATTERN.test(site)) return null;
+  if (site === 'embed') return 'embed';
+  if (site.includes('.resid.')) return 'resid';
+  if (site.endsWith('.mlp.act')) return 'mlp';
+  return site.endsWith('.pattern') ? 'pattern' : 'head';
+}
+
+/** Per layer, the heads' output tensors, found once per graph. */
+function headTensors(model: Model, probs: readonly string[]): Promise<string[]> {
+  return derivedOnce(model, 'hooks|heads', async () => headOutputs(readGraph(model), probs));
+}
+
+/** Find a site's tensor in the model's graph; a site the model does not have is a usage error naming it. */
+export async function resolveSite(model: Model, site: Site): Promise<ResolvedSite> {
+  const kind = kindOf(site);
+  if (!kind) throw usageError(`'${site}' is not a hook site (embed, layer.L.resid.pre|post, layer.L.mlp.act, ...)`);
+  const { structure } = await model.instrumented();
+  const m = PATTERN.exec(site)!;
+  const layer = site === 'embed' ? 0 : Number(m[1]);
+  const missing = () => usageError(`'${model.id}' has no hook site ${site} (${structure.layers.length} layers)`);
+  if (layer >= structure.layers.length) throw missing();
+  let tensor: string | null | undefined;
+  if (kind === 'embed') tensor = structure.hiddenStates[0];
+  else if (kind === 'resid') tensor = structure.hiddenStates[layer + (m[2] === 'post' ? 1 : 0)];
+  else if (kind === 'mlp') tensor = structure.mlp[layer];
+  else if (kind === 'pattern') tensor = structure.layers[layer].probs;
+  else
+    tensor = (
+      await headTensors(
+        model,
+        structure.layers.map((s) => s.probs),
+      )
+    )[layer];
+  if (!tensor) throw missing();
+  return { site, kind, layer, tensor, head: kind === 'head' ? Number(m[3]) : null };
+}
+
+/** The site of hidden state `l` (0 = the embeddings, l = the residual stream after layer l). */
+export function hiddenSite(l: number): EmbedSite | ResidSite {
+  return l === 0 ? 'embed' : `layer.${l - 1}.resid.post`;
+}
