@@ -136,10 +136,12 @@ export async function directionalDerivatives(
   data: { states: Float32Array[]; ids: number[][]; special: boolean[][] },
   directions: ArrayLike<number>[],
 ): Promise<number[][]> {
-  if (target.kind === 'continuation') throw usageError('TCAV targets a label or a next token');
+  const heads = data.ids.map((ids) => targetHead(target, ids.length));
+  // The hidden states are the prompt's own: a target that appends tokens (a continuation) has none to read.
+  if (heads.some((h) => h.extra.length > 0)) throw usageError('TCAV targets a label or a next token');
   const gs = await gradientSession(model, { kind: 'hidden', layer }, headScoreOf(target));
   const rows = data.states.map((state, i) => {
-    const head = targetHead(target, data.ids[i].length);
+    const head = heads[i];
     return {
       ids: data.ids[i],
       cut: state,
