@@ -10,3 +10,8 @@ export type {
   TargetReads,
   TargetRequest,
 } from './target/kind.js';
+export { registerGrouping, registerMethod, registerTarget, loadPlugin, type Plugin } from './plugins.js';
+export { fullCoalition } from './masking/replacement.js';
+export type { AttributionMethod, ExplainContext, MethodResult } from './methods/types.js';
+export type { Grouping } from './masking/types.js';
+export { checkMethod, type CheckResult } from './methods/conformance.js';
