@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   report: async () => (await import('./report.js')).reportCommand(),
   serve: async () => (await import('./serve.js')).serveCommand(),
   bench: async () => (await import('./bench.js')).benchCommand(),
+  'check-method': async () => (await import('./check-method.js')).checkMethodCommand(),
 };
 
 /** The program with `only` (a subcommand's name) or, without it or for any other word, every subcommand. */
@@ -66,8 +67,10 @@ function refuseEmptyValues(action: Command): void {
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
   try {
-    const program = await buildProgram(argv[2]);
-    await program.parseAsync(argv);
+    // Plugins first (--plugin FILE, ./interp.config.js): their methods' parameters become flags.
+    const args = await (await import('../src/plugins.js')).loadCliPlugins(argv);
+    const program = await buildProgram(args[2]);
+    await program.parseAsync(args);
     return ExitCode.ok;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -13,6 +13,7 @@ export interface TargetFlags {
   target?: string;
   score?: string;
   continuation?: string;
+  targetKind?: string;
 }
 
 /** What to explain or score: a label, a next token or a continuation, and the score read from it. */
@@ -20,13 +21,15 @@ export function addTargetOptions(cmd: Command, describe: { target: string; conti
   return cmd
     .option('--target <target>', describe.target)
     .option('--score <kind>', 'classifier score: probability, logit or log-odds (default: probability)')
-    .option('--continuation <text>', describe.continuation);
+    .option('--continuation <text>', describe.continuation)
+    .option('--target-kind <name>', "a registered target kind (a plugin's); default: the model's task picks one");
 }
 
 export const targetOf = (flags: TargetFlags): TargetRequest => ({
   target: flags.target,
   score: flags.score,
   continuation: flags.continuation,
+  kind: flags.targetKind,
 });
 
 export interface MaskingFlags {

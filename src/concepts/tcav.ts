@@ -3,6 +3,7 @@ import type { Model } from '../model/types.js';
 import { gradientsAt } from '../runtime/gradientsAt.js';
 import { hiddenSite } from '../runtime/sites.js';
 import type { Target } from '../target/target.js';
+import { targetHead } from '../target/registry.js';
 import { encodeText } from '../text/encode.js';
 import { solve } from '../util/maths.js';
 import { Rng } from '../util/rng.js';
@@ -137,7 +138,9 @@ export async function directionalDerivatives(
   data: { states: Float32Array[]; ids: number[][]; special: boolean[][] },
   directions: ArrayLike<number>[],
 ): Promise<number[][]> {
-  if (target.kind === 'continuation') throw usageError('TCAV targets a label or a next token');
+  // The hidden states are the prompt's own: a target that appends tokens (a continuation) has none to read.
+  if (data.ids.some((ids) => targetHead(target, ids.length).extra.length > 0))
+    throw usageError('TCAV targets a label or a next token');
   // gradientsAt reads the states at the site itself: the values of `data.states`, read from the same graph.
   const site = hiddenSite(layer);
   const out = await gradientsAt(model, data.ids, [site], target);

@@ -28,7 +28,7 @@ import {
 } from '../onnx/scoreHead.js';
 import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
-import { lastLogits, type Target } from '../target/target.js';
+import { lastLogits } from '../target/target.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { moduleHash } from '../util/paths.js';
 
@@ -109,9 +109,7 @@ function overrideKey(overrides?: RuleOverrides): string {
     .join('|')}`;
 }
 
-export function headScoreOf(target: Target): HeadScore {
-  return target.kind === 'label' ? target.score : 'log-probability';
-}
+export { headScoreOf, targetHead } from '../target/registry.js';
 
 /** The model's forward-and-backward session for one gradient source and score; built once per graph, cached in memory and on disk. */
 export function gradientSession(
@@ -472,28 +470,6 @@ export async function runGradients(
     { session: gs.session, outputs, extraFeeds, batchTokens: gradientBatchTokens(model), run, backward: true },
   );
   return results;
-}
-
-/** The target as head inputs for a prompt of `promptLength` tokens; `extra` is appended to the prompt (a continuation). */
-export function targetHead(
-  target: Target,
-  promptLength: number,
-): { positions: number[]; index: number[]; weight: number[]; extra: number[] } {
-  switch (target.kind) {
-    case 'label':
-      return { positions: [], index: [target.index], weight: [1], extra: [] };
-    case 'next-token':
-      return { positions: [promptLength - 1], index: [target.tokenId], weight: [1], extra: [] };
-    case 'continuation': {
-      const k = target.tokenIds.length;
-      return {
-        positions: target.tokenIds.map((_, j) => promptLength - 1 + j),
-        index: [...target.tokenIds],
-        weight: target.tokenIds.map(() => (target.reduce === 'sum' ? 1 : 1 / k)),
-        extra: target.tokenIds,
-      };
-    }
-  }
 }
 
 /**

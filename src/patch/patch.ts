@@ -7,9 +7,8 @@ import { replaceWith, runWithHooks } from '../runtime/hooks.js';
 import { hiddenSite } from '../runtime/sites.js';
 import {
   describeTarget,
-  labelScore,
-  logProbAt,
   resolveTarget,
+  targetKind,
   type Target,
   type TargetDescriptor,
   type TargetRequest,
@@ -100,10 +99,13 @@ async function runFrom(model: Model, ids: readonly number[], hidden0: Float32Arr
 }
 
 function scoreOf(model: Model, target: Target, data: Float32Array, dims: readonly number[], row: number): number {
-  if (target.kind === 'label') return labelScore(data, row * dims[1], dims[1], target.index, target.score);
-  if (target.kind !== 'next-token') throw usageFault('target', 'patch scores a label or a next token');
+  const record = targetKind(target.kind);
   const [T, V] = [dims[1], dims[2]];
-  return logProbAt(data, (row * T + T - 1) * V, V, target.tokenId);
+  const { positions, extra } = record.reads(target, T);
+  if (extra.length > 0)
+    throw usageFault('target', 'patch scores a target read from the prompt alone, not a continuation');
+  if (model.task === 'classification') return record.score(target, () => ({ data, offset: row * T, vocab: T }));
+  return record.score(target, (k) => ({ data, offset: (row * T + positions[k]) * V, vocab: V }));
 }
 
 /** Restore the clean state at every position of each layer in turn (one batch of T rows per layer). */

@@ -241,7 +241,7 @@ export function attentionText(view: AttentionView, top?: number): string {
     const rows = gradient.importance.filter((r) => layer === undefined || r.layer === layer);
     return importanceTable(
       rows,
-      `heads ranked by importance to ${target.kind === 'label' ? `label '${target.name}'` : `next token '${visible(target.name)}'`}: Σ |A ⊙ ∂score/∂A|`,
+      `heads ranked by importance to ${target.kind.replace('-', ' ')} '${visible(target.name)}': Σ |A ⊙ ∂score/∂A|`,
       top,
     );
   }

@@ -11,6 +11,7 @@ import type { GenerationAttribution } from '../generate.js';
 import { methodNamed } from '../methods/config.js';
 import type { Model } from '../model/types.js';
 import { countingPasses } from '../runtime/limits.js';
+import { targetKind } from '../target/registry.js';
 import { spearman } from '../util/stats.js';
 import {
   withSummaryOf,
@@ -43,8 +44,6 @@ function strongest(result: Attribution, sign: 1 | -1): number[] {
 }
 
 /** "sum log-probability" reads as "summed log-probability". */
-const scoreWords = (score: string) => score.replace(/^sum /, 'summed ');
-
 /** A feature by its text, and by its position where the same text occurs more than once. */
 function featureName(r: Attribution, i: number, value?: string): string {
   const f = r.features[i];
@@ -60,21 +59,15 @@ const NEGLIGIBLE = 5e-4;
 
 /** What the score is, in words: "the probability of POSITIVE", "the log-probability of “ there”". */
 function scoreName(r: Attribution): string {
-  const t = r.target;
-  if (t.kind === 'label') return `the ${t.score} of ${t.name}`;
-  if (t.kind === 'next-token') return `the log-probability of the next token ${quoted(t.name)}`;
-  return `the ${scoreWords(t.score)} of the continuation ${quoted(t.name)}`;
+  return targetKind(r.target.kind).summary.score(r.target);
 }
 
 function predictionClaim(model: Model, r: Attribution): Candidate {
-  const t = r.target;
-  const value = scoreText(r.fullScore, t.score);
-  const text =
-    t.kind === 'label'
-      ? `${modelName(model)} predicts ${t.name} (${t.score} ${value}).`
-      : t.kind === 'next-token'
-        ? `${modelName(model)} gives the next token ${quoted(t.name)} a log-probability of ${value}.`
-        : `${modelName(model)} gives the continuation ${quoted(t.name)} a ${scoreWords(t.score)} of ${value}.`;
+  const text = targetKind(r.target.kind).summary.prediction(
+    r.target,
+    modelName(model),
+    scoreText(r.fullScore, r.target.score),
+  );
   return { text, evidence: ['/target', '/fullScore'] };
 }
 

@@ -70,7 +70,7 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
       );
       for (let i = 0; i < rows.length; i++) {
         const own = await plainForward(classifier, encodings[i].ids);
-        expect(batched[i]).toBeCloseTo(softmax(own.data)[target.index], 5);
+        expect(batched[i]).toBeCloseTo(softmax(own.data)[target.index as number], 5);
       }
     }
     const predicted = await resolveTarget(classifier, encodings[0].ids, {});
@@ -100,7 +100,7 @@ describe.skipIf(skipWithoutShared)('engine on the shared real models', () => {
   it('continues "Once upon a time" as the model card says', async () => {
     const e = encodeText(lm, 'Once upon a time');
     const target = await resolveTarget(lm, e.ids, { continuation: ', there was a little girl named Lily.' }, e.text);
-    const lps = await continuationLogProbs(lm, e.ids, (target as { tokenIds: number[] }).tokenIds);
+    const lps = await continuationLogProbs(lm, e.ids, target.tokenIds as number[]);
     // Greedy decoding produces this text, so each token is likely.
     for (const lp of lps) expect(lp).toBeGreaterThan(Math.log(0.2));
   });
