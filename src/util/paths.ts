@@ -35,8 +35,8 @@ const checkedCacheDirs = new Map<string, string>();
 
 /**
  * $INTERP_CACHE_DIR as a folder that can hold files. Under /proc, Node's recursive mkdir never returns
- * (each level answers ENOENT, and it retries), so a folder on a kernel file system is refused, as is a
- * path through a file.
+ * (each level answers ENOENT, and it retries), so a folder on a kernel file system is refused. A file in
+ * the way is left to the cache's writer, which runs from memory and says so.
  */
 function checkedCacheDir(chosen: string): string {
   let dir = checkedCacheDirs.get(chosen);
@@ -45,8 +45,6 @@ function checkedCacheDir(chosen: string): string {
   let existing = dir;
   while (!fs.existsSync(existing)) existing = path.dirname(existing);
   const refuse = (why: string) => usageError(`INTERP_CACHE_DIR '${chosen}' ${why}: give a folder on a disk`);
-  if (!fs.statSync(existing).isDirectory())
-    throw refuse(existing === dir ? 'is a file, not a folder' : `lies under the file '${existing}'`);
   if (PSEUDO_FILE_SYSTEMS.has(fs.statfsSync(existing).type))
     throw refuse('is on a kernel file system that holds no files');
   checkedCacheDirs.set(chosen, dir);
