@@ -114,7 +114,7 @@ function checkForm(name: string, open: () => Promise<Model>) {
       const score = async (site: Site, u: Float32Array, eps: number) => {
         const write = { [site]: (v: Tensor) => ({ data: v.data.map((x, k) => x + eps * u[k]), dims: v.dims }) };
         const [r] = await runWithHooks(model, [ids], { write });
-        return logProbAt(r.logits.data, (ids.length - 1) * V, V, target.tokenId);
+        return logProbAt(r.logits.data, (ids.length - 1) * V, V, target.tokenId as number);
       };
       const sites: GradientSite[] = ['layer.0.mlp.act', 'layer.1.resid.pre', 'embed'];
       const [g] = await gradientsAt(model, [ids], sites, target);
@@ -131,7 +131,7 @@ function checkForm(name: string, open: () => Promise<Model>) {
         expect(Math.abs(fd - exact), site).toBeLessThan(2e-4 + 2e-3 * Math.abs(exact));
       }
       const [plain] = await runWithHooks(model, [ids]);
-      expect(g.score).toBeCloseTo(logProbAt(plain.logits.data, (ids.length - 1) * V, V, target.tokenId), 4);
+      expect(g.score).toBeCloseTo(logProbAt(plain.logits.data, (ids.length - 1) * V, V, target.tokenId as number), 4);
     });
   });
 }
