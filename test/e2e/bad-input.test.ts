@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProgram, main } from '../../commands/cli.js';
+import { buildProgram } from '../../commands/cli.js';
 import { allMethodOptions, methodNamed } from '../../src/methods/config.js';
 import { tempDir } from '../helpers.js';
+import { runInProcess, type Outcome } from '../support/inProcess.js';
 
 /**
  * The bad-input corpus: every numeric flag of every subcommand at negative, not-a-number, huge and wrongly
@@ -13,35 +14,7 @@ import { tempDir } from '../helpers.js';
  * runs in-process (the same `main` the bin calls), so that hundreds of cases take seconds.
  */
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(args: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  const capture =
-    (sink: (s: string) => void) =>
-    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-      const done = rest.find((r) => typeof r === 'function') as ((e?: Error) => void) | undefined;
-      done?.();
-      return true;
-    };
-  process.stdout.write = capture((s) => (stdout += s)) as typeof process.stdout.write;
-  process.stderr.write = capture((s) => (stderr += s)) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'interp', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const run = runInProcess;
 
 function expectClean(r: Outcome, code: number, label: string): void {
   expect(r.code, `${label}: ${r.stderr}`).toBe(code);
