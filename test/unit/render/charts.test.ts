@@ -58,7 +58,8 @@ describe('charts', () => {
     expect(spec.spec.encoding.x.axis).toMatchObject({ labelAngle: -90, labelLimit: 60 });
   });
 
-  it('onnxruntime speaks on stderr only of errors', () => {
-    expect(sessionOptions().logSeverityLevel).toBe(3);
+  // Level 3 (error) still let onnxruntime's red kernel line through on a failed run; interp says it in one line itself.
+  it('onnxruntime speaks on stderr only when fatal', () => {
+    expect(sessionOptions().logSeverityLevel).toBe(4);
   });
 });
