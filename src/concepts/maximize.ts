@@ -1,7 +1,8 @@
-import { runtimeError } from '../errors.js';
 import { gradientSession, runGradients } from '../gradients/session.js';
 import type { Model } from '../model/types.js';
-import { runWithCache, type HookName } from '../runtime/activations.js';
+import type { HookName } from '../runtime/activations.js';
+import { runWithHooks, type Site } from '../runtime/hooks.js';
+import { hiddenSite, resolveSite } from '../runtime/sites.js';
 import type { RunContext } from '../runtime/context.js';
 import { Rng } from '../util/rng.js';
 
@@ -33,22 +34,25 @@ export interface Unit {
 
 /** The unit's activation at `position` of each sequence, read as the corpus pass reads it. */
 async function activations(model: Model, unit: Unit, seqs: number[][], position: number, run: RunContext) {
-  const caches = await runWithCache(model, seqs, [unit.hook], run);
-  return caches.map((c) => {
-    const { data, dims } = c.get(unit.hook);
+  const site = siteOf(unit.hook);
+  const runs = await runWithHooks(model, seqs, { read: [site] }, run);
+  return runs.map(({ cache }) => {
+    const { data, dims } = cache.get(site); // [position, width]
     let a = 0;
     for (let j = 0; j < dims[1]; j++) a += unit.weights[j] * data[position * dims[1] + j];
     return a;
   });
 }
 
+/** The hook site of a corpus hook: a hidden state or a feed-forward activation. */
+function siteOf(hook: HookName): Site {
+  const layer = Number(/\d+/.exec(hook)![0]);
+  return hook.startsWith('mlp.') ? `layer.${layer}.mlp.act` : hiddenSite(layer);
+}
+
 /** The tensor behind a hook in the model's graph. */
 async function tensorOf(model: Model, hook: HookName): Promise<string> {
-  const { structure } = await model.instrumented();
-  const layer = Number(/\d+/.exec(hook)![0]);
-  const tensor = hook.startsWith('mlp.') ? structure.mlp[layer] : structure.hiddenStates[layer];
-  if (!tensor) throw runtimeError(`'${model.id}' has no tensor for ${hook}`);
-  return tensor;
+  return (await resolveSite(model, siteOf(hook))).tensor;
 }
 
 /**

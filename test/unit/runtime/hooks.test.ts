@@ -8,7 +8,7 @@ import { runPatchedHeads } from '../../../src/patch/heads.js';
 import { runWithCache, type HookName } from '../../../src/runtime/activations.js';
 import { RunContext } from '../../../src/runtime/context.js';
 import { gradientsAt, type GradientSite } from '../../../src/runtime/gradientsAt.js';
-import { runWithHooks, type Site, type Tensor } from '../../../src/runtime/hooks.js';
+import { runWithHooks, type HookContext, type Site, type Tensor } from '../../../src/runtime/hooks.js';
 import { logProbAt, resolveTarget } from '../../../src/target/target.js';
 import { encodeText } from '../../../src/text/encode.js';
 import { Rng } from '../../../src/util/rng.js';
@@ -64,7 +64,12 @@ function checkForm(name: string, open: () => Promise<Model>) {
     it('an identity write at every kind of site gives back the unhooked output exactly', async () => {
       const sites: Site[] = ['embed', 'layer.0.attn.head.0.out', 'layer.0.mlp.act', 'layer.1.resid.pre'];
       const plain = await runWithHooks(model, seqs);
-      const hooked = await runWithHooks(model, seqs, { write: Object.fromEntries(sites.map((s) => [s, identity])) });
+      const called: string[] = [];
+      const spy = (v: Tensor, ctx: HookContext) => (called.push(`${ctx.site} [${v.dims}]`), identity(v));
+      const hooked = await runWithHooks(model, seqs, { write: Object.fromEntries(sites.map((s) => [s, spy])) });
+      // One batch of both rows, padded to the longer: each hook saw [batch, position, width].
+      expect(called.map((c) => c.split(' ')[0])).toEqual(sites);
+      called.forEach((c) => expect(c).toMatch(new RegExp(`\\[2,${seqs[1].length},\\d+\\]$`)));
       seqs.forEach((_, i) => expect(hooked[i].logits.data).toEqual(plain[i].logits.data));
       expect(plain[1].logits.dims).toEqual([seqs[1].length, model.config.vocab_size]);
     });
@@ -158,3 +163,6 @@ describe('runWithHooks on the planted induction model', () => {
     await expect(runWithHooks(lm, [[2, 3]], { read: ['layer.7.resid.post'] })).rejects.toThrow(/no hook site layer\.7/);
   });
 });
+
+const LLAMA = path.join(repoRoot, '..', 'shared', 'models', 'llama-stories260k-kv');
+checkForm('the shared grouped-query llama', () => loadModel(LLAMA));
