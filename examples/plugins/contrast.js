@@ -41,6 +41,8 @@ export const contrast = {
     prediction: (d, model, value) =>
       `${model} prefers ${d.name.replace('/', ' over ')} by a log-probability of ${value}.`,
   },
+  // What `interp check-method` scores on the CPU and by the graph head.
+  example: { model: 'tiny-lm', text: 'Once upon a time there was', request: { target: ' a/ the' } },
 };
 
 export default { targets: [contrast] };

@@ -5,6 +5,8 @@ import { loadModel } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { spearman } from '../util/stats.js';
 import { methodNamed } from './config.js';
+import { scoreBothWays } from '../target/agreement.js';
+import type { TargetKind } from '../target/kind.js';
 import type { AttributionMethod } from './types.js';
 
 /** One conformance check's outcome: what it checks, whether it passed, and what was measured. */
@@ -102,12 +104,32 @@ export async function checkMethod(name: string): Promise<CheckResult[]> {
   return results;
 }
 
-/** Load a plugin file and check each method it registers: the work of `interp check-method`. */
-export async function checkPluginMethods(file: string): Promise<{ method: string; results: CheckResult[] }[]> {
+/** The example a target kind declares, scored on the CPU and by its graph head: they agree to 1e-5. */
+async function checkTarget(kind: TargetKind): Promise<CheckResult> {
+  const check = 'CPU score = graph head';
+  if (!kind.example) return { check, pass: false, detail: 'the kind declares no example to score' };
+  try {
+    const { model, text, request } = kind.example;
+    const [cpu, graph] = await scoreBothWays(await loadModel(model), text, { ...request, kind: kind.kind });
+    const gap = Math.abs(cpu - graph);
+    return {
+      check,
+      pass: gap < 1e-5,
+      detail: `CPU ${cpu.toFixed(6)}, graph ${graph.toFixed(6)}: |Δ| = ${gap.toExponential(2)} (< 1e-5)`,
+    };
+  } catch (e) {
+    return { check, pass: false, detail: (e as Error).message.split('\n')[0] };
+  }
+}
+
+/** Load a plugin file and check each method and target kind it registers: the work of `interp check-method`. */
+export async function checkPlugin(file: string): Promise<{ name: string; results: CheckResult[] }[]> {
   const { loadPlugin } = await import('../plugins.js');
   const plugin = await loadPlugin(file);
-  if (!plugin.methods?.length) throw usageError(`plugin '${file}' registers no methods to check`);
+  if (!plugin.methods?.length && !plugin.targets?.length)
+    throw usageError(`plugin '${file}' registers no methods or target kinds to check`);
   const out = [];
-  for (const m of plugin.methods) out.push({ method: m.name, results: await checkMethod(m.name) });
+  for (const m of plugin.methods ?? []) out.push({ name: m.name, results: await checkMethod(m.name) });
+  for (const t of plugin.targets ?? []) out.push({ name: `target ${t.kind}`, results: [await checkTarget(t)] });
   return out;
 }

@@ -64,4 +64,6 @@ export interface TargetKind<T extends Target = Target> {
     score(d: TargetDescriptor): string;
     prediction(d: TargetDescriptor, model: string, value: string): string;
   };
+  /** A model (embedded id or folder), text and request that `interp check-method` scores both ways (plugins). */
+  example?: { model: string; text: string; request: TargetRequest };
 }

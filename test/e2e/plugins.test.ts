@@ -51,7 +51,7 @@ describe('example plugins through the CLI', () => {
     expect(JSON.parse(both.stdout).target).toMatchObject({ kind: 'contrast', name: ' a/ the' });
   });
 
-  it('check-method passes the example method, fails a broken copy (exit 3), refuses a non-plugin (exit 2)', async () => {
+  it('check-method passes both examples, fails broken copies (exit 3), refuses a non-plugin (exit 2)', async () => {
     const ok = await runCli(['check-method', METHOD]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).not.toContain('FAIL');
@@ -66,6 +66,18 @@ describe('example plugins through the CLI', () => {
     const bad = await runCli(['check-method', path.join(dir, 'broken.js')]);
     expect(bad.code).toBe(3);
     expect(bad.stdout).toMatch(/determinism.*FAIL/);
+    // The target's graph head weighs the second token twice: its CPU score and graph head disagree.
+    expect((await runCli(['check-method', TARGET])).code).toBe(0);
+    fs.writeFileSync(
+      path.join(dir, 'broken-target.js'),
+      fs
+        .readFileSync(TARGET, 'utf8')
+        .replace("'interp-cli'", JSON.stringify(dist))
+        .replace('weight: [1, -1]', 'weight: [1, -2]'),
+    );
+    const badTarget = await runCli(['check-method', path.join(dir, 'broken-target.js')]);
+    expect(badTarget.code).toBe(3);
+    expect(badTarget.stdout).toMatch(/graph head.*FAIL/);
     fs.writeFileSync(path.join(dir, 'not-a-plugin.js'), 'export default 42;\n');
     const none = await runCli(['check-method', path.join(dir, 'not-a-plugin.js')]);
     expect(none.code).toBe(2);

@@ -1,15 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: the example plugin is plain JavaScript, as users copy it.
 import { contrast } from '../../../examples/plugins/contrast.js';
-import { gradientContext } from '../../../src/gradients/context.js';
-import { buildFeatures } from '../../../src/masking/registry.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
 import type { TargetKind, TargetRequest } from '../../../src/target/kind.js';
+import { scoreBothWays } from '../../../src/target/agreement.js';
 import { labelTarget } from '../../../src/target/label.js';
 import { registerTargetKind, targetKinds } from '../../../src/target/registry.js';
-import { resolveTarget, scoreSequences } from '../../../src/target/target.js';
-import { encodeText } from '../../../src/text/encode.js';
 
 type Case = { model: 'sst2-tiny' | 'tiny-lm'; request: TargetRequest };
 const TEXTS = { 'sst2-tiny': 'the movie was great but the plot was dull', 'tiny-lm': 'Once upon a time there was' };
@@ -35,16 +32,8 @@ const broken: TargetKind = {
 
 const models: Partial<Record<Case['model'], Model>> = {};
 
-/** The target's score on the CPU and from the gradient graph's score head, on the model's text. */
-async function bothScores(c: Case): Promise<[number, number]> {
-  const model = (models[c.model] ??= await loadModel(c.model));
-  const encoding = encodeText(model, TEXTS[c.model]);
-  const target = await resolveTarget(model, encoding.ids, c.request, encoding.text);
-  const [cpu] = await scoreSequences(model, target, [encoding.ids]);
-  const ctx = await gradientContext(model, encoding, buildFeatures(encoding, 'token'), target, 'zero');
-  const [graph] = await ctx.run([ctx.input]);
-  return [cpu, graph.score];
-}
+const bothScores = async (c: Case) =>
+  scoreBothWays((models[c.model] ??= await loadModel(c.model)), TEXTS[c.model], c.request);
 
 describe('target records: the CPU score and the in-graph score head agree', () => {
   beforeAll(() => {
