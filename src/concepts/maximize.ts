@@ -21,7 +21,12 @@ export interface MaximizeRequest {
 
 export interface Maximized {
   start: { text: string; activation: number };
-  best: { text: string; tokens: string[]; activation: number }[];
+  best: { text: string; tokens: string[]; ids: number[]; activation: number }[];
+  /**
+   * True when every sequence tried decodes to a text that tokenizes back to it, so each activation is the one
+   * its printed text gives. False only where the start itself does not round-trip (then no swap is refused).
+   */
+  roundTrip: boolean;
   steps: number;
   forwardPasses: number;
   backwardPasses: number;
@@ -71,6 +76,12 @@ export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest,
   const nonZero = Array.from(unit.weights.keys()).filter((j) => unit.weights[j] !== 0);
   const rng = new Rng(r.seed);
   const decode = (ids: number[]) => model.tokenizer.decode(ids, { skip_special_tokens: true });
+  // A swap may give ids no text tokenizes to ("`" + "##tec"): its activation would not be the printed text's.
+  const roundTrips = (seq: number[]) => {
+    const again = model.tokenizer.encode(decode(seq)) as number[];
+    return again.length === seq.length && again.every((v, i) => v === seq[i]);
+  };
+  const roundTrip = roundTrips(r.start);
   let ids = [...r.start];
   const [first] = await activations(model, unit, [ids], r.position, run);
   let current = first;
@@ -111,9 +122,9 @@ export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest,
       const k = rng.int(free.length);
       const next = [...ids];
       next[free[k]] = proposals[k][rng.int(proposals[k].length)];
-      if (!seen.has(next.join(','))) tries.push(next);
+      if (!seen.has(next.join(',')) && (!roundTrip || roundTrips(next))) tries.push(next);
     }
-    if (tries.length === 0) break;
+    if (tries.length === 0) continue; // every swap drawn was seen or does not round-trip: draw again
     const scores = await activations(model, unit, tries, r.position, run);
     tries.forEach((t, i) => seen.set(t.join(','), scores[i]));
     const best = scores.reduce((b, v, i) => (v > scores[b] ? i : b), 0);
@@ -125,11 +136,12 @@ export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest,
     .slice(0, 5)
     .map(([key, activation]) => {
       const seq = key.split(',').map(Number);
-      return { text: decode(seq), tokens: seq.map((id) => model.tokenizer.decode([id])), activation };
+      return { text: decode(seq), tokens: seq.map((id) => model.tokenizer.decode([id])), ids: seq, activation };
     });
   return {
     start: { text: decode(r.start), activation: first },
     best,
+    roundTrip,
     steps,
     forwardPasses: run.forward,
     backwardPasses: run.backward,

@@ -24,7 +24,7 @@ export function topTable(r: TopReport): string {
   if (m)
     parts.push(
       wrapText(
-        `--maximize: from the best corpus context (${formatNumber(m.start.activation)}), ${m.steps} steps, ${m.forwardPasses} forward and ${m.backwardPasses} backward passes`,
+        `--maximize: from the best corpus context (${formatNumber(m.start.activation)}), ${m.steps} steps, ${m.forwardPasses} forward and ${m.backwardPasses} backward passes; ${m.roundTrip ? 'every input found tokenizes back to itself, so its activation is its text’s' : 'the start does not tokenize back to itself: an activation may not be its printed text’s'}`,
       ),
       fittedTable(
         ['activation', 'input found'],

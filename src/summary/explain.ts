@@ -146,7 +146,28 @@ async function removalClaims(model: Model, r: Attribution, p: Prepared): Promise
   return out;
 }
 
-/** What the reader should not be too sure of: sampling noise, path-integral error. */
+/**
+ * LRP's relevance sums to f(x) − f(baseline) only where the model is linear without bias: say how far off it
+ * is, as IG's completeness error is said, so that the relevances are not read as shares of the score change.
+ */
+function conservationClaim(r: Attribution, error: number): Candidate {
+  const pct = (error * 100).toPrecision(2);
+  const { relevanceSum, scoreChange } = r.diagnostics;
+  const sums =
+    typeof relevanceSum === 'number' && typeof scoreChange === 'number'
+      ? ` (${relevanceSum.toPrecision(3)} against ${scoreChange.toPrecision(3)})`
+      : '';
+  const verdict =
+    error <= 0.05
+      ? ''
+      : `; the rest is absorbed by biases, nonlinearities${r.target.score === 'probability' ? ' and the probability score (--score logit conserves more)' : ''}, so read the relevances as a ranking, not as shares of the change`;
+  return {
+    text: `The relevances of ${r.method} miss f(x) − f(baseline) by ${pct} %${sums}${verdict}.`,
+    evidence: ['/diagnostics/conservationError', '/diagnostics/relevanceSum', '/diagnostics/scoreChange'],
+  };
+}
+
+/** What the reader should not be too sure of: sampling noise, path-integral error, LRP's conservation. */
 async function uncertaintyClaims(model: Model, request: ExplainRequest, r: Attribution): Promise<Candidate[]> {
   const d = r.diagnostics;
   const method = methodNamed(r.method);
@@ -167,6 +188,7 @@ async function uncertaintyClaims(model: Model, request: ExplainRequest, r: Attri
       },
     ];
   }
+  if (typeof d.conservationError === 'number') return [conservationClaim(r, d.conservationError)];
   if (!method.sampling || d.mode === 'exact') return [];
   // No standard error of its own: measure the sampling noise by a rerun under the next seed.
   const { result: again, passes } = await countingPasses(() =>
