@@ -12,7 +12,7 @@ import * as groups from './groups.js';
 import type { Model } from '../src/model/types.js';
 import { withSummary } from '../src/summary/explain.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
-import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
+import { addMethodOptions, chosenMethods, methodOptionValues } from './options.js';
 
 interface ExplainFlags extends ModelFlags, OutputFlags, groups.TargetFlags, groups.MaskingFlags {
   summary?: boolean;
@@ -79,10 +79,7 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   contentType: 'application/json',
   document: jsonDocument,
   plan: (text, flags) => {
-    if (flags.compare !== undefined && flags.method !== undefined)
-      throw usageError('--method and --compare both choose the methods; give one');
-    const [given, flag] = flags.compare !== undefined ? [flags.compare, '--compare'] : [flags.method, '--method'];
-    const methods = parseMethods(given ?? 'occlusion', flag);
+    const methods = chosenMethods(flags, 'occlusion');
     const request: ExplainRequest = {
       ...{ text: text!, method: methods[0], ...methodOptionValues(flags, methods), target: groups.targetOf(flags) },
       ...{ ...groups.maskingOf(flags), seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1) },

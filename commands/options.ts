@@ -82,6 +82,15 @@ export function parseMethods(raw: string, flag = '--methods'): string[] {
   return methods;
 }
 
+/** `--compare`'s methods, or `--method` (default `fallback`): both at once is a contradiction, not a choice. */
+export function chosenMethods(flags: { method?: string; compare?: string }, fallback: string): string[] {
+  if (flags.compare !== undefined && flags.method !== undefined)
+    throw usageError('--method and --compare both choose the methods; give one');
+  return flags.compare !== undefined
+    ? parseMethods(flags.compare, '--compare')
+    : parseMethods(flags.method ?? fallback, '--method');
+}
+
 /** A core error about a method parameter, worded with this option group's flag prefix. */
 export function withPrefix(e: unknown, prefix: string): unknown {
   if (!(e instanceof InterpError) || !e.param || !prefix) return e;

@@ -1,9 +1,8 @@
 import chalk from 'chalk';
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Comparison } from '../comparison.js';
 import type { Attribution } from '../explain.js';
-import { bar, formatNumber, visible } from './format.js';
+import { bar, fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 /** Ranked table: features by |attribution|, with each one's share of the total |attribution|. */
 export function attributionTable(result: Attribution, top?: number): string {
@@ -12,12 +11,9 @@ export function attributionTable(result: Attribution, top?: number): string {
   const ranked = [...result.features].sort(
     (a, b) => Math.abs(b.attribution) - Math.abs(a.attribution) || a.index - b.index,
   );
-  const table = new Table({
-    head: ['rank', result.granularity, 'pos', 'attribution', 'share', ''],
-    style: { head: [], border: [] },
-  });
-  ranked.slice(0, top ?? ranked.length).forEach((f, r) => {
-    table.push([
+  const rows = ranked
+    .slice(0, top ?? ranked.length)
+    .map((f, r) => [
       r + 1,
       visible(f.text),
       f.index,
@@ -25,10 +21,10 @@ export function attributionTable(result: Attribution, top?: number): string {
       total > 0 ? `${((100 * Math.abs(f.attribution)) / total).toFixed(1)}%` : '-',
       bar(f.attribution, max),
     ]);
-  });
+  const table = fittedTable(['rank', result.granularity, 'pos', 'attribution', 'share', ''], rows, 2);
   const t = result.target;
   const header = `${result.method} on ${result.model} · target ${t.kind} '${visible(t.name)}' (${t.score}) · full ${formatNumber(result.fullScore)} · baseline ${formatNumber(result.baselineScore)} · ${result.forwardPasses} forward passes`;
-  return `${header}\n${table.toString()}\n`;
+  return `${wrapText(header)}\n${table}\n`;
 }
 
 /** Diverging bars in text order, one row per feature, so that 200 tokens stay readable. */
@@ -73,23 +69,23 @@ export function attributionChart(result: Attribution): TopLevelSpec {
 export function comparisonTable(comparison: Comparison, top?: number): string {
   const { results, correlations } = comparison;
   const first = results[0];
-  const table = new Table({
-    head: [first.granularity, ...results.map((r) => r.method)],
-    style: { head: [], border: [] },
-  });
   const order = [...first.features].sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
-  for (const f of order.slice(0, top ?? order.length))
-    table.push([
-      `${f.index}: ${visible(f.text)}`,
-      ...results.map((r) => formatNumber(r.features[f.index].attribution)),
-    ]);
-  const corr = new Table({
-    head: ['spearman', ...results.map((r) => r.method)],
-    style: { head: [], border: [] },
-  });
-  results.forEach((r, i) => corr.push([r.method, ...correlations[i].map((c) => c.toFixed(3))]));
+  const table = fittedTable(
+    [first.granularity, ...results.map((r) => r.method)],
+    order
+      .slice(0, top ?? order.length)
+      .map((f) => [
+        `${f.index}: ${visible(f.text)}`,
+        ...results.map((r) => formatNumber(r.features[f.index].attribution)),
+      ]),
+  );
+  const corr = fittedTable(
+    ['spearman', ...results.map((r) => r.method)],
+    results.map((r, i) => [r.method, ...correlations[i].map((c) => c.toFixed(3))]),
+  );
   const cost = results.map((r) => `${r.method} ${r.forwardPasses}`).join(', ');
-  return `target ${first.target.kind} '${visible(first.target.name)}' (${first.target.score}) · forward passes: ${cost}\n${table.toString()}\n${corr.toString()}\n`;
+  const header = `target ${first.target.kind} '${visible(first.target.name)}' (${first.target.score}) · forward passes: ${cost}`;
+  return `${wrapText(header)}\n${table}\n${corr}\n`;
 }
 
 /** The text with each feature coloured by the sign and size of its attribution (for a terminal). */

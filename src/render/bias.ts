@@ -3,21 +3,26 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { PairsResult } from '../bias/pairs.js';
 import type { SwapResult } from '../bias/swap.js';
 import type { WeatResult } from '../bias/weat.js';
-import { formatNumber, visible } from './format.js';
+import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 const ci = (e: { mean: number; low: number; high: number }) =>
   `${formatNumber(e.mean)} [${formatNumber(e.low)}, ${formatNumber(e.high)}]`;
 
 /** Group means with intervals, the gap and its p-value, and the explanation of the gap when there is one. */
 export function swapTable(r: SwapResult): string {
-  const t = new Table({
-    head: ['group', 'n', `mean ${r.target.name} [95% CI]`],
-    style: { head: [], border: [] },
-  });
-  for (const g of [...r.groups].sort((a, b) => b.mean - a.mean)) t.push([g.group, g.n, ci(g)]);
-  let out = `${r.model} · ${r.target.kind} '${r.target.name}' · max gap ${formatNumber(r.gap.value)} (${r.gap.high} − ${r.gap.low}) · permutation p = ${formatNumber(r.pValue)} (${r.permutations} permutations)\n${t.toString()}\n`;
-  if (r.explanation) {
-    const e = r.explanation;
+  const t = fittedTable(
+    ['group', 'n', `mean ${r.target.name} [95% CI]`],
+    [...r.groups].sort((a, b) => b.mean - a.mean).map((g) => [g.group, g.n, ci(g)]),
+  );
+  let out = `${wrapText(`${r.model} · ${r.target.kind} '${r.target.name}' · max gap ${formatNumber(r.gap.value)} (${r.gap.high} − ${r.gap.low}) · permutation p = ${formatNumber(r.pValue)} (${r.permutations} permutations)`)}\n${t}\n`;
+  if (r.explanation) out += explanationLines(r.explanation);
+  return out;
+}
+
+/** How the template words carry the gap, each line broken to the table width. */
+function explanationLines(e: NonNullable<SwapResult['explanation']>): string {
+  let out = '';
+  {
     const id = e.identity;
     out += `which template words drive ${e.groups[0]} − ${e.groups[1]} (${e.method}), averaged over the templates:\n`;
     out += `  gap ${formatNumber(id.gap)} = masked-template gap ${formatNumber(id.maskedGap)} + word attributions ${formatNumber(id.attributed)} + residual ${formatNumber(id.residual)}\n`;
@@ -31,7 +36,10 @@ export function swapTable(r: SwapResult): string {
       out += `  ${filled}  gap ${formatNumber(tpl.gap)}, masked ${formatNumber(tpl.maskedGap)}: ${words.join(', ')}\n`;
     }
   }
-  return out;
+  return out
+    .split('\n')
+    .map((line) => wrapText(line))
+    .join('\n');
 }
 
 const byMean = (rows: { group: string; mean: number }[]) =>

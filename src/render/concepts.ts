@@ -3,27 +3,22 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { LensResult } from '../concepts/lens.js';
 import type { ClusterReport, FactorsReport, ProjectedToken } from '../concepts/report.js';
 import type { TcavResult } from '../concepts/tcav.js';
-import { formatNumber, visible } from './format.js';
+import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 /** One row per cluster: size, frequent and distinctive tokens, and example contexts. */
 export function clusterTable(r: ClusterReport): string {
-  const t = new Table({
-    head: ['cluster', 'size', 'top tokens', 'most distinctive', 'examples'],
-    style: { head: [], border: [] },
-    colWidths: [9, 7, 26, 30, 60],
-    wordWrap: true,
-  });
-  for (const c of r.clusters) {
-    t.push([
+  const t = fittedTable(
+    ['cluster', 'size', 'top tokens', 'most distinctive', 'examples'],
+    r.clusters.map((c) => [
       c.cluster,
       c.size,
       c.topByFrequency.map((x) => `${visible(x.token)} ${x.count}`).join(', '),
       c.topByDistinctiveness.map((x) => `${visible(x.token)} ×${x.lift.toFixed(1)}`).join(', '),
       c.examples.join('\n'),
-    ]);
-  }
+    ]),
+  );
   const chosen = r.silhouette ? ` (silhouette ${r.silhouette.find((s) => s.k === r.k)?.silhouette.toFixed(3)})` : '';
-  return `k-means at layer ${r.layer} of ${r.model}: ${r.tokens} tokens from ${r.lines} lines, k = ${r.k}${chosen}\n${t.toString()}\n`;
+  return `${wrapText(`k-means at layer ${r.layer} of ${r.model}: ${r.tokens} tokens from ${r.lines} lines, k = ${r.k}${chosen}`)}\n${t}\n`;
 }
 
 /** Tokens in the first two principal components, coloured by cluster (at most 5,000 points). */

@@ -24,8 +24,17 @@ export function visible(text: string): string {
     .replace(/^ +| +$/g, (m) => '␣'.repeat(m.length));
 }
 
-/** Columns for tables: the terminal's width, or 100 when stdout is not a terminal (a file, a pipe, CI logs). */
-export const tableWidth = (): number => (process.stdout.isTTY && process.stdout.columns) || 100;
+/**
+ * Columns for tables: the terminal's width, else $COLUMNS where it is a width (20 or more), else 100 when
+ * stdout is not a terminal (a file, a pipe, CI logs).
+ */
+export const tableWidth = (): number => {
+  const columns = process.env.COLUMNS ?? '';
+  return (
+    (process.stdout.isTTY && process.stdout.columns) ||
+    (/^\d+$/.test(columns) && Number(columns) >= 20 ? Number(columns) : 100)
+  );
+};
 
 const displayWidth = (cell: string) => Math.max(0, ...cell.split('\n').map((line) => [...line].length));
 
@@ -35,7 +44,13 @@ const displayWidth = (cell: string) => Math.max(0, ...cell.split('\n').map((line
  * Tables only: JSON always carries every column.
  */
 export function fittedTable(head: string[], rows: (string | number)[][], keep = 1, width = tableWidth()): string {
-  const cells = rows.map((r) => r.map(String));
+  // Key columns repeat in every part, so a long text there (a sentence) is cut with an ellipsis to leave room.
+  const keyCap = Math.max(8, Math.floor(width * 0.4) - 3);
+  const cut = (cell: string, c: number) =>
+    c < keep && displayWidth(cell) > keyCap && !cell.includes('\n')
+      ? [...cell].slice(0, keyCap - 1).join('') + '…'
+      : cell;
+  const cells = rows.map((r) => r.map((x, c) => cut(String(x), c)));
   // Each column takes its widest cell, one space either side and one border.
   const widths = head.map((h, c) => Math.max(displayWidth(h), ...cells.map((r) => displayWidth(r[c] ?? ''))) + 3);
   const keyWidth = 1 + widths.slice(0, keep).reduce((a, b) => a + b, 0);
