@@ -14,7 +14,8 @@ import type { Model } from './model/types.js';
 import { runBatched } from './runner/runBatched.js';
 import { readAtPositions } from './runner/positions.js';
 import { encodeText } from './text/encode.js';
-import { cacheDir, moduleHash, packageRoot, sampledFileKey } from './util/paths.js';
+import { closureHash } from './util/closure.js';
+import { cacheDir, packageRoot, sampledFileKey } from './util/paths.js';
 import { writeGpt2NoBosExport } from './benchModel/export.js';
 import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
@@ -343,7 +344,9 @@ export function benchModelFolder(spec: string, onProgress?: (message: string) =>
     );
   const key = crypto
     .createHash('sha256')
-    .update(`${sampledFileKey(path.join(tokenizer, 'vocab.json'))}|${moduleHash(import.meta.url, BENCH_MODEL_MODULES)}`)
+    .update(
+      `${sampledFileKey(path.join(tokenizer, 'vocab.json'))}|${closureHash(new URL('./benchModel/export.js', import.meta.url))}`,
+    )
     .digest('hex')
     .slice(0, 16);
   const dir = path.join(cacheDir(), 'bench', `gpt2-small-${key}`);
@@ -355,8 +358,6 @@ export function benchModelFolder(spec: string, onProgress?: (message: string) =>
   }
   return dir;
 }
-
-const BENCH_MODEL_MODULES = ['./benchModel/export', './benchModel/gpt2', './benchModel/weights'];
 
 /** One model and method benched by a child `interp bench --json`, so that its peak memory is its own. */
 function isolatedBench(spec: string, method: string, settings: BenchSettings): Pick<BenchReport, 'rows' | 'skipped'> {
