@@ -14,9 +14,10 @@ import type { Model } from './model/types.js';
 import { runBatched } from './runner/runBatched.js';
 import { readAtPositions } from './runner/positions.js';
 import { encodeText } from './text/encode.js';
-import { cacheDir, moduleHash, packageRoot, sampledFileKey } from './util/paths.js';
+import { closureHash } from './util/closure.js';
 import { readUserText } from './util/files.js';
-import { writeGpt2NoBosExport } from '../fixtures/exports.js';
+import { cacheDir, packageRoot, sampledFileKey } from './util/paths.js';
+import { writeGpt2NoBosExport } from './benchModel/export.js';
 import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
 
@@ -331,7 +332,7 @@ export const GPT2_SMALL = 'gpt2-small:';
 /**
  * The folder a bench model spec names. `gpt2-small:DIR` is a GPT-2 at GPT-2 small's shape (124M
  * parameters: 12 layers, 768 wide, 12 heads, 1,024 positions) on the GPT-2 tokenizer files in DIR, with
- * seeded random weights as GPT-2 initialises them, built by the fixtures' GPT-2 builder into the cache
+ * seeded random weights as GPT-2 initialises them, built by src/benchModel's GPT-2 builder into the cache
  * on first use (about 35 s and 2 GB; 652 MB on disk) and reused after. Any other spec is itself.
  */
 export function benchModelFolder(spec: string, onProgress?: (message: string) => void): string {
@@ -344,7 +345,9 @@ export function benchModelFolder(spec: string, onProgress?: (message: string) =>
     );
   const key = crypto
     .createHash('sha256')
-    .update(`${sampledFileKey(path.join(tokenizer, 'vocab.json'))}|${moduleHash(import.meta.url, BENCH_MODEL_MODULES)}`)
+    .update(
+      `${sampledFileKey(path.join(tokenizer, 'vocab.json'))}|${closureHash(new URL('./benchModel/export.js', import.meta.url))}`,
+    )
     .digest('hex')
     .slice(0, 16);
   const dir = path.join(cacheDir(), 'bench', `gpt2-small-${key}`);
@@ -356,8 +359,6 @@ export function benchModelFolder(spec: string, onProgress?: (message: string) =>
   }
   return dir;
 }
-
-const BENCH_MODEL_MODULES = ['../fixtures/exports', '../fixtures/gpt2', '../fixtures/bert'];
 
 /** One model and method benched by a child `interp bench --json`, so that its peak memory is its own. */
 function isolatedBench(spec: string, method: string, settings: BenchSettings): Pick<BenchReport, 'rows' | 'skipped'> {

@@ -1,7 +1,7 @@
 /**
  * Export the trained classifier (training/out/sst2-tiny, written by train_classifier.py) to an HF-layout
  * ONNX model in models/sst2-tiny, check it against the PyTorch logits, and measure GLUE dev accuracy
- * through the engine. Run after training: npm run build && node dist/training/export.js
+ * through the engine. Run after training: npx tsc -p tsconfig.training.json && node dist/training/export.js
  */
 import fs from 'node:fs';
 import path from 'node:path';

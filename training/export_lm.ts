@@ -1,13 +1,13 @@
 /**
  * Export the trained causal LM (training/out/tiny-lm, written by train_lm.py) to models/tiny-lm in the
  * transformers.js KV-cache layout; check logits and cached greedy decoding against PyTorch, and
- * re-measure held-out perplexity through the engine. Run after training: npm run build && node dist/training/export_lm.js
+ * re-measure held-out perplexity through the engine. Run after training: npx tsc -p tsconfig.training.json && node dist/training/export_lm.js
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readWeightBlob } from '../fixtures/bert.js';
-import { buildGpt2KvModel } from '../fixtures/gpt2.js';
+import { buildGpt2KvModel } from '../src/benchModel/gpt2.js';
 import { loadModel } from '../src/model/load.js';
 import { encodeModel } from '../src/onnx/proto.js';
 import { runBatched } from '../src/runner/runBatched.js';

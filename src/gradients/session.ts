@@ -30,7 +30,7 @@ import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
 import { buildFeeds, runBatched } from '../runner/runBatched.js';
 import { lastLogits } from '../target/target.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
-import { moduleHash } from '../util/paths.js';
+import { closureHash } from '../util/closure.js';
 
 /** Where gradients are taken: at the embeddings, a hidden state or the attention probabilities; `unit` scores an internal tensor (a neuron, a direction) instead of the logits, with gradients at the embeddings. */
 export type GradientSource =
@@ -86,20 +86,6 @@ export interface GradientSession {
   /** The graph is the model's float shadow (quantized weights dequantized): its scores differ slightly from the model's. */
   dequantized: boolean;
 }
-
-/** Cached gradient graphs are keyed by the code that builds them too, so that a changed rule never meets a stale graph. */
-const GRADIENT_MODULES = [
-  '../onnx/gradRules',
-  '../onnx/autodiff',
-  '../onnx/gelu',
-  '../onnx/scoreHead',
-  '../onnx/sliceHead',
-  '../onnx/cut',
-  '../onnx/embeddings',
-  '../onnx/probe',
-  '../onnx/canonicalize',
-  './session',
-];
 
 /** Overriding rules key the cached graph by their own source text, so that an edited rule never meets a stale graph. */
 function overrideKey(overrides?: RuleOverrides): string {
@@ -199,7 +185,7 @@ function gradientCacheKey(
   return crypto
     .createHash('sha256')
     .update(
-      `${graphKey(model.onnxPath)}|${moduleHash(import.meta.url, GRADIENT_MODULES)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`,
+      `${graphKey(model.onnxPath)}|${closureHash(import.meta.url)}|${JSON.stringify(source)}|${headScore}${overrideKey(overrides)}`,
     )
     .digest('hex')
     .slice(0, 32);

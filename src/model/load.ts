@@ -31,7 +31,8 @@ import {
   writeCacheEntry,
   writeGraphFile,
 } from '../runtime/diskCache.js';
-import { moduleHash, packageRoot, sampledFileKey } from '../util/paths.js';
+import { closureHash } from '../util/closure.js';
+import { packageRoot, sampledFileKey } from '../util/paths.js';
 import { SCORE_POSITIONS, sliceLmHead } from '../onnx/sliceHead.js';
 import { forgetDerived } from '../runtime/derived.js';
 import { architectureOf, checkConfigObject, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
@@ -305,9 +306,6 @@ async function createSession(
   }
 }
 
-/** Modules whose code shapes the sliced graph: a change in them rebuilds its cached file. */
-const SLICE_MODULES = ['../onnx/sliceHead'];
-
 /** The graph's logits output: 'logits' where it has one, else its first output. */
 function logitsOutput(proto: ModelProto): string {
   const names = proto.graph.output.map((o) => o.name);
@@ -334,7 +332,7 @@ async function openScoringSession(
 ): Promise<{ session: ort.InferenceSession; sliced: boolean }> {
   const key = crypto
     .createHash('sha256')
-    .update(`${graphKey(onnxPath)}|${moduleHash(import.meta.url, SLICE_MODULES)}`)
+    .update(`${graphKey(onnxPath)}|${closureHash(import.meta.url)}`)
     .digest('hex')
     .slice(0, 32);
   const plain = async () => ({ session: await createSession(onnxPath, options, spec), sliced: false });
@@ -435,8 +433,6 @@ function outputProjectionsOf(
   });
 }
 
-const INSTRUMENT_MODULES = ['../onnx/instrument', '../onnx/canonicalize'];
-
 /** Rewrite the graph to expose attentions, values and hidden states; the result is cached on disk by graph key and code hash. */
 async function createInstrumentedSession(model: Model, options: LoadOptions): Promise<InstrumentedSession> {
   const proto = readGraph(model);
@@ -444,7 +440,7 @@ async function createInstrumentedSession(model: Model, options: LoadOptions): Pr
   const outputProjections = outputProjectionsOf(proto, result.structure);
   const hash = crypto
     .createHash('sha256')
-    .update(`${graphKey(model.onnxPath)}|${moduleHash(import.meta.url, INSTRUMENT_MODULES)}`)
+    .update(`${graphKey(model.onnxPath)}|${closureHash(import.meta.url)}`)
     .digest('hex')
     .slice(0, 32);
   const cached = cacheFile('instrumented', hash);

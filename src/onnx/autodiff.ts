@@ -4,16 +4,10 @@ import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto, 
 import { findGelus, geluBackward, type GeluInGraph } from './gelu.js';
 import { GraphIndex } from './graph.js';
 import { readTensorNumbers } from './tensor.js';
+import type { Shape, TensorFacts } from './tensorFacts.js';
 
 export { UnsupportedOperatorError };
-
-/** A tensor's dims as seen on probe runs: a number where fixed, null where it follows batch or sequence length. */
-export type Shape = (number | null)[];
-export interface TensorFacts {
-  shape: Shape;
-  /** ONNX DataType. */
-  type: number;
-}
+export type { Shape, TensorFacts };
 
 /** Operators whose outputs carry no gradient (integer or boolean results, shapes, constants). */
 const NO_GRADIENT = new Set([

@@ -1,7 +1,7 @@
 import { floatAttr, intAttr, intsAttr } from './attributes.js';
 import type { GraphBuilder } from './builder.js';
 import { DataType, type NodeProto } from './proto.js';
-import type { Shape, TensorFacts } from './autodiff.js';
+import type { Shape, TensorFacts } from './tensorFacts.js';
 
 export class UnsupportedOperatorError extends Error {
   constructor(

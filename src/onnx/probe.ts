@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { Shape, TensorFacts } from './autodiff.js';
+import type { Shape, TensorFacts } from './tensorFacts.js';
 import { openGraph } from '../runtime/session.js';
 import { DataType, toNumber, type ModelProto } from './proto.js';
 

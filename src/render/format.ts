@@ -1,5 +1,8 @@
 import Table from 'cli-table3';
 
+// Summaries word intervals too, so the wording lives below both.
+export { intervalText } from '../util/interval.js';
+
 /** Numbers for tables: 4 significant digits, plain notation for the usual range. */
 export function formatNumber(x: number): string {
   if (x === 0) return '0';
@@ -94,7 +97,3 @@ export function wrapText(text: string, width = tableWidth()): string {
 /** Text safe inside HTML or SVG markup and its quoted attributes. */
 export const escapeMarkup = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** An estimate with its interval, "0.471 [0.285, 0.664]"; "-" where there is none. */
-export const intervalText = (e: { mean: number; low: number; high: number } | null | undefined, digits = 3): string =>
-  e ? `${e.mean.toFixed(digits)} [${e.low.toFixed(digits)}, ${e.high.toFixed(digits)}]` : '-';

@@ -4,7 +4,7 @@ import type { SwapResult } from '../bias/swap.js';
 import type { WeatResult } from '../bias/weat.js';
 import type { CounterfactualReport } from '../counterfactual/report.js';
 import { Judge } from '../counterfactual/search.js';
-import { intervalText } from '../render/format.js';
+import { intervalText } from '../util/interval.js';
 import type { Leaderboard } from '../fidelity/leaderboard.js';
 import type { Model } from '../model/types.js';
 import { listOf, modelName, quoted, shortName, signedText, summaryOf, type Candidate, type Summary } from './claims.js';

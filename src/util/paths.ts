@@ -54,28 +54,6 @@ function checkedCacheDir(chosen: string): string {
 /** Written once, in files.ts: the one writer and its reasons. */
 export { fsReason, writeFileAtomic } from './files.js';
 
-const moduleHashes = new Map<string, string>();
-
-/**
- * A hash of the named modules' own files (compiled or not), resolved from `from` (an import.meta.url),
- * for keying cached graphs by the code that built them: a changed rewrite never meets a stale graph.
- */
-export function moduleHash(from: string, modules: readonly string[]): string {
-  const key = `${from}|${modules.join(',')}`;
-  let hash = moduleHashes.get(key);
-  if (!hash) {
-    const h = crypto.createHash('sha256');
-    for (const module of modules) {
-      const file = ['.js', '.ts']
-        .map((ext) => fileURLToPath(new URL(module + ext, from)))
-        .find((f) => fs.existsSync(f));
-      h.update(file ? fs.readFileSync(file) : module);
-    }
-    moduleHashes.set(key, (hash = h.digest('hex')));
-  }
-  return hash;
-}
-
 /** This package's version, as package.json gives it. */
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
 
