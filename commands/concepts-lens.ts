@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addOutputOptions } from './outputOptions.js';
 import { lensReport } from '../src/concepts/report.js';
 import { LENS_SCHEMA, type LensResult } from '../src/concepts/lens.js';
 import { lensChart, lensTable } from '../src/render/concepts.js';
@@ -23,9 +24,11 @@ export function lensCommand(): Command {
       '--target <token>',
       "track this token's rank and probability (default: the model's own prediction at each position)",
     )
-    .option('--top <k>', 'predictions per layer and position', '3')
-    .option('--json', `print JSON (schema ${LENS_SCHEMA})`)
-    .option('--svg <file>', "heatmap of the tracked token's probability across layers and positions");
+    .option('--top <k>', 'predictions per layer and position', '3');
+  addOutputOptions(lens, {
+    json: `print JSON (schema ${LENS_SCHEMA})`,
+    svg: "heatmap of the tracked token's probability across layers and positions",
+  });
   addModelOptions(lens);
   lens.addHelpText(
     'after',

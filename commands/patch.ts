@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addOutputOptions } from './outputOptions.js';
 import { PATCH_SCHEMA, patchReport, type PatchReport } from '../src/patch/patch.js';
 import { patchChart, patchTable } from '../src/render/patch.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
@@ -30,9 +31,8 @@ export function patchCommand(): Command {
     .option('--target <target>', 'classifier: label (default: predicted); causal LM: next token (default: argmax)')
     .option('--score <kind>', 'classifier score: probability, logit or log-odds (default: probability)')
     .option('--heads', "also restore each attention head's output (before the heads are merged) at each position")
-    .option('--seed <n>', 'seed for the noise', '0')
-    .option('--json', `print JSON (schema ${PATCH_SCHEMA})`)
-    .option('--svg <file>', 'write the layer × position heatmap');
+    .option('--seed <n>', 'seed for the noise', '0');
+  addOutputOptions(cmd, { json: `print JSON (schema ${PATCH_SCHEMA})`, svg: 'write the layer × position heatmap' });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',

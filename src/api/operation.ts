@@ -26,3 +26,17 @@ export interface Operation<F, R> {
 }
 
 export const jsonDocument = (result: unknown): string => toJson(result) + '\n';
+
+/**
+ * Why an option exists only where the program runs, declared on the option itself: it reads or writes
+ * files, sets the process up, or picks an output that a server or a library caller chooses itself. The
+ * server and the library refuse every option that declares one.
+ */
+export type LocalOnly = 'files' | 'process' | 'output';
+
+/** A commander option marked as local only (the property the server reads). */
+export function localOnly<O extends object>(option: O, why: LocalOnly): O {
+  return Object.assign(option, { localOnly: why });
+}
+
+export const localOnlyOf = (option: object): LocalOnly | undefined => (option as { localOnly?: LocalOnly }).localOnly;

@@ -55,14 +55,16 @@ export interface ExplainOptions extends TargetOptions, MaskingOptions, MethodPar
 export type ExplainResult = Attribution | Comparison | GenerationAttribution;
 
 export interface AttentionOptions {
-  layer?: number;
-  head?: number;
+  /** Views: rollout, flow, norm-based attention, attention × gradient (`target`, `score`). */
   rollout?: boolean;
   flow?: boolean;
   norm?: boolean;
   gradient?: boolean;
   target?: string;
   score?: 'probability' | 'logit' | 'log-odds';
+  /** One layer (0-based), and with it one head. */
+  layer?: number;
+  head?: number;
   sort?: string;
   inductionLength?: number;
   seed?: number;

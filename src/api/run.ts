@@ -2,7 +2,7 @@ import { InterpError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { withLimits, type CallLimits } from '../runtime/limits.js';
 import type { Operation, PlanEnv } from './operation.js';
-import { argsOf, flagsOf, SERVER_ONLY, type Body } from '../../server/fields.js';
+import { accepted, argsOf, flagsOf, type Body } from '../../server/fields.js';
 
 /** What every library call takes besides its options: a way to stop it, and a way to watch it. */
 export interface CallOptions {
@@ -38,11 +38,7 @@ export function flagsFor(op: Operation<unknown, unknown>, text: string | undefin
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     const field = kebab(key);
-    if (
-      SERVER_ONLY.includes(field) ||
-      MODEL_FIELDS.includes(field) ||
-      !cmd.options.some((o) => o.long === `--${field}` && !o.negate)
-    )
+    if (MODEL_FIELDS.includes(field) || !accepted(cmd).some((o) => o.long === `--${field}`))
       throw new InterpError(`${op.name} takes no option '${key}'`, 'usage', field);
     body[field] = value;
   }
