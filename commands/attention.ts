@@ -1,11 +1,12 @@
 import { Command } from 'commander';
+import { addOutputOptions } from './outputOptions.js';
 import { HEAD_PROPERTIES } from '../src/attention/analysis.js';
 import { ATTENTION_SCHEMA, attentionView, type AttentionView } from '../src/attention/report.js';
 import { usageError } from '../src/errors.js';
 import { attentionJson, attentionSvg, attentionText } from '../src/render/attention.js';
 import { writeSvg } from '../src/render/svg.js';
 import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { summarised, SUMMARY_HELP, withSpinner, withSummaryText, writeStdout } from './output.js';
+import { summarised, withSpinner, withSummaryText, writeStdout } from './output.js';
 import { summarizeAttention } from '../src/summary/results.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
 
@@ -56,12 +57,14 @@ export function attentionCommand(): Command {
       '20',
     )
     .option('--seed <n>', 'seed for the random induction sequence', '0')
-    .option('--json', `print matrices, head roles and tokens as JSON (schema ${ATTENTION_SCHEMA})`)
     .option('--format <f>', 'JSON matrices as nested arrays, or flat: {shape, data} row-major', 'nested')
-    .option('--svg <file>', 'write heatmaps: model view (no --layer), layer view, or head view')
     .option('--max-tokens <n>', 'above this many tokens, heatmaps pool neighbouring tokens into ranges', '64')
-    .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
-    .option('--summary', SUMMARY_HELP);
+    .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
+  addOutputOptions(cmd, {
+    json: `print matrices, head roles and tokens as JSON (schema ${ATTENTION_SCHEMA})`,
+    svg: 'write heatmaps: model view (no --layer), layer view, or head view',
+    summary: true,
+  });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',

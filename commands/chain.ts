@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addOutputOptions } from './outputOptions.js';
 import { chainReport, CHAIN_SCHEMA, type ChainReport } from '../src/chain/chain.js';
 import { usageError } from '../src/errors.js';
 import { chainSvg, chainTable } from '../src/render/chain.js';
@@ -6,7 +7,7 @@ import { summarizeChain } from '../src/summary/chain.js';
 import { writeFileAtomic } from '../src/util/paths.js';
 import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
-import { summarised, SUMMARY_HELP, withSpinner, withSummaryText, writeStdout } from './output.js';
+import { summarised, withSpinner, withSummaryText, writeStdout } from './output.js';
 
 interface ChainFlags extends ModelFlags {
   generate: string;
@@ -36,10 +37,12 @@ export function chainCommand(): Command {
     .option('--holdout <n>', 'further random ablations per segment for the LDS', '24')
     .option('--exact-limit <n>', 'up to this many earlier segments, use exact leave-one-out instead', '4')
     .option('--seed <n>', 'seed for the ablations and the LDS interval', '0')
-    .option('--truncate', 'cut prompts longer than the model maximum instead of failing')
-    .option('--summary', SUMMARY_HELP)
-    .option('--json', `print JSON (schema ${CHAIN_SCHEMA})`)
-    .option('--svg <file>', 'write the step → step influence graph');
+    .option('--truncate', 'cut prompts longer than the model maximum instead of failing');
+  addOutputOptions(cmd, {
+    json: `print JSON (schema ${CHAIN_SCHEMA})`,
+    svg: 'write the step → step influence graph',
+    summary: true,
+  });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',

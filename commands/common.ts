@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { localOption } from './outputOptions.js';
 import { loadModel, DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
 import { THREADS } from '../src/runtime/session.js';
@@ -19,10 +20,13 @@ export function addModelOptions(cmd: Command): Command {
       DEFAULT_MODEL,
     )
     .option('--dtype <dtype>', 'ONNX variant to load: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4', 'fp32')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
-    .option(
-      '--max-memory <n>',
-      'MB for the activations a gradient batch keeps for its backward pass (default: 256, or a quarter of free memory if less)',
+    .addOption(localOption('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', 'process'))
+    .addOption(
+      localOption(
+        '--max-memory <n>',
+        'MB for the activations a gradient batch keeps for its backward pass (default: 256, or a quarter of free memory if less)',
+        'process',
+      ),
     );
 }
 

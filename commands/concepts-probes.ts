@@ -1,19 +1,11 @@
 import { Command } from 'commander';
 import { corpusLines } from '../src/concepts/activations.js';
-import { lensReport, tcavReport } from '../src/concepts/report.js';
+import { tcavReport } from '../src/concepts/report.js';
 import { TCAV_SCHEMA } from '../src/concepts/tcav.js';
-import { LENS_SCHEMA } from '../src/concepts/lens.js';
 import { usageError } from '../src/errors.js';
-import { lensChart, lensTable, tcavTable } from '../src/render/concepts.js';
+import { tcavTable } from '../src/render/concepts.js';
 import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
 import { emit, withSpinner } from './output.js';
-
-interface LensFlags extends ModelFlags {
-  target?: string;
-  top: string;
-  json?: boolean;
-  svg?: string;
-}
 
 interface TcavFlags extends ModelFlags {
   concept?: string;
@@ -24,35 +16,6 @@ interface TcavFlags extends ModelFlags {
   runs: string;
   seed: string;
   json?: boolean;
-}
-
-export function lensCommand(): Command {
-  const lens = new Command('lens')
-    .description(
-      "the logit lens: every layer's hidden state read out through the model's own final norm and unembedding",
-    )
-    .argument('<text>', 'the input text')
-    .option(
-      '--target <token>',
-      "track this token's rank and probability (default: the model's own prediction at each position)",
-    )
-    .option('--top <k>', 'predictions per layer and position', '3')
-    .option('--json', `print JSON (schema ${LENS_SCHEMA})`)
-    .option('--svg <file>', "heatmap of the tracked token's probability across layers and positions");
-  addModelOptions(lens);
-  lens.addHelpText(
-    'after',
-    examples([
-      'interp concepts lens "Once upon a time, there was a little" --model ../shared/models/llama-stories260k-kv',
-      'interp concepts lens "Once upon a time" --model tiny-lm --target " there" --svg lens.svg',
-    ]),
-  );
-  return lens.action(async (text: string, flags: LensFlags) => {
-    const top = parseInteger('--top', flags.top, 1, 100_000);
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const result = await withSpinner('reading every layer', () => lensReport(model, text, top, flags.target));
-    await emit(flags, result, { table: (r) => lensTable(r, top), chart: lensChart });
-  });
 }
 
 async function readLines(flag: string, file?: string): Promise<string[]> {

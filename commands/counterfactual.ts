@@ -1,4 +1,5 @@
 import chalk from 'chalk';
+import { addOutputOptions, localOption } from './outputOptions.js';
 import { Command } from 'commander';
 import {
   COUNTERFACTUAL_SCHEMA,
@@ -8,7 +9,7 @@ import {
 import { thresholdError } from '../src/errors.js';
 import { counterfactualChart, counterfactualTable } from '../src/render/counterfactual.js';
 import { addModelOptions, examples, openModel } from './common.js';
-import { emit, interactive, summarised, SUMMARY_HELP, withSpinner, withSummaryText } from './output.js';
+import { emit, interactive, summarised, withSpinner, withSummaryText } from './output.js';
 import { summarizeCounterfactual } from '../src/summary/results.js';
 import { evaluate } from './counterfactual-data.js';
 import { addDataOptions, checkTextOrData, readExamples } from './data.js';
@@ -38,14 +39,15 @@ export function counterfactualCommand(): Command {
     .option('--max-edits <n>', 'edits per counterfactual at most', '3')
     .option('--candidates <n>', 'substitutes (and insertions) per word from the proposer', '8')
     .option('--top <n>', 'counterfactuals reported', '5')
-    .option('--require', 'exit 3 when no counterfactual is found within the budget')
-    .option('--summary', SUMMARY_HELP)
-    .option('--json', `print JSON (schema ${COUNTERFACTUAL_SCHEMA})`)
-    .option('--svg <file>', "write a chart of the prediction's score for the original and each counterfactual");
-  addDataOptions(cmd).option(
-    '--out <file>',
-    'with --data: one JSON line per example; rerunning with the same file resumes',
+    .addOption(localOption('--require', 'exit 3 when no counterfactual is found within the budget', 'output'));
+  addDataOptions(cmd).addOption(
+    localOption('--out <file>', 'with --data: one JSON line per example; rerunning with the same file resumes'),
   );
+  addOutputOptions(cmd, {
+    json: `print JSON (schema ${COUNTERFACTUAL_SCHEMA})`,
+    svg: "write a chart of the prediction's score for the original and each counterfactual",
+    summary: true,
+  });
   addModelOptions(addMethodOptions(cmd, { families: ['perturbation', 'gradient', 'attention'] }));
   cmd.addHelpText(
     'after',

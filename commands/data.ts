@@ -3,6 +3,7 @@ import { formatOf, parseShard, readDataset, selectExamples, type Example } from 
 import { usageError } from '../src/errors.js';
 import { optionalInteger, parseInteger } from './common.js';
 import { warnOrRefuse } from './output.js';
+import { localOption } from './outputOptions.js';
 
 /** A dataset and the examples chosen from it: the option group of every command that reads one. */
 
@@ -18,20 +19,30 @@ export interface DataFlags {
 
 /** A dataset and the examples chosen from it; `--seed` also seeds the methods that sample. */
 export function addDataOptions(cmd: Command): Command {
+  // Every option of the group but --seed only means something with --data, a file: local only.
   return cmd
-    .option(
-      '--data <file>',
-      'dataset: TSV (sentence<TAB>label), JSONL ({"text", "label"}) or ERASER JSON ({sentence, label, evidence})',
+    .addOption(
+      localOption(
+        '--data <file>',
+        'dataset: TSV (sentence<TAB>label), JSONL ({"text", "label"}) or ERASER JSON ({sentence, label, evidence})',
+      ),
     )
-    .option('--format <format>', 'tsv, jsonl or eraser (default: from the extension)')
-    .option('--limit <n>', 'the first n examples')
-    .option('--sample <n>', 'a seeded random sample of n examples')
+    .addOption(localOption('--format <format>', 'tsv, jsonl or eraser (default: from the extension)'))
+    .addOption(localOption('--limit <n>', 'the first n examples'))
+    .addOption(localOption('--sample <n>', 'a seeded random sample of n examples'))
     .option('--seed <n>', 'seed for sampling examples and for sampling methods', '0')
-    .option(
-      '--strict',
-      'refuse a dataset with odd rows (extra columns, unknown labels, misnamed fields) instead of warning',
+    .addOption(
+      localOption(
+        '--strict',
+        'refuse a dataset with odd rows (extra columns, unknown labels, misnamed fields) instead of warning',
+      ),
     )
-    .option('--shard <i/n>', 'run only shard i of n (CI matrices, indexed jobs, Slurm arrays); merge with `summarize`');
+    .addOption(
+      localOption(
+        '--shard <i/n>',
+        'run only shard i of n (CI matrices, indexed jobs, Slurm arrays); merge with `summarize`',
+      ),
+    );
 }
 
 export function readExamples(flags: DataFlags): Example[] {

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addOutputOptions } from './outputOptions.js';
 import { compareMethods, type Comparison } from '../src/comparison.js';
 import { usageError } from '../src/errors.js';
 import { explainText, explanationWarnings, type Attribution, type ExplainRequest } from '../src/explain.js';
@@ -44,12 +45,11 @@ export function explainCommand(): Command {
       cmd,
       'what replaces a removed feature: mask, unk, pad or delete (default: mask, or delete without a mask token); gradient methods: zero, mask, pad or unk in embedding space (default: zero)',
     )
-    .option('--seed <n>', 'seed for sampling methods; the same seed gives the same output', '0')
-    .option(
-      '--json',
-      'print the result as JSON (schema interp/attribution@1; interp/comparison@1 with --compare; interp/generation@1 with --generate)',
-    )
-    .option('--svg <file>', 'write a bar chart of the attributions to this SVG file')
+    .option('--seed <n>', 'seed for sampling methods; the same seed gives the same output', '0');
+  addOutputOptions(cmd, {
+    json: 'print the result as JSON (schema interp/attribution@1; interp/comparison@1 with --compare; interp/generation@1 with --generate)',
+    svg: 'write a bar chart of the attributions to this SVG file',
+  })
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
     .option('--generate <n>', 'causal LM: generate n tokens greedily, attributing each to the tokens before it')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing')

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { localOption } from './outputOptions.js';
 import { labelWarnings } from '../src/data/datasets.js';
 import { runFidelity, truncationWarnings } from '../src/fidelity/run.js';
 import type { FidelityConfig } from '../src/fidelity/types.js';
@@ -34,9 +35,8 @@ export function fidelityCommand(): Command {
       `comma-separated methods: ${methodNames().join(', ')}`,
       'occlusion,kernel-shap,integrated-gradients,grad-x-input,attention,random',
     );
-  addDataOptions(cmd).option(
-    '--out <file>',
-    'stream one JSON line per example and method; rerunning with the same file resumes',
+  addDataOptions(cmd).addOption(
+    localOption('--out <file>', 'stream one JSON line per example and method; rerunning with the same file resumes'),
   );
   groups
     .addMaskingOptions(cmd, 'how removed tokens are replaced: mask, unk, pad or delete')

@@ -1,8 +1,10 @@
 import { Command } from 'commander';
-import { PATCH_SCHEMA, patchReport } from '../src/patch/patch.js';
+import { addOutputOptions } from './outputOptions.js';
+import { PATCH_SCHEMA, patchReport, type PatchReport } from '../src/patch/patch.js';
 import { patchChart, patchTable } from '../src/render/patch.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, withSpinner, type OutputFlags } from './output.js';
+import { cliEnv, jsonDocument, type Operation } from './operation.js';
 
 interface PatchFlags extends ModelFlags, OutputFlags {
   corrupt?: string;
@@ -29,9 +31,8 @@ export function patchCommand(): Command {
     .option('--target <target>', 'classifier: label (default: predicted); causal LM: next token (default: argmax)')
     .option('--score <kind>', 'classifier score: probability, logit or log-odds (default: probability)')
     .option('--heads', "also restore each attention head's output (before the heads are merged) at each position")
-    .option('--seed <n>', 'seed for the noise', '0')
-    .option('--json', `print JSON (schema ${PATCH_SCHEMA})`)
-    .option('--svg <file>', 'write the layer × position heatmap');
+    .option('--seed <n>', 'seed for the noise', '0');
+  addOutputOptions(cmd, { json: `print JSON (schema ${PATCH_SCHEMA})`, svg: 'write the layer × position heatmap' });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -41,8 +42,21 @@ export function patchCommand(): Command {
     ]),
   );
   return cmd.action(async (text: string, flags: PatchFlags) => {
+    const work = patchOperation.plan(text, flags, cliEnv(flags));
+    const model = await withSpinner('loading model', () => openModel(flags));
+    const report = await withSpinner('tracing', () => work(model));
+    await emit(flags, report, { table: patchTable, chart: patchChart });
+  });
+}
+
+export const patchOperation: Operation<PatchFlags, PatchReport> = {
+  name: 'patch',
+  command: patchCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (text, flags) => {
     const request = {
-      text,
+      text: text!,
       corrupt: flags.corrupt,
       corrupted: flags.corrupted,
       noise: parseNumber('--noise', flags.noise, 0, 100),
@@ -51,8 +65,6 @@ export function patchCommand(): Command {
       heads: flags.heads,
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     };
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const report = await withSpinner('tracing', () => patchReport(model, request));
-    await emit(flags, report, { table: patchTable, chart: patchChart });
-  });
-}
+    return (model) => patchReport(model, request);
+  },
+};

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { localOption } from './outputOptions.js';
 import { reportHtml } from '../src/render/html.js';
 import { buildReport, type PageReport, type ReportRequest } from '../src/report/page.js';
 import { VERSION, writeFileAtomic } from '../src/util/paths.js';
@@ -52,7 +53,7 @@ export function reportCommand(): Command {
     .option('--counterfactual-budget <n>', 'forward passes for the counterfactual search (0: none)', '300')
     .option('--max-tokens <n>', 'above this many tokens, attention maps pool neighbouring tokens into ranges', '64')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
-    .option('--out <file>', 'write the page here (default: standard output)');
+    .addOption(localOption('--out <file>', 'write the page here (default: standard output)'));
   addModelOptions(addMethodOptions(cmd));
   cmd.addHelpText(
     'after',

@@ -4,7 +4,8 @@ import { attentionOperation } from '../commands/attention.js';
 import { chainOperation } from '../commands/chain.js';
 import { counterfactualOperation } from '../commands/counterfactual.js';
 import { explainOperation } from '../commands/explain.js';
-import type { Operation } from '../commands/operation.js';
+import { patchOperation } from '../commands/patch.js';
+import type { Operation } from '../src/api/operation.js';
 import { reportOperation } from '../commands/report.js';
 import { DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
@@ -37,6 +38,7 @@ export const OPERATIONS: AnyOperation[] = [
   attentionOperation,
   counterfactualOperation,
   chainOperation,
+  patchOperation,
   reportOperation,
 ];
 

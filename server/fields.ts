@@ -1,4 +1,5 @@
 import type { Command, Option } from 'commander';
+import { localOnlyOf } from '../src/api/operation.js';
 import { usageError } from '../src/errors.js';
 
 /**
@@ -8,28 +9,16 @@ import { usageError } from '../src/errors.js';
  * line a body amounts to.
  */
 
-/** Flags that name files, set the process up, or choose an output the server sets itself: refused in a body. */
-export const SERVER_ONLY = [
-  'json',
-  'svg',
-  'out',
-  'threads',
-  'max-memory',
-  'data',
-  'limit',
-  'sample',
-  'shard',
-  'strict',
-  'require',
-];
-
 export type Body = Record<string, unknown>;
 
 const fieldOf = (o: Option) => o.long!.slice(2);
 
-/** The options a body may set. */
-function accepted(cmd: Command): Option[] {
-  return cmd.options.filter((o) => o.long && !SERVER_ONLY.includes(fieldOf(o)) && !o.negate);
+/**
+ * The options a body may set: every option but those that declare themselves local only (files, process
+ * settings, outputs the server chooses itself).
+ */
+export function accepted(cmd: Command): Option[] {
+  return cmd.options.filter((o) => o.long && localOnlyOf(o) === undefined && !o.negate);
 }
 
 const takesValue = (o: Option) => o.required || o.optional;

@@ -1,6 +1,25 @@
-// The package's library entry (package.json `exports`). Minimal here: the plugin API and the helpers the
-// example plugins use; the full typed API (h29-api) extends this file.
-export { InterpError, usageError } from './errors.js';
+/**
+ * interp as a library: the package's exports. What is exported here is the public contract, versioned with
+ * semver. Keep this a flat list of re-exports.
+ */
+export { loadModel, explain, attention, lens, patch, counterfactual, chain, report } from './api/capabilities.js';
+export { AbortError, type CallOptions } from './api/run.js';
+export type * from './api/options.js';
+export { InterpError, ExitCode, type ErrorKind } from './errors.js';
+export { ATTRIBUTION_SCHEMA } from './explain.js';
+export { COMPARISON_SCHEMA } from './comparison.js';
+export { GENERATION_SCHEMA } from './generate.js';
+export { ATTENTION_SCHEMA } from './attention/report.js';
+export { LENS_SCHEMA } from './concepts/lens.js';
+export { PATCH_SCHEMA } from './patch/patch.js';
+export { COUNTERFACTUAL_SCHEMA } from './counterfactual/report.js';
+export { CHAIN_SCHEMA } from './chain/chain.js';
+export { REPORT_SCHEMA } from './report/page.js';
+export { toJson } from './render/json.js';
+export { VERSION } from './util/paths.js';
+
+// Plugins: the registries and the helpers the example plugins use.
+export { usageError } from './errors.js';
 export { idsAfterPrompt, labelScore, logProbAt, tokenName } from './target/scores.js';
 export type {
   ResolveContext,

@@ -13,6 +13,8 @@ export interface CallLimits {
   stopped: string | null;
   /** The limits of the call this one runs inside: they hold too. */
   parent?: CallLimits;
+  /** Told the passes so far after each batch is charged (the library's progress callback). */
+  progress?: (passes: number) => void;
 }
 
 const current = new AsyncLocalStorage<CallLimits>();
@@ -33,7 +35,10 @@ export function chargePasses(sequences: number): void {
         'max-passes',
       );
   }
-  for (let limits = current.getStore(); limits; limits = limits.parent) limits.passes += sequences;
+  for (let limits = current.getStore(); limits; limits = limits.parent) {
+    limits.passes += sequences;
+    limits.progress?.(limits.passes);
+  }
 }
 
 /** Run `work` and count the forward passes it makes, inside whatever limits hold already. */

@@ -25,6 +25,7 @@ describe('answers are byte-identical to the CLI’s --json', () => {
     ['attention', { text: 'the cat sat on the mat', rollout: true }],
     ['counterfactual', { text: 'a dull film', budget: 200 }],
     ['chain', { text: 'Once upon a time. There was a girl.', model: 'tiny-lm', generate: 12, summary: true }],
+    ['patch', { text: 'the film was a delight', corrupted: 'the film was a bore' }],
     ['report', { text: 'a fine film', methods: 'occlusion,shapley', 'counterfactual-budget': 0 }],
   ];
   it.each(cases)(

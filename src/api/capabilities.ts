@@ -1,0 +1,91 @@
+import { attentionOperation } from '../../commands/attention.js';
+import { chainOperation } from '../../commands/chain.js';
+import { openModel } from '../../commands/common.js';
+import { lensOperation } from '../../commands/concepts-lens.js';
+import { counterfactualOperation } from '../../commands/counterfactual.js';
+import { explainOperation } from '../../commands/explain.js';
+import { patchOperation } from '../../commands/patch.js';
+import { reportOperation } from '../../commands/report.js';
+import { DEFAULT_MODEL } from '../model/load.js';
+import type { Model } from '../model/types.js';
+import { attentionJson } from '../render/attention.js';
+import { reportHtml } from '../render/html.js';
+import type { Operation } from './operation.js';
+import type * as o from './options.js';
+import { runOperation, type CallOptions } from './run.js';
+
+/**
+ * The library: one function per capability. Each takes a loaded model and typed options named as the CLI's
+ * flags (camelCase), checks them with the CLI's own bounds and errors, and returns the object the CLI's
+ * `--json` prints. CLI, server and library run the same operation, so the three cannot drift apart.
+ */
+
+/** A model by embedded name (`sst2-tiny`, `tiny-lm`, …), local folder or hub id; bounds as `--threads`, `--max-memory`. */
+export function loadModel(idOrDir: string = DEFAULT_MODEL, options: o.ModelOptions = {}): Promise<Model> {
+  const text = (n: number | undefined) => (n === undefined ? undefined : String(n));
+  return openModel({
+    model: idOrDir,
+    dtype: options.dtype ?? 'fp32',
+    threads: text(options.threads),
+    maxMemory: text(options.maxMemory),
+  });
+}
+
+/** Helper models an operation opens (a proposer, a fluency model) load with default settings. */
+const env = { open: (spec: string) => loadModel(spec) };
+
+function call<F, R>(op: Operation<F, R>) {
+  return (model: Model, text: string, options: object = {}, callOptions: CallOptions = {}) =>
+    runOperation(op, model, text, options, callOptions, env);
+}
+
+export const explain: (
+  model: Model,
+  text: string,
+  options?: o.ExplainOptions,
+  call?: CallOptions,
+) => Promise<o.ExplainResult> = call(explainOperation);
+
+export async function attention(
+  model: Model,
+  text: string,
+  options: o.AttentionOptions = {},
+  callOptions: CallOptions = {},
+): Promise<o.AttentionJson> {
+  const view = await runOperation(attentionOperation, model, text, options, callOptions, env);
+  return attentionJson(view, options.format ?? 'nested');
+}
+
+export const lens: (model: Model, text: string, options?: o.LensOptions, call?: CallOptions) => Promise<o.LensResult> =
+  call(lensOperation);
+
+export const patch: (
+  model: Model,
+  text: string,
+  options?: o.PatchOptions,
+  call?: CallOptions,
+) => Promise<o.PatchReport> = call(patchOperation);
+
+export const counterfactual: (
+  model: Model,
+  text: string,
+  options?: o.CounterfactualOptions,
+  call?: CallOptions,
+) => Promise<o.CounterfactualReport> = call(counterfactualOperation);
+
+export const chain: (
+  model: Model,
+  prompt: string,
+  options?: o.ChainOptions,
+  call?: CallOptions,
+) => Promise<o.ChainReport> = call(chainOperation);
+
+/** The self-contained HTML page `interp report` writes. */
+export async function report(
+  model: Model,
+  text: string,
+  options: o.ReportOptions = {},
+  callOptions: CallOptions = {},
+): Promise<string> {
+  return reportHtml(await runOperation(reportOperation, model, text, options, callOptions, env));
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import type { Model } from '../model/types.js';
+import { toJson } from '../render/json.js';
+
+/**
+ * Opens a model that a request names, under the field that named it (its errors name that field): the CLI
+ * loads any; the server applies its policy and its LRU bound.
+ */
+export type ModelOpener = (spec: string, field: string) => Promise<Model>;
+
+export interface PlanEnv {
+  open: ModelOpener;
+  /** The command line the request amounts to (a report shows it in its header). */
+  args: string[];
+}
+
+/**
+ * One computation that the CLI, the server and the library share: the flags are parsed and checked first
+ * (usage errors, before any model loads), then the work runs on the model the flags name, and one document
+ * comes out. The server answers with exactly what `--json` prints, and the library returns the object that
+ * JSON is printed from, because all three call `plan` (and `document`) on the same operation.
+ */
+export interface Operation<F, R> {
+  name: string;
+  command: () => Command;
+  plan: (text: string | undefined, flags: F, env: PlanEnv) => (model: Model) => Promise<R>;
+  document: (result: R, flags: F) => string;
+  contentType: 'application/json' | 'text/html';
+}
+
+export const jsonDocument = (result: unknown): string => toJson(result) + '\n';
+
+/**
+ * Why an option exists only where the program runs, declared on the option itself: it reads or writes
+ * files, sets the process up, or picks an output that a server or a library caller chooses itself. The
+ * server and the library refuse every option that declares one.
+ */
+export type LocalOnly = 'files' | 'process' | 'output';
+
+/** A commander option marked as local only (the property the server reads). */
+export function localOnly<O extends object>(option: O, why: LocalOnly): O {
+  return Object.assign(option, { localOnly: why });
+}
+
+export const localOnlyOf = (option: object): LocalOnly | undefined => (option as { localOnly?: LocalOnly }).localOnly;

@@ -1,0 +1,115 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as api from '../../src/index.js';
+import { runCli } from '../helpers.js';
+
+/** The library returns the object whose JSON the CLI prints: same options, same bytes. */
+
+type Capability = 'explain' | 'attention' | 'lens' | 'patch' | 'counterfactual' | 'chain' | 'report';
+type Options = Record<string, string | number | boolean>;
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The command line for these options, as a user would type it. */
+function argsOf(name: Capability, modelName: string, text: string, options: Options): string[] {
+  const command = name === 'lens' ? ['concepts', 'lens'] : [name];
+  const args = [...command, text];
+  for (const [key, value] of Object.entries(options))
+    args.push(...(value === true ? [`--${kebab(key)}`] : [`--${kebab(key)}`, String(value)]));
+  // Last, where a report's header shows it (the model options come after every other).
+  args.push('--model', modelName);
+  return name === 'report' ? args : [...args, '--json'];
+}
+
+const cases: [Capability, string, string, Options][] = [
+  ['explain', 'sst2-tiny', 'the film was a delight', {}],
+  ['explain', 'sst2-tiny', 'the film was a delight', { method: 'kernel-shap', samples: 200, seed: 7 }],
+  ['explain', 'sst2-tiny', 'not a good film', { compare: 'occlusion,lime', granularity: 'word', score: 'log-odds' }],
+  ['explain', 'sst2-tiny', 'a dull , lifeless film', { method: 'integrated-gradients', steps: 16, summary: true }],
+  ['explain', 'tiny-lm', 'Once upon a time', { target: ' there', method: 'integrated-gradients' }],
+  ['explain', 'tiny-lm', 'the film was', { generate: 3, method: 'occlusion' }],
+  ['attention', 'sst2-tiny', 'the cat sat on the mat', { layer: 1, format: 'flat' }],
+  ['attention', 'sst2-tiny', 'the cat sat on the mat', { rollout: true, summary: true }],
+  ['lens', 'tiny-lm', 'Once upon a time', { target: ' there', top: 2 }],
+  ['patch', 'sst2-tiny', 'the film was a delight', { corrupted: 'the film was a bore' }],
+  ['patch', 'tiny-lm', 'Once upon a time there was', { corrupt: 'time', samples: 2, heads: true }],
+  ['counterfactual', 'sst2-tiny', 'a dull film', { budget: 200 }],
+  ['chain', 'tiny-lm', 'Once upon a time. There was a girl.', { generate: 12, summary: true }],
+  ['report', 'sst2-tiny', 'a fine film', { methods: 'occlusion,shapley', counterfactualBudget: 0 }],
+];
+
+describe('every capability: the API result serialises to the CLI --json bytes', () => {
+  const models: Record<string, api.Model> = {};
+  beforeAll(async () => {
+    models['sst2-tiny'] = await api.loadModel('sst2-tiny');
+    models['tiny-lm'] = await api.loadModel('tiny-lm');
+  });
+
+  it.each(cases)('%s on %s: %j %j', async (name, modelName, text, options) => {
+    const result = await (api[name] as (m: api.Model, t: string, o: Options) => Promise<unknown>)(
+      models[modelName],
+      text,
+      options,
+    );
+    const cli = await runCli(argsOf(name, modelName, text, options));
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(typeof result === 'string' ? result : api.toJson(result) + '\n').toBe(cli.stdout);
+  });
+});
+
+describe('options are checked as the CLI checks its flags', () => {
+  let model: api.Model;
+  beforeAll(async () => (model = await api.loadModel('sst2-tiny')));
+
+  it('an out-of-bounds number is the CLI’s usage error, before any pass runs', async () => {
+    let passes = 0;
+    const refused = api.explain(model, 'a film', { seed: -1 }, { onProgress: () => passes++ });
+    await expect(refused).rejects.toThrow("--seed must be an integer from 0 to 4294967295, got '-1'");
+    await expect(refused).rejects.toMatchObject({ name: 'InterpError', kind: 'usage', exitCode: 2 });
+    expect(passes).toBe(0);
+    const cli = await runCli(['explain', 'a film', '--model', 'sst2-tiny', '--seed', '-1']);
+    expect(cli.stderr).toBe("interp: error: --seed must be an integer from 0 to 4294967295, got '-1'\n");
+  });
+
+  it('options that name files or outputs, or that belong to loadModel, are refused', async () => {
+    await expect(api.explain(model, 'a film', { svg: 'a.svg' })).rejects.toThrow("explain takes no option 'svg'");
+    await expect(api.explain(model, 'a film', { model: 'tiny-lm' })).rejects.toThrow("takes no option 'model'");
+    await expect(api.explain(model, 'a film', { sampels: 3 })).rejects.toThrow("takes no option 'sampels'");
+    await expect(api.loadModel('sst2-tiny', { threads: 0 })).rejects.toThrow('--threads must be an integer from 1');
+  });
+});
+
+describe('progress and cancellation', () => {
+  let model: api.Model;
+  beforeAll(async () => (model = await api.loadModel('sst2-tiny')));
+
+  it('progress counts every forward pass the report counts (occlusion on 5 tokens: 7)', async () => {
+    const seen: number[] = [];
+    const onProgress = ({ passes }: { passes: number }) => seen.push(passes);
+    const result = await api.explain(model, 'the film was a delight', {}, { onProgress });
+    expect((result as api.Attribution).forwardPasses).toBe(7);
+    expect(seen.at(-1)).toBe(7);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  });
+
+  it('aborting stops the call at its next batch with an AbortError', async () => {
+    const controller = new AbortController();
+    let passes = 0;
+    const work = api.explain(
+      model,
+      'the film was a delight',
+      { method: 'kernel-shap', samples: 4000 },
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          passes = p.passes;
+          controller.abort();
+        },
+      },
+    );
+    await expect(work).rejects.toBeInstanceOf(api.AbortError);
+    expect(passes).toBeLessThan(4000);
+    const early = new AbortController();
+    early.abort();
+    await expect(api.explain(model, 'a film', {}, { signal: early.signal })).rejects.toThrow('aborted');
+  });
+});
