@@ -28,9 +28,21 @@ export function importGraph(root: string, dirs: readonly string[]): ImportGraph 
   return graph;
 }
 
-/** The layer a file sits in: the index of the first group whose prefix names it, or -1. */
+/**
+ * The layer a file sits in: the group with the longest prefix that names it (a file named on its own sits
+ * where it is named, above or below its folder), or -1.
+ */
 export function layerOf(file: string, layers: readonly (readonly string[])[]): number {
-  return layers.findIndex((group) => group.some((prefix) => file === prefix || file.startsWith(prefix + '/')));
+  let best = -1;
+  let bestLength = -1;
+  layers.forEach((group, index) => {
+    for (const prefix of group)
+      if ((file === prefix || file.startsWith(prefix + '/')) && prefix.length > bestLength) {
+        best = index;
+        bestLength = prefix.length;
+      }
+  });
+  return best;
 }
 
 /** Every import from a file to one in a higher layer, as `from → to`; a file in no layer is reported too. */
