@@ -9,7 +9,7 @@ import type { Operation } from '../src/api/operation.js';
 import { reportOperation } from '../commands/report.js';
 import { DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
-import { withLimits, type CallLimits } from '../src/runtime/limits.js';
+import { RunContext, withinCall } from '../src/runtime/context.js';
 import { VERSION } from '../src/util/paths.js';
 import { argsOf, bodySchema, checkBody, flagsOf, type Body } from './fields.js';
 import { Gate, Metrics } from './metrics.js';
@@ -205,20 +205,20 @@ async function execute({ pool, gate, metrics, options }: Shared, op: AnyOperatio
     args: argsOf(cmd, body),
   });
   if (!(await gate.enter())) throw problem(429, 'the server is busy; try again', undefined, { 'retry-after': '1' });
-  const limits: CallLimits = { maxPasses: options.maxPasses, passes: 0, stopped: null };
+  const call = RunContext.call({ maxPasses: options.maxPasses });
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) limits.stopped ??= 'the client went away';
+    if (!reply.raw.writableFinished) call.stopped ??= 'the client went away';
   });
   const computing = (async () => {
     const model = await open(String(flags.model ?? DEFAULT_MODEL), String(flags.dtype ?? 'fp32'), 'model');
     checkLength(model, String(body.text), options.maxTokens);
-    return withLimits(limits, () => work(model));
+    return withinCall(call, () => work(model));
   })().finally(() => {
-    metrics.forwardPasses += limits.passes;
+    metrics.forwardPasses += call.forward;
     gate.leave();
     for (const release of held) release();
   });
-  return op.document(await timed(computing, options.timeoutMs, limits), flags);
+  return op.document(await timed(computing, options.timeoutMs, call), flags);
 }
 
 function checkLength(model: Model, text: string, maxTokens: number): void {
@@ -228,11 +228,11 @@ function checkLength(model: Model, text: string, maxTokens: number): void {
 }
 
 /** The computation, or a 504 when it outlives the timeout; it then stops at its next batch. */
-function timed<T>(work: Promise<T>, ms: number, limits: CallLimits): Promise<T> {
+function timed<T>(work: Promise<T>, ms: number, call: RunContext): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      limits.stopped = 'timed out';
+      call.stopped = 'timed out';
       reject(problem(504, `the request took longer than ${ms / 1000} s (--timeout)`));
     }, ms);
   });

@@ -1,6 +1,6 @@
 import { InterpError } from '../errors.js';
 import type { Model } from '../model/types.js';
-import { withLimits, type CallLimits } from '../runtime/limits.js';
+import { RunContext, withinCall } from '../runtime/context.js';
 import type { Operation, PlanEnv } from './operation.js';
 import { accepted, argsOf, flagsOf, type Body } from '../../server/fields.js';
 
@@ -63,11 +63,11 @@ export async function runOperation<F, R>(
   const { signal, onProgress } = call;
   if (signal?.aborted) throw new AbortError(signal.reason);
   const progress = onProgress && ((passes: number) => onProgress({ passes }));
-  const limits: CallLimits = { maxPasses: Infinity, passes: 0, stopped: null, progress };
-  const stop = () => (limits.stopped = 'aborted');
+  const context = RunContext.call({ maxPasses: Infinity, progress });
+  const stop = () => (context.stopped = 'aborted');
   signal?.addEventListener('abort', stop, { once: true });
   try {
-    return await withLimits(limits, () => work(model));
+    return await withinCall(context, () => work(model));
   } catch (e) {
     throw signal?.aborted ? new AbortError(signal.reason) : e;
   } finally {

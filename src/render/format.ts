@@ -81,15 +81,28 @@ export function fittedTable(head: string[], rows: (string | number)[][], keep = 
     .join('\n');
 }
 
-/** A line of prose broken at spaces to fit `width` columns. */
+/**
+ * A line of prose broken to fit `width` columns: between its ` · ` parts where it has them (a count stays
+ * with its noun), and at spaces within a part that is wider than the line.
+ */
 export function wrapText(text: string, width = tableWidth()): string {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(' ')) {
-    if (line && [...line].length + 1 + [...word].length > width) {
+  const fits = (a: string, b: string, gap: string) => [...a].length + gap.length + [...b].length <= width;
+  for (const part of text.split(' · ')) {
+    if (!line) line = part;
+    else if (fits(line, part, ' · ')) line = `${line} · ${part}`;
+    else {
       lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
+      line = part;
+    }
+    // A part wider than the line on its own is broken at its spaces.
+    while ([...line].length > width && line.includes(' ')) {
+      let cut = line.lastIndexOf(' ', width);
+      if (cut <= 0) cut = line.indexOf(' ');
+      lines.push(line.slice(0, cut));
+      line = line.slice(cut + 1);
+    }
   }
   return [...lines, line].join('\n');
 }

@@ -1,9 +1,8 @@
 import * as ort from 'onnxruntime-node';
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
-import type { RunContext } from '../runtime/context.js';
+import { chargeRun, type RunContext } from '../runtime/context.js';
 import { halfToFloat } from '../onnx/tensor.js';
-import { chargePasses } from '../runtime/limits.js';
 import { SCORE_POSITIONS } from '../onnx/sliceHead.js';
 
 /** A view of one batch's outputs, handed to the reader of each row. */
@@ -162,14 +161,13 @@ export async function runBatched<T>(
     const feeds = options.session
       ? Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k)))
       : all;
-    chargePasses(chunk.length);
+    chargeRun(options.run, chunk.length, options.backward ? chunk.length : 0);
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await session.run(feeds, fetches);
     } catch (e) {
       throw runtimeError(`onnxruntime failed on '${model.id}': ${(e as Error).message.split('\n')[0]}`);
     }
-    options.run?.count(chunk.length, options.backward ? chunk.length : 0);
     const cache = new Map<string, { data: Float32Array; dims: readonly number[] }>();
     const batch: Batch = {
       rows: chunk.length,

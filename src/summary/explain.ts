@@ -10,7 +10,7 @@ import {
 import type { GenerationAttribution } from '../generate.js';
 import { methodNamed } from '../methods/config.js';
 import type { Model } from '../model/types.js';
-import { countingPasses } from '../runtime/limits.js';
+import { countingPasses } from '../runtime/context.js';
 import { targetKind } from '../target/registry.js';
 import { spearman } from '../util/stats.js';
 import {

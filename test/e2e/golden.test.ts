@@ -31,7 +31,8 @@ async function record(c: GoldenCase): Promise<string> {
   const out = tempDir('interp-golden-out-');
   const all = { ...places, '@out': out };
   const fill = (a: string) => a.replace(/@[a-z]+/g, (k) => all[k as keyof typeof all] ?? k);
-  const r = await runCli(c.args.map(fill));
+  // Off a terminal, tables and headers fit 100 columns; $COLUMNS is set so that the caller's never counts.
+  const r = await runCli(c.args.map(fill), { COLUMNS: '100' });
   // Longest paths first, so that a path inside another is replaced by the more specific name.
   const byLength = Object.entries(all).sort((a, b) => b[1].length - a[1].length);
   const portable = (text: string) => byLength.reduce((t, [k, v]) => t.split(v).join(k), text);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { inductionLM, writePlanted } from '../../../fixtures/planted.js';
 import { chainReport, type ChainRequest } from '../../../src/chain/chain.js';
 import { loadModel } from '../../../src/model/load.js';
-import { countingPasses } from '../../../src/runtime/limits.js';
+import { countingPasses } from '../../../src/runtime/context.js';
 import type { Model } from '../../../src/model/types.js';
 import { summarizeChain } from '../../../src/summary/chain.js';
 import { lasso } from '../../../src/util/linalg.js';
