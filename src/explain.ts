@@ -7,7 +7,8 @@ import { buildFeatures, GRANULARITIES, type Granularity } from './masking/regist
 import { BASELINES, baselineTokenId, defaultBaseline, emptyCoalition, fullCoalition } from './masking/replacement.js';
 import { MaskedScorer } from './masking/scorer.js';
 import type { BaselineKind, Feature } from './masking/types.js';
-import { resolveMethodConfig } from './methods/config.js';
+import { completenessOf, type Completeness } from './methods/completeness.js';
+import { methodNamed, resolveMethodConfig } from './methods/config.js';
 import type { ExplainContext } from './methods/types.js';
 import type { Model } from './model/types.js';
 import { RunContext } from './runtime/context.js';
@@ -51,6 +52,8 @@ export interface Attribution {
   declaredCost: number;
   features: AttributedFeature[];
   diagnostics: Record<string, number | string>;
+  /** For a method that declares completeness: how far Σ attributions is from f(x) − f(baseline). */
+  completeness?: Completeness;
   /** With --summary: the result in words, each claim checked. */
   summary?: Summary;
 }
@@ -256,6 +259,9 @@ export async function explainText(
     diagnostics: gradient
       ? { ...result.diagnostics, backwardPasses: own.backward, ...shadow }
       : (result.diagnostics ?? {}),
+    ...(method.completeness && {
+      completeness: completenessOf(result.values, result.inputScore ?? p.fullScore, baselineScore),
+    }),
   };
 }
 
@@ -272,12 +278,16 @@ async function shadowDiagnostics(model: Model, p: Prepared, run: RunContext) {
 
 /** What the reader of an explanation should be warned of. */
 export function explanationWarnings(result: Attribution): string[] {
-  const error = result.diagnostics.relativeCompletenessError;
-  // A large completeness error means the path integral is under-resolved, usually near a normalisation singularity.
-  if (typeof error === 'number' && error > 0.05) {
-    return [
-      `${result.method} misses f(x) − f(baseline) by ${(error * 100).toFixed(1)} %; raise --steps or try --baseline mask or pad`,
-    ];
-  }
+  const error = result.completeness?.relativeError;
+  if (error === undefined) return [];
+  const declared = methodNamed(result.method).completeness;
+  const pct = (error * 100).toFixed(1);
+  // An exact method that misses its sum is a defect, whatever the size of the miss.
+  if (declared === 'exact' && error > 1e-6)
+    return [`${result.method} should sum to f(x) − f(baseline) exactly, and misses it by ${pct} %`];
+  // A path integral that misses is under-resolved, usually near a normalisation singularity; LRP's loss is
+  // its rules' (biases, nonlinearities), said in its summary, and no setting removes it.
+  if ('steps' in result.params && error > 0.05)
+    return [`${result.method} misses f(x) − f(baseline) by ${pct} %; raise --steps or try --baseline mask or pad`];
   return [];
 }

@@ -1,5 +1,6 @@
 import { difference, featureDots } from '../gradients/context.js';
 import { quadrature, QUADRATURE_RULES, type QuadratureRule } from '../util/quadrature.js';
+import { completenessOf } from './completeness.js';
 import type { AttributionMethod } from './types.js';
 
 /** Step counts tried: `steps`, then doubling up to `max-steps` while the completeness error exceeds `tolerance` (0: one try). */
@@ -59,7 +60,7 @@ export const integratedGradients: AttributionMethod = {
     const g = ctx.gradients!;
     const delta = difference(g.input, g.baseline);
     let ends: { input: number; baseline: number } | undefined;
-    let result: { values: number[]; error: number; steps: number } | undefined;
+    let result: { values: number[]; steps: number } | undefined;
     for (const steps of schedule(p)) {
       const { nodes, weights } = quadrature(c.rule as QuadratureRule, steps);
       const points = nodes.map((a) => g.baseline.map((b, i) => b + a * delta[i]));
@@ -69,28 +70,15 @@ export const integratedGradients: AttributionMethod = {
         ends = { input: out[0].score, baseline: out[1].score };
         out = out.slice(2);
       }
-      const gap = ends.input - ends.baseline;
       const integral = new Float64Array(delta.length);
       out.forEach(({ gradient }, k) => {
         for (let i = 0; i < integral.length; i++) integral[i] += weights[k] * gradient[i];
       });
       const values = featureDots(ctx.features, delta, integral, g.width);
-      const error = Math.abs(values.reduce((a, b) => a + b, 0) - gap);
-      result = { values, error, steps };
-      if (!(p.tolerance > 0) || error <= p.tolerance * Math.abs(gap)) break;
+      result = { values, steps };
+      if (!(p.tolerance > 0) || completenessOf(values, ends.input, ends.baseline).relativeError <= p.tolerance) break;
     }
-    const { values, error, steps } = result!;
-    const gap = ends!.input - ends!.baseline;
-    return {
-      values,
-      baselineScore: ends!.baseline,
-      diagnostics: {
-        sum: values.reduce((a, b) => a + b, 0),
-        'f(x) - f(baseline)': gap,
-        completenessError: error,
-        relativeCompletenessError: Math.abs(gap) > 1e-12 ? error / Math.abs(gap) : 0,
-        steps,
-      },
-    };
+    const { values, steps } = result!;
+    return { values, baselineScore: ends!.baseline, inputScore: ends!.input, diagnostics: { steps } };
   },
 };

@@ -9,7 +9,7 @@ import type { AttributionMethod } from './types.js';
  * made up) wherever the network is not linear without bias: every bias, the GELU and tanh nonlinearities,
  * the pooler, ε, and the score itself when it is a probability (a softmax over the logits). On the
  * embedded sst2-tiny the error is 0.83–0.98 under the probability score and 0.02–0.51 under the logit;
- * on distilbert-sst2-mini 0.83–0.98 and 0.60–0.77. `conservationError` reports it for every input.
+ * on distilbert-sst2-mini 0.83–0.98 and 0.60–0.77. `completeness.relativeError` reports it for every input.
  */
 
 /** What conservation holds for, in the diagnostics: so that nobody reads the sum as f(x) − f(baseline). */
@@ -38,17 +38,11 @@ export const lrp: AttributionMethod = {
     const g = ctx.gradients!;
     const [atInput, atBaseline] = await g.run([g.input, g.baseline]);
     const values = featureDots(ctx.features, difference(g.input, g.baseline), atInput.gradient, g.width);
-    const relevance = values.reduce((a, b) => a + b, 0);
-    const change = atInput.score - atBaseline.score;
     return {
       values,
       baselineScore: atBaseline.score,
-      diagnostics: {
-        relevanceSum: relevance,
-        scoreChange: change,
-        conservationError: Math.abs(relevance - change) / Math.max(Math.abs(change), 1e-12),
-        conservation: NOT_CONSERVED,
-      },
+      inputScore: atInput.score,
+      diagnostics: { conservation: NOT_CONSERVED },
     };
   },
 };

@@ -58,6 +58,8 @@ export interface MethodResult {
   values: number[];
   /** Score at the method's own baseline, where it is not the token baseline (gradient methods: the embedding baseline). */
   baselineScore?: number;
+  /** Score at the input where the method scores it elsewhere than the model does (gradient methods: on their graph). */
+  inputScore?: number;
   /** Method-specific facts worth reporting (fit quality, sampling error…). */
   diagnostics?: Record<string, number | string>;
 }

@@ -8,6 +8,7 @@ import {
   type Prepared,
 } from '../explain.js';
 import type { GenerationAttribution } from '../generate.js';
+import type { Completeness } from '../methods/completeness.js';
 import { methodNamed } from '../methods/config.js';
 import type { Model } from '../model/types.js';
 import { countingPasses } from '../runtime/context.js';
@@ -150,20 +151,17 @@ async function removalClaims(model: Model, r: Attribution, p: Prepared): Promise
  * LRP's relevance sums to f(x) − f(baseline) only where the model is linear without bias: say how far off it
  * is, as IG's completeness error is said, so that the relevances are not read as shares of the score change.
  */
-function conservationClaim(r: Attribution, error: number): Candidate {
+function conservationClaim(r: Attribution, c: Completeness): Candidate {
+  const error = c.relativeError;
   const pct = (error * 100).toPrecision(2);
-  const { relevanceSum, scoreChange } = r.diagnostics;
-  const sums =
-    typeof relevanceSum === 'number' && typeof scoreChange === 'number'
-      ? ` (${relevanceSum.toPrecision(3)} against ${scoreChange.toPrecision(3)})`
-      : '';
+  const sums = ` (${c.sum.toPrecision(3)} against ${c.gap.toPrecision(3)})`;
   const verdict =
     error <= 0.05
       ? ''
       : `; the rest is absorbed by biases, nonlinearities${r.target.score === 'probability' ? ' and the probability score (--score logit conserves more)' : ''}, so read the relevances as a ranking, not as shares of the change`;
   return {
     text: `The relevances of ${r.method} miss f(x) − f(baseline) by ${pct} %${sums}${verdict}.`,
-    evidence: ['/diagnostics/conservationError', '/diagnostics/relevanceSum', '/diagnostics/scoreChange'],
+    evidence: ['/completeness/relativeError', '/completeness/sum', '/completeness/gap'],
   };
 }
 
@@ -178,17 +176,19 @@ async function uncertaintyClaims(model: Model, request: ExplainRequest, r: Attri
         evidence: ['/diagnostics/maxStandardError'],
       },
     ];
-  if (typeof d.relativeCompletenessError === 'number') {
-    const pct = (d.relativeCompletenessError * 100).toPrecision(2);
-    const verdict = d.relativeCompletenessError > 0.05 ? '; that is too coarse: raise --steps' : '';
+  const c = r.completeness;
+  // LRP's loss is its rules' (the diagnostics say what is not conserved); a path integral's is its resolution.
+  if (c && typeof d.conservation === 'string') return [conservationClaim(r, c)];
+  if (c && method.completeness === 'path') {
+    const pct = (c.relativeError * 100).toPrecision(2);
+    const verdict = c.relativeError > 0.05 ? '; that is too coarse: raise --steps' : '';
     return [
       {
         text: `The attributions of ${r.method} add up to f(x) − f(baseline) within ${pct} %${verdict}.`,
-        evidence: ['/diagnostics/relativeCompletenessError'],
+        evidence: ['/completeness/relativeError'],
       },
     ];
   }
-  if (typeof d.conservationError === 'number') return [conservationClaim(r, d.conservationError)];
   if (!method.sampling || d.mode === 'exact') return [];
   // No standard error of its own: measure the sampling noise by a rerun under the next seed.
   const { result: again, passes } = await countingPasses(() =>

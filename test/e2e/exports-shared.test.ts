@@ -35,7 +35,7 @@ describe.skipIf(skipWithoutShared)('the CLI on a GPT-2 export without BOS and on
     const doc = JSON.parse(r.stdout);
     expect(doc.diagnostics.graph).toBe('dequantized shadow');
     expect(doc.diagnostics.shadowLogitDifference).toBeGreaterThan(0);
-    expect(doc.diagnostics.relativeCompletenessError).toBeLessThan(0.01);
+    expect(doc.completeness.relativeError).toBeLessThan(0.01);
     expect(doc.forwardPasses).toBeLessThanOrEqual(doc.declaredCost);
   });
 });

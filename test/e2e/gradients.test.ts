@@ -30,7 +30,7 @@ describe.skipIf(skipWithoutShared)('gradients on the shared models', () => {
       const gap = r.fullScore - r.baselineScore;
       const sum = r.features.reduce((s, f) => s + f.attribution, 0);
       expect(Math.abs(sum - gap) / Math.abs(gap)).toBeLessThan(0.01);
-      expect(r.diagnostics.relativeCompletenessError as number).toBeLessThan(0.01);
+      expect(r.completeness!.relativeError).toBeLessThan(0.01);
     }
   });
 
@@ -54,7 +54,7 @@ describe.skipIf(skipWithoutShared)('gradients on the shared models', () => {
     expect(ig.code).toBe(0);
     const parsed = JSON.parse(ig.stdout);
     expect(parsed.target.kind).toBe('continuation');
-    expect(parsed.diagnostics.relativeCompletenessError).toBeLessThan(0.02);
+    expect(parsed.completeness.relativeError).toBeLessThan(0.02);
     const args = [
       'explain',
       'a gripping film',

@@ -11,24 +11,22 @@ beforeAll(async () => {
 });
 
 describe('lrp on the embedded classifier states how far relevance is from conserved', () => {
-  it('diagnostics: the score change beside the relevance sum, and what is not conserved', async () => {
+  it('completeness: the score change beside the relevance sum, and what is not conserved', async () => {
     for (const score of ['probability', 'logit'] as const) {
       const r = await explainText(model, { text: 'not bad', method: 'lrp', target: { score } });
-      const d = r.diagnostics as Record<string, number | string>;
-      const change = r.fullScore - (r.baselineScore as number);
-      expect(d.scoreChange as number).toBeCloseTo(change, 6);
-      expect(d.conservationError as number).toBeCloseTo(
-        Math.abs((d.relevanceSum as number) - change) / Math.abs(change),
-        6,
-      );
-      expect(d.conservation).toMatch(/biases, GELU\/tanh nonlinearities, the pooler/);
+      const c = r.completeness!;
+      const change = r.fullScore - r.baselineScore;
+      const sum = r.features.reduce((a, f) => a + f.attribution, 0);
+      expect(c.gap).toBeCloseTo(change, 6);
+      expect(c.sum).toBeCloseTo(sum, 12);
+      expect(c.relativeError).toBeCloseTo(Math.abs(sum - change) / Math.abs(change), 6);
+      expect(r.diagnostics.conservation).toMatch(/biases, GELU\/tanh nonlinearities, the pooler/);
     }
   });
 
   it('the logit conserves more than the probability (0.83 → 0.04 on “not bad”)', async () => {
     const error = async (score: 'probability' | 'logit') =>
-      (await explainText(model, { text: 'not bad', method: 'lrp', target: { score } })).diagnostics
-        .conservationError as number;
+      (await explainText(model, { text: 'not bad', method: 'lrp', target: { score } })).completeness!.relativeError;
     expect(await error('probability')).toBeCloseTo(0.8347, 3);
     expect(await error('logit')).toBeCloseTo(0.038, 3);
   });
@@ -37,7 +35,7 @@ describe('lrp on the embedded classifier states how far relevance is from conser
     const request = { text: 'not bad', method: 'lrp', target: { score: 'probability' } };
     const r = await explainText(model, request);
     const summary = await summarizeAttribution(model, request, r);
-    const claim = summary.claims.find((c) => c.evidence.includes('/diagnostics/conservationError'));
+    const claim = summary.claims.find((c) => c.evidence.includes('/completeness/relativeError'));
     expect(claim?.text).toMatch(/^The relevances of lrp miss f\(x\) − f\(baseline\) by 83 % \(0\.102 against 0\.620\)/);
     expect(claim?.text).toMatch(/--score logit conserves more/);
   });

@@ -50,7 +50,7 @@ describe('gradients end to end: planted and embedded models', () => {
       params: { steps: 4 },
     });
     r.features.forEach((f) => expect(f.attribution).toBeCloseTo(ADDITIVE_WEIGHTS[f.text], 5));
-    expect(r.diagnostics.completenessError as number).toBeLessThan(1e-5);
+    expect(r.completeness!.error).toBeLessThan(1e-5);
   });
 
   it('on the interaction model, IG splits "not good" as the path integral predicts', async () => {
@@ -78,10 +78,10 @@ describe('gradients end to end: planted and embedded models', () => {
       });
     // f(α) = 1.5α − 3α², so the integrand f'(α) = 1.5 − 6α; n left points sum to −1.5 + 3/n: a relative error of 2/n.
     const fixed = await run({ steps: 2 });
-    expect(fixed.diagnostics.relativeCompletenessError as number).toBeCloseTo(1, 5);
+    expect(fixed.completeness!.relativeError).toBeCloseTo(1, 5);
     const adaptive = await run({ steps: 2, tolerance: 0.05, 'max-steps': 256 });
     expect(adaptive.diagnostics.steps).toBe(64);
-    expect(adaptive.diagnostics.relativeCompletenessError as number).toBeCloseTo(2 / 64, 5);
+    expect(adaptive.completeness!.relativeError).toBeCloseTo(2 / 64, 5);
     expect(adaptive.forwardPasses).toBeLessThanOrEqual(adaptive.declaredCost);
   });
 

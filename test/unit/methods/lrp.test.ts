@@ -25,7 +25,7 @@ describe('lrp (conservative propagation) on planted models', () => {
     const r = await explainText(additive, { text: TEXT, method: 'lrp', target: logit });
     r.features.forEach((f) => expect(f.attribution).toBeCloseTo(ADDITIVE_WEIGHTS[f.text], 5));
     expect(sum(r.features.map((f) => f.attribution))).toBeCloseTo(r.fullScore, 5);
-    expect(r.diagnostics.conservationError as number).toBeLessThan(1e-6);
+    expect(r.completeness!.relativeError).toBeLessThan(1e-6);
   });
 
   it('through a LayerNorm, relevance still sums to the logit, where plain gradient × input sums to 0', async () => {

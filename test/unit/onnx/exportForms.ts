@@ -146,7 +146,7 @@ export function checkEveryForm(c: FormCase): void {
         method: 'integrated-gradients',
         params: { steps: 64 },
       });
-      expect(Number(ig.diagnostics.relativeCompletenessError), f.name).toBeLessThan(0.01);
+      expect(ig.completeness!.relativeError, f.name).toBeLessThan(0.01);
     }
   });
 
