@@ -18,7 +18,7 @@ const NOT_CONSERVED =
 export const lrp: AttributionMethod = {
   name: 'lrp',
   description:
-    'layer-wise relevance propagation for transformers (LN- and AH-rules of Ali et al. 2022); relevance sums to f(x) − f(baseline) only where the model is linear without bias (conservationError says how far off)',
+    'layer-wise relevance propagation for transformers (LN- and AH-rules of Ali et al. 2022); relevance sums to f(x) − f(baseline) only where the model is linear without bias (completeness.relativeError says how far off)',
   family: 'gradient',
   cost: 'exact',
   completeness: 'path',
