@@ -1,4 +1,4 @@
-import { additiveClassifier, ADDITIVE_WEIGHTS, writePlanted } from '../../fixtures/planted.js';
+import { additiveClassifier, ADDITIVE_WEIGHTS, writePlanted } from '../planted/additive.js';
 import { InterpError, usageError } from '../errors.js';
 import { explainText } from '../explain.js';
 import { loadModel } from '../model/load.js';

@@ -12,6 +12,8 @@ const LAYERS = [
   ['src/runtime'],
   ['src/model'],
   ['src/text'],
+  // The planted additive classifier that check-method runs methods on: built from the graph builder and a tokenizer.
+  ['src/planted'],
   ['src/runner'],
   ['src/target'],
   ['src/masking'],
