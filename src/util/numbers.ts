@@ -27,3 +27,15 @@ export function parseNumber(name: string, raw: string, min = -Infinity, max = In
   if (value < min || value > max) throw usageError(`${name} must be a number from ${min} to ${max}, got '${raw}'`);
   return value;
 }
+
+/** A comma-separated list of values read by `parse` (each bounded there), at most `maxItems` of them. */
+export function parseList(
+  name: string,
+  raw: string,
+  parse: (name: string, raw: string) => number,
+  maxItems: number,
+): number[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (parts.length > maxItems) throw usageError(`${name} takes at most ${maxItems} values, got ${parts.length}`);
+  return parts.map((part) => parse(name, part));
+}

@@ -133,3 +133,68 @@ export function contentPositions(special: readonly boolean[]): number[] {
   const keep = special.map((s, p) => (s ? -1 : p)).filter((p) => p >= 0);
   return keep.length ? keep : [0];
 }
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: ~15 significant digits). */
+function logGamma(x: number): number {
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  x -= 1;
+  let a = c[0];
+  const t = x + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i] / (x + i);
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** The regularized upper incomplete gamma function Q(a, x): a series below a + 1, a continued fraction above. */
+function upperGamma(a: number, x: number): number {
+  if (x <= 0) return 1;
+  const front = Math.exp(-x + a * Math.log(x) - logGamma(a));
+  if (x < a + 1) {
+    let term = 1 / a;
+    let sum = term;
+    for (let n = 1; n < 1000 && Math.abs(term) > Math.abs(sum) * 1e-15; n++) sum += term *= x / (a + n);
+    return 1 - sum * front;
+  }
+  // Lentz's method for the continued fraction.
+  let b = x + 1 - a;
+  let c = 1 / 1e-300;
+  let d = 1 / b;
+  let h = d;
+  for (let i = 1; i < 1000; i++) {
+    const an = -i * (i - a);
+    b += 2;
+    d = an * d + b;
+    d = Math.abs(d) < 1e-300 ? 1e-300 : d;
+    c = b + an / c;
+    c = Math.abs(c) < 1e-300 ? 1e-300 : c;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return front * h;
+}
+
+/**
+ * Pearson's chi-square goodness-of-fit test of observed counts against expected ones. Cells expected below
+ * `minExpected` are pooled into one (the usual validity rule); df = cells − 1.
+ */
+export function chiSquareTest(
+  observed: readonly number[],
+  expected: readonly number[],
+  minExpected = 5,
+): { statistic: number; df: number; pValue: number } {
+  const cells: [number, number][] = [];
+  let pooled: [number, number] = [0, 0];
+  observed.forEach((o, i) => {
+    if (expected[i] >= minExpected) cells.push([o, expected[i]]);
+    else pooled = [pooled[0] + o, pooled[1] + expected[i]];
+  });
+  if (pooled[1] > 0) cells.push(pooled);
+  const statistic = cells.reduce((s, [o, e]) => s + (o - e) ** 2 / e, 0);
+  const df = cells.length - 1;
+  return { statistic, df, pValue: df > 0 ? upperGamma(df / 2, statistic / 2) : 1 };
+}

@@ -37,6 +37,8 @@ const LAYERS = [
     'src/bias',
     'src/chain',
     'src/explore.ts',
+    'src/decoding.ts',
+    'src/sampling.ts',
     'src/patch',
   ],
   ['src/benchModel', 'src/bench.ts'],
