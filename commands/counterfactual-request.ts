@@ -26,7 +26,11 @@ export interface CounterfactualFlags extends ModelFlags, OutputFlags, DataFlags 
   [param: string]: unknown;
 }
 
-async function proposerOf(flags: CounterfactualFlags, open: ModelOpener): Promise<ProposerSpec> {
+/** `--proposer embedding|mlm|list:FILE` (mlm with `--proposer-model`), for counterfactuals and the robustness attack. */
+export async function proposerOf(
+  flags: { proposer: string; proposerModel?: string },
+  open: ModelOpener,
+): Promise<ProposerSpec> {
   if (flags.proposer === 'embedding') return { kind: 'embedding' };
   if (flags.proposer.startsWith('list:')) return { kind: 'list', file: flags.proposer.slice(5) };
   if (flags.proposer !== 'mlm')

@@ -10,8 +10,10 @@ import { addGateOptions, reportLeaderboard, summarizeCommand, thresholdsOf, type
 import { addDataOptions, readExamples, type DataFlags } from './data.js';
 import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
+import { cliEnv } from './operation.js';
+import { addRobustnessOptions, robustnessOf, type RobustnessFlags } from './robustness.js';
 
-interface FidelityFlags extends ModelFlags, GateFlags, DataFlags, groups.MaskingFlags {
+interface FidelityFlags extends ModelFlags, GateFlags, DataFlags, groups.MaskingFlags, RobustnessFlags {
   methods: string;
   out?: string;
   score?: string;
@@ -48,7 +50,7 @@ export function fidelityCommand(): Command {
     .option('--sanity <n>', 'run the model-randomisation cascade on the first n examples (0: skip)', '0')
     .option('--soft-samples <n>', 'samples for soft comprehensiveness and sufficiency', '20')
     .option('--naopc-max-features <n>', 'compute normalised AOPC (O(n²) passes) up to this many features', '40');
-  addGateOptions(addModelOptions(addMethodOptions(cmd)));
+  addGateOptions(addModelOptions(addMethodOptions(addRobustnessOptions(cmd))));
   cmd.addHelpText(
     'after',
     examples([
@@ -57,6 +59,7 @@ export function fidelityCommand(): Command {
       'interp fidelity --data movies.json --format eraser --out results.jsonl               # plausibility against rationales',
       'interp fidelity --data dev.tsv --shard 2/8 --out shard-2.jsonl && interp fidelity summarize shard-*.jsonl',
       'interp fidelity --data dev.tsv --limit 20 --sanity 10 --stability --json',
+      'interp fidelity --data dev.tsv --limit 50 --methods occlusion,lime --robustness --min robustness-topk=0.5',
     ]),
   );
   cmd.enablePositionalOptions().action(async (flags: FidelityFlags) => fidelity(flags));
@@ -75,6 +78,7 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
     softSamples: parseInteger('--soft-samples', flags.softSamples, 1, 10_000),
     maxNormalise: parseInteger('--naopc-max-features', flags.naopcMaxFeatures, 0, 200),
     stability: Boolean(flags.stability),
+    robustness: await robustnessOf(flags, cliEnv(flags).open),
   };
   const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
   const data = readExamples(flags);

@@ -265,6 +265,13 @@ export async function explainText(
   };
 }
 
+/** Attribution per word (the features overlapping it, summed): how word-level readers compare explanations. */
+export function wordAttributions(result: Attribution, words: readonly { start: number; end: number }[]): number[] {
+  return words.map((w) =>
+    result.features.filter((f) => f.end > w.start && f.start < w.end).reduce((s, f) => s + f.attribution, 0),
+  );
+}
+
 /** Token records with the word each token belongs to, which the word granularity groups by. */
 function tokensOf(e: Encoding): Attribution['tokens'] {
   return tokenRecords(e).map((t, i) => ({ ...t, word: e.wordIds[i] }));

@@ -1,6 +1,6 @@
 import type { Summary } from '../summary/claims.js';
 import { usageFault } from '../errors.js';
-import { explainText } from '../explain.js';
+import { explainText, wordAttributions } from '../explain.js';
 import type { Model } from '../model/types.js';
 import { maskedLogProbs, sentenceLogProbs, type MaskedToken } from '../target/likelihood.js';
 import { encodeText } from '../text/encode.js';
@@ -67,7 +67,7 @@ export interface CounterfactualReport {
   summary?: Summary;
 }
 
-function proposerOf(model: Model, spec: ProposerSpec): Proposer {
+export function proposerOf(model: Model, spec: ProposerSpec): Proposer {
   if (spec.kind === 'list') return listProposer(spec.file);
   if (spec.kind === 'embedding') return embeddingProposer(model);
   return mlmProposer(spec.model);
@@ -84,9 +84,7 @@ async function wordOrder(model: Model, request: CounterfactualRequest, words: re
     seed: request.seed,
     truncate: true,
   });
-  const weight = words.map((w) =>
-    result.features.filter((f) => f.end > w.start && f.start < w.end).reduce((s, f) => s + f.attribution, 0),
-  );
+  const weight = wordAttributions(result, words);
   return { order: words.map((_, i) => i).sort((a, b) => weight[b] - weight[a] || a - b), passes: result.forwardPasses };
 }
 

@@ -5,6 +5,7 @@ import { methodNamed } from '../methods/config.js';
 import { faithfulness, plausibility, topKPrecision } from '../metrics/faithfulness.js';
 import type { Model } from '../model/types.js';
 import { spearman } from '../util/stats.js';
+import { attackExplanation } from '../robustness/attack.js';
 import { RECORD_SCHEMA, type FidelityConfig, type FidelityRecord } from './types.js';
 
 /** What makes two records the same unit of work: resume skips keys already in --out. */
@@ -22,6 +23,8 @@ export function recordKey(model: string, example: string, method: string, config
     config.score ?? 'probability',
     config.seed,
     config.stability,
+    // Robustness settings join the key only when asked for: keys of records without them stay as they were.
+    ...(config.robustness ? [robustnessKey(config.robustness)] : []),
   ]);
 }
 
@@ -78,6 +81,10 @@ export async function evaluateExample(
     const gold = goldTokens(prepared, example.rationale);
     let stability: FidelityRecord['stability'] = null;
     if (config.stability) stability = await stabilityOf(model, example, method, config, prepared, values);
+    const methodRequest = { ...request, method, params: config.params, choices: config.choices, seed: config.seed };
+    const robustness = config.robustness
+      ? await attackExplanation(model, methodRequest, attribution, config.robustness)
+      : undefined;
     records.push({
       schema: RECORD_SCHEMA,
       key: recordKey(modelName, example.id, method, config),
@@ -97,9 +104,21 @@ export async function evaluateExample(
       plausibility: gold ? plausibility(values, gold) : null,
       recovery: recoveryOf(prepared, example.weights, values),
       stability,
+      ...(robustness && { robustness }),
     });
   }
   return records;
+}
+
+/** What of the attack settings changes its result: the proposer by kind and file, not by its loaded model. */
+function robustnessKey(s: NonNullable<FidelityConfig['robustness']>) {
+  const proposer =
+    s.proposer.kind === 'list'
+      ? `list:${s.proposer.file}`
+      : s.proposer.kind === 'mlm'
+        ? `mlm:${s.proposer.model.id}`
+        : s.proposer.kind;
+  return { ...s, proposer };
 }
 
 /**

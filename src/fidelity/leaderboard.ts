@@ -40,6 +40,15 @@ export const METRICS = [
   { name: 'topk-recovery', better: 'higher', read: (r: FidelityRecord) => r.recovery ?? null },
   { name: 'stability-edit', better: 'higher', read: (r: FidelityRecord) => r.stability?.inputEdit ?? null },
   { name: 'stability-seed', better: 'higher', read: (r: FidelityRecord) => r.stability?.seeds ?? null },
+  // --robustness: the top-k share left after the adversary, the share of examples it broke, and the random control.
+  { name: 'robustness-topk', better: 'higher', read: (r: FidelityRecord) => r.robustness?.topK ?? null },
+  {
+    name: 'robustness-broken',
+    better: 'lower',
+    read: (r: FidelityRecord) => (r.robustness ? (r.robustness.broken ? 1 : 0) : null),
+  },
+  { name: 'robustness-edits', better: 'higher', read: (r: FidelityRecord) => r.robustness?.edits ?? null },
+  { name: 'robustness-random-topk', better: 'higher', read: (r: FidelityRecord) => r.robustness?.randomTopK ?? null },
 ] as const;
 
 export interface LeaderboardRow {

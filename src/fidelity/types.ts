@@ -1,5 +1,6 @@
 import type { Plausibility, Faithfulness } from '../metrics/faithfulness.js';
 import type { BaselineKind, Granularity } from '../methods/types.js';
+import type { AttackSettings, Robustness } from '../robustness/attack.js';
 
 export const RECORD_SCHEMA = 'interp/fidelity-record@1';
 
@@ -15,6 +16,8 @@ export interface FidelityConfig {
   softSamples: number;
   maxNormalise: number;
   stability: boolean;
+  /** With --robustness: the adversary each explanation meets (src/robustness/attack.ts). */
+  robustness?: AttackSettings;
 }
 
 /** One line of --out: one example explained by one method, and every metric on it. */
@@ -38,4 +41,6 @@ export interface FidelityRecord {
   /** Top-k precision against known weights (k = the features with a non-zero weight), when the example carries them. */
   recovery: number | null;
   stability: { inputEdit: number | null; seeds: number | null } | null;
+  /** With --robustness only (absent otherwise, so that records without it keep their bytes). */
+  robustness?: Robustness;
 }

@@ -31,7 +31,6 @@ const LAYERS = [
   [
     'src/concepts',
     'src/counterfactual',
-    'src/fidelity',
     'src/comparison.ts',
     'src/generate.ts',
     'src/bias',
@@ -41,6 +40,9 @@ const LAYERS = [
     'src/sampling.ts',
     'src/patch',
   ],
+  // The adversary of explanations searches edits as counterfactuals do, and fidelity records what it finds.
+  ['src/robustness'],
+  ['src/fidelity'],
   ['src/benchModel', 'src/bench.ts'],
   ['src/summary'],
   // The page report is data that render/html.ts draws.

@@ -345,6 +345,13 @@ export const CASES: GoldenCase[] = [
     'comprehensiveness=0.99',
   ),
   e(
+    'fidelity-robustness-gate',
+    'fidelity',
+    ...['--data', '@in/dev.tsv', '--methods', 'occlusion,lime,shapley', '--samples', '16', '--robustness'],
+    ...['--min', 'robustness-topk=0.9', '--json'],
+  ),
+  e('fidelity-robustness-bounds', 'fidelity', '--data', '@in/dev.tsv', '--robustness', '--robustness-k', '0'),
+  e(
     'fidelity-sanity',
     'fidelity',
     '--data',
