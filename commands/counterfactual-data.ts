@@ -3,6 +3,7 @@ import type { CounterfactualRequest } from '../src/counterfactual/report.js';
 import type { Example } from '../src/data/datasets.js';
 import type { Model } from '../src/model/types.js';
 import { evaluationTable } from '../src/render/counterfactual.js';
+import { outOf, type DataFlags } from './data.js';
 import { emit, progressSpinner, warnOrRefuse, type OutputFlags } from './output.js';
 
 /** `counterfactual --data`: the dataset figures and the decision boundary. */
@@ -10,11 +11,11 @@ export async function evaluate(
   model: Model,
   examples: Example[],
   request: Omit<CounterfactualRequest, 'text'>,
-  flags: OutputFlags & { out?: string },
+  flags: OutputFlags & DataFlags & { out?: string },
 ): Promise<void> {
   const progress = progressSpinner('counterfactuals', 'examples');
   const report = await evaluateCounterfactuals(model, examples, request, {
-    out: flags.out,
+    out: outOf(flags),
     onProgress: progress.count,
   }).finally(progress.stop);
   warnOrRefuse(report.warnings);

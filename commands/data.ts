@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { formatOf, parseShard, readDataset, selectExamples, type Example } from '../src/data/datasets.js';
+import { formatOf, readDataset, selectExamples, type Example } from '../src/data/datasets.js';
+import { parseShardChoice, shardPath } from '../src/data/shards.js';
 import { usageError } from '../src/errors.js';
 import { optionalInteger, parseInteger } from './common.js';
 import { warnOrRefuse } from './output.js';
@@ -39,8 +40,8 @@ export function addDataOptions(cmd: Command): Command {
     )
     .addOption(
       localOption(
-        '--shard <i/n>',
-        'run only shard i of n (CI matrices, indexed jobs, Slurm arrays); merge with `summarize`',
+        '--shard <i/n|auto>',
+        'run only shard i of n (CI matrices, indexed jobs, Slurm arrays), or auto: from the array job (Kubernetes, AWS Batch, Cloud Run); merge with `summarize`',
       ),
     );
 }
@@ -51,11 +52,25 @@ export function readExamples(flags: DataFlags): Example[] {
     limit: optionalInteger('--limit', flags.limit, 1, 10_000_000),
     sample: optionalInteger('--sample', flags.sample, 1, 10_000_000),
     seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-    shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
+    shard: shardOf(flags),
   };
   const { examples, warnings } = readDataset(flags.data, formatOf(flags.data, flags.format));
   warnOrRefuse(warnings, flags.strict);
   return selectExamples(examples, selection);
+}
+
+/** The shard the flags choose; with `auto`, stderr says which engine's variables gave it. */
+function shardOf(flags: DataFlags): [number, number] | undefined {
+  if (flags.shard === undefined) return undefined;
+  const { shard, source } = parseShardChoice(flags.shard, process.env);
+  if (source) process.stderr.write(`interp: --shard auto: shard ${shard[0]}/${shard[1]} from the ${source}\n`);
+  return shard;
+}
+
+/** The results file for this shard: `{index}` and `{count}` in --out name it per array task. */
+export function outOf(flags: DataFlags & { out?: string }): string | undefined {
+  if (flags.out === undefined) return undefined;
+  return shardPath(flags.out, flags.shard === undefined ? undefined : parseShardChoice(flags.shard, process.env).shard);
 }
 
 /** A command that reads one text or a dataset: exactly one of them, and the dataset's flags only with a dataset. */

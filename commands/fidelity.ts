@@ -7,7 +7,7 @@ import { methodNames } from '../src/methods/config.js';
 import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
 import { interactive, progressSpinner, warnOrRefuse } from './output.js';
 import { addGateOptions, reportLeaderboard, summarizeCommand, thresholdsOf, type GateFlags } from './fidelity-gate.js';
-import { addDataOptions, readExamples, type DataFlags } from './data.js';
+import { addDataOptions, outOf, readExamples, type DataFlags } from './data.js';
 import * as groups from './groups.js';
 import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
 import { cliEnv } from './operation.js';
@@ -89,13 +89,13 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
   );
   const progress = progressSpinner('fidelity', 'examples');
   const { board, ran, warnings } = await runFidelity(model, data, config, {
-    out: flags.out,
+    out: outOf(flags),
     sanity,
     onProgress: progress.count,
     onStage: progress.stage,
   }).finally(progress.stop);
   warnOrRefuse(warnings);
   if (!interactive() && ran === 0 && !flags.json)
-    process.stderr.write(`interp: all ${data.length} examples were already in ${flags.out}; nothing to run\n`);
+    process.stderr.write(`interp: all ${data.length} examples were already in ${outOf(flags)}; nothing to run\n`);
   await reportLeaderboard(board, flags);
 }

@@ -150,13 +150,6 @@ export interface Selection {
   shard?: [number, number];
 }
 
-export function parseShard(raw: string): [number, number] {
-  const m = /^(\d+)\/(\d+)$/.exec(raw.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
-    throw usageFault('shard', `{param} must be i/n with 0 ≤ i < n, got '${raw}'`);
-  return [Number(m[1]), Number(m[2])];
-}
-
 /** Sampling (seeded), then the first `limit`, then this shard: the same flags always select the same examples. */
 export function selectExamples(examples: Example[], s: Selection): Example[] {
   let out = examples;

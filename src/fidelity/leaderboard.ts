@@ -76,9 +76,20 @@ function resample(curve: readonly number[], points = 21): number[] {
   });
 }
 
+/**
+ * Records in one order whatever order they were read in (shards, resumed runs, retried array tasks): by
+ * example (numerically where ids are numbers), then method, model and key. The bootstrap resamples in this
+ * order, so n merged shards give the bytes of one run.
+ */
+const canonical = (a: FidelityRecord, b: FidelityRecord) =>
+  a.example.localeCompare(b.example, 'en', { numeric: true }) ||
+  a.method.localeCompare(b.method) ||
+  a.model.localeCompare(b.model) ||
+  (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
 /** Merge records (from any number of shards; duplicates by key count once) into one leaderboard. */
 export function leaderboard(records: FidelityRecord[], seed = 0): Leaderboard {
-  const unique = new Map(records.map((r) => [r.key, r]));
+  const unique = new Map([...records].sort(canonical).map((r) => [r.key, r]));
   const byMethod = new Map<string, FidelityRecord[]>();
   for (const r of unique.values()) byMethod.set(r.method, [...(byMethod.get(r.method) ?? []), r]);
   const rows: LeaderboardRow[] = [...byMethod.entries()].map(([method, rs]) => {
@@ -100,7 +111,9 @@ export function leaderboard(records: FidelityRecord[], seed = 0): Leaderboard {
     };
   });
   rows.sort(
-    (a, b) => (b.metrics.comprehensiveness?.mean ?? -Infinity) - (a.metrics.comprehensiveness?.mean ?? -Infinity),
+    (a, b) =>
+      (b.metrics.comprehensiveness?.mean ?? -Infinity) - (a.metrics.comprehensiveness?.mean ?? -Infinity) ||
+      a.method.localeCompare(b.method),
   );
   return { schema: LEADERBOARD_SCHEMA, models: [...new Set([...unique.values()].map((r) => r.model))], rows };
 }
