@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand(),
   bench: async () => (await import('./bench.js')).benchCommand(),
   'check-method': async () => (await import('./check-method.js')).checkMethodCommand(),
+  deploy: async () => (await import('./deploy.js')).deployCommand(),
 };
 
 /** The program with `only` (a subcommand's name) or, without it or for any other word, every subcommand. */
