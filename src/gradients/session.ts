@@ -14,6 +14,7 @@ import { findWordEmbeddings } from '../onnx/embeddings.js';
 import { findLmHead, withHeadInput } from '../onnx/sliceHead.js';
 import { valueInfo } from '../onnx/builder.js';
 import { GraphIndex } from '../onnx/graph.js';
+import { headOutputs } from '../onnx/headOutputs.js';
 import { findTransformerStructure } from '../onnx/instrument.js';
 import { probeFacts } from '../onnx/probe.js';
 import { DataType, encodeModel, toNumber, type ModelProto } from '../onnx/proto.js';
@@ -38,7 +39,9 @@ export type GradientSource =
   | { kind: 'hidden'; layer: number }
   | { kind: 'mlp'; layer: number }
   | { kind: 'attention' }
-  | { kind: 'unit'; tensor: string };
+  | { kind: 'unit'; tensor: string }
+  /** Every layer's head outputs (probabilities × values, [batch, head, query, d_head]) and feed-forward activation: circuits. */
+  | { kind: 'components' };
 
 /** The word-embedding matrix, read a row at a time: a cached one stays on disk until a caller needs it all. */
 export interface EmbeddingRows {
@@ -149,6 +152,17 @@ function cutForSource(proto: ModelProto, source: GradientSource, logits: string)
     return { graph: cutAt(proto, tensor, [logits]), wrt: [CUT_INPUT], embeddings: null, cutInput: CUT_INPUT };
   }
   const graph = { ...proto, graph: { ...proto.graph, output: proto.graph.output.filter((o) => o.name === logits) } };
+  if (source.kind === 'components') {
+    const heads = headOutputs(
+      proto,
+      structure.layers.map((l) => l.probs),
+    );
+    const mlps = structure.mlp.map((m, l) => {
+      if (!m) throw new Error(`layer ${l}'s feed-forward activation was not found`);
+      return m;
+    });
+    return { graph, wrt: [...heads, ...mlps], embeddings: null, cutInput: null };
+  }
   return { graph, wrt: structure.layers.map((l) => l.probs), embeddings: null, cutInput: null };
 }
 
@@ -214,7 +228,7 @@ async function buildGradientSession(
   overrides?: RuleOverrides,
 ): Promise<GradientSession> {
   const perPosition = source.kind === 'unit' || model.task !== 'classification';
-  const cutInput = source.kind === 'attention' ? null : CUT_INPUT;
+  const cutInput = source.kind === 'attention' || source.kind === 'components' ? null : CUT_INPUT;
   const session = (meta: GradientMeta, s: ort.InferenceSession, embeddings: EmbeddingRows | null): GradientSession => ({
     session: s,
     source,
@@ -309,9 +323,9 @@ async function buildGradientGraph(
     ...graph,
     graph: { ...graph.graph, output: graph.graph.output.filter((o) => o.name === SCORE_OUTPUT) },
   };
-  const values = source.kind === 'attention' ? exposeAsOutputs(graph, wrt, 'interp.attention') : [];
-  const width =
-    source.kind === 'attention' ? 0 : source.kind === 'mlp' ? mlpWidth(model, proto) : hiddenWidth(model, proto);
+  const internal = source.kind === 'attention' || source.kind === 'components';
+  const values = internal ? exposeAsOutputs(graph, wrt, `interp.${source.kind}`) : [];
+  const width = internal ? 0 : source.kind === 'mlp' ? mlpWidth(model, proto) : hiddenWidth(model, proto);
   const request = { of: SCORE_OUTPUT, wrt };
   let result;
   try {

@@ -39,6 +39,7 @@ const LAYERS = [
     'src/decoding.ts',
     'src/sampling.ts',
     'src/patch',
+    'src/circuit',
   ],
   // The adversary of explanations searches edits as counterfactuals do, and fidelity records what it finds.
   ['src/robustness'],

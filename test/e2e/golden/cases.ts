@@ -227,6 +227,18 @@ export const CASES: GoldenCase[] = [
   e('explore-sample-no-variants', 'explore', 'a', '--model', 'tiny-lm', '--sample', '3', '--variant', 'b'),
   e('explore-temperature-without-sample', 'explore', 'a', '--model', 'tiny-lm', '--temperature', '0.5'),
   e('explore-sample-bounds', 'explore', 'a', '--model', 'tiny-lm', '--sample', '3', '--top-p', '0'),
+  e(
+    'circuit-induction-patch',
+    'circuit',
+    ...['a b c d . a b', '--corrupted', 'e f g h . a b', '--answer', ' c', '--wrong', ' a', '--model', '@lm'],
+    ...['--k', '2', '--method', 'patch'],
+  ),
+  e(
+    'circuit-induction-patch-json',
+    'circuit',
+    ...['a b c d . a b', '--corrupted', 'e f g h . a b', '--answer', ' c', '--wrong', ' a', '--model', '@lm'],
+    ...['--method', 'patch', '--ablation', 'zero', '--json'],
+  ),
   e('concepts-cluster-auto', 'concepts', 'cluster', '--data', '@in/corpus.txt', '--layer', '1', '--k', 'auto'),
   e(
     'concepts-factors',

@@ -1,0 +1,76 @@
+import { Command, Option } from 'commander';
+import {
+  ABLATIONS,
+  CIRCUIT_METHODS,
+  CIRCUIT_SCHEMA,
+  circuitReport,
+  type CircuitReport,
+} from '../src/circuit/circuit.js';
+import { thresholdError, usageError } from '../src/errors.js';
+import { circuitChart, circuitTable } from '../src/render/circuit.js';
+import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
+import { emit, withSpinner, type OutputFlags } from './output.js';
+import { addOutputOptions } from './outputOptions.js';
+
+interface CircuitFlags extends ModelFlags, OutputFlags {
+  corrupted?: string;
+  answer?: string;
+  wrong?: string;
+  method: (typeof CIRCUIT_METHODS)[number];
+  ablation: (typeof ABLATIONS)[number];
+  k: string;
+  exactBudget: string;
+  minFaithfulness?: string;
+}
+
+export function circuitCommand(): Command {
+  const cmd = new Command('circuit')
+    .summary('the heads and feed-forward blocks that carry a behaviour, and how much of it they keep alone')
+    .description(
+      'Score every attention head and feed-forward block by the effect of patching its corrupted activation into the clean run on the logit difference answer − wrong: attribution patching (one clean forward and backward pass, one corrupted forward pass) or exact patching of each. Then keep the top components, ablate all others, and measure the logit difference kept: the faithfulness curve over circuit sizes, its area (CPR) and its distance from 1 (CMD).',
+    )
+    .argument('<clean>', 'the prompt where the behaviour holds')
+    .option('--corrupted <text>', 'a prompt of the same token length where it fails (required)')
+    .option('--answer <token>', 'the clean prompt’s next token (one token, e.g. " Lily"; required)')
+    .option('--wrong <token>', 'the token the corrupted prompt leads to instead (required)')
+    .addOption(
+      new Option('--method <m>', 'atp: attribution patching; patch: exact patching')
+        .choices(CIRCUIT_METHODS)
+        .default('atp'),
+    )
+    .addOption(new Option('--ablation <a>', 'what ablated components output').choices(ABLATIONS).default('corrupted'))
+    .option('--k <n>', 'components in the circuit', '6')
+    .option(
+      '--exact-budget <n>',
+      'also patch each component exactly, to check the estimate, up to this many components',
+      '512',
+    )
+    .option('--min-faithfulness <x>', 'exit 3 when the top-k circuit keeps less of the logit difference (0–1)');
+  addOutputOptions(cmd, { json: `print JSON (schema ${CIRCUIT_SCHEMA})`, svg: 'write the faithfulness curve' });
+  addModelOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    examples([
+      'interp circuit "When Lily and Tom went to the park, Tom gave a ball to" --corrupted "When Lily and Tom went to the park, Lily gave a ball to" --answer " Lily" --wrong " Tom" --model ../shared/models/llama-stories260k-kv',
+      'interp circuit "a b c d . a b" --corrupted "e f g h . a b" --answer " c" --wrong " a" --method patch --min-faithfulness 0.9',
+    ]),
+  );
+  return cmd.action(async (clean: string, flags: CircuitFlags) => {
+    for (const f of ['corrupted', 'answer', 'wrong'] as const)
+      if (flags[f] === undefined) throw usageError(`--${f} is required`);
+    const request = {
+      ...{ clean, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! },
+      ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
+      exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
+    };
+    const gate =
+      flags.minFaithfulness === undefined ? undefined : parseNumber('--min-faithfulness', flags.minFaithfulness, 0, 1);
+    const model = await withSpinner('loading model', () => openModel(flags));
+    const report: CircuitReport = await withSpinner('scoring components', () => circuitReport(model, request));
+    await emit(flags, report, { table: circuitTable, chart: circuitChart });
+    if (gate !== undefined && !(report.faithfulness.atK >= gate))
+      throw thresholdError(
+        `the top-${report.circuit.length} circuit keeps ${report.faithfulness.atK.toFixed(4)} of the logit difference < ${gate}`,
+      );
+  });
+}

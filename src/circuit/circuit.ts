@@ -1,0 +1,221 @@
+import { usageFault } from '../errors.js';
+import type { Model } from '../model/types.js';
+import { RunContext } from '../runtime/context.js';
+import { runWithHooks, type Tensor } from '../runtime/hooks.js';
+import { idsAfterPrompt } from '../target/scores.js';
+import { encodeText } from '../text/encode.js';
+import { pearson, spearman } from '../util/stats.js';
+import {
+  ablateOutside,
+  checkTask,
+  cleanGradients,
+  componentName,
+  componentsOf,
+  componentValues,
+  logitDifference,
+  patchEach,
+  readActivations,
+  type CircuitTask,
+  type Component,
+} from './components.js';
+
+export const CIRCUIT_SCHEMA = 'interp/circuit@1';
+
+export const CIRCUIT_METHODS = ['atp', 'patch'] as const;
+export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
+export const ABLATIONS = ['corrupted', 'mean', 'zero'] as const;
+export type Ablation = (typeof ABLATIONS)[number];
+
+/** The behaviour: a clean prompt, a corrupted one, the clean answer and the token the corrupted prompt leads to. */
+interface Behaviour {
+  clean: string;
+  corrupted: string;
+  answer: string;
+  wrong: string;
+  method: CircuitMethod;
+  ablation: Ablation;
+}
+
+export interface CircuitRequest extends Behaviour {
+  /** Components in the circuit reported. */
+  k: number;
+  /** Exact patching of every component runs beside an estimate when there are at most this many. */
+  exactBudget: number;
+}
+
+export interface ComponentEffect {
+  component: string;
+  kind: Component['kind'];
+  layer: number;
+  head: number | null;
+  /** The method's effect on the metric of patching the corrupted activation into the clean run. */
+  effect: number;
+  /** Per position, the estimate's share (AtP); null for exact patching. */
+  perPosition: number[] | null;
+  /** Exact patching's effect, where it ran. */
+  exact: number | null;
+}
+
+export interface CircuitReport extends Behaviour {
+  schema: typeof CIRCUIT_SCHEMA;
+  model: string;
+  metric: { clean: number; corrupted: number };
+  /** Every component, by |effect|, largest first. */
+  components: ComponentEffect[];
+  /** The top-k components by the method's ranking. */
+  circuit: string[];
+  /** Metric recovered with only the top-n components kept, everything else ablated, for n = 0 … all. */
+  faithfulness: { curve: { size: number; faithfulness: number }[]; atK: number; cpr: number; cmd: number };
+  /** How the estimate ranks against exact patching (null for --method patch, or past the exact budget). */
+  agreement: { pearson: number; spearman: number } | null;
+  forwardPasses: number;
+  backwardPasses: number;
+}
+
+/** The one token `text` is after the prompt (as the prompt and it tokenize together: a leading space stays in it). */
+function oneToken(model: Model, prompt: string, promptIds: readonly number[], text: string, param: string): number {
+  const ids = idsAfterPrompt(model, prompt, promptIds, text);
+  if (ids.length !== 1)
+    throw usageFault(param, `{param} '${text}' is ${ids.length} tokens after the prompt; it must be one token`);
+  return ids[0];
+}
+
+/**
+ * Find the components that carry a behaviour: each head and feed-forward block scored by the effect of
+ * patching its corrupted activation into the clean run (attribution patching's first-order estimate from
+ * one clean forward and backward pass and one corrupted forward pass, or exact patching), then the
+ * circuit's faithfulness measured by ablating everything outside it.
+ */
+export async function circuitReport(model: Model, request: CircuitRequest): Promise<CircuitReport> {
+  const clean = encodeText(model, request.clean).ids;
+  const task: CircuitTask = {
+    clean,
+    corrupted: encodeText(model, request.corrupted).ids,
+    answer: oneToken(model, request.clean, clean, request.answer, 'answer'),
+    wrong: oneToken(model, request.clean, clean, request.wrong, 'wrong'),
+  };
+  checkTask(model, task);
+  const run = new RunContext();
+  const components = await componentsOf(model, task.clean, run);
+  const corrupted = await readActivations(model, task.corrupted, components, run);
+  const source = ablationSource(request.ablation, corrupted);
+  const patchedBy = (c: Component) => corrupted.get(componentName(c))!;
+  const runExact = request.method === 'patch' || components.length <= request.exactBudget;
+  const exact = runExact ? await patchEach(model, task, components, patchedBy, run) : null;
+  const estimates =
+    request.method === 'atp' ? await attributionPatching(model, task, components, corrupted, run) : null;
+  const effects: ComponentEffect[] = components.map((c, i) => ({
+    component: componentName(c),
+    kind: c.kind,
+    layer: c.layer,
+    head: c.kind === 'head' ? c.head : null,
+    effect: estimates ? estimates[i].effect : exact!.patched[i] - exact!.clean,
+    perPosition: estimates ? estimates[i].perPosition : null,
+    exact: exact ? exact.patched[i] - exact.clean : null,
+  }));
+  const ranked = components
+    .map((_, i) => i)
+    .sort((a, b) => Math.abs(effects[b].effect) - Math.abs(effects[a].effect) || a - b);
+  const circuits = ranked.map((_, n) => ranked.slice(0, n).map((i) => components[i]));
+  circuits.push(components.slice());
+  const kept = await ablateOutside(model, task, components, circuits, source, run);
+  const [empty, full] = [kept[0], kept[kept.length - 1]];
+  const curve = kept.map((m, size) => ({ size, faithfulness: (m - empty) / (full - empty) }));
+  const k = Math.min(request.k, components.length);
+  const corruptedMetric = await corruptedMetricOf(model, task, run);
+  return {
+    schema: CIRCUIT_SCHEMA,
+    model: model.id,
+    clean: request.clean,
+    corrupted: request.corrupted,
+    answer: request.answer,
+    wrong: request.wrong,
+    method: request.method,
+    ablation: request.ablation,
+    metric: { clean: full, corrupted: corruptedMetric },
+    components: ranked.map((i) => effects[i]),
+    circuit: ranked.slice(0, k).map((i) => effects[i].component),
+    faithfulness: { curve, atK: curve[k].faithfulness, ...areas(curve.map((c) => c.faithfulness)) },
+    agreement:
+      estimates && exact
+        ? {
+            pearson: pearson(
+              effects.map((e) => e.effect),
+              effects.map((e) => e.exact!),
+            ),
+            spearman: spearman(
+              effects.map((e) => e.effect),
+              effects.map((e) => e.exact!),
+            ),
+          }
+        : null,
+    forwardPasses: run.forward,
+    backwardPasses: run.backward,
+  };
+}
+
+/** The metric on the corrupted prompt itself (one forward pass): where the behaviour should fail. */
+async function corruptedMetricOf(model: Model, task: CircuitTask, run: RunContext): Promise<number> {
+  const [out] = await runWithHooks(model, [task.corrupted], {}, run);
+  return logitDifference(out.logits, task);
+}
+
+/**
+ * Attribution patching (Nanda 2023; Syed et al. 2023): effect(c) ≈ (a_corrupted − a_clean) · ∂metric/∂a at
+ * the clean input, summed over positions and width; per position too.
+ */
+async function attributionPatching(
+  model: Model,
+  task: CircuitTask,
+  components: readonly Component[],
+  corrupted: Map<string, Tensor>,
+  run: RunContext,
+) {
+  const { values, gradients } = await cleanGradients(model, task, components, run);
+  const T = task.clean.length;
+  return components.map((c) => {
+    const clean = componentValues(values, c);
+    const grad = componentValues(gradients, c);
+    const corr = corrupted.get(componentName(c))!.data;
+    const width = clean.length / T;
+    const perPosition = Array.from({ length: T }, (_, t) => {
+      let s = 0;
+      for (let j = t * width; j < (t + 1) * width; j++) s += (corr[j] - clean[j]) * grad[j];
+      return s;
+    });
+    return { effect: perPosition.reduce((a, b) => a + b, 0), perPosition };
+  });
+}
+
+/** What an ablated component's output becomes: the corrupted run's, its mean over positions, or zero. */
+function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor>): (c: Component) => Tensor {
+  return (c) => {
+    const value = corrupted.get(componentName(c))!;
+    if (ablation === 'corrupted') return value;
+    const [T, d] = value.dims;
+    const out = new Float32Array(T * d);
+    if (ablation === 'mean')
+      for (let j = 0; j < d; j++) {
+        let s = 0;
+        for (let t = 0; t < T; t++) s += value.data[t * d + j];
+        for (let t = 0; t < T; t++) out[t * d + j] = s / T;
+      }
+    return { data: out, dims: [T, d] };
+  };
+}
+
+/**
+ * The faithfulness curve's areas over the circuit's size as a share of all components, by the trapezoid
+ * rule (MIB's circuit track, Mueller et al. 2025): CPR, the area under the curve, and CMD, the area between
+ * the curve and 1.
+ */
+function areas(f: number[]): { cpr: number; cmd: number } {
+  const n = f.length - 1;
+  let cpr = 0;
+  let cmd = 0;
+  for (let i = 0; i < n; i++) {
+    cpr += (f[i] + f[i + 1]) / 2 / n;
+    cmd += (Math.abs(1 - f[i]) + Math.abs(1 - f[i + 1])) / 2 / n;
+  }
+  return { cpr, cmd };
+}

@@ -1,0 +1,177 @@
+import { usageFault } from '../errors.js';
+import { gradientSession, runGradients } from '../gradients/session.js';
+import type { Model } from '../model/types.js';
+import type { RunContext } from '../runtime/context.js';
+import { runWithHooks, type HookContext, type Site, type Tensor, type WriteHook } from '../runtime/hooks.js';
+
+/** A unit of the model that writes into the residual stream: one attention head, or one layer's feed-forward block. */
+export type Component = { kind: 'head'; layer: number; head: number } | { kind: 'mlp'; layer: number };
+
+export const componentName = (c: Component): string => (c.kind === 'head' ? `L${c.layer}H${c.head}` : `L${c.layer}MLP`);
+
+/** The hook site of a component's output: the head's probabilities × values, or the feed-forward activation. */
+export const componentSite = (c: Component): Site =>
+  c.kind === 'head' ? `layer.${c.layer}.attn.head.${c.head}.out` : `layer.${c.layer}.mlp.act`;
+
+/**
+ * The behaviour a circuit carries, as TransformerLens's IOI notebooks measure it: the logit difference
+ * between `answer` and `wrong` at the last position, on a clean prompt and on a corrupted one of the same
+ * token length (where the behaviour should fail).
+ */
+export interface CircuitTask {
+  clean: readonly number[];
+  corrupted: readonly number[];
+  answer: number;
+  wrong: number;
+}
+
+/**
+ * Every head and every feed-forward block, layer by layer (heads first within a layer). Heads are counted
+ * from the attention patterns of one run of `ids` (query heads, grouped-query attention included).
+ */
+export async function componentsOf(model: Model, ids: readonly number[], run?: RunContext): Promise<Component[]> {
+  const { structure } = await model.instrumented();
+  const patterns = structure.layers.map((_, l): Site => `layer.${l}.attn.pattern`);
+  const [hooked] = await runWithHooks(model, [ids], { read: patterns }, run);
+  return structure.layers.flatMap((_, l): Component[] => [
+    ...Array.from({ length: hooked.cache.get(patterns[l]).dims[0] }, (_, h): Component => ({
+      kind: 'head',
+      layer: l,
+      head: h,
+    })),
+    ...(structure.mlp[l] ? [{ kind: 'mlp', layer: l } as Component] : []),
+  ]);
+}
+
+export function checkTask(model: Model, task: CircuitTask): void {
+  if (model.task !== 'causal-lm')
+    throw usageFault('model', `circuits need a causal LM; '${model.id}' is a ${model.task}`);
+  if (task.clean.length !== task.corrupted.length)
+    throw usageFault(
+      'corrupted',
+      `{param} must have the clean prompt's token length (${task.clean.length} tokens; it has ${task.corrupted.length})`,
+    );
+  if (task.answer === task.wrong) throw usageFault('wrong', '{param} must differ from the answer');
+}
+
+/** The metric on one output: logits[answer] − logits[wrong] at the last position of [position, vocab] logits. */
+export function logitDifference(logits: Tensor, task: CircuitTask): number {
+  const [T, V] = logits.dims;
+  const last = (T - 1) * V;
+  return logits.data[last + task.answer] - logits.data[last + task.wrong];
+}
+
+/** A component's activation for one sequence, from a run's values: a head's [position, d_head], an MLP's [position, d_mlp]. */
+export interface Activations {
+  /** Per layer, the heads' outputs [head, position, d_head] and the feed-forward activation [position, d_mlp]. */
+  heads: Tensor[];
+  mlps: Tensor[];
+}
+
+/** The slice of one component in `Activations`, flattened over its positions and width. */
+export function componentValues(a: Activations, c: Component): Float32Array {
+  if (c.kind === 'mlp') return a.mlps[c.layer].data;
+  const [, T, d] = a.heads[c.layer].dims;
+  return a.heads[c.layer].data.subarray(c.head * T * d, (c.head + 1) * T * d);
+}
+
+/**
+ * One forward and backward pass of the clean prompt through the components gradient graph: the metric,
+ * every component's activation, and the metric's gradient with respect to each (at the clean input).
+ */
+export async function cleanGradients(
+  model: Model,
+  task: CircuitTask,
+  components: readonly Component[],
+  run?: RunContext,
+): Promise<{ metric: number; values: Activations; gradients: Activations }> {
+  const gs = await gradientSession(model, { kind: 'components' }, 'logit');
+  const T = task.clean.length;
+  const [row] = await runGradients(
+    model,
+    gs,
+    [{ ids: task.clean, positions: [T - 1, T - 1], index: [task.answer, task.wrong], weight: [1, -1] }],
+    run,
+  );
+  // One row runs alone: its padded length is its own.
+  const layers = gs.gradients.length / 2;
+  const heads = (l: number) => components.filter((c) => c.kind === 'head' && c.layer === l).length;
+  const asActivations = (tensors: Float32Array[]): Activations => ({
+    heads: tensors.slice(0, layers).map((data, l) => ({ data, dims: [heads(l), T, data.length / (heads(l) * T)] })),
+    mlps: tensors.slice(layers).map((data) => ({ data, dims: [T, data.length / T] })),
+  });
+  return { metric: row.score, values: asActivations(row.values), gradients: asActivations(row.gradients) };
+}
+
+/**
+ * The corrupted prompt's component activations, read through the hook door (one forward pass), in the
+ * layout of `Activations`.
+ */
+export async function readActivations(
+  model: Model,
+  ids: readonly number[],
+  components: readonly Component[],
+  run?: RunContext,
+): Promise<Map<string, Tensor>> {
+  const [hooked] = await runWithHooks(model, [ids], { read: components.map(componentSite) }, run);
+  return new Map(components.map((c) => [componentName(c), hooked.cache.get(componentSite(c))]));
+}
+
+/**
+ * Exact activation patching: for every component, the clean prompt run with that component's output
+ * replaced, at every position, by `source(component)` (the corrupted activation, zeros, a mean). One
+ * batch: row r patches component r alone (the last row patches nothing), so the whole sweep costs as many
+ * forward passes as components, plus one.
+ */
+export async function patchEach(
+  model: Model,
+  task: CircuitTask,
+  components: readonly Component[],
+  source: (c: Component) => Tensor,
+  run?: RunContext,
+): Promise<{ clean: number; patched: number[] }> {
+  const rows = components.length + 1;
+  const sequences = Array.from({ length: rows }, () => task.clean);
+  const write: Partial<Record<Site, WriteHook>> = {};
+  components.forEach((c, r) => {
+    write[componentSite(c)] = (value: Tensor, ctx: HookContext) => {
+      if (r >= ctx.start && r < ctx.end) writeRow(value, r - ctx.start, source(c));
+      return value;
+    };
+  });
+  const out = await runWithHooks(model, sequences, { write }, run);
+  const metrics = out.map((o) => logitDifference(o.logits, task));
+  return { clean: metrics[rows - 1], patched: metrics.slice(0, components.length) };
+}
+
+/**
+ * The clean prompt run with every component outside each circuit replaced by `source` (ablated): one row
+ * per circuit, so a faithfulness curve over circuit sizes is one batch.
+ */
+export async function ablateOutside(
+  model: Model,
+  task: CircuitTask,
+  components: readonly Component[],
+  circuits: readonly (readonly Component[])[],
+  source: (c: Component) => Tensor,
+  run?: RunContext,
+): Promise<number[]> {
+  const sequences = circuits.map(() => task.clean);
+  const inside = circuits.map((circuit) => new Set(circuit.map(componentName)));
+  const write: Partial<Record<Site, WriteHook>> = {};
+  for (const c of components)
+    write[componentSite(c)] = (value: Tensor, ctx: HookContext) => {
+      for (let r = ctx.start; r < ctx.end; r++)
+        if (!inside[r].has(componentName(c))) writeRow(value, r - ctx.start, source(c));
+      return value;
+    };
+  const out = await runWithHooks(model, sequences, { write }, run);
+  return out.map((o) => logitDifference(o.logits, task));
+}
+
+/** Write one sequence's [position, width] value into row `row` of a batch value [batch, padded position, width]. */
+function writeRow(batch: Tensor, row: number, value: Tensor): void {
+  const [, L, d] = batch.dims;
+  const [T] = value.dims;
+  batch.data.set(value.data.subarray(0, T * d), row * L * d);
+}

@@ -1,0 +1,66 @@
+import type { TopLevelSpec } from 'vega-lite';
+import type { CircuitReport } from '../circuit/circuit.js';
+import { fittedTable, formatNumber, visible, wrapText } from './format.js';
+
+/** Components ranked by the method's effect, the exact one beside it, then the circuit and its faithfulness. */
+export function circuitTable(r: CircuitReport, top = 20): string {
+  const exact = r.components.some((c) => c.exact !== null) && r.method !== 'patch';
+  const head = [
+    'rank',
+    'component',
+    r.method === 'patch' ? 'patched effect' : `${r.method} estimate`,
+    ...(exact ? ['exact'] : []),
+  ];
+  const rows = r.components
+    .slice(0, top)
+    .map((c, i) => [
+      i + 1,
+      c.component,
+      formatNumber(c.effect),
+      ...(exact ? [c.exact === null ? '-' : formatNumber(c.exact)] : []),
+    ]);
+  const f = r.faithfulness;
+  const lines = [
+    wrapText(
+      `${r.model} · logit difference '${visible(r.answer)}' − '${visible(r.wrong)}': clean ${formatNumber(r.metric.clean)} · corrupted ${formatNumber(r.metric.corrupted)} · ${r.forwardPasses} forward and ${r.backwardPasses} backward passes`,
+    ),
+    fittedTable(head, rows, 2),
+    wrapText(
+      `circuit (top ${r.circuit.length}): ${r.circuit.join(', ')} · with everything else ${r.ablation}-ablated it keeps ${(100 * f.atK).toFixed(1)} % of the logit difference · CPR ${f.cpr.toFixed(3)} · CMD ${f.cmd.toFixed(3)}`,
+    ),
+  ];
+  if (r.agreement)
+    lines.push(
+      `${r.method} against exact patching: Pearson ${r.agreement.pearson.toFixed(3)}, Spearman ${r.agreement.spearman.toFixed(3)}`,
+    );
+  return lines.join('\n') + '\n';
+}
+
+/** The faithfulness curve: the share of the logit difference kept with the top n components alone. */
+export function circuitChart(r: CircuitReport): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `faithfulness of the circuit by size (${r.ablation} ablation)`,
+      subtitle: `${r.model} · '${r.answer}' − '${r.wrong}' · CPR ${r.faithfulness.cpr.toFixed(3)}, CMD ${r.faithfulness.cmd.toFixed(3)}`,
+    },
+    data: { values: r.faithfulness.curve.map((c) => ({ ...c, component: r.components[c.size - 1]?.component ?? '' })) },
+    width: 360,
+    height: 220,
+    layer: [
+      { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 1 } } },
+      {
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'size', type: 'quantitative', title: 'components kept (by the method’s ranking)' },
+          y: { field: 'faithfulness', type: 'quantitative', title: 'share of the logit difference kept' },
+          tooltip: [
+            { field: 'size' },
+            { field: 'component', title: 'last added' },
+            { field: 'faithfulness', format: '.3f' },
+          ],
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
