@@ -20,6 +20,7 @@ interface CircuitFlags extends ModelFlags, OutputFlags {
   ablation: (typeof ABLATIONS)[number];
   k: string;
   exactBudget: string;
+  steps: string;
   minFaithfulness?: string;
 }
 
@@ -34,11 +35,12 @@ export function circuitCommand(): Command {
     .option('--answer <token>', 'the clean prompt’s next token (one token, e.g. " Lily"; required)')
     .option('--wrong <token>', 'the token the corrupted prompt leads to instead (required)')
     .addOption(
-      new Option('--method <m>', 'atp: attribution patching; patch: exact patching')
+      new Option('--method <m>', 'atp: attribution patching; ig: its integrated-gradients form; patch: exact patching')
         .choices(CIRCUIT_METHODS)
         .default('atp'),
     )
     .addOption(new Option('--ablation <a>', 'what ablated components output').choices(ABLATIONS).default('corrupted'))
+    .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', '16')
     .option('--k <n>', 'components in the circuit', '6')
     .option(
       '--exact-budget <n>',
@@ -62,6 +64,7 @@ export function circuitCommand(): Command {
       ...{ clean, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! },
       ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
       exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
+      steps: parseInteger('--steps', flags.steps, 1, 512),
     };
     const gate =
       flags.minFaithfulness === undefined ? undefined : parseNumber('--min-faithfulness', flags.minFaithfulness, 0, 1);

@@ -14,6 +14,7 @@ import {
   componentValues,
   logitDifference,
   patchEach,
+  pathGradients,
   readActivations,
   type CircuitTask,
   type Component,
@@ -21,7 +22,7 @@ import {
 
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
 
-export const CIRCUIT_METHODS = ['atp', 'patch'] as const;
+export const CIRCUIT_METHODS = ['atp', 'ig', 'patch'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
 export const ABLATIONS = ['corrupted', 'mean', 'zero'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
@@ -41,6 +42,8 @@ export interface CircuitRequest extends Behaviour {
   k: number;
   /** Exact patching of every component runs beside an estimate when there are at most this many. */
   exactBudget: number;
+  /** Path steps of the integrated-gradients estimate. */
+  steps: number;
 }
 
 export interface ComponentEffect {
@@ -97,20 +100,21 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
   checkTask(model, task);
   const run = new RunContext();
   const components = await componentsOf(model, task.clean, run);
-  const corrupted = await readActivations(model, task.corrupted, components, run);
+  const activations = await readActivations(model, [task.clean, task.corrupted], components, run);
+  const corrupted = activations[1];
   const source = ablationSource(request.ablation, corrupted);
   const patchedBy = (c: Component) => corrupted.get(componentName(c))!;
   const runExact = request.method === 'patch' || components.length <= request.exactBudget;
   const exact = runExact ? await patchEach(model, task, components, patchedBy, run) : null;
-  const estimates =
-    request.method === 'atp' ? await attributionPatching(model, task, components, corrupted, run) : null;
+  const estimated =
+    request.method === 'patch' ? null : await estimates(model, request, task, components, activations, run);
   const effects: ComponentEffect[] = components.map((c, i) => ({
     component: componentName(c),
     kind: c.kind,
     layer: c.layer,
     head: c.kind === 'head' ? c.head : null,
-    effect: estimates ? estimates[i].effect : exact!.patched[i] - exact!.clean,
-    perPosition: estimates ? estimates[i].perPosition : null,
+    effect: estimated ? estimated[i].effect : exact!.patched[i] - exact!.clean,
+    perPosition: estimated ? estimated[i].perPosition : null,
     exact: exact ? exact.patched[i] - exact.clean : null,
   }));
   const ranked = components
@@ -137,7 +141,7 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
     circuit: ranked.slice(0, k).map((i) => effects[i].component),
     faithfulness: { curve, atK: curve[k].faithfulness, ...areas(curve.map((c) => c.faithfulness)) },
     agreement:
-      estimates && exact
+      estimated && exact
         ? {
             pearson: pearson(
               effects.map((e) => e.effect),
@@ -161,29 +165,37 @@ async function corruptedMetricOf(model: Model, task: CircuitTask, run: RunContex
 }
 
 /**
- * Attribution patching (Nanda 2023; Syed et al. 2023): effect(c) ≈ (a_corrupted − a_clean) · ∂metric/∂a at
- * the clean input, summed over positions and width; per position too.
+ * The first-order estimates: effect(c) ≈ (a_corrupted − a_clean) · g(c), summed over positions and width,
+ * and per position. Attribution patching (Nanda 2023; Syed et al. 2023) takes g at the clean input, from
+ * one forward and backward pass; the integrated-gradients estimate averages g over inputs on the path from
+ * the corrupted prompt to the clean one, which sees through a softmax saturated at the clean input.
  */
-async function attributionPatching(
+async function estimates(
   model: Model,
+  request: CircuitRequest,
   task: CircuitTask,
   components: readonly Component[],
-  corrupted: Map<string, Tensor>,
+  [clean, corrupted]: Map<string, Tensor>[],
   run: RunContext,
 ) {
-  const { values, gradients } = await cleanGradients(model, task, components, run);
+  let gradientOf: (c: Component) => Float32Array;
+  if (request.method === 'atp') {
+    const { gradients } = await cleanGradients(model, task, components, run);
+    gradientOf = (c) => componentValues(gradients, c);
+  } else {
+    const path = await pathGradients(model, task, components, request.steps, run);
+    gradientOf = (c) => path.get(componentName(c))!;
+  }
   const T = task.clean.length;
   return components.map((c) => {
-    const clean = componentValues(values, c);
-    const grad = componentValues(gradients, c);
-    const corr = corrupted.get(componentName(c))!.data;
-    const width = clean.length / T;
+    const [a, b, g] = [clean.get(componentName(c))!.data, corrupted.get(componentName(c))!.data, gradientOf(c)];
+    const width = a.length / T;
     const perPosition = Array.from({ length: T }, (_, t) => {
       let s = 0;
-      for (let j = t * width; j < (t + 1) * width; j++) s += (corr[j] - clean[j]) * grad[j];
+      for (let j = t * width; j < (t + 1) * width; j++) s += (b[j] - a[j]) * g[j];
       return s;
     });
-    return { effect: perPosition.reduce((a, b) => a + b, 0), perPosition };
+    return { effect: perPosition.reduce((x, y) => x + y, 0), perPosition };
   });
 }
 

@@ -103,18 +103,57 @@ export async function cleanGradients(
   return { metric: row.score, values: asActivations(row.values), gradients: asActivations(row.gradients) };
 }
 
-/**
- * The corrupted prompt's component activations, read through the hook door (one forward pass), in the
- * layout of `Activations`.
- */
+/** Each sequence's component activations, read through the hook door (one forward pass each), by component name. */
 export async function readActivations(
   model: Model,
-  ids: readonly number[],
+  sequences: readonly (readonly number[])[],
   components: readonly Component[],
   run?: RunContext,
-): Promise<Map<string, Tensor>> {
-  const [hooked] = await runWithHooks(model, [ids], { read: components.map(componentSite) }, run);
-  return new Map(components.map((c) => [componentName(c), hooked.cache.get(componentSite(c))]));
+): Promise<Map<string, Tensor>[]> {
+  const hooked = await runWithHooks(model, sequences, { read: components.map(componentSite) }, run);
+  return hooked.map((h) => new Map(components.map((c) => [componentName(c), h.cache.get(componentSite(c))])));
+}
+
+/**
+ * The metric's gradient with respect to every component, averaged over `steps` inputs on the straight path
+ * from the corrupted prompt's word embeddings to the clean one's (midpoints; EAP-IG with interpolated
+ * inputs, Hanna et al. 2024): all steps run as one batch of forward and backward passes.
+ */
+export async function pathGradients(
+  model: Model,
+  task: CircuitTask,
+  components: readonly Component[],
+  steps: number,
+  run?: RunContext,
+): Promise<Map<string, Float32Array>> {
+  const gs = await gradientSession(model, { kind: 'components', from: 'embeddings' }, 'logit');
+  const T = task.clean.length;
+  const rows_ = (ids: readonly number[]) => ids.map((id) => gs.embeddings!.row(id));
+  const [clean, corrupted] = [rows_(task.clean), rows_(task.corrupted)];
+  const width = gs.embeddings!.width;
+  const rows = Array.from({ length: steps }, (_, k) => {
+    const alpha = (k + 0.5) / steps;
+    const cut = new Float32Array(T * width);
+    for (let t = 0; t < T; t++)
+      for (let j = 0; j < width; j++) cut[t * width + j] = corrupted[t][j] + alpha * (clean[t][j] - corrupted[t][j]);
+    return { ids: task.clean, cut, positions: [T - 1, T - 1], index: [task.answer, task.wrong], weight: [1, -1] };
+  });
+  const results = await runGradients(model, gs, rows, run);
+  const layers = gs.gradients.length / 2;
+  const mean = (g: number) => {
+    const sum = new Float32Array(results[0].gradients[g].length);
+    for (const r of results) for (let j = 0; j < sum.length; j++) sum[j] += r.gradients[g][j] / steps;
+    return sum;
+  };
+  const means = gs.gradients.map((_, g) => mean(g));
+  return new Map(
+    components.map((c) => {
+      if (c.kind === 'mlp') return [componentName(c), means[layers + c.layer]];
+      const heads = components.filter((x) => x.kind === 'head' && x.layer === c.layer).length;
+      const per = means[c.layer].length / heads;
+      return [componentName(c), means[c.layer].subarray(c.head * per, (c.head + 1) * per)];
+    }),
+  );
 }
 
 /**

@@ -40,8 +40,11 @@ export type GradientSource =
   | { kind: 'mlp'; layer: number }
   | { kind: 'attention' }
   | { kind: 'unit'; tensor: string }
-  /** Every layer's head outputs (probabilities × values, [batch, head, query, d_head]) and feed-forward activation: circuits. */
-  | { kind: 'components' };
+  /**
+   * Every layer's head outputs (probabilities × values, [batch, head, query, d_head]) and feed-forward
+   * activation: circuits. From token ids, or from word embeddings fed in (interpolated inputs, EAP-IG).
+   */
+  | { kind: 'components'; from?: 'embeddings' };
 
 /** The word-embedding matrix, read a row at a time: a cached one stays on disk until a caller needs it all. */
 export interface EmbeddingRows {
@@ -161,7 +164,10 @@ function cutForSource(proto: ModelProto, source: GradientSource, logits: string)
       if (!m) throw new Error(`layer ${l}'s feed-forward activation was not found`);
       return m;
     });
-    return { graph, wrt: [...heads, ...mlps], embeddings: null, cutInput: null };
+    const wrt = [...heads, ...mlps];
+    if (source.from !== 'embeddings') return { graph, wrt, embeddings: null, cutInput: null };
+    const found = findWordEmbeddings(proto);
+    return { graph: cutAt(proto, found.tensor, [logits]), wrt, embeddings: found.matrix, cutInput: CUT_INPUT };
   }
   return { graph, wrt: structure.layers.map((l) => l.probs), embeddings: null, cutInput: null };
 }
@@ -228,7 +234,8 @@ async function buildGradientSession(
   overrides?: RuleOverrides,
 ): Promise<GradientSession> {
   const perPosition = source.kind === 'unit' || model.task !== 'classification';
-  const cutInput = source.kind === 'attention' || source.kind === 'components' ? null : CUT_INPUT;
+  const cutInput =
+    source.kind === 'attention' || (source.kind === 'components' && source.from !== 'embeddings') ? null : CUT_INPUT;
   const session = (meta: GradientMeta, s: ort.InferenceSession, embeddings: EmbeddingRows | null): GradientSession => ({
     session: s,
     source,
@@ -325,7 +332,7 @@ async function buildGradientGraph(
   };
   const internal = source.kind === 'attention' || source.kind === 'components';
   const values = internal ? exposeAsOutputs(graph, wrt, `interp.${source.kind}`) : [];
-  const width = internal ? 0 : source.kind === 'mlp' ? mlpWidth(model, proto) : hiddenWidth(model, proto);
+  const width = !cut.cutInput ? 0 : source.kind === 'mlp' ? mlpWidth(model, proto) : hiddenWidth(model, proto);
   const request = { of: SCORE_OUTPUT, wrt };
   let result;
   try {
@@ -459,7 +466,8 @@ export async function runGradients(
         return data.slice(row * per, row * per + take);
       };
       const T = rows[i].ids.length;
-      const compact = gs.cutInput ? T * width : undefined;
+      // Gradients at the cut input are [T, width]; those of internal tensors keep their own layout.
+      const compact = gs.cutInput && gs.values.length === 0 ? T * width : undefined;
       return {
         score: batch.output(SCORE_OUTPUT).data[row],
         gradients: gs.gradients.map((g) => sliceOf(g, compact)),

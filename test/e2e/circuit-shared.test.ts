@@ -15,7 +15,7 @@ describe.skipIf(skipWithoutShared)('circuit on the shared llama', () => {
     const r = await circuitReport(model, {
       clean: 'When Lily and Tim went to the park, Tim gave a ball to',
       corrupted: 'When Lily and Tim went to the park, Lily gave a ball to',
-      ...{ answer: ' Lily', wrong: ' Tim', method: 'atp', ablation: 'corrupted', k: 6, exactBudget: 1000 },
+      ...{ answer: ' Lily', wrong: ' Tim', method: 'atp', ablation: 'corrupted', k: 6, exactBudget: 1000, steps: 16 },
     });
     // 5 layers × (8 heads + 1 feed-forward block).
     expect(r.components).toHaveLength(45);
@@ -26,5 +26,20 @@ describe.skipIf(skipWithoutShared)('circuit on the shared llama', () => {
     // The curve runs from nothing kept (0) to everything kept (1).
     expect(r.faithfulness.curve[0].faithfulness).toBe(0);
     expect(r.faithfulness.curve[45].faithfulness).toBe(1);
+  });
+
+  it('the integrated-gradients estimate agrees better still (Pearson 0.994, Spearman 0.946 measured) and its circuit keeps more', async () => {
+    const base = {
+      clean: 'When Lily and Tim went to the park, Tim gave a ball to',
+      corrupted: 'When Lily and Tim went to the park, Lily gave a ball to',
+      ...{ answer: ' Lily', wrong: ' Tim', ablation: 'corrupted', k: 6, exactBudget: 1000, steps: 16 },
+    } as const;
+    const [atp, ig] = [
+      await circuitReport(model, { ...base, method: 'atp' }),
+      await circuitReport(model, { ...base, method: 'ig' }),
+    ];
+    expect(ig.agreement!.pearson).toBeGreaterThanOrEqual(0.99);
+    expect(ig.agreement!.spearman).toBeGreaterThanOrEqual(0.9);
+    expect(ig.faithfulness.atK).toBeGreaterThan(atp.faithfulness.atK);
   });
 });

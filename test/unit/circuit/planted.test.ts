@@ -23,7 +23,7 @@ describe('circuits on the planted induction LM', () => {
   });
   const request: CircuitRequest = {
     ...{ clean: 'a b c d . a b', corrupted: 'e f g h . a b', answer: ' c', wrong: ' a' },
-    ...{ method: 'patch', ablation: 'corrupted', k: 2, exactBudget: 1000 },
+    ...{ method: 'patch', ablation: 'corrupted', k: 2, exactBudget: 1000, steps: 16 },
   };
 
   it('exact patching finds exactly the previous-token and induction heads, and they keep the whole behaviour', async () => {
@@ -54,6 +54,18 @@ describe('circuits on the planted induction LM', () => {
     const ind = byName[INDUCTION].perPosition!;
     expect(ind.reduce((a, b) => a + b, 0)).toBeCloseTo(byName[INDUCTION].effect, 9);
     expect(r.backwardPasses).toBe(1);
+  });
+
+  it('the integrated-gradients estimate sees through the saturated softmax: both planted heads come first', async () => {
+    const r = await circuitReport(model, { ...request, method: 'ig' });
+    expect(r.circuit.sort()).toEqual([PREVIOUS, INDUCTION].sort());
+    const byName = Object.fromEntries(r.components.map((c) => [c.component, c]));
+    // The induction head stays exact; the previous-token head is found, though underestimated (−2.06 of −11.25
+    // with 16 steps), as a first-order estimate along a path through a switch is.
+    expect(byName[INDUCTION].effect).toBeCloseTo(byName[INDUCTION].exact!, 6);
+    expect(byName[PREVIOUS].effect).toBeLessThan(-1);
+    expect(r.agreement!.spearman).toBeGreaterThan(0.9);
+    expect(r.backwardPasses).toBe(16);
   });
 
   it('the CLI gates on the faithfulness of the top-k circuit (exit 3 below it)', async () => {
