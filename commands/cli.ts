@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   chain: async () => (await import('./chain.js')).chainCommand(),
   patch: async () => (await import('./patch.js')).patchCommand(),
   circuit: async () => (await import('./circuit.js')).circuitCommand(),
+  steer: async () => (await import('./steer.js')).steerCommand(),
   explore: async () => (await import('./explore.js')).exploreCommand(),
   fidelity: async () => (await import('./fidelity.js')).fidelityCommand(),
   report: async () => (await import('./report.js')).reportCommand(),

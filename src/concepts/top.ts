@@ -56,7 +56,8 @@ export interface TopReport {
   seed: number;
 }
 
-function readDirection(file: string, index?: number): number[] {
+/** A direction read from a file: a JSON array, {"direction"|"vector": [...]}, or one of cluster/factors JSON's vectors by `index`. */
+export function readDirection(file: string, index?: number): number[] {
   const raw = readUserText(file, 'direction');
   let parsed: unknown;
   try {

@@ -32,8 +32,8 @@ describe.skipIf(skipWithoutShared)('circuit on the shared llama', () => {
     const base = {
       clean: 'When Lily and Tim went to the park, Tim gave a ball to',
       corrupted: 'When Lily and Tim went to the park, Lily gave a ball to',
-      ...{ answer: ' Lily', wrong: ' Tim', ablation: 'corrupted', k: 6, exactBudget: 1000, steps: 16 },
-    } as const;
+      ...{ answer: ' Lily', wrong: ' Tim', ablation: 'corrupted' as const, k: 6, exactBudget: 1000, steps: 16 },
+    };
     const [atp, ig] = [
       await circuitReport(model, { ...base, method: 'atp' }),
       await circuitReport(model, { ...base, method: 'ig' }),

@@ -40,6 +40,7 @@ const LAYERS = [
     'src/sampling.ts',
     'src/patch',
     'src/circuit',
+    'src/steer.ts',
   ],
   // The adversary of explanations searches edits as counterfactuals do, and fidelity records what it finds.
   ['src/robustness'],
