@@ -1,4 +1,4 @@
-import { usageError, usageFault } from '../errors.js';
+import { usageFault } from '../errors.js';
 
 /** Which shard this process runs, and where that came from (a flag, or the array-job engine's environment). */
 export interface ShardChoice {
@@ -22,7 +22,7 @@ const ENGINES = [
 const wholeNumber = (name: string, raw: string, min: number): number => {
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min)
-    throw usageError(`--shard auto: ${name} must be a whole number of at least ${min}, got '${raw}'`);
+    throw usageFault('shard', `{param} auto: ${name} must be a whole number of at least ${min}, got '${raw}'`);
   return value;
 };
 
@@ -30,19 +30,22 @@ const wholeNumber = (name: string, raw: string, min: number): number => {
 export function shardFromEnvironment(env: Readonly<Record<string, string | undefined>>): ShardChoice {
   const engine = ENGINES.find((e) => env[e.index] !== undefined);
   if (!engine)
-    throw usageError(
-      `--shard auto found no array-job index: set by ${ENGINES.map((e) => `${e.index} (${e.name})`).join(', ')}`,
+    throw usageFault(
+      'shard',
+      `{param} auto found no array-job index: set by ${ENGINES.map((e) => `${e.index} (${e.name})`).join(', ')}`,
     );
   const rawCount = env[engine.count];
   if (rawCount === undefined)
-    throw usageError(
+    throw usageFault(
+      'shard',
       engine.count === 'INTERP_SHARD_COUNT'
-        ? `--shard auto: ${engine.index} is set, but Kubernetes does not give the Job's completions; set INTERP_SHARD_COUNT to them`
-        : `--shard auto: ${engine.index} is set without ${engine.count}`,
+        ? `{param} auto: ${engine.index} is set, but Kubernetes does not give the Job's completions; set INTERP_SHARD_COUNT to them`
+        : `{param} auto: ${engine.index} is set without ${engine.count}`,
     );
   const index = wholeNumber(engine.index, env[engine.index]!, 0);
   const count = wholeNumber(engine.count, rawCount, 1);
-  if (index >= count) throw usageError(`--shard auto: ${engine.index} ${index} is not below ${engine.count} ${count}`);
+  if (index >= count)
+    throw usageFault('shard', `{param} auto: ${engine.index} ${index} is not below ${engine.count} ${count}`);
   return { shard: [index, count], source: `${engine.name} (${engine.index}=${index}, ${engine.count}=${count})` };
 }
 
@@ -58,6 +61,6 @@ export function parseShardChoice(raw: string, env: Readonly<Record<string, strin
 /** An output path for this shard: `{index}` and `{count}` are replaced, so that each array task writes its own file. */
 export function shardPath(template: string, shard: [number, number] | undefined): string {
   if (!/\{(index|count)\}/.test(template)) return template;
-  if (!shard) throw usageError(`'${template}' names {index} or {count}, which only --shard gives`);
+  if (!shard) throw usageFault('shard', `'${template}' names {index} or {count}, which only {param} gives`);
   return template.replace(/\{index\}/g, String(shard[0])).replace(/\{count\}/g, String(shard[1]));
 }

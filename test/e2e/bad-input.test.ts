@@ -95,7 +95,7 @@ function baseArgs(command: string[], method?: string): string[] {
         path.join(dir, 'report.html'),
       ];
     case 'fidelity':
-      return ['fidelity', '--data', files.tsv, '--methods', method ?? 'occlusion'];
+      return ['fidelity', '--data', files.tsv, '--methods', method ?? 'occlusion', '--robustness'];
     case 'bench':
       return ['bench', '--lengths', '8', '--runs', '1', '--warmup', '0', '--methods', method ?? 'occlusion'];
     case 'bias swap':
@@ -119,6 +119,15 @@ function baseArgs(command: string[], method?: string): string[] {
       return ['concepts', 'lens', 'the film was', '--model', 'tiny-lm'];
     case 'concepts tcav':
       return [...command, '--concept', files.concept, '--random', files.random, '--inputs', files.corpus];
+    case 'circuit':
+      return ['circuit', 'a b c', '--corrupted', 'a b d', '--answer', ' c', '--wrong', ' d', '--model', 'tiny-lm'];
+    case 'steer':
+      return ['steer', 'a b', '--model', 'tiny-lm', '--site', 'embed', '--direction', files.swaps];
+    case 'deploy indexed-job':
+    case 'deploy batch':
+      return [...command, '--data', '/work/data/dev.tsv'];
+    case 'deploy serve':
+      return ['deploy', 'serve'];
     default:
       throw new Error(`no base arguments for ${command.join(' ')}`);
   }
@@ -189,6 +198,9 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['odd rows under --strict', () => ['fidelity', '--data', file('odd.tsv', 'a\tb\tc\n'), '--strict'], 2],
     ['unknown labels under --strict', () => ['fidelity', '--data', file('lab.tsv', 'good\tbanana\n'), '--strict'], 2],
     ['--shard out of range', () => ['fidelity', '--data', files.tsv, '--shard', '3/2'], 2],
+    ['an attack flag without --robustness', () => ['fidelity', '--data', files.tsv, '--robustness-k', '2'], 2],
+    ['a sampling flag without --sample', () => ['explore', 'a b', '--model', 'tiny-lm', '--top-p', '0.5'], 2],
+    ['--shard auto with no array-job engine', () => ['fidelity', '--data', files.tsv, '--shard', 'auto'], 2],
     [
       '--out under a file',
       () => ['fidelity', '--data', files.tsv, '--methods', 'random', '--out', path.join(files.tsv, 'x.jsonl')],
