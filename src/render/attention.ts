@@ -1,10 +1,9 @@
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { HeadProperty, HeadRole, Matrix } from '../attention/analysis.js';
 import { ATTENTION_SCHEMA, type AttentionView } from '../attention/report.js';
 import { describeTarget } from '../target/target.js';
 import { tokenRecords } from '../text/encode.js';
-import { formatNumber, visible } from './format.js';
+import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 export interface Pooled {
   size: number;
@@ -123,27 +122,23 @@ export function attentionChart(
   } as TopLevelSpec;
 }
 
-export function rolesTable(roles: HeadRole[], sort: HeadProperty, top?: number): string {
-  const table = new Table({
-    head: ['rank', 'layer', 'head', 'entropy', 'first', 'previous', 'self', 'separator', 'induction'],
-    style: { head: [], border: [] },
-  });
-  roles
+export function rolesTable(roles: HeadRole[], sort: HeadProperty, top?: number, basis?: string): string {
+  const rows = roles
     .slice(0, top ?? roles.length)
-    .forEach((r, i) =>
-      table.push([
-        i + 1,
-        r.layer,
-        r.head,
-        r.entropy.toFixed(3),
-        r.first.toFixed(3),
-        r.previous.toFixed(3),
-        r.self.toFixed(3),
-        r.separator.toFixed(3),
-        r.induction === null ? '-' : r.induction.toFixed(3),
-      ]),
-    );
-  return `heads ranked by ${sort}${sort === 'entropy' ? ' (lowest first)' : ''}\n${table.toString()}\n`;
+    .map((r, i) => [
+      i + 1,
+      r.layer,
+      r.head,
+      r.entropy.toFixed(3),
+      r.first.toFixed(3),
+      r.previous.toFixed(3),
+      r.self.toFixed(3),
+      r.separator.toFixed(3),
+      r.induction === null ? '-' : r.induction.toFixed(3),
+    ]);
+  const head = ['rank', 'layer', 'head', 'entropy', 'first', 'previous', 'self', 'separator', 'induction'];
+  const caption = `heads ranked by ${sort}${sort === 'entropy' ? ' (lowest first)' : ''}${basis ? ` · ${basis}` : ''}`;
+  return `${wrapText(caption)}\n${fittedTable(head, rows, 3)}\n`;
 }
 
 /** Heads ranked by their importance to the target, Σ |A ⊙ ∂score/∂A|. */
@@ -152,9 +147,8 @@ export function importanceTable(
   caption: string,
   top?: number,
 ): string {
-  const table = new Table({ head: ['rank', 'layer', 'head', 'importance'], style: { head: [], border: [] } });
-  rows.slice(0, top ?? rows.length).forEach((r, i) => table.push([i + 1, r.layer, r.head, formatNumber(r.importance)]));
-  return `${caption}\n${table.toString()}\n`;
+  const cells = rows.slice(0, top ?? rows.length).map((r, i) => [i + 1, r.layer, r.head, formatNumber(r.importance)]);
+  return `${wrapText(caption)}\n${fittedTable(['rank', 'layer', 'head', 'importance'], cells, 3)}\n`;
 }
 
 /** The strongest query → key links of one matrix. */
@@ -172,13 +166,10 @@ export function linksTable(
     for (let k = 0; k < T; k++) links.push({ q, k, v: matrix[q * T + k] });
   const key = (v: number) => (byMagnitude ? Math.abs(v) : v);
   links.sort((a, b) => key(b.v) - key(a.v) || a.q - b.q || a.k - b.k);
-  const table = new Table({ head: ['rank', 'query', 'key', 'weight'], style: { head: [], border: [] } });
-  links
+  const cells = links
     .slice(0, top)
-    .forEach((l, i) =>
-      table.push([i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]),
-    );
-  return `${caption}\n${table.toString()}\n`;
+    .map((l, i) => [i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]);
+  return `${wrapText(caption)}\n${fittedTable(['rank', 'query', 'key', 'weight'], cells, 1)}\n`;
 }
 
 const nested = (m: Matrix, T: number) =>
@@ -246,9 +237,12 @@ export function attentionText(view: AttentionView, top?: number): string {
     );
   }
   return rolesTable(
-    view.roles.filter((r) => layer === undefined || r.layer === layer),
+    (view.normRoles ?? view.roles).filter((r) => layer === undefined || r.layer === layer),
     view.sort,
     top,
+    view.normRoles
+      ? 'norm-based: each query row of ‖α·f(x)‖ taken as shares of its sum (induction: raw weights)'
+      : undefined,
   );
 }
 
