@@ -2,7 +2,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { HeadProperty, HeadRole, Matrix } from '../attention/analysis.js';
 import { ATTENTION_SCHEMA, type AttentionView } from '../attention/report.js';
 import { describeTarget } from '../target/target.js';
-import { tokenRecords } from '../text/encode.js';
+import { tokenRecords, type Encoding } from '../text/encode.js';
 import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 export interface Pooled {
@@ -72,6 +72,8 @@ export function attentionChart(
   }
   const showLabels = single || labels.length <= 16;
   const cell = single ? 14 : Math.max(3, Math.floor(120 / labels.length));
+  // Vega measures text without a canvas as 0.8 em a character (10 px labels): room for the longest whole.
+  const grid = Math.min(160, 8 * Math.max(0, ...labels.map((l) => [...l].length)) + 4);
   const heatmap = {
     width: { step: cell },
     height: { step: cell },
@@ -83,14 +85,18 @@ export function attentionChart(
         sort: labels,
         title: single ? 'key (attended) token' : null,
         // In a grid, slanted labels reach under the neighbouring panel: upright and shorter there.
-        axis: showLabels ? (single ? { labelAngle: -60, labelLimit: 110 } : { labelAngle: -90, labelLimit: 60 }) : null,
+        axis: showLabels
+          ? single
+            ? { labelAngle: -60, labelLimit: 110 }
+            : { labelAngle: -90, labelLimit: grid }
+          : null,
       },
       y: {
         field: 'query',
         type: 'nominal' as const,
         sort: labels,
         title: single ? 'query token' : null,
-        axis: showLabels ? { labelLimit: single ? 110 : 60 } : null,
+        axis: showLabels ? { labelLimit: single ? 110 : grid } : null,
       },
       color: {
         field: 'value',
@@ -266,8 +272,20 @@ export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSp
   return attentionChart(
     panels,
     view.shape.tokens,
-    view.encoding.tokens,
+    pieceLabels(view.encoding),
     `${view.kind}: ${where} · ${view.model}`,
     maxTokens,
+  );
+}
+
+/**
+ * Token labels with a word's pieces marked: a piece that continues the word before it (no space between)
+ * reads "##piece", as WordPiece writes it, so that "sat" in three pieces shows as "s", "##a", "##t".
+ */
+export function pieceLabels(e: Pick<Encoding, 'tokens' | 'wordIds' | 'offsets'>): string[] {
+  return e.tokens.map((t, i) =>
+    i > 0 && e.wordIds[i] >= 0 && e.wordIds[i] === e.wordIds[i - 1] && e.offsets[i][0] === e.offsets[i - 1][1]
+      ? `##${t}`
+      : t,
   );
 }
