@@ -42,6 +42,15 @@ export interface Panel {
 }
 
 /** Heatmaps: one panel (head view, rollout, flow), a row of heads (layer view) or a layers × heads grid (model view). */
+/** Token axes: none past 16 tokens in a grid; in a grid, labels stand upright (slanted, they reach under the next panel). */
+function labelAxes(labels: string[], single: boolean) {
+  if (single) return { x: { labelAngle: -60, labelLimit: 110 }, y: { labelLimit: 110 } };
+  if (labels.length > 16) return { x: null, y: null };
+  // Vega measures text without a canvas as 0.8 em a character (10 px labels): room for the longest whole.
+  const limit = Math.min(160, 8 * Math.max(0, ...labels.map((l) => [...l].length)) + 4);
+  return { x: { labelAngle: -90, labelLimit: limit }, y: { labelLimit: limit } };
+}
+
 export function attentionChart(
   panels: Panel[],
   T: number,
@@ -70,10 +79,8 @@ export function attentionChart(
         });
       }
   }
-  const showLabels = single || labels.length <= 16;
   const cell = single ? 14 : Math.max(3, Math.floor(120 / labels.length));
-  // Vega measures text without a canvas as 0.8 em a character (10 px labels): room for the longest whole.
-  const grid = Math.min(160, 8 * Math.max(0, ...labels.map((l) => [...l].length)) + 4);
+  const axes = labelAxes(labels, single);
   const heatmap = {
     width: { step: cell },
     height: { step: cell },
@@ -84,19 +91,14 @@ export function attentionChart(
         type: 'nominal' as const,
         sort: labels,
         title: single ? 'key (attended) token' : null,
-        // In a grid, slanted labels reach under the neighbouring panel: upright and shorter there.
-        axis: showLabels
-          ? single
-            ? { labelAngle: -60, labelLimit: 110 }
-            : { labelAngle: -90, labelLimit: grid }
-          : null,
+        axis: axes.x,
       },
       y: {
         field: 'query',
         type: 'nominal' as const,
         sort: labels,
         title: single ? 'query token' : null,
-        axis: showLabels ? { labelLimit: single ? 110 : grid } : null,
+        axis: axes.y,
       },
       color: {
         field: 'value',
