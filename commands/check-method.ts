@@ -1,7 +1,7 @@
-import Table from 'cli-table3';
 import { Command } from 'commander';
 import { thresholdError } from '../src/errors.js';
 import { checkPlugin } from '../src/methods/conformance.js';
+import { fittedTable } from '../src/render/format.js';
 import { examples } from './common.js';
 
 /** `interp check-method FILE.js`: the conformance checks the built-in methods pass, run on a plugin's methods. */
@@ -18,10 +18,10 @@ export function checkMethodCommand(): Command {
     const checked = await checkPlugin(file);
     if (flags.json) process.stdout.write(`${JSON.stringify(checked, null, 2)}\n`);
     else {
-      const table = new Table({ head: ['method or target', 'check', 'result', 'detail'] });
-      for (const { name, results } of checked)
-        for (const r of results) table.push([name, r.check, r.pass ? 'pass' : 'FAIL', r.detail]);
-      process.stdout.write(`${table.toString()}\n`);
+      const rows = checked.flatMap(({ name, results }) =>
+        results.map((r) => [name, r.check, r.pass ? 'pass' : 'FAIL', r.detail]),
+      );
+      process.stdout.write(`${fittedTable(['method or target', 'check', 'result', 'detail'], rows, 2)}\n`);
     }
     const failed = checked.flatMap((c) => c.results.filter((r) => !r.pass).map((r) => `${c.name}: ${r.check}`));
     if (failed.length) throw thresholdError(`${failed.length} conformance check(s) failed (${failed.join(', ')})`);

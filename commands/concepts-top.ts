@@ -21,6 +21,8 @@ interface TopFlags extends ModelFlags, OutputFlags {
   candidates: string;
   swaps: string;
   budget: string;
+  text?: string;
+  length?: string;
 }
 
 export function topCommand(): Command {
@@ -45,6 +47,8 @@ export function topCommand(): Command {
     .option('--candidates <n>', 'with --maximize: tokens per position proposed by the gradient', '16')
     .option('--swaps <n>', 'with --maximize: single-token swaps run exactly per step', '32')
     .option('--budget <n>', 'with --maximize: forward passes at most', '2000')
+    .option('--text <text>', 'with --maximize and no --data: start from this text')
+    .option('--length <n>', 'with --maximize and no --data: start from this many random tokens (--seed)')
     .option('--json', `print JSON (schema ${TOP_SCHEMA})`)
     .option('--svg <file>', 'write the activation histogram');
   addModelOptions(cmd);
@@ -53,14 +57,15 @@ export function topCommand(): Command {
     examples([
       'interp concepts top --model ../shared/models/distilbert-sst2-mini --data ../shared/data/sst2/glue-dev.tsv --layer 1 --neuron 17',
       'interp concepts top --data corpus.txt --site hidden --layer 2 --direction cav.json --k 10 --json',
+      'interp concepts top --layer 1 --neuron 17 --maximize --length 8 --seed 3',
     ]),
   );
   return cmd.action(async (flags: TopFlags) => {
-    if (!flags.data) throw usageError('--data is required (a corpus file, or - for stdin)');
     if (flags.site !== 'mlp' && flags.site !== 'hidden')
       throw usageError(`unknown --site '${flags.site}'; choose mlp or hidden`);
     const request = {
-      lines: corpusLines(flags.data),
+      lines: flags.data === undefined ? undefined : corpusLines(flags.data),
+      start: startOf(flags),
       layer: parseInteger('--layer', flags.layer, 0, 10_000),
       site: flags.site as 'mlp' | 'hidden',
       neuron: optionalInteger('--neuron', flags.neuron, 0, 1_000_000),
@@ -88,4 +93,10 @@ function maximizeOf(flags: TopFlags) {
     budget: parseInteger('--budget', flags.budget, 2, 10_000_000),
   };
   return flags.maximize ? settings : undefined;
+}
+
+function startOf(flags: TopFlags) {
+  if (flags.text !== undefined && flags.length !== undefined) throw usageError('give --text or --length, not both');
+  if (flags.length !== undefined) return { length: parseInteger('--length', flags.length, 1, 512) };
+  return flags.text === undefined ? undefined : { text: flags.text };
 }

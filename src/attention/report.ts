@@ -13,6 +13,7 @@ import {
   rollout,
   runAttention,
   type HeadProperty,
+  type AttentionRun,
   type HeadRole,
   type Matrix,
 } from './analysis.js';
@@ -60,6 +61,8 @@ export interface AttentionView {
   target?: Target;
   /** Every head, ranked by `sort`. */
   roles: HeadRole[];
+  /** With --norm: the same roles measured on the norm-based matrices, each query row taken as shares of its sum. */
+  normRoles?: HeadRole[];
   sort: HeadProperty;
   induction: { length: number; seed: number } | null;
   /** With --summary: what the heads do, in words. */
@@ -134,7 +137,10 @@ export async function attentionView(model: Model, request: AttentionRequest): Pr
     whole = { kind: 'flow', matrix: attentionFlow(run.layers, T, rows), rows };
   }
   const kind: AttentionKind = whole?.kind ?? (request.norm ? 'norm' : gradient ? 'attention-x-gradient' : 'attention');
-  const roles = rankHeads(headRoles(run, encoding, separators, induction), sort);
+  const rolesOf = (layers: AttentionRun['layers']) =>
+    rankHeads(headRoles({ ...run, layers }, encoding, separators, induction), sort);
+  const roles = rolesOf(run.layers);
+  const normRoles = request.norm ? rolesOf(matrices.map((heads) => heads.map((m) => rowShares(m, T)))) : undefined;
   return {
     model: model.id,
     text: request.text,
@@ -149,7 +155,19 @@ export async function attentionView(model: Model, request: AttentionRequest): Pr
     gradient,
     target,
     roles,
+    ...(normRoles ? { normRoles } : {}),
     sort,
     induction: induction ? { length: request.inductionLength, seed: request.seed } : null,
   };
+}
+
+/** Each query row as shares of its sum (a row of zeros stays zero). */
+function rowShares(m: Matrix, T: number): Float32Array {
+  const out = new Float32Array(T * T);
+  for (let q = 0; q < T; q++) {
+    let sum = 0;
+    for (let k = 0; k < T; k++) sum += m[q * T + k];
+    if (sum > 0) for (let k = 0; k < T; k++) out[q * T + k] = m[q * T + k] / sum;
+  }
+  return out;
 }

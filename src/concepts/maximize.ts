@@ -4,6 +4,8 @@ import type { HookName } from '../runtime/activations.js';
 import { runWithHooks, type Site } from '../runtime/hooks.js';
 import { hiddenSite, resolveSite } from '../runtime/sites.js';
 import type { RunContext } from '../runtime/context.js';
+import { runtimeError, usageFault } from '../errors.js';
+import { encodeText } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
 
 export interface MaximizeRequest {
@@ -17,6 +19,7 @@ export interface MaximizeRequest {
   candidates: number;
   swaps: number;
   seed: number;
+  from?: Maximized['from'];
 }
 
 export interface Maximized {
@@ -27,6 +30,8 @@ export interface Maximized {
    * its printed text gives. False only where the start itself does not round-trip (then no swap is refused).
    */
   roundTrip: boolean;
+  /** Where the search started: the best corpus context, a seed text (--text), or seeded random tokens (--length). */
+  from: 'corpus' | 'text' | 'random';
   steps: number;
   forwardPasses: number;
   backwardPasses: number;
@@ -35,6 +40,46 @@ export interface Maximized {
 export interface Unit {
   hook: HookName;
   weights: Float64Array;
+}
+
+const decodeText = (model: Model, ids: number[]) => model.tokenizer.decode(ids, { skip_special_tokens: true });
+
+/**
+ * Whether the ids are what their decoded text tokenizes to (special and context tokens as the model's own
+ * encoding adds them). A swap may give ids no text tokenizes to ("`" + "##tec"): its activation would not be
+ * the printed text's.
+ */
+function tokenizesBack(model: Model, seq: number[]): boolean {
+  const again = encodeText(model, decodeText(model, seq), { truncate: true }).ids;
+  return again.length === seq.length && again.every((v, i) => v === seq[i]);
+}
+
+/**
+ * `length` random tokens between the special tokens the model's encoding adds, drawn one at a time (seeded)
+ * among the tokens that keep the sequence one that its text tokenizes to.
+ */
+export function randomStart(model: Model, length: number, seed: number): number[] {
+  const template = encodeText(model, 'a');
+  const first = template.special.indexOf(false);
+  const last = template.special.lastIndexOf(false);
+  const [before, after] = [template.ids.slice(0, first), template.ids.slice(last + 1)];
+  const room = model.maxLength - before.length - after.length;
+  if (length > room)
+    throw usageFault(
+      'length',
+      `{param} ${length}: '${model.id}' takes at most ${room} tokens besides its special ones`,
+    );
+  const vocab = (model.config.vocab_size as number | undefined) ?? model.tokenizer.get_vocab().size;
+  const special = new Set(model.tokenizer.all_special_ids as number[]);
+  const rng = new Rng(seed);
+  const ids: number[] = [];
+  for (let tries = 0; ids.length < length; tries++) {
+    if (tries > 100 * length)
+      throw runtimeError(`cannot draw ${length} random tokens of '${model.id}' that its tokenizer gives back`);
+    const id = rng.int(vocab);
+    if (!special.has(id) && tokenizesBack(model, [...before, ...ids, id, ...after])) ids.push(id);
+  }
+  return [...before, ...ids, ...after];
 }
 
 /** The unit's activation at `position` of each sequence, read as the corpus pass reads it. */
@@ -75,12 +120,8 @@ export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest,
   const free = r.start.map((id, q) => q).filter((q) => !special.has(r.start[q]));
   const nonZero = Array.from(unit.weights.keys()).filter((j) => unit.weights[j] !== 0);
   const rng = new Rng(r.seed);
-  const decode = (ids: number[]) => model.tokenizer.decode(ids, { skip_special_tokens: true });
-  // A swap may give ids no text tokenizes to ("`" + "##tec"): its activation would not be the printed text's.
-  const roundTrips = (seq: number[]) => {
-    const again = model.tokenizer.encode(decode(seq)) as number[];
-    return again.length === seq.length && again.every((v, i) => v === seq[i]);
-  };
+  const decode = (ids: number[]) => decodeText(model, ids);
+  const roundTrips = (seq: number[]) => tokenizesBack(model, seq);
   const roundTrip = roundTrips(r.start);
   let ids = [...r.start];
   const [first] = await activations(model, unit, [ids], r.position, run);
@@ -142,6 +183,7 @@ export async function maximizeUnit(model: Model, unit: Unit, r: MaximizeRequest,
     start: { text: decode(r.start), activation: first },
     best,
     roundTrip,
+    from: r.from ?? 'corpus',
     steps,
     forwardPasses: run.forward,
     backwardPasses: run.backward,

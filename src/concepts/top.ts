@@ -5,7 +5,7 @@ import { RunContext } from '../runtime/context.js';
 import { encodeText } from '../text/encode.js';
 import { readUserText } from '../util/files.js';
 import { Rng } from '../util/rng.js';
-import { maximizeUnit, type Maximized, type MaximizeRequest } from './maximize.js';
+import { maximizeUnit, randomStart, type Maximized, type MaximizeRequest, type Unit } from './maximize.js';
 
 export const TOP_SCHEMA = 'interp/top@1';
 
@@ -20,7 +20,10 @@ export interface UnitRequest {
 }
 
 export interface TopRequest extends UnitRequest {
-  lines: AsyncIterable<string>;
+  /** The corpus; absent, --maximize starts from `start` instead. */
+  lines?: AsyncIterable<string>;
+  /** Without a corpus, --maximize starts from this text, or from this many seeded random tokens. */
+  start?: { text: string } | { length: number };
   k: number;
   /** Lines run per batch. */
   batch: number;
@@ -29,7 +32,7 @@ export interface TopRequest extends UnitRequest {
   bins: number;
   seed: number;
   /** Then raise the unit from the best corpus context by greedy coordinate gradient. */
-  maximize?: Omit<MaximizeRequest, 'start' | 'position' | 'seed'>;
+  maximize?: Omit<MaximizeRequest, 'start' | 'position' | 'seed' | 'from'>;
 }
 
 export interface TopContext {
@@ -47,7 +50,8 @@ export interface TopReport {
   unit: { layer: number; site: 'mlp' | 'hidden'; neuron: number | null; direction: string | null; width: number };
   lines: number;
   tokens: number;
-  stats: { mean: number; min: number; max: number };
+  /** Over the corpus; null without one (--maximize from --text or --length). */
+  stats: { mean: number; min: number; max: number } | null;
   top: TopContext[];
   histogram: { from: number; to: number; count: number }[];
   /** With --maximize: the input search from the best corpus context, and what it found. */
@@ -143,7 +147,10 @@ function histogramOf(values: number[], min: number, max: number, bins: number) {
  * bounded top-k and a seeded reservoir of activations for the histogram.
  */
 export async function topActivations(model: Model, r: TopRequest): Promise<TopReport> {
+  checkStart(r);
   const { hook, weights } = await unitWeights(model, r);
+  if (!r.lines) return maximizedAlone(model, r, { hook, weights });
+  const corpus = r.lines;
   const top = new TopK<TopContext>(r.k);
   const rng = new Rng(r.seed);
   const reservoir: number[] = [];
@@ -183,7 +190,7 @@ export async function topActivations(model: Model, r: TopRequest): Promise<TopRe
     lines += pending.length;
   };
   const pending: string[] = [];
-  for await (const line of r.lines) {
+  for await (const line of corpus) {
     pending.push(line);
     if (pending.length === r.batch) await flush(pending.splice(0));
   }
@@ -200,18 +207,71 @@ export async function topActivations(model: Model, r: TopRequest): Promise<TopRe
   return {
     schema: TOP_SCHEMA,
     model: model.id,
-    unit: {
-      layer: r.layer,
-      site: r.site,
-      neuron: r.neuron ?? null,
-      direction: r.direction ?? null,
-      width: weights.length,
-    },
+    unit: unitOf(r, weights),
     lines,
     tokens,
     stats: { mean: sum / tokens, min, max },
     top: top.items,
     histogram: histogramOf(reservoir, min, max, r.bins),
+    maximized,
+    forwardPasses: run.forward,
+    seed: r.seed,
+  };
+}
+
+const unitOf = (r: TopRequest, weights: Float64Array): TopReport['unit'] => ({
+  layer: r.layer,
+  site: r.site,
+  neuron: r.neuron ?? null,
+  direction: r.direction ?? null,
+  width: weights.length,
+});
+
+/** A corpus, or --maximize from a text or random tokens: one of them, and each only where it applies. */
+function checkStart(r: TopRequest): void {
+  if (r.start && !r.maximize)
+    throw usageFault('text' in r.start ? 'text' : 'length', '{param} is where {param:maximize} starts: add it');
+  if (r.lines && r.start)
+    throw usageFault(
+      'text' in r.start ? 'text' : 'length',
+      '{param} starts {param:maximize} without a corpus; with {param:data} it starts from the best corpus context',
+    );
+  if (!r.lines && !r.maximize)
+    throw usageFault('data', '{param} is required (a corpus file, or - for stdin), unless {param:maximize} is given');
+  if (!r.lines && !r.start)
+    throw usageFault('maximize', '{param} without {param:data} starts from {param:text} TEXT or {param:length} N');
+}
+
+/**
+ * Activation maximisation as it is usually run, without a corpus: from a seed text or seeded random tokens,
+ * raising the unit at the position of the start where it is highest.
+ */
+async function maximizedAlone(model: Model, r: TopRequest, unit: Unit): Promise<TopReport> {
+  const start = r.start!;
+  const ids = 'text' in start ? encodeText(model, start.text).ids : randomStart(model, start.length, r.seed);
+  const run = new RunContext();
+  const [cache] = await runWithCache(model, [ids], [unit.hook], run);
+  const { data, dims } = cache.get(unit.hook);
+  const special = new Set(model.tokenizer.all_special_ids as number[]);
+  let position = -1;
+  let peak = -Infinity;
+  for (let p = 0; p < dims[0]; p++) {
+    let a = 0;
+    for (let j = 0; j < dims[1]; j++) a += unit.weights[j] * data[p * dims[1] + j];
+    if (!special.has(ids[p]) && a > peak) [position, peak] = [p, a];
+  }
+  if (position < 0) throw usageFault('text', '{param} has no token besides the special ones');
+  const from = 'text' in start ? 'text' : 'random';
+  const maximized = await maximizeUnit(model, unit, { ...r.maximize!, start: ids, position, seed: r.seed, from }, run);
+  return {
+    schema: TOP_SCHEMA,
+    model: model.id,
+    unit: unitOf(r, unit.weights),
+    lines: 0,
+    tokens: 0,
+    stats: null,
+    top: [],
+    histogram: [],
     maximized,
     forwardPasses: run.forward,
     seed: r.seed,

@@ -1,5 +1,6 @@
 import { runFromHidden } from '../concepts/activations.js';
 import { usageFault } from '../errors.js';
+import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { RunContext } from '../runtime/context.js';
@@ -17,7 +18,7 @@ import { encodeText, tokenRecords, type Encoding, type TokenRecord } from '../te
 import { wordsOf } from '../text/words.js';
 import { Rng } from '../util/rng.js';
 import { mean } from '../util/stats.js';
-import { runPatchedHeads } from './heads.js';
+import { runPatchedHeads, type HeadRestoration } from './heads.js';
 
 export const PATCH_SCHEMA = 'interp/patch@1';
 
@@ -59,6 +60,11 @@ export interface PatchReport {
     recovered: number[][][];
     strongest: { layer: number; head: number; position: number; token: string; recovered: number }[];
   } | null;
+  /**
+   * Only where the graph quantizes its activations per batch (DynamicQuantizeLinear: one scale per tensor,
+   * so a row's score depends on the rows beside it): every row ran alone, one session run each.
+   */
+  batching?: 'one row per run';
   forwardPasses: number;
   seed: number;
 }
@@ -108,7 +114,18 @@ function scoreOf(model: Model, target: Target, data: Float32Array, dims: readonl
   return record.score(target, (k) => ({ data, offset: (row * T + positions[k]) * V, vocab: V }));
 }
 
-/** Restore the clean state at every position of each layer in turn (one batch of T rows per layer). */
+/**
+ * Whether a row's numbers depend on the rows batched with it: DynamicQuantizeLinear (and the fused
+ * operators that quantize inside) take one scale over the whole tensor, that is over the batch.
+ */
+export function quantizesPerBatch(model: Model): boolean {
+  return readGraph(model).graph.node.some((n) => n.opType.startsWith('DynamicQuantize'));
+}
+
+/**
+ * Restore the clean state at every position of each layer in turn: one batch of T rows per layer, or,
+ * where the graph quantizes per batch (`alone`), one run per row so that each score is the row's own.
+ */
 async function restorations(
   model: Model,
   ids: readonly number[],
@@ -116,16 +133,26 @@ async function restorations(
   corrupt: Float32Array[],
   target: Target,
   run: RunContext,
+  alone: boolean,
 ) {
   const T = ids.length;
   return Promise.all(
     clean.map(async (state, layer) => {
       const D = state.length / T;
+      const rowOf = (p: number) => {
+        const row = Float32Array.from(corrupt[layer]);
+        row.set(state.subarray(p * D, (p + 1) * D), p * D);
+        return row;
+      };
+      if (alone)
+        return Promise.all(
+          Array.from({ length: T }, async (_, p) => {
+            const { data, dims } = await runFromHidden(model, layer, ids, rowOf(p), 1, run);
+            return scoreOf(model, target, data, dims, 0);
+          }),
+        );
       const batch = new Float32Array(T * T * D);
-      for (let p = 0; p < T; p++) {
-        batch.set(corrupt[layer], p * T * D);
-        batch.set(state.subarray(p * D, (p + 1) * D), p * T * D + p * D);
-      }
+      for (let p = 0; p < T; p++) batch.set(rowOf(p), p * T * D);
       const { data, dims } = await runFromHidden(model, layer, ids, batch, T, run);
       return Array.from({ length: T }, (_, p) => scoreOf(model, target, data, dims, p));
     }),
@@ -166,6 +193,9 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
   const T = e.ids.length;
   const D = clean[0].length / T;
   const cleanRun = await runFrom(model, e.ids, clean[0], names, run);
+  const alone = quantizesPerBatch(model);
+  // The clean states of the run that gave the clean score (the cache above ran beside the corrupted prompt).
+  if (alone) clean.splice(0, clean.length, ...cleanRun.states);
   const cleanScore = scoreOf(model, target, cleanRun.logits.data, cleanRun.logits.dims, 0);
   const draws = other ? 1 : r.samples;
   const sigma = Math.sqrt(mean(Array.from(clean[0], (v) => v * v)) - mean(clean[0]) ** 2);
@@ -180,10 +210,13 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
       for (const p of positions) for (let k = 0; k < D; k++) start[p * D + k] += r.noise * sigma * rng.normal();
     const { states: corrupt, logits } = await runFrom(model, e.ids, start, names, run);
     corruptedScore += scoreOf(model, target, logits.data, logits.dims, 0) / draws;
-    const restored = await restorations(model, e.ids, clean, corrupt, target, run);
+    const restored = await restorations(model, e.ids, clean, corrupt, target, run, alone);
     restored.forEach((row, l) => row.forEach((v, p) => (sums[l][p] += v / draws)));
     if (heads) {
-      const rows = await runPatchedHeads(model, e.ids, corrupt[0], heads.restorations, heads.values, heads.shapes, run);
+      const patched = (list: HeadRestoration[]) =>
+        runPatchedHeads(model, e.ids, corrupt[0], list, heads.values, heads.shapes, run);
+      const rows = alone ? [] : await patched(heads.restorations);
+      if (alone) for (const x of heads.restorations) rows.push(...(await patched([x])));
       rows.forEach((row, i) => (headSums[i] += scoreOf(model, target, row.logits, [1, ...row.dims], 0) / draws));
     }
   }
@@ -214,6 +247,7 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
     recovered,
     strongest,
     heads: heads ? headReport(heads, headSums.map(share), tokens) : null,
+    ...(alone ? { batching: 'one row per run' as const } : {}),
     forwardPasses: run.forward,
     seed: r.seed,
   };

@@ -1,10 +1,9 @@
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { HeadProperty, HeadRole, Matrix } from '../attention/analysis.js';
 import { ATTENTION_SCHEMA, type AttentionView } from '../attention/report.js';
 import { describeTarget } from '../target/target.js';
-import { tokenRecords } from '../text/encode.js';
-import { formatNumber, visible } from './format.js';
+import { tokenRecords, type Encoding } from '../text/encode.js';
+import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 export interface Pooled {
   size: number;
@@ -43,6 +42,15 @@ export interface Panel {
 }
 
 /** Heatmaps: one panel (head view, rollout, flow), a row of heads (layer view) or a layers × heads grid (model view). */
+/** Token axes: none past 16 tokens in a grid; in a grid, labels stand upright (slanted, they reach under the next panel). */
+function labelAxes(labels: string[], single: boolean) {
+  if (single) return { x: { labelAngle: -60, labelLimit: 110 }, y: { labelLimit: 110 } };
+  if (labels.length > 16) return { x: null, y: null };
+  // Vega measures text without a canvas as 0.8 em a character (10 px labels): room for the longest whole.
+  const limit = Math.min(160, 8 * Math.max(0, ...labels.map((l) => [...l].length)) + 4);
+  return { x: { labelAngle: -90, labelLimit: limit }, y: { labelLimit: limit } };
+}
+
 export function attentionChart(
   panels: Panel[],
   T: number,
@@ -71,8 +79,8 @@ export function attentionChart(
         });
       }
   }
-  const showLabels = single || labels.length <= 16;
   const cell = single ? 14 : Math.max(3, Math.floor(120 / labels.length));
+  const axes = labelAxes(labels, single);
   const heatmap = {
     width: { step: cell },
     height: { step: cell },
@@ -83,15 +91,14 @@ export function attentionChart(
         type: 'nominal' as const,
         sort: labels,
         title: single ? 'key (attended) token' : null,
-        // In a grid, slanted labels reach under the neighbouring panel: upright and shorter there.
-        axis: showLabels ? (single ? { labelAngle: -60, labelLimit: 110 } : { labelAngle: -90, labelLimit: 60 }) : null,
+        axis: axes.x,
       },
       y: {
         field: 'query',
         type: 'nominal' as const,
         sort: labels,
         title: single ? 'query token' : null,
-        axis: showLabels ? { labelLimit: single ? 110 : 60 } : null,
+        axis: axes.y,
       },
       color: {
         field: 'value',
@@ -123,27 +130,23 @@ export function attentionChart(
   } as TopLevelSpec;
 }
 
-export function rolesTable(roles: HeadRole[], sort: HeadProperty, top?: number): string {
-  const table = new Table({
-    head: ['rank', 'layer', 'head', 'entropy', 'first', 'previous', 'self', 'separator', 'induction'],
-    style: { head: [], border: [] },
-  });
-  roles
+export function rolesTable(roles: HeadRole[], sort: HeadProperty, top?: number, basis?: string): string {
+  const rows = roles
     .slice(0, top ?? roles.length)
-    .forEach((r, i) =>
-      table.push([
-        i + 1,
-        r.layer,
-        r.head,
-        r.entropy.toFixed(3),
-        r.first.toFixed(3),
-        r.previous.toFixed(3),
-        r.self.toFixed(3),
-        r.separator.toFixed(3),
-        r.induction === null ? '-' : r.induction.toFixed(3),
-      ]),
-    );
-  return `heads ranked by ${sort}${sort === 'entropy' ? ' (lowest first)' : ''}\n${table.toString()}\n`;
+    .map((r, i) => [
+      i + 1,
+      r.layer,
+      r.head,
+      r.entropy.toFixed(3),
+      r.first.toFixed(3),
+      r.previous.toFixed(3),
+      r.self.toFixed(3),
+      r.separator.toFixed(3),
+      r.induction === null ? '-' : r.induction.toFixed(3),
+    ]);
+  const head = ['rank', 'layer', 'head', 'entropy', 'first', 'previous', 'self', 'separator', 'induction'];
+  const caption = `heads ranked by ${sort}${sort === 'entropy' ? ' (lowest first)' : ''}${basis ? ` · ${basis}` : ''}`;
+  return `${wrapText(caption)}\n${fittedTable(head, rows, 3)}\n`;
 }
 
 /** Heads ranked by their importance to the target, Σ |A ⊙ ∂score/∂A|. */
@@ -152,9 +155,8 @@ export function importanceTable(
   caption: string,
   top?: number,
 ): string {
-  const table = new Table({ head: ['rank', 'layer', 'head', 'importance'], style: { head: [], border: [] } });
-  rows.slice(0, top ?? rows.length).forEach((r, i) => table.push([i + 1, r.layer, r.head, formatNumber(r.importance)]));
-  return `${caption}\n${table.toString()}\n`;
+  const cells = rows.slice(0, top ?? rows.length).map((r, i) => [i + 1, r.layer, r.head, formatNumber(r.importance)]);
+  return `${wrapText(caption)}\n${fittedTable(['rank', 'layer', 'head', 'importance'], cells, 3)}\n`;
 }
 
 /** The strongest query → key links of one matrix. */
@@ -172,13 +174,10 @@ export function linksTable(
     for (let k = 0; k < T; k++) links.push({ q, k, v: matrix[q * T + k] });
   const key = (v: number) => (byMagnitude ? Math.abs(v) : v);
   links.sort((a, b) => key(b.v) - key(a.v) || a.q - b.q || a.k - b.k);
-  const table = new Table({ head: ['rank', 'query', 'key', 'weight'], style: { head: [], border: [] } });
-  links
+  const cells = links
     .slice(0, top)
-    .forEach((l, i) =>
-      table.push([i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]),
-    );
-  return `${caption}\n${table.toString()}\n`;
+    .map((l, i) => [i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]);
+  return `${wrapText(caption)}\n${fittedTable(['rank', 'query', 'key', 'weight'], cells, 1)}\n`;
 }
 
 const nested = (m: Matrix, T: number) =>
@@ -246,9 +245,12 @@ export function attentionText(view: AttentionView, top?: number): string {
     );
   }
   return rolesTable(
-    view.roles.filter((r) => layer === undefined || r.layer === layer),
+    (view.normRoles ?? view.roles).filter((r) => layer === undefined || r.layer === layer),
     view.sort,
     top,
+    view.normRoles
+      ? 'norm-based: each query row of ‖α·f(x)‖ taken as shares of its sum (induction: raw weights)'
+      : undefined,
   );
 }
 
@@ -272,8 +274,20 @@ export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSp
   return attentionChart(
     panels,
     view.shape.tokens,
-    view.encoding.tokens,
+    pieceLabels(view.encoding),
     `${view.kind}: ${where} · ${view.model}`,
     maxTokens,
+  );
+}
+
+/**
+ * Token labels with a word's pieces marked: a piece that continues the word before it (no space between)
+ * reads "##piece", as WordPiece writes it, so that "sat" in three pieces shows as "s", "##a", "##t".
+ */
+export function pieceLabels(e: Pick<Encoding, 'tokens' | 'wordIds' | 'offsets'>): string[] {
+  return e.tokens.map((t, i) =>
+    i > 0 && e.wordIds[i] >= 0 && e.wordIds[i] === e.wordIds[i - 1] && e.offsets[i][0] === e.offsets[i - 1][1]
+      ? `##${t}`
+      : t,
   );
 }

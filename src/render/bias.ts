@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { PairsResult } from '../bias/pairs.js';
 import type { SwapResult } from '../bias/swap.js';
@@ -85,17 +84,13 @@ export function swapChart(r: SwapResult): TopLevelSpec {
 
 /** Share of pairs where the model prefers the stereotype, per bias type and overall. */
 export function pairsTable(r: PairsResult): string {
-  const t = new Table({
-    head: ['bias type', 'pairs', 'prefers stereotype [95% CI]', 'ties'],
-    style: { head: [], border: [] },
-  });
-  for (const row of [...r.byType, r.overall]) t.push([row.group, row.n, ci(row), row.ties]);
-  const d = new Table({
-    head: ['direction', 'pairs', 'prefers more-stereotypical [95% CI]'],
-    style: { head: [], border: [] },
-  });
-  for (const row of r.byDirection) d.push([row.group, row.n, ci(row)]);
-  return `${r.model} · ${r.scoring} · ${r.pairs} pairs · 0.5 is unbiased\n${t.toString()}\n${d.toString()}\n`;
+  const types = [...r.byType, r.overall].map((row) => [row.group, row.n, ci(row), row.ties]);
+  const directions = r.byDirection.map((row) => [row.group, row.n, ci(row)]);
+  return [
+    wrapText(`${r.model} · ${r.scoring} · ${r.pairs} pairs · 0.5 is unbiased`),
+    fittedTable(['bias type', 'pairs', 'prefers stereotype [95% CI]', 'ties'], types, 1),
+    `${fittedTable(['direction', 'pairs', 'prefers more-stereotypical [95% CI]'], directions, 1)}\n`,
+  ].join('\n');
 }
 
 /** Per-bias-type bars with intervals. */
@@ -133,16 +128,13 @@ export function pairsChart(r: PairsResult): TopLevelSpec {
 
 /** The effect size and p-value of one WEAT/SEAT test. */
 export function weatTable(r: WeatResult): string {
-  const t = new Table({
-    head: ['targets', 'attributes', 'layer', 'effect size d', 'p-value'],
-    style: { head: [], border: [] },
-  });
-  t.push([
+  const row = [
     `${r.targets[0]} (${r.sizes.targ1}) vs ${r.targets[1]} (${r.sizes.targ2})`,
     `${r.attributes[0]} (${r.sizes.attr1}) vs ${r.attributes[1]} (${r.sizes.attr2})`,
     r.layer,
     r.effectSize.toFixed(3),
     formatNumber(r.pValue),
-  ]);
-  return `${r.model} · mean-pooled hidden states · ${r.permutations} permutations\n${t.toString()}\n`;
+  ];
+  const head = ['targets', 'attributes', 'layer', 'effect size d', 'p-value'];
+  return `${wrapText(`${r.model} · mean-pooled hidden states · ${r.permutations} permutations`)}\n${fittedTable(head, [row], 1)}\n`;
 }

@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import type { LensResult } from '../concepts/lens.js';
 import type { ClusterReport, FactorsReport, ProjectedToken } from '../concepts/report.js';
@@ -41,15 +40,13 @@ export function clusterChart(r: ClusterReport, projection: ProjectedToken[]): To
 
 /** One row per factor: its top tokens and strongest example. */
 export function factorsTable(r: FactorsReport): string {
-  const t = new Table({
-    head: ['factor', 'top tokens', 'strongest example'],
-    style: { head: [], border: [] },
-    colWidths: [8, 50, 60],
-    wordWrap: true,
-  });
-  for (const f of r.factors)
-    t.push([f.factor, f.topTokens.map((x) => `${visible(x.token)} ${formatNumber(x.weight)}`).join(', '), f.example]);
-  return `NMF of the feed-forward activations of layer ${r.layer} of ${r.model}: ${r.tokens} tokens, ${r.factors.length} factors, reconstruction error ${formatNumber(r.reconstructionError)}\n${t.toString()}\n`;
+  const rows = r.factors.map((f) => [
+    f.factor,
+    f.topTokens.map((x) => `${visible(x.token)} ${formatNumber(x.weight)}`).join(', '),
+    f.example,
+  ]);
+  const caption = `NMF of the feed-forward activations of layer ${r.layer} of ${r.model}: ${r.tokens} tokens, ${r.factors.length} factors, reconstruction error ${formatNumber(r.reconstructionError)}`;
+  return `${wrapText(caption)}\n${fittedTable(['factor', 'top tokens', 'strongest example'], rows, 1)}\n`;
 }
 
 /** The per-token factor strip of one input. */
@@ -85,16 +82,13 @@ export function factorsChart(r: FactorsReport & { strip: NonNullable<FactorsRepo
 
 /** Positions by layers: each layer's top predictions. */
 export function lensTable(r: LensResult, top: number): string {
-  const t = new Table({
-    head: ['position', ...Array.from({ length: r.layers + 1 }, (_, l) => (l === 0 ? 'embed' : `layer ${l}`))],
-    style: { head: [], border: [] },
-  });
-  for (const p of r.positions)
-    t.push([
-      `${p.index}: ${visible(p.token)}`,
-      ...p.cells.map((c) => c.top.map((x) => `${visible(x.token)} ${x.probability.toFixed(2)}`).join('\n')),
-    ]);
-  return `logit lens on ${r.model}: top-${top} predictions of each layer's residual stream (the last column is the model's own output)\n${t.toString()}\n`;
+  const head = ['position', ...Array.from({ length: r.layers + 1 }, (_, l) => (l === 0 ? 'embed' : `layer ${l}`))];
+  const rows = r.positions.map((p) => [
+    `${p.index}: ${visible(p.token)}`,
+    ...p.cells.map((c) => c.top.map((x) => `${visible(x.token)} ${x.probability.toFixed(2)}`).join('\n')),
+  ]);
+  const caption = `logit lens on ${r.model}: top-${top} predictions of each layer's residual stream (the last column is the model's own output)`;
+  return `${wrapText(caption)}\n${fittedTable(head, rows, 1)}\n`;
 }
 
 /** Heatmap of the tracked token's probability across layers and positions. */
@@ -146,11 +140,8 @@ export function lensChart(r: LensResult): TopLevelSpec {
 
 /** The TCAV score against its random-CAV null, with the p-value. */
 export function tcavTable(r: TcavResult, sizes: { concept: number; random: number; inputs: number }): string {
-  const t = new Table({
-    head: ['layer', 'target', 'CAV accuracy', 'TCAV score', 'random CAVs', 'p-value', 'significant'],
-    style: { head: [], border: [] },
-  });
-  t.push([
+  const head = ['layer', 'target', 'CAV accuracy', 'TCAV score', 'random CAVs', 'p-value', 'significant'];
+  const row = [
     r.layer,
     r.target,
     r.cavAccuracy.toFixed(3),
@@ -158,6 +149,7 @@ export function tcavTable(r: TcavResult, sizes: { concept: number; random: numbe
     r.nullMean.toFixed(3),
     formatNumber(r.pValue),
     r.significant ? `yes, ${r.direction}` : 'no',
-  ]);
-  return `TCAV on ${r.model}: ${sizes.concept} concept, ${sizes.random} random, ${sizes.inputs} inputs, ${r.runs} runs\n${t.toString()}\n`;
+  ];
+  const caption = `TCAV on ${r.model}: ${sizes.concept} concept, ${sizes.random} random, ${sizes.inputs} inputs, ${r.runs} runs`;
+  return `${wrapText(caption)}\n${fittedTable(head, [row], 2)}\n`;
 }

@@ -45,7 +45,7 @@ export function counterfactualTable(r: CounterfactualReport, paint: DiffPaint = 
     ? ` · fluency: mean ${r.fluency.kind} under ${r.fluency.model} (original ${formatNumber(r.fluency.original)})`
     : '';
   const scoreColumn = r.goal.kind === 'delta' ? 'log p' : 'prediction';
-  return `${header}\n${fittedTable(['rank', 'edit', 'edits', 'changed', scoreColumn, 'fluency'], rows, 1)}\n${note}${fluency}\n`;
+  return `${header}\n${fittedTable(['rank', 'edit', 'edits', 'changed', scoreColumn, 'fluency'], rows, 1)}\n${wrapText(note + fluency)}\n`;
 }
 
 /** The prediction's score for the original and every counterfactual. */

@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { ExploreReport } from '../explore.js';
-import { fittedTable, formatNumber, visible } from './format.js';
+import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 /** Variants side by side: each one's diff against the base, its prediction, and how far it moved. */
 export function exploreTable(r: ExploreReport): string {
@@ -29,7 +29,10 @@ export function exploreTable(r: ExploreReport): string {
     r.mostMoved === null
       ? ''
       : `variant ${r.mostMoved} moves the prediction most (KL ${formatNumber(r.rows[r.mostMoved].kl)})`;
-  return `${r.model} · base prediction '${visible(r.prediction)}' · ${r.forwardPasses} forward passes\n${fittedTable(head, rows, 1)}\n${moved}\n`;
+  const caption = wrapText(
+    `${r.model} · base prediction '${visible(r.prediction)}' · ${r.forwardPasses} forward passes`,
+  );
+  return `${caption}\n${fittedTable(head, rows, 1)}\n${wrapText(moved)}\n`;
 }
 
 /** KL from the base and the shift of the base's prediction, per variant. */

@@ -57,6 +57,8 @@ export function fittedTable(head: string[], rows: (string | number)[][], keep = 
   // Each column takes its widest cell, one space either side and one border.
   const widths = head.map((h, c) => Math.max(displayWidth(h), ...cells.map((r) => displayWidth(r[c] ?? ''))) + 3);
   const keyWidth = 1 + widths.slice(0, keep).reduce((a, b) => a + b, 0);
+  // Key columns that leave too little room for the others: repeat fewer of them.
+  if (keep > 1 && keyWidth + 12 > width) return fittedTable(head, rows, keep - 1, width);
   const chunks: number[][] = [];
   for (let c = keep; c < head.length; c++) {
     const last = chunks[chunks.length - 1];
@@ -68,12 +70,13 @@ export function fittedTable(head: string[], rows: (string | number)[][], keep = 
   return chunks
     .map((chunk) => {
       const columns = [...Array.from({ length: keep }, (_, k) => k), ...chunk];
-      const room = width - keyWidth - (chunk.length - 1) * 3;
+      // cli-table3's colWidths count the padding, not the border: a column takes colWidth + 1.
+      const room = width - keyWidth - 1;
       const tooWide = chunk.length === 1 && keyWidth + widths[chunk[0]] > width && room > 10;
       const table = new Table({
         head: columns.map((c) => head[c]),
         style: { head: [], border: [] },
-        ...(tooWide ? { colWidths: [...widths.slice(0, keep), room], wordWrap: true } : {}),
+        ...(tooWide ? { colWidths: [...widths.slice(0, keep).map((w) => w - 1), room], wordWrap: true } : {}),
       });
       for (const r of cells) table.push(columns.map((c) => r[c] ?? ''));
       return table.toString();

@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { GenerationAttribution } from '../generate.js';
+import { shortName } from '../summary/claims.js';
 import { fittedTable, formatNumber, visible } from './format.js';
 
 /** One row per generated token: its log-probability and the sources that drove it most. */
@@ -33,11 +34,19 @@ export function generationChart(result: GenerationAttribution): TopLevelSpec {
     }),
   );
   const extent = Math.max(1e-12, ...values.map((v) => Math.abs(v.attribution)));
+  // Cells grow (14 to 32 px) to give a short generation a heatmap of some size, and the title wraps to the
+  // heatmap's width, so that neither leaves the canvas mostly empty.
+  const step = Math.max(14, Math.min(32, Math.floor(320 / Math.max(result.sources.length, result.generated.length))));
+  const width = step * result.sources.length;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${result.method}: attribution of each generated token`, subtitle: result.model },
-    width: { step: 14 },
-    height: { step: 14 },
+    title: {
+      text: wrapToPixels(`${result.method}: attribution of each generated token`, width, 13),
+      subtitle: wrapToPixels(shortName(result.model), width, 11),
+      anchor: 'start',
+    },
+    width: { step },
+    height: { step },
     data: { values },
     mark: { type: 'rect' },
     encoding: {
@@ -57,4 +66,16 @@ export function generationChart(result: GenerationAttribution): TopLevelSpec {
       tooltip: [{ field: 'source' }, { field: 'generated' }, { field: 'attribution', format: '.4g' }],
     },
   } as TopLevelSpec;
+}
+
+/** Lines of at most `width` pixels as Vega sizes text without a canvas (0.8 em a character); 16 characters at least. */
+function wrapToPixels(text: string, width: number, fontSize: number): string[] {
+  const chars = Math.max(16, Math.floor(width / (0.8 * fontSize)));
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1;
+    if (last >= 0 && [...lines[last]].length + 1 + [...word].length <= chars) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines;
 }

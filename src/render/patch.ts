@@ -9,7 +9,7 @@ export function patchTable(r: PatchReport): string {
   const c = r.corruption;
   const how = c.kind === 'noise' ? `noise ${c.noise}σ on “${c.words}” (${c.samples} draws)` : `the prompt “${c.text}”`;
   const caption = wrapText(
-    `causal tracing on ${shortName(r.model)} · target ${r.target.name} (${r.target.score}) · clean ${formatNumber(r.cleanScore)}, corrupted by ${how}: ${formatNumber(r.corruptedScore)} · ${r.forwardPasses} forward passes`,
+    `causal tracing on ${shortName(r.model)} · target ${r.target.name} (${r.target.score}) · clean ${formatNumber(r.cleanScore)}, corrupted by ${how}: ${formatNumber(r.corruptedScore)} · ${r.forwardPasses} forward passes${r.batching ? ` (${r.batching}: the graph quantizes per batch)` : ''}`,
   );
   const rows = r.strongest.map((s) => [
     layerName(s.layer),

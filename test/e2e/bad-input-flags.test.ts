@@ -77,6 +77,20 @@ describe('contradictory, ignored and empty flags', () => {
     ['--model ""', () => ['explain', 'the film', '--model', ''], /--model needs a value/],
     ['--variant ""', () => ['explore', 'the film', '--variant', ''], /--variant needs a value/],
     ['attention --svg ""', () => ['attention', 'the film', '--svg', ''], /--svg needs a value/],
+    ...(
+      [
+        ['top --text without --maximize', ['--text', 'a film'], /--text is where --maximize starts: add it/],
+        ['top --maximize with neither corpus nor start', ['--maximize'], /--maximize without --data starts from/],
+        ['top --maximize --text with --data', ['--maximize', '--text', 'a', '--data', '@d.tsv'], /--text starts/],
+        ['top --text and --length', ['--maximize', '--text', 'a', '--length', '3'], /give --text or --length/],
+        ['top --length 0', ['--maximize', '--length', '0'], /--length must be an integer from 1 to 512/],
+        ['top --length over the model', ['--maximize', '--length', '500'], /takes at most \d+ tokens besides/],
+      ] as const
+    ).map(([name, flags, message]): [string, () => string[], RegExp] => [
+      name,
+      () => ['concepts', 'top', '--neuron', '1', ...flags.map((f) => (f === '@d.tsv' ? at('d.tsv') : f))],
+      message,
+    ]),
   ];
   it.each(cases)('%s', async (_, args, message) => {
     fs.writeFileSync(at('d.tsv'), 'the film\t1\n');

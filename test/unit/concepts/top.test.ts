@@ -48,15 +48,15 @@ describe('concepts top on the planted topic model', () => {
     expect(r.top[0].activation).toBeCloseTo(10 * (3 / 8), 3); // three colour words among 8 tokens ([CLS], 6 words, [SEP])
     expect(r.top[0].context).toMatch(/«.+»/);
     expect(r.histogram.reduce((s, h) => s + h.count, 0)).toBe(50); // the reservoir, not every token
-    expect(r.stats.max).toBe(r.top[0].activation);
+    expect(r.stats!.max).toBe(r.top[0].activation);
   });
 
   it('--maximize finds an input whose activation beats every corpus example, by exact-gradient coordinate search', async () => {
     const maximize = { steps: 10, budget: 2000, candidates: 8, swaps: 16 };
     const r = await topActivations(model, request({ neuron: 2, maximize }));
     const m = r.maximized!;
-    expect(m.start.activation).toBeCloseTo(r.stats.max, 5);
-    expect(m.best[0].activation).toBeGreaterThan(r.stats.max + 1);
+    expect(m.start.activation).toBeCloseTo(r.stats!.max, 5);
+    expect(m.best[0].activation).toBeGreaterThan(r.stats!.max + 1);
     // Every word a colour: 10 × the colour share of all tokens, [CLS] and [SEP] included.
     const words = m.best[0].tokens.slice(1, -1);
     expect(words.every((w) => TOPIC_WORDS.colour.includes(w))).toBe(true);
@@ -134,4 +134,54 @@ describe.skipIf(skipWithoutShared)('the unit gradient on distilbert-sst2-mini (n
     const estimates = [...central, ...central.slice(1).map((half, k) => (4 * half - central[k]) / 3)];
     expect(Math.min(...estimates.map((x) => Math.abs(x - norm) / norm))).toBeLessThan(0.01);
   }, 60_000);
+});
+
+describe('concepts top --maximize without a corpus (issue 30, item 21)', () => {
+  const maximize = { steps: 10, budget: 2000, candidates: 8, swaps: 16 };
+  const alone = (start: TopRequest['start'], seed = 0) =>
+    topActivations(model, { ...request({ neuron: 2, maximize, start, seed }), lines: undefined });
+
+  it('from seeded random tokens: as many as asked, each tokenizing back, raised to colour words', async () => {
+    const r = await alone({ length: 6 });
+    const m = r.maximized!;
+    expect(m.from).toBe('random');
+    expect([r.lines, r.tokens, r.stats, r.top]).toEqual([0, 0, null, []]);
+    const start = encodeText(model, m.start.text).ids;
+    expect(start.length).toBe(6 + 2); // [CLS] … [SEP]
+    expect(m.roundTrip).toBe(true);
+    // The planted unit is 10 × the share of colour words: the start's and the best's, exactly.
+    const share = (ids: number[]) =>
+      ids.filter((id) => TOPIC_WORDS.colour.includes(model.tokenizer.decode([id]))).length / ids.length;
+    expect(m.start.activation).toBeCloseTo(10 * share(start), 4);
+    expect(m.best[0].activation).toBeCloseTo(10 * share(m.best[0].ids), 4);
+    expect(m.best[0].activation).toBeGreaterThan(m.start.activation + 2);
+    expect(await alone({ length: 6 })).toEqual(r);
+    expect((await alone({ length: 6 }, 1)).maximized!.start.text).not.toBe(m.start.text);
+  });
+
+  it('from a seed text: starts from its tokens, at the position where the unit is highest', async () => {
+    const text = 'the red car was';
+    const r = await alone({ text });
+    const m = r.maximized!;
+    expect(m.from).toBe('text');
+    expect(m.start.text).toBe(text);
+    expect(m.start.activation).toBeCloseTo(10 * (1 / 6), 4); // one colour word among 6 tokens
+    expect(m.best[0].activation).toBeGreaterThan(m.start.activation + 2);
+  });
+
+  it('refuses a start with a corpus, a start without --maximize, neither, and a length over the model limit', async () => {
+    await expect(topActivations(model, request({ neuron: 2, maximize, start: { text: 'a' } }))).rejects.toThrow(
+      /--text starts --maximize without a corpus/,
+    );
+    await expect(
+      topActivations(model, { ...request({ neuron: 2, start: { length: 3 } }), lines: undefined }),
+    ).rejects.toThrow(/--length is where --maximize starts/);
+    await expect(topActivations(model, { ...request({ neuron: 2, maximize }), lines: undefined })).rejects.toThrow(
+      /--maximize without --data starts from --text TEXT or --length N/,
+    );
+    await expect(topActivations(model, { ...request({ neuron: 2 }), lines: undefined })).rejects.toThrow(
+      /--data is required/,
+    );
+    await expect(alone({ length: model.maxLength })).rejects.toThrow(/takes at most \d+ tokens besides/);
+  });
 });

@@ -10,6 +10,7 @@ import { runAttention } from '../../../src/attention/analysis.js';
 import { sentenceLogProbs } from '../../../src/bias/pairs.js';
 import { logitLens } from '../../../src/concepts/lens.js';
 import { explainText } from '../../../src/explain.js';
+import { patchReport } from '../../../src/patch/patch.js';
 import { METHODS } from '../../../src/methods/registry.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
@@ -38,6 +39,8 @@ export interface FormCase {
   igBaseline?: 'zero' | 'pad';
   /** Sentences for `bias pairs` (language models). */
   sentences?: string[];
+  /** A prompt of as many tokens as `text` that differs from it in exactly one token (for `patch`). */
+  corrupted?: string;
 }
 
 interface Form {
@@ -213,6 +216,28 @@ export function checkEveryForm(c: FormCase): void {
       expect(Math.abs(last.top[0].probability - 1 / z), f.name).toBeLessThan(f.name === 'q8' ? 1e-2 : TOLERANCE);
     }
   });
+
+  if (c.corrupted) {
+    const corrupted = c.corrupted;
+    it('patch: restoring the one embedding where the prompts differ recreates the clean run, so recovered is exactly 1', async () => {
+      expect(forms.length, 'the forms were built').toBeGreaterThanOrEqual(3);
+      const other = encodeText(forms[0].reference, corrupted).ids;
+      const differ = ids().flatMap((id, p) => (id !== other[p] ? [p] : []));
+      expect(differ, 'the prompts differ in one token').toHaveLength(1);
+      for (const f of [{ name: 'plain', model: forms[0].reference }, ...forms]) {
+        const r = await patchReport(f.model, { text: c.text, corrupted, noise: 3, samples: 1, seed: 0 });
+        expect(Math.abs(r.cleanScore - r.corruptedScore), f.name).toBeGreaterThan(1e-3);
+        expect(r.recovered[0][differ[0]], f.name).toBe(1);
+        // q8 runs each row alone (its activation scales are per batch), and says so.
+        expect(r.batching, f.name).toBe(f.name === 'q8' ? 'one row per run' : undefined);
+        // The last state at the position the score reads is the clean run's own (q8's LM head takes its
+        // activation scale over every position, so there the corrupted positions still count).
+        const read = f.model.task === 'classification' ? 0 : r.tokens.length - 1;
+        if (f.name !== 'q8' || f.model.task === 'classification')
+          expect(r.recovered[r.layers - 1][read], f.name).toBe(1);
+      }
+    });
+  }
 
   if (c.sentences) {
     it('bias pairs: sentence log-probabilities equal the plain form', async () => {

@@ -13,7 +13,13 @@ import { gpt2NoBos } from '../../support/gpt2.js';
 const gpt2Dir = gpt2NoBos();
 
 describe.skipIf(skipWithoutShared)('every export form of the shared distilbert-sst2-mini', () => {
-  checkEveryForm({ name: 'distilbert', dir: distilbert, text: 'the film was a delight', rebuildable: false });
+  checkEveryForm({
+    name: 'distilbert',
+    dir: distilbert,
+    text: 'the film was a delight',
+    rebuildable: false,
+    corrupted: 'the film was a disaster',
+  });
 });
 
 describe.skipIf(skipWithoutShared)('every export form of the shared llama-stories260k-kv', () => {
@@ -35,6 +41,7 @@ describe.skipIf(skipWithoutShared)(
       dir: gpt2Dir,
       text: 'the movie was',
       rebuildable: true,
+      corrupted: 'the film was',
       sentences: ['He was a good man.', 'She was a good man.'],
     });
   },

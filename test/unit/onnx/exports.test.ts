@@ -9,6 +9,7 @@ describe('every export form of the embedded classifier sst2-tiny', () => {
     dir: path.join(repoRoot, 'models', 'sst2-tiny'),
     text: 'the film was a delight',
     rebuildable: true,
+    corrupted: 'the film was a disaster',
   });
 });
 
@@ -18,6 +19,7 @@ describe('every export form of the embedded causal LM tiny-lm', () => {
     dir: path.join(repoRoot, 'models', 'tiny-lm'),
     text: 'the film was',
     rebuildable: true,
+    corrupted: 'the movie was',
     sentences: ['He was a good man.', 'She was a good man.'],
   });
 });

@@ -55,7 +55,8 @@ describe('charts', () => {
     const m = new Float64Array(16).fill(0.25);
     const panels = [0, 1].flatMap((layer) => [0, 1].map((head) => ({ layer, head, matrix: m })));
     const spec = attentionChart(panels, 4, ['a', 'b', 'c', 'd'], 't', 64) as Spec;
-    expect(spec.spec.encoding.x.axis).toMatchObject({ labelAngle: -90, labelLimit: 60 });
+    // Room for the longest label ("0: a", 4 characters at Vega's 8 px estimate), so that none is cut.
+    expect(spec.spec.encoding.x.axis).toMatchObject({ labelAngle: -90, labelLimit: 36 });
   });
 
   // Level 3 (error) still let onnxruntime's red kernel line through on a failed run; interp says it in one line itself.
