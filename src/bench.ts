@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type * as ort from 'onnxruntime-node';
+import { onnxruntimeVersion, type Feeds, type Session } from './runtime/tensor.js';
 import { usageFault } from './errors.js';
 import { explainText } from './explain.js';
 import { methodNamed } from './methods/config.js';
@@ -105,11 +104,11 @@ export function benchInput(model: Model, length: number): string {
  * in place. (Replaying recorded runs afterwards kept every batch's feeds alive: gigabytes of KV caches at
  * 512 tokens on a 124M model.)
  */
-function timing(session: ort.InferenceSession, spent: { ms: number }): ort.InferenceSession {
+function timing(session: Session, spent: { ms: number }): Session {
   return new Proxy(session, {
     get(target, prop) {
       if (prop === 'run') {
-        return async (feeds: Record<string, ort.Tensor>, fetches: string[]) => {
+        return async (feeds: Feeds, fetches: string[]) => {
           const start = performance.now();
           try {
             return await target.run(feeds, fetches);
@@ -281,11 +280,10 @@ export interface BenchSettings extends Omit<BenchOptions, 'onProgress'> {
 
 /** The whole report: every model, method and length, and the cold start. */
 export async function runBench(settings: BenchSettings, onProgress?: (message: string) => void): Promise<BenchReport> {
-  const require = createRequire(import.meta.url);
   const report: BenchReport = {
     schema: BENCH_SCHEMA,
     date: new Date().toISOString(),
-    machine: machineInfo((require('onnxruntime-node/package.json') as { version: string }).version),
+    machine: machineInfo(onnxruntimeVersion()),
     settings: {
       runs: settings.runs,
       warmup: settings.warmup,

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
-import * as ort from 'onnxruntime-node';
+import { floatTensor, int64Tensor, type Feeds, type Session } from '../runtime/tensor.js';
 import type { RunContext } from '../runtime/context.js';
 import { derivedOnce } from '../runtime/derived.js';
 import { openGraph, openGraphFile, openSession, type SessionSettings } from '../runtime/session.js';
@@ -16,7 +16,7 @@ import { valueInfo } from '../onnx/builder.js';
 import { GraphIndex } from '../onnx/graph.js';
 import { headOutputs } from '../onnx/headOutputs.js';
 import { findTransformerStructure } from '../onnx/instrument.js';
-import { probeFacts } from '../onnx/probe.js';
+import { probeFacts } from '../runtime/probe.js';
 import { DataType, encodeModel, toNumber, type ModelProto } from '../onnx/proto.js';
 import {
   addScoreHead,
@@ -76,7 +76,7 @@ const inMemoryRows = (m: FloatTensor) =>
   embeddingRows(m.dims[0], m.dims[1], (start, count) => m.data.subarray(start, start + count));
 
 export interface GradientSession {
-  session: ort.InferenceSession;
+  session: Session;
   source: GradientSource;
   /** The input fed in place of the source tensor (`interp.cut`), or null for attention gradients. */
   cutInput: string | null;
@@ -236,7 +236,7 @@ async function buildGradientSession(
   const perPosition = source.kind === 'unit' || model.task !== 'classification';
   const cutInput =
     source.kind === 'attention' || (source.kind === 'components' && source.from !== 'embeddings') ? null : CUT_INPUT;
-  const session = (meta: GradientMeta, s: ort.InferenceSession, embeddings: EmbeddingRows | null): GradientSession => ({
+  const session = (meta: GradientMeta, s: Session, embeddings: EmbeddingRows | null): GradientSession => ({
     session: s,
     source,
     cutInput,
@@ -274,7 +274,7 @@ async function buildGradientSession(
   const file = key
     ? writeGraphFile('gradients', key, built.graph, meta, built.embeddings ? { embeddings: built.embeddings.data } : {})
     : null;
-  let opened: ort.InferenceSession;
+  let opened: Session;
   try {
     // Opened from the cache, its weights are mapped from the stored tensors, shared with the forward session.
     // Shape warnings about the rewritten outputs are onnxruntime talking to itself: stderr stays for errors.
@@ -357,7 +357,7 @@ async function buildGradientGraph(
 }
 
 /** Inputs for the two probe runs: 2 rows × 4 tokens, then 3 rows × 6 tokens. */
-function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 0 | 1): Record<string, ort.Tensor> {
+function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 0 | 1): Feeds {
   const rows = variant === 0 ? 2 : 3;
   const length = variant === 0 ? 4 : 6;
   const vocab = Math.min(100, (model.config.vocab_size as number | undefined) ?? 100);
@@ -370,10 +370,10 @@ function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 
   for (let r = 0; r < rows; r++) select[r * length + length - 1] = 1;
   return {
     ...feeds,
-    ...(width ? { [CUT_INPUT]: new ort.Tensor('float32', cut, [rows, length, width]) } : {}),
-    ...(perPosition ? { [TARGET_POSITIONS]: new ort.Tensor('float32', select, [rows, 1, length]) } : {}),
-    [TARGET_INDEX]: new ort.Tensor('int64', new BigInt64Array(rows), [rows, 1]),
-    [TARGET_WEIGHT]: new ort.Tensor('float32', new Float32Array(rows).fill(1), [rows, 1]),
+    ...(width ? { [CUT_INPUT]: floatTensor(cut, [rows, length, width]) } : {}),
+    ...(perPosition ? { [TARGET_POSITIONS]: floatTensor(select, [rows, 1, length]) } : {}),
+    [TARGET_INDEX]: int64Tensor(new BigInt64Array(rows), [rows, 1]),
+    [TARGET_WEIGHT]: floatTensor(new Float32Array(rows).fill(1), [rows, 1]),
   };
 }
 
@@ -430,27 +430,27 @@ export async function runGradients(
   run?: RunContext,
 ): Promise<GradientRowResult[]> {
   const width = gs.embeddings ? gs.embeddings.width : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
-  const extraFeeds = (start: number, end: number, length: number): Record<string, ort.Tensor> => {
+  const extraFeeds = (start: number, end: number, length: number): Feeds => {
     const n = end - start;
     const K = Math.max(...rows.slice(start, end).map((r) => r.index.length));
     const index = new BigInt64Array(n * K);
     const weight = new Float32Array(n * K);
     const select = new Float32Array(n * K * length);
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Feeds = {};
     for (let r = 0; r < n; r++) {
       const row = rows[start + r];
       row.index.forEach((v, k) => (index[r * K + k] = BigInt(v)));
       weight.set(row.weight, r * K);
       row.positions.forEach((p, k) => (select[(r * K + k) * length + p] = 1));
     }
-    feeds[TARGET_INDEX] = new ort.Tensor('int64', index, [n, K]);
-    feeds[TARGET_WEIGHT] = new ort.Tensor('float32', weight, [n, K]);
-    if (gs.perPosition) feeds[TARGET_POSITIONS] = new ort.Tensor('float32', select, [n, K, length]);
-    feeds['interp.seed'] = new ort.Tensor('float32', new Float32Array(n).fill(1), [n]);
+    feeds[TARGET_INDEX] = int64Tensor(index, [n, K]);
+    feeds[TARGET_WEIGHT] = floatTensor(weight, [n, K]);
+    if (gs.perPosition) feeds[TARGET_POSITIONS] = floatTensor(select, [n, K, length]);
+    feeds['interp.seed'] = floatTensor(new Float32Array(n).fill(1), [n]);
     if (gs.cutInput) {
       const cut = new Float32Array(n * length * width);
       for (let r = 0; r < n; r++) cut.set(rows[start + r].cut!, r * length * width);
-      feeds[gs.cutInput] = new ort.Tensor('float32', cut, [n, length, width]);
+      feeds[gs.cutInput] = floatTensor(cut, [n, length, width]);
     }
     return feeds;
   };

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type { Session } from '../runtime/tensor.js';
 import {
   AutoConfig,
   AutoModel,
@@ -298,7 +298,7 @@ async function createSession(
   options: LoadOptions,
   spec: string,
   externalFolder: string | null = null,
-): Promise<ort.InferenceSession> {
+): Promise<Session> {
   try {
     return await openSession(source, { threads: options.threads }, externalFolder);
   } catch (e) {
@@ -329,7 +329,7 @@ async function openScoringSession(
   onnxPath: string,
   options: LoadOptions,
   spec: string,
-): Promise<{ session: ort.InferenceSession; sliced: boolean }> {
+): Promise<{ session: Session; sliced: boolean }> {
   const key = crypto
     .createHash('sha256')
     .update(`${graphKey(onnxPath)}|${closureHash(import.meta.url)}`)
@@ -364,12 +364,7 @@ async function openScoringSession(
   return written || { session: await createSession(encodeModel(sliced), options, spec, external), sliced: true };
 }
 
-function readSignature(
-  session: ort.InferenceSession,
-  config: ModelConfig,
-  spec: string,
-  sliced: boolean,
-): ModelSignature {
+function readSignature(session: Session, config: ModelConfig, spec: string, sliced: boolean): ModelSignature {
   const inputNames = [...session.inputNames];
   const outputNames = [...session.outputNames];
   if (!inputNames.includes('input_ids'))

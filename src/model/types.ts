@@ -1,4 +1,4 @@
-import type * as ort from 'onnxruntime-node';
+import type { Session } from '../runtime/tensor.js';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { InstrumentedOutputs, TransformerStructure } from '../onnx/instrument.js';
 import type { ModelProto } from '../onnx/proto.js';
@@ -40,7 +40,7 @@ export interface ModelConfig {
 }
 
 export interface InstrumentedSession {
-  session: ort.InferenceSession;
+  session: Session;
   outputs: InstrumentedOutputs;
   structure: TransformerStructure;
   /** Per layer, the attention output projection as [heads·headDim, model] rows, when the graph has it as a plain weight. */
@@ -65,7 +65,7 @@ export interface Model {
   /** The longest input, in tokens (special tokens included), the model accepts. */
   maxLength: number;
   signature: ModelSignature;
-  session: ort.InferenceSession;
+  session: Session;
   /** The session with attentions, value vectors and hidden states exposed; built (and cached on disk) on first use. */
   instrumented(): Promise<InstrumentedSession>;
   /** Identifies the graph this model runs: the ONNX file, or a rewritten graph held in memory. */

@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import { floatTensor, type Feeds, type Session } from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
@@ -15,7 +15,7 @@ const MASK = (l: number) => `interp.patch.mask.${l}`;
 const VALUE = (l: number) => `interp.patch.value.${l}`;
 
 export interface HeadPatchSession {
-  session: ort.InferenceSession;
+  session: Session;
   /** The unpatched head outputs, returned for the clean run's values. */
   outputs: string[];
   logits: string;
@@ -128,10 +128,10 @@ export async function runPatchedHeads(
       run,
       extraFeeds: (start, end) => {
         const n = end - start;
-        const feeds: Record<string, ort.Tensor> = {};
+        const feeds: Feeds = {};
         const cut = new Float32Array(n * T * D);
         for (let r = 0; r < n; r++) cut.set(hidden0, r * T * D);
-        feeds[CUT_INPUT] = new ort.Tensor('float32', cut, [n, T, D]);
+        feeds[CUT_INPUT] = floatTensor(cut, [n, T, D]);
         hp.outputs.forEach((_, l) => {
           const [H, , d] = shapes[l] ?? [1, T, 1];
           const mask = new Float32Array(n * H * T);
@@ -143,8 +143,8 @@ export async function runPatchedHeads(
               value.set(clean[l], r * H * T * d);
             }
           }
-          feeds[MASK(l)] = new ort.Tensor('float32', mask, [n, H, T, 1]);
-          feeds[VALUE(l)] = new ort.Tensor('float32', value, [n, H, T, d]);
+          feeds[MASK(l)] = floatTensor(mask, [n, H, T, 1]);
+          feeds[VALUE(l)] = floatTensor(value, [n, H, T, d]);
         });
         return feeds;
       },

@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import { floatTensor, type Feeds } from '../runtime/tensor.js';
 import type { Model } from '../model/types.js';
 import { SCORE_POSITIONS } from '../onnx/sliceHead.js';
 import {
@@ -156,7 +156,7 @@ export function planBatches(
 interface PrefixCache {
   ids: readonly number[];
   /** The KV-cache feeds for `rows` rows that continue the prefix's first `past` positions. */
-  feeds(rows: number, past: number): Record<string, ort.Tensor>;
+  feeds(rows: number, past: number): Feeds;
 }
 
 /** Each model's most recent prefix cache: the input an explanation first runs alone is then perturbed. */
@@ -195,14 +195,14 @@ function holdCache(model: Model, ids: readonly number[], batch: Batch, presents:
   heldCaches.set(model, {
     ids,
     feeds(rows, past) {
-      const feeds: Record<string, ort.Tensor> = {};
+      const feeds: Feeds = {};
       pasts.forEach((p, l) => {
         const block = p.heads * past * p.headDim;
         const data = new Float32Array(rows * block);
         for (let h = 0; h < p.heads; h++)
           data.set(values[l].subarray(h * T * p.headDim, (h * T + past) * p.headDim), h * past * p.headDim);
         for (let r = 1; r < rows; r++) data.copyWithin(r * block, 0, block);
-        feeds[p.name] = new ort.Tensor('float32', data, [rows, p.heads, past, p.headDim]);
+        feeds[p.name] = floatTensor(data, [rows, p.heads, past, p.headDim]);
       });
       return feeds;
     },

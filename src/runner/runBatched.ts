@@ -1,4 +1,14 @@
-import * as ort from 'onnxruntime-node';
+import {
+  disposeOutputs,
+  floatTensor,
+  int32Tensor,
+  int64Tensor,
+  runSession,
+  type Feeds,
+  type OrtTensor,
+  type Outputs,
+  type Session,
+} from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { chargeRun, type RunContext } from '../runtime/context.js';
@@ -16,7 +26,7 @@ export interface Batch {
 }
 
 export interface RunOptions {
-  session?: ort.InferenceSession;
+  session?: Session;
   /** The call these runs belong to: it counts them and may observe the session. */
   run?: RunContext;
   /** Every row also runs backward (a gradient graph). */
@@ -28,7 +38,7 @@ export interface RunOptions {
   /** Upper bound on rows per batch. */
   batchRows?: number;
   /** More inputs for the batch of sequences [start, end), padded to `length` (float inputs of a rewritten graph). */
-  extraFeeds?: (start: number, end: number, length: number) => Record<string, ort.Tensor>;
+  extraFeeds?: (start: number, end: number, length: number) => Feeds;
   /**
    * The batches to run, in order, instead of batches grown from the token budget: each runs its rows
    * after `past` positions already held in the KV cache (which `extraFeeds` supplies).
@@ -67,15 +77,15 @@ function integerInput(
   rows: number,
   length: number,
   value: (r: number, t: number) => number,
-): ort.Tensor {
+): OrtTensor {
   if (type === 'int32') {
     const data = new Int32Array(rows * length);
     for (let r = 0; r < rows; r++) for (let t = 0; t < length; t++) data[r * length + t] = value(r, t);
-    return new ort.Tensor('int32', data, [rows, length]);
+    return int32Tensor(data, [rows, length]);
   }
   const data = new BigInt64Array(rows * length);
   for (let r = 0; r < rows; r++) for (let t = 0; t < length; t++) data[r * length + t] = BigInt(value(r, t));
-  return new ort.Tensor('int64', data, [rows, length]);
+  return int64Tensor(data, [rows, length]);
 }
 
 /**
@@ -87,7 +97,7 @@ export function buildFeeds(
   model: Model,
   sequences: readonly (readonly number[])[],
   past = 0,
-): { feeds: Record<string, ort.Tensor>; length: number; lengths: number[] } {
+): { feeds: Feeds; length: number; lengths: number[] } {
   const sig = model.signature;
   const rows = sequences.length;
   const lengths = sequences.map((s) => s.length);
@@ -97,7 +107,7 @@ export function buildFeeds(
   if (empty >= 0) throw runtimeError(`cannot run an empty sequence (row ${empty} of a batch of ${rows})`);
   const pad = model.tokenizer.pad_token_id ?? 0;
   const types = sig.integerInputTypes;
-  const feeds: Record<string, ort.Tensor> = {
+  const feeds: Feeds = {
     input_ids: integerInput(types.input_ids, rows, length, (r, t) => (t < lengths[r] ? sequences[r][t] : pad)),
   };
   if (types.attention_mask)
@@ -116,7 +126,7 @@ export function buildFeeds(
   if (sig.scorePositions) feeds[SCORE_POSITIONS] = positionsInput(lengths.map(() => range(length)));
   for (const past of sig.pastInputs) {
     const data = past.type === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-    feeds[past.name] = new ort.Tensor(past.type, data, [rows, past.heads, 0, past.headDim]);
+    feeds[past.name] = floatTensor(data, [rows, past.heads, 0, past.headDim], past.type);
   }
   return { feeds, length, lengths };
 }
@@ -124,16 +134,16 @@ export function buildFeeds(
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** `interp.score_positions` for rows that each read the given positions (padded by repeating the last), [rows, K, 1]. */
-export function positionsInput(positions: readonly (readonly number[])[]): ort.Tensor {
+export function positionsInput(positions: readonly (readonly number[])[]): OrtTensor {
   const K = Math.max(...positions.map((p) => p.length));
   const data = new BigInt64Array(positions.length * K);
   positions.forEach((row, r) => {
     for (let k = 0; k < K; k++) data[r * K + k] = BigInt(row[Math.min(k, row.length - 1)]);
   });
-  return new ort.Tensor('int64', data, [positions.length, K, 1]);
+  return int64Tensor(data, [positions.length, K, 1]);
 }
 
-function asFloat32(tensor: ort.Tensor): Float32Array {
+function asFloat32(tensor: OrtTensor): Float32Array {
   if (tensor.type === 'float32') return tensor.data as Float32Array;
   if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, halfToFloat);
   return Float32Array.from(tensor.data as ArrayLike<number>);
@@ -162,9 +172,9 @@ export async function runBatched<T>(
       ? Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k)))
       : all;
     chargeRun(options.run, chunk.length, options.backward ? chunk.length : 0);
-    let out: ort.InferenceSession.OnnxValueMapType;
+    let out: Outputs;
     try {
-      out = await session.run(feeds, fetches);
+      out = await runSession(session, feeds, fetches);
     } catch (e) {
       throw runtimeError(`onnxruntime failed on '${model.id}': ${(e as Error).message.split('\n')[0]}`);
     }
@@ -176,7 +186,7 @@ export async function runBatched<T>(
       output(name) {
         let entry = cache.get(name);
         if (!entry) {
-          const tensor = out[name] as ort.Tensor | undefined;
+          const tensor = out[name] as OrtTensor | undefined;
           if (!tensor) throw runtimeError(`the graph produced no output '${name}'`);
           entry = { data: asFloat32(tensor), dims: tensor.dims };
           checkFinite(entry.data, name, model.id);
@@ -186,7 +196,7 @@ export async function runBatched<T>(
       },
     };
     for (let r = 0; r < chunk.length; r++) results[start + r] = read(batch, r, start + r);
-    for (const tensor of Object.values(out)) (tensor as ort.Tensor).dispose?.();
+    disposeOutputs(out);
   }
   return results;
 }

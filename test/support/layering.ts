@@ -90,3 +90,18 @@ export function importCycles(graph: ImportGraph): string[][] {
   for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
   return cycles;
 }
+
+/** Files (under `roots`, relative to `root`) that import onnxruntime-node or any file of it, statically or not. */
+export function ortImporters(root: string, roots: readonly string[]): string[] {
+  const pattern = /(?:from\s+|\bimport\s*\(?\s*|require\s*\(\s*)['"]onnxruntime-node(?:\/[^'"]*)?['"]/;
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+      const rel = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(rel);
+      else if (rel.endsWith('.ts') && pattern.test(fs.readFileSync(path.join(root, rel), 'utf8'))) found.push(rel);
+    }
+  };
+  for (const r of roots) walk(r);
+  return found.sort();
+}

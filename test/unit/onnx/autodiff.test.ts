@@ -5,7 +5,7 @@ import { GraphBuilder, valueInfo } from '../../../src/onnx/builder.js';
 import { findGelus } from '../../../src/onnx/gelu.js';
 import { GraphIndex } from '../../../src/onnx/graph.js';
 import { readTensorNumbers } from '../../../src/onnx/tensor.js';
-import { probeFacts } from '../../../src/onnx/probe.js';
+import { probeFacts } from '../../../src/runtime/probe.js';
 import { openSession } from '../../../src/runtime/session.js';
 import { DataType, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
 import { Rng } from '../../../src/util/rng.js';

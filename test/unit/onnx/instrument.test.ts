@@ -7,7 +7,7 @@ import { backward, gradientPath, tensorsNeedingFacts } from '../../../src/onnx/a
 import { CUT_INPUT, cutAt } from '../../../src/onnx/cut.js';
 import { findWordEmbeddings } from '../../../src/onnx/embeddings.js';
 import { findTransformerStructure, instrument } from '../../../src/onnx/instrument.js';
-import { probeFacts } from '../../../src/onnx/probe.js';
+import { probeFacts } from '../../../src/runtime/probe.js';
 import { openSession } from '../../../src/runtime/session.js';
 import { DataType, decodeModel, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
 import { Rng } from '../../../src/util/rng.js';

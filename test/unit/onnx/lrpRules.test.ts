@@ -4,7 +4,7 @@ import { backward, gradientPath, tensorsNeedingFacts } from '../../../src/onnx/a
 import { GraphBuilder } from '../../../src/onnx/builder.js';
 import { ruleTable } from '../../../src/onnx/gradRules.js';
 import { lrpRules } from '../../../src/onnx/lrpRules.js';
-import { probeFacts } from '../../../src/onnx/probe.js';
+import { probeFacts } from '../../../src/runtime/probe.js';
 import { DataType, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
 import { softmax } from '../../../src/util/maths.js';
 import { Rng } from '../../../src/util/rng.js';

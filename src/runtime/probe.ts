@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
-import type { Shape, TensorFacts } from './tensorFacts.js';
-import { openGraph } from '../runtime/session.js';
-import { DataType, toNumber, type ModelProto } from './proto.js';
+import type { Shape, TensorFacts } from '../onnx/tensorFacts.js';
+import { openGraph } from './session.js';
+import { DataType, toNumber, type ModelProto } from '../onnx/proto.js';
 
 const ORT_TYPES: Record<string, number> = {
   float32: DataType.FLOAT,
