@@ -73,3 +73,16 @@ export interface Model {
   /** The rewritten graph, for a model made by `withGraph`. */
   graphOverride?: ModelProto;
 }
+
+export interface LoadOptions {
+  dtype?: string;
+  /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
+  threads?: number;
+  /** Memory for the activations one gradient batch keeps for its backward pass, in MB (default: see activationBudget). */
+  maxMemoryMb?: number;
+  /**
+   * Where the model's folder is, when the spec is only the name to show: a server names models relative to
+   * the folder it allows, so that neither its answers nor its errors reveal its own paths.
+   */
+  folder?: string;
+}

@@ -1,0 +1,184 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  AutoConfig,
+  AutoModel,
+  AutoTokenizer,
+  ModelRegistry,
+  env,
+  type PreTrainedTokenizer,
+} from '@huggingface/transformers';
+import { runtimeError, usageError, usageFault } from '../errors.js';
+import { packageRoot } from '../util/paths.js';
+import { architectureOf, checkConfigObject } from './validate.js';
+import type { ModelConfig, ModelSource, Task } from './types.js';
+
+/** Embedded models shipped in the package, by name. The first of each task is that task's default. */
+export const EMBEDDED_MODELS: Record<string, { dir: string; task: Task }> = {
+  'sst2-tiny': { dir: 'models/sst2-tiny', task: 'classification' },
+  'tiny-lm': { dir: 'models/tiny-lm', task: 'causal-lm' },
+};
+export const DEFAULT_MODEL = 'sst2-tiny';
+
+/** transformers.js file suffix for each `--dtype`. */
+export const DTYPE_SUFFIX: Record<string, string> = {
+  fp32: '',
+  fp16: '_fp16',
+  int8: '_int8',
+  uint8: '_uint8',
+  q8: '_quantized',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
+};
+
+function looksLikePath(spec: string): boolean {
+  return (
+    spec.startsWith('.') ||
+    spec.startsWith('/') ||
+    spec.startsWith('~') ||
+    /^[A-Za-z]:[\\/]/.test(spec) ||
+    fs.existsSync(spec)
+  );
+}
+
+export async function resolveFiles(spec: string, dtype: string, folder?: string) {
+  if (folder) return { source: 'local' as ModelSource, ...(await readLocalFolder(folder, dtype, spec)) };
+  const embedded = EMBEDDED_MODELS[spec];
+  if (embedded) {
+    const dir = path.join(packageRoot, embedded.dir);
+    if (!fs.existsSync(path.join(dir, 'config.json')))
+      throw runtimeError(`the embedded model '${spec}' is missing from this installation (${dir})`);
+    return { source: 'embedded' as ModelSource, ...(await readLocalFolder(dir, dtype, spec)) };
+  }
+  if (looksLikePath(spec)) {
+    const dir = path.resolve(spec.replace(/^~(?=$|\/)/, process.env.HOME ?? '~'));
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+      throw usageError(`unknown model '${spec}': no such folder`);
+    return { source: 'local' as ModelSource, ...(await readLocalFolder(dir, dtype, spec)) };
+  }
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(spec)) {
+    throw usageError(
+      `unknown model '${spec}': give an embedded name (${Object.keys(EMBEDDED_MODELS).join(', ')}), a local folder, or a hub id like owner/name`,
+    );
+  }
+  return { source: 'hub' as ModelSource, ...(await fetchFromHub(spec, dtype)) };
+}
+
+async function readLocalFolder(dir: string, dtype: string, spec: string) {
+  const configPath = path.join(dir, 'config.json');
+  if (!fs.existsSync(configPath)) throw usageError(`'${spec}' is not a model folder: it has no config.json`);
+  let config: unknown;
+  try {
+    config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw runtimeError(`'${spec}': config.json is not valid JSON: ${(e as Error).message}`);
+  }
+  checkConfigObject(config, spec);
+  for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
+    if (!fs.existsSync(path.join(dir, file)))
+      throw usageError(
+        `'${spec}' has no ${file}; a model folder needs config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx`,
+      );
+  }
+  const onnxPath = path.join(dir, 'onnx', `model${DTYPE_SUFFIX[dtype]}.onnx`);
+  checkReadableFile(onnxPath, spec);
+  if (!fs.existsSync(onnxPath)) {
+    const available = fs.existsSync(path.join(dir, 'onnx'))
+      ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx'))
+      : [];
+    throw usageFault(
+      'dtype',
+      `'${spec}' has no onnx/model${DTYPE_SUFFIX[dtype]}.onnx for {param} ${dtype}${available.length ? ` (found: ${available.join(', ')})` : ''}`,
+    );
+  }
+  let tokenizer: PreTrainedTokenizer;
+  try {
+    env.allowLocalModels = true;
+    tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+  } catch (e) {
+    throw runtimeError(`cannot read the tokenizer of '${spec}': ${firstLine(e)}`);
+  }
+  return { dir, onnxPath, config, tokenizer };
+}
+
+/**
+ * The ONNX file, where something stands at its path: a link must lead to a file, and the file must open, so
+ * that a dangling link or a folder is named as such rather than as a corrupt graph. Nothing there is left to
+ * the caller's "no such file" message.
+ */
+function checkReadableFile(file: string, spec: string): void {
+  const shown = `'${spec}': onnx/${path.basename(file)}`;
+  let link: fs.Stats;
+  try {
+    link = fs.lstatSync(file);
+  } catch {
+    return;
+  }
+  if (link.isSymbolicLink() && !fs.existsSync(file))
+    throw runtimeError(`${shown} is a symbolic link to '${fs.readlinkSync(file)}', which does not exist`);
+  if (!fs.statSync(file).isFile()) throw runtimeError(`${shown} is not a file`);
+  try {
+    fs.closeSync(fs.openSync(file, 'r'));
+  } catch (e) {
+    throw runtimeError(`${shown} cannot be read: ${(e as NodeJS.ErrnoException).code ?? firstLine(e)}`);
+  }
+}
+
+/** The normal transformers.js way: it downloads into its cache, and we read the ONNX file from there. */
+async function fetchFromHub(id: string, dtype: string) {
+  const hint = `; without network access, pass a local folder in HF layout instead (--model ./path/to/model)`;
+  try {
+    const config = (await AutoConfig.from_pretrained(id)) as unknown as ModelConfig;
+    const tokenizer = await AutoTokenizer.from_pretrained(id);
+    const transformersDtype = dtype as 'fp32';
+    const loaded = await AutoModel.from_pretrained(id, { dtype: transformersDtype });
+    await (loaded as unknown as { dispose?: () => Promise<void> }).dispose?.();
+    const files = await ModelRegistry.get_model_files(id, { dtype: transformersDtype });
+    const onnxFile = files.find((f) => f.endsWith('.onnx'));
+    const root = env.cacheDir ? path.join(env.cacheDir, id) : undefined;
+    const onnxPath = onnxFile && root ? findFile(root, onnxFile) : undefined;
+    if (!onnxPath) throw new Error(`transformers.js fetched '${id}' but its ONNX file is not in the cache at ${root}`);
+    const dir = path.dirname(path.dirname(onnxPath));
+    return { dir, onnxPath, config, tokenizer };
+  } catch (e) {
+    throw runtimeError(`could not load model '${id}' from the Hugging Face hub: ${firstLine(e)}${hint}`);
+  }
+}
+
+function findFile(root: string, relative: string): string | undefined {
+  if (!fs.existsSync(root)) return undefined;
+  const stack = [root];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    const direct = path.join(dir, relative);
+    if (fs.existsSync(direct)) return direct;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }))
+      if (entry.isDirectory()) stack.push(path.join(dir, entry.name));
+  }
+  return undefined;
+}
+
+export function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].trim();
+}
+
+export function detectTask(config: ModelConfig, spec: string): Task {
+  const arch = architectureOf(config, spec);
+  if (/ForSequenceClassification$/.test(arch)) return 'classification';
+  if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return 'causal-lm';
+  if (/ForMaskedLM$/.test(arch)) return 'masked-lm';
+  throw usageError(
+    `model '${spec}' has architecture '${arch || 'unknown'}'; interp supports *ForSequenceClassification, *ForCausalLM / *LMHeadModel and *ForMaskedLM`,
+  );
+}
+
+export function maxLengthOf(config: ModelConfig, tokenizer: PreTrainedTokenizer): number {
+  const candidates = [
+    config.max_position_embeddings,
+    config.n_positions,
+    tokenizer.model_max_length as number | undefined,
+  ].filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 1e7);
+  return candidates.length ? Math.min(...candidates) : 512;
+}

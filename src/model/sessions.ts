@@ -1,0 +1,133 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Session } from '../runtime/tensor.js';
+import { runtimeError } from '../errors.js';
+import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
+import { isExternal } from '../onnx/tensor.js';
+import { openGraphFile, openSession } from '../runtime/session.js';
+import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
+import { closureHash } from '../util/closure.js';
+import { SCORE_POSITIONS, sliceLmHead } from '../onnx/sliceHead.js';
+import type { LoadOptions, ModelConfig, ModelSignature } from './types.js';
+import { graphKey } from './graphs.js';
+import { firstLine } from './resolve.js';
+
+export async function createSession(
+  source: string | Uint8Array,
+  options: LoadOptions,
+  spec: string,
+  externalFolder: string | null = null,
+): Promise<Session> {
+  try {
+    return await openSession(source, { threads: options.threads }, externalFolder);
+  } catch (e) {
+    throw runtimeError(`cannot load the ONNX graph of '${spec}' (corrupt or unsupported file): ${firstLine(e)}`);
+  }
+}
+
+/** The graph's logits output: 'logits' where it has one, else its first output. */
+function logitsOutput(proto: ModelProto): string {
+  const names = proto.graph.output.map((o) => o.name);
+  return names.includes('logits') ? 'logits' : names[0];
+}
+
+/** What the sliced-graph cache records: whether the head could be sliced, and where external weights live. */
+interface SlicedMeta {
+  sliced: boolean;
+  external: string | null;
+}
+
+/**
+ * A causal LM runs with its LM head sliced to the positions that are read (see sliceLmHead): one
+ * session, whose logits are every position's unless fewer are asked for. The sliced graph is written
+ * once into the cache (readGraphFile), keyed by the model's graph key, and opened from there by
+ * onnxruntime itself, so that no copy of the weights stays in JavaScript. A head that cannot be sliced
+ * runs as it is; its entry is empty and says so, so that the file is not read again to find out.
+ */
+export async function openScoringSession(
+  onnxPath: string,
+  options: LoadOptions,
+  spec: string,
+): Promise<{ session: Session; sliced: boolean }> {
+  const key = crypto
+    .createHash('sha256')
+    .update(`${graphKey(onnxPath)}|${closureHash(import.meta.url)}`)
+    .digest('hex')
+    .slice(0, 32);
+  const plain = async () => ({ session: await createSession(onnxPath, options, spec), sliced: false });
+  // Opened from the cache, its weights are mapped from the stored tensors (shared with gradient graphs);
+  // an entry onnxruntime cannot open is removed and rebuilt.
+  const fromFile = async (file: string, external: string | null) => {
+    try {
+      return { session: await openGraphFile(file, { threads: options.threads }, external), sliced: true };
+    } catch {
+      removeGraphFile('sliced', key);
+      return null;
+    }
+  };
+  const hit = readGraphFile<SlicedMeta>('sliced', key);
+  if (hit && !hit.meta.sliced) return plain();
+  const opened = hit && (await fromFile(hit.file, hit.meta.external));
+  if (opened) return opened;
+  let proto: ModelProto;
+  try {
+    proto = decodeModel(fs.readFileSync(onnxPath));
+  } catch (e) {
+    throw runtimeError(`'${spec}': the ONNX file cannot be parsed: ${firstLine(e)}`);
+  }
+  const sliced = sliceLmHead(proto, logitsOutput(proto));
+  const external = proto.graph.initializer.some(isExternal) ? path.dirname(onnxPath) : null;
+  const file = writeGraphFile<SlicedMeta>('sliced', key, sliced, { sliced: sliced !== null, external });
+  if (!sliced) return plain();
+  const written = file && (await fromFile(file, external));
+  return written || { session: await createSession(encodeModel(sliced), options, spec, external), sliced: true };
+}
+
+export function readSignature(session: Session, config: ModelConfig, spec: string, sliced: boolean): ModelSignature {
+  const inputNames = [...session.inputNames];
+  const outputNames = [...session.outputNames];
+  if (!inputNames.includes('input_ids'))
+    throw runtimeError(`the ONNX graph of '${spec}' has no input_ids input (inputs: ${inputNames.join(', ')})`);
+  const logits = outputNames.includes('logits') ? 'logits' : outputNames[0];
+  const heads = config.num_key_value_heads ?? config.num_attention_heads ?? config.n_head ?? config.n_heads ?? 0;
+  const hidden = config.hidden_size ?? config.n_embd ?? config.dim ?? 0;
+  const headDimDefault =
+    config.head_dim ?? (heads ? Math.floor(hidden / (config.num_attention_heads ?? config.n_head ?? heads)) : 0);
+  const metadata =
+    (session as unknown as { inputMetadata?: { name: string; shape?: (number | string)[]; type?: string }[] })
+      .inputMetadata ?? [];
+  const pastInputs = inputNames
+    .filter((n) => n.startsWith('past_key_values'))
+    .map((name) => {
+      const meta = metadata.find((m) => m.name === name);
+      const shape = meta?.shape ?? [];
+      const h = typeof shape[1] === 'number' ? shape[1] : heads;
+      const d = typeof shape[3] === 'number' ? shape[3] : headDimDefault;
+      if (!h || !d)
+        throw runtimeError(
+          `cannot tell the shape of KV-cache input ${name} of '${spec}' from the graph or config.json`,
+        );
+      return {
+        name,
+        heads: h,
+        headDim: d,
+        type: meta?.type === 'float16' ? ('float16' as const) : ('float32' as const),
+      };
+    });
+  const integerInputTypes: Record<string, 'int64' | 'int32'> = {};
+  for (const name of ['input_ids', 'attention_mask', 'position_ids', 'token_type_ids']) {
+    if (inputNames.includes(name))
+      integerInputTypes[name] = metadata.find((m) => m.name === name)?.type === 'int32' ? 'int32' : 'int64';
+  }
+  return {
+    inputNames,
+    outputNames,
+    logits,
+    integerInputTypes,
+    tokenTypeIds: inputNames.includes('token_type_ids'),
+    positionIds: inputNames.includes('position_ids'),
+    pastInputs,
+    scorePositions: sliced && inputNames.includes(SCORE_POSITIONS),
+  };
+}
