@@ -12,8 +12,8 @@ describe('cache keys from the import closure', () => {
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-closure-'));
   afterAll(() => fs.rmSync(temp, { recursive: true, force: true }));
 
-  it('the gradient builder closure holds the modules the old hand list missed', () => {
-    const files = rel(importClosure(path.join(src, 'gradients/session.ts')), src);
+  it('the gradient cache closure (that of its builder) holds the modules the old hand list missed', () => {
+    const files = rel(importClosure(path.join(src, 'gradients/cache.ts')), src);
     for (const f of [
       'onnx/instrument.ts',
       'onnx/builder.ts',
@@ -29,14 +29,14 @@ describe('cache keys from the import closure', () => {
 
   it('changing any file of the closure changes the key, and a file outside it does not', () => {
     // A copy of the closure in a temp tree, so that each file can be altered without touching src/.
-    const entry = path.join(src, 'gradients/session.ts');
+    const entry = path.join(src, 'gradients/cache.ts');
     const closure = importClosure(entry);
     for (const f of closure) {
       const to = path.join(temp, path.relative(src, f));
       fs.mkdirSync(path.dirname(to), { recursive: true });
       fs.copyFileSync(f, to);
     }
-    const copy = path.join(temp, 'gradients/session.ts');
+    const copy = path.join(temp, 'gradients/cache.ts');
     expect(rel(importClosure(copy), temp)).toEqual(rel(closure, src));
     const base = closureHashOfFile(copy);
     expect(base).toBe(closureHashOfFile(entry));
