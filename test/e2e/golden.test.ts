@@ -32,7 +32,10 @@ async function record(c: GoldenCase): Promise<string> {
   const all = { ...places, '@out': out };
   const fill = (a: string) => a.replace(/@[a-z]+/g, (k) => all[k as keyof typeof all] ?? k);
   // Off a terminal, tables and headers fit 100 columns; $COLUMNS is set so that the caller's never counts.
-  const r = await runCli(c.args.map(fill), { COLUMNS: '100' });
+  // A shared model is named by its path, whose length depends on where the checkout lies: those cases run
+  // wide, so that no header wraps at a place the checkout's path decides.
+  const sharedPath = c.args.some((a) => /@(distilbert|llama|shared)\b/.test(a));
+  const r = await runCli(c.args.map(fill), { COLUMNS: sharedPath ? '240' : '100' });
   // Longest paths first, so that a path inside another is replaced by the more specific name.
   const byLength = Object.entries(all).sort((a, b) => b[1].length - a[1].length);
   const portable = (text: string) => byLength.reduce((t, [k, v]) => t.split(v).join(k), text);
