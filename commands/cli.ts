@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   counterfactual: async () => (await import('./counterfactual.js')).counterfactualCommand(),
   chain: async () => (await import('./chain.js')).chainCommand(),
   patch: async () => (await import('./patch.js')).patchCommand(),
+  knowledge: async () => (await import('./knowledge.js')).knowledgeCommand(),
   explore: async () => (await import('./explore.js')).exploreCommand(),
   fidelity: async () => (await import('./fidelity.js')).fidelityCommand(),
   report: async () => (await import('./report.js')).reportCommand(),

@@ -38,6 +38,7 @@ const LAYERS = [
     'src/chain',
     'src/explore.ts',
     'src/patch',
+    'src/knowledge',
   ],
   ['src/benchModel', 'src/bench.ts'],
   ['src/summary'],
