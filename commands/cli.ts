@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   patch: async () => (await import('./patch.js')).patchCommand(),
   circuit: async () => (await import('./circuit.js')).circuitCommand(),
   steer: async () => (await import('./steer.js')).steerCommand(),
+  knowledge: async () => (await import('./knowledge.js')).knowledgeCommand(),
   explore: async () => (await import('./explore.js')).exploreCommand(),
   fidelity: async () => (await import('./fidelity.js')).fidelityCommand(),
   report: async () => (await import('./report.js')).reportCommand(),

@@ -5,7 +5,7 @@ import { textLines } from '../util/files.js';
 import { usageError } from '../errors.js';
 import { bootstrap, type Estimate } from '../util/stats.js';
 import type { Model } from '../model/types.js';
-import { maskedLogProbs, sentenceLogProbs } from '../target/likelihood.js';
+import { pseudoLogLikelihoods as maskedSequenceLikelihoods, sentenceLogProbs } from '../target/likelihood.js';
 import { encodeText } from '../text/encode.js';
 
 export { sentenceLogProbs } from '../target/likelihood.js';
@@ -80,34 +80,20 @@ export function sharedPositions(a: readonly number[], b: readonly number[]): num
   return out;
 }
 
-/** Pseudo-log-likelihood (Salazar et al.; CrowS-Pairs): mask each shared token in turn and sum its log-probability. */
+/** Pseudo-log-likelihood (Salazar et al.; CrowS-Pairs) of each sentence of each pair, over the tokens the pair shares. */
 export async function pseudoLogLikelihoods(model: Model, pairs: SentencePair[]): Promise<[number, number][]> {
-  const maskId = model.tokenizer.mask_token_id;
-  if (maskId === undefined || maskId === null)
-    throw usageError(`'${model.id}' has no mask token for pseudo-log-likelihood`);
   const special = new Set(model.tokenizer.all_special_ids);
-  const jobs: { seq: number[]; position: number; token: number; pair: number; side: 0 | 1 }[] = [];
-  pairs.forEach((p, pi) => {
+  const sequences = pairs.flatMap((p) => {
     const a = encodeText(model, p.more, { truncate: true }).ids;
     const b = encodeText(model, p.less, { truncate: true }).ids;
-    const sharedA = sharedPositions(a, b);
-    const sharedB = sharedPositions(b, a);
-    for (const [ids, shared, side] of [
-      [a, sharedA, 0],
-      [b, sharedB, 1],
-    ] as const) {
-      for (const pos of shared) {
-        if (special.has(ids[pos])) continue;
-        const seq = [...ids];
-        seq[pos] = maskId;
-        jobs.push({ seq, position: pos, token: ids[pos], pair: pi, side });
-      }
-    }
+    const of = (ids: number[], shared: number[]) => ({
+      ids,
+      positions: shared.filter((pos) => !special.has(ids[pos])),
+    });
+    return [of(a, sharedPositions(a, b)), of(b, sharedPositions(b, a))];
   });
-  const scores: [number, number][] = pairs.map(() => [0, 0]);
-  const logProbs = await maskedLogProbs(model, jobs);
-  jobs.forEach((job, k) => (scores[job.pair][job.side] += logProbs[k]));
-  return scores;
+  const sums = await maskedSequenceLikelihoods(model, sequences);
+  return pairs.map((_, i) => [sums[2 * i], sums[2 * i + 1]]);
 }
 
 export interface PairsRow extends Estimate {

@@ -2,8 +2,7 @@ import type { Summary } from '../summary/claims.js';
 import { usageFault } from '../errors.js';
 import { explainText, wordAttributions } from '../explain.js';
 import type { Model } from '../model/types.js';
-import { maskedLogProbs, sentenceLogProbs, type MaskedToken } from '../target/likelihood.js';
-import { encodeText } from '../text/encode.js';
+import { statementLogLikelihoods } from '../target/likelihood.js';
 import { embeddingProposer, listProposer, mlmProposer, type Proposer } from './proposers.js';
 import { Judge, searchEdits, type Goal, type Prediction } from './search.js';
 import { diffText, wordsOf, type Edit, type Word } from './text.js';
@@ -89,26 +88,8 @@ async function wordOrder(model: Model, request: CounterfactualRequest, words: re
 }
 
 /** Mean per-token log-likelihood: pseudo-log-likelihood under a masked LM, log-probability under a causal LM. */
-async function fluencyOf(model: Model, texts: string[]): Promise<number[]> {
-  if (model.task === 'causal-lm') return sentenceLogProbs(model, texts, true);
-  const maskId = model.tokenizer.mask_token_id!;
-  const special = new Set(model.tokenizer.all_special_ids);
-  const jobs: (MaskedToken & { text: number })[] = [];
-  texts.forEach((t, ti) => {
-    const ids = encodeText(model, t, { truncate: true }).ids;
-    ids.forEach((id, p) => {
-      if (!special.has(id))
-        jobs.push({ seq: ids.map((x, q) => (q === p ? maskId : x)), position: p, token: id, text: ti });
-    });
-  });
-  const logProbs = await maskedLogProbs(model, jobs);
-  const sums = texts.map(() => ({ total: 0, n: 0 }));
-  jobs.forEach((job, k) => {
-    sums[job.text].total += logProbs[k];
-    sums[job.text].n++;
-  });
-  return sums.map((s) => s.total / Math.max(1, s.n));
-}
+const fluencyOf = (model: Model, texts: string[]): Promise<number[]> =>
+  statementLogLikelihoods(model, texts, 'fluency', true);
 
 /**
  * The smallest edits to the text (word substitutions, deletions, insertions) that change the model's

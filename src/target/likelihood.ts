@@ -1,4 +1,5 @@
 import type { Model } from '../model/types.js';
+import { usageError } from '../errors.js';
 import { runBatched } from '../runner/runBatched.js';
 import { encodeText } from '../text/encode.js';
 import { logProbAt } from './target.js';
@@ -43,4 +44,55 @@ export async function maskedLogProbs(model: Model, jobs: readonly MaskedToken[])
     },
     { batchTokens: 4096 },
   );
+}
+
+/** A sequence and the positions whose tokens a pseudo-log-likelihood masks in turn. */
+export interface MaskedSequence {
+  ids: readonly number[];
+  positions: readonly number[];
+}
+
+/**
+ * Pseudo-log-likelihood (Salazar et al. 2020): mask each given position in turn and sum log p(token | the
+ * rest), all masked copies of all sequences batched together. `perToken`: the mean over the positions.
+ */
+export async function pseudoLogLikelihoods(
+  model: Model,
+  sequences: readonly MaskedSequence[],
+  perToken = false,
+): Promise<number[]> {
+  const maskId = model.tokenizer.mask_token_id;
+  if (maskId === undefined || maskId === null)
+    throw usageError(`'${model.id}' has no mask token for pseudo-log-likelihood`);
+  const jobs: (MaskedToken & { of: number })[] = [];
+  sequences.forEach((s, of) => {
+    for (const position of s.positions)
+      jobs.push({ seq: s.ids.map((x, q) => (q === position ? maskId : x)), position, token: s.ids[position], of });
+  });
+  const logProbs = await maskedLogProbs(model, jobs);
+  const sums = sequences.map(() => 0);
+  jobs.forEach((job, k) => (sums[job.of] += logProbs[k]));
+  return sums.map((s, i) => (perToken ? s / Math.max(1, sequences[i].positions.length) : s));
+}
+
+/**
+ * How likely a language model finds each whole text: the sum of its tokens' log-probabilities under a causal
+ * LM, the pseudo-log-likelihood of every non-special token under a masked LM (`perToken`: means, so that texts
+ * of different lengths compare). Classifiers assign no likelihood to text: a usage error naming `what`.
+ */
+export async function statementLogLikelihoods(
+  model: Model,
+  texts: readonly string[],
+  what: string,
+  perToken = false,
+): Promise<number[]> {
+  if (model.task === 'causal-lm') return sentenceLogProbs(model, [...texts], perToken);
+  if (model.task !== 'masked-lm')
+    throw usageError(`${what} needs a causal or masked language model; classifiers do not assign likelihoods to text`);
+  const special = new Set(model.tokenizer.all_special_ids);
+  const sequences = texts.map((t) => {
+    const ids = encodeText(model, t, { truncate: true }).ids;
+    return { ids, positions: ids.map((_, p) => p).filter((p) => !special.has(ids[p])) };
+  });
+  return pseudoLogLikelihoods(model, sequences, perToken);
 }

@@ -115,6 +115,8 @@ function baseArgs(command: string[], method?: string): string[] {
     case 'concepts cluster':
     case 'concepts factors':
       return [...command, '--data', files.corpus];
+    case 'knowledge':
+      return ['knowledge', '--relations', 'builtin', '--model', 'tiny-lm', '--locate'];
     case 'concepts lens':
       return ['concepts', 'lens', 'the film was', '--model', 'tiny-lm'];
     case 'concepts tcav':

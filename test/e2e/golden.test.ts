@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { additiveClassifier, groupClassifier, inductionLM, topicModel, writePlanted } from '../../fixtures/planted.js';
+import {
+  additiveClassifier,
+  factLM,
+  groupClassifier,
+  inductionLM,
+  topicModel,
+  writePlanted,
+} from '../../fixtures/planted.js';
 import { distilbert, llama, repoRoot, runCli, sharedDir, skipWithoutShared, tempDir } from '../helpers.js';
 import { CASES, type GoldenCase } from './golden/cases.js';
 
@@ -21,6 +28,7 @@ beforeAll(() => {
   places['@lm'] = writePlanted(inductionLM(), path.join(root, 'lm'));
   places['@biased'] = writePlanted(groupClassifier(true), path.join(root, 'biased'));
   places['@topic'] = writePlanted(topicModel(), path.join(root, 'topic'));
+  places['@facts'] = writePlanted(factLM(), path.join(root, 'facts'));
   places['@distilbert'] = distilbert;
   places['@llama'] = llama;
   places['@shared'] = sharedDir;

@@ -41,6 +41,7 @@ const LAYERS = [
     'src/patch',
     'src/circuit',
     'src/steer.ts',
+    'src/knowledge',
   ],
   // The adversary of explanations searches edits as counterfactuals do, and fidelity records what it finds.
   ['src/robustness'],

@@ -1,6 +1,6 @@
 /**
  * The golden corpus: CLI invocations whose output is recorded byte for byte. Placeholders:
- * `@additive`, `@lm`, `@biased`, `@topic` are planted models; `@distilbert`, `@llama` and `@shared`
+ * `@additive`, `@lm`, `@biased`, `@topic`, `@facts` are planted models; `@distilbert`, `@llama` and `@shared`
  * are ../shared; `@in` is test/e2e/golden/inputs; `@out` is a fresh folder whose files are hashed.
  */
 export interface GoldenCase {
@@ -504,4 +504,17 @@ export const CASES: GoldenCase[] = [
   e('attention-summary', 'attention', 'the cat sat on the mat', '--summary'),
   e('counterfactual-summary', 'counterfactual', 'the film was a delight', '--summary', '--json'),
   s('weat-summary', 'bias', 'weat', '--model', '@distilbert', '--data', '@shared/data/seat/weat1.jsonl', '--summary'),
+  e('knowledge-planted', 'knowledge', '--relations', '@in/facts.yaml', '--model', '@facts'),
+  e(
+    'knowledge-planted-expand-json',
+    'knowledge',
+    '--relations',
+    '@in/facts.yaml',
+    '--model',
+    '@facts',
+    '--expand',
+    '2',
+    '--json',
+  ),
+  s('shared-knowledge-builtin', 'knowledge', '--relations', 'builtin', '--model', '@llama'),
 ];
