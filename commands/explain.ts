@@ -1,30 +1,21 @@
 import { Command } from 'commander';
 import { addOutputOptions } from './outputOptions.js';
 import { compareMethods, type Comparison } from '../src/comparison.js';
-import { usageError } from '../src/errors.js';
-import { explainText, explanationWarnings, type Attribution, type ExplainRequest } from '../src/explain.js';
+import { explainText, explanationWarnings, type Attribution } from '../src/explain.js';
 import { explainGeneration, GENERATION_SCHEMA, type GenerationAttribution } from '../src/generate.js';
 import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
-import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { emit, interactive, SUMMARY_HELP, withSpinner, withSummaryText, type OutputFlags } from './output.js';
+import { addModelOptions, examples, openModel, optionalInteger } from './common.js';
+import { emit, interactive, SUMMARY_HELP, withSpinner, withSummaryText } from './output.js';
 import * as groups from './groups.js';
 import type { Model } from '../src/model/types.js';
 import { withSummary } from '../src/summary/explain.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
-import { addMethodOptions, chosenMethods, methodOptionValues } from './options.js';
-
-interface ExplainFlags extends ModelFlags, OutputFlags, groups.TargetFlags, groups.MaskingFlags {
-  summary?: boolean;
-  method?: string;
-  compare?: string;
-  seed: string;
-  truncate?: boolean;
-  top?: string;
-  generate?: string;
-  [param: string]: unknown;
-}
+import { addMethodOptions } from './options.js';
+import { addRobustnessOptions } from './robustness.js';
+import { explainPlanOf, type ExplainFlags } from './explain-request.js';
+import { explainRobustly, type RobustAttribution } from '../src/robustness/explain.js';
 
 export function explainCommand(): Command {
   const cmd = new Command('explain')
@@ -54,7 +45,7 @@ export function explainCommand(): Command {
     .option('--generate <n>', 'causal LM: generate n tokens greedily, attributing each to the tokens before it')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
     .option('--summary', SUMMARY_HELP);
-  addModelOptions(addMethodOptions(cmd));
+  addModelOptions(addMethodOptions(addRobustnessOptions(cmd, 'the explanation')));
   cmd.addHelpText(
     'after',
     examples([
@@ -65,35 +56,30 @@ export function explainCommand(): Command {
       'interp explain "the film was a delight" --method integrated-gradients --steps 64 --score logit --json | jq .diagnostics',
       'interp explain "Once upon a time" --model ../shared/models/llama-stories260k-kv --target " there"',
       'interp explain "the film was a delight" --summary',
+      'interp explain "the film was a delight" --method lime --samples 50 --robustness --robustness-budget 500',
       'interp explain "the film was" --model tiny-lm --generate 5 --method kernel-shap --svg generation.svg',
     ]),
   );
   return cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
 }
 
-type ExplainResult = Attribution | Comparison | GenerationAttribution;
+type ExplainResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
 
 export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   name: 'explain',
   command: explainCommand,
   contentType: 'application/json',
   document: jsonDocument,
-  plan: (text, flags) => {
-    const methods = chosenMethods(flags, 'occlusion');
-    const request: ExplainRequest = {
-      ...{ text: text!, method: methods[0], ...methodOptionValues(flags, methods), target: groups.targetOf(flags) },
-      ...{ ...groups.maskingOf(flags), seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1) },
-      truncate: flags.truncate,
-    };
-    const steps = optionalInteger('--generate', flags.generate, 1, 1_024);
-    if (steps !== undefined && flags.compare !== undefined)
-      throw usageError('--generate runs one method; drop --compare');
+  plan: (text, flags, env) => {
+    const { methods, request, steps, attack } = explainPlanOf(text!, flags);
     const compute = async (model: Model): Promise<ExplainResult> =>
       steps !== undefined
         ? explainGeneration(model, request, steps)
         : flags.compare !== undefined
           ? compareMethods(model, request, methods)
-          : explainText(model, request);
+          : attack
+            ? explainRobustly(model, request, await attack(env.open))
+            : explainText(model, request);
     return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },
 };

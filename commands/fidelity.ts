@@ -78,7 +78,7 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
     softSamples: parseInteger('--soft-samples', flags.softSamples, 1, 10_000),
     maxNormalise: parseInteger('--naopc-max-features', flags.naopcMaxFeatures, 0, 200),
     stability: Boolean(flags.stability),
-    robustness: await robustnessOf(flags, cliEnv(flags).open),
+    robustness: await robustnessOf(flags)?.(cliEnv(flags).open),
   };
   const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
   const data = readExamples(flags);

@@ -17,11 +17,11 @@ export interface RobustnessFlags {
   seed: string;
 }
 
-export function addRobustnessOptions(cmd: Command): Command {
+export function addRobustnessOptions(cmd: Command, attacked = 'every explanation'): Command {
   return cmd
     .option(
       '--robustness',
-      'attack every explanation: word substitutions that keep the prediction and move the top-k words most, with a random control',
+      `attack ${attacked}: word substitutions that keep the prediction and move the top-k words most, with a random control`,
     )
     .option('--robustness-k <n>', 'the top-k words the attack tries to displace (default 3)')
     .option('--robustness-budget <n>', 'forward passes per attack, judging and explaining candidates (default 2000)')
@@ -37,8 +37,11 @@ export function addRobustnessOptions(cmd: Command): Command {
     .option('--proposer-model <model>', 'the masked LM for --proposer mlm');
 }
 
-/** The attack settings the flags ask for, or undefined without --robustness. */
-export async function robustnessOf(flags: RobustnessFlags, open: ModelOpener): Promise<AttackSettings | undefined> {
+/**
+ * The attack settings the flags ask for, or undefined without --robustness: the numbers are checked now (usage
+ * errors before any model loads), and the proposer's model, when it has one, opens when the work runs.
+ */
+export function robustnessOf(flags: RobustnessFlags): ((open: ModelOpener) => Promise<AttackSettings>) | undefined {
   const given = (
     [
       'robustnessK',
@@ -53,14 +56,17 @@ export async function robustnessOf(flags: RobustnessFlags, open: ModelOpener): P
     if (given) throw usageError(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies with --robustness`);
     return undefined;
   }
-  return {
+  const settings = {
     k: parseInteger('--robustness-k', flags.robustnessK ?? '3', 1, 100),
     budget: parseInteger('--robustness-budget', flags.robustnessBudget ?? '2000', 1, 10_000_000),
     maxEdits: parseInteger('--robustness-max-edits', flags.robustnessMaxEdits ?? '3', 1, 10),
     tolerance: parseNumber('--robustness-tolerance', flags.robustnessTolerance ?? '0.1', 0, 100),
     candidates: 5,
-    beam: 4,
+    beam: 16,
     seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-    proposer: await proposerOf({ ...flags, proposer: flags.proposer ?? 'embedding' }, open),
   };
+  return async (open) => ({
+    ...settings,
+    proposer: await proposerOf({ ...flags, proposer: flags.proposer ?? 'embedding' }, open),
+  });
 }

@@ -1,11 +1,14 @@
 /** The library's option and result types: the contract of the package's exports (semver). */
 import type { attentionJson } from '../render/attention.js';
 import type { Attribution } from '../explain.js';
+import type { RobustAttribution } from '../robustness/explain.js';
 import type { Comparison } from '../comparison.js';
 import type { GenerationAttribution } from '../generate.js';
 
 export type { Attribution, AttributedFeature, ExplainRequest } from '../explain.js';
 export type { Comparison } from '../comparison.js';
+export type { RobustAttribution } from '../robustness/explain.js';
+export type { Robustness } from '../robustness/attack.js';
 export type { GenerationAttribution } from '../generate.js';
 export type { LensResult, LensCell } from '../concepts/lens.js';
 export type { PatchReport } from '../patch/patch.js';
@@ -50,9 +53,18 @@ export interface ExplainOptions extends TargetOptions, MaskingOptions, MethodPar
   /** Causal LM: generate this many tokens greedily, attributing each. */
   generate?: number;
   summary?: boolean;
+  /** Attack the explanation: word substitutions that keep the prediction and move its top-k words most. */
+  robustness?: boolean;
+  robustnessK?: number;
+  robustnessBudget?: number;
+  robustnessMaxEdits?: number;
+  robustnessTolerance?: number;
+  /** Substitutes for the attack: embedding or mlm (a list:FILE proposer reads a file: CLI only). */
+  proposer?: string;
+  proposerModel?: string;
 }
 
-export type ExplainResult = Attribution | Comparison | GenerationAttribution;
+export type ExplainResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
 
 export interface AttentionOptions {
   /** Views: rollout, flow, norm-based attention, attention × gradient (`target`, `score`). */

@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Comparison } from '../comparison.js';
 import type { Attribution } from '../explain.js';
+import type { Robustness } from '../robustness/attack.js';
 import { bar, fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 /** Ranked table: features by |attribution|, with each one's share of the total |attribution|. */
@@ -24,7 +25,22 @@ export function attributionTable(result: Attribution, top?: number): string {
   const table = fittedTable(['rank', result.granularity, 'pos', 'attribution', 'share', ''], rows, 2);
   const t = result.target;
   const header = `${result.method} on ${result.model} · target ${t.kind} '${visible(t.name)}' (${t.score}) · full ${formatNumber(result.fullScore)} · baseline ${formatNumber(result.baselineScore)} · ${result.forwardPasses} forward passes`;
-  return `${wrapText(header)}\n${table}\n`;
+  const attacked = 'robustness' in result ? `${wrapText(robustnessLine(result.robustness as Robustness))}\n` : '';
+  return `${wrapText(header)}\n${table}\n${attacked}`;
+}
+
+/** What the adversary did to the explanation (explain --robustness), beside its random control. */
+function robustnessLine(r: Robustness): string {
+  const kept = Math.round(r.topK * r.k);
+  const outcome = r.broken
+    ? `broken, ${r.k - kept} of the top ${r.k} words displaced by ${r.edits} substitution${r.edits === 1 ? '' : 's'} that keep the prediction (${r.diff})`
+    : `held, no substitution that keeps the prediction displaced a top-${r.k} word`;
+  const control =
+    r.randomTopK === null
+      ? 'no random substitution kept the prediction'
+      : `${formatNumber(r.randomTopK)} after as many random substitutions`;
+  const spent = r.budgetSpent ? ', budget spent' : '';
+  return `robustness: ${outcome} · top-${r.k} kept ${formatNumber(r.topK)}, Spearman ${formatNumber(r.spearman)}; control ${control} · ${r.forwardPasses} forward passes${spent}`;
 }
 
 /** Diverging bars in text order, one row per feature, so that 200 tokens stay readable. */

@@ -48,13 +48,16 @@ interface Attacked {
   edits: Edit[];
   topK: number;
   rho: number;
+  /** How far the original top-k words still lead the rest (share of Σ|a|): the search drives it below 0. */
+  lead: number;
 }
 
 /**
  * Search word substitutions that keep the prediction (same label or token, score within the tolerance) and
  * move the explanation as far as possible: each round tries one more substitution at every unedited word
- * (the top-k words first), judges them in one batch, explains the `beam` most promising label-keeping ones,
- * and keeps the one that leaves the fewest top-k words in place (then the lowest rank correlation).
+ * (the top-k words first), judges them in one batch, explains the label-keeping ones `beam` at a time,
+ * and keeps the one that leaves the fewest top-k words in place (then the one whose top-k words lead the rest
+ * least: the step towards displacing one).
  * Word attributions are compared position by position: substitutions keep the word count.
  */
 export async function attackExplanation(
@@ -68,10 +71,19 @@ export async function attackExplanation(
   const k = Math.min(settings.k, words.length);
   const measure = async (edits: Edit[]): Promise<Attacked | null> => {
     const values = await attributionAfter(model, request, original, words, edits);
-    return values && { edits, topK: topKPrecision(values, base, k), rho: spearman(base, values) };
+    return values && { edits, topK: topKPrecision(values, base, k), rho: spearman(base, values), lead: lead(values) };
   };
   const call = RunContext.call({ maxPasses: settings.budget });
-  let best: Attacked = { edits: [], topK: 1, rho: 1 };
+  const top = new Set(ranking(base.map(Math.abs)).slice(0, k));
+  // The weakest original top-k word's |a| minus the strongest other word's, as a share of Σ|a|.
+  const lead = (values: number[]) => {
+    const abs = values.map(Math.abs);
+    const total = abs.reduce((a, b) => a + b, 0) || 1;
+    const inside = Math.min(...abs.filter((_, i) => top.has(i)));
+    const outside = Math.max(0, ...abs.filter((_, i) => !top.has(i)));
+    return (inside - outside) / total;
+  };
+  let best: Attacked = { edits: [], topK: 1, rho: 1, lead: lead(base) };
   let budgetSpent = false;
   let setup: Setup | null = null;
   try {
@@ -81,16 +93,28 @@ export async function attackExplanation(
       const order = ranking(base.map(Math.abs));
       for (let round = 1; round <= settings.maxEdits && best.topK > 0; round++) {
         const used = new Set(best.edits.map((e) => e.index));
-        const candidates = order.flatMap((i) =>
-          used.has(i) ? [] : substitutes[i].map((to): Edit[] => [...best.edits, { kind: 'substitute', index: i, to }]),
-        );
+        // Round-robin over the words (most attributed first): a beam filled from one word's substitutes alone
+        // explored one word a round, and lost to the random control.
+        const open = order.filter((i) => !used.has(i));
+        const candidates = Array.from({ length: settings.candidates }, (_, s) =>
+          open.flatMap((i) =>
+            s < substitutes[i].length
+              ? [[...best.edits, { kind: 'substitute' as const, index: i, to: substitutes[i][s] }]]
+              : [],
+          ),
+        ).flat();
         const verdicts = await judge.judge(candidates.map((edits) => applyEdits(request.text, words, edits)));
+        // Explained `beam` at a time: the round ends at the first group that improves on the best, and goes
+        // on to the next group when none does, until every label-keeping candidate was tried (or the budget).
+        const keeping = candidates.filter((_, c) => kept(verdicts[c]));
         let improved = false;
-        for (const edits of candidates.filter((_, c) => kept(verdicts[c])).slice(0, settings.beam)) {
-          const tried = await measure(edits);
-          if (tried && (tried.topK < best.topK || (tried.topK === best.topK && tried.rho < best.rho))) {
-            best = tried;
-            improved = true;
+        for (let from = 0; from < keeping.length && !improved; from += settings.beam) {
+          for (const edits of keeping.slice(from, from + settings.beam)) {
+            const tried = await measure(edits);
+            if (tried && (tried.topK < best.topK || (tried.topK === best.topK && tried.lead < best.lead))) {
+              best = tried;
+              improved = true;
+            }
           }
         }
         if (!improved) break;

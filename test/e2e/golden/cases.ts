@@ -362,6 +362,11 @@ export const CASES: GoldenCase[] = [
     ...['--data', '@in/dev.tsv', '--methods', 'occlusion,lime,shapley', '--samples', '16', '--robustness'],
     ...['--min', 'robustness-topk=0.9', '--json'],
   ),
+  e(
+    'explain-robustness',
+    'explain',
+    ...['the film was a delight but the plot was thin', '--method', 'occlusion', '--robustness'],
+  ),
   e('fidelity-robustness-bounds', 'fidelity', '--data', '@in/dev.tsv', '--robustness', '--robustness-k', '0'),
   e(
     'fidelity-sanity',

@@ -56,7 +56,7 @@ describe('the adversary of explanations on the planted additive classifier', () 
     expect(r.broken).toBe(true);
     expect(r.topK).toBe(0.5);
     expect(r.diff).toBe('the movie was great but the [-plot-]{+fine+} was dull');
-    // The control, one random label-keeping substitution, leaves LIME's top two in place: the search found what chance does not.
+    // The control, as many random label-keeping substitutions, leaves LIME's top two in place: the search found what chance does not.
     expect(r.randomTopK).toBe(1);
   });
 
