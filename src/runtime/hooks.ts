@@ -1,5 +1,4 @@
-import * as ort from 'onnxruntime-node';
-import { runtimeError } from '../errors.js';
+import { runtimeError, usageError } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { valueInfo } from '../onnx/builder.js';
@@ -10,9 +9,10 @@ import { sliceRow } from './activations.js';
 import type { RunContext } from './context.js';
 import { derivedOnce } from './derived.js';
 import { openGraph } from './session.js';
+import { floatTensor, type Feeds } from './tensor.js';
 import { resolveSite, SEQUENCE_AXES, SITE_AXES, type ResolvedSite, type Site, type SiteKind } from './sites.js';
 
-export type { Site } from './sites.js';
+export type { HeadsSite, Site } from './sites.js';
 
 /** A float tensor whose axes are named: a site's value for one sequence, or a batch's ([batch, ...axes]). */
 export interface Tensor {
@@ -36,7 +36,18 @@ export interface HookContext {
  * [batch, ...site axes] (padded to ctx.length; a head's slice is [batch, position, d_head]) and returns
  * one of the same dims (it may change `value` in place and return it).
  */
-export type WriteHook = ((value: Tensor, ctx: HookContext) => Tensor) & { replaces?: true };
+export type WriteHook = ((value: Tensor, ctx: HookContext) => Tensor) & {
+  replaces?: true;
+  mixes?: (ctx: HookContext) => Mix;
+};
+
+/** Where `mask` is 1 a site takes `value`, where it is 0 it keeps its own; both broadcast to the site's value. */
+export interface Mix {
+  /** [batch, ...] with the site's rank, each axis the site's or 1 (for heads: [batch, head, query, 1]). */
+  mask: Tensor;
+  /** [batch, ...] likewise: the site's own axes, or 1 where one value stands for all. */
+  value: Tensor;
+}
 
 /**
  * A write hook that does not read the site's value, only replaces it (a stored clean state, a noised
@@ -44,6 +55,28 @@ export type WriteHook = ((value: Tensor, ctx: HookContext) => Tensor) & { replac
  */
 export function replaceWith(value: (ctx: HookContext) => Tensor): WriteHook {
   return Object.assign((_: Tensor, ctx: HookContext) => value(ctx), { replaces: true as const });
+}
+
+/**
+ * A write hook that replaces the site's value only where a mask says (restoring one head at one position):
+ * the graph itself computes out + mask · (value − out) at the site, so that the run is not first staged up
+ * to the site. On a whole site only (a head's slice is written through its layer's `attn.heads.out`).
+ */
+export function mixWith(parts: (ctx: HookContext) => Mix): WriteHook {
+  const mixed = (v: Tensor, ctx: HookContext): Tensor => {
+    const { mask, value } = parts(ctx);
+    const [m, w] = [broadcastIndex(v.dims, mask.dims), broadcastIndex(v.dims, value.dims)];
+    const data = v.data.map((x, k) => x + mask.data[m(k)] * Math.fround(value.data[w(k)] - x));
+    return { data, dims: v.dims };
+  };
+  return Object.assign(mixed, { mixes: parts });
+}
+
+/** For a flat index into a tensor of `dims`, the index of the same element in one of `from` broadcast to it. */
+function broadcastIndex(dims: readonly number[], from: readonly number[]): (k: number) => number {
+  const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+  const own = from.map((_, i) => from.slice(i + 1).reduce((a, b) => a * b, 1));
+  return (k) => dims.reduce((s, _, i) => s + (from[i] === 1 ? 0 : Math.floor(k / strides[i]) % dims[i]) * own[i], 0);
 }
 
 export interface HookSpec {
@@ -79,10 +112,31 @@ export function axesOf(kind: SiteKind): readonly string[] {
 }
 
 const HOOK_INPUT = (tensor: string) => `interp.hook.${tensor}`;
+const MIXED = (tensor: string) => `interp.hook.${tensor}.mixed`;
+const MIX_MASK = (tensor: string) => `interp.hook.${tensor}.mask`;
+const MIX_VALUE = (tensor: string) => `interp.hook.${tensor}.value`;
+
+/** The nodes that compute a mixed tensor: out + mask · (value − out). */
+function mixNodes(tensor: string): NodeProto[] {
+  const node = (op: string, input: string[], output: string): NodeProto => ({
+    input,
+    output: [output],
+    name: `interp_hook_${op}_${tensor}`,
+    opType: op,
+    domain: '',
+    attribute: [],
+  });
+  return [
+    node('Sub', [MIX_VALUE(tensor), tensor], `${MIXED(tensor)}.delta`),
+    node('Mul', [MIX_MASK(tensor), `${MIXED(tensor)}.delta`], `${MIXED(tensor)}.masked`),
+    node('Add', [tensor, `${MIXED(tensor)}.masked`], MIXED(tensor)),
+  ];
+}
 
 /**
  * The model's graph with each of `writes` fed from an input (`interp.hook.<tensor>`) in place of the
- * tensor its node computes, and `outputs` exposed; only what those outputs need remains.
+ * tensor its node computes, each of `mixes` mixed in the graph with a fed mask and value (mixWith), and
+ * `outputs` exposed; only what those outputs need remains.
  */
 export function hookedGraph(
   proto: ModelProto,
@@ -90,12 +144,17 @@ export function hookedGraph(
   outputs: readonly string[],
   /** The written tensors' ranks: 3 ([batch, sequence, hidden]) or 4 ([batch, head, query, ·]). */
   rank: (tensor: string) => number,
+  mixes: readonly string[] = [],
 ): ModelProto {
   const hooked = new Set(writes);
-  const rewired: NodeProto[] = proto.graph.node.map((n) => ({
-    ...n,
-    input: n.input.map((i) => (hooked.has(i) ? HOOK_INPUT(i) : i)),
-  }));
+  const mixed = new Set(mixes);
+  const rewired: NodeProto[] = [
+    ...proto.graph.node.map((n) => ({
+      ...n,
+      input: n.input.map((i) => (hooked.has(i) ? HOOK_INPUT(i) : mixed.has(i) ? MIXED(i) : i)),
+    })),
+    ...mixes.flatMap(mixNodes),
+  ];
   const { nodes: needed, tensors } = dependencies(rewired, outputs);
   const declared = new Set(proto.graph.output.map((o) => o.name));
   return {
@@ -107,6 +166,10 @@ export function hookedGraph(
       input: [
         ...proto.graph.input.filter((v) => tensors.has(v.name)),
         ...writes.filter((w) => tensors.has(HOOK_INPUT(w))).map((w) => hookInput(w, rank(w))),
+        // Declared without a shape: the mask broadcasts.
+        ...mixes
+          .filter((m) => tensors.has(MIX_MASK(m)))
+          .flatMap((m) => [valueInfo(MIX_MASK(m), DataType.FLOAT), valueInfo(MIX_VALUE(m), DataType.FLOAT)]),
       ],
       output: [
         ...proto.graph.output.filter((o) => outputs.includes(o.name)),
@@ -124,16 +187,12 @@ function hookInput(tensor: string, rank: number) {
   return valueInfo(HOOK_INPUT(tensor), DataType.FLOAT, axes);
 }
 
-/** The session of a hooked graph, built once per model and hook spec (the tensors written and read). */
-function hookedSession(
-  model: Model,
-  writes: readonly string[],
-  outputs: readonly string[],
-  rank: (t: string) => number,
-) {
-  return derivedOnce(model, `hooks|${writes.join(',')}|${outputs.join(',')}`, async () => {
+/** The session of a hooked graph, built once per model and hook spec (the tensors written, mixed and read). */
+function hookedSession(model: Model, stage: Stage, outputs: readonly string[]) {
+  const { fed, mixed, rank } = stage;
+  return derivedOnce(model, `hooks|${fed.join(',')}|${mixed.join(',')}|${outputs.join(',')}`, async () => {
     try {
-      return await openGraph(hookedGraph(readGraph(model), writes, outputs, rank), { threads: model.threads });
+      return await openGraph(hookedGraph(readGraph(model), fed, outputs, rank, mixed), { threads: model.threads });
     } catch (e) {
       throw runtimeError(`cannot hook '${model.id}': ${(e as Error).message.split('\n')[0]}`);
     }
@@ -149,8 +208,9 @@ function graphOrder(model: Model, tensors: string[]): string[] {
 }
 
 /** Copy head `head` out of [batch, head, query, d] as [batch, query, d], or write it back. */
-function headSlice(whole: Tensor, head: number, into?: Tensor): Tensor {
+function headSlice(whole: Tensor, head: number, site: Site, into?: Tensor): Tensor {
   const [B, H, T, d] = whole.dims;
+  if (head >= H) throw usageError(`no hook site ${site}: its layer has ${H} heads`);
   const part = into ?? { data: new Float32Array(B * T * d), dims: [B, T, d] };
   for (let b = 0; b < B; b++) {
     const from = (b * H + head) * T * d;
@@ -167,8 +227,8 @@ function applyWrites(value: Tensor, sites: ResolvedSite[], hooks: HookSpec['writ
     const hook = hooks![s.site]!;
     if (s.head === null) out = checked(hook(out, { ...ctx, site: s.site }), hook.replaces ? null : out.dims, s.site);
     else {
-      const part = headSlice(out, s.head);
-      headSlice(out, s.head, checked(hook(part, { ...ctx, site: s.site }), [...part.dims], s.site));
+      const part = headSlice(out, s.head, s.site);
+      headSlice(out, s.head, s.site, checked(hook(part, { ...ctx, site: s.site }), [...part.dims], s.site));
     }
   }
   return out;
@@ -180,25 +240,37 @@ function checked(t: Tensor, dims: number[] | null, site: Site): Tensor {
   return t;
 }
 
-/** The value fed in place of each written tensor, per batch (by its first sequence). */
-type Written = Map<string, Map<number, Tensor>>;
+/** What is fed for each written tensor, per batch (by its first sequence): its value, or what to mix in. */
+type Written = Map<string, Map<number, Tensor | Mix>>;
 
-function feedsOf(tensors: readonly string[], written: Written, fill: (start: number, end: number) => void) {
-  return (start: number, end: number): Record<string, ort.Tensor> => {
+/** The written tensors a session is fed (in place of computing them), and those it mixes in the graph. */
+interface Stage {
+  fed: string[];
+  mixed: string[];
+  rank: (tensor: string) => number;
+}
+
+const tensorOf = (t: Tensor) => floatTensor(t.data, t.dims);
+
+function feedsOf(stage: Stage, written: Written, fill: (start: number, end: number) => void) {
+  return (start: number, end: number): Feeds => {
     fill(start, end);
-    return Object.fromEntries(
-      tensors.map((t) => {
-        const v = written.get(t)!.get(start)!;
-        return [HOOK_INPUT(t), new ort.Tensor('float32', v.data, v.dims)];
-      }),
-    );
+    const feeds: Feeds = {};
+    for (const t of stage.fed) feeds[HOOK_INPUT(t)] = tensorOf(written.get(t)!.get(start) as Tensor);
+    for (const t of stage.mixed) {
+      const { mask, value } = written.get(t)!.get(start) as Mix;
+      feeds[MIX_MASK(t)] = tensorOf(mask);
+      feeds[MIX_VALUE(t)] = tensorOf(value);
+    }
+    return feeds;
   };
 }
 
 /**
  * The written tensors in graph order, and how each batch's values are found: a tensor whose hooks only
- * replace it is filled when a batch is fed; any other first runs the graph up to it (earlier writes fed
- * in) and its hooks rewrite what that computed. Those partial runs complete the one forward pass counted.
+ * replace it, or whose one hook mixes it (mixWith), is filled when a batch is fed; any other first runs
+ * the graph up to it (earlier writes fed in) and its hooks rewrite what that computed. Those partial runs
+ * complete the one forward pass counted.
  */
 async function writeStages(
   model: Model,
@@ -208,30 +280,41 @@ async function writeStages(
 ) {
   const order = graphOrder(model, [...new Set(writes.map((w) => w.tensor))]);
   const written: Written = new Map(order.map((t) => [t, new Map()]));
-  const ranks = new Map(writes.map((w) => [w.tensor, w.kind === 'head' || w.kind === 'pattern' ? 4 : 3]));
-  const rank = (t: string) => ranks.get(t)!;
-  const replaced = order.filter((t) =>
-    writes.every((w) => w.tensor !== t || (w.head === null && hooks![w.site]!.replaces)),
+  const ranks = new Map(
+    writes.map((w) => [w.tensor, w.kind === 'head' || w.kind === 'heads' || w.kind === 'pattern' ? 4 : 3]),
   );
+  const sitesOf = (t: string) => writes.filter((w) => w.tensor === t);
+  const mixer = (t: string) => {
+    const [only, ...more] = sitesOf(t);
+    return !more.length && only.head === null ? hooks![only.site]!.mixes : undefined;
+  };
+  const mixed = order.filter((t) => mixer(t));
+  const replaced = order.filter(
+    (t) => !mixed.includes(t) && sitesOf(t).every((w) => w.head === null && hooks![w.site]!.replaces),
+  );
+  const stageOf = (tensors: string[]): Stage => ({
+    fed: tensors.filter((t) => !mixed.includes(t)),
+    mixed: tensors.filter((t) => mixed.includes(t)),
+    rank: (t) => ranks.get(t)!,
+  });
   const fill = (start: number, end: number) => {
     const lengths = sequences.slice(start, end).map((s) => s.length);
     const ctx = { start, end, length: Math.max(...lengths), lengths };
-    for (const t of replaced)
+    const empty = { data: new Float32Array(0), dims: [] };
+    for (const t of [...replaced, ...mixed])
       if (!written.get(t)!.has(start))
-        written.get(t)!.set(
-          start,
-          applyWrites(
-            { data: new Float32Array(0), dims: [] },
-            writes.filter((w) => w.tensor === t),
-            hooks,
-            ctx,
-          ),
-        );
+        written
+          .get(t)!
+          .set(
+            start,
+            mixed.includes(t)
+              ? mixer(t)!({ ...ctx, site: sitesOf(t)[0].site })
+              : applyWrites(empty, sitesOf(t), hooks, ctx),
+          );
   };
   for (const [i, tensor] of order.entries()) {
-    if (replaced.includes(tensor)) continue;
-    const before = order.slice(0, i);
-    const sites = writes.filter((w) => w.tensor === tensor);
+    if (replaced.includes(tensor) || mixed.includes(tensor)) continue;
+    const before = stageOf(order.slice(0, i));
     await runBatched(
       model,
       sequences,
@@ -239,16 +322,16 @@ async function writeStages(
         if (row > 0) return;
         const { data, dims } = batch.output(tensor);
         const ctx = { start: index, end: index + batch.rows, length: batch.length, lengths: batch.lengths };
-        written.get(tensor)!.set(index, applyWrites({ data, dims: [...dims] }, sites, hooks, ctx));
+        written.get(tensor)!.set(index, applyWrites({ data, dims: [...dims] }, sitesOf(tensor), hooks, ctx));
       },
       {
-        session: await hookedSession(model, before, [tensor], rank),
+        session: await hookedSession(model, before, [tensor]),
         outputs: [tensor],
         extraFeeds: feedsOf(before, written, fill),
       },
     );
   }
-  return { order, written, fill, rank };
+  return { stage: stageOf(order), written, fill };
 }
 
 /**
@@ -265,9 +348,11 @@ export async function runWithHooks(
 ): Promise<HookedRun[]> {
   const reads = await Promise.all((spec.read ?? []).map((s) => resolveSite(model, s)));
   const writes = await Promise.all(Object.keys(spec.write ?? {}).map((s) => resolveSite(model, s as Site)));
-  const { order, written, fill, rank } = await writeStages(model, sequences, writes, spec.write);
+  const { stage, written, fill } = await writeStages(model, sequences, writes, spec.write);
   const logits = model.signature.logits;
-  const fetched = [...new Set(reads.map((r) => r.tensor).filter((t) => !written.has(t)))];
+  // A mixed tensor is read after its mixing; a fed one is what was fed.
+  const source = (t: string) => (stage.mixed.includes(t) ? MIXED(t) : t);
+  const fetched = [...new Set(reads.filter((r) => !stage.fed.includes(r.tensor)).map((r) => source(r.tensor)))];
   const outputs = [logits, ...fetched];
   const logitAxes = model.task === 'classification' ? [] : [0];
   return runBatched(
@@ -278,18 +363,20 @@ export async function runWithHooks(
       const start = i - row;
       const entries = new Map<Site, Tensor>();
       for (const r of reads) {
-        const whole = written.get(r.tensor)?.get(start) ?? batch.output(r.tensor);
-        const value = r.head === null ? whole : headSlice({ data: whole.data, dims: [...whole.dims] }, r.head);
+        const whole = stage.fed.includes(r.tensor)
+          ? (written.get(r.tensor)!.get(start) as Tensor)
+          : batch.output(source(r.tensor));
+        const value = r.head === null ? whole : headSlice({ data: whole.data, dims: [...whole.dims] }, r.head, r.site);
         entries.set(r.site, sliceRow(value.data, value.dims, row, batch.length, T, SEQUENCE_AXES[r.kind]));
       }
       const out = batch.output(logits);
       return { logits: sliceRow(out.data, out.dims, row, batch.length, T, logitAxes), cache: new HookCache(entries) };
     },
     {
-      session: await hookedSession(model, order, outputs, rank),
+      session: await hookedSession(model, stage, outputs),
       outputs,
       run,
-      extraFeeds: feedsOf(order, written, fill),
+      extraFeeds: feedsOf(stage, written, fill),
     },
   );
 }

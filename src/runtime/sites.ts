@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { runtimeError, usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { headOutputs } from '../onnx/headOutputs.js';
 import { readGraph } from '../model/load.js';
@@ -16,11 +16,13 @@ export type ResidSite = `layer.${number}.resid.${'pre' | 'post'}`;
 export type MlpSite = `layer.${number}.mlp.act`;
 /** One head's output before the heads are merged (probabilities × values) // [position, d_head] */
 export type HeadSite = `layer.${number}.attn.head.${number}.out`;
+/** Every head's output of layer L before the heads are merged, as the graph holds them // [head, position, d_head] */
+export type HeadsSite = `layer.${number}.attn.heads.out`;
 /** Layer L's attention probabilities // [head, query, key] */
 export type PatternSite = `layer.${number}.attn.pattern`;
-export type Site = EmbedSite | ResidSite | MlpSite | HeadSite | PatternSite;
+export type Site = EmbedSite | ResidSite | MlpSite | HeadSite | HeadsSite | PatternSite;
 
-export type SiteKind = 'embed' | 'resid' | 'mlp' | 'head' | 'pattern';
+export type SiteKind = 'embed' | 'resid' | 'mlp' | 'head' | 'heads' | 'pattern';
 
 /** Axis names of a site's per-sequence tensor, by kind. */
 export const SITE_AXES = {
@@ -28,6 +30,7 @@ export const SITE_AXES = {
   resid: ['position', 'd_model'],
   mlp: ['position', 'd_mlp'],
   head: ['position', 'd_head'],
+  heads: ['head', 'position', 'd_head'],
   pattern: ['head', 'query', 'key'],
 } as const satisfies Record<SiteKind, readonly string[]>;
 
@@ -37,6 +40,7 @@ export const SEQUENCE_AXES: Record<SiteKind, number[]> = {
   resid: [0],
   mlp: [0],
   head: [0],
+  heads: [1],
   pattern: [1, 2],
 };
 
@@ -50,19 +54,27 @@ export interface ResolvedSite {
   head: number | null;
 }
 
-const PATTERN = /^(?:embed|layer\.(\d+)\.(?:resid\.(pre|post)|mlp\.act|attn\.pattern|attn\.head\.(\d+)\.out))$/;
+const PATTERN =
+  /^(?:embed|layer\.(\d+)\.(?:resid\.(pre|post)|mlp\.act|attn\.pattern|attn\.heads\.out|attn\.head\.(\d+)\.out))$/;
 
 export function kindOf(site: string): SiteKind | null {
   if (!PATTERN.test(site)) return null;
   if (site === 'embed') return 'embed';
   if (site.includes('.resid.')) return 'resid';
   if (site.endsWith('.mlp.act')) return 'mlp';
+  if (site.endsWith('.heads.out')) return 'heads';
   return site.endsWith('.pattern') ? 'pattern' : 'head';
 }
 
 /** Per layer, the heads' output tensors, found once per graph. */
 function headTensors(model: Model, probs: readonly string[]): Promise<string[]> {
-  return derivedOnce(model, 'hooks|heads', async () => headOutputs(readGraph(model), probs));
+  return derivedOnce(model, 'hooks|heads', async () => {
+    try {
+      return headOutputs(readGraph(model), probs);
+    } catch (e) {
+      throw runtimeError(`'${model.id}': ${(e as Error).message}`);
+    }
+  });
 }
 
 /** Find a site's tensor in the model's graph; a site the model does not have is a usage error naming it. */
@@ -85,7 +97,7 @@ export async function resolveSite(model: Model, site: Site): Promise<ResolvedSit
         model,
         structure.layers.map((s) => s.probs),
       )
-    )[layer];
+    )[layer]; // a head, or all of them
   if (!tensor) throw missing();
   return { site, kind, layer, tensor, head: kind === 'head' ? Number(m[3]) : null };
 }

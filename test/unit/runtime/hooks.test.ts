@@ -8,7 +8,7 @@ import { runPatchedHeads } from '../../../src/patch/heads.js';
 import { runWithCache, type HookName } from '../../../src/runtime/activations.js';
 import { RunContext } from '../../../src/runtime/context.js';
 import { gradientsAt, type GradientSite } from '../../../src/runtime/gradientsAt.js';
-import { runWithHooks, type HookContext, type Site, type Tensor } from '../../../src/runtime/hooks.js';
+import { mixWith, runWithHooks, type HookContext, type Site, type Tensor } from '../../../src/runtime/hooks.js';
 import { logProbAt, resolveTarget } from '../../../src/target/target.js';
 import { encodeText } from '../../../src/text/encode.js';
 import { Rng } from '../../../src/util/rng.js';
@@ -50,15 +50,27 @@ function checkForm(name: string, open: () => Promise<Model>) {
       });
     });
 
-    it('reads a head output as the patching graph computes it', async () => {
-      const ids = seqs[0];
-      const [hooked] = await runWithHooks(model, [ids], { read: ['embed', 'layer.1.attn.head.1.out'] });
-      const embed = hooked.cache.get('embed').data;
-      const [plain] = await runPatchedHeads(model, ids, embed, [], null, [], new RunContext());
-      const [, T, d] = plain.heads[1].dims; // [head, query, d_head]
+    it("reads a head output as its slice of the layer's heads, and as the patching graph computes it", async () => {
+      const ids = seqs[1];
+      const [hooked] = await runWithHooks(model, seqs, {
+        read: ['embed', 'layer.1.attn.head.1.out', 'layer.1.attn.heads.out'],
+      });
+      const heads = hooked.cache.get('layer.1.attn.heads.out');
+      const [H, T, d] = heads.dims; // [head, position, d_head], at the row's own length
+      expect([H > 1, T]).toEqual([true, seqs[0].length]);
       expect(hooked.cache.get('layer.1.attn.head.1.out').dims).toEqual([T, d]);
-      const slice = plain.heads[1].data.subarray(T * d, 2 * T * d);
-      hooked.cache.get('layer.1.attn.head.1.out').data.forEach((v, k) => expect(v).toBeCloseTo(slice[k], 5));
+      expect(hooked.cache.get('layer.1.attn.head.1.out').data).toEqual(heads.data.slice(T * d, 2 * T * d));
+      const [alone] = await runWithHooks(model, [ids], { read: ['embed'] });
+      const [plain] = await runPatchedHeads(model, ids, alone.cache.get('embed').data, [], null, [], new RunContext());
+      const [longer] = await runWithHooks(model, [ids], { read: ['layer.1.attn.heads.out'] });
+      const gap = plain.heads[1].data.reduce(
+        (m, v, k) => Math.max(m, Math.abs(v - longer.cache.get('layer.1.attn.heads.out').data[k])),
+        0,
+      );
+      expect(gap).toBeLessThan(1e-5);
+      await expect(runWithHooks(model, [ids], { read: [`layer.1.attn.head.${H}.out`] })).rejects.toThrow(
+        new RegExp(`no hook site layer\\.1\\.attn\\.head\\.${H}\\.out: its layer has ${H} heads`),
+      );
     });
 
     it('an identity write at every kind of site gives back the unhooked output exactly', async () => {
@@ -74,7 +86,7 @@ function checkForm(name: string, open: () => Promise<Model>) {
       expect(plain[1].logits.dims).toEqual([seqs[1].length, model.config.vocab_size]);
     });
 
-    it("a head written at one position runs as patch's restoration graph runs it", async () => {
+    it('a head mixed in the graph at one position (patch --heads) runs as a staged write of it', async () => {
       const ids = seqs[1];
       const [clean] = await runWithHooks(model, [ids], { read: ['embed'] });
       const noisy = clean.cache.get('embed').data.map((v, k) => v + 0.5 * Math.sin(k));
@@ -109,6 +121,32 @@ function checkForm(name: string, open: () => Promise<Model>) {
       expect(unrestored.logits.data.reduce((m, x, k) => Math.max(m, Math.abs(x - want.logits[k])), 0)).toBeGreaterThan(
         1e-3,
       );
+    });
+
+    it("mixWith: mixed in the graph at a layer's heads as in JavaScript at one head", async () => {
+      const ids = seqs[1];
+      const T = ids.length;
+      const [plain] = await runWithHooks(model, [ids], { read: ['layer.1.attn.heads.out'] });
+      const heads = plain.cache.get('layer.1.attn.heads.out');
+      const [H, , d] = heads.dims;
+      const value = { data: heads.data.map((v) => 0.5 - 3 * v), dims: [1, H, T, d] }; // [batch, head, position, d_head]
+      const mask = new Float32Array(H * T);
+      mask[T + 2] = 1; // head 1, position 2
+      const inGraph = mixWith(() => ({ mask: { data: mask, dims: [1, H, T, 1] }, value }));
+      const one = { data: value.data.slice(T * d, 2 * T * d), dims: [1, T, d] };
+      const inJs = mixWith(() => ({ mask: { data: mask.slice(T, 2 * T), dims: [1, T, 1] }, value: one }));
+      const read: Site[] = ['layer.1.attn.head.1.out', 'layer.1.attn.head.0.out'];
+      const [a] = await runWithHooks(model, [ids], { write: { 'layer.1.attn.heads.out': inGraph }, read });
+      const [b] = await runWithHooks(model, [ids], { write: { 'layer.1.attn.head.1.out': inJs }, read });
+      for (const r of [a, b]) {
+        const head = r.cache.get('layer.1.attn.head.1.out').data;
+        head.forEach((v, k) => expect(v).toBeCloseTo(Math.floor(k / d) === 2 ? one.data[k] : heads.data[T * d + k], 5));
+        expect(r.cache.get('layer.1.attn.head.0.out').data).toEqual(heads.data.slice(0, T * d));
+      }
+      const gap = (x: Float32Array, y: Float32Array) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k])), 0);
+      expect(gap(a.logits.data, b.logits.data)).toBeLessThan(1e-4);
+      const [unhooked] = await runWithHooks(model, [ids]);
+      expect(gap(a.logits.data, unhooked.logits.data)).toBeGreaterThan(1e-3);
     });
 
     it('gradientsAt equals central finite differences of a write hook', async () => {
