@@ -11,7 +11,7 @@ import { DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
 import type { Model } from '../src/model/types.js';
 import { RunContext, withinCall } from '../src/runtime/context.js';
 import { VERSION } from '../src/util/paths.js';
-import { argsOf, bodySchema, checkBody, flagsOf, type Body } from './fields.js';
+import { argsOf, bodySchema, checkBody, flagsOf, type Body } from '../src/api/fields.js';
 import { Gate, Metrics } from './metrics.js';
 import { ModelPool, type ModelPolicy } from './models.js';
 import { openApi } from './openapi.js';

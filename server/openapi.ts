@@ -1,6 +1,6 @@
 import type { Operation } from '../commands/operation.js';
 import { VERSION } from '../src/util/paths.js';
-import { bodySchema } from './fields.js';
+import { bodySchema } from '../src/api/fields.js';
 
 const problemResponse = (description: string) => ({
   description,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { buildBertClassifier, readWeightBlob } from '../fixtures/bert.js';
 import { loadModel } from '../src/model/load.js';
 import { encodeModel } from '../src/onnx/proto.js';
-import { runBatched } from '../src/runner/runBatched.js';
+import { runBatched } from '../src/runtime/runBatched.js';
 import { encodeText } from '../src/text/encode.js';
 import { wordPieceTokenizerFiles } from '../src/text/wordpieceTokenizer.js';
 import { packageRoot } from '../src/util/paths.js';

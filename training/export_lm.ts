@@ -10,7 +10,7 @@ import { readWeightBlob } from '../fixtures/bert.js';
 import { buildGpt2KvModel } from '../src/benchModel/gpt2.js';
 import { loadModel } from '../src/model/load.js';
 import { encodeModel } from '../src/onnx/proto.js';
-import { runBatched } from '../src/runner/runBatched.js';
+import { runBatched } from '../src/runtime/runBatched.js';
 import { logProbAt } from '../src/target/target.js';
 import { wordPieceTokenizerFiles } from '../src/text/wordpieceTokenizer.js';
 import { packageRoot } from '../src/util/paths.js';

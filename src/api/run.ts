@@ -2,7 +2,7 @@ import { InterpError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { RunContext, withinCall } from '../runtime/context.js';
 import type { Operation, PlanEnv } from './operation.js';
-import { accepted, argsOf, flagsOf, type Body } from '../../server/fields.js';
+import { accepted, argsOf, flagsOf, type Body } from './fields.js';
 
 /** What every library call takes besides its options: a way to stop it, and a way to watch it. */
 export interface CallOptions {

@@ -23,7 +23,7 @@ import {
   type HeadScore,
 } from '../onnx/scoreHead.js';
 import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
-import { buildFeeds } from '../runner/runBatched.js';
+import { buildFeeds } from '../runtime/runBatched.js';
 
 /** Where gradients are taken: at the embeddings, a hidden state or the attention probabilities; `unit` scores an internal tensor (a neuron, a direction) instead of the logits, with gradients at the embeddings. */
 export type GradientSource =

@@ -6,7 +6,7 @@ import { openGraph } from '../runtime/session.js';
 import { readGradientGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { SCORE_OUTPUT, TARGET_INDEX, TARGET_POSITIONS, TARGET_WEIGHT } from '../onnx/scoreHead.js';
-import { runBatched } from '../runner/runBatched.js';
+import { runBatched } from '../runtime/runBatched.js';
 import { lastLogits } from '../target/target.js';
 
 import type { GradientSession } from './cache.js';

@@ -2,6 +2,8 @@ import Table from 'cli-table3';
 
 // Summaries word intervals too, so the wording lives below both.
 export { intervalText } from '../util/interval.js';
+// Token text is made visible by pooled attention labels as well, below the renderers.
+export { visible } from '../util/visible.js';
 
 /** Numbers for tables: 4 significant digits, plain notation for the usual range. */
 export function formatNumber(x: number): string {
@@ -16,15 +18,6 @@ export function bar(value: number, max: number, width = 20): string {
   if (max <= 0) return '';
   const n = Math.round((Math.abs(value) / max) * width);
   return (value < 0 ? '-' : '+').repeat(Math.min(n, width) ? 1 : 0) + '█'.repeat(n);
-}
-
-/** Show whitespace and control characters in token text visibly. */
-export function visible(text: string): string {
-  if (text.length === 0) return '∅';
-  return text
-    .replace(/\n/g, '⏎')
-    .replace(/\t/g, '⇥')
-    .replace(/^ +| +$/g, (m) => '␣'.repeat(m.length));
 }
 
 /**

@@ -16,7 +16,7 @@ import { explainGeneration, type GenerationAttribution } from '../generate.js';
 import { faithfulness, type Faithfulness } from '../metrics/faithfulness.js';
 import type { Model } from '../model/types.js';
 import { countingPasses } from '../runtime/context.js';
-import { pool } from '../render/attention.js';
+import { pool } from '../attention/pool.js';
 import type { TokenRecord } from '../text/encode.js';
 import type { HeadRole } from '../attention/analysis.js';
 

@@ -1,6 +1,6 @@
 import { usageError } from '../errors.js';
-import type { Model } from '../model/types.js';
-import { runBatched } from '../runner/runBatched.js';
+import type { Model } from './model.js';
+import { runBatched } from '../runtime/runBatched.js';
 import type { RunContext } from './context.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Model } from '../model/types.js';
+import type { Model } from './model.js';
 
 const derived = new Map<string, Promise<unknown>>();
 

@@ -1,6 +1,6 @@
 import { usageError } from '../errors.js';
 import { gradientSession, headScoreOf, runGradients, targetHead, type GradientSource } from '../gradients/session.js';
-import type { Model } from '../model/types.js';
+import type { Model } from './model.js';
 import type { Target } from '../target/target.js';
 import type { RunContext } from './context.js';
 import { HookCache, runWithHooks, type Tensor } from './hooks.js';

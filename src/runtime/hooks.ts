@@ -1,10 +1,10 @@
 import { runtimeError, usageError } from '../errors.js';
 import { readGraph } from '../model/load.js';
-import type { Model } from '../model/types.js';
+import type { Model } from './model.js';
 import { valueInfo } from '../onnx/builder.js';
 import { dependencies, GraphIndex } from '../onnx/graph.js';
 import { DataType, type ModelProto, type NodeProto } from '../onnx/proto.js';
-import { runBatched } from '../runner/runBatched.js';
+import { runBatched } from '../runtime/runBatched.js';
 import { sliceRow } from './activations.js';
 import type { RunContext } from './context.js';
 import { derivedOnce } from './derived.js';

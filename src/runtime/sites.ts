@@ -1,5 +1,5 @@
 import { runtimeError, usageError } from '../errors.js';
-import type { Model } from '../model/types.js';
+import type { Model } from './model.js';
 import { headOutputs } from '../onnx/headOutputs.js';
 import { readGraph } from '../model/load.js';
 import { derivedOnce } from './derived.js';

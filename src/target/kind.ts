@@ -1,6 +1,6 @@
 import type { Model } from '../model/types.js';
 import type { HeadScore } from '../onnx/scoreHead.js';
-import type { LogitsAt } from '../runner/positions.js';
+import type { LogitsAt } from '../runtime/positions.js';
 
 export type ScoreKind = 'probability' | 'logit' | 'log-odds';
 export const SCORE_KINDS: readonly ScoreKind[] = ['probability', 'logit', 'log-odds'];

@@ -1,6 +1,6 @@
 import type { Model } from '../model/types.js';
 import { usageError } from '../errors.js';
-import { runBatched } from '../runner/runBatched.js';
+import { runBatched } from '../runtime/runBatched.js';
 import { encodeText } from '../text/encode.js';
 import { logProbAt } from './target.js';
 

@@ -1,8 +1,8 @@
 import type { Model } from '../model/types.js';
 import { checkLogitsWidth } from '../model/validate.js';
 import type { RunContext } from '../runtime/context.js';
-import { runBatched, type Batch } from '../runner/runBatched.js';
-import { readAtPositions, type PositionOptions } from '../runner/positions.js';
+import { runBatched, type Batch } from '../runtime/runBatched.js';
+import { readAtPositions, type PositionOptions } from '../runtime/positions.js';
 import { contextTokenId } from '../text/encode.js';
 import type { Target, TargetRequest } from './kind.js';
 import { resolveByKind, targetKind } from './registry.js';

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TOPIC_WORDS, topicModel, writePlanted } from '../../fixtures/planted.js';
 import { logitLens } from '../../src/concepts/lens.js';
 import { loadModel } from '../../src/model/load.js';
-import { runBatched } from '../../src/runner/runBatched.js';
+import { runBatched } from '../../src/runtime/runBatched.js';
 import { encodeText } from '../../src/text/encode.js';
 import { Rng } from '../../src/util/rng.js';
 import { distilbert, llama, runCli, sharedDir, skipWithoutShared, tempDir } from '../helpers.js';

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../../server/app.js';
-import { bodySchema, flagsOf } from '../../server/fields.js';
+import { bodySchema, flagsOf } from '../../src/api/fields.js';
 import { localOnlyOf } from '../../src/api/operation.js';
 import { addOutputOptions, localOption } from '../../commands/outputOptions.js';
 

@@ -14,7 +14,6 @@ const LAYERS = [
   ['src/text'],
   // The planted additive classifier that check-method runs methods on: built from the graph builder and a tokenizer.
   ['src/planted'],
-  ['src/runner'],
   ['src/target'],
   ['src/masking'],
   // The attention maths and the method contract sit below the gradient sessions that both serve.
@@ -55,29 +54,19 @@ const LAYERS = [
   ['src/plugins.ts'],
   // The conformance checks run a method through explain and a target through its graph head, as a plugin's would.
   ['src/methods/conformance.ts', 'src/target/agreement.ts'],
-  ['src/api', 'src/index.ts'],
+  // The operations' vocabulary, and the request fields read off a command's definition, sit below every front end.
+  ['src/api/operation.ts', 'src/api/fields.ts', 'src/api/options.ts'],
   ['commands', 'server'],
+  // The library is the third front end: its functions call the operations that the commands define (with
+  // their flags, so that no front end drifts), as the CLI and the server do.
+  ['src/api', 'src/index.ts'],
 ];
 
 /**
  * Imports that break the layering today, each to be removed by moving code or vocabulary down (issue 29).
  * The test fails on any upward import not listed, and on a listed one that is gone, so the list only shrinks.
  */
-const KNOWN_UPWARD: string[] = [
-  'src/api/capabilities.ts → commands/attention.ts',
-  'src/api/capabilities.ts → commands/chain.ts',
-  'src/api/capabilities.ts → commands/common.ts',
-  'src/api/capabilities.ts → commands/concepts-lens.ts',
-  'src/api/capabilities.ts → commands/counterfactual.ts',
-  'src/api/capabilities.ts → commands/explain.ts',
-  'src/api/capabilities.ts → commands/patch.ts',
-  'src/api/capabilities.ts → commands/report.ts',
-  'src/api/run.ts → server/fields.ts',
-  'src/report/page.ts → src/render/attention.ts',
-  'src/runtime/activations.ts → src/model/types.ts',
-  'src/runtime/activations.ts → src/runner/runBatched.ts',
-  'src/runtime/derived.ts → src/model/types.ts',
-];
+const KNOWN_UPWARD: string[] = [];
 const KNOWN_CYCLES: string[][] = [];
 
 const graph = importGraph(repoRoot, ['src', 'commands', 'server']);

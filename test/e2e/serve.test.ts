@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../../server/app.js';
-import { argsOf } from '../../server/fields.js';
+import { argsOf } from '../../src/api/fields.js';
 import { repoRoot, runCli, tempDir } from '../helpers.js';
 import { call, loadTest, startServer, type Running } from '../support/server.js';
 

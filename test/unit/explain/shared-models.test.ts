@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { explainText } from '../../../src/explain.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
-import { runBatched } from '../../../src/runner/runBatched.js';
+import { runBatched } from '../../../src/runtime/runBatched.js';
 import { continuationLogProbs, resolveTarget, scoreSequences } from '../../../src/target/target.js';
 import { encodeText } from '../../../src/text/encode.js';
 import { distilbert, llama, sharedDir, skipWithoutShared } from '../../helpers.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EMBEDDED_MODELS, loadModel } from '../../../src/model/load.js';
-import { runBatched } from '../../../src/runner/runBatched.js';
+import { runBatched } from '../../../src/runtime/runBatched.js';
 import { encodeText } from '../../../src/text/encode.js';
 import { repoRoot, runCli, sharedDir, skipWithoutShared } from '../../helpers.js';
 

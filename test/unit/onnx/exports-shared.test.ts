@@ -3,7 +3,7 @@ import { sentenceLogProbs } from '../../../src/bias/pairs.js';
 import { explainText } from '../../../src/explain.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
-import { buildFeeds } from '../../../src/runner/runBatched.js';
+import { buildFeeds } from '../../../src/runtime/runBatched.js';
 import { lastLogits, resolveTarget, scoreSequences } from '../../../src/target/target.js';
 import { contextTokenId, encodeText } from '../../../src/text/encode.js';
 import { checkEveryForm } from './exportForms.js';

@@ -4,7 +4,7 @@ import type * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
-import { planBatches } from '../../../src/runner/positions.js';
+import { planBatches } from '../../../src/runtime/positions.js';
 import { RunContext } from '../../../src/runtime/context.js';
 import { openSession } from '../../../src/runtime/session.js';
 import { scoreSequences, type Target } from '../../../src/target/target.js';

@@ -8,10 +8,10 @@ import {
   type OrtTensor,
   type Outputs,
   type Session,
-} from '../runtime/tensor.js';
+} from './tensor.js';
 import { runtimeError } from '../errors.js';
-import type { Model } from '../model/types.js';
-import { chargeRun, type RunContext } from '../runtime/context.js';
+import type { Model } from './model.js';
+import { chargeRun, type RunContext } from './context.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import { SCORE_POSITIONS } from '../onnx/sliceHead.js';
 

@@ -1,5 +1,5 @@
-import { floatTensor, type Feeds } from '../runtime/tensor.js';
-import type { Model } from '../model/types.js';
+import { floatTensor, type Feeds } from './tensor.js';
+import type { Model } from './model.js';
 import { SCORE_POSITIONS } from '../onnx/sliceHead.js';
 import {
   positionsInput,

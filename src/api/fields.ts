@@ -1,6 +1,6 @@
 import type { Command, Option } from 'commander';
-import { localOnlyOf } from '../src/api/operation.js';
-import { usageError } from '../src/errors.js';
+import { localOnlyOf } from './operation.js';
+import { usageError } from '../errors.js';
 
 /**
  * Request bodies take the CLI's flags as fields, named as on the command line without the dashes

@@ -1,0 +1,88 @@
+import type { Session } from './tensor.js';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { InstrumentedOutputs, TransformerStructure } from '../onnx/instrument.js';
+import type { ModelProto } from '../onnx/proto.js';
+
+export type Task = 'classification' | 'causal-lm' | 'masked-lm';
+
+export type ModelSource = 'embedded' | 'local' | 'hub';
+
+/** What the ONNX graph asks to be fed, read from the session itself. */
+export interface ModelSignature {
+  inputNames: string[];
+  outputNames: string[];
+  logits: string;
+  tokenTypeIds: boolean;
+  positionIds: boolean;
+  /** Element type of each integer input (input_ids, attention_mask, …): int64 in most exports, int32 in some. */
+  integerInputTypes: Record<string, 'int64' | 'int32'>;
+  /** Empty KV-cache inputs to feed: name and the fixed [heads, headDim] of each. */
+  pastInputs: { name: string; heads: number; headDim: number; type: 'float32' | 'float16' }[];
+  /** The LM head is sliced (see sliceLmHead): `interp.score_positions` says which positions' logits to compute. */
+  scorePositions: boolean;
+}
+
+export interface ModelConfig {
+  architectures?: string[];
+  model_type?: string;
+  id2label?: Record<string, string>;
+  max_position_embeddings?: number;
+  n_positions?: number;
+  num_key_value_heads?: number;
+  num_attention_heads?: number;
+  n_head?: number;
+  n_heads?: number;
+  hidden_size?: number;
+  dim?: number;
+  n_embd?: number;
+  head_dim?: number;
+  [key: string]: unknown;
+}
+
+export interface InstrumentedSession {
+  session: Session;
+  outputs: InstrumentedOutputs;
+  structure: TransformerStructure;
+  /** Per layer, the attention output projection as [heads·headDim, model] rows, when the graph has it as a plain weight. */
+  outputProjections: ({ data: Float32Array; rows: number; cols: number } | null)[];
+}
+
+export interface Model {
+  /** The spec as the user gave it. */
+  id: string;
+  source: ModelSource;
+  dir: string;
+  onnxPath: string;
+  config: ModelConfig;
+  task: Task;
+  /** Class names in index order (classifiers only). */
+  labels: string[] | null;
+  tokenizer: PreTrainedTokenizer;
+  /** onnxruntime intra-op threads of every session opened for this model (default: onnxruntime's choice). */
+  threads?: number;
+  /** Memory for the activations one gradient batch keeps for its backward pass, in MB. */
+  maxMemoryMb?: number;
+  /** The longest input, in tokens (special tokens included), the model accepts. */
+  maxLength: number;
+  signature: ModelSignature;
+  session: Session;
+  /** The session with attentions, value vectors and hidden states exposed; built (and cached on disk) on first use. */
+  instrumented(): Promise<InstrumentedSession>;
+  /** Identifies the graph this model runs: the ONNX file, or a rewritten graph held in memory. */
+  graphId: string;
+  /** The rewritten graph, for a model made by `withGraph`. */
+  graphOverride?: ModelProto;
+}
+
+export interface LoadOptions {
+  dtype?: string;
+  /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
+  threads?: number;
+  /** Memory for the activations one gradient batch keeps for its backward pass, in MB (default: see activationBudget). */
+  maxMemoryMb?: number;
+  /**
+   * Where the model's folder is, when the spec is only the name to show: a server names models relative to
+   * the folder it allows, so that neither its answers nor its errors reveal its own paths.
+   */
+  folder?: string;
+}
