@@ -2,27 +2,16 @@ import { Command } from 'commander';
 import { localOption } from './outputOptions.js';
 import { labelWarnings } from '../src/data/datasets.js';
 import { runFidelity, truncationWarnings } from '../src/fidelity/run.js';
-import type { FidelityConfig } from '../src/fidelity/types.js';
 import { methodNames } from '../src/methods/config.js';
-import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
+import { addModelOptions, examples, openModel, parseInteger } from './common.js';
 import { interactive, progressSpinner, warnOrRefuse } from './output.js';
-import { addGateOptions, reportLeaderboard, summarizeCommand, thresholdsOf, type GateFlags } from './fidelity-gate.js';
-import { addDataOptions, outOf, readExamples, type DataFlags } from './data.js';
+import { addGateOptions, reportLeaderboard, summarizeCommand, thresholdsOf } from './fidelity-gate.js';
+import { addDataOptions, outOf, readExamples } from './data.js';
 import * as groups from './groups.js';
-import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
+import { addMethodOptions } from './options.js';
 import { cliEnv } from './operation.js';
-import { addRobustnessOptions, robustnessOf, type RobustnessFlags } from './robustness.js';
-
-interface FidelityFlags extends ModelFlags, GateFlags, DataFlags, groups.MaskingFlags, RobustnessFlags {
-  methods: string;
-  out?: string;
-  score?: string;
-  stability?: boolean;
-  sanity: string;
-  softSamples: string;
-  naopcMaxFeatures: string;
-  [param: string]: unknown;
-}
+import { addRobustnessOptions } from './robustness.js';
+import { fidelityConfigOf, type FidelityFlags } from './fidelity-request.js';
 
 export function fidelityCommand(): Command {
   const cmd = new Command('fidelity')
@@ -67,19 +56,9 @@ export function fidelityCommand(): Command {
 }
 
 async function fidelity(flags: FidelityFlags): Promise<void> {
-  const methods = parseMethods(flags.methods);
+  const planned = fidelityConfigOf(flags);
   thresholdsOf(flags);
-  const config: FidelityConfig = {
-    methods,
-    ...methodOptionValues(flags, methods),
-    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-    score: flags.score,
-    ...groups.maskingOf(flags),
-    softSamples: parseInteger('--soft-samples', flags.softSamples, 1, 10_000),
-    maxNormalise: parseInteger('--naopc-max-features', flags.naopcMaxFeatures, 0, 200),
-    stability: Boolean(flags.stability),
-    robustness: await robustnessOf(flags)?.(cliEnv(flags).open),
-  };
+  const config = await planned(cliEnv(flags).open);
   const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
   const data = readExamples(flags);
   const model = await openModel(flags);

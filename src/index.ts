@@ -4,6 +4,9 @@
  */
 export { loadModel, explain, attention, lens, patch, counterfactual, chain, report } from './api/capabilities.js';
 export { AbortError, type CallOptions } from './api/run.js';
+export { fidelity } from './api/fidelity.js';
+export { leaderboard, LEADERBOARD_SCHEMA } from './fidelity/leaderboard.js';
+export { RECORD_SCHEMA as FIDELITY_RECORD_SCHEMA } from './fidelity/types.js';
 export type * from './api/options.js';
 export { InterpError, ExitCode, type ErrorKind } from './errors.js';
 export { ATTRIBUTION_SCHEMA } from './explain.js';

@@ -12,6 +12,8 @@ export type { Robustness } from '../robustness/attack.js';
 export type { GenerationAttribution } from '../generate.js';
 export type { LensResult, LensCell } from '../concepts/lens.js';
 export type { PatchReport } from '../patch/patch.js';
+export type { FidelityRecord } from '../fidelity/types.js';
+export type { Leaderboard, LeaderboardRow } from '../fidelity/leaderboard.js';
 export type { CounterfactualReport, Counterfactual } from '../counterfactual/report.js';
 export type { ChainReport } from '../chain/chain.js';
 export type { PageReport } from '../report/page.js';
@@ -44,15 +46,8 @@ export interface MaskingOptions {
   granularity?: string;
 }
 
-export interface ExplainOptions extends TargetOptions, MaskingOptions, MethodParams {
-  method?: string;
-  /** Several methods, comma-separated: a comparison instead of one attribution. */
-  compare?: string;
-  seed?: number;
-  truncate?: boolean;
-  /** Causal LM: generate this many tokens greedily, attributing each. */
-  generate?: number;
-  summary?: boolean;
+/** The adversary an explanation meets (`--robustness`). */
+export interface RobustnessOptions {
   /** Attack the explanation: word substitutions that keep the prediction and move its top-k words most. */
   robustness?: boolean;
   robustnessK?: number;
@@ -62,6 +57,17 @@ export interface ExplainOptions extends TargetOptions, MaskingOptions, MethodPar
   /** Substitutes for the attack: embedding or mlm (a list:FILE proposer reads a file: CLI only). */
   proposer?: string;
   proposerModel?: string;
+}
+
+export interface ExplainOptions extends TargetOptions, MaskingOptions, RobustnessOptions, MethodParams {
+  method?: string;
+  /** Several methods, comma-separated: a comparison instead of one attribution. */
+  compare?: string;
+  seed?: number;
+  truncate?: boolean;
+  /** Causal LM: generate this many tokens greedily, attributing each. */
+  generate?: number;
+  summary?: boolean;
 }
 
 export type ExplainResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
@@ -140,4 +146,23 @@ export interface ReportOptions extends TargetOptions, MaskingOptions, MethodPara
   counterfactualBudget?: number;
   maxTokens?: number;
   truncate?: boolean;
+}
+
+/** One example for `fidelity`: its text, and optionally its label, an id, a human rationale or planted word weights. */
+export interface FidelityExample {
+  text: string;
+  label?: string;
+  id?: string;
+  rationale?: { start: number; end: number; text: string };
+  weights?: Record<string, number>;
+}
+
+export interface FidelityOptions extends MaskingOptions, RobustnessOptions, MethodParams {
+  /** Comma-separated methods (default: occlusion, kernel-shap, integrated-gradients, grad-x-input, attention, random). */
+  methods?: string;
+  seed?: number;
+  score?: 'probability' | 'logit' | 'log-odds';
+  stability?: boolean;
+  softSamples?: number;
+  naopcMaxFeatures?: number;
 }

@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { InterpError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { RunContext, withinCall } from '../runtime/context.js';
@@ -32,14 +33,13 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
  * The flags the command line would give for these options, defaults included. An option the operation does
  * not take (a file, an output format, a misspelling) is a usage error, as an unknown flag is on the CLI.
  */
-export function flagsFor(op: Operation<unknown, unknown>, text: string | undefined, options: object): Body {
-  const cmd = op.command();
+export function flagsFor(name: string, cmd: Command, text: string | undefined, options: object): Body {
   const body: Body = text === undefined ? {} : { text };
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     const field = kebab(key);
     if (MODEL_FIELDS.includes(field) || !accepted(cmd).some((o) => o.long === `--${field}`))
-      throw new InterpError(`${op.name} takes no option '${key}'`, 'usage', field);
+      throw new InterpError(`${name} takes no option '${key}'`, 'usage', field);
     body[field] = value;
   }
   return body;
@@ -55,19 +55,23 @@ export async function runOperation<F, R>(
   env: Omit<PlanEnv, 'args'>,
 ): Promise<R> {
   const cmd = op.command();
-  const body = flagsFor(op as Operation<unknown, unknown>, text, options);
+  const body = flagsFor(op.name, cmd, text, options);
   const flags = flagsOf(cmd, body) as F;
   // The command line this call amounts to, model included (a report shows it in its header).
   const args = argsOf(cmd, { text: '', ...body, model: model.id });
   const work = op.plan(text, flags, { ...env, args });
-  const { signal, onProgress } = call;
+  return underCall(call, () => work(model));
+}
+
+/** Run `work` as one library call: its passes counted for `onProgress`, stopped by `signal` before its next batch. */
+export async function underCall<R>({ signal, onProgress }: CallOptions, work: () => Promise<R>): Promise<R> {
   if (signal?.aborted) throw new AbortError(signal.reason);
   const progress = onProgress && ((passes: number) => onProgress({ passes }));
   const context = RunContext.call({ maxPasses: Infinity, progress });
   const stop = () => (context.stopped = 'aborted');
   signal?.addEventListener('abort', stop, { once: true });
   try {
-    return await withinCall(context, () => work(model));
+    return await withinCall(context, work);
   } catch (e) {
     throw signal?.aborted ? new AbortError(signal.reason) : e;
   } finally {

@@ -1,6 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../../src/index.js';
-import { runCli } from '../helpers.js';
+import { repoRoot, runCli, tempDir } from '../helpers.js';
 
 /** The library returns the object whose JSON the CLI prints: same options, same bytes. */
 
@@ -27,6 +29,7 @@ const cases: [Capability, string, string, Options][] = [
   ['explain', 'sst2-tiny', 'a dull , lifeless film', { method: 'integrated-gradients', steps: 16, summary: true }],
   ['explain', 'tiny-lm', 'Once upon a time', { target: ' there', method: 'integrated-gradients' }],
   ['explain', 'tiny-lm', 'the film was', { generate: 3, method: 'occlusion' }],
+  ['explain', 'sst2-tiny', 'the film was a delight but the plot was thin', { robustness: true, robustnessBudget: 400 }],
   ['attention', 'sst2-tiny', 'the cat sat on the mat', { layer: 1, format: 'flat' }],
   ['attention', 'sst2-tiny', 'the cat sat on the mat', { rollout: true, summary: true }],
   ['lens', 'tiny-lm', 'Once upon a time', { target: ' there', top: 2 }],
@@ -111,5 +114,51 @@ describe('progress and cancellation', () => {
     const early = new AbortController();
     early.abort();
     await expect(api.explain(model, 'a film', {}, { signal: early.signal })).rejects.toThrow('aborted');
+  });
+});
+
+describe('fidelity: an async iterator of the records --out writes', () => {
+  const dev = path.join(repoRoot, 'test/e2e/golden/inputs/dev.tsv');
+  const examples = fs
+    .readFileSync(dev, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line, i) => ({ id: String(i), text: line.split('\t')[0], label: line.split('\t')[1] }));
+  let model: api.Model;
+  beforeAll(async () => (model = await api.loadModel('sst2-tiny')));
+
+  it('yields the CLI’s records, and leaderboard(records) is the CLI’s --json board, byte for byte', async () => {
+    const options = { methods: 'occlusion,lime', samples: 16, seed: 3, robustness: true, robustnessBudget: 300 };
+    const records: api.FidelityRecord[] = [];
+    let passes = 0;
+    for await (const r of api.fidelity(model, examples, options, { onProgress: (p) => (passes = p.passes) }))
+      records.push(r);
+    const out = path.join(tempDir('interp-api-fidelity-'), 'records.jsonl');
+    const flags = ['--methods', 'occlusion,lime', '--samples', '16', '--seed', '3', '--robustness'];
+    const cli = await runCli([
+      'fidelity',
+      '--data',
+      dev,
+      ...flags,
+      '--robustness-budget',
+      '300',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(records.map((r) => JSON.stringify(r) + '\n').join('')).toBe(fs.readFileSync(out, 'utf8'));
+    expect(api.toJson(api.leaderboard(records, 3)) + '\n').toBe(cli.stdout);
+    expect(records).toHaveLength(12);
+    expect(passes).toBeGreaterThanOrEqual(records.reduce((s, r) => s + r.forwardPasses, 0));
+  });
+
+  it('checks its options as the CLI does, and refuses the run-wide ones', async () => {
+    const first = (o: object) => api.fidelity(model, examples, o).next();
+    await expect(first({ softSamples: 0 })).rejects.toThrow(/soft-samples/);
+    await expect(first({ min: 'comprehensiveness=0.3' })).rejects.toThrow(/leaderboard/);
+    await expect(first({ data: dev })).rejects.toThrow(/no option 'data'/);
+    await expect(api.fidelity(model, [{ text: '' }]).next()).rejects.toThrow(/example 0 has no text/);
   });
 });
