@@ -10,7 +10,8 @@ import { thresholdError, usageError } from '../src/errors.js';
 import { circuitChart, circuitTable } from '../src/render/circuit.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, withSpinner, type OutputFlags } from './output.js';
-import { addOutputOptions } from './outputOptions.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
+import { cliEnv, jsonDocument, type Operation } from './operation.js';
 
 interface CircuitFlags extends ModelFlags, OutputFlags {
   corrupted?: string;
@@ -47,7 +48,13 @@ export function circuitCommand(): Command {
       'also patch each component exactly, to check the estimate, up to this many components',
       '512',
     )
-    .option('--min-faithfulness <x>', 'exit 3 when the top-k circuit keeps less of the logit difference (0–1)');
+    .addOption(
+      localOption(
+        '--min-faithfulness <x>',
+        'exit 3 when the top-k circuit keeps less of the logit difference (0–1)',
+        'process',
+      ),
+    );
   addOutputOptions(cmd, { json: `print JSON (schema ${CIRCUIT_SCHEMA})`, svg: 'write the faithfulness curve' });
   addModelOptions(cmd);
   cmd.addHelpText(
@@ -58,18 +65,11 @@ export function circuitCommand(): Command {
     ]),
   );
   return cmd.action(async (clean: string, flags: CircuitFlags) => {
-    for (const f of ['corrupted', 'answer', 'wrong'] as const)
-      if (flags[f] === undefined) throw usageError(`--${f} is required`);
-    const request = {
-      ...{ clean, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! },
-      ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
-      exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
-      steps: parseInteger('--steps', flags.steps, 1, 512),
-    };
+    const work = circuitOperation.plan(clean, flags, cliEnv(flags));
     const gate =
       flags.minFaithfulness === undefined ? undefined : parseNumber('--min-faithfulness', flags.minFaithfulness, 0, 1);
     const model = await withSpinner('loading model', () => openModel(flags));
-    const report: CircuitReport = await withSpinner('scoring components', () => circuitReport(model, request));
+    const report = await withSpinner('scoring components', () => work(model));
     await emit(flags, report, { table: circuitTable, chart: circuitChart });
     if (gate !== undefined && !(report.faithfulness.atK >= gate))
       throw thresholdError(
@@ -77,3 +77,21 @@ export function circuitCommand(): Command {
       );
   });
 }
+
+export const circuitOperation: Operation<CircuitFlags, CircuitReport> = {
+  name: 'circuit',
+  command: circuitCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (clean, flags) => {
+    for (const f of ['corrupted', 'answer', 'wrong'] as const)
+      if (flags[f] === undefined) throw usageError(`--${f} is required`);
+    const request = {
+      ...{ clean: clean!, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! },
+      ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
+      exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
+      steps: parseInteger('--steps', flags.steps, 1, 512),
+    };
+    return (model) => circuitReport(model, request);
+  },
+};

@@ -8,7 +8,7 @@ import { quietOnClosedPipe } from './output.js';
  * Each subcommand, imported only when it runs: importing all of them (and everything they import) took
  * most of a cold start. Help, and a name that is not a command, load them all.
  */
-const COMMANDS: Record<string, () => Promise<Command>> = {
+export const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./explain.js')).explainCommand(),
   attention: async () => (await import('./attention.js')).attentionCommand(),
   concepts: async () => (await import('./concepts.js')).conceptsCommand(),

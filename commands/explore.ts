@@ -1,13 +1,15 @@
 import { Command } from 'commander';
 import { readText } from '../src/data/datasets.js';
-import { EXPLORE_SCHEMA, exploreVariants } from '../src/explore.js';
+import { EXPLORE_SCHEMA, exploreVariants, type ExploreReport } from '../src/explore.js';
 import { exploreChart, exploreTable } from '../src/render/explore.js';
 import { samplingChart, samplingTable } from '../src/render/sampling.js';
-import { SAMPLING_SCHEMA, sampleSettings, type SamplingRequest } from '../src/sampling.js';
+import { SAMPLING_SCHEMA, sampleSettings, type SamplingReport, type SamplingRequest } from '../src/sampling.js';
 import { usageError } from '../src/errors.js';
 import { parseList, parseNumber } from '../src/util/numbers.js';
 import { addModelOptions, collect, examples, openModel, parseInteger, type ModelFlags } from './common.js';
 import { emit, withSpinner, type OutputFlags } from './output.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
+import { cliEnv, jsonDocument, type Operation } from './operation.js';
 
 interface ExploreFlags extends ModelFlags, OutputFlags {
   variant: string[];
@@ -50,7 +52,7 @@ export function exploreCommand(): Command {
     )
     .argument('<base>', 'the base text')
     .option('--variant <text>', 'a variant of the base (repeatable)', collect, [])
-    .option('--variants <file>', 'variants, one per line')
+    .addOption(localOption('--variants <file>', 'variants, one per line'))
     .option(
       '--top-k <n>',
       'causal LM: next tokens listed per variant (5); with --sample, the k most likely tokens drawn from (0: all; a list)',
@@ -60,9 +62,11 @@ export function exploreCommand(): Command {
     .option('--temperature <list>', 'with --sample: temperatures, comma-separated (0: greedy; default 1)')
     .option('--top-p <list>', 'with --sample: nucleus probabilities, comma-separated (default 1: all)')
     .option('--max-tokens <n>', 'with --sample: tokens per continuation at most (default 16)')
-    .option('--seed <n>', 'with --sample: random seed; the same seed gives the same continuations (default 0)')
-    .option('--json', `print JSON (schema ${EXPLORE_SCHEMA}; with --sample ${SAMPLING_SCHEMA})`)
-    .option('--svg <file>', 'write a chart of how far each variant moves the prediction');
+    .option('--seed <n>', 'with --sample: random seed; the same seed gives the same continuations (default 0)');
+  addOutputOptions(cmd, {
+    json: `print JSON (schema ${EXPLORE_SCHEMA}; with --sample ${SAMPLING_SCHEMA})`,
+    svg: 'write a chart of how far each variant moves the prediction',
+  });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -74,27 +78,32 @@ export function exploreCommand(): Command {
     ]),
   );
   return cmd.action(async (base: string, flags: ExploreFlags) => {
-    if (flags.sample !== undefined) {
-      const request = samplingRequest(base, flags);
-      const model = await withSpinner('loading model', () => openModel(flags));
-      const report = await withSpinner('sampling', () => sampleSettings(model, request));
-      return emit(flags, report, { table: samplingTable, chart: samplingChart });
-    }
-    for (const [key, flag] of Object.entries(SAMPLING_ONLY))
-      if (flags[key as keyof typeof SAMPLING_ONLY] !== undefined) throw usageError(`${flag} applies with --sample`);
-    const fromFile = flags.variants
-      ? readText(flags.variants, 'variants')
-          .split(/\r?\n/)
-          .filter((l) => l.trim())
-      : [];
-    const request = {
-      base,
-      variants: [...flags.variant, ...fromFile],
-      topK: parseInteger('--top-k', flags.topK ?? '5', 1, 100),
-      generate: parseInteger('--generate', flags.generate, 0, 1_024),
-    };
+    const work = exploreOperation.plan(base, flags, cliEnv(flags));
     const model = await withSpinner('loading model', () => openModel(flags));
-    const report = await withSpinner('running the variants', () => exploreVariants(model, request));
+    const report = await withSpinner(flags.sample ? 'sampling' : 'running the variants', () => work(model));
+    if (report.schema === SAMPLING_SCHEMA) return emit(flags, report, { table: samplingTable, chart: samplingChart });
     await emit(flags, report, { table: exploreTable, chart: exploreChart });
   });
 }
+
+export const exploreOperation: Operation<ExploreFlags, ExploreReport | SamplingReport> = {
+  name: 'explore',
+  command: exploreCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (base, flags) => {
+    if (flags.sample !== undefined) {
+      const request = samplingRequest(base!, flags);
+      return (model) => sampleSettings(model, request);
+    }
+    for (const [key, flag] of Object.entries(SAMPLING_ONLY))
+      if (flags[key as keyof typeof SAMPLING_ONLY] !== undefined) throw usageError(`${flag} applies with --sample`);
+    const fromFile = flags.variants ? readText(flags.variants, 'variants').split(/\r?\n/) : [];
+    const request = {
+      ...{ base: base!, variants: [...flags.variant, ...fromFile.filter((l) => l.trim())] },
+      topK: parseInteger('--top-k', flags.topK ?? '5', 1, 100),
+      generate: parseInteger('--generate', flags.generate, 0, 1_024),
+    };
+    return (model) => exploreVariants(model, request);
+  },
+};

@@ -2,6 +2,10 @@ import crypto from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { attentionOperation } from '../commands/attention.js';
 import { chainOperation } from '../commands/chain.js';
+import { circuitOperation } from '../commands/circuit.js';
+import { lensOperation } from '../commands/concepts-lens.js';
+import { CLI_ONLY } from './cliOnly.js';
+import { exploreOperation } from '../commands/explore.js';
 import { counterfactualOperation } from '../commands/counterfactual.js';
 import { explainOperation } from '../commands/explain.js';
 import { patchOperation } from '../commands/patch.js';
@@ -40,6 +44,9 @@ export const OPERATIONS: AnyOperation[] = [
   chainOperation,
   patchOperation,
   reportOperation,
+  lensOperation,
+  exploreOperation,
+  circuitOperation,
 ];
 
 const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
@@ -113,6 +120,9 @@ function installHooks(app: FastifyInstance, options: ServerOptions, metrics: Met
         reply,
         problem(405, `${url} takes ${allow.join(' or ')}`, undefined, { allow: allow.join(', ') }),
       );
+    const cliOnly = /^\/v1\/([\w-]+)$/.exec(url)?.[1];
+    if (cliOnly && Object.hasOwn(CLI_ONLY, cliOnly))
+      return sendProblem(reply, problem(404, `${cliOnly} is not served: ${CLI_ONLY[cliOnly]}`));
     return sendProblem(reply, problem(404, `no route ${request.method} ${url}`));
   });
   if (options.cors)

@@ -2,7 +2,18 @@
  * interp as a library: the package's exports. What is exported here is the public contract, versioned with
  * semver. Keep this a flat list of re-exports.
  */
-export { loadModel, explain, attention, lens, patch, counterfactual, chain, report } from './api/capabilities.js';
+export {
+  loadModel,
+  explain,
+  attention,
+  lens,
+  patch,
+  counterfactual,
+  chain,
+  report,
+  explore,
+  circuit,
+} from './api/capabilities.js';
 export { AbortError, type CallOptions } from './api/run.js';
 export { fidelity } from './api/fidelity.js';
 export { leaderboard, LEADERBOARD_SCHEMA } from './fidelity/leaderboard.js';
@@ -17,6 +28,9 @@ export { LENS_SCHEMA } from './concepts/lens.js';
 export { PATCH_SCHEMA } from './patch/patch.js';
 export { COUNTERFACTUAL_SCHEMA } from './counterfactual/report.js';
 export { CHAIN_SCHEMA } from './chain/chain.js';
+export { EXPLORE_SCHEMA } from './explore.js';
+export { SAMPLING_SCHEMA } from './sampling.js';
+export { CIRCUIT_SCHEMA } from './circuit/circuit.js';
 export { REPORT_SCHEMA } from './report/page.js';
 export { toJson } from './render/json.js';
 export { VERSION } from './util/paths.js';

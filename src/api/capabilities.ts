@@ -1,5 +1,7 @@
 import { attentionOperation } from '../../commands/attention.js';
 import { chainOperation } from '../../commands/chain.js';
+import { circuitOperation } from '../../commands/circuit.js';
+import { exploreOperation } from '../../commands/explore.js';
 import { openModel } from '../../commands/common.js';
 import { lensOperation } from '../../commands/concepts-lens.js';
 import { counterfactualOperation } from '../../commands/counterfactual.js';
@@ -89,3 +91,19 @@ export async function report(
 ): Promise<string> {
   return reportHtml(await runOperation(reportOperation, model, text, options, callOptions, env));
 }
+
+/** Variants of a text side by side, or with `sample` continuations under several decoding settings. */
+export const explore: (
+  model: Model,
+  base: string,
+  options?: o.ExploreOptions,
+  call?: CallOptions,
+) => Promise<o.ExploreResult> = call(exploreOperation);
+
+/** The heads and feed-forward blocks that carry `answer` over `wrong`, and the faithfulness of the top `k`. */
+export const circuit: (
+  model: Model,
+  clean: string,
+  options: o.CircuitOptions,
+  call?: CallOptions,
+) => Promise<o.CircuitReport> = call(circuitOperation);

@@ -4,6 +4,8 @@ import type { Attribution } from '../explain.js';
 import type { RobustAttribution } from '../robustness/explain.js';
 import type { Comparison } from '../comparison.js';
 import type { GenerationAttribution } from '../generate.js';
+import type { ExploreReport } from '../explore.js';
+import type { SamplingReport } from '../sampling.js';
 
 export type { Attribution, AttributedFeature, ExplainRequest } from '../explain.js';
 export type { Comparison } from '../comparison.js';
@@ -12,6 +14,9 @@ export type { Robustness } from '../robustness/attack.js';
 export type { GenerationAttribution } from '../generate.js';
 export type { LensResult, LensCell } from '../concepts/lens.js';
 export type { PatchReport } from '../patch/patch.js';
+export type { ExploreReport } from '../explore.js';
+export type { SamplingReport } from '../sampling.js';
+export type { CircuitReport } from '../circuit/circuit.js';
 export type { FidelityRecord } from '../fidelity/types.js';
 export type { Leaderboard, LeaderboardRow } from '../fidelity/leaderboard.js';
 export type { CounterfactualReport, Counterfactual } from '../counterfactual/report.js';
@@ -165,4 +170,34 @@ export interface FidelityOptions extends MaskingOptions, RobustnessOptions, Meth
   stability?: boolean;
   softSamples?: number;
   naopcMaxFeatures?: number;
+}
+
+export interface ExploreOptions {
+  /** Variants of the base, each run beside it. */
+  variant?: readonly string[];
+  /** Causal LM: next tokens per variant; with `sample`, the k most likely tokens drawn from (a list). */
+  topK?: number | string;
+  generate?: number;
+  /** Causal LM: continuations drawn per decoding setting (then no variants). */
+  sample?: number;
+  /** Comma-separated lists with `sample`: every combination is a setting (16 at most). */
+  temperature?: number | string;
+  topP?: number | string;
+  maxTokens?: number;
+  seed?: number;
+}
+
+export type ExploreResult = ExploreReport | SamplingReport;
+
+export interface CircuitOptions {
+  /** A prompt of the same token length where the behaviour fails. */
+  corrupted: string;
+  /** The clean prompt's next token, and the one the corrupted prompt leads to instead. */
+  answer: string;
+  wrong: string;
+  method?: 'atp' | 'ig' | 'patch';
+  ablation?: 'corrupted' | 'mean' | 'zero';
+  k?: number;
+  exactBudget?: number;
+  steps?: number;
 }

@@ -4,6 +4,7 @@ import { explainText, prepare, preparedScorer, type Prepared } from '../explain.
 import { methodNamed } from '../methods/config.js';
 import { faithfulness, plausibility, topKPrecision } from '../metrics/faithfulness.js';
 import type { Model } from '../model/types.js';
+import { RunContext, withinCall } from '../runtime/context.js';
 import { spearman } from '../util/stats.js';
 import { attackExplanation } from '../robustness/attack.js';
 import { RECORD_SCHEMA, type FidelityConfig, type FidelityRecord } from './types.js';
@@ -40,8 +41,15 @@ function recoveryOf(p: Prepared, weights: Example['weights'], values: number[]):
   return k === 0 ? null : topKPrecision(values, truth, k);
 }
 
-/** Explain one example with every configured method and measure each explanation. */
-export async function evaluateExample(
+/**
+ * Explain one example with every configured method and measure each explanation: one call of its own, so
+ * that its records (pass counts included) are the same whichever examples ran before it, and wherever.
+ */
+export function evaluateExample(...args: Parameters<typeof evaluateCalled>): Promise<FidelityRecord[]> {
+  return withinCall(RunContext.call(), () => evaluateCalled(...args));
+}
+
+async function evaluateCalled(
   model: Model,
   modelName: string,
   example: Example,

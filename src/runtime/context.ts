@@ -59,6 +59,11 @@ export class RunContext {
   }
 }
 
+/** The innermost call running now (a library call, a served request, an attack), or undefined outside any. */
+export function currentCall(): RunContext | undefined {
+  return ambient.getStore();
+}
+
 /** Run `work` as the call `run` counts: every batch below it is charged to `run`, and `run.limits` hold. */
 export function withinCall<T>(run: RunContext, work: () => Promise<T>): Promise<T> {
   return ambient.run(run, work);

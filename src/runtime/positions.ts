@@ -1,5 +1,6 @@
 import { floatTensor, type Feeds } from './tensor.js';
 import type { Model } from './model.js';
+import { currentCall } from './context.js';
 import { SCORE_POSITIONS } from '../onnx/sliceHead.js';
 import {
   positionsInput,
@@ -159,8 +160,23 @@ interface PrefixCache {
   feeds(rows: number, past: number): Feeds;
 }
 
-/** Each model's most recent prefix cache: the input an explanation first runs alone is then perturbed. */
-const heldCaches = new WeakMap<Model, PrefixCache>();
+/**
+ * Each model's most recent prefix cache: the input an explanation first runs alone is then perturbed. Held
+ * per call (one process outside any), so that what a call returns, its pass counts included, never depends
+ * on what earlier calls on the same model ran: a library call or a served request as the CLI's run of it.
+ */
+const heldByCall = new WeakMap<object, WeakMap<Model, PrefixCache>>();
+const PROCESS = {};
+const heldCaches = {
+  held(): WeakMap<Model, PrefixCache> {
+    const key = currentCall() ?? PROCESS;
+    let held = heldByCall.get(key);
+    if (!held) heldByCall.set(key, (held = new WeakMap()));
+    return held;
+  },
+  get: (model: Model) => heldCaches.held().get(model),
+  set: (model: Model, cache: PrefixCache) => heldCaches.held().set(model, cache),
+};
 
 /** The graph's present-key/value outputs, in the order of its cache inputs; null where it has no float32 cache. */
 function presentOutputs(model: Model): string[] | null {

@@ -6,8 +6,9 @@ import { repoRoot, runCli, tempDir } from '../helpers.js';
 
 /** The library returns the object whose JSON the CLI prints: same options, same bytes. */
 
-type Capability = 'explain' | 'attention' | 'lens' | 'patch' | 'counterfactual' | 'chain' | 'report';
-type Options = Record<string, string | number | boolean>;
+type Capability =
+  'explain' | 'attention' | 'lens' | 'patch' | 'counterfactual' | 'chain' | 'report' | 'explore' | 'circuit';
+type Options = Record<string, string | number | boolean | string[]>;
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -16,7 +17,8 @@ function argsOf(name: Capability, modelName: string, text: string, options: Opti
   const command = name === 'lens' ? ['concepts', 'lens'] : [name];
   const args = [...command, text];
   for (const [key, value] of Object.entries(options))
-    args.push(...(value === true ? [`--${kebab(key)}`] : [`--${kebab(key)}`, String(value)]));
+    for (const v of Array.isArray(value) ? value : [value])
+      args.push(...(v === true ? [`--${kebab(key)}`] : [`--${kebab(key)}`, String(v)]));
   // Last, where a report's header shows it (the model options come after every other).
   args.push('--model', modelName);
   return name === 'report' ? args : [...args, '--json'];
@@ -38,6 +40,9 @@ const cases: [Capability, string, string, Options][] = [
   ['counterfactual', 'sst2-tiny', 'a dull film', { budget: 200 }],
   ['chain', 'tiny-lm', 'Once upon a time. There was a girl.', { generate: 12, summary: true }],
   ['report', 'sst2-tiny', 'a fine film', { methods: 'occlusion,shapley', counterfactualBudget: 0 }],
+  ['explore', 'sst2-tiny', 'the film was a delight', { variant: ['the film was a bore', 'a delight'] }],
+  ['explore', 'tiny-lm', 'Once upon a time', { sample: 6, temperature: '0,1.2', topK: '0,5', seed: 4 }],
+  ['circuit', 'tiny-lm', 'a b c d a', { corrupted: 'a x c d a', answer: ' b', wrong: ' x', method: 'ig', k: 2 }],
 ];
 
 describe('every capability: the API result serialises to the CLI --json bytes', () => {
@@ -155,10 +160,21 @@ describe('fidelity: an async iterator of the records --out writes', () => {
   });
 
   it('checks its options as the CLI does, and refuses the run-wide ones', async () => {
-    const first = (o: object) => api.fidelity(model, examples, o).next();
+    const first = (o: api.FidelityOptions) => api.fidelity(model, examples, o).next();
     await expect(first({ softSamples: 0 })).rejects.toThrow(/soft-samples/);
     await expect(first({ min: 'comprehensiveness=0.3' })).rejects.toThrow(/leaderboard/);
     await expect(first({ data: dev })).rejects.toThrow(/no option 'data'/);
     await expect(api.fidelity(model, [{ text: '' }]).next()).rejects.toThrow(/example 0 has no text/);
+  });
+});
+
+describe('a call on a shared model', () => {
+  it('returns the same bytes whatever ran on the model before it (a held prefix cache is the call’s own)', async () => {
+    const model = await api.loadModel('tiny-lm');
+    const options = { sample: 6, temperature: '0,1.2', topK: '0,5', seed: 4 };
+    const fresh = api.toJson(await api.explore(model, 'Once upon a time', options));
+    // The same prompt run alone first would otherwise leave its keys and values for the sampling to reuse.
+    await api.lens(model, 'Once upon a time', { target: ' there', top: 2 });
+    expect(api.toJson(await api.explore(model, 'Once upon a time', options))).toBe(fresh);
   });
 });

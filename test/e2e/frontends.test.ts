@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/cli.js';
 import { OPERATIONS } from '../../server/app.js';
+import { CLI_ONLY } from '../../server/cliOnly.js';
 import { bodySchema, flagsOf } from '../../src/api/fields.js';
 import { localOnlyOf } from '../../src/api/operation.js';
 import { addOutputOptions, localOption } from '../../commands/outputOptions.js';
@@ -34,10 +36,30 @@ describe('options declare whether they are local only', () => {
       shard: 'files',
       strict: 'files',
       require: 'output',
+      variants: 'files',
+      'min-faithfulness': 'process',
     });
     for (const op of OPERATIONS) {
       const fields = Object.keys(bodySchema(op.command(), 100).properties);
-      expect(fields.filter((f) => f in local && !(op.name === 'attention' && f === 'format'))).toEqual([]);
+      expect(
+        fields.filter(
+          (f) =>
+            f in local && !(op.name === 'attention' && f === 'format') && !(op.name === 'explore' && f === 'sample'),
+        ),
+      ).toEqual([]);
     }
+  });
+});
+
+describe('every command is a route, or CLI-only with its reason', () => {
+  it('each top-level command is served (its operation, or concepts lens as /v1/lens) or listed CLI-only, never both', () => {
+    const served = new Set(OPERATIONS.map((op) => (op.name === 'lens' ? 'concepts lens' : op.name)));
+    for (const name of Object.keys(COMMANDS)) {
+      const isServed = served.has(name) || [...served].some((s) => s.startsWith(`${name} `));
+      const reason = CLI_ONLY[name];
+      expect(isServed || reason !== undefined, name).toBe(true);
+      if (name !== 'concepts') expect(isServed && reason !== undefined, name).toBe(false);
+    }
+    for (const name of Object.keys(CLI_ONLY)) expect(Object.keys(COMMANDS)).toContain(name);
   });
 });

@@ -27,13 +27,18 @@ describe('answers are byte-identical to the CLI’s --json', () => {
     ['chain', { text: 'Once upon a time. There was a girl.', model: 'tiny-lm', generate: 12, summary: true }],
     ['patch', { text: 'the film was a delight', corrupted: 'the film was a bore' }],
     ['report', { text: 'a fine film', methods: 'occlusion,shapley', 'counterfactual-budget': 0 }],
+    ['lens', { text: 'Once upon a time', model: 'tiny-lm', target: ' there', top: 2 }],
+    ['explore', { text: 'the film was a delight', variant: ['the film was a bore', 'the film was not a delight'] }],
+    ['explore', { text: 'Once upon a time', model: 'tiny-lm', sample: 5, temperature: '0.7,1.3', seed: 2 }],
+    ['circuit', { text: 'a b c d a', model: 'tiny-lm', corrupted: 'a x c d a', answer: ' b', wrong: ' x', k: 3 }],
   ];
   it.each(cases)(
     '%s %j',
     async (name, body) => {
       const answer = await call(`${server.url}/v1/${name}`, { body });
       expect(answer.status, answer.text).toBe(200);
-      const args = argsOf(commandOf(name), body);
+      // concepts lens is served as /v1/lens
+      const args = [...(name === 'lens' ? ['concepts'] : []), ...argsOf(commandOf(name), body)];
       const cli = await runCli(name === 'report' ? args : [...args, '--json']);
       expect(cli.code, cli.stderr).toBe(0);
       expect(answer.text).toBe(cli.stdout);
@@ -199,6 +204,7 @@ describe('the malformed-request corpus', () => {
     ['a wrong token', '/v1/explain', { body: { text: 'good' }, headers: { authorization: 'Bearer nope-nope' } }, 401],
     ['a token without Bearer', '/v1/explain', { body: { text: 'good' }, headers: { authorization: token } }, 401],
     ['an unknown route', '/v1/nothing', post({ text: 'good' }), 404],
+    ['a CLI-only command (its reason in the detail)', '/v1/fidelity', post({ text: 'good' }), 404],
     ['GET on a POST route', '/v1/explain', { headers: auth }, 405],
   ];
   const table: string[] = [];
@@ -216,6 +222,7 @@ describe('the malformed-request corpus', () => {
         'string',
       ]);
       expect(p.detail).not.toMatch(/\n/);
+      if (route === '/v1/fidelity') expect(p.detail).toMatch(/^fidelity is not served: it reads a dataset/);
       table.push(`| ${label} | ${p.detail} |`);
       expect((await call(`${server.url}/health`)).status).toBe(200);
     },
