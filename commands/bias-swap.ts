@@ -1,16 +1,20 @@
 import { Command } from 'commander';
 import { BUILTIN_GROUPS } from '../src/bias/groups.js';
 import { swapReport } from '../src/bias/report.js';
+import type { SwapResult } from '../src/bias/swap.js';
+import type { Summary } from '../src/summary/claims.js';
 import { usageError } from '../src/errors.js';
 import { swapChart, swapTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, collect, examples, openModel, parseInteger, type ModelFlags } from './common.js';
-import { summarised, SUMMARY_HELP, withSpinner, withSummaryText, writeStdout } from './output.js';
+import { addModelOptions, collect, examples, parseInteger, type ModelFlags } from './common.js';
+import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
+import { summarised, SUMMARY_HELP, withSummaryText, writeStdout, type OutputFlags } from './output.js';
 import { summarizeSwap } from '../src/summary/results.js';
 import { addMethodOptions, methodOptionValues, withPrefix } from './options.js';
 
-interface SwapFlags extends ModelFlags {
+interface SwapFlags extends ModelFlags, OutputFlags {
   template: string[];
   templates?: string;
   groups: string;
@@ -23,24 +27,20 @@ interface SwapFlags extends ModelFlags {
   explain?: boolean;
   explainGroups?: string;
   explainMethod: string;
-  json?: boolean;
-  svg?: string;
   summary?: boolean;
   [param: string]: unknown;
 }
 
 /** `--slot name=a,b,c` values, by slot name. */
 function parseSlots(raw: string[]): Record<string, string[]> {
-  const slots: Record<string, string[]> = {};
-  for (const s of raw) {
-    const m = /^(\w+)=(.+)$/.exec(s);
-    if (!m) throw usageError(`--slot must look like name=a,b,c, got '${s}'`);
-    slots[m[1]] = m[2]
-      .split(',')
-      .map((v) => v.trim())
-      .filter(Boolean);
-  }
-  return slots;
+  const values = (list: string) => list.split(',').flatMap((v) => (v.trim() ? [v.trim()] : []));
+  return Object.fromEntries(
+    raw.map((s) => {
+      const m = /^(\w+)=(.+)$/.exec(s);
+      if (!m) throw usageError(`--slot must look like name=a,b,c, got '${s}'`);
+      return [m[1], values(m[2])];
+    }),
+  );
 }
 
 export function swapCommand(): Command {
@@ -52,7 +52,7 @@ export function swapCommand(): Command {
       collect,
       [],
     )
-    .option('--templates <file>', 'a file of templates, one per line')
+    .addOption(localOption('--templates <file>', 'a file of templates, one per line', 'input'))
     .option(
       '--groups <set>',
       `built-in term lists (${Object.keys(BUILTIN_GROUPS).join(', ')}) or a JSON file {"group": ["term", …]}`,
@@ -67,9 +67,8 @@ export function swapCommand(): Command {
     .option('--explain', 'attribute the gap between two groups to the template words')
     .option('--explain-groups <a,b>', 'the two groups to explain (default: highest and lowest mean)')
     .option('--explain-method <m>', 'perturbation method for --explain', 'kernel-shap')
-    .option('--json', 'print JSON (schema interp/bias-swap@2)')
-    .option('--summary', SUMMARY_HELP)
-    .option('--svg <file>', 'per-group dot plot with intervals');
+    .option('--summary', SUMMARY_HELP);
+  addOutputOptions(swap, { json: 'print JSON (schema interp/bias-swap@2)', svg: 'per-group dot plot with intervals' });
   addMethodOptions(swap, { prefix: 'explain-', families: ['perturbation'] });
   addModelOptions(swap);
   swap.addHelpText(
@@ -82,6 +81,18 @@ export function swapCommand(): Command {
     ]),
   );
   return swap.action(async (flags: SwapFlags) => {
+    const result = await runPlanned(swapOperation, undefined, flags, 'scoring the variants');
+    if (flags.svg) await writeSvg(flags.svg, swapChart(result));
+    await writeStdout(flags.json ? toJson(result) : withSummaryText(swapTable)(result));
+  });
+}
+
+export const swapOperation: Operation<SwapFlags, SwapResult & { summary?: Summary }> = {
+  name: 'bias swap',
+  command: swapCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (_text, flags) => {
     const method = {
       method: flags.explainMethod,
       ...methodOptionValues(flags, [flags.explainMethod], { prefix: 'explain-' }),
@@ -95,18 +106,14 @@ export function swapCommand(): Command {
       permutations: parseInteger('--permutations', flags.permutations, 1, 1_000_000),
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
       explain: flags.explain
-        ? {
-            ...method,
-            groups: flags.explainGroups?.split(',').map((g) => g.trim()) as [string, string] | undefined,
-          }
+        ? { ...method, groups: flags.explainGroups?.split(',').map((g) => g.trim()) as [string, string] | undefined }
         : undefined,
     };
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const result = await withSpinner('scoring the variants', () => swapReport(model, request)).catch((e) => {
-      throw withPrefix(e, 'explain-');
-    });
-    if (flags.svg) await writeSvg(flags.svg, swapChart(result));
-    const shown = await summarised(flags.summary, result, summarizeSwap);
-    await writeStdout(flags.json ? toJson(shown) : withSummaryText(swapTable)(shown));
-  });
-}
+    return async (model) => {
+      const result = await swapReport(model, request).catch((e) => {
+        throw withPrefix(e, 'explain-');
+      });
+      return summarised(flags.summary, result, summarizeSwap);
+    };
+  },
+};

@@ -1,14 +1,17 @@
 import { Command } from 'commander';
-import { readPairs, scorePairs } from '../src/bias/pairs.js';
-import { readWeat, weat } from '../src/bias/weat.js';
+import { readPairs, scorePairs, type PairsResult } from '../src/bias/pairs.js';
+import type { Summary } from '../src/summary/claims.js';
+import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
 import { usageError } from '../src/errors.js';
-import { pairsChart, pairsTable, weatTable } from '../src/render/bias.js';
+import { pairsChart, pairsTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { swapCommand } from './bias-swap.js';
-import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { summarised, SUMMARY_HELP, withSpinner, withSummaryText, writeStdout } from './output.js';
-import { summarizePairs, summarizeWeat } from '../src/summary/results.js';
+import { weatCommand } from './bias-weat.js';
+import { addModelOptions, examples, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { summarised, withSummaryText, writeStdout } from './output.js';
+import { summarizePairs } from '../src/summary/results.js';
 
 interface PairsFlags extends ModelFlags {
   data?: string;
@@ -19,29 +22,25 @@ interface PairsFlags extends ModelFlags {
   summary?: boolean;
 }
 
-interface WeatFlags extends ModelFlags {
-  data?: string;
-  layer?: string;
-  permutations: string;
-  seed: string;
-  json?: boolean;
-  summary?: boolean;
-}
-
-function pairsCommand(): Command {
+export function pairsCommand(): Command {
   const pairs = new Command('pairs')
     .description(
       'CrowS-Pairs-style scoring: the share of minimal pairs where the model prefers the more stereotypical sentence',
     )
-    .option(
-      '--data <file>',
-      'CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo, bias_type) or JSONL of {more, less, type}',
+    .addOption(
+      localOption(
+        '--data <file>',
+        'CrowS-Pairs CSV (sent_more, sent_less, stereo_antistereo, bias_type) or JSONL of {more, less, type}',
+        'input',
+      ),
     )
     .option('--limit <n>', 'the first n pairs')
-    .option('--seed <n>', 'seed for the bootstrap', '0')
-    .option('--json', 'print JSON (schema interp/bias-pairs@1)')
-    .option('--summary', SUMMARY_HELP)
-    .option('--svg <file>', 'per-bias-type bars with intervals');
+    .option('--seed <n>', 'seed for the bootstrap', '0');
+  addOutputOptions(pairs, {
+    json: 'print JSON (schema interp/bias-pairs@1)',
+    svg: 'per-bias-type bars with intervals',
+    summary: true,
+  });
   addModelOptions(pairs);
   pairs.addHelpText(
     'after',
@@ -51,49 +50,24 @@ function pairsCommand(): Command {
     ]),
   );
   return pairs.action(async (flags: PairsFlags) => {
-    if (!flags.data) throw usageError('--data is required (CrowS-Pairs CSV or JSONL)');
-    const limit = optionalInteger('--limit', flags.limit, 1, 10_000_000);
-    const list = readPairs(flags.data).slice(0, limit);
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const result = await withSpinner(`scoring ${list.length} pairs`, () =>
-      scorePairs(model, list, parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1)),
-    );
+    const result = await runPlanned(pairsOperation, undefined, flags, 'scoring the pairs');
     if (flags.svg) await writeSvg(flags.svg, pairsChart(result));
-    const shown = await summarised(flags.summary, result, summarizePairs);
-    await writeStdout(flags.json ? toJson(shown) : withSummaryText(pairsTable)(shown));
+    await writeStdout(flags.json ? toJson(result) : withSummaryText(pairsTable)(result));
   });
 }
 
-function weatCommand(): Command {
-  const cmd = new Command('weat')
-    .description("WEAT/SEAT effect size (Cohen's d) and permutation p-value from mean-pooled hidden states")
-    .option('--data <file>', 'SEAT-format JSON: {targ1, targ2, attr1, attr2}, each {category, examples}')
-    .option('--layer <l>', 'hidden state to pool: 0 = embeddings … L = last layer (default: last)')
-    .option('--permutations <n>', 'random re-partitions for the p-value', '10000')
-    .option('--seed <n>', 'seed for the permutations', '0')
-    .option('--json', 'print JSON (schema interp/bias-weat@1)')
-    .option('--summary', SUMMARY_HELP);
-  addModelOptions(cmd);
-  cmd.addHelpText(
-    'after',
-    examples([
-      'interp bias weat --model ../shared/models/distilbert-sst2-mini --data seat/weat1.jsonl',
-      'interp bias weat --data seat/sent-weat6.jsonl --layer 1 --json',
-    ]),
-  );
-  return cmd.action(async (flags: WeatFlags) => {
-    if (!flags.data) throw usageError('--data is required (a SEAT-format JSON file)');
-    const sets = readWeat(flags.data);
-    const layer = optionalInteger('--layer', flags.layer, 0, 10_000);
-    const permutations = parseInteger('--permutations', flags.permutations, 1, 1_000_000);
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const r = await withSpinner('embedding', () =>
-      weat(model, sets, layer, permutations, parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1)),
-    );
-    const shown = await summarised(flags.summary, r, summarizeWeat);
-    await writeStdout(flags.json ? toJson(shown) : withSummaryText(weatTable)(shown));
-  });
-}
+export const pairsOperation: Operation<PairsFlags, PairsResult & { summary?: Summary }> = {
+  name: 'bias pairs',
+  command: pairsCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (_text, flags) => {
+    if (!flags.data) throw usageError('--data is required (CrowS-Pairs CSV or JSONL)');
+    const list = readPairs(flags.data).slice(0, optionalInteger('--limit', flags.limit, 1, 10_000_000));
+    const seed = parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1);
+    return async (model) => summarised(flags.summary, await scorePairs(model, list, seed), summarizePairs);
+  },
+};
 
 export function biasCommand(): Command {
   const bias = new Command('bias')

@@ -1,11 +1,13 @@
 import { Command } from 'commander';
 import { corpusLines } from '../src/concepts/activations.js';
 import { tcavReport } from '../src/concepts/report.js';
-import { TCAV_SCHEMA } from '../src/concepts/tcav.js';
+import { TCAV_SCHEMA, type TcavResult } from '../src/concepts/tcav.js';
 import { usageError } from '../src/errors.js';
 import { tcavTable } from '../src/render/concepts.js';
-import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
-import { emit, withSpinner } from './output.js';
+import { addModelOptions, examples, parseInteger, type ModelFlags } from './common.js';
+import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
+import { emit } from './output.js';
 
 interface TcavFlags extends ModelFlags {
   concept?: string;
@@ -30,9 +32,9 @@ export function tcavCommand(): Command {
     .description(
       "TCAV: does moving along a concept's direction in a layer raise the target score? (concept activation vectors, Kim et al. 2018)",
     )
-    .option('--concept <file>', 'texts that show the concept, one per line')
-    .option('--random <file>', 'texts that do not (random counterexamples), one per line')
-    .option('--inputs <file>', 'the inputs to test, one per line')
+    .addOption(localOption('--concept <file>', 'texts that show the concept, one per line', 'input'))
+    .addOption(localOption('--random <file>', 'texts that do not (random counterexamples), one per line', 'input'))
+    .addOption(localOption('--inputs <file>', 'the inputs to test, one per line', 'input'))
     .option('--layer <l>', 'hidden state index (0 = embeddings)', '1')
     .option(
       '--target <label>',
@@ -43,8 +45,8 @@ export function tcavCommand(): Command {
       'CAVs trained on different random splits (and as many random-vs-random CAVs for the null)',
       '10',
     )
-    .option('--seed <n>', 'seed for the splits and the permutation test', '0')
-    .option('--json', `print JSON (schema ${TCAV_SCHEMA})`);
+    .option('--seed <n>', 'seed for the splits and the permutation test', '0');
+  addOutputOptions(cmd, { json: `print JSON (schema ${TCAV_SCHEMA})` });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -53,23 +55,31 @@ export function tcavCommand(): Command {
     ]),
   );
   return cmd.action(async (flags: TcavFlags) => {
-    const [concept, random, inputs] = [
-      await readLines('--concept', flags.concept),
-      await readLines('--random', flags.random),
-      await readLines('--inputs', flags.inputs),
-    ];
-    const request = {
-      concept,
-      random,
-      inputs,
+    const r = await runPlanned(tcavOperation, undefined, flags, 'training CAVs and taking directional derivatives');
+    await emit(flags, r, { table: tcavTable });
+  });
+}
+
+export const tcavOperation: Operation<TcavFlags, TcavResult> = {
+  name: 'concepts tcav',
+  command: tcavCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (_text, flags) => {
+    for (const f of ['concept', 'random', 'inputs'] as const) if (!flags[f]) throw usageError(`--${f} is required`);
+    const settings = {
       layer: parseInteger('--layer', flags.layer, 0, 10_000),
       target: flags.target,
       runs: parseInteger('--runs', flags.runs, 2, 1_000),
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     };
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const r = await withSpinner('training CAVs and taking directional derivatives', () => tcavReport(model, request));
-    const sizes = { concept: concept.length, random: random.length, inputs: inputs.length };
-    await emit(flags, r, { table: (report) => tcavTable(report, sizes) });
-  });
-}
+    return async (model) => {
+      const [concept, random, inputs] = [
+        await readLines('--concept', flags.concept),
+        await readLines('--random', flags.random),
+        await readLines('--inputs', flags.inputs),
+      ];
+      return tcavReport(model, { concept, random, inputs, ...settings });
+    };
+  },
+};

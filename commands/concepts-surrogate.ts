@@ -3,17 +3,11 @@ import { SURROGATE_SCHEMA, surrogateReport } from '../src/concepts/surrogate.js'
 import { formatOf, readDataset } from '../src/data/datasets.js';
 import { methodNamed } from '../src/methods/config.js';
 import { surrogateChart, surrogateTable } from '../src/render/surrogate.js';
-import {
-  addModelOptions,
-  examples,
-  openModel,
-  optionalInteger,
-  parseInteger,
-  parseNumber,
-  type ModelFlags,
-} from './common.js';
+import { addModelOptions, examples, optionalInteger, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { addDataOptions, readExamples, type DataFlags } from './data.js';
-import { emit, warnOrRefuse, withSpinner, type OutputFlags } from './output.js';
+import { emit, warnOrRefuse, type OutputFlags } from './output.js';
+import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
 
 interface SurrogateFlags extends ModelFlags, DataFlags, OutputFlags {
   eval?: string;
@@ -32,8 +26,11 @@ export function surrogateCommand(): Command {
     new Command('surrogate').description(
       "distil a classifier into a sparse logistic regression over words and bigrams (and a shallow tree), trained on the model's own predictions; fidelity on held-out data, and global attribution compared with its weights",
     ),
+    'input',
   )
-    .option('--eval <file>', 'measure on this dataset (default: a seeded --holdout share of --data)')
+    .addOption(
+      localOption('--eval <file>', 'measure on this dataset (default: a seeded --holdout share of --data)', 'input'),
+    )
     .option('--holdout <x>', 'share of --data held out when there is no --eval', '0.2')
     .option('--no-bigrams', 'words only')
     .option('--min-count <n>', 'features seen in fewer training examples are dropped', '2')
@@ -41,9 +38,11 @@ export function surrogateCommand(): Command {
     .option('--tree <n>', 'also fit a decision tree of this depth')
     .option('--method <name>', 'method for global attribution (mean |attribution| per word)', 'occlusion')
     .option('--explain <n>', 'examples to explain for global attribution (0: none)', '100')
-    .option('--top <n>', 'features listed', '20')
-    .option('--json', `print JSON (schema ${SURROGATE_SCHEMA})`)
-    .option('--svg <file>', 'write a bar chart of the top features');
+    .option('--top <n>', 'features listed', '20');
+  addOutputOptions(cmd, {
+    json: `print JSON (schema ${SURROGATE_SCHEMA})`,
+    svg: 'write a bar chart of the top features',
+  });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -53,6 +52,17 @@ export function surrogateCommand(): Command {
     ]),
   );
   return cmd.action(async (flags: SurrogateFlags) => {
+    const report = await runPlanned(surrogateOperation, undefined, flags, 'predicting, distilling and explaining');
+    await emit(flags, report, { table: surrogateTable, chart: surrogateChart });
+  });
+}
+
+export const surrogateOperation: Operation<SurrogateFlags, Awaited<ReturnType<typeof surrogateReport>>> = {
+  name: 'concepts surrogate',
+  command: surrogateCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (_text, flags) => {
     methodNamed(flags.method);
     const request = {
       train: readExamples(flags),
@@ -67,11 +77,9 @@ export function surrogateCommand(): Command {
       top: parseInteger('--top', flags.top, 1, 10_000),
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
     };
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const report = await withSpinner('predicting, distilling and explaining', () => surrogateReport(model, request));
-    await emit(flags, report, { table: surrogateTable, chart: surrogateChart });
-  });
-}
+    return (model) => surrogateReport(model, request);
+  },
+};
 
 function evaluationOf(flags: SurrogateFlags) {
   const { examples, warnings } = readDataset(flags.eval!, formatOf(flags.eval!));

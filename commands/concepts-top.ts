@@ -3,8 +3,10 @@ import { corpusLines } from '../src/concepts/activations.js';
 import { TOP_SCHEMA, topActivations } from '../src/concepts/top.js';
 import { usageError } from '../src/errors.js';
 import { topChart, topTable } from '../src/render/top.js';
-import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { emit, withSpinner, type OutputFlags } from './output.js';
+import { addModelOptions, examples, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
+import { emit, type OutputFlags } from './output.js';
 
 interface TopFlags extends ModelFlags, OutputFlags {
   data?: string;
@@ -30,13 +32,18 @@ export function topCommand(): Command {
     .description(
       'what makes a unit fire: stream a corpus and keep the top-activating contexts of a neuron or a direction (bounded memory), with the activation histogram',
     )
-    .option('--data <file>', 'corpus: plain lines, TSV (first column) or JSONL ("text"); - reads stdin')
+    .addOption(
+      localOption('--data <file>', 'corpus: plain lines, TSV (first column) or JSONL ("text"); - reads stdin', 'input'),
+    )
     .option('--layer <l>', 'layer of the unit', '0')
     .option('--site <site>', 'mlp (the feed-forward activation) or hidden (the residual stream after the layer)', 'mlp')
     .option('--neuron <i>', 'the unit: one neuron of the site')
-    .option(
-      '--direction <file>',
-      'or: a direction at the site (JSON array, {"direction": [...]}, or cluster/factors JSON)',
+    .addOption(
+      localOption(
+        '--direction <file>',
+        'or: a direction at the site (JSON array, {"direction": [...]}, or cluster/factors JSON)',
+        'input',
+      ),
     )
     .option('--index <i>', 'with --direction from concepts cluster or factors --json: which centroid or component')
     .option('--k <n>', 'contexts kept', '20')
@@ -48,9 +55,8 @@ export function topCommand(): Command {
     .option('--swaps <n>', 'with --maximize: single-token swaps run exactly per step', '32')
     .option('--budget <n>', 'with --maximize: forward passes at most', '2000')
     .option('--text <text>', 'with --maximize and no --data: start from this text')
-    .option('--length <n>', 'with --maximize and no --data: start from this many random tokens (--seed)')
-    .option('--json', `print JSON (schema ${TOP_SCHEMA})`)
-    .option('--svg <file>', 'write the activation histogram');
+    .option('--length <n>', 'with --maximize and no --data: start from this many random tokens (--seed)');
+  addOutputOptions(cmd, { json: `print JSON (schema ${TOP_SCHEMA})`, svg: 'write the activation histogram' });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -61,6 +67,17 @@ export function topCommand(): Command {
     ]),
   );
   return cmd.action(async (flags: TopFlags) => {
+    const report = await runPlanned(topOperation, undefined, flags, 'streaming the corpus');
+    await emit(flags, report, { table: topTable, chart: topChart });
+  });
+}
+
+export const topOperation: Operation<TopFlags, Awaited<ReturnType<typeof topActivations>>> = {
+  name: 'concepts top',
+  command: topCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (_text, flags) => {
     if (flags.site !== 'mlp' && flags.site !== 'hidden')
       throw usageError(`unknown --site '${flags.site}'; choose mlp or hidden`);
     const request = {
@@ -79,11 +96,9 @@ export function topCommand(): Command {
       // Checked whether or not --maximize is given, so that a typo never passes silently.
       maximize: maximizeOf(flags),
     };
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const report = await withSpinner('streaming the corpus', () => topActivations(model, request));
-    await emit(flags, report, { table: topTable, chart: topChart });
-  });
-}
+    return (model) => topActivations(model, request);
+  },
+};
 
 function maximizeOf(flags: TopFlags) {
   const settings = {

@@ -19,29 +19,33 @@ export interface DataFlags {
 }
 
 /** A dataset and the examples chosen from it; `--seed` also seeds the methods that sample. */
-export function addDataOptions(cmd: Command): Command {
-  // Every option of the group but --seed only means something with --data, a file: local only.
+export function addDataOptions(cmd: Command, why: 'files' | 'input' = 'files'): Command {
+  // Every option of the group but --seed only means something with --data, a file: local only ('input' where the
+  // operation reads the dataset itself, so that the library takes it).
   return cmd
     .addOption(
       localOption(
         '--data <file>',
         'dataset: TSV (sentence<TAB>label), JSONL ({"text", "label"}) or ERASER JSON ({sentence, label, evidence})',
+        why,
       ),
     )
-    .addOption(localOption('--format <format>', 'tsv, jsonl or eraser (default: from the extension)'))
-    .addOption(localOption('--limit <n>', 'the first n examples'))
-    .addOption(localOption('--sample <n>', 'a seeded random sample of n examples'))
+    .addOption(localOption('--format <format>', 'tsv, jsonl or eraser (default: from the extension)', why))
+    .addOption(localOption('--limit <n>', 'the first n examples', why))
+    .addOption(localOption('--sample <n>', 'a seeded random sample of n examples', why))
     .option('--seed <n>', 'seed for sampling examples and for sampling methods', '0')
     .addOption(
       localOption(
         '--strict',
         'refuse a dataset with odd rows (extra columns, unknown labels, misnamed fields) instead of warning',
+        why,
       ),
     )
     .addOption(
       localOption(
         '--shard <i/n|auto>',
         'run only shard i of n (CI matrices, indexed jobs, Slurm arrays), or auto: from the array job (Kubernetes, AWS Batch, Cloud Run); merge with `summarize`',
+        why,
       ),
     );
 }

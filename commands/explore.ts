@@ -52,7 +52,7 @@ export function exploreCommand(): Command {
     )
     .argument('<base>', 'the base text')
     .option('--variant <text>', 'a variant of the base (repeatable)', collect, [])
-    .addOption(localOption('--variants <file>', 'variants, one per line'))
+    .addOption(localOption('--variants <file>', 'variants, one per line', 'input'))
     .option(
       '--top-k <n>',
       'causal LM: next tokens listed per variant (5); with --sample, the k most likely tokens drawn from (0: all; a list)',

@@ -6,6 +6,7 @@ import type { TargetRequest } from '../src/target/target.js';
 import type { CorpusRequest } from '../src/concepts/report.js';
 import { addModelOptions, optionalInteger, parseInteger, type ModelFlags } from './common.js';
 import type { OutputFlags } from './output.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
 
 /** Option groups that several commands share: the target, the masking, and a corpus (datasets: data.ts). */
 
@@ -60,9 +61,12 @@ export interface CorpusFlags extends ModelFlags, OutputFlags {
 /** A corpus streamed for activations at one layer. */
 export function addCorpusOptions(cmd: Command): Command {
   cmd
-    .option(
-      '--data <file>',
-      'corpus: plain lines, TSV (first column) or JSONL ("text"); - reads stdin; large files stream',
+    .addOption(
+      localOption(
+        '--data <file>',
+        'corpus: plain lines, TSV (first column) or JSONL ("text"); - reads stdin; large files stream',
+        'input',
+      ),
     )
     .option(
       '--layer <l>',
@@ -70,10 +74,8 @@ export function addCorpusOptions(cmd: Command): Command {
     )
     .option('--max-tokens <n>', 'tokens to collect at most', '20000')
     .option('--seed <n>', 'seed for initialisation and sampling', '0')
-    .option('--top <n>', 'tokens listed per cluster or factor', '8')
-    .option('--json', 'print JSON')
-    .option('--svg <file>', 'write a chart');
-  return addModelOptions(cmd);
+    .option('--top <n>', 'tokens listed per cluster or factor', '8');
+  return addModelOptions(addOutputOptions(cmd, { json: 'print JSON', svg: 'write a chart' }));
 }
 
 export function corpusRequest(flags: CorpusFlags): CorpusRequest {

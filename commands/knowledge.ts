@@ -2,13 +2,14 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { usageError } from '../src/errors.js';
 import { readRelations } from '../src/knowledge/relations.js';
-import { KNOWLEDGE_SCHEMA, knowledgeReport, type KnowledgeRequest } from '../src/knowledge/report.js';
+import { KNOWLEDGE_SCHEMA, knowledgeReport, type KnowledgeReport } from '../src/knowledge/report.js';
 import { GRAPH_FORMATS, writeGraph, type GraphFormat } from '../src/render/graph.js';
 import { knowledgeChart, knowledgeGraph, knowledgeTable } from '../src/render/knowledge.js';
 import { writeFileAtomic } from '../src/util/files.js';
-import { addModelOptions, examples, openModel, optionalInteger, parseInteger, parseNumber } from './common.js';
+import { addModelOptions, examples, optionalInteger, parseInteger, parseNumber } from './common.js';
+import { jsonDocument, runPlanned, type Operation } from './operation.js';
 import type { ModelFlags } from './common.js';
-import { emit, withSpinner, writeStdout, type OutputFlags } from './output.js';
+import { emit, writeStdout, type OutputFlags } from './output.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 
 interface KnowledgeFlags extends ModelFlags, OutputFlags {
@@ -34,6 +35,7 @@ export function knowledgeCommand(): Command {
       localOption(
         '--relations <file>',
         "a JSON or YAML relation file, or 'builtin' (family, colour, place, profession)",
+        'input',
       ),
     )
     .option(
@@ -46,7 +48,9 @@ export function knowledgeCommand(): Command {
     .option('--noise <x>', '--locate: noise on the subject, in standard deviations of the embeddings', '3')
     .option('--samples <n>', '--locate: noise draws averaged over', '3')
     .option('--seed <n>', 'seed for the bootstrap and the tracing noise', '0')
-    .option('--format <format>', `print the graph instead of the table: ${GRAPH_FORMATS.join(' or ')}`)
+    .addOption(
+      localOption('--format <format>', `print the graph instead of the table: ${GRAPH_FORMATS.join(' or ')}`, 'output'),
+    )
     .addOption(
       localOption('--out <file>', 'write the graph here (format from --format or the extension .graphml/.dot)'),
     );
@@ -61,12 +65,8 @@ export function knowledgeCommand(): Command {
     ]),
   );
   return cmd.action(async (flags: KnowledgeFlags) => {
-    const request = requestOf(flags);
     const format = graphFormat(flags);
-    if (!flags.relations) throw usageError("--relations is required (a JSON or YAML file, or 'builtin')");
-    const set = readRelations(flags.relations);
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const report = await withSpinner('probing', () => knowledgeReport(model, set, request));
+    const report = await runPlanned(knowledgeOperation, undefined, flags, 'probing');
     const graph = format && writeGraph(knowledgeGraph(report), format);
     if (graph && flags.out) writeFileAtomic(flags.out, graph);
     if (graph && !flags.out) await writeStdout(graph);
@@ -74,20 +74,29 @@ export function knowledgeCommand(): Command {
   });
 }
 
-function requestOf(flags: KnowledgeFlags): KnowledgeRequest {
+export const knowledgeOperation: Operation<KnowledgeFlags, KnowledgeReport> = {
+  name: 'knowledge',
+  command: knowledgeCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (_text, flags) => {
+    const request = requestOf(flags);
+    if (!flags.relations) throw usageError("--relations is required (a JSON or YAML file, or 'builtin')");
+    const set = readRelations(flags.relations);
+    return (model) => knowledgeReport(model, set, request);
+  },
+};
+
+function requestOf(flags: KnowledgeFlags) {
   const seed = parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1);
+  const locate = flags.locate
+    ? { noise: parseNumber('--noise', flags.noise, 0, 100), samples: parseInteger('--samples', flags.samples, 1, 100) }
+    : null;
   return {
     expand: optionalInteger('--expand', flags.expand, 0, 10) ?? null,
     minMargin: parseNumber('--min-margin', flags.minMargin, 0, 1_000),
     maxNodes: parseInteger('--max-nodes', flags.maxNodes, 1, 10_000),
-    locate: flags.locate
-      ? {
-          noise: parseNumber('--noise', flags.noise, 0, 100),
-          samples: parseInteger('--samples', flags.samples, 1, 100),
-          seed,
-        }
-      : null,
-    seed,
+    ...{ locate: locate && { ...locate, seed }, seed },
   };
 }
 

@@ -1,7 +1,8 @@
 import { THREADS } from '../src/runtime/session.js';
 import { loadModel } from '../src/model/load.js';
-import { optionalInteger, type ModelFlags } from './common.js';
-import type { PlanEnv } from '../src/api/operation.js';
+import { openModel, optionalInteger, type ModelFlags } from './common.js';
+import { withSpinner } from './output.js';
+import type { Operation, PlanEnv } from '../src/api/operation.js';
 
 export { jsonDocument, type ModelOpener, type Operation, type PlanEnv } from '../src/api/operation.js';
 
@@ -9,4 +10,16 @@ export { jsonDocument, type ModelOpener, type Operation, type PlanEnv } from '..
 export function cliEnv(flags: ModelFlags): PlanEnv {
   const threads = optionalInteger('--threads', flags.threads, THREADS.min, THREADS.max);
   return { open: (spec) => loadModel(spec, { threads }), args: process.argv.slice(2) };
+}
+
+/** Run an operation as the CLI does: its flags checked first, then the model loaded, then the work under a spinner. */
+export async function runPlanned<F extends ModelFlags, R>(
+  op: Operation<F, R>,
+  text: string | undefined,
+  flags: F,
+  doing: string,
+): Promise<R> {
+  const work = op.plan(text, flags, cliEnv(flags));
+  const model = await withSpinner('loading model', () => openModel(flags));
+  return withSpinner(doing, () => work(model));
 }

@@ -2,18 +2,11 @@ import { Command } from 'commander';
 import { usageError } from '../src/errors.js';
 import { steerChart, steerTable } from '../src/render/steer.js';
 import type { Site } from '../src/runtime/hooks.js';
-import { STEER_SCHEMA, steer, type SteerRequest } from '../src/steer.js';
+import { STEER_SCHEMA, steer, type SteerReport, type SteerRequest } from '../src/steer.js';
 import { parseList } from '../src/util/numbers.js';
-import {
-  addModelOptions,
-  examples,
-  openModel,
-  optionalInteger,
-  parseInteger,
-  parseNumber,
-  type ModelFlags,
-} from './common.js';
-import { emit, withSpinner, type OutputFlags } from './output.js';
+import { addModelOptions, examples, optionalInteger, parseInteger, parseNumber, type ModelFlags } from './common.js';
+import { emit, type OutputFlags } from './output.js';
+import { jsonDocument, runPlanned, type Operation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 
 interface SteerFlags extends ModelFlags, OutputFlags {
@@ -35,11 +28,17 @@ export function steerCommand(): Command {
     .argument('<prompt>', 'the prompt to continue')
     .requiredOption('--site <site>', 'where to add: embed, layer.L.resid.pre|post or layer.L.mlp.act')
     .addOption(
-      localOption('--direction <file>', 'the direction: JSON array, {"direction": [...]}, or cluster/factors JSON'),
+      localOption(
+        '--direction <file>',
+        'the direction: JSON array, {"direction": [...]}, or cluster/factors JSON',
+        'input',
+      ),
     )
     .option('--index <i>', 'with --direction from cluster or factors JSON: which vector')
-    .addOption(localOption('--from <file>', 'prompts, one per line: the direction points away from their mean'))
-    .addOption(localOption('--to <file>', 'prompts, one per line: the direction points toward their mean'))
+    .addOption(
+      localOption('--from <file>', 'prompts, one per line: the direction points away from their mean', 'input'),
+    )
+    .addOption(localOption('--to <file>', 'prompts, one per line: the direction points toward their mean', 'input'))
     .option('--scale <list>', 'multiples of the direction, comma-separated (0: unsteered)', '0,4,8')
     .option('--generate <n>', 'tokens generated per scale', '20');
   addOutputOptions(cmd, {
@@ -55,12 +54,23 @@ export function steerCommand(): Command {
     ]),
   );
   return cmd.action(async (prompt: string, flags: SteerFlags) => {
+    const report = await runPlanned(steerOperation, prompt, flags, 'generating');
+    await emit(flags, report, { table: steerTable, chart: steerChart });
+  });
+}
+
+export const steerOperation: Operation<SteerFlags, SteerReport> = {
+  name: 'steer',
+  command: steerCommand,
+  contentType: 'application/json',
+  document: jsonDocument,
+  plan: (prompt, flags) => {
     if ((flags.direction === undefined) === (flags.from === undefined && flags.to === undefined))
       throw usageError('give --direction FILE, or --from FILE --to FILE');
     if (flags.direction === undefined && (flags.from === undefined || flags.to === undefined))
       throw usageError('--from and --to go together: the direction runs from the mean of one set to the other');
     const request: SteerRequest = {
-      prompt,
+      prompt: prompt!,
       site: flags.site as Site,
       direction:
         flags.direction !== undefined
@@ -69,8 +79,6 @@ export function steerCommand(): Command {
       scales: parseList('--scale', flags.scale, (n, r) => parseNumber(n, r, -1000, 1000), 16),
       generate: parseInteger('--generate', flags.generate, 1, 256),
     };
-    const model = await withSpinner('loading model', () => openModel(flags));
-    const report = await withSpinner('generating', () => steer(model, request));
-    await emit(flags, report, { table: steerTable, chart: steerChart });
-  });
-}
+    return (model) => steer(model, request);
+  },
+};

@@ -13,6 +13,10 @@ export {
   report,
   explore,
   circuit,
+  bias,
+  concepts,
+  knowledge,
+  steer,
 } from './api/capabilities.js';
 export { AbortError, type CallOptions } from './api/run.js';
 export { fidelity } from './api/fidelity.js';

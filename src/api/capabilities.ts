@@ -1,5 +1,14 @@
 import { attentionOperation } from '../../commands/attention.js';
+import { pairsOperation } from '../../commands/bias.js';
+import { swapOperation } from '../../commands/bias-swap.js';
+import { weatOperation } from '../../commands/bias-weat.js';
 import { chainOperation } from '../../commands/chain.js';
+import { clusterOperation, factorsOperation } from '../../commands/concepts.js';
+import { tcavOperation } from '../../commands/concepts-probes.js';
+import { surrogateOperation } from '../../commands/concepts-surrogate.js';
+import { topOperation } from '../../commands/concepts-top.js';
+import { knowledgeOperation } from '../../commands/knowledge.js';
+import { steerOperation } from '../../commands/steer.js';
 import { circuitOperation } from '../../commands/circuit.js';
 import { exploreOperation } from '../../commands/explore.js';
 import { openModel } from '../../commands/common.js';
@@ -107,3 +116,44 @@ export const circuit: (
   options: o.CircuitOptions,
   call?: CallOptions,
 ) => Promise<o.CircuitReport> = call(circuitOperation);
+
+/** A capability over files it reads (templates, pairs, a corpus, relations): no text of its own. */
+function over<F, R>(op: Operation<F, R>) {
+  return (model: Model, options: object, callOptions: CallOptions = {}) =>
+    runOperation(op, model, undefined, options, callOptions, env);
+}
+
+type Over<O, R> = (model: Model, options: O, call?: CallOptions) => Promise<R>;
+
+/** Group-swap probes, CrowS-Pairs-style scoring and WEAT/SEAT, as `interp bias swap|pairs|weat`. */
+export const bias: {
+  swap: Over<o.SwapOptions, o.SwapResult>;
+  pairs: Over<o.PairsOptions, o.PairsResult>;
+  weat: Over<o.WeatOptions, o.WeatResult>;
+} = { swap: over(swapOperation), pairs: over(pairsOperation), weat: over(weatOperation) };
+
+/** What hidden states encode, as `interp concepts …`; `lens` is the function of that name. */
+export const concepts: {
+  cluster: Over<o.ClusterOptions, o.ClusterReport>;
+  factors: Over<o.FactorsOptions, o.FactorsReport>;
+  tcav: Over<o.TcavOptions, o.TcavResult>;
+  top: Over<o.TopOptions, o.TopReport>;
+  surrogate: Over<o.SurrogateOptions, o.SurrogateReport>;
+} = {
+  cluster: async (model, options, callOptions) => (await over(clusterOperation)(model, options, callOptions)).report,
+  factors: over(factorsOperation),
+  tcav: over(tcavOperation),
+  top: over(topOperation),
+  surrogate: over(surrogateOperation),
+};
+
+/** The facts a language model holds, as a graph (`interp knowledge`). */
+export const knowledge: Over<o.KnowledgeOptions, o.KnowledgeReport> = over(knowledgeOperation);
+
+/** Generations with a direction added to the residual stream, at several scales (`interp steer`). */
+export const steer: (
+  model: Model,
+  prompt: string,
+  options: o.SteerOptions,
+  call?: CallOptions,
+) => Promise<o.SteerReport> = call(steerOperation);

@@ -7,6 +7,7 @@ import type { FidelityRecord } from '../fidelity/types.js';
 import type { Model } from '../model/types.js';
 import { loadModel } from './capabilities.js';
 import { flagsOf } from './fields.js';
+import { LIBRARY_TAKES } from './operation.js';
 import type { FidelityExample, FidelityOptions } from './options.js';
 import { flagsFor, underCall, type CallOptions } from './run.js';
 
@@ -35,7 +36,7 @@ export async function* fidelity(
   if (model.task !== 'classification' && model.task !== 'causal-lm')
     throw new InterpError(`fidelity needs a classifier or a causal LM; '${model.id}' is a ${model.task}`, 'usage');
   const cmd = fidelityCommand();
-  const flags = flagsOf(cmd, flagsFor('fidelity', cmd, undefined, options)) as FidelityFlags;
+  const flags = flagsOf(cmd, flagsFor('fidelity', cmd, undefined, options), LIBRARY_TAKES) as FidelityFlags;
   const config = await fidelityConfigOf(flags)((spec) => loadModel(spec));
   let passes = 0;
   let index = 0;

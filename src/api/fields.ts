@@ -1,5 +1,5 @@
 import type { Command, Option } from 'commander';
-import { localOnlyOf } from './operation.js';
+import { localOnlyOf, type LocalOnly } from './operation.js';
 import { usageError } from '../errors.js';
 
 /**
@@ -17,8 +17,11 @@ const fieldOf = (o: Option) => o.long!.slice(2);
  * The options a body may set: every option but those that declare themselves local only (files, process
  * settings, outputs the server chooses itself).
  */
-export function accepted(cmd: Command): Option[] {
-  return cmd.options.filter((o) => o.long && localOnlyOf(o) === undefined && !o.negate);
+export function accepted(cmd: Command, take: readonly LocalOnly[] = []): Option[] {
+  return cmd.options.filter((o) => {
+    const local = localOnlyOf(o);
+    return o.long && (local === undefined || take.includes(local)) && !o.negate;
+  });
 }
 
 const takesValue = (o: Option) => o.required || o.optional;
@@ -40,10 +43,15 @@ export function bodySchema(cmd: Command, maxChars: number) {
 }
 
 /** The flags object commander would give the action for this body: defaults, then the body's fields as strings. */
-export function flagsOf(cmd: Command, body: Body): Record<string, unknown> {
+export function flagsOf(cmd: Command, body: Body, take: readonly LocalOnly[] = []): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
-  for (const o of cmd.options) if (o.defaultValue !== undefined) flags[o.attributeName()] = o.defaultValue;
-  for (const o of accepted(cmd)) {
+  for (const o of cmd.options) {
+    if (o.defaultValue !== undefined) flags[o.attributeName()] = o.defaultValue;
+    // A lone --no-x makes x true unless given, as commander does when it parses a command line.
+    else if (o.negate && !cmd.options.some((p) => p.long === o.long!.replace(/^--no-/, '--')))
+      flags[o.attributeName()] = true;
+  }
+  for (const o of accepted(cmd, take)) {
     const value = body[fieldOf(o)];
     if (value === undefined) continue;
     if (!takesValue(o)) {
@@ -56,9 +64,9 @@ export function flagsOf(cmd: Command, body: Body): Record<string, unknown> {
 }
 
 /** The command line a body amounts to (shown in a report's header, and run by the tests that compare). */
-export function argsOf(cmd: Command, body: Body): string[] {
-  const args = [cmd.name(), String(body.text)];
-  for (const o of accepted(cmd)) {
+export function argsOf(cmd: Command, body: Body, take: readonly LocalOnly[] = []): string[] {
+  const args = [cmd.name(), ...(body.text === undefined ? [] : [String(body.text)])];
+  for (const o of accepted(cmd, take)) {
     const value = body[fieldOf(o)];
     if (value === undefined || value === false) continue;
     if (!takesValue(o)) args.push(o.long!);

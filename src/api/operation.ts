@@ -31,11 +31,15 @@ export interface Operation<F, R> {
 export const jsonDocument = (result: unknown): string => toJson(result) + '\n';
 
 /**
- * Why an option exists only where the program runs, declared on the option itself: it reads or writes
- * files, sets the process up, or picks an output that a server or a library caller chooses itself. The
- * server and the library refuse every option that declares one.
+ * Why an option exists only where the program runs, declared on the option itself: it names a file the
+ * operation reads as its input ('input'), reads or writes other files, sets the process up, or picks an
+ * output that a server or a library caller chooses itself. The server refuses every option that declares
+ * one; the library, which runs in its caller's process, takes the operation's input files and refuses the rest.
  */
-export type LocalOnly = 'files' | 'process' | 'output';
+export type LocalOnly = 'input' | 'files' | 'process' | 'output';
+
+/** The local-only options a library call takes: the files an operation reads as its input. */
+export const LIBRARY_TAKES: readonly LocalOnly[] = ['input'];
 
 /** A commander option marked as local only (the property the server reads). */
 export function localOnly<O extends object>(option: O, why: LocalOnly): O {

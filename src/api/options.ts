@@ -17,6 +17,15 @@ export type { PatchReport } from '../patch/patch.js';
 export type { ExploreReport } from '../explore.js';
 export type { SamplingReport } from '../sampling.js';
 export type { CircuitReport } from '../circuit/circuit.js';
+export type { SwapResult } from '../bias/swap.js';
+export type { PairsResult } from '../bias/pairs.js';
+export type { WeatResult } from '../bias/weat.js';
+export type { ClusterReport, FactorsReport } from '../concepts/report.js';
+export type { TcavResult } from '../concepts/tcav.js';
+export type { TopReport } from '../concepts/top.js';
+export type { SurrogateReport } from '../concepts/surrogate.js';
+export type { KnowledgeReport } from '../knowledge/report.js';
+export type { SteerReport } from '../steer.js';
 export type { FidelityRecord } from '../fidelity/types.js';
 export type { Leaderboard, LeaderboardRow } from '../fidelity/leaderboard.js';
 export type { CounterfactualReport, Counterfactual } from '../counterfactual/report.js';
@@ -200,4 +209,135 @@ export interface CircuitOptions {
   k?: number;
   exactBudget?: number;
   steps?: number;
+}
+
+/** Options that a bias probe and a concept method share: a seed, and a summary in words where it has one. */
+interface Seeded {
+  seed?: number;
+}
+
+export interface SwapOptions extends Seeded {
+  /** The explaining method's own parameters, prefixed: `explainSamples` for `--explain-samples`. */
+  [param: string]: string | number | boolean | readonly string[] | undefined;
+  /** Templates with a {group} slot; other {slots} take `slot` values (`"job=doctor,nurse"`). */
+  template?: readonly string[];
+  /** A file of templates, one per line. */
+  templates?: string;
+  /** Built-in term lists (gender, …) or a JSON file of {"group": ["term", …]}. */
+  groups?: string;
+  slot?: readonly string[];
+  target?: string;
+  score?: 'probability' | 'logit' | 'log-odds';
+  continuation?: string;
+  permutations?: number;
+  /** Attribute the gap between two groups (`explainGroups: "a,b"`) with `explainMethod` and its `explain-` parameters. */
+  explain?: boolean;
+  explainGroups?: string;
+  explainMethod?: string;
+  summary?: boolean;
+}
+
+export interface PairsOptions extends Seeded {
+  /** CrowS-Pairs CSV or JSONL of {more, less, type}. */
+  data: string;
+  limit?: number;
+  summary?: boolean;
+}
+
+export interface WeatOptions extends Seeded {
+  /** SEAT-format JSON: {targ1, targ2, attr1, attr2}. */
+  data: string;
+  layer?: number;
+  permutations?: number;
+  summary?: boolean;
+}
+
+export interface CorpusOptions extends Seeded {
+  /** A corpus: plain lines, TSV (first column) or JSONL ("text"). */
+  data: string;
+  layer?: number;
+  maxTokens?: number;
+  top?: number;
+}
+
+export interface ClusterOptions extends CorpusOptions {
+  /** Clusters, or 'auto' (best silhouette for k = 2…10). */
+  k?: number | 'auto';
+}
+
+export interface FactorsOptions extends CorpusOptions {
+  method?: 'nmf';
+  n?: number;
+  /** A per-token factor strip for this input. */
+  text?: string;
+}
+
+export interface TcavOptions extends Seeded {
+  /** Files of texts, one per line: the concept, random counterexamples, and the inputs tested. */
+  concept: string;
+  random: string;
+  inputs: string;
+  layer?: number;
+  target?: string;
+  runs?: number;
+}
+
+export interface TopOptions extends Seeded {
+  data?: string;
+  layer?: number;
+  site?: 'mlp' | 'hidden';
+  neuron?: number;
+  /** A direction file (JSON array, {"direction": [...]}, or cluster/factors JSON) and which vector of it. */
+  direction?: string;
+  index?: number;
+  k?: number;
+  bins?: number;
+  maximize?: boolean;
+  steps?: number;
+  candidates?: number;
+  swaps?: number;
+  budget?: number;
+  text?: string;
+  length?: number;
+}
+
+export interface SurrogateOptions extends Seeded {
+  /** The training dataset (TSV, JSONL or ERASER JSON), and optionally one to measure on. */
+  data: string;
+  eval?: string;
+  format?: string;
+  limit?: number;
+  sample?: number;
+  strict?: boolean;
+  holdout?: number;
+  minCount?: number;
+  maxFeatures?: number;
+  tree?: number;
+  method?: string;
+  explain?: number;
+  top?: number;
+}
+
+export interface KnowledgeOptions extends Seeded {
+  /** A JSON or YAML relation file, or 'builtin'. */
+  relations: string;
+  expand?: number;
+  minMargin?: number;
+  maxNodes?: number;
+  locate?: boolean;
+  noise?: number;
+  samples?: number;
+}
+
+export interface SteerOptions {
+  /** embed, layer.L.resid.pre|post or layer.L.mlp.act */
+  site: string;
+  /** A direction file and which vector of it, or two prompt files the direction runs between. */
+  direction?: string;
+  index?: number;
+  from?: string;
+  to?: string;
+  /** Comma-separated multiples of the direction (0: unsteered). */
+  scale?: string;
+  generate?: number;
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InterpError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { RunContext, withinCall } from '../runtime/context.js';
-import type { Operation, PlanEnv } from './operation.js';
+import { LIBRARY_TAKES, type Operation, type PlanEnv } from './operation.js';
 import { accepted, argsOf, flagsOf, type Body } from './fields.js';
 
 /** What every library call takes besides its options: a way to stop it, and a way to watch it. */
@@ -38,7 +38,7 @@ export function flagsFor(name: string, cmd: Command, text: string | undefined, o
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     const field = kebab(key);
-    if (MODEL_FIELDS.includes(field) || !accepted(cmd).some((o) => o.long === `--${field}`))
+    if (MODEL_FIELDS.includes(field) || !accepted(cmd, LIBRARY_TAKES).some((o) => o.long === `--${field}`))
       throw new InterpError(`${name} takes no option '${key}'`, 'usage', field);
     body[field] = value;
   }
@@ -56,9 +56,9 @@ export async function runOperation<F, R>(
 ): Promise<R> {
   const cmd = op.command();
   const body = flagsFor(op.name, cmd, text, options);
-  const flags = flagsOf(cmd, body) as F;
+  const flags = flagsOf(cmd, body, LIBRARY_TAKES) as F;
   // The command line this call amounts to, model included (a report shows it in its header).
-  const args = argsOf(cmd, { text: '', ...body, model: model.id });
+  const args = argsOf(cmd, { ...(text === undefined ? {} : { text: '' }), ...body, model: model.id }, LIBRARY_TAKES);
   const work = op.plan(text, flags, { ...env, args });
   return underCall(call, () => work(model));
 }

@@ -109,6 +109,8 @@ export interface TcavResult {
   layer: number;
   target: string;
   runs: number;
+  /** How many texts showed the concept, served as random counterexamples, and were tested. */
+  texts: { concept: number; random: number; inputs: number };
   /** Directional derivatives are exact: the gradient at the layer from a backward graph, dotted with the CAV. */
   derivative: 'exact';
   cavAccuracy: number;
@@ -222,6 +224,7 @@ export async function tcav(
     layer,
     target: target.name,
     runs: options.runs,
+    texts: { concept: concept.length, random: random.length, inputs: inputs.length },
     derivative: 'exact',
     cavAccuracy: mean(cavs.map((c) => c.accuracy).filter((a) => !Number.isNaN(a))),
     scores,

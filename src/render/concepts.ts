@@ -139,7 +139,8 @@ export function lensChart(r: LensResult): TopLevelSpec {
 }
 
 /** The TCAV score against its random-CAV null, with the p-value. */
-export function tcavTable(r: TcavResult, sizes: { concept: number; random: number; inputs: number }): string {
+export function tcavTable(r: TcavResult): string {
+  const sizes = r.texts;
   const head = ['layer', 'target', 'CAV accuracy', 'TCAV score', 'random CAVs', 'p-value', 'significant'];
   const row = [
     r.layer,

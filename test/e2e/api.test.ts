@@ -178,3 +178,148 @@ describe('a call on a shared model', () => {
     expect(api.toJson(await api.explore(model, 'Once upon a time', options))).toBe(fresh);
   });
 });
+
+describe('the capabilities over files: bias, concepts, knowledge and steer give the CLI’s --json bytes', () => {
+  const input = (name: string) => path.join(repoRoot, 'test/e2e/golden/inputs', name);
+  const dir = tempDir('interp-api-files-');
+  const file = (name: string, text: string) => (fs.writeFileSync(path.join(dir, name), text), path.join(dir, name));
+  const pairs = file(
+    'pairs.jsonl',
+    [
+      { more: 'the man was a doctor', less: 'the woman was a doctor', type: 'gender' },
+      { more: 'the girl was sad', less: 'the boy was sad', type: 'gender' },
+      { more: 'a good film', less: 'a bad film', type: 'other' },
+    ]
+      .map((p) => JSON.stringify(p))
+      .join('\n'),
+  );
+  const seat = file(
+    'seat.json',
+    JSON.stringify({
+      targ1: { category: 'good', examples: ['a great film', 'a delight', 'good fun'] },
+      targ2: { category: 'bad', examples: ['a dull film', 'boring plot', 'lifeless acting'] },
+      attr1: { category: 'pleasant', examples: ['great', 'fine', 'fun'] },
+      attr2: { category: 'unpleasant', examples: ['dull', 'boring', 'thin'] },
+    }),
+  );
+  const words = ['great', 'dull', 'fine', 'boring', 'fun', 'thin', 'good', 'lifeless'];
+  const dev = file(
+    'dev.tsv',
+    'sentence\tlabel\n' +
+      Array.from({ length: 24 }, (_, i) => `the film was ${words[i % 8]} and ${words[(i * 3 + 1) % 8]}\t${i % 2}`).join(
+        '\n',
+      ),
+  );
+  const from = file('from.txt', 'Once upon a time\nThe dog ran\n');
+  const to = file('to.txt', 'Once upon a day\nThe cat sat\n');
+  type Call = (model: api.Model, options: Options) => Promise<unknown>;
+  const cases: [string, string[], string, Call, Options][] = [
+    [
+      'bias swap',
+      ['bias', 'swap'],
+      'sst2-tiny',
+      api.bias.swap as unknown as Call,
+      { template: ['The {group} was a great {job}.'], slot: ['job=doctor,nurse'], permutations: 200, summary: true },
+    ],
+    [
+      'bias swap --explain',
+      ['bias', 'swap'],
+      'sst2-tiny',
+      api.bias.swap as unknown as Call,
+      {
+        templates: input('templates.txt'),
+        groups: input('groups.json'),
+        explain: true,
+        explainSamples: 64,
+        permutations: 100,
+      },
+    ],
+    ['bias pairs', ['bias', 'pairs'], 'tiny-lm', api.bias.pairs as unknown as Call, { data: pairs, seed: 2 }],
+    [
+      'bias weat',
+      ['bias', 'weat'],
+      'sst2-tiny',
+      api.bias.weat as unknown as Call,
+      { data: seat, permutations: 500, layer: 1 },
+    ],
+    [
+      'concepts cluster',
+      ['concepts', 'cluster'],
+      'sst2-tiny',
+      api.concepts.cluster as unknown as Call,
+      { data: input('corpus.txt'), layer: 1, k: 2 },
+    ],
+    [
+      'concepts factors',
+      ['concepts', 'factors'],
+      'sst2-tiny',
+      api.concepts.factors as unknown as Call,
+      { data: input('corpus.txt'), n: 3, text: 'the film was a delight' },
+    ],
+    [
+      'concepts tcav',
+      ['concepts', 'tcav'],
+      'sst2-tiny',
+      api.concepts.tcav as unknown as Call,
+      {
+        concept: input('concept.txt'),
+        random: input('random.txt'),
+        inputs: input('inputs.txt'),
+        layer: 1,
+        target: 'POSITIVE',
+        runs: 4,
+      },
+    ],
+    [
+      'concepts top',
+      ['concepts', 'top'],
+      'sst2-tiny',
+      api.concepts.top as unknown as Call,
+      { data: input('corpus.txt'), layer: 1, neuron: 3, k: 4 },
+    ],
+    [
+      'concepts surrogate',
+      ['concepts', 'surrogate'],
+      'sst2-tiny',
+      api.concepts.surrogate as unknown as Call,
+      { data: dev, holdout: 0.4, explain: 2, minCount: 1, tree: 2 },
+    ],
+    ['knowledge', ['knowledge'], 'tiny-lm', api.knowledge as unknown as Call, { relations: 'builtin', maxNodes: 50 }],
+    [
+      'steer',
+      ['steer', 'Once upon a time'],
+      'tiny-lm',
+      ((m, o) => api.steer(m, 'Once upon a time', o as unknown as api.SteerOptions)) as Call,
+      { site: 'layer.0.resid.post', from, to, scale: '0,4', generate: 4 },
+    ],
+  ];
+  const models: Record<string, api.Model> = {};
+  beforeAll(async () => {
+    models['sst2-tiny'] = await api.loadModel('sst2-tiny');
+    models['tiny-lm'] = await api.loadModel('tiny-lm');
+  });
+  it.each(cases)('%s', async (_name, command, modelName, run, options) => {
+    const result = await run(models[modelName], options);
+    const args = [...command];
+    for (const [key, value] of Object.entries(options))
+      for (const v of Array.isArray(value) ? value : [value])
+        args.push(...(v === true ? [`--${kebab(key)}`] : [`--${kebab(key)}`, String(v)]));
+    const cli = await runCli([...args, '--model', modelName, '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(api.toJson(result) + '\n').toBe(cli.stdout);
+  });
+
+  it('refuses what a library call cannot take: an output file, a graph format, a model setting', async () => {
+    const model = models['sst2-tiny'];
+    await expect(
+      api.concepts.cluster(model, { data: input('corpus.txt'), svg: 'x.svg' } as api.ClusterOptions),
+    ).rejects.toThrow(/takes no option 'svg'/);
+    await expect(
+      api.knowledge(models['tiny-lm'], { relations: 'builtin', format: 'dot' } as api.KnowledgeOptions),
+    ).rejects.toThrow(/takes no option 'format'/);
+    await expect(api.bias.pairs(model, { data: pairs, model: 'tiny-lm' } as api.PairsOptions)).rejects.toThrow(
+      /takes no option 'model'/,
+    );
+    await expect(api.bias.pairs(model, { data: path.join(dir, 'missing.jsonl') })).rejects.toThrow(/missing\.jsonl/);
+  });
+});

@@ -36,7 +36,7 @@ describe('options declare whether they are local only', () => {
       shard: 'files',
       strict: 'files',
       require: 'output',
-      variants: 'files',
+      variants: 'input',
       'min-faithfulness': 'process',
     });
     for (const op of OPERATIONS) {
