@@ -1,3 +1,4 @@
+import { addOutputOptions } from './outputOptions.js';
 import { Command } from 'commander';
 import { THREADS } from '../src/runtime/session.js';
 import { readBenchReport, regressions, runBench } from '../src/bench.js';
@@ -47,8 +48,6 @@ export function benchCommand(): Command {
     .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
     .option('--isolate', 'run each model and method in a process of its own, so that its peak memory is its own')
     .option('--cold-start <n>', 'also time N fresh `interp explain --json` processes on the first model (0: skip)', '0')
-    .option('--json', 'print the report as JSON (schema interp/bench@1)')
-    .option('--svg <file>', 'write time against input length per method (log scale)')
     .option('--markdown <file>', 'write the report as Markdown (as in BENCHMARKS.md)')
     .option('--baseline <file>', 'an earlier --json report to compare with')
     .option(
@@ -56,6 +55,10 @@ export function benchCommand(): Command {
       'with --baseline: exit 3 when a method is slower by more than this, as time over plain forward passes of the same run',
       '15%',
     );
+  addOutputOptions(cmd, {
+    json: 'print the report as JSON (schema interp/bench@1)',
+    svg: 'write time against input length per method (log scale)',
+  });
   addMethodOptions(cmd);
   return cmd
     .addHelpText(

@@ -1,16 +1,16 @@
 import { Command } from 'commander';
+import * as groups from './groups.js';
 import { BUILTIN_GROUPS } from '../src/bias/groups.js';
 import { swapReport } from '../src/bias/report.js';
 import type { SwapResult } from '../src/bias/swap.js';
 import type { Summary } from '../src/summary/claims.js';
-import { usageError } from '../src/errors.js';
 import { swapChart, swapTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { addModelOptions, collect, examples, parseInteger, type ModelFlags } from './common.js';
 import { jsonDocument, runPlanned, type Operation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
-import { summarised, SUMMARY_HELP, withSummaryText, writeStdout, type OutputFlags } from './output.js';
+import { summarised, withSummaryText, writeStdout, type OutputFlags } from './output.js';
 import { summarizeSwap } from '../src/summary/results.js';
 import { addMethodOptions, methodOptionValues, withPrefix } from './options.js';
 
@@ -29,18 +29,6 @@ interface SwapFlags extends ModelFlags, OutputFlags {
   explainMethod: string;
   summary?: boolean;
   [param: string]: unknown;
-}
-
-/** `--slot name=a,b,c` values, by slot name. */
-function parseSlots(raw: string[]): Record<string, string[]> {
-  const values = (list: string) => list.split(',').flatMap((v) => (v.trim() ? [v.trim()] : []));
-  return Object.fromEntries(
-    raw.map((s) => {
-      const m = /^(\w+)=(.+)$/.exec(s);
-      if (!m) throw usageError(`--slot must look like name=a,b,c, got '${s}'`);
-      return [m[1], values(m[2])];
-    }),
-  );
 }
 
 export function swapCommand(): Command {
@@ -66,11 +54,13 @@ export function swapCommand(): Command {
     .option('--seed <n>', 'seed for bootstrap and permutations', '0')
     .option('--explain', 'attribute the gap between two groups to the template words')
     .option('--explain-groups <a,b>', 'the two groups to explain (default: highest and lowest mean)')
-    .option('--explain-method <m>', 'perturbation method for --explain', 'kernel-shap')
-    .option('--summary', SUMMARY_HELP);
-  addOutputOptions(swap, { json: 'print JSON (schema interp/bias-swap@2)', svg: 'per-group dot plot with intervals' });
-  addMethodOptions(swap, { prefix: 'explain-', families: ['perturbation'] });
-  addModelOptions(swap);
+    .option('--explain-method <m>', 'perturbation method for --explain', 'kernel-shap');
+  const output = {
+    json: 'print JSON (schema interp/bias-swap@2)',
+    svg: 'per-group dot plot with intervals',
+    summary: true,
+  };
+  addModelOptions(addMethodOptions(addOutputOptions(swap, output), { prefix: 'explain-', families: ['perturbation'] }));
   swap.addHelpText(
     'after',
     examples([
@@ -101,7 +91,7 @@ export const swapOperation: Operation<SwapFlags, SwapResult & { summary?: Summar
       templates: flags.template,
       templatesFile: flags.templates,
       groups: flags.groups,
-      slots: parseSlots(flags.slot),
+      slots: groups.parseSlots(flags.slot),
       target: { target: flags.target, score: flags.score, continuation: flags.continuation },
       permutations: parseInteger('--permutations', flags.permutations, 1, 1_000_000),
       seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),

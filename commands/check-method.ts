@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addOutputOptions } from './outputOptions.js';
 import { thresholdError } from '../src/errors.js';
 import { checkPlugin } from '../src/methods/conformance.js';
 import { fittedTable } from '../src/render/format.js';
@@ -11,8 +12,8 @@ export function checkMethodCommand(): Command {
     .description(
       'Load a plugin file and check each method it registers on the planted additive model: parameter bounds (declared and enforced), determinism under a seed with the declared cost, completeness where declared, and recovery of the planted weights (perturbation methods and those that declare completeness). Each target kind it registers scores its declared example on the CPU and by its graph head, which must agree to 1e-5. Exit 0 when all pass, 3 when any fails, 2 for a file that is not a plugin.',
     )
-    .argument('<file>', 'the plugin, an ES module whose default export is { methods: [...], targets: [...] }')
-    .option('--json', 'print the results as JSON');
+    .argument('<file>', 'the plugin, an ES module whose default export is { methods: [...], targets: [...] }');
+  addOutputOptions(cmd, { json: 'print the results as JSON' });
   cmd.addHelpText('after', examples(['interp check-method examples/plugins/mean-occlusion.js']));
   return cmd.action(async (file: string, flags: { json?: boolean }) => {
     const checked = await checkPlugin(file);

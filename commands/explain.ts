@@ -7,7 +7,7 @@ import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
 import { addModelOptions, examples, openModel, optionalInteger } from './common.js';
-import { emit, interactive, SUMMARY_HELP, withSpinner, withSummaryText } from './output.js';
+import { emit, interactive, withSpinner, withSummaryText } from './output.js';
 import * as groups from './groups.js';
 import type { Model } from '../src/model/types.js';
 import { withSummary } from '../src/summary/explain.js';
@@ -40,11 +40,11 @@ export function explainCommand(): Command {
   addOutputOptions(cmd, {
     json: 'print the result as JSON (schema interp/attribution@1; interp/comparison@1 with --compare; interp/generation@1 with --generate)',
     svg: 'write a bar chart of the attributions to this SVG file',
+    summary: true,
   })
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
     .option('--generate <n>', 'causal LM: generate n tokens greedily, attributing each to the tokens before it')
-    .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
-    .option('--summary', SUMMARY_HELP);
+    .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
   addModelOptions(addMethodOptions(addRobustnessOptions(cmd, 'the explanation')));
   cmd.addHelpText(
     'after',

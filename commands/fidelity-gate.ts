@@ -6,8 +6,9 @@ import { corruptWarnings, readRecords } from '../src/data/records.js';
 import { RECORD_SCHEMA, type FidelityRecord } from '../src/fidelity/types.js';
 import { curvesChart, leaderboardTable } from '../src/render/fidelity.js';
 import { collect } from './common.js';
-import { emit, summarised, SUMMARY_HELP, warnOrRefuse, withSummaryText, type OutputFlags } from './output.js';
+import { emit, summarised, warnOrRefuse, withSummaryText, type OutputFlags } from './output.js';
 import { summarizeFidelity } from '../src/summary/results.js';
+import { addOutputOptions } from './outputOptions.js';
 
 /** The leaderboard's output and its CI gate, shared by `fidelity` and `fidelity summarize`. */
 
@@ -18,7 +19,7 @@ export interface GateFlags extends OutputFlags {
 }
 
 export function addGateOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option(
       '--min <metric=value>',
       "fail (exit 3) when a method's mean is below this; METHOD:METRIC=VALUE for one method; repeatable",
@@ -30,10 +31,13 @@ export function addGateOptions(cmd: Command): Command {
       "fail (exit 3) when a method's mean is above this (for lower-is-better metrics); repeatable",
       collect,
       [],
-    )
-    .option('--json', 'print the leaderboard as JSON (schema interp/fidelity@1)')
-    .option('--summary', SUMMARY_HELP)
-    .option('--svg <file>', 'write the mean deletion and insertion curves of every method');
+    );
+  addOutputOptions(cmd, {
+    json: 'print the leaderboard as JSON (schema interp/fidelity@1)',
+    svg: 'write the mean deletion and insertion curves of every method',
+    summary: true,
+  });
+  return cmd;
 }
 
 /** Parse the thresholds before any work, so that a typo fails at once. */

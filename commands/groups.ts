@@ -88,3 +88,15 @@ export function corpusRequest(flags: CorpusFlags): CorpusRequest {
     seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
   };
 }
+
+/** `--slot name=a,b,c` values, by slot name. */
+export function parseSlots(raw: string[]): Record<string, string[]> {
+  const values = (list: string) => list.split(',').flatMap((v) => (v.trim() ? [v.trim()] : []));
+  return Object.fromEntries(
+    raw.map((s) => {
+      const m = /^(\w+)=(.+)$/.exec(s);
+      if (!m) throw usageError(`--slot must look like name=a,b,c, got '${s}'`);
+      return [m[1], values(m[2])];
+    }),
+  );
+}
