@@ -110,9 +110,7 @@ function caches(positions: number, half: number): [Feed, Feed] {
   ];
 }
 
-const measured: Record<string, number> = {};
 const note = (op: string, label: string, worst: number) => {
-  measured[op] = Math.max(measured[op] ?? 0, worst);
   console.log(`${op} ${label}: max |onnxruntime − rewrite| = ${worst.toExponential(2)}`);
 };
 
