@@ -30,6 +30,7 @@ describe.skipIf(skipWithoutShared)('every export form of the shared llama-storie
     rebuildable: false,
     genai: true,
     igBaseline: 'pad',
+    corrupted: 'Once upon a day',
     sentences: ['He was a good boy.', 'She was a good boy.'],
   });
 });
