@@ -199,13 +199,17 @@ function attend(
     ]);
   if (opts.keyMask) {
     const rank = c.rank(opts.keyMask);
-    if (rank !== 2 && rank !== 3)
-      c.fail(`its mask is not a [batch, key] or [batch, query, key] 0/1 mask (rank ${rank ?? 'unknown'})`);
+    if (rank !== 1 && rank !== 2 && rank !== 3)
+      c.fail(
+        `its mask is not a [batch] mask index or a [batch, key] or [batch, query, key] 0/1 mask (rank ${rank ?? 'unknown'})`,
+      );
+    // A 1-D mask index is each row's valid length (right padding): keys at or past it are masked.
+    const keep = rank === 1 ? validKeys(c, opts.keyMask, scores) : opts.keyMask;
     const masked = c.b.op('Mul', [
-      c.b.op('Sub', [c.b.scalar(1), c.b.op('Cast', [opts.keyMask], { to: DataType.FLOAT })]),
+      c.b.op('Sub', [c.b.scalar(1), c.b.op('Cast', [keep], { to: DataType.FLOAT })]),
       c.b.scalar(filter),
     ]);
-    scores = c.b.op('Add', [scores, unsqueeze(c, masked, rank === 2 ? [1, 2] : [1])]);
+    scores = c.b.op('Add', [scores, unsqueeze(c, masked, rank === 3 ? [1] : [1, 2])]);
   }
   if (opts.causal) {
     const shape = c.b.op('Shape', [scores]);
@@ -220,6 +224,13 @@ function attend(
   }
   if (opts.bias) scores = c.b.op('Add', [scores, opts.bias]);
   return c.b.op('MatMul', [c.b.op('Softmax', [scores], { axis: -1 }), v]);
+}
+
+/** [B, T] booleans, key j < length[b], from a [B] int32 mask index and scores [B, N, S, T]. */
+function validKeys(c: RewriteContext, lengths: string, scores: string): string {
+  const T = c.b.op('Gather', [c.b.op('Shape', [scores]), c.b.ints([3], [])], { axis: 0 });
+  const keys = unsqueeze(c, c.b.op('Range', [c.b.ints([0], []), T, c.b.ints([1], [])]), [0]); // [1, T]
+  return c.b.op('Less', [keys, unsqueeze(c, c.b.op('Cast', [lengths], { to: DataType.INT64 }), [1])]);
 }
 
 const attention: Rewrite = (c) => {
@@ -800,6 +811,8 @@ function rankReader(
     }
     if (p.opType === 'Reshape') return lengthOf(p.input[1]);
     if (p.opType === 'Shape') return 1;
+    // [B, S, hidden] and the embedding sum; the mask index is [B].
+    if (p.opType === 'EmbedLayerNormalization') return t === p.output[1] ? 1 : 3;
     if (p.opType === 'Constant') return p.attribute.find((a) => a.name === 'value')?.t?.dims.length ?? null;
     if (p.opType === 'Unsqueeze') {
       const axes = intsAttr(p, 'axes')?.length ?? lengthOf(p.input[1]);

@@ -339,3 +339,23 @@ describe('canonicalize: EmbedLayerNormalization against onnxruntime', () => {
     });
   }
 });
+
+describe('canonicalize: Attention reading a 1-D mask index (EmbedLayerNormalization output) against onnxruntime', () => {
+  it('masks each row past its valid length as the kernel does', async () => {
+    const rng = new Rng(41);
+    const [B, S, D, heads] = [2, 5, 16, 2];
+    const feeds: Feed[] = [
+      floats('input', [B, S, D], rng),
+      floats('weights', [D, 3 * D], rng),
+      floats('bias', [3 * D], rng),
+      { name: 'mask_index', type: 'int32', dims: [B], data: [3, 5] },
+    ];
+    const model = fusedGraph('Attention', feeds, { num_heads: heads, qkv_hidden_sizes: [D, D, D] }, [
+      { name: 'output', type: DataType.FLOAT },
+    ]);
+    const { worst, scale } = await compare(model, feeds);
+    note('Attention (1-D mask index)', 'lengths 3 and 5 of 5', worst);
+    expect(scale).toBeGreaterThan(1);
+    expect(worst).toBeLessThan(1e-5);
+  });
+});
