@@ -461,7 +461,7 @@ const groupQueryAttention: Rewrite = (c) => {
   if (!N || !Nk || N % Nk) c.fail(`its ${N} query heads are not a multiple of its ${Nk} key-value heads`);
   if (intAttr(c.node, 'smooth_softmax', 0) === 1 || c.input(11))
     c.fail('it adds a sink to the softmax denominator, which has no rewrite');
-  if (c.input(9) || c.input(10)) c.fail('it reads position ids or an attention bias, which have no rewrite yet');
+  if (c.input(9)) c.fail('it reads position ids, which have no rewrite yet');
   if (stringAttr(c.node, 'k_quant_type', 'NONE') !== 'NONE' || stringAttr(c.node, 'v_quant_type', 'NONE') !== 'NONE')
     c.fail('it quantizes its KV cache, which has no rewrite');
   requireUnused(c, [3], 'qk');
@@ -501,7 +501,7 @@ const groupQueryAttention: Rewrite = (c) => {
     scale,
     {
       causal: false,
-      bias: gqaMask(c, positions, T, intAttr(c.node, 'local_window_size', -1)),
+      bias: withBias(c, gqaMask(c, positions, T, intAttr(c.node, 'local_window_size', -1)), 10),
       softcap: floatAttr(c.node, 'softcap', 0),
     },
   );

@@ -171,6 +171,8 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
     H: number;
     /** Past buffer length (absent: no past_key/past_value inputs). */
     past?: number;
+    /** An attention_bias input [B, N, S, T]. */
+    bias?: boolean;
     /** seqlens_k per batch (total − 1). */
     seqlens: number[];
     total: number;
@@ -240,6 +242,20 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
       rotary: { half: 8, interleaved: true },
       attrs: { local_window_size: 3 },
     },
+    {
+      label: 'attention bias with softcap and rotary, past 2',
+      B: 1,
+      S: 3,
+      N: 2,
+      Nk: 1,
+      H: 16,
+      past: 2,
+      seqlens: [4],
+      total: 5,
+      bias: true,
+      rotary: { half: 8, interleaved: false },
+      attrs: { softcap: 1.5 },
+    },
   ];
   for (const t of cases) {
     it(`matches the kernel: ${t.label}`, async () => {
@@ -262,6 +278,8 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
         { name: 'total_sequence_length', type: 'int32', dims: [], data: [t.total] },
       );
       if (t.rotary) feeds.push(...caches(16, t.rotary.half));
+      else if (t.bias) feeds.push('', '');
+      if (t.bias) feeds.push('', floats('attention_bias', [t.B, t.N, t.S, t.total], rng));
       const attrs = {
         num_heads: t.N,
         kv_num_heads: t.Nk,
