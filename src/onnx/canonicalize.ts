@@ -369,17 +369,7 @@ const rotaryEmbedding: Rewrite = (c) => {
   const seqAxis = rank === 4 ? 2 : 1;
   const S = entry(c, c.b.op('Shape', [view]), seqAxis);
   // [B or 1, S]: a single id is the position of the first token.
-  const positions =
-    idRank === 2
-      ? ids
-      : unsqueeze(
-          c,
-          c.b.op('Add', [
-            c.b.op('Reshape', [ids, c.b.ints([1])]),
-            c.b.op('Range', [c.b.ints([0], []), S, c.b.ints([1], [])]),
-          ]),
-          [0],
-        );
+  const positions = idRank === 2 ? ids : c.b.op('Add', [c.b.op('Reshape', [ids, c.b.ints([1, 1])]), arangeRow(c, S)]);
   const rows = rotaryRows(c, positions, cosCache, sinCache, rank === 4 ? 1 : 2);
   const y = rotate(c, view, rows.cos, rows.sin, half, intAttr(c.node, 'interleaved', 0) === 1);
   return [rank === 4 ? y : c.b.op('Reshape', [y, c.b.op('Shape', [x])])];
@@ -440,6 +430,30 @@ function gqaMask(c: RewriteContext, positions: string, T: string, window: number
   return unsqueeze(c, c.b.op('Where', [hidden, c.b.scalar(-1e9), c.b.scalar(0)]), [1]);
 }
 
+/** 0, 1, …, n − 1 as [1, n] int64, for a scalar n. */
+function arangeRow(c: RewriteContext, n: string): string {
+  return unsqueeze(c, c.b.op('Range', [c.b.ints([0], []), n, c.b.ints([1], [])]), [0]);
+}
+
+/**
+ * Where GQA's queries sit. Query i of batch b is at past_b + i, past_b being 0 for a first prompt
+ * (S = total_sequence_length) and seqlens_k[b] + 1 − S otherwise; the causal mask and the cache use it. Rotary
+ * angles use it too, unless position ids are given: onnxruntime 1.30 then rotates a first prompt from the very
+ * first id (ids[0, 0] + i, every row) and later tokens by their own ids (both checked in the tests).
+ */
+function gqaPositions(c: RewriteContext, S: string, total: string) {
+  const firstPrompt = c.b.op('Equal', [S, total]);
+  const seen = c.b.op('Add', [c.b.op('Cast', [c.input(5)!], { to: DataType.INT64 }), c.b.ints([1], [])]); // [B]
+  const pastLen = unsqueeze(c, c.b.op('Where', [firstPrompt, c.b.ints([0], []), c.b.op('Sub', [seen, S])]), [1]); // [B, 1]
+  const positions = c.b.op('Add', [pastLen, arangeRow(c, S)]); // [B, S]
+  const ids = c.input(9);
+  const first = ids && c.b.op('Slice', [ids, c.b.ints([0, 0]), c.b.ints([1, 1]), c.b.ints([0, 1])]); // [1, 1]
+  const rotaryPositions = ids
+    ? c.b.op('Where', [firstPrompt, c.b.op('Add', [first!, arangeRow(c, S)]), ids])
+    : positions;
+  return { pastLen, positions, rotaryPositions };
+}
+
 /** q, k and v as heads [B, n, S, H], from separate inputs or one packed [B, S, (N + 2·Nk)·H]. */
 function gqaHeads(c: RewriteContext, N: number, Nk: number): [string, string, string] {
   const key = c.input(1);
@@ -452,8 +466,7 @@ function gqaHeads(c: RewriteContext, N: number, Nk: number): [string, string, st
 
 /**
  * com.microsoft.GroupQueryAttention as onnxruntime's CPU kernel computes it, with one Softmax over every query
- * head [B, N, S, T]. Query i of batch b sits at position past_b + i, where past_b is 0 for a first prompt
- * (S = total_sequence_length) and seqlens_k[b] + 1 − S otherwise; rotary angles and the causal mask use it.
+ * head [B, N, S, T] (positions: gqaPositions).
  */
 const groupQueryAttention: Rewrite = (c) => {
   const N = intAttr(c.node, 'num_heads', 0);
@@ -461,7 +474,6 @@ const groupQueryAttention: Rewrite = (c) => {
   if (!N || !Nk || N % Nk) c.fail(`its ${N} query heads are not a multiple of its ${Nk} key-value heads`);
   if (intAttr(c.node, 'smooth_softmax', 0) === 1 || c.input(11))
     c.fail('it adds a sink to the softmax denominator, which has no rewrite');
-  if (c.input(9)) c.fail('it reads position ids, which have no rewrite yet');
   if (stringAttr(c.node, 'k_quant_type', 'NONE') !== 'NONE' || stringAttr(c.node, 'v_quant_type', 'NONE') !== 'NONE')
     c.fail('it quantizes its KV cache, which has no rewrite');
   requireUnused(c, [3], 'qk');
@@ -471,15 +483,9 @@ const groupQueryAttention: Rewrite = (c) => {
   const v = heads[2];
   const S = entry(c, c.b.op('Shape', [q]), 2);
   const total = c.b.op('Cast', [c.b.op('Reshape', [c.input(6)!, c.b.ints([], [0])])], { to: DataType.INT64 });
-  const firstPrompt = c.b.op('Equal', [S, total]);
-  const seen = c.b.op('Add', [c.b.op('Cast', [c.input(5)!], { to: DataType.INT64 }), c.b.ints([1], [])]); // [B]
-  const pastLen = unsqueeze(c, c.b.op('Where', [firstPrompt, c.b.ints([0], []), c.b.op('Sub', [seen, S])]), [1]); // [B, 1]
-  const positions = c.b.op('Add', [
-    pastLen,
-    unsqueeze(c, c.b.op('Range', [c.b.ints([0], []), S, c.b.ints([1], [])]), [0]),
-  ]); // [B, S]
+  const { pastLen, positions, rotaryPositions } = gqaPositions(c, S, total);
   if (intAttr(c.node, 'do_rotary', 0) === 1) {
-    const rows = rotaryRows(c, positions, c.input(7)!, c.input(8)!, 1);
+    const rows = rotaryRows(c, rotaryPositions, c.input(7)!, c.input(8)!, 1);
     const interleaved = intAttr(c.node, 'rotary_interleaved', 0) === 1;
     [q, k] = [
       rotate(c, q, rows.cos, rows.sin, rows.half, interleaved),
@@ -523,7 +529,7 @@ const embedLayerNormalization: Rewrite = (c) => {
   const ids = c.input(0)!; // [B, S] int32
   const lookup = (table: string, at: string) => c.b.op('Gather', [table, at], { axis: 0 });
   const S = entry(c, c.b.op('Shape', [ids]), 1);
-  const positions = c.input(8) ?? unsqueeze(c, c.b.op('Range', [c.b.ints([0], []), S, c.b.ints([1], [])]), [0]); // [B or 1, S]
+  const positions = c.input(8) ?? arangeRow(c, S); // [B or 1, S]
   let sum = c.b.op('Add', [lookup(c.input(2)!, ids), lookup(c.input(3)!, positions)]); // [B, S, hidden]
   const [segments, segmentTable] = [c.input(1), c.input(4)];
   if (segments && segmentTable) sum = c.b.op('Add', [sum, lookup(segmentTable, segments)]);

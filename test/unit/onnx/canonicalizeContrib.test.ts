@@ -171,6 +171,8 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
     H: number;
     /** Past buffer length (absent: no past_key/past_value inputs). */
     past?: number;
+    /** A position_ids input [B, S]. */
+    positionIds?: number[];
     /** An attention_bias input [B, N, S, T]. */
     bias?: boolean;
     /** seqlens_k per batch (total − 1). */
@@ -256,6 +258,44 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
       rotary: { half: 8, interleaved: false },
       attrs: { softcap: 1.5 },
     },
+    {
+      label: 'position ids, prompt',
+      B: 2,
+      S: 4,
+      N: 2,
+      Nk: 1,
+      H: 16,
+      seqlens: [3, 3],
+      total: 4,
+      positionIds: [5, 6, 7, 8, 0, 2, 4, 6],
+      rotary: { half: 8, interleaved: false },
+    },
+    {
+      label: 'position ids, subsequent prompt',
+      B: 1,
+      S: 3,
+      N: 2,
+      Nk: 1,
+      H: 16,
+      past: 4,
+      seqlens: [6],
+      total: 7,
+      positionIds: [10, 11, 13],
+      rotary: { half: 8, interleaved: false },
+    },
+    {
+      label: 'position ids, token generation',
+      B: 2,
+      S: 1,
+      N: 2,
+      Nk: 1,
+      H: 16,
+      past: 3,
+      seqlens: [3, 2],
+      total: 4,
+      positionIds: [9, 1],
+      rotary: { half: 8, interleaved: true },
+    },
   ];
   for (const t of cases) {
     it(`matches the kernel: ${t.label}`, async () => {
@@ -280,6 +320,7 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
       if (t.rotary) feeds.push(...caches(16, t.rotary.half));
       else if (t.bias) feeds.push('', '');
       if (t.bias) feeds.push('', floats('attention_bias', [t.B, t.N, t.S, t.total], rng));
+      if (t.positionIds) feeds.push({ name: 'position_ids', type: 'int64', dims: [t.B, t.S], data: t.positionIds });
       const attrs = {
         num_heads: t.N,
         kv_num_heads: t.Nk,
