@@ -135,6 +135,13 @@ describe('canonicalize: RotaryEmbedding against onnxruntime', () => {
       half: 8,
     },
     {
+      label: '3-D with a scale attribute (which the kernel does not apply)',
+      dims: [1, 3, 2 * 16],
+      attrs: { scale: { float: 2 } },
+      ids: 'matrix',
+      half: 8,
+    },
+    {
       label: '3-D, partial and interleaved',
       dims: [2, 4, 2 * 32],
       attrs: { rotary_embedding_dim: 16, num_heads: 2, interleaved: 1 },
@@ -360,6 +367,13 @@ describe('canonicalize: EmbedLayerNormalization against onnxruntime', () => {
       positionIds: [4, 0, 7, 2, 2],
       sum: true,
     },
+    {
+      label: 'position ids [B, S], no segments',
+      segments: false,
+      mask: true,
+      positionIds: [1, 2, 3, 4, 5, 7, 6, 5, 4, 3],
+      sum: true,
+    },
   ];
   for (const t of cases) {
     it(`matches the kernel: ${t.label}`, async () => {
@@ -379,7 +393,7 @@ describe('canonicalize: EmbedLayerNormalization against onnxruntime', () => {
         floats('gamma', [hidden], rng),
         floats('beta', [hidden], rng),
         t.mask ? ints('mask', [B, S], [1, 1, 1, 0, 0, 1, 1, 1, 1, 1]) : '',
-        t.positionIds ? ints('position_ids', [1, S], t.positionIds) : '',
+        t.positionIds ? ints('position_ids', [t.positionIds.length / S, S], t.positionIds) : '',
       ];
       while (feeds[feeds.length - 1] === '') feeds.pop();
       const outputs = [
