@@ -16,6 +16,7 @@ const CONTRIB = new Set([
   'Attention',
   'MultiHeadAttention',
   'SkipLayerNormalization',
+  'EmbedLayerNormalization',
   'BiasGelu',
   'FastGelu',
   'FusedMatMul',

@@ -55,11 +55,11 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
   const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype, options.folder);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
-  const { session, sliced } =
+  const { session, sliced, continuesCache } =
     task === 'causal-lm'
       ? await openScoringSession(onnxPath, options, spec)
-      : { session: await createSession(onnxPath, options, spec), sliced: false };
-  const signature = readSignature(session, config, spec, sliced);
+      : { session: await createSession(onnxPath, options, spec), sliced: false, continuesCache: true };
+  const signature = readSignature(session, config, spec, sliced, continuesCache);
   const outputs = (session as unknown as { outputMetadata?: OutputShape[] }).outputMetadata;
   checkLogitsShape(
     task,

@@ -36,7 +36,14 @@ function logitsOutput(proto: ModelProto): string {
 interface SlicedMeta {
   sliced: boolean;
   external: string | null;
+  continuesCache: boolean;
 }
+
+/**
+ * Whether the graph's KV cache can carry a batch of several multi-token rows past a shared prefix. onnxruntime's
+ * GroupQueryAttention kernel refuses that (batch 1 only, and it reads padded rows' lengths from the mask's width).
+ */
+const continuesCache = (proto: ModelProto) => !proto.graph.node.some((n) => n.opType === 'GroupQueryAttention');
 
 /**
  * A causal LM runs with its LM head sliced to the positions that are read (see sliceLmHead): one
@@ -49,26 +56,31 @@ export async function openScoringSession(
   onnxPath: string,
   options: LoadOptions,
   spec: string,
-): Promise<{ session: Session; sliced: boolean }> {
+): Promise<{ session: Session; sliced: boolean; continuesCache: boolean }> {
   const key = crypto
     .createHash('sha256')
     .update(`${graphKey(onnxPath)}|${closureHash(import.meta.url)}`)
     .digest('hex')
     .slice(0, 32);
-  const plain = async () => ({ session: await createSession(onnxPath, options, spec), sliced: false });
+  const plain = async (continues: boolean) => ({
+    session: await createSession(onnxPath, options, spec),
+    sliced: false,
+    continuesCache: continues,
+  });
   // Opened from the cache, its weights are mapped from the stored tensors (shared with gradient graphs);
   // an entry onnxruntime cannot open is removed and rebuilt.
-  const fromFile = async (file: string, external: string | null) => {
+  const fromFile = async (file: string, external: string | null, continues: boolean) => {
     try {
-      return { session: await openGraphFile(file, { threads: options.threads }, external), sliced: true };
+      const session = await openGraphFile(file, { threads: options.threads }, external);
+      return { session, sliced: true, continuesCache: continues };
     } catch {
       removeGraphFile('sliced', key);
       return null;
     }
   };
   const hit = readGraphFile<SlicedMeta>('sliced', key);
-  if (hit && !hit.meta.sliced) return plain();
-  const opened = hit && (await fromFile(hit.file, hit.meta.external));
+  if (hit && !hit.meta.sliced) return plain(hit.meta.continuesCache);
+  const opened = hit && (await fromFile(hit.file, hit.meta.external, hit.meta.continuesCache));
   if (opened) return opened;
   let proto: ModelProto;
   try {
@@ -78,13 +90,22 @@ export async function openScoringSession(
   }
   const sliced = sliceLmHead(proto, logitsOutput(proto));
   const external = proto.graph.initializer.some(isExternal) ? path.dirname(onnxPath) : null;
-  const file = writeGraphFile<SlicedMeta>('sliced', key, sliced, { sliced: sliced !== null, external });
-  if (!sliced) return plain();
-  const written = file && (await fromFile(file, external));
-  return written || { session: await createSession(encodeModel(sliced), options, spec, external), sliced: true };
+  const continues = continuesCache(proto);
+  const meta = { sliced: sliced !== null, external, continuesCache: continues };
+  const file = writeGraphFile<SlicedMeta>('sliced', key, sliced, meta);
+  if (!sliced) return plain(continues);
+  const written = file && (await fromFile(file, external, continues));
+  const session = written ? written.session : await createSession(encodeModel(sliced), options, spec, external);
+  return { session, sliced: true, continuesCache: continues };
 }
 
-export function readSignature(session: Session, config: ModelConfig, spec: string, sliced: boolean): ModelSignature {
+export function readSignature(
+  session: Session,
+  config: ModelConfig,
+  spec: string,
+  sliced: boolean,
+  cacheContinues = true,
+): ModelSignature {
   const inputNames = [...session.inputNames];
   const outputNames = [...session.outputNames];
   if (!inputNames.includes('input_ids'))
@@ -128,6 +149,7 @@ export function readSignature(session: Session, config: ModelConfig, spec: strin
     tokenTypeIds: inputNames.includes('token_type_ids'),
     positionIds: inputNames.includes('position_ids'),
     pastInputs,
+    cacheContinues,
     scorePositions: sliced && inputNames.includes(SCORE_POSITIONS),
   };
 }

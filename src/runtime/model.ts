@@ -18,6 +18,8 @@ export interface ModelSignature {
   integerInputTypes: Record<string, 'int64' | 'int32'>;
   /** Empty KV-cache inputs to feed: name and the fixed [heads, headDim] of each. */
   pastInputs: { name: string; heads: number; headDim: number; type: 'float32' | 'float16' }[];
+  /** The KV cache can continue a batch of multi-token rows after a shared prefix (not under GroupQueryAttention). */
+  cacheContinues: boolean;
   /** The LM head is sliced (see sliceLmHead): `interp.score_positions` says which positions' logits to compute. */
   scorePositions: boolean;
 }

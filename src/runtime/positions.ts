@@ -178,11 +178,11 @@ const heldCaches = {
   set: (model: Model, cache: PrefixCache) => heldCaches.held().set(model, cache),
 };
 
-/** The graph's present-key/value outputs, in the order of its cache inputs; null where it has no float32 cache. */
+/** The graph's present-key/value outputs, in the order of its cache inputs; null where it has no float32 cache or one that cannot continue a batch. */
 function presentOutputs(model: Model): string[] | null {
   const pasts = model.signature.pastInputs;
   const presents = pasts.map((p) => p.name.replace(/^past_key_values/, 'present'));
-  if (!pasts.length || pasts.some((p) => p.type !== 'float32')) return null;
+  if (!pasts.length || !model.signature.cacheContinues || pasts.some((p) => p.type !== 'float32')) return null;
   return presents.every((p) => model.signature.outputNames.includes(p)) ? presents : null;
 }
 

@@ -101,12 +101,12 @@ describe('canonicalize', () => {
   it('names an operator it cannot rewrite, in one line', () => {
     const b = new GraphBuilder();
     const q = b.input('q', DataType.FLOAT, [1, 2, 8]);
-    b.rename(b.op('GroupQueryAttention', [q, q, q], { num_heads: 2, kv_num_heads: 1 }), 'y');
+    b.rename(b.op('PackedAttention', [q, q, q], { num_heads: 2 }), 'y');
     b.output('y', DataType.FLOAT);
-    const model = ms(b.build(), ['GroupQueryAttention']);
+    const model = ms(b.build(), ['PackedAttention']);
     expect(() => canonicalize(model, { dequantize: false })).toThrow(CanonicalizeError);
     expect(() => canonicalize(model, { dequantize: false })).toThrow(
-      /^cannot rewrite com\.microsoft\.GroupQueryAttention \(GroupQueryAttention_0\) into standard operators: [^\n]+$/,
+      /^cannot rewrite com\.microsoft\.PackedAttention \(PackedAttention_0\) into standard operators: [^\n]+$/,
     );
   });
 

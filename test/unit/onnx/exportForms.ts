@@ -6,6 +6,7 @@ import {
   writeOptimizedCopy,
   writeQuantizedCopy,
 } from '../../../fixtures/exports.js';
+import { writeGenAiCopy } from '../../../fixtures/genai.js';
 import { runAttention } from '../../../src/attention/analysis.js';
 import { sentenceLogProbs } from '../../../src/bias/pairs.js';
 import { logitLens } from '../../../src/concepts/lens.js';
@@ -35,6 +36,8 @@ export interface FormCase {
   text: string;
   /** The builders made it, so that a fused copy can be rebuilt from its weights. */
   rebuildable: boolean;
+  /** A Llama: also rebuilt in GenAI-builder form (GroupQueryAttention, RotaryEmbedding, fused RMSNorms). */
+  genai?: boolean;
   /** Baseline for IG's completeness check (zero sits at RMSNorm's singularity for Llama). */
   igBaseline?: 'zero' | 'pad';
   /** Sentences for `bias pairs` (language models). */
@@ -78,6 +81,12 @@ async function buildForms(c: FormCase): Promise<Form[]> {
     forms.push({
       name: 'fused',
       model: await loadModel(writeFusedCopy(c.dir, path.join(root, 'fused'))),
+      reference: plain,
+    });
+  if (c.genai)
+    forms.push({
+      name: 'genai',
+      model: await loadModel(writeGenAiCopy(c.dir, path.join(root, 'genai'))),
       reference: plain,
     });
   const q8 = writeQuantizedCopy(c.dir, path.join(root, 'q8'));

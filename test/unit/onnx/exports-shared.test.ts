@@ -28,7 +28,9 @@ describe.skipIf(skipWithoutShared)('every export form of the shared llama-storie
     dir: llama,
     text: 'Once upon a time',
     rebuildable: false,
+    genai: true,
     igBaseline: 'pad',
+    corrupted: 'Once upon a day',
     sentences: ['He was a good boy.', 'She was a good boy.'],
   });
 });

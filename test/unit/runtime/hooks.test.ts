@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeOptimizedCopy } from '../../../fixtures/exports.js';
+import { writeGenAiCopy } from '../../../fixtures/genai.js';
 import { inductionLM, writePlanted } from '../../../fixtures/planted.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
@@ -204,3 +205,6 @@ describe('runWithHooks on the planted induction model', () => {
 
 const LLAMA = path.join(repoRoot, '..', 'shared', 'models', 'llama-stories260k-kv');
 checkForm('the shared grouped-query llama', () => loadModel(LLAMA));
+checkForm('the shared llama in GenAI-builder form (GroupQueryAttention, RotaryEmbedding)', () =>
+  loadModel(writeGenAiCopy(LLAMA, path.join(tempDir('interp-hooks-'), 'genai'))),
+);
