@@ -5,6 +5,8 @@
  * the files in deploy/ are these builders' output for the documented defaults.
  */
 
+import { fargateSize, mebibytes } from './fargate.js';
+
 export interface ShardedRun {
   /** Job name (a DNS label). */
   name: string;
@@ -189,8 +191,8 @@ export function serveManifests(s: Service): object[] {
  * given when the job is submitted (`--array-properties size=N`).
  */
 export function batchJobDefinition(run: ShardedRun): object {
-  const mib = /^(\d+)(Mi|Gi)$/.exec(run.memory);
-  const memory = mib ? Number(mib[1]) * (mib[2] === 'Gi' ? 1024 : 1) : 768;
+  // Fargate's memory is a hard limit, as the Kubernetes manifests' limit (twice the request) is.
+  const size = fargateSize(run.cpu, 2 * mebibytes(run.memory));
   return {
     jobDefinitionName: run.name,
     type: 'container',
@@ -200,8 +202,8 @@ export function batchJobDefinition(run: ShardedRun): object {
       image: run.image,
       command: taskArgs(run),
       resourceRequirements: [
-        { type: 'VCPU', value: run.cpu },
-        { type: 'MEMORY', value: String(Math.max(memory, 1024)) },
+        { type: 'VCPU', value: size.vcpu },
+        { type: 'MEMORY', value: size.memory },
       ],
       user: '1000',
       networkConfiguration: { assignPublicIp: 'DISABLED' },

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -12,6 +13,7 @@ import { expectExit, runInProcess } from '../support/inProcess.js';
 // Issue 36: the manifests in deploy/ are what `interp deploy` prints, they validate against the Kubernetes
 // schemas, and the command lines they give the container run.
 const MODELS: Record<string, new (data: object) => { validate(): void }> = { Job, Deployment, Service };
+const require = createRequire(import.meta.url);
 const deployFile = (name: string) => fs.readFileSync(path.join(repoRoot, 'deploy', name), 'utf8');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests are read field by field, as kubectl would
 type Manifest = { kind: string; spec: any };
@@ -73,6 +75,74 @@ describe('interp deploy', () => {
     expect(c.args).toEqual(['serve', '--host', '0.0.0.0', '--port', '8080']);
     expect(c.env[0].valueFrom.secretKeyRef).toEqual({ name: 'interp-token', key: 'token' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 8080 });
+  });
+
+  it('the AWS Batch definition type-checks as RegisterJobDefinition’s input (@aws-sdk/client-batch), and a misspelt one does not', () => {
+    // Written inside node_modules so that the SDK's types resolve from the repository's own install.
+    const dir = path.join(repoRoot, 'node_modules', '.cache', 'interp-batch-check');
+    fs.mkdirSync(dir, { recursive: true });
+    const check = (name: string, definition: string) => {
+      const file = path.join(dir, `${name}.ts`);
+      const head = "import type { RegisterJobDefinitionCommandInput } from '@aws-sdk/client-batch';\n";
+      fs.writeFileSync(file, `${head}export const d = ${definition.trim()} satisfies RegisterJobDefinitionCommandInput;\n`);
+      return file;
+    };
+    const printed = deployFile('batch-job-definition.json');
+    const good = check('good', printed);
+    const broken = check(
+      'broken',
+      printed.replace('"FARGATE"', '"FARGATEX"').replace('"resourceRequirements"', '"resourceRequirement"'),
+    );
+    const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck'];
+    let out = '';
+    try {
+      execFileSync(process.execPath, [tsc, ...flags, good, broken], { encoding: 'utf8' });
+    } catch (e) {
+      out = (e as { stdout: string }).stdout;
+    }
+    const errors = out.split('\n').filter((l) => /error TS/.test(l));
+    expect(errors.filter((l) => l.includes('good.ts'))).toEqual([]);
+    expect(errors.some((l) => l.includes('broken.ts') && l.includes('FARGATEX'))).toBe(true);
+    expect(errors.some((l) => l.includes('broken.ts') && l.includes('resourceRequirement'))).toBe(true);
+  });
+
+  it('its Fargate sizes are ones the SDK documents for RegisterJobDefinition (read from its own types), the smallest that hold the limit', async () => {
+    // The SDK's documentation of ResourceRequirement lists, for each VCPU value, the MEMORY values Fargate takes.
+    const docs = fs
+      .readFileSync(require.resolve('@aws-sdk/client-batch/dist-types/models/models_0.d.ts'), 'utf8')
+      .replace(/<[^>]*>/g, '');
+    const table = docs.slice(docs.indexOf('The supported values are 0.25, 0.5, 1, 2, 4, 8, 16, and'));
+    const offered = new Map<number, number[]>();
+    for (const m of table.matchAll(/value = ([\d.]+)[\s*]+MEMORY = ([\d,\s*or]+)/g))
+      offered.set(Number(m[1]), m[2].match(/\d+/g)!.map(Number));
+    expect([...offered.keys()]).toEqual([0.25, 0.5, 1, 2, 4, 8, 16, 32]);
+    for (const [cpu, memory] of [
+      ['250m', '256Mi'],
+      ['0.5', '768Mi'],
+      ['1', '768Mi'],
+      ['2', '3Gi'],
+      ['8', '9Gi'],
+    ]) {
+      const r = await runInProcess(['deploy', 'batch', '--data', 'x', '--cpu', cpu, '--memory', memory]);
+      expectExit(r, 0);
+      const [vcpu, mib] = (JSON.parse(r.stdout).containerProperties.resourceRequirements as { value: string }[]).map(
+        (q) => Number(q.value),
+      );
+      const limit = 2 * Number(memory.slice(0, -2)) * (memory.endsWith('Gi') ? 1024 : 1);
+      expect(offered.get(vcpu), `${cpu} ${memory}`).toContain(mib);
+      expect(mib).toBe(Math.min(...offered.get(vcpu)!.filter((m) => m >= limit)));
+    }
+    expectExit(
+      await runInProcess(['deploy', 'batch', '--data', 'x', '--cpu', '3']),
+      2,
+      /0\.25, 0\.5, 1, 2, 4, 8, 16, 32 vCPUs/,
+    );
+    expectExit(
+      await runInProcess(['deploy', 'batch', '--data', 'x', '--cpu', '250m', '--memory', '2Gi']),
+      2,
+      /raise --cpu/,
+    );
   });
 
   it('refuses names, quantities and counts out of bounds', async () => {
