@@ -84,7 +84,10 @@ describe('interp deploy', () => {
     const check = (name: string, definition: string) => {
       const file = path.join(dir, `${name}.ts`);
       const head = "import type { RegisterJobDefinitionCommandInput } from '@aws-sdk/client-batch';\n";
-      fs.writeFileSync(file, `${head}export const d = ${definition.trim()} satisfies RegisterJobDefinitionCommandInput;\n`);
+      fs.writeFileSync(
+        file,
+        `${head}export const d = ${definition.trim()} satisfies RegisterJobDefinitionCommandInput;\n`,
+      );
       return file;
     };
     const printed = deployFile('batch-job-definition.json');
