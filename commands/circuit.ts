@@ -9,11 +9,14 @@ import {
 import { thresholdError, usageError } from '../src/errors.js';
 import { circuitChart, circuitTable } from '../src/render/circuit.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
-import { emit, withSpinner, type OutputFlags } from './output.js';
+import { emit, summarised, withSpinner, withSummaryText, type OutputFlags } from './output.js';
+import { summarizeCircuit } from '../src/summary/circuit.js';
+import type { Summary } from '../src/summary/claims.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
 
 interface CircuitFlags extends ModelFlags, OutputFlags {
+  summary?: boolean;
   corrupted?: string;
   answer?: string;
   wrong?: string;
@@ -55,7 +58,11 @@ export function circuitCommand(): Command {
         'process',
       ),
     );
-  addOutputOptions(cmd, { json: `print JSON (schema ${CIRCUIT_SCHEMA})`, svg: 'write the faithfulness curve' });
+  addOutputOptions(cmd, {
+    json: `print JSON (schema ${CIRCUIT_SCHEMA})`,
+    svg: 'write the faithfulness curve',
+    summary: true,
+  });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -70,7 +77,7 @@ export function circuitCommand(): Command {
       flags.minFaithfulness === undefined ? undefined : parseNumber('--min-faithfulness', flags.minFaithfulness, 0, 1);
     const model = await withSpinner('loading model', () => openModel(flags));
     const report = await withSpinner('scoring components', () => work(model));
-    await emit(flags, report, { table: circuitTable, chart: circuitChart });
+    await emit(flags, report, { table: withSummaryText(circuitTable), chart: circuitChart });
     if (gate !== undefined && !(report.faithfulness.atK >= gate))
       throw thresholdError(
         `the top-${report.circuit.length} circuit keeps ${report.faithfulness.atK.toFixed(4)} of the logit difference < ${gate}`,
@@ -78,7 +85,7 @@ export function circuitCommand(): Command {
   });
 }
 
-export const circuitOperation: Operation<CircuitFlags, CircuitReport> = {
+export const circuitOperation: Operation<CircuitFlags, CircuitReport & { summary?: Summary }> = {
   name: 'circuit',
   command: circuitCommand,
   contentType: 'application/json',
@@ -92,6 +99,6 @@ export const circuitOperation: Operation<CircuitFlags, CircuitReport> = {
       exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
       steps: parseInteger('--steps', flags.steps, 1, 512),
     };
-    return (model) => circuitReport(model, request);
+    return async (model) => summarised(flags.summary, await circuitReport(model, request), summarizeCircuit);
   },
 };

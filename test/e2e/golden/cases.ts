@@ -234,6 +234,12 @@ export const CASES: GoldenCase[] = [
     ...['--k', '2', '--method', 'patch'],
   ),
   e(
+    'circuit-induction-summary',
+    'circuit',
+    ...['a b c d . a b', '--corrupted', 'e f g h . a b', '--answer', ' c', '--wrong', ' a', '--model', '@lm'],
+    ...['--k', '2', '--summary'],
+  ),
+  e(
     'circuit-induction-patch-json',
     'circuit',
     ...['a b c d . a b', '--corrupted', 'e f g h . a b', '--answer', ' c', '--wrong', ' a', '--model', '@lm'],
