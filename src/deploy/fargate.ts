@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { usageFault } from '../errors.js';
 
 /**
  * The task sizes Fargate runs (AWS Batch ResourceRequirement: each vCPU count takes memory in MiB from its
@@ -34,13 +34,15 @@ export function fargateSize(cpu: string, limitMiB: number): { vcpu: string; memo
   const vcpu = cpu.endsWith('m') ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);
   const size = FARGATE.find((s) => s.vcpu === vcpu);
   if (!size)
-    throw usageError(
-      `--cpu ${cpu}: AWS Batch on Fargate takes ${FARGATE.map((s) => s.vcpu).join(', ')} vCPUs per task`,
+    throw usageFault(
+      'cpu',
+      `{param} ${cpu}: AWS Batch on Fargate takes ${FARGATE.map((s) => s.vcpu).join(', ')} vCPUs per task`,
     );
   const memory = size.memory.find((m) => m >= limitMiB);
   if (memory === undefined)
-    throw usageError(
-      `--memory: a limit of ${limitMiB} MiB is above the ${size.memory.at(-1)} MiB Fargate gives ${vcpu} vCPU; raise --cpu`,
+    throw usageFault(
+      'memory',
+      `{param}: a limit of ${limitMiB} MiB is above the ${size.memory.at(-1)} MiB Fargate gives ${vcpu} vCPU; raise the CPU`,
     );
   return { vcpu: String(vcpu), memory: String(memory) };
 }

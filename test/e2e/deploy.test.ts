@@ -144,7 +144,7 @@ describe('interp deploy', () => {
     expectExit(
       await runInProcess(['deploy', 'batch', '--data', 'x', '--cpu', '250m', '--memory', '2Gi']),
       2,
-      /raise --cpu/,
+      /--memory: a limit of 4096 MiB .* raise the CPU/,
     );
   });
 
