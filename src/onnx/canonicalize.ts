@@ -1,6 +1,7 @@
 import { floatAttr, intAttr, intsAttr, stringAttr } from './attributes.js';
 import { GraphBuilder, type AttributeValue } from './builder.js';
 import { dependencies, GraphIndex } from './graph.js';
+import { float32Graph, hasFloat16Weights } from './float16.js';
 import { DataType, toNumber, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { readTensorNumbers } from './tensor.js';
 
@@ -848,7 +849,10 @@ function rankReader(
   return rank;
 }
 
-export function canonicalize(model: ModelProto, options: CanonicalOptions): CanonicalGraph {
+export function canonicalize(stored: ModelProto, options: CanonicalOptions): CanonicalGraph {
+  // The shadow of a float16 graph runs in float32 on the same weights; its logits differ, as a quantized one's do.
+  const widen = options.dequantize && hasFloat16Weights(stored);
+  const model = widen ? float32Graph(stored) : stored;
   const graph = model.graph;
   const index = new GraphIndex(graph);
   const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
@@ -858,7 +862,7 @@ export function canonicalize(model: ModelProto, options: CanonicalOptions): Cano
   const nodes: NodeProto[] = [];
   const added: TensorProto[] = [];
   const rewritten: Record<string, number> = {};
-  let dequantized = false;
+  let dequantized = widen;
   let id = 0;
   for (const node of index.order) {
     const name = qualified(node);

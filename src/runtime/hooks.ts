@@ -2,6 +2,7 @@ import { runtimeError, usageError } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from './model.js';
 import { valueInfo } from '../onnx/builder.js';
+import { hasFloat16Weights } from '../onnx/float16.js';
 import { dependencies, GraphIndex } from '../onnx/graph.js';
 import { DataType, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import { runBatched } from '../runtime/runBatched.js';
@@ -148,13 +149,17 @@ export function hookedGraph(
 ): ModelProto {
   const hooked = new Set(writes);
   const mixed = new Set(mixes);
+  // A float16 graph's activations are float16: what is fed arrives in float32 and is cast on the way in.
+  const half = hasFloat16Weights(proto);
+  const fedNames = [...writes.map(HOOK_INPUT), ...mixes.flatMap((m) => [MIX_MASK(m), MIX_VALUE(m)])];
   const rewired: NodeProto[] = [
     ...proto.graph.node.map((n) => ({
       ...n,
       input: n.input.map((i) => (hooked.has(i) ? HOOK_INPUT(i) : mixed.has(i) ? MIXED(i) : i)),
     })),
     ...mixes.flatMap(mixNodes),
-  ];
+  ].map((n) => (half ? { ...n, input: n.input.map((i) => (fedNames.includes(i) ? `${i}.half` : i)) } : n));
+  if (half) rewired.unshift(...fedNames.map((i) => castTo(i, `${i}.half`, DataType.FLOAT16)));
   const { nodes: needed, tensors } = dependencies(rewired, outputs);
   const declared = new Set(proto.graph.output.map((o) => o.name));
   return {
@@ -173,11 +178,22 @@ export function hookedGraph(
       ],
       output: [
         ...proto.graph.output.filter((o) => outputs.includes(o.name)),
-        ...outputs.filter((o) => !declared.has(o)).map((o) => valueInfo(o, DataType.FLOAT)),
+        ...outputs.filter((o) => !declared.has(o)).map((o) => valueInfo(o, half ? DataType.FLOAT16 : DataType.FLOAT)),
       ],
       // Shapes inferred for the original graph may not hold once a tensor is fed from outside.
       valueInfo: [],
     },
+  };
+}
+
+function castTo(input: string, output: string, to: number): NodeProto {
+  return {
+    input: [input],
+    output: [output],
+    name: output,
+    opType: 'Cast',
+    domain: '',
+    attribute: [{ name: 'to', type: 2, i: to }],
   };
 }
 
