@@ -1,0 +1,131 @@
+/** Quantized operators rewritten to float ones, for the shadow graph that gradients run on. */
+import { intAttr } from '../attributes.js';
+import { DataType, toNumber, type TensorProto } from '../proto.js';
+import { readTensorNumbers } from '../tensor.js';
+import { RewriteContext, Rewrite, withBias } from './context.js';
+
+function constantNumbers(c: RewriteContext, name: string | undefined, what: string): number[] {
+  const t = c.initializer(name);
+  const values = t && readTensorNumbers(t);
+  if (!values) return c.fail(`its ${what} is not a constant`);
+  return values;
+}
+
+/** (q − zero point) · scale, per tensor or along `axis`, as a float initializer of q's shape. */
+function dequantized(
+  c: RewriteContext,
+  q: TensorProto,
+  scale: number[],
+  zeroPoint: number[] | null,
+  axis: number,
+  name: string,
+): string {
+  const dims = q.dims.map(toNumber);
+  const values = readTensorNumbers(q);
+  if (!values) return c.fail(`its quantized data ${q.name} cannot be read`);
+  const a = axis < 0 ? axis + dims.length : axis;
+  const inner = dims.slice(a + 1).reduce((x, y) => x * y, 1);
+  const size = dims[a] ?? 1;
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const ch = scale.length === 1 ? 0 : Math.floor(i / inner) % size;
+    out[i] = (values[i] - (zeroPoint ? zeroPoint[zeroPoint.length === 1 ? 0 : ch] : 0)) * scale[ch];
+  }
+  return c.b.floats(name, out, dims);
+}
+
+export const dynamicQuantizeLinear: Rewrite = (c) => [
+  c.input(0)!,
+  c.b.scalar(1),
+  c.b.int64s(c.b.fresh('unused_zero_point'), [0], []),
+];
+
+export const matMulInteger: Rewrite = (c) => {
+  const a = c.producer(c.input(0)!);
+  if (!a || a.opType !== 'DynamicQuantizeLinear')
+    c.fail('its activation input is not dynamically quantized (DynamicQuantizeLinear)');
+  const weight = c.initializer(c.input(1));
+  if (!weight) return c.fail('its weight is not a constant');
+  const zeroPoint = c.input(3) ? constantNumbers(c, c.input(3), 'weight zero point') : null;
+  // A per-column zero point sits on the last axis of the [K, N] weight; the scale stays in the Mul that follows.
+  const w = dequantized(c, weight, [1], zeroPoint, 1, c.b.fresh(`${weight.name}.float`));
+  return [c.b.op('MatMul', [c.input(0)!, w])];
+};
+
+export const dequantizeLinear: Rewrite = (c) => {
+  const axis = intAttr(c.node, 'axis', 1);
+  if (intAttr(c.node, 'block_size', 0)) c.fail('it dequantizes blockwise, which has no rewrite');
+  const x = c.input(0)!;
+  const scale = c.input(1)!;
+  const zeroPoint = c.input(2);
+  const constant = c.initializer(x);
+  if (constant)
+    return [
+      dequantized(
+        c,
+        constant,
+        constantNumbers(c, scale, 'scale'),
+        zeroPoint ? constantNumbers(c, zeroPoint, 'zero point') : null,
+        axis,
+        c.node.output[0],
+      ),
+    ];
+  const p = c.producer(x);
+  if (p?.opType === 'Gather' && c.initializer(p.input[0])) {
+    // A quantized embedding table looked up, then dequantized: look up the dequantized table instead.
+    const scales = constantNumbers(c, scale, 'scale');
+    if (scales.length !== 1) c.fail('it dequantizes a gathered table per channel, which has no rewrite');
+    const table = dequantized(
+      c,
+      c.initializer(p.input[0])!,
+      scales,
+      zeroPoint ? constantNumbers(c, zeroPoint, 'zero point') : null,
+      0,
+      c.b.fresh(`${p.input[0]}.float`),
+    );
+    return [c.b.op('Gather', [table, p.input[1]], { axis: intAttr(p, 'axis', 0) })];
+  }
+  // Fake quantization (QuantizeLinear then DequantizeLinear, the QDQ format) is the identity in the shadow graph.
+  if (p?.opType === 'QuantizeLinear') return [p.input[0]];
+  return c.fail('its input is neither a constant, a lookup in a constant table, nor a QuantizeLinear');
+};
+
+/** onnxruntime's blockwise n-bit weights: B [N, blocks, blob] packed low bits first, scales and zero points per block. */
+export const matMulNBits: Rewrite = (c) => {
+  const K = intAttr(c.node, 'K', 0);
+  const N = intAttr(c.node, 'N', 0);
+  const bits = intAttr(c.node, 'bits', 4);
+  const block = intAttr(c.node, 'block_size', 0);
+  if (c.input(4)) c.fail('it reorders K by a group index, which has no rewrite');
+  if (bits !== 4 && bits !== 8) c.fail(`it packs ${bits}-bit weights; only 4 and 8 bits have a rewrite`);
+  const packed = c.initializer(c.input(1));
+  const packedBytes = packed && readTensorNumbers(packed);
+  if (!packed || !packedBytes) return c.fail('its packed weight is not a constant');
+  const scales = constantNumbers(c, c.input(2), 'scales');
+  const blocks = Math.ceil(K / block);
+  const zpTensor = c.initializer(c.input(3));
+  const zpValues = zpTensor ? readTensorNumbers(zpTensor) : null;
+  const zpPacked = zpTensor?.dataType === DataType.UINT8;
+  const perByte = 8 / bits;
+  const mask = (1 << bits) - 1;
+  const zpRowBytes = Math.ceil(blocks / perByte);
+  const unpack = (bytes: number[], byteIndex: number, slot: number) => (bytes[byteIndex] >> (slot * bits)) & mask;
+  const blob = (block * bits) / 8;
+  const w = new Float32Array(K * N); // [K, N]
+  for (let n = 0; n < N; n++) {
+    for (let blk = 0; blk < blocks; blk++) {
+      const scale = scales[n * blocks + blk];
+      const zp = !zpValues
+        ? 1 << (bits - 1)
+        : zpPacked
+          ? unpack(zpValues, n * zpRowBytes + Math.floor(blk / perByte), blk % perByte)
+          : zpValues[n * blocks + blk];
+      for (let j = 0; j < block && blk * block + j < K; j++) {
+        const q = unpack(packedBytes, (n * blocks + blk) * blob + Math.floor(j / perByte), j % perByte);
+        w[(blk * block + j) * N + n] = (q - zp) * scale;
+      }
+    }
+  }
+  const weight = c.b.floats(c.b.fresh(`${packed.name}.float`), w, [K, N]);
+  return [withBias(c, c.b.op('MatMul', [c.input(0)!, weight]), 5)];
+};
