@@ -152,14 +152,7 @@ function entry(c: RewriteContext, t: string, i: number): string {
  * pairs (i, i + R/2), or with `interleaved` pairs (2i, 2i + 1); the channels past R pass through.
  * x [B, n, S, H] (or [B, S, n, H]); cos and sin [B or 1, 1, S, R/2] (or [B or 1, S, 1, R/2]); half: R/2 as int64 [1].
  */
-function rotate(
-  c: RewriteContext,
-  x: string,
-  cos: string,
-  sin: string,
-  half: string,
-  interleaved: boolean,
-): string {
+function rotate(c: RewriteContext, x: string, cos: string, sin: string, half: string, interleaved: boolean): string {
   const full = c.b.op('Mul', [half, c.b.ints([2])]);
   const last = c.b.ints([-1]);
   const part = (from: string, to: string) => c.b.op('Slice', [x, from, to, last]);
@@ -241,14 +234,7 @@ function repeatHeads(c: RewriteContext, kv: string, groups: number): string {
  * rows, then zeros up to max(total_sequence_length, past buffer length). The rows are picked by a one-hot MatMul
  * (exact: one 1 per row) so that gradients need only MatMul. past [B, Nk, P, H]; fresh [B, Nk, S, H]; pastLen [B, 1].
  */
-function gqaCache(
-  c: RewriteContext,
-  past: string,
-  fresh: string,
-  pastLen: string,
-  S: string,
-  total: string,
-): string {
+function gqaCache(c: RewriteContext, past: string, fresh: string, pastLen: string, S: string, total: string): string {
   const all = c.b.op('Concat', [past, fresh], { axis: 2 }); // [B, Nk, P + S, H]
   const P = entry(c, c.b.op('Shape', [past]), 2);
   const zero = c.b.ints([0], []);
