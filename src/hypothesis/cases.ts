@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { formatOf, readDataset } from '../data/datasets.js';
 import { usageError } from '../errors.js';
+import { applyEdits, wordsOf, type Edit } from '../counterfactual/text.js';
 import { expandTemplate, slotNames } from '../text/templates.js';
 import { exampleSeed, perturbLists, perturbText } from './perturb.js';
 import type { Suite, TestSpec } from './suite.js';
@@ -26,6 +27,8 @@ export function inputTexts(test: TestSpec, suiteFile: string): { text: string; s
     const used = new Set(test.templates.flatMap(slotNames));
     const unused = Object.keys(test.slots).find((n) => !used.has(n));
     if (unused) throw usageError(`${where(test)}: 'slots.${unused}' names no {${unused}} slot of any template`);
+    const missing = [...used].find((n) => !test.slots[n]?.length);
+    if (missing) throw usageError(`${where(test)}: its templates have a {${missing}} slot; give its values in 'slots'`);
     return test.templates.flatMap((t) => expandTemplate(t, test.slots, `${where(test)} slots`));
   }
   const d = test.data!;
@@ -39,12 +42,14 @@ export function inputTexts(test: TestSpec, suiteFile: string): { text: string; s
     .map((e) => ({ text: e.text, slots: {} }));
 }
 
-/** Remove whole words (any case) and the space before each. */
+/** The text without every occurrence of `words` (any case), deleted as counterfactual edits are. */
 export function removeWords(text: string, words: readonly string[]): string {
-  let out = text;
-  for (const w of words)
-    out = out.replace(new RegExp(`\\s*\\b${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'gi'), '');
-  return out.trim();
+  const wanted = new Set(words.map((w) => w.toLowerCase()));
+  const all = wordsOf(text);
+  const edits: Edit[] = all.flatMap((w, index) =>
+    wanted.has(w.text.toLowerCase()) ? [{ kind: 'delete', index }] : [],
+  );
+  return applyEdits(text, all, edits).trim();
 }
 
 /** Invariance under a slot: each filled text against the one with the slot's first value, the rest of the slots alike. */

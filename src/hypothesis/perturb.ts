@@ -32,7 +32,7 @@ function typo(kind: 'swap' | 'delete' | 'keyboard' | 'any'): Perturbation {
       if (!words.length) return { skip: 'no word of three or more letters to misspell' };
       const { start, word } = pick(rng, words);
       const k = kind === 'any' ? pick(rng, ['swap', 'delete', 'keyboard'] as const) : kind;
-      let changed = word;
+      let changed: string;
       if (k === 'swap') {
         const i = 1 + rng.int(word.length - 2);
         const j = word[i] === word[i + 1] || i + 1 >= word.length ? i - 1 : i + 1;

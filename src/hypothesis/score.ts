@@ -2,6 +2,7 @@ import { usageError } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { logitRows, tokenName } from '../target/target.js';
 import { encodeText } from '../text/encode.js';
+import { argmax, softmax } from '../util/maths.js';
 
 /**
  * What a test reads from the model for each text: the predicted label (or top next token) and the
@@ -39,16 +40,6 @@ export function scoreTarget(model: Model, wanted: string | undefined): ScoreTarg
   return { name: wanted, index: ids[0] };
 }
 
-function softmax(row: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  const out = new Float64Array(row.length);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i] - max);
-  for (let i = 0; i < row.length; i++) out[i] /= sum;
-  return out;
-}
-
 /** The model's reading of every distinct text, in batches: text → probabilities and the top class. */
 export async function readTexts(model: Model, texts: Iterable<string>): Promise<Map<string, Float64Array>> {
   const distinct = [...new Set(texts)];
@@ -61,8 +52,7 @@ export async function readTexts(model: Model, texts: Iterable<string>): Promise<
 
 /** One text's reading for one target. */
 export function readingOf(model: Model, probs: Float64Array, target: ScoreTarget): Reading {
-  let top = 0;
-  for (let i = 1; i < probs.length; i++) if (probs[i] > probs[top]) top = i;
+  const top = argmax(probs);
   return {
     top: model.task === 'classification' ? model.labels![top] : tokenName(model, top),
     score: probs[target.index],

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { usageError } from '../errors.js';
+import { methodNames } from '../methods/config.js';
 import { readUserText } from '../util/files.js';
 
 /**
@@ -97,6 +98,11 @@ class Fields {
       this.fail(field, `must be a number in [${low}, ${high}], got ${JSON.stringify(v)}`);
     return v;
   }
+  int(field: string, low: number, high: number, fallback?: number): number | undefined {
+    const v = this.num(field, low, high, fallback);
+    if (v !== undefined && !Number.isInteger(v)) this.fail(field, `must be an integer, got ${v}`);
+    return v;
+  }
   strings(field: string, required = false, max = 10_000): string[] | undefined {
     const v = this.o[field];
     if (v === undefined && !required) return undefined;
@@ -114,21 +120,14 @@ class Fields {
 
 export const DEFAULT_METHOD = 'occlusion';
 
-function perturbSpec(f: Fields, o: Obj, field: string): PerturbSpec {
-  const p = new Fields(o, `${f.where} ${field}`, [
-    'perturb',
-    'variants',
-    'edits',
-    'list',
-    'synonyms',
-    'tolerance',
-    'score',
-    'by',
-  ]);
+const PERTURB_FIELDS = ['perturb', 'variants', 'edits', 'list', 'synonyms'];
+
+/** The perturbation fields of an expectation, read by `p` (which checked the field names). */
+function perturbSpec(p: Fields): PerturbSpec {
   return {
     perturb: p.str('perturb', true)!,
-    variants: p.num('variants', 1, 20, 1)!,
-    edits: p.num('edits', 1, 5, 1)!,
+    variants: p.int('variants', 1, 20, 1)!,
+    edits: p.int('edits', 1, 5, 1)!,
     list: p.str('list'),
     synonyms: p.str('synonyms'),
   };
@@ -146,15 +145,7 @@ function parseExpectation(f: Fields): Expectation {
   if (!isObj(v)) f.fail(kind, 'must be a mapping');
   const where = `${f.where} ${kind}`;
   if (kind === 'invariant-under') {
-    const inner: Fields = new Fields(v, where, [
-      'replace',
-      'perturb',
-      'variants',
-      'edits',
-      'list',
-      'synonyms',
-      'tolerance',
-    ]);
+    const inner: Fields = new Fields(v, where, ['replace', ...PERTURB_FIELDS, 'tolerance']);
     const tolerance = inner.num('tolerance', 0, 1e6) ?? null;
     const replace = inner.obj('replace');
     if (replace) {
@@ -162,22 +153,17 @@ function parseExpectation(f: Fields): Expectation {
       return { kind, replace: slot, tolerance };
     }
     if (v.perturb === undefined) inner.fail('perturb', 'or replace: {slot: NAME} is required');
-    return { kind, perturbation: perturbSpec(f, v, kind), tolerance };
+    return { kind, perturbation: perturbSpec(inner), tolerance };
   }
   if (kind === 'direction') {
-    const inner: Fields = new Fields(v, where, ['perturb', 'variants', 'edits', 'list', 'synonyms', 'score', 'by']);
+    const inner: Fields = new Fields(v, where, [...PERTURB_FIELDS, 'score', 'by']);
     const score = inner.str('score', true);
     if (score !== 'up' && score !== 'down') inner.fail('score', `must be up or down, got '${score}'`);
-    return { kind, perturbation: perturbSpec(f, v, kind), score, by: inner.num('by', 0, 1e6, 0)! };
+    return { kind, perturbation: perturbSpec(inner), score, by: inner.num('by', 0, 1e6, 0)! };
   }
   if (kind === 'rank') {
     const inner: Fields = new Fields(v, where, ['word', 'top', 'method']);
-    return {
-      kind,
-      word: inner.str('word', true)!,
-      top: inner.num('top', 1, 1000)!,
-      method: inner.str('method') ?? DEFAULT_METHOD,
-    };
+    return { kind, word: inner.str('word', true)!, top: inner.int('top', 1, 1000)!, method: methodOf(inner) };
   }
   const inner: Fields = new Fields(v, where, ['words', 'share', 'method']);
   const share = /^\s*(>=|<=)\s*([0-9.]+)\s*$/.exec(String(v.share ?? ''));
@@ -188,8 +174,15 @@ function parseExpectation(f: Fields): Expectation {
     words: inner.strings('words', true, 50)!,
     op: share[1] as '>=' | '<=',
     share: Number(share[2]),
-    method: inner.str('method') ?? DEFAULT_METHOD,
+    method: methodOf(inner),
   };
+}
+
+/** A registered attribution method (plugins' included), occlusion by default. */
+function methodOf(f: Fields): string {
+  const method = f.str('method') ?? DEFAULT_METHOD;
+  if (!methodNames().includes(method)) f.fail('method', `must be one of ${methodNames().join(', ')}, got '${method}'`);
+  return method;
 }
 
 const TEST_FIELDS = [
@@ -230,7 +223,7 @@ function parseTest(raw: unknown, index: number, lists: Record<string, string[]>)
       format: d.str('format'),
       label: d.str('label'),
       contains: d.str('contains'),
-      limit: d.num('limit', 1, 100_000, 1000)!,
+      limit: d.int('limit', 1, 100_000, 1000)!,
     };
   }
   return {

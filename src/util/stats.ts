@@ -221,3 +221,13 @@ export function holm(pValues: readonly number[]): number[] {
   });
   return adjusted;
 }
+
+/**
+ * Monte Carlo p-value of a one-sided randomisation test: the share of `draws` null statistics that reach
+ * the observed one, (count + 1) / (draws + 1) so that it is never 0 (Phipson and Smyth 2010).
+ */
+export function randomizationPValue(observed: number, draw: (rng: Rng) => number, draws: number, rng: Rng): number {
+  let atLeast = 0;
+  for (let r = 0; r < draws; r++) if (draw(rng) >= observed - 1e-12) atLeast++;
+  return (atLeast + 1) / (draws + 1);
+}
