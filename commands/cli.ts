@@ -19,6 +19,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   circuit: async () => (await import('./circuit.js')).circuitCommand(),
   steer: async () => (await import('./steer.js')).steerCommand(),
   knowledge: async () => (await import('./knowledge.js')).knowledgeCommand(),
+  test: async () => (await import('./test.js')).testCommand(),
   explore: async () => (await import('./explore.js')).exploreCommand(),
   fidelity: async () => (await import('./fidelity.js')).fidelityCommand(),
   report: async () => (await import('./report.js')).reportCommand(),

@@ -12,5 +12,6 @@ export const CLI_ONLY: Record<string, string> = {
   bench: 'it times this machine, which a request would time under the load of others',
   'check-method': 'it loads a plugin file',
   deploy: "it prints manifests for this repository's image",
+  test: 'it reads a suite file (its templates and datasets too) and writes JUnit XML',
   serve: 'it is the server',
 };

@@ -10,6 +10,7 @@ import { scoreSequences, type Target } from '../target/target.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 import { Rng } from '../util/rng.js';
 import type { GroupSet } from './groups.js';
+import { fillSlots, slotCombos, slotNames } from '../text/templates.js';
 
 export const SWAP_SCHEMA = 'interp/bias-swap@2';
 
@@ -27,21 +28,14 @@ export interface SwapVariant {
 /** Every combination of slot values, then every group term, for every template. */
 export function fillTemplates(templates: string[], groups: GroupSet, slots: Record<string, string[]>): SwapVariant[] {
   const variants: SwapVariant[] = [];
-  const used = new Set(templates.flatMap((t) => [...t.matchAll(/\{(\w+)\}/g)].map((m) => m[1])));
+  const used = new Set(templates.flatMap(slotNames));
   const unused = Object.keys(slots).filter((n) => !used.has(n));
   if (unused.length) throw usageFault('slot', `{param} ${unused[0]}=… names no {${unused[0]}} slot of any template`);
   for (const template of templates) {
     if (!template.includes('{group}')) throw usageError(`template '${template}' has no {group} slot`);
-    const names = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).filter((n) => n !== 'group');
-    for (const n of names)
-      if (!slots[n]?.length)
-        throw usageFault('slot', `template '${template}' has a {${n}} slot; give its values with {param} ${n}=a,b`);
-    const combos = names.reduce<Record<string, string>[]>(
-      (acc, n) => acc.flatMap((c) => slots[n].map((v) => ({ ...c, [n]: v }))),
-      [{}],
-    );
-    for (const combo of combos) {
-      const filled = template.replace(/\{(\w+)\}/g, (m, n: string) => (n === 'group' ? m : combo[n]));
+    const names = slotNames(template).filter((n) => n !== 'group');
+    for (const combo of slotCombos(template, names, slots)) {
+      const filled = fillSlots(template, combo);
       for (const [group, terms] of Object.entries(groups)) {
         for (const term of terms) {
           let text = '';

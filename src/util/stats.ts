@@ -198,3 +198,36 @@ export function chiSquareTest(
   const df = cells.length - 1;
   return { statistic, df, pValue: df > 0 ? upperGamma(df / 2, statistic / 2) : 1 };
 }
+
+/** A proportion k/n with its 95 % Wilson score interval (z = 1.96); n = 0 gives rate 0 in [0, 1]. */
+export function wilson(k: number, n: number, z = 1.959964): { rate: number; low: number; high: number; n: number } {
+  if (n === 0) return { rate: 0, low: 0, high: 1, n };
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / d;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return { rate: p, low: Math.max(0, centre - half), high: Math.min(1, centre + half), n };
+}
+
+/** Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1), in the order given. */
+export function holm(pValues: readonly number[]): number[] {
+  const m = pValues.length;
+  const order = pValues.map((p, i) => [p, i] as const).sort((a, b) => a[0] - b[0]);
+  const adjusted = new Array<number>(m);
+  let running = 0;
+  order.forEach(([p, i], rank) => {
+    running = Math.max(running, Math.min(1, (m - rank) * p));
+    adjusted[i] = running;
+  });
+  return adjusted;
+}
+
+/**
+ * Monte Carlo p-value of a one-sided randomisation test: the share of `draws` null statistics that reach
+ * the observed one, (count + 1) / (draws + 1) so that it is never 0 (Phipson and Smyth 2010).
+ */
+export function randomizationPValue(observed: number, draw: (rng: Rng) => number, draws: number, rng: Rng): number {
+  let atLeast = 0;
+  for (let r = 0; r < draws; r++) if (draw(rng) >= observed - 1e-12) atLeast++;
+  return (atLeast + 1) / (draws + 1);
+}

@@ -52,6 +52,7 @@ beforeAll(() => {
   files.random = file('random.txt', 'table\nchair\nwindow\ndoor\nroad\nstone\npaper\nwall\n');
   files.empty = file('empty.txt', '');
   files.swaps = file('swaps.json', '{"good": ["bad"]}');
+  files.suite = file('suite.yaml', 'tests:\n  - {name: positive, texts: [a good film], label: POSITIVE}\n');
   files.binary = file('binary.tsv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 0xff, 0xfe, 0]));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -128,6 +129,8 @@ function baseArgs(command: string[], method?: string): string[] {
     case 'deploy indexed-job':
     case 'deploy batch':
       return [...command, '--data', '/work/data/dev.tsv'];
+    case 'test':
+      return ['test', files.suite];
     case 'deploy serve':
       return ['deploy', 'serve'];
     default:

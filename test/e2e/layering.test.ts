@@ -42,6 +42,8 @@ const LAYERS = [
     'src/steer.ts',
     'src/knowledge',
   ],
+  // interp test judges behaviour from readings and reasons from explanations, and removes words as counterfactuals edit them.
+  ['src/hypothesis'],
   // The adversary of explanations searches edits as counterfactuals do, and fidelity records what it finds.
   ['src/robustness'],
   ['src/fidelity'],
