@@ -87,6 +87,9 @@ function testCase(suite: string, t: TestResult): string {
       `      <failure message="${xml(t.reasons.join('; '))}" type="gate">${xml([summary, ...body].join('\n'))}</failure>`,
     );
   }
+  // A test with no gate was measured, not judged: CI shows it as skipped rather than as passed.
+  if (t.status === 'ungated')
+    lines.push(`      <skipped message="${xml(`no gate (max_failure_rate or --max-failure-rate): ${summary}`)}"/>`);
   lines.push(`      <system-out>${xml(summary)}</system-out>`, '    </testcase>');
   return lines.join('\n');
 }
@@ -95,10 +98,11 @@ function testCase(suite: string, t: TestResult): string {
 export function testJunit(r: TestReport): string {
   const failures = r.tests.filter((t) => t.status === 'fail').length;
   const counts = `tests="${r.tests.length}" failures="${failures}" errors="0"`;
+  const skipped = r.tests.filter((t) => t.status === 'ungated').length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="interp test" ${counts} time="0">`,
-    `  <testsuite name="${xml(r.suite)}" ${counts} skipped="0" time="0">`,
+    `  <testsuite name="${xml(r.suite)}" ${counts} skipped="${skipped}" time="0">`,
     '    <properties>',
     `      <property name="model" value="${xml(r.model)}"/>`,
     `      <property name="seed" value="${r.seed}"/>`,
