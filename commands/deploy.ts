@@ -59,7 +59,7 @@ function runCommand(name: string, summary: string, print: (run: ShardedRun) => s
     .option('--parallelism <n>', 'tasks at once (Kubernetes)', String(d.parallelism))
     .option('--image <image>', 'the interp image (see the Dockerfile)', d.image)
     .option('--name <name>', 'job name', d.name)
-    .option('--claim <pvc>', 'PersistentVolumeClaim mounted at /work (Kubernetes)', d.volumeClaim)
+    .option('--claim <pvc>', 'PersistentVolumeClaim mounted at /mnt/interp (Kubernetes)', d.volumeClaim)
     .option('--methods <list>', 'fidelity --methods', d.args[1])
     .option('--limit <n>', 'fidelity --limit')
     .option('--min <metric=value>', 'a gate, checked on the merged leaderboard (repeatable)', collect, [])
@@ -109,8 +109,8 @@ export function deployCommand(): Command {
   return cmd.addHelpText(
     'after',
     examples([
-      'interp deploy indexed-job --data /work/data/dev.tsv --shards 50 --methods occlusion,kernel-shap --min comprehensiveness=0.3 | kubectl apply -f -',
-      'interp deploy batch --data /work/data/dev.tsv --shards 50 > job-definition.json',
+      'interp deploy indexed-job --data /mnt/interp/data/dev.tsv --shards 50 --methods occlusion,kernel-shap --min comprehensiveness=0.3 | kubectl apply -f -',
+      'interp deploy batch --data /mnt/interp/data/dev.tsv --shards 50 > job-definition.json',
       'interp deploy serve --image registry.example/interp:0.1.0 --replicas 3 | kubectl apply -f -',
     ]),
   );

@@ -31,16 +31,16 @@ export const SHARDED_DEFAULTS: ShardedRun = {
   image: 'interp:latest',
   shards: 50,
   parallelism: 10,
-  data: '/work/data/dev.tsv',
+  data: '/mnt/interp/data/dev.tsv',
   args: ['--methods', 'occlusion,kernel-shap,integrated-gradients,random'],
   volumeClaim: 'interp-work',
   cpu: '1',
   memory: '768Mi',
 };
 
-const RESULTS = '/work/results';
+const RESULTS = '/mnt/interp/results';
 const workVolume = (claim: string) => [{ name: 'work', persistentVolumeClaim: { claimName: claim } }];
-const workMount = [{ name: 'work', mountPath: '/work' }];
+const workMount = [{ name: 'work', mountPath: '/mnt/interp' }];
 
 /** What each array task runs: its shard of the dataset, into a results file of its own (resumed on retry). */
 const taskArgs = (run: ShardedRun) => [
@@ -48,7 +48,7 @@ const taskArgs = (run: ShardedRun) => [
   ...['--shard', 'auto', '--out', `${RESULTS}/shard-{index}.jsonl`],
 ];
 
-/** A Job's pod template: one unprivileged container with the shared volume at /work, never restarted in place. */
+/** A Job's pod template: one unprivileged container with the shared volume at /mnt/interp, never restarted in place. */
 function jobTemplate(job: string, claim: string, container: object): object {
   return {
     metadata: { labels: { app: 'interp', job } },
@@ -209,7 +209,7 @@ export function batchJobDefinition(run: ShardedRun): object {
       networkConfiguration: { assignPublicIp: 'DISABLED' },
       fargatePlatformConfiguration: { platformVersion: 'LATEST' },
       executionRoleArn: 'arn:aws:iam::123456789012:role/interp-batch-execution',
-      mountPoints: [{ sourceVolume: 'work', containerPath: '/work' }],
+      mountPoints: [{ sourceVolume: 'work', containerPath: '/mnt/interp' }],
       volumes: [{ name: 'work', efsVolumeConfiguration: { fileSystemId: 'fs-00000000', rootDirectory: '/' } }],
     },
   };

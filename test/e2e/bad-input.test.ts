@@ -128,7 +128,7 @@ function baseArgs(command: string[], method?: string): string[] {
       return ['steer', 'a b', '--model', 'tiny-lm', '--site', 'embed', '--direction', files.swaps];
     case 'deploy indexed-job':
     case 'deploy batch':
-      return [...command, '--data', '/work/data/dev.tsv'];
+      return [...command, '--data', '/mnt/interp/data/dev.tsv'];
     case 'test':
       return ['test', files.suite];
     case 'deploy serve':

@@ -21,9 +21,9 @@ const documents = (yaml: string) => parseAllDocuments(yaml).map((d) => d.toJS() 
 
 describe('interp deploy', () => {
   const printed: [string, string[]][] = [
-    ['fidelity-indexed-job.yaml', ['deploy', 'indexed-job', '--data', '/work/data/dev.tsv']],
+    ['fidelity-indexed-job.yaml', ['deploy', 'indexed-job', '--data', '/mnt/interp/data/dev.tsv']],
     ['serve.yaml', ['deploy', 'serve']],
-    ['batch-job-definition.json', ['deploy', 'batch', '--data', '/work/data/dev.tsv']],
+    ['batch-job-definition.json', ['deploy', 'batch', '--data', '/mnt/interp/data/dev.tsv']],
   ];
   for (const [file, args] of printed)
     it(`deploy/${file} is what \`interp ${args.slice(0, 2).join(' ')}\` prints for the defaults`, async () => {
@@ -50,7 +50,7 @@ describe('interp deploy', () => {
     const data = path.join(dir, 'dev.tsv');
     fs.writeFileSync(data, 'sentence\tlabel\nthe film was a delight\t1\na dull movie\t0\nfine\t1\n');
     const args = (container.args as string[]).map((a) =>
-      a === '/work/data/dev.tsv' ? data : a.replace('/work/results', dir),
+      a === '/mnt/interp/data/dev.tsv' ? data : a.replace('/mnt/interp/results', dir),
     );
     const saved = { ...process.env };
     Object.assign(process.env, { JOB_COMPLETION_INDEX: '1', INTERP_SHARD_COUNT: '2' });
@@ -65,7 +65,7 @@ describe('interp deploy', () => {
     const batch = JSON.parse(deployFile('batch-job-definition.json')) as { containerProperties: { command: string[] } };
     expect(batch.containerProperties.command).toEqual(container.args);
     expect(summarize.spec.template.spec.containers[0].args[0]).toMatch(
-      /^interp fidelity summarize \/work\/results\/shard-\*\.jsonl --json > \/work\/results\/leaderboard\.json$/,
+      /^interp fidelity summarize \/mnt\/interp\/results\/shard-\*\.jsonl --json > \/mnt\/interp\/results\/leaderboard\.json$/,
     );
   });
 
