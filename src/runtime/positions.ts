@@ -167,16 +167,13 @@ interface PrefixCache {
  */
 const heldByCall = new WeakMap<object, WeakMap<Model, PrefixCache>>();
 const PROCESS = {};
-const heldCaches = {
-  held(): WeakMap<Model, PrefixCache> {
-    const key = currentCall() ?? PROCESS;
-    let held = heldByCall.get(key);
-    if (!held) heldByCall.set(key, (held = new WeakMap()));
-    return held;
-  },
-  get: (model: Model) => heldCaches.held().get(model),
-  set: (model: Model, cache: PrefixCache) => heldCaches.held().set(model, cache),
-};
+/** The held caches of the call running now (of the process, outside any call). */
+function heldCaches(): WeakMap<Model, PrefixCache> {
+  const key = currentCall() ?? PROCESS;
+  let held = heldByCall.get(key);
+  if (!held) heldByCall.set(key, (held = new WeakMap()));
+  return held;
+}
 
 /** The graph's present-key/value outputs, in the order of its cache inputs; null where it has no float32 cache or one that cannot continue a batch. */
 function presentOutputs(model: Model): string[] | null {
@@ -191,7 +188,7 @@ const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.l
 /** The prefix's keys and values: held from an earlier run of it, or from one run now. */
 async function prefixCache(model: Model, ids: readonly number[], options: RunOptions): Promise<PrefixCache | null> {
   // A held cache that covers most of the prefix (the previous step of a generation) saves a run of its own.
-  const held = heldCaches.get(model);
+  const held = heldCaches().get(model);
   if (held && sharedLength(held.ids, ids) >= Math.ceil((3 * ids.length) / 4)) return held;
   const presents = presentOutputs(model);
   if (!presents) return null;
@@ -200,7 +197,7 @@ async function prefixCache(model: Model, ids: readonly number[], options: RunOpt
     outputs: presents,
     extraFeeds: () => ({ [SCORE_POSITIONS]: positionsInput([[ids.length - 1]]) }),
   });
-  return heldCaches.get(model)!;
+  return heldCaches().get(model)!;
 }
 
 /** Keep the cache of a batch whose only row is `ids`, run from the start. */
@@ -208,7 +205,7 @@ function holdCache(model: Model, ids: readonly number[], batch: Batch, presents:
   const pasts = model.signature.pastInputs;
   const values = presents.map((name) => batch.output(name).data.slice()); // each [1, heads, T, headDim]
   const T = ids.length;
-  heldCaches.set(model, {
+  heldCaches().set(model, {
     ids,
     feeds(rows, past) {
       const feeds: Feeds = {};
