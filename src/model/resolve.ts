@@ -65,7 +65,7 @@ export async function resolveFiles(spec: string, dtype: string, folder?: string)
   return { source: 'hub' as ModelSource, ...(await fetchFromHub(spec, dtype)) };
 }
 
-async function readLocalFolder(dir: string, dtype: string, spec: string) {
+function readConfig(dir: string, spec: string): ModelConfig {
   const configPath = path.join(dir, 'config.json');
   if (!fs.existsSync(configPath)) throw usageError(`'${spec}' is not a model folder: it has no config.json`);
   let config: unknown;
@@ -75,6 +75,83 @@ async function readLocalFolder(dir: string, dtype: string, spec: string) {
     throw runtimeError(`'${spec}': config.json is not valid JSON: ${(e as Error).message}`);
   }
   checkConfigObject(config, spec);
+  return config;
+}
+
+/**
+ * An encoder-decoder export: config.json says `is_encoder_decoder`, or the folder holds the transformers.js
+ * layout's onnx/encoder_model.onnx (a config that says nothing still gets the clear refusal, not a missing model.onnx).
+ */
+export function isEncoderDecoder(dir: string, config: ModelConfig): boolean {
+  return config.is_encoder_decoder === true || fs.existsSync(path.join(dir, 'onnx', 'encoder_model.onnx'));
+}
+
+/** The one-line refusal of every command that does not run encoder-decoder models yet. */
+export const seq2seqRefusal = (spec: string) =>
+  usageError(
+    `'${spec}' is an encoder-decoder (seq2seq) model; this command supports encoder-only and decoder-only models, not encoder-decoder ones yet`,
+  );
+
+/** The folder a spec names: the server's `folder`, an embedded model's, or a local path (no hub lookup). */
+function localFolder(spec: string, folder?: string): string | null {
+  if (folder) return folder;
+  const embedded = EMBEDDED_MODELS[spec];
+  if (embedded) return path.join(packageRoot, embedded.dir);
+  if (!looksLikePath(spec)) return null;
+  const dir = path.resolve(spec.replace(/^~(?=$|\/)/, process.env.HOME ?? '~'));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw usageError(`unknown model '${spec}': no such folder`);
+  return dir;
+}
+
+/**
+ * An encoder-decoder folder in the transformers.js layout: its config, tokenizer, onnx/encoder_model.onnx and
+ * its decoder, merged (decoder_model_merged.onnx) or split (decoder_model.onnx + decoder_with_past_model.onnx).
+ */
+export async function readSeq2SeqFolder(spec: string, dtype: string, folder?: string) {
+  const dir = localFolder(spec, folder);
+  if (!dir) throw usageError(`encoder-decoder model '${spec}': give a local folder in the transformers.js layout`);
+  const config = readConfig(dir, spec);
+  if (!isEncoderDecoder(dir, config)) throw usageError(`'${spec}' is not an encoder-decoder model`);
+  const file = (name: string) => {
+    const at = path.join(dir, 'onnx', `${name}${DTYPE_SUFFIX[dtype]}.onnx`);
+    checkReadableFile(at, spec);
+    return fs.existsSync(at) ? at : null;
+  };
+  const encoder = file('encoder_model');
+  if (!encoder)
+    throw usageFault('dtype', `'${spec}' has no onnx/encoder_model${DTYPE_SUFFIX[dtype]}.onnx for {param} ${dtype}`);
+  const merged = file('decoder_model_merged');
+  const [first, withPast] = [file('decoder_model'), file('decoder_with_past_model')];
+  if (!merged && !first)
+    throw usageFault(
+      'dtype',
+      `'${spec}' has neither onnx/decoder_model_merged${DTYPE_SUFFIX[dtype]}.onnx nor onnx/decoder_model${DTYPE_SUFFIX[dtype]}.onnx for {param} ${dtype}`,
+    );
+  return {
+    dir,
+    config,
+    tokenizer: await readTokenizer(dir, spec),
+    encoder,
+    merged,
+    split: first ? { first, withPast } : null,
+  };
+}
+
+async function readTokenizer(dir: string, spec: string): Promise<PreTrainedTokenizer> {
+  for (const file of ['tokenizer.json', 'tokenizer_config.json'])
+    if (!fs.existsSync(path.join(dir, file))) throw usageError(`'${spec}' has no ${file}`);
+  try {
+    env.allowLocalModels = true;
+    return await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+  } catch (e) {
+    throw runtimeError(`cannot read the tokenizer of '${spec}': ${firstLine(e)}`);
+  }
+}
+
+async function readLocalFolder(dir: string, dtype: string, spec: string) {
+  const config = readConfig(dir, spec);
+  if (isEncoderDecoder(dir, config)) throw seq2seqRefusal(spec);
   for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
     if (!fs.existsSync(path.join(dir, file)))
       throw usageError(
@@ -128,8 +205,10 @@ function checkReadableFile(file: string, spec: string): void {
 /** The normal transformers.js way: it downloads into its cache, and we read the ONNX file from there. */
 async function fetchFromHub(id: string, dtype: string) {
   const hint = `; without network access, pass a local folder in HF layout instead (--model ./path/to/model)`;
+  let refused: Error | undefined;
   try {
     const config = (await AutoConfig.from_pretrained(id)) as unknown as ModelConfig;
+    if (config.is_encoder_decoder === true) throw (refused = seq2seqRefusal(id));
     const tokenizer = await AutoTokenizer.from_pretrained(id);
     const transformersDtype = dtype as 'fp32';
     const loaded = await AutoModel.from_pretrained(id, { dtype: transformersDtype });
@@ -142,6 +221,7 @@ async function fetchFromHub(id: string, dtype: string) {
     const dir = path.dirname(path.dirname(onnxPath));
     return { dir, onnxPath, config, tokenizer };
   } catch (e) {
+    if (refused) throw refused;
     throw runtimeError(`could not load model '${id}' from the Hugging Face hub: ${firstLine(e)}${hint}`);
   }
 }

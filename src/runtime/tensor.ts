@@ -52,3 +52,6 @@ export function disposeOutputs(out: Outputs): void {
 export function onnxruntimeVersion(): string {
   return (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 }
+
+/** A bool tensor of one element ([1]), as a merged decoder's use_cache_branch. */
+export const boolTensor = (value: boolean): OrtTensor => new ort.Tensor('bool', new Uint8Array([value ? 1 : 0]), [1]);

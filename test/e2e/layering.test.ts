@@ -41,6 +41,8 @@ const LAYERS = [
     'src/circuit',
     'src/steer.ts',
     'src/knowledge',
+    // Encoder-decoder models: the encoder and decoder runs, greedy generation, and their attribution.
+    'src/seq2seq',
   ],
   // interp test judges behaviour from readings and reasons from explanations, and removes words as counterfactuals edit them.
   ['src/hypothesis'],
