@@ -1,0 +1,215 @@
+import { usageFault } from '../errors.js';
+import { completenessOf, type Completeness } from '../methods/completeness.js';
+import { METHODS } from '../methods/registry.js';
+import type { Coalition, ExplainContext, Feature } from '../methods/types.js';
+import type { Seq2SeqModel } from '../model/seq2seq.js';
+import { Rng } from '../util/rng.js';
+import { encode, greedy, runDecoder } from './run.js';
+
+/** The perturbation methods that run on seq2seq units: they read only the units, the scorer and the two reference scores. */
+export const SEQ2SEQ_METHODS = ['occlusion', 'shapley', 'kernel-shap', 'lime'] as const;
+export type Seq2SeqMethod = (typeof SEQ2SEQ_METHODS)[number];
+
+/** Most source + prefix units one step may have: exact Shapley past its own exact limit samples, but every method's coalitions are batched in memory. */
+export const SEQ2SEQ_UNITS = { min: 1, max: 64 } as const;
+const BATCH = 128;
+
+export interface Seq2SeqExplainOptions {
+  method?: Seq2SeqMethod;
+  /** Greedy output of at most this many new tokens (the default target). */
+  generate?: number;
+  /** A forced target text instead (tokenized as the model's tokenizer does, end token included). */
+  continuation?: string;
+  seed?: number;
+  params?: Record<string, number>;
+}
+
+export interface Seq2SeqStep {
+  step: number;
+  token: string;
+  id: number;
+  /** log p(token | source, prefix) on the full input, and with every source and prefix token replaced by the pad token. */
+  score: number;
+  baselineScore: number;
+  /** One value per source token. */
+  source: number[];
+  /** One value per prefix token (decoder start, then the target tokens); null where the prefix token comes at or after this step. */
+  target: (number | null)[];
+  completeness: Completeness;
+}
+
+export interface Seq2SeqAttribution {
+  schema: 'interp/seq2seq-attribution@1';
+  model: string;
+  method: Seq2SeqMethod;
+  params: Record<string, number>;
+  seed: number;
+  /** What the units' values explain, and what replaces a removed unit. */
+  score: 'logprob';
+  baseline: 'pad';
+  source: { tokens: string[]; ids: number[] };
+  target: { mode: 'generated' | 'forced'; tokens: string[]; ids: number[] };
+  /** The decoder's inputs: the start token, then every target token but the last. */
+  prefix: { tokens: string[]; ids: number[] };
+  steps: Seq2SeqStep[];
+  /** Inseq's layouts: [source token][step] and [prefix token][step] (null where the prefix token comes later). */
+  source_attributions: number[][];
+  target_attributions: (number | null)[][];
+}
+
+/** Token strings by id, from the lookup transformers.js keeps on its tokenizers (decode where it has none). */
+function tokensOf(model: Seq2SeqModel, ids: readonly number[]): string[] {
+  const lookup = (model.tokenizer as unknown as { _tokenizer?: { id_to_token?: (id: number) => string | undefined } })
+    ._tokenizer;
+  return ids.map((id) => lookup?.id_to_token?.(id) ?? model.tokenizer.decode([id], { skip_special_tokens: false }));
+}
+
+/** log-softmax of `logits[from, from + count)` at `index`. */
+function logSoftmaxAt(logits: Float32Array, from: number, count: number, index: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < count; i++) max = Math.max(max, logits[from + i]);
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += Math.exp(logits[from + i] - max);
+  return logits[from + index] - max - Math.log(sum);
+}
+
+/**
+ * The scorer of one step: a coalition over [source tokens…, prefix tokens y_0…y_{s−1}] keeps its 1s and replaces
+ * its 0s by the pad token; the encoder reruns on each coalition's source and the decoder on its prefix, batched,
+ * distinct coalitions once. The score is log p(target token) at the prefix's last position.
+ */
+function stepScorer(model: Seq2SeqModel, source: readonly number[], prefix: readonly number[], target: number) {
+  const ns = source.length;
+  return async (coalitions: readonly Coalition[]): Promise<Float64Array> => {
+    const index = new Map<string, number>();
+    const distinct: Coalition[] = [];
+    const slot = coalitions.map((c) => {
+      const key = Array.from(c).join('');
+      if (!index.has(key)) index.set(key, distinct.push(c) - 1);
+      return index.get(key)!;
+    });
+    const values = new Float64Array(distinct.length);
+    for (let start = 0; start < distinct.length; start += BATCH) {
+      const batch = distinct.slice(start, start + BATCH);
+      const sources = batch.map((c) => source.map((id, j) => (c[j] ? id : model.pad)));
+      const prefixes = batch.map((c) => prefix.map((id, i) => (c[ns + i] ? id : model.pad)));
+      const run = await runDecoder(model, await encode(model, sources), prefixes);
+      const [, t, v] = run.dims;
+      batch.forEach((_, r) => (values[start + r] = logSoftmaxAt(run.logits, (r * t + t - 1) * v, v, target)));
+    }
+    return Float64Array.from(slot, (s) => values[s]);
+  };
+}
+
+const unit = (index: number, text: string, position: number): Feature => ({
+  index,
+  text,
+  positions: [position],
+  start: 0,
+  end: 0,
+});
+
+/** The target ids: the model's greedy output, or a forced continuation. */
+async function targetIds(model: Seq2SeqModel, source: number[], options: Seq2SeqExplainOptions) {
+  if (options.continuation !== undefined) {
+    const ids = model.tokenizer.encode(options.continuation);
+    if (!ids.length) throw usageFault('continuation', '{param} is empty after tokenization');
+    return { mode: 'forced' as const, ids };
+  }
+  const generated = await greedy(model, source, { maxNewTokens: options.generate ?? 20, cache: true });
+  return { mode: 'generated' as const, ids: generated.slice(1) };
+}
+
+/**
+ * Attribute every target token of a seq2seq model to the source tokens and to the target prefix, as Inseq does,
+ * with a perturbation method: per step, the units are the source tokens and the prefix tokens before it.
+ */
+export async function explainSeq2Seq(
+  model: Seq2SeqModel,
+  text: string,
+  options: Seq2SeqExplainOptions = {},
+): Promise<Seq2SeqAttribution> {
+  const name = options.method ?? 'occlusion';
+  if (!SEQ2SEQ_METHODS.includes(name))
+    throw usageFault(
+      'method',
+      `{param} '${name}' does not run on seq2seq models; choose ${SEQ2SEQ_METHODS.join(', ')}`,
+    );
+  const method = METHODS[name];
+  const params = Object.fromEntries(
+    Object.entries(method.params).map(([k, spec]) => [k, options.params?.[k] ?? spec.default]),
+  );
+  const seed = options.seed ?? 0;
+  const source = model.tokenizer.encode(text);
+  const target = await targetIds(model, source, options);
+  const prefix = [model.decoderStart, ...target.ids.slice(0, -1)];
+  if (source.length + prefix.length > SEQ2SEQ_UNITS.max)
+    throw usageFault(
+      'generate',
+      `source and target have ${source.length + prefix.length} tokens; {param} must keep them within ${SEQ2SEQ_UNITS.max}`,
+    );
+  const [sourceTokens, prefixTokens] = [tokensOf(model, source), tokensOf(model, prefix)];
+  const steps: Seq2SeqStep[] = [];
+  for (let s = 1; s <= target.ids.length; s++) {
+    const id = target.ids[s - 1];
+    const score = stepScorer(model, source, prefix.slice(0, s), id);
+    const n = source.length + s;
+    const [full, empty] = await score([new Uint8Array(n).fill(1), new Uint8Array(n)]);
+    const features = [
+      ...sourceTokens.map((t, j) => unit(j, t, j)),
+      ...prefixTokens.slice(0, s).map((t, i) => unit(source.length + i, t, i)),
+    ];
+    // The methods in SEQ2SEQ_METHODS read no encoding, target or query position: the units stand for them.
+    const ctx = {
+      features,
+      rng: new Rng(seed + s),
+      score,
+      fullScore: full,
+      baselineScore: empty,
+    } as unknown as ExplainContext;
+    const { values } = await method.explain(ctx, params, {});
+    steps.push({
+      step: s,
+      token: tokensOf(model, [id])[0],
+      id,
+      score: full,
+      baselineScore: empty,
+      source: values.slice(0, source.length),
+      target: prefix.map((_, i) => (i < s ? values[source.length + i] : null)),
+      completeness: completenessOf(values, full, empty),
+    });
+  }
+  return {
+    schema: 'interp/seq2seq-attribution@1',
+    model: model.id,
+    method: name,
+    params,
+    seed,
+    score: 'logprob',
+    baseline: 'pad',
+    source: { tokens: sourceTokens, ids: source },
+    target: { mode: target.mode, tokens: tokensOf(model, target.ids), ids: target.ids },
+    prefix: { tokens: prefixTokens, ids: prefix },
+    steps,
+    source_attributions: source.map((_, j) => steps.map((st) => st.source[j])),
+    target_attributions: prefix.map((_, i) => steps.map((st) => st.target[i])),
+  };
+}
+
+/** A table per step: each source and prefix token with its value (·  where the prefix token comes later). */
+export function renderSeq2SeqTable(report: Seq2SeqAttribution): string {
+  const width = Math.max(8, ...report.source.tokens.map((t) => t.length), ...report.prefix.tokens.map((t) => t.length));
+  const cell = (v: number | null) => (v === null ? '·'.padStart(10) : v.toFixed(4).padStart(10));
+  const lines = [
+    `${report.method} on ${report.model}: ${report.score} of each target token (baseline: ${report.baseline})`,
+  ];
+  for (const st of report.steps) {
+    lines.push(
+      '',
+      `step ${st.step}: ${st.token}  (${report.score} ${st.score.toFixed(4)}, baseline ${st.baselineScore.toFixed(4)}, Σ ${st.completeness.sum.toFixed(4)})`,
+    );
+    report.source.tokens.forEach((t, j) => lines.push(`  source ${t.padEnd(width)} ${cell(st.source[j])}`));
+    report.prefix.tokens.forEach((t, i) => lines.push(`  prefix ${t.padEnd(width)} ${cell(st.target[i])}`));
+  }
+  return lines.join('\n') + '\n';
+}
