@@ -16,6 +16,8 @@ import { addMethodOptions } from './options.js';
 import { addRobustnessOptions } from './robustness.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
 import { explainRobustly, type RobustAttribution } from '../src/robustness/explain.js';
+import { isEncoderDecoderSpec } from '../src/model/resolve.js';
+import { runSeq2SeqExplain } from './explain-seq2seq.js';
 
 export function explainCommand(): Command {
   const cmd = new Command('explain')
@@ -85,6 +87,7 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
 };
 
 async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
+  if (flags.model && isEncoderDecoderSpec(flags.model)) return runSeq2SeqExplain(text, flags);
   const work = explainOperation.plan(text, flags, cliEnv(flags));
   const top = optionalInteger('--top', flags.top, 1, 100_000);
   const model = await withSpinner('loading model', () => openModel(flags));

@@ -104,6 +104,17 @@ function localFolder(spec: string, folder?: string): string | null {
   return dir;
 }
 
+/** Whether a spec names a local encoder-decoder folder (a hub id or a missing folder is not one). */
+export function isEncoderDecoderSpec(spec: string, folder?: string): boolean {
+  const dir = localFolder(spec, folder);
+  if (!dir || !fs.existsSync(path.join(dir, 'config.json'))) return false;
+  try {
+    return isEncoderDecoder(dir, readConfig(dir, spec));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * An encoder-decoder folder in the transformers.js layout: its config, tokenizer, onnx/encoder_model.onnx and
  * its decoder, merged (decoder_model_merged.onnx) or split (decoder_model.onnx + decoder_with_past_model.onnx).

@@ -1,4 +1,5 @@
-import { usageFault } from '../errors.js';
+import { usageError, usageFault } from '../errors.js';
+import type { ExplainRequest } from '../explain.js';
 import { completenessOf, type Completeness } from '../methods/completeness.js';
 import { METHODS } from '../methods/registry.js';
 import type { Coalition, ExplainContext, Feature } from '../methods/types.js';
@@ -212,4 +213,43 @@ export function renderSeq2SeqTable(report: Seq2SeqAttribution): string {
     report.prefix.tokens.forEach((t, i) => lines.push(`  prefix ${t.padEnd(width)} ${cell(st.target[i])}`));
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * `explain`'s request on a seq2seq model: its method, method parameters, seed and --continuation, and the
+ * number of tokens to generate; what does not apply to seq2seq yet is refused in one line.
+ */
+export function explainSeq2SeqRequest(
+  model: Seq2SeqModel,
+  request: ExplainRequest,
+  steps?: number,
+): Promise<Seq2SeqAttribution> {
+  const target = request.target ?? {};
+  const unsupported = Object.entries(target).find(([k, v]) => k !== 'continuation' && v !== undefined);
+  if (request.baseline !== undefined && request.baseline !== 'pad')
+    throw usageFault(
+      'baseline',
+      "{param} '" + request.baseline + "' does not apply to encoder-decoder models yet (a removed token becomes <pad>)",
+    );
+  if (request.granularity !== undefined && request.granularity !== 'token')
+    throw usageFault(
+      'granularity',
+      "{param} '" + request.granularity + "' does not apply to encoder-decoder models yet (units are tokens)",
+    );
+  if (unsupported)
+    throw usageError(
+      `--${unsupported[0] === 'kind' ? 'target-kind' : unsupported[0]} does not apply to encoder-decoder models yet (targets: the greedy output, --generate N or --continuation TEXT)`,
+    );
+  if (request.method !== undefined && !(SEQ2SEQ_METHODS as readonly string[]).includes(request.method))
+    throw usageFault(
+      'method',
+      `{param} '${request.method}' does not run on seq2seq models yet; choose ${SEQ2SEQ_METHODS.join(', ')}`,
+    );
+  return explainSeq2Seq(model, request.text, {
+    method: request.method as Seq2SeqMethod,
+    params: request.params,
+    seed: request.seed,
+    generate: steps,
+    continuation: target.continuation,
+  });
 }
