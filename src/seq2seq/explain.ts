@@ -117,7 +117,9 @@ async function targetIds(model: Seq2SeqModel, source: number[], options: Seq2Seq
     if (!ids.length) throw usageFault('continuation', '{param} is empty after tokenization');
     return { mode: 'forced' as const, ids };
   }
-  const generated = await greedy(model, source, { maxNewTokens: options.generate ?? 20, cache: true });
+  const d = model.decoder;
+  const cache = d.form === 'merged' || d.withPast !== null;
+  const generated = await greedy(model, source, { maxNewTokens: options.generate ?? 20, cache });
   return { mode: 'generated' as const, ids: generated.slice(1) };
 }
 

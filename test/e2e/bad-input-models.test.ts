@@ -6,6 +6,7 @@ import { decodeModel, encodeModel } from '../../src/onnx/proto.js';
 import { call, startServer } from '../support/server.js';
 import { expectExit, runInProcess } from '../support/inProcess.js';
 import { repoRoot, tempDir } from '../helpers.js';
+import { plantedCopySeq2Seq, writeSeq2Seq } from '../../fixtures/seq2seq.js';
 
 /**
  * The bad-input corpus for models (issue 30): folders whose config.json says something other than what the
@@ -256,5 +257,34 @@ describe('a helper model over HTTP', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('encoder-decoder folders', () => {
+  const seq2seq = (name: string, forms: ('merged' | 'split')[], edit: (to: string) => void = () => {}) => {
+    const to = writeSeq2Seq(at(name), plantedCopySeq2Seq(), forms);
+    edit(to);
+    return to;
+  };
+
+  it('a folder with no decoder file is refused, naming the files looked for', async () => {
+    const to = seq2seq('no-decoder', ['merged'], (d) => fs.rmSync(path.join(d, 'onnx', 'decoder_model_merged.onnx')));
+    expectExit(await run('explain', 'a b', '--model', to), 2, /neither onnx\/decoder_model_merged\.onnx nor/);
+  });
+
+  it('a corrupt encoder is a runtime error', async () => {
+    const to = seq2seq('corrupt', ['merged'], (d) => fs.writeFileSync(path.join(d, 'onnx', 'encoder_model.onnx'), 'x'));
+    expectExit(await run('explain', 'a b', '--model', to), 1, /cannot load the ONNX graph/);
+  });
+
+  it('a split decoder without its with-past file still generates, without the cache', async () => {
+    const to = seq2seq('no-past', ['split'], (d) => fs.rmSync(path.join(d, 'onnx', 'decoder_with_past_model.onnx')));
+    expectExit(await run('explain', 'a b c d', '--model', to, '--json'), 0);
+  });
+
+  it('a target that makes too many units is refused before any run', async () => {
+    const to = seq2seq('long', ['merged']);
+    const long = Array.from({ length: 70 }, () => 'a').join(' ');
+    expectExit(await run('explain', 'a b', '--model', to, '--continuation', long), 2, /within 64/);
   });
 });

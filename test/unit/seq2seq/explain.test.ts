@@ -81,6 +81,15 @@ describe('explain on seq2seq: perturbation methods', () => {
     expect(renderSeq2SeqTable(report)).toContain('step 4: </s>');
   });
 
+  it('kernel-shap: the same seed gives the same bytes, and its efficiency constraint holds across source and prefix', async () => {
+    const run = (seed: number) =>
+      explainSeq2Seq(marian, 'the cat sat', { method: 'kernel-shap', continuation: 'a dog', seed });
+    const [a, b, c] = [await run(3), await run(3), await run(4)];
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(JSON.stringify(a)).not.toBe(JSON.stringify(c));
+    for (const step of a.steps) expect(step.completeness.relativeError).toBeLessThan(1e-6);
+  });
+
   it('refuses methods that do not run on seq2seq in one line', async () => {
     await expect(explainSeq2Seq(planted, 'a b', { method: 'saliency' as never })).rejects.toThrow(
       /does not run on seq2seq models/,
