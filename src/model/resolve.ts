@@ -80,10 +80,12 @@ function readConfig(dir: string, spec: string): ModelConfig {
 
 /**
  * An encoder-decoder export: config.json says `is_encoder_decoder`, or the folder holds the transformers.js
- * layout's onnx/encoder_model.onnx (a config that says nothing still gets the clear refusal, not a missing model.onnx).
+ * layout's onnx/encoder_model.onnx and no onnx/model.onnx (a config that says nothing still gets the clear
+ * refusal, not a missing model.onnx).
  */
 export function isEncoderDecoder(dir: string, config: ModelConfig): boolean {
-  return config.is_encoder_decoder === true || fs.existsSync(path.join(dir, 'onnx', 'encoder_model.onnx'));
+  const onnx = (file: string) => fs.existsSync(path.join(dir, 'onnx', file));
+  return config.is_encoder_decoder === true || (onnx('encoder_model.onnx') && !onnx('model.onnx'));
 }
 
 /** The one-line refusal of every command that does not run encoder-decoder models yet. */

@@ -5,7 +5,7 @@ import { METHODS } from '../methods/registry.js';
 import type { Coalition, ExplainContext, Feature } from '../methods/types.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { Rng } from '../util/rng.js';
-import { encode, greedy, runDecoder } from './run.js';
+import { greedy, runDecoder, SourceVariants } from './run.js';
 
 /** The perturbation methods that run on seq2seq units: they read only the units, the scorer and the two reference scores. */
 export const SEQ2SEQ_METHODS = ['occlusion', 'shapley', 'kernel-shap', 'lime'] as const;
@@ -52,6 +52,8 @@ export interface Seq2SeqAttribution {
   target: { mode: 'generated' | 'forced'; tokens: string[]; ids: number[] };
   /** The decoder's inputs: the start token, then every target token but the last. */
   prefix: { tokens: string[]; ids: number[] };
+  /** Rows run: source variants through the encoder (each once per explanation), coalitions through the decoder. */
+  passes: { encoder: number; decoder: number };
   steps: Seq2SeqStep[];
   /** Inseq's layouts: [source token][step] and [prefix token][step] (null where the prefix token comes later). */
   source_attributions: number[][];
@@ -79,7 +81,13 @@ function logSoftmaxAt(logits: Float32Array, from: number, count: number, index: 
  * its 0s by the pad token; the encoder reruns on each coalition's source and the decoder on its prefix, batched,
  * distinct coalitions once. The score is log p(target token) at the prefix's last position.
  */
-function stepScorer(model: Seq2SeqModel, source: readonly number[], prefix: readonly number[], target: number) {
+function stepScorer(
+  model: Seq2SeqModel,
+  variants: SourceVariants,
+  source: readonly number[],
+  prefix: readonly number[],
+  target: number,
+) {
   const ns = source.length;
   return async (coalitions: readonly Coalition[]): Promise<Float64Array> => {
     const index = new Map<string, number>();
@@ -94,7 +102,7 @@ function stepScorer(model: Seq2SeqModel, source: readonly number[], prefix: read
       const batch = distinct.slice(start, start + BATCH);
       const sources = batch.map((c) => source.map((id, j) => (c[j] ? id : model.pad)));
       const prefixes = batch.map((c) => prefix.map((id, i) => (c[ns + i] ? id : model.pad)));
-      const run = await runDecoder(model, await encode(model, sources), prefixes);
+      const run = await runDecoder(model, await variants.encode(sources), prefixes);
       const [, t, v] = run.dims;
       batch.forEach((_, r) => (values[start + r] = logSoftmaxAt(run.logits, (r * t + t - 1) * v, v, target)));
     }
@@ -153,9 +161,10 @@ export async function explainSeq2Seq(
     );
   const [sourceTokens, prefixTokens] = [tokensOf(model, source), tokensOf(model, prefix)];
   const steps: Seq2SeqStep[] = [];
+  const variants = new SourceVariants(model);
   for (let s = 1; s <= target.ids.length; s++) {
     const id = target.ids[s - 1];
-    const score = stepScorer(model, source, prefix.slice(0, s), id);
+    const score = stepScorer(model, variants, source, prefix.slice(0, s), id);
     const n = source.length + s;
     const [full, empty] = await score([new Uint8Array(n).fill(1), new Uint8Array(n)]);
     const features = [
@@ -193,6 +202,7 @@ export async function explainSeq2Seq(
     source: { tokens: sourceTokens, ids: source },
     target: { mode: target.mode, tokens: tokensOf(model, target.ids), ids: target.ids },
     prefix: { tokens: prefixTokens, ids: prefix },
+    passes: { encoder: variants.encoderRows, decoder: variants.decoderRows },
     steps,
     source_attributions: source.map((_, j) => steps.map((st) => st.source[j])),
     target_attributions: prefix.map((_, i) => steps.map((st) => st.target[i])),

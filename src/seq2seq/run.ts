@@ -143,3 +143,37 @@ export async function greedy(
   }
   return out;
 }
+
+/**
+ * Encoder outputs of one source's variants (its tokens kept or replaced, at the same length), each run once:
+ * a batch's rows are gathered from the variants already encoded, and only new ones run, together.
+ */
+export class SourceVariants {
+  private readonly states = new Map<string, Float32Array>(); // key → [source, dModel]
+  /** Variants the encoder ran, and rows the decoder was fed states for. */
+  encoderRows = 0;
+  decoderRows = 0;
+
+  constructor(private readonly model: Seq2SeqModel) {}
+
+  async encode(rows: readonly (readonly number[])[]): Promise<Encoded> {
+    const keys = rows.map((r) => r.join(','));
+    const fresh = [...new Set(keys.filter((k) => !this.states.has(k)))];
+    if (fresh.length) {
+      const run = await encode(
+        this.model,
+        fresh.map((k) => rows[keys.indexOf(k)]),
+      );
+      const size = run.states.dims[1] * run.states.dims[2];
+      const data = run.states.data as Float32Array;
+      fresh.forEach((k, i) => this.states.set(k, data.slice(i * size, (i + 1) * size)));
+      this.encoderRows += fresh.length;
+    }
+    this.decoderRows += rows.length;
+    const [length, width] = [rows[0].length, this.states.get(keys[0])!.length / rows[0].length];
+    const states = new Float32Array(rows.length * length * width);
+    keys.forEach((k, r) => states.set(this.states.get(k)!, r * length * width));
+    const mask = int64Tensor(new BigInt64Array(rows.length * length).fill(1n), [rows.length, length]);
+    return { states: floatTensor(states, [rows.length, length, width]), mask, batch: rows.length, length };
+  }
+}

@@ -38,6 +38,9 @@ describe('explain on seq2seq: perturbation methods', () => {
         if (method === 'shapley') expect(step.source[readFrom(t)]).toBeCloseTo(step.score - step.baselineScore, 12);
       }
       expect(report.schema).toBe('interp/seq2seq-attribution@1');
+      // The encoder runs each of the 2^5 source variants once for all five steps; Shapley's decoder rows are
+      // 2^(5+s) coalitions per step s plus the two reference rows.
+      if (method === 'shapley') expect(report.passes).toEqual({ encoder: 32, decoder: 1994 });
       expect(report.source_attributions).toHaveLength(5);
       expect(report.target_attributions[4]).toEqual([0, 0, 0, 0, 0].map((_, s) => (s >= 4 ? 0 : null)));
     });
