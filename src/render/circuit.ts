@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import type { CircuitReport } from '../circuit/circuit.js';
+import type { CircuitReport, EdgeReport } from '../circuit/circuit.js';
 import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 /** Components ranked by the method's effect, the exact one beside it, then the circuit and its faithfulness. */
@@ -33,7 +33,19 @@ export function circuitTable(r: CircuitReport, top = 20): string {
     lines.push(
       `${r.method} against exact patching: Pearson ${r.agreement.pearson.toFixed(3)}, Spearman ${r.agreement.spearman.toFixed(3)}`,
     );
+  if (r.edges) lines.push(...edgeLines(r.edges, r.method, top));
   return lines.join('\n') + '\n';
+}
+
+/** The edges ranked, then the edge circuit and the faithfulness of the components it touches. */
+function edgeLines(e: EdgeReport, method: string, top: number): string[] {
+  const rows = e.ranking.slice(0, Math.ceil(top / 2)).map((x, i) => [i + 1, x.edge, formatNumber(x.score)]);
+  return [
+    fittedTable(['rank', 'edge', `${method} edge score`], rows, 2),
+    wrapText(
+      `edge circuit (${e.circuit.length} edges): ${e.circuit.join(', ')} · with every component it does not touch ablated (${e.components.join(', ')} kept; edges are not ablated one by one) it keeps ${(100 * e.faithfulness).toFixed(1)} % of the logit difference`,
+    ),
+  ];
 }
 
 /** The faithfulness curve: the share of the logit difference kept with the top n components alone. */
