@@ -150,9 +150,10 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
   const curve = kept.map((m, size) => ({ size, faithfulness: (m - empty) / (full - empty) }));
   const k = Math.min(request.k, components.length);
   const corruptedMetric = await corruptedMetricOf(model, task, run);
-  const edges = scored?.edges
-    ? await edgeReport(model, task, components, scored.edges, request, source, [empty, full], run)
-    : null;
+  const edges =
+    request.edges && scored?.edges
+      ? await edgeReport(model, task, components, scored.edges, request, source, [empty, full], run)
+      : null;
   return {
     schema: CIRCUIT_SCHEMA,
     model: model.id,
