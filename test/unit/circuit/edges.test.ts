@@ -3,6 +3,9 @@ import { inductionLM, splitInductionLM, writePlanted } from '../../../fixtures/p
 import { circuitReport, type CircuitReport, type CircuitRequest } from '../../../src/circuit/circuit.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
+import { runWithHooks, type Site } from '../../../src/runtime/hooks.js';
+import { encodeText } from '../../../src/text/encode.js';
+import { expectExit, runInProcess } from '../../support/inProcess.js';
 
 const request: CircuitRequest = {
   ...{ clean: 'a b c d . a b', corrupted: 'e f g h . a b', answer: ' c', wrong: ' a' },
@@ -17,8 +20,41 @@ const edge = (r: CircuitReport, name: string) => r.edges!.ranking.find((e) => e.
  */
 describe('AtP* and edges on the planted induction LM', () => {
   let model: Model;
+  let dir: string;
   beforeAll(async () => {
-    model = await loadModel(writePlanted(inductionLM()));
+    dir = writePlanted(inductionLM());
+    model = await loadModel(dir);
+  });
+
+  it('the attention-input hook sites: scores = q · k where the induction head has no bias, values as the heads multiply them', async () => {
+    const sites = ['scores', 'q', 'k', 'v', 'heads.out', 'pattern'].map((k) => `layer.1.attn.${k}` as Site);
+    const ids = encodeText(model, request.clean).ids;
+    const [run] = await runWithHooks(model, [ids], { read: sites });
+    const [S, q, kT, v, z, A] = sites.map((x) => run.cache.get(x));
+    const T = ids.length;
+    const d = q.dims[2];
+    expect([S.dims, q.dims, kT.dims, v.dims]).toEqual([
+      [2, T, T],
+      [2, T, d],
+      [2, d, T],
+      [2, T, d],
+    ]);
+    let checked = 0;
+    for (let t = 0; t < T; t++)
+      for (let s = 0; s <= t; s++) {
+        let x = 0;
+        for (let i = 0; i < d; i++) x += q.data[t * d + i] * kT.data[i * T + s];
+        expect(S.data[t * T + s]).toBeCloseTo(x, 4);
+        checked += x !== 0 ? 1 : 0;
+      }
+    expect(checked).toBeGreaterThan(0);
+    // Head 0's output is its pattern × its values.
+    for (let t = 0; t < T; t++)
+      for (let i = 0; i < d; i++) {
+        let x = 0;
+        for (let s = 0; s < T; s++) x += A.data[t * T + s] * v.data[s * d + i];
+        expect(z.data[t * d + i]).toBeCloseTo(x, 4);
+      }
   });
 
   it('AtP* recovers the previous-token head that plain AtP misses: −11.25, as exact patching (Spearman 0.980)', async () => {
@@ -55,6 +91,22 @@ describe('AtP* and edges on the planted induction LM', () => {
     // Linearly through the saturated softmax, the key edge is lost as AtP loses the head.
     expect(Math.abs(edge(r, 'L0H0 → L1H0.k').score)).toBeLessThan(1e-6);
     expect(r.edges!.circuit).toEqual(['L1H0 → logits']);
+  });
+
+  it('the CLI gates on the edge circuit with --edges, and --edges with exact patching is a usage error', async () => {
+    const args = ['circuit', request.clean, '--corrupted', request.corrupted, '--answer', ' c', '--wrong', ' a'];
+    const gated = [...args, '--model', dir, '--method', 'atp*', '--edges', '--min-faithfulness', '0.95'];
+    expectExit(await runInProcess([...gated, '--k', '2']), 0);
+    expectExit(
+      await runInProcess([...gated, '--threshold', '20']),
+      3,
+      /the 0-edge circuit keeps 0\.0000 of the logit difference < 0\.95/,
+    );
+    expectExit(
+      await runInProcess([...args, '--model', dir, '--method', 'patch', '--edges']),
+      2,
+      /--method patch scores components only/,
+    );
   });
 });
 
