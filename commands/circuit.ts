@@ -109,6 +109,8 @@ export const circuitOperation: Operation<CircuitFlags, CircuitReport & { summary
       edges: flags.edges === true,
       threshold: flags.threshold === undefined ? undefined : parseNumber('--threshold', flags.threshold, 0, 1e9),
     };
+    if (request.threshold !== undefined && !request.edges)
+      throw usageFault('threshold', '{param} selects edges: it needs --edges');
     if (request.edges && request.method === 'patch')
       throw usageFault('method', '{param} patch scores components only; --edges needs atp, atp* or ig');
     return async (model) => summarised(flags.summary, await circuitReport(model, request), summarizeCircuit);

@@ -107,6 +107,7 @@ describe('AtP* and edges on the planted induction LM', () => {
       2,
       /--method patch scores components only/,
     );
+    expectExit(await runInProcess([...args, '--model', dir, '--threshold', '1']), 2, /--threshold selects edges/);
   });
 });
 
