@@ -6,7 +6,7 @@ import {
   circuitReport,
   type CircuitReport,
 } from '../src/circuit/circuit.js';
-import { thresholdError, usageError } from '../src/errors.js';
+import { thresholdError, usageError, usageFault } from '../src/errors.js';
 import { circuitChart, circuitTable } from '../src/render/circuit.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, summarised, withSpinner, withSummaryText, type OutputFlags } from './output.js';
@@ -26,6 +26,8 @@ interface CircuitFlags extends ModelFlags, OutputFlags {
   exactBudget: string;
   steps: string;
   minFaithfulness?: string;
+  edges?: boolean;
+  threshold?: string;
 }
 
 export function circuitCommand(): Command {
@@ -39,13 +41,18 @@ export function circuitCommand(): Command {
     .option('--answer <token>', 'the clean prompt’s next token (one token, e.g. " Lily"; required)')
     .option('--wrong <token>', 'the token the corrupted prompt leads to instead (required)')
     .addOption(
-      new Option('--method <m>', 'atp: attribution patching; ig: its integrated-gradients form; patch: exact patching')
+      new Option(
+        '--method <m>',
+        'atp: attribution patching; atp*: with every later softmax recomputed (AtP*); ig: integrated gradients; patch: exact patching',
+      )
         .choices(CIRCUIT_METHODS)
         .default('atp'),
     )
     .addOption(new Option('--ablation <a>', 'what ablated components output').choices(ABLATIONS).default('corrupted'))
     .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', '16')
-    .option('--k <n>', 'components in the circuit', '6')
+    .option('--k <n>', 'components (or with --edges, edges) in the circuit', '6')
+    .option('--edges', 'also score the edges sender → receiver q/k/v, feed-forward input, logits (EAP)')
+    .option('--threshold <x>', 'with --edges: the circuit is every edge with |score| ≥ x instead of the top k')
     .option(
       '--exact-budget <n>',
       'also patch each component exactly, to check the estimate, up to this many components',
@@ -78,10 +85,11 @@ export function circuitCommand(): Command {
     const model = await withSpinner('loading model', () => openModel(flags));
     const report = await withSpinner('scoring components', () => work(model));
     await emit(flags, report, { table: withSummaryText(circuitTable), chart: circuitChart });
-    if (gate !== undefined && !(report.faithfulness.atK >= gate))
-      throw thresholdError(
-        `the top-${report.circuit.length} circuit keeps ${report.faithfulness.atK.toFixed(4)} of the logit difference < ${gate}`,
-      );
+    const [kept, size] = report.edges
+      ? [report.edges.faithfulness, `${report.edges.circuit.length}-edge`]
+      : [report.faithfulness.atK, `top-${report.circuit.length}`];
+    if (gate !== undefined && !(kept >= gate))
+      throw thresholdError(`the ${size} circuit keeps ${kept.toFixed(4)} of the logit difference < ${gate}`);
   });
 }
 
@@ -98,7 +106,13 @@ export const circuitOperation: Operation<CircuitFlags, CircuitReport & { summary
       ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
       exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
       steps: parseInteger('--steps', flags.steps, 1, 512),
+      edges: flags.edges === true,
+      threshold: flags.threshold === undefined ? undefined : parseNumber('--threshold', flags.threshold, 0, 1e9),
     };
+    if (request.threshold !== undefined && !request.edges)
+      throw usageFault('threshold', '{param} selects edges: it needs --edges');
+    if (request.edges && request.method === 'patch')
+      throw usageFault('method', '{param} patch scores components only; --edges needs atp, atp* or ig');
     return async (model) => summarised(flags.summary, await circuitReport(model, request), summarizeCircuit);
   },
 };

@@ -19,10 +19,11 @@ import {
   type CircuitTask,
   type Component,
 } from './components.js';
+import { edgeName, edgeScores, type Edge } from './edges.js';
 
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
 
-export const CIRCUIT_METHODS = ['atp', 'ig', 'patch'] as const;
+export const CIRCUIT_METHODS = ['atp', 'atp*', 'ig', 'patch'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
 export const ABLATIONS = ['corrupted', 'mean', 'zero'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
@@ -44,6 +45,25 @@ export interface CircuitRequest extends Behaviour {
   exactBudget: number;
   /** Path steps of the integrated-gradients estimate. */
   steps: number;
+  /** Also score the edges between components (EAP; EAP-IG with ig; QK-fixed with atp*). */
+  edges?: boolean;
+  /** The edge circuit: edges with |score| at least this (left out: the top k edges). */
+  threshold?: number;
+}
+
+export interface EdgeReport {
+  /** Every edge, by |score|, largest first. */
+  ranking: (Edge & { edge: string })[];
+  /** The edge circuit: the top-k edges, or those past the threshold. */
+  circuit: string[];
+  /** The components the circuit's edges touch (the logits aside). */
+  components: string[];
+  /**
+   * Metric kept with every component outside `components` ablated: edges are not ablated one by one, so this
+   * is the faithfulness of the components the edge circuit touches.
+   */
+  faithfulness: number;
+  ablated: 'components';
 }
 
 export interface ComponentEffect {
@@ -71,6 +91,8 @@ export interface CircuitReport extends Behaviour {
   faithfulness: { curve: { size: number; faithfulness: number }[]; atK: number; cpr: number; cmd: number };
   /** How the estimate ranks against exact patching (null for --method patch, or past the exact budget). */
   agreement: { pearson: number; spearman: number } | null;
+  /** With --edges: the edges ranked, the edge circuit and its faithfulness. */
+  edges?: EdgeReport;
   forwardPasses: number;
   backwardPasses: number;
 }
@@ -106,8 +128,9 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
   const patchedBy = (c: Component) => corrupted.get(componentName(c))!;
   const runExact = request.method === 'patch' || components.length <= request.exactBudget;
   const exact = runExact ? await patchEach(model, task, components, patchedBy, run) : null;
-  const estimated =
+  const scored =
     request.method === 'patch' ? null : await estimates(model, request, task, components, activations, run);
+  const estimated = scored?.effects ?? null;
   const effects: ComponentEffect[] = components.map((c, i) => ({
     component: componentName(c),
     kind: c.kind,
@@ -127,6 +150,10 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
   const curve = kept.map((m, size) => ({ size, faithfulness: (m - empty) / (full - empty) }));
   const k = Math.min(request.k, components.length);
   const corruptedMetric = await corruptedMetricOf(model, task, run);
+  const edges =
+    request.edges && scored?.edges
+      ? await edgeReport(model, task, components, scored.edges, request, source, [empty, full], run)
+      : null;
   return {
     schema: CIRCUIT_SCHEMA,
     model: model.id,
@@ -153,6 +180,7 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
             ),
           }
         : null,
+    ...(edges ? { edges } : {}),
     forwardPasses: run.forward,
     backwardPasses: run.backward,
   };
@@ -168,7 +196,8 @@ async function corruptedMetricOf(model: Model, task: CircuitTask, run: RunContex
  * The first-order estimates: effect(c) ≈ (a_corrupted − a_clean) · g(c), summed over positions and width,
  * and per position. Attribution patching (Nanda 2023; Syed et al. 2023) takes g at the clean input, from
  * one forward and backward pass; the integrated-gradients estimate averages g over inputs on the path from
- * the corrupted prompt to the clean one, which sees through a softmax saturated at the clean input.
+ * the corrupted prompt to the clean one, which sees through a softmax saturated at the clean input. AtP*
+ * (Kramár et al. 2024) sums each component's edges with every later head's softmax recomputed (its QK fix).
  */
 async function estimates(
   model: Model,
@@ -177,17 +206,30 @@ async function estimates(
   components: readonly Component[],
   [clean, corrupted]: Map<string, Tensor>[],
   run: RunContext,
-) {
+): Promise<{ effects: { effect: number; perPosition: number[] | null }[]; edges: Edge[] | null }> {
   let gradientOf: (c: Component) => Float32Array;
-  if (request.method === 'atp') {
-    const { gradients } = await cleanGradients(model, task, components, run);
-    gradientOf = (c) => componentValues(gradients, c);
-  } else {
+  if (request.method === 'ig') {
     const path = await pathGradients(model, task, components, request.steps, run);
     gradientOf = (c) => path.get(componentName(c))!;
+  } else {
+    const { gradients } = await cleanGradients(model, task, components, run);
+    gradientOf = (c) => componentValues(gradients, c);
   }
+  const rule = request.method === 'atp*' ? 'recompute' : 'linear';
+  const edges =
+    request.edges || request.method === 'atp*'
+      ? await edgeScores(model, { task, components, gradientOf, rule }, run)
+      : null;
+  if (request.method === 'atp*')
+    return {
+      effects: components.map((c) => ({
+        effect: edges!.filter((e) => e.sender === componentName(c)).reduce((s, e) => s + e.score, 0),
+        perPosition: null,
+      })),
+      edges,
+    };
   const T = task.clean.length;
-  return components.map((c) => {
+  const effects = components.map((c) => {
     const [a, b, g] = [clean.get(componentName(c))!.data, corrupted.get(componentName(c))!.data, gradientOf(c)];
     const width = a.length / T;
     const perPosition = Array.from({ length: T }, (_, t) => {
@@ -197,6 +239,40 @@ async function estimates(
     });
     return { effect: perPosition.reduce((x, y) => x + y, 0), perPosition };
   });
+  return { effects, edges };
+}
+
+/**
+ * The edges ranked by |score|, the edge circuit (top k, or past the threshold), and the faithfulness of the
+ * components it touches: everything else ablated, in one more forward pass.
+ */
+async function edgeReport(
+  model: Model,
+  task: CircuitTask,
+  components: readonly Component[],
+  edges: Edge[],
+  request: CircuitRequest,
+  source: (c: Component) => Tensor,
+  [empty, full]: number[],
+  run: RunContext,
+): Promise<EdgeReport> {
+  const ranking = edges
+    .map((e) => ({ ...e, edge: edgeName(e) }))
+    .sort((a, b) => Math.abs(b.score) - Math.abs(a.score) || (a.edge < b.edge ? -1 : 1));
+  const chosen =
+    request.threshold === undefined
+      ? ranking.slice(0, request.k)
+      : ranking.filter((e) => Math.abs(e.score) >= request.threshold!);
+  const touched = new Set(chosen.flatMap((e) => [e.sender, e.receiver]));
+  const kept = components.filter((c) => touched.has(componentName(c)));
+  const [metric] = await ablateOutside(model, task, components, [kept], source, run);
+  return {
+    ranking,
+    circuit: chosen.map((e) => e.edge),
+    components: kept.map(componentName),
+    faithfulness: (metric - empty) / (full - empty),
+    ablated: 'components',
+  };
 }
 
 /** What an ablated component's output becomes: the corrupted run's, its mean over positions, or zero. */

@@ -296,9 +296,7 @@ async function writeStages(
 ) {
   const order = graphOrder(model, [...new Set(writes.map((w) => w.tensor))]);
   const written: Written = new Map(order.map((t) => [t, new Map()]));
-  const ranks = new Map(
-    writes.map((w) => [w.tensor, w.kind === 'head' || w.kind === 'heads' || w.kind === 'pattern' ? 4 : 3]),
-  );
+  const ranks = new Map(writes.map((w) => [w.tensor, w.kind === 'head' || SITE_AXES[w.kind].length === 3 ? 4 : 3]));
   const sitesOf = (t: string) => writes.filter((w) => w.tensor === t);
   const mixer = (t: string) => {
     const [only, ...more] = sitesOf(t);

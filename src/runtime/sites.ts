@@ -1,6 +1,7 @@
 import { runtimeError, usageError } from '../errors.js';
 import type { Model } from './model.js';
 import { headOutputs } from '../onnx/headOutputs.js';
+import { attentionInputs, type AttentionInputs } from '../onnx/attentionInputs.js';
 import { readGraph } from '../model/load.js';
 import { derivedOnce } from './derived.js';
 
@@ -20,9 +21,18 @@ export type HeadSite = `layer.${number}.attn.head.${number}.out`;
 export type HeadsSite = `layer.${number}.attn.heads.out`;
 /** Layer L's attention probabilities // [head, query, key] */
 export type PatternSite = `layer.${number}.attn.pattern`;
-export type Site = EmbedSite | ResidSite | MlpSite | HeadSite | HeadsSite | PatternSite;
+/** Layer L's attention scores, the softmax's input (scale · q·k plus masks and positional biases) // [head, query, key] */
+export type ScoresSite = `layer.${number}.attn.scores`;
+/** Layer L's queries as the scores product reads them (positions encoded) // [head, position, d_head] */
+export type QuerySite = `layer.${number}.attn.q`;
+/** Layer L's keys as the scores product reads them, transposed (grouped heads repeated) // [head, d_head, key] */
+export type KeySite = `layer.${number}.attn.k`;
+/** Layer L's values as the probabilities multiply them // [head, key, d_head] */
+export type ValueSite = `layer.${number}.attn.v`;
+export type AttentionInputSite = ScoresSite | QuerySite | KeySite | ValueSite;
+export type Site = EmbedSite | ResidSite | MlpSite | HeadSite | HeadsSite | PatternSite | AttentionInputSite;
 
-export type SiteKind = 'embed' | 'resid' | 'mlp' | 'head' | 'heads' | 'pattern';
+export type SiteKind = 'embed' | 'resid' | 'mlp' | 'head' | 'heads' | 'pattern' | 'scores' | 'q' | 'k' | 'v';
 
 /** Axis names of a site's per-sequence tensor, by kind. */
 export const SITE_AXES = {
@@ -32,6 +42,10 @@ export const SITE_AXES = {
   head: ['position', 'd_head'],
   heads: ['head', 'position', 'd_head'],
   pattern: ['head', 'query', 'key'],
+  scores: ['head', 'query', 'key'],
+  q: ['head', 'position', 'd_head'],
+  k: ['head', 'd_head', 'key'],
+  v: ['head', 'key', 'd_head'],
 } as const satisfies Record<SiteKind, readonly string[]>;
 
 /** Per kind, the axes of a batch tensor [batch, ...] that run over positions (padded in a batch). */
@@ -42,6 +56,10 @@ export const SEQUENCE_AXES: Record<SiteKind, number[]> = {
   head: [0],
   heads: [1],
   pattern: [1, 2],
+  scores: [1, 2],
+  q: [1],
+  k: [2],
+  v: [1],
 };
 
 /** Where a site lives in the graph: its tensor and, for a head, which slice of axis 1 of that tensor. */
@@ -55,7 +73,7 @@ export interface ResolvedSite {
 }
 
 const PATTERN =
-  /^(?:embed|layer\.(\d+)\.(?:resid\.(pre|post)|mlp\.act|attn\.pattern|attn\.heads\.out|attn\.head\.(\d+)\.out))$/;
+  /^(?:embed|layer\.(\d+)\.(?:resid\.(pre|post)|mlp\.act|attn\.pattern|attn\.heads\.out|attn\.head\.(\d+)\.out|attn\.(scores|q|k|v)))$/;
 
 export function kindOf(site: string): SiteKind | null {
   if (!PATTERN.test(site)) return null;
@@ -63,6 +81,8 @@ export function kindOf(site: string): SiteKind | null {
   if (site.includes('.resid.')) return 'resid';
   if (site.endsWith('.mlp.act')) return 'mlp';
   if (site.endsWith('.heads.out')) return 'heads';
+  const input = PATTERN.exec(site)![4] as 'scores' | 'q' | 'k' | 'v' | undefined;
+  if (input) return input;
   return site.endsWith('.pattern') ? 'pattern' : 'head';
 }
 
@@ -76,6 +96,21 @@ function headTensors(model: Model, probs: readonly string[]): Promise<string[]> 
     }
   });
 }
+
+/** Per layer, the attention's scores, queries, keys and values, found once per graph. */
+export function attentionTensors(model: Model): Promise<AttentionInputs[]> {
+  return derivedOnce(model, 'hooks|attention-inputs', async () => {
+    const { structure } = await model.instrumented();
+    const probs = structure.layers.map((s) => s.probs);
+    try {
+      return attentionInputs(readGraph(model), probs, await headTensors(model, probs));
+    } catch (e) {
+      throw runtimeError(`'${model.id}': ${(e as Error).message}`);
+    }
+  });
+}
+
+const INPUT_TENSOR = { scores: 'scores', q: 'queries', k: 'keys', v: 'values' } as const;
 
 /** Find a site's tensor in the model's graph; a site the model does not have is a usage error naming it. */
 export async function resolveSite(model: Model, site: Site): Promise<ResolvedSite> {
@@ -91,6 +126,8 @@ export async function resolveSite(model: Model, site: Site): Promise<ResolvedSit
   else if (kind === 'resid') tensor = structure.hiddenStates[layer + (m[2] === 'post' ? 1 : 0)];
   else if (kind === 'mlp') tensor = structure.mlp[layer];
   else if (kind === 'pattern') tensor = structure.layers[layer].probs;
+  else if (kind === 'scores' || kind === 'q' || kind === 'k' || kind === 'v')
+    tensor = (await attentionTensors(model))[layer][INPUT_TENSOR[kind]];
   else
     tensor = (
       await headTensors(

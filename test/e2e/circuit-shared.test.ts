@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { circuitReport } from '../../src/circuit/circuit.js';
 import { loadModel } from '../../src/model/load.js';
 import type { Model } from '../../src/model/types.js';
+import { pearson } from '../../src/util/stats.js';
 import { llama, skipWithoutShared } from '../helpers.js';
 
 // An IOI-style task on the shared TinyStories llama (grouped-query attention): AtP against exact patching.
@@ -41,5 +42,47 @@ describe.skipIf(skipWithoutShared)('circuit on the shared llama', () => {
     expect(ig.agreement!.pearson).toBeGreaterThanOrEqual(0.99);
     expect(ig.agreement!.spearman).toBeGreaterThanOrEqual(0.9);
     expect(ig.faithfulness.atK).toBeGreaterThan(atp.faithfulness.atK);
+  });
+
+  it('AtP* ranks as exact patching does (Spearman 0.933, Pearson 0.985 measured; AtP 0.924, 0.960); EAP edges sum to AtP per component', async () => {
+    const base = {
+      clean: 'When Lily and Tim went to the park, Tim gave a ball to',
+      corrupted: 'When Lily and Tim went to the park, Lily gave a ball to',
+      ...{ answer: ' Lily', wrong: ' Tim', ablation: 'corrupted' as const, k: 6, exactBudget: 1000, steps: 16 },
+      edges: true,
+    };
+    const [atp, star] = [
+      await circuitReport(model, { ...base, method: 'atp' }),
+      await circuitReport(model, { ...base, method: 'atp*' }),
+    ];
+    expect(star.agreement!.spearman).toBeGreaterThanOrEqual(0.9);
+    expect(star.agreement!.pearson).toBeGreaterThan(atp.agreement!.pearson);
+    // 5 receiving layers: 9·l senders × (8 heads × q, k, v + 1 feed-forward block), 8 heads into their own
+    // layer's block, and 45 components into the logits.
+    expect(atp.edges!.ranking).toHaveLength(2335);
+    // The edges carry the receiver's change exactly (norms included) where AtP linearises: close, not equal.
+    const sums = atp.components.map((c) =>
+      atp.edges!.ranking.filter((e) => e.sender === c.component).reduce((s, e) => s + e.score, 0),
+    );
+    expect(
+      pearson(
+        sums,
+        atp.components.map((c) => c.effect),
+      ),
+    ).toBeGreaterThan(0.98);
+    expect(atp.edges!.circuit[0]).toBe('L4H2 → logits');
+    expect(atp.edges!.faithfulness).toBeGreaterThan(0.95);
+    // The softmax's Jacobian against the finite change: where no softmax saturates, EAP's linear q and k
+    // edges follow the recomputed ones (Pearson 0.980, 0.981 measured over 720 each); v, feed-forward and
+    // logits edges are the same under both rules.
+    const recomputed = new Map(star.edges!.ranking.map((e) => [e.edge, e.score]));
+    for (const input of ['q', 'k', 'v', 'mlp', 'logits']) {
+      const linear = atp.edges!.ranking.filter((e) => e.input === input);
+      const r = pearson(
+        linear.map((e) => e.score),
+        linear.map((e) => recomputed.get(e.edge)!),
+      );
+      expect(r, input).toBeGreaterThan(input === 'q' || input === 'k' ? 0.95 : 1 - 1e-9);
+    }
   });
 });

@@ -245,6 +245,18 @@ export const CASES: GoldenCase[] = [
     ...['a b c d . a b', '--corrupted', 'e f g h . a b', '--answer', ' c', '--wrong', ' a', '--model', '@lm'],
     ...['--method', 'patch', '--ablation', 'zero', '--json'],
   ),
+  e(
+    'circuit-induction-atpstar',
+    'circuit',
+    ...['a b c d . a b', '--corrupted', 'e f g h . a b', '--answer', ' c', '--wrong', ' a', '--model', '@lm'],
+    ...['--k', '2', '--method', 'atp*'],
+  ),
+  e(
+    'circuit-induction-edges-json',
+    'circuit',
+    ...['a b c d . a b', '--corrupted', 'e f g h . a b', '--answer', ' c', '--wrong', ' a', '--model', '@lm'],
+    ...['--k', '2', '--method', 'atp*', '--edges', '--json'],
+  ),
   e('concepts-cluster-auto', 'concepts', 'cluster', '--data', '@in/corpus.txt', '--layer', '1', '--k', 'auto'),
   e(
     'concepts-factors',
