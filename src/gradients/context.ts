@@ -88,5 +88,7 @@ export function featureNorms(features: readonly Feature[], gradient: ArrayLike<n
 }
 
 export function difference(a: Float32Array, b: Float32Array): Float32Array {
-  return a.map((v, i) => v - b[i]);
+  const d = new Float32Array(a.length);
+  for (let i = 0; i < d.length; i++) d[i] = a[i] - b[i];
+  return d;
 }

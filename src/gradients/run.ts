@@ -97,7 +97,8 @@ export async function runGradients(
         const { data, dims } = batch.output(name);
         const per = dims.slice(1).reduce((a, b) => a * b, 1);
         const take = compactLength === undefined ? per : compactLength;
-        return data.slice(row * per, row * per + take);
+        // A view, not a copy: each row's gradient lives in its batch's output buffer.
+        return data.subarray(row * per, row * per + take);
       };
       const T = rows[i].ids.length;
       // Gradients at the cut input are [T, width]; those of internal tensors keep their own layout.

@@ -3,6 +3,13 @@ import { quadrature, QUADRATURE_RULES, type QuadratureRule } from '../util/quadr
 import { completenessOf } from './completeness.js';
 import type { AttributionMethod } from './types.js';
 
+/** baseline + a·delta, in a plain loop: a typed array's map() with a callback took several ms per IG call. */
+function pointOnPath(baseline: Float32Array, delta: Float32Array, a: number): Float32Array {
+  const point = new Float32Array(baseline.length);
+  for (let i = 0; i < point.length; i++) point[i] = baseline[i] + a * delta[i];
+  return point;
+}
+
 /** Step counts tried: `steps`, then doubling up to `max-steps` while the completeness error exceeds `tolerance` (0: one try). */
 function schedule(p: Record<string, number>): number[] {
   const counts = [p.steps];
@@ -63,7 +70,7 @@ export const integratedGradients: AttributionMethod = {
     let result: { values: number[]; steps: number } | undefined;
     for (const steps of schedule(p)) {
       const { nodes, weights } = quadrature(c.rule as QuadratureRule, steps);
-      const points = nodes.map((a) => g.baseline.map((b, i) => b + a * delta[i]));
+      const points = nodes.map((a) => pointOnPath(g.baseline, delta, a));
       // The endpoints run in the first path's batches: a run of their own costs as much as several rows.
       let out = await g.run(ends ? points : [g.input, g.baseline, ...points]);
       if (!ends) {

@@ -36,8 +36,15 @@ export function gaussLegendre(n: number): Quadrature {
 }
 
 /** `steps` points and weights of a rule on [0, 1], as Captum defines them. */
+const gaussLegendreByCount = new Map<number, Quadrature>();
+
 export function quadrature(rule: QuadratureRule, steps: number): Quadrature {
-  if (rule === 'gauss-legendre') return gaussLegendre(steps);
+  if (rule === 'gauss-legendre') {
+    // Newton's iterations cost more than a small model's whole backward pass: solve each count once.
+    let solved = gaussLegendreByCount.get(steps);
+    if (!solved) gaussLegendreByCount.set(steps, (solved = gaussLegendre(steps)));
+    return { nodes: [...solved.nodes], weights: [...solved.weights] };
+  }
   const idx = Array.from({ length: steps }, (_, i) => i);
   if (rule === 'riemann-trapezoid') {
     if (steps < 2) throw new Error('the trapezoid rule needs at least 2 steps');
