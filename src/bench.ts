@@ -141,6 +141,18 @@ async function plainForwards(model: Model, ids: readonly number[], count: number
   return performance.now() - start;
 }
 
+/**
+ * The same model as one without a KV cache runs it: every variant whole, with no prefix's keys and values
+ * reused (as a peer without a cache runs them), through the same sliced head. Null where the model has no
+ * cache a batch can continue.
+ */
+export function withoutKvCache(model: Model): Model | null {
+  const sig = model.signature;
+  return sig.pastInputs.length && sig.cacheContinues
+    ? { ...model, signature: { ...sig, cacheContinues: false } }
+    : null;
+}
+
 /** Time every method at every length on one model: wall time, forward passes, and the ratio to the raw forward passes. */
 export async function benchModel(
   model: Model,
@@ -149,69 +161,70 @@ export async function benchModel(
 ): Promise<{ rows: BenchRow[]; skipped: BenchReport['skipped'] }> {
   const rows: BenchRow[] = [];
   const skipped: BenchReport['skipped'] = [];
+  const noKv = withoutKvCache(model);
   for (const length of options.lengths) {
     if (length > model.maxLength) {
       skipped.push({ model: name, length, reason: `the model takes at most ${model.maxLength} tokens` });
       continue;
     }
     const text = benchInput(model, length);
-    const actual = encodeText(model, text).ids.length;
     for (const method of options.methods) {
-      const { params, choices } = options;
-      options.onProgress?.(`${name} · ${method} · ${actual} tokens`);
-      for (let w = 0; w < options.warmup; w++) await explainText(model, { text, method, params, choices });
-      const times: number[] = [];
-      // Plain forwards are timed right after each run of the method (after one warm-up), so that both see the same machine load.
-      const plain: number[] = [];
-      const ids = encodeText(model, text).ids;
-      const raw: number[] = [];
-      for (let r = 0; r < options.runs; r++) {
-        const spent = { ms: 0 };
-        const run = new RunContext((session) => timing(session, spent));
-        const start = performance.now();
-        const result = await explainText(model, { text, method, params, choices }, { run });
-        times.push(performance.now() - start);
-        raw.push(spent.ms);
-        await plainForwards(model, ids, result.forwardPasses); // warm: the method's own sessions have just run
-        plain.push(await plainForwards(model, ids, result.forwardPasses));
-        if (r === 0) {
-          const { forwardPasses, declaredCost } = result;
-          const features = result.features.length;
-          rows.push({
-            model: name,
-            method,
-            length: actual,
-            features,
-            runs: options.runs,
-            medianMs: 0,
-            minMs: 0,
-            maxMs: 0,
-            forwardPasses,
-            declaredCost,
-            rawMs: 0,
-            ratio: 0,
-            forwardMs: 0,
-            vsForwards: 0,
-            explanationsPerSecond: 0,
-            tokensPerSecond: 0,
-            peakRssMb: 0,
-          });
-        }
-      }
-      const row = rows[rows.length - 1];
-      row.medianMs = median(times);
-      row.minMs = Math.min(...times);
-      row.maxMs = Math.max(...times);
-      row.rawMs = median(raw);
-      row.ratio = row.medianMs / row.rawMs;
-      row.forwardMs = median(plain);
-      row.vsForwards = median(times.map((t, k) => t / plain[k]));
-      row.explanationsPerSecond = 1000 / row.medianMs;
-      row.tokensPerSecond = (1000 * actual) / row.medianMs;
-      row.peakRssMb = process.resourceUsage().maxRSS / 1024;
+      options.onProgress?.(`${name} · ${method} · ${length} tokens`);
+      rows.push(await benchCell(model, name, method, text, options));
+      // A perturbation method's variants reuse the input's cached keys and values; the row without shows
+      // what a model without a KV cache (or a peer that keeps none) pays, against the same plain forwards.
+      if (noKv && methodNamed(method).family !== 'gradient')
+        rows.push({ ...(await benchCell(noKv, name, method, text, options)), method: `${method} (no KV cache)` });
     }
   }
   return { rows, skipped };
+}
+
+/** One method on one input: `runs` timed runs after the warm-up, each followed by as many plain forward passes. */
+async function benchCell(
+  model: Model,
+  name: string,
+  method: string,
+  text: string,
+  options: BenchOptions,
+): Promise<BenchRow> {
+  const { params, choices } = options;
+  for (let w = 0; w < options.warmup; w++) await explainText(model, { text, method, params, choices });
+  const ids = encodeText(model, text).ids;
+  // Plain forwards are timed right after each run of the method (after one warm-up), so that both see the same machine load.
+  const [times, plain, raw]: number[][] = [[], [], []];
+  let first: Awaited<ReturnType<typeof explainText>> | undefined;
+  for (let r = 0; r < options.runs; r++) {
+    const spent = { ms: 0 };
+    const run = new RunContext((session) => timing(session, spent));
+    const start = performance.now();
+    const result = await explainText(model, { text, method, params, choices }, { run });
+    times.push(performance.now() - start);
+    raw.push(spent.ms);
+    await plainForwards(model, ids, result.forwardPasses); // warm: the method's own sessions have just run
+    plain.push(await plainForwards(model, ids, result.forwardPasses));
+    first ??= result;
+  }
+  const medianMs = median(times);
+  return {
+    model: name,
+    method,
+    length: ids.length,
+    features: first!.features.length,
+    runs: options.runs,
+    medianMs,
+    minMs: Math.min(...times),
+    maxMs: Math.max(...times),
+    forwardPasses: first!.forwardPasses,
+    declaredCost: first!.declaredCost,
+    rawMs: median(raw),
+    ratio: medianMs / median(raw),
+    forwardMs: median(plain),
+    vsForwards: median(times.map((t, k) => t / plain[k])),
+    explanationsPerSecond: 1000 / medianMs,
+    tokensPerSecond: (1000 * ids.length) / medianMs,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 /** Process start to JSON on stdout, for one `explain` on a model, as a user runs it. */

@@ -256,13 +256,27 @@ export async function explainText(
       ...{ index: f.index, text: f.text, start: f.start, end: f.end, tokens: f.positions },
       attribution: result.values[i],
     })),
-    diagnostics: gradient
-      ? { ...result.diagnostics, backwardPasses: own.backward, ...shadow }
-      : (result.diagnostics ?? {}),
+    diagnostics: {
+      ...(gradient ? { ...result.diagnostics, backwardPasses: own.backward, ...shadow } : result.diagnostics),
+      ...scoringGraphNote(model),
+    },
     ...(method.completeness && {
       completeness: completenessOf(result.values, result.inputScore ?? p.fullScore, baselineScore),
     }),
   };
+}
+
+/**
+ * Said only where the scoring session runs the plain graph because onnxruntime's optimised one disagreed
+ * with it (model/scoringGraph.ts); nothing where the optimised graph runs, as it does on every model tested.
+ */
+function scoringGraphNote(model: Model): Record<string, string> {
+  const g = model.scoringGraph;
+  return g?.fellBack
+    ? {
+        scoringGraph: `plain: onnxruntime's optimised graph differed from it by ${g.maxDiff.toExponential(2)} on a probe batch`,
+      }
+    : {};
 }
 
 /** Attribution per word (the features overlapping it, summed): how word-level readers compare explanations. */

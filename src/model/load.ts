@@ -1,7 +1,7 @@
 import { runtimeError, usageFault } from '../errors.js';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { externalDataFolder } from '../onnx/tensor.js';
-import { threadsFromEnv } from '../runtime/session.js';
+import { threadsFromEnv, type OptimizationLevel } from '../runtime/session.js';
 import { sliceLmHead } from '../onnx/sliceHead.js';
 import { forgetDerived } from '../runtime/derived.js';
 import { architectureOf, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
@@ -10,6 +10,7 @@ import { createInstrumentedSession, instrumentOrFail, outputProjectionsOf } from
 import { createSession, openScoringSession, readSignature } from './sessions.js';
 import { DEFAULT_MODEL, DTYPE_SUFFIX, detectTask, maxLengthOf, resolveFiles } from './resolve.js';
 import { forgetGraphs } from './graphs.js';
+import { checkScoringGraph, SCORING_LEVEL } from './scoringGraph.js';
 
 // The model layer by job: locating files, task and labels (resolve.ts); the scoring session, its sliced
 // head and its disk cache (sessions.ts); the instrumented session (instrumented.ts); the graph registry
@@ -55,10 +56,15 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
   const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype, options.folder);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
-  const { session, sliced, continuesCache } =
+  const open = async (optimization: OptimizationLevel) =>
     task === 'causal-lm'
-      ? await openScoringSession(onnxPath, options, spec)
-      : { session: await createSession(onnxPath, options, spec), sliced: false, continuesCache: true };
+      ? openScoringSession(onnxPath, options, spec, optimization)
+      : {
+          session: await createSession(onnxPath, options, spec, null, optimization),
+          sliced: false,
+          continuesCache: true,
+        };
+  const { session, sliced, continuesCache } = await open(SCORING_LEVEL);
   const signature = readSignature(session, config, spec, sliced, continuesCache);
   const outputs = (session as unknown as { outputMetadata?: OutputShape[] }).outputMetadata;
   checkLogitsShape(
@@ -87,6 +93,9 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
     graphId: onnxPath,
     instrumented: () => (instrumentedPromise ??= createInstrumentedSession(model, options)),
   };
+  const checked = await checkScoringGraph(model, async () => (await open('disabled')).session);
+  model.session = checked.session;
+  model.scoringGraph = checked.graph;
   return model;
 }
 

@@ -5,7 +5,7 @@ import type { Session } from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { isExternal } from '../onnx/tensor.js';
-import { openGraphFile, openSession } from '../runtime/session.js';
+import { openGraphFile, openSession, type OptimizationLevel } from '../runtime/session.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { closureHash } from '../util/closure.js';
 import { SCORE_POSITIONS, sliceLmHead } from '../onnx/sliceHead.js';
@@ -18,9 +18,10 @@ export async function createSession(
   options: LoadOptions,
   spec: string,
   externalFolder: string | null = null,
+  optimization: OptimizationLevel = 'all',
 ): Promise<Session> {
   try {
-    return await openSession(source, { threads: options.threads }, externalFolder);
+    return await openSession(source, { threads: options.threads, optimization }, externalFolder);
   } catch (e) {
     throw runtimeError(`cannot load the ONNX graph of '${spec}' (corrupt or unsupported file): ${firstLine(e)}`);
   }
@@ -56,6 +57,7 @@ export async function openScoringSession(
   onnxPath: string,
   options: LoadOptions,
   spec: string,
+  optimization: OptimizationLevel = 'all',
 ): Promise<{ session: Session; sliced: boolean; continuesCache: boolean }> {
   const key = crypto
     .createHash('sha256')
@@ -63,7 +65,7 @@ export async function openScoringSession(
     .digest('hex')
     .slice(0, 32);
   const plain = async (continues: boolean) => ({
-    session: await createSession(onnxPath, options, spec),
+    session: await createSession(onnxPath, options, spec, null, optimization),
     sliced: false,
     continuesCache: continues,
   });
@@ -71,7 +73,7 @@ export async function openScoringSession(
   // an entry onnxruntime cannot open is removed and rebuilt.
   const fromFile = async (file: string, external: string | null, continues: boolean) => {
     try {
-      const session = await openGraphFile(file, { threads: options.threads }, external);
+      const session = await openGraphFile(file, { threads: options.threads, optimization }, external);
       return { session, sliced: true, continuesCache: continues };
     } catch {
       removeGraphFile('sliced', key);
@@ -95,7 +97,9 @@ export async function openScoringSession(
   const file = writeGraphFile<SlicedMeta>('sliced', key, sliced, meta);
   if (!sliced) return plain(continues);
   const written = file && (await fromFile(file, external, continues));
-  const session = written ? written.session : await createSession(encodeModel(sliced), options, spec, external);
+  const session = written
+    ? written.session
+    : await createSession(encodeModel(sliced), options, spec, external, optimization);
   return { session, sliced: true, continuesCache: continues };
 }
 

@@ -1,4 +1,5 @@
 import type { Session } from './tensor.js';
+import type { ScoringGraph } from './session.js';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { InstrumentedOutputs, TransformerStructure } from '../onnx/instrument.js';
 import type { ModelProto } from '../onnx/proto.js';
@@ -68,6 +69,8 @@ export interface Model {
   maxLength: number;
   signature: ModelSignature;
   session: Session;
+  /** The graph `session` runs: onnxruntime's optimised one, checked against the plain one (model/scoringGraph.ts). */
+  scoringGraph?: ScoringGraph;
   /** The session with attentions, value vectors and hidden states exposed; built (and cached on disk) on first use. */
   instrumented(): Promise<InstrumentedSession>;
   /** Identifies the graph this model runs: the ONNX file, or a rewritten graph held in memory. */

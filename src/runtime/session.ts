@@ -4,11 +4,24 @@ import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { externalDataFolder } from '../onnx/tensor.js';
 import { parseInteger } from '../util/numbers.js';
 
+/** onnxruntime's graph optimisation levels. */
+export type OptimizationLevel = 'all' | 'extended' | 'basic' | 'disabled';
+
+/** Which graph the scoring session runs: onnxruntime's optimised one, or the plain one where they disagree. */
+export interface ScoringGraph {
+  /** The level the scoring session runs at. */
+  level: OptimizationLevel;
+  /** Largest probability difference (softmax of the logits) between the optimised and the plain graph on the probe batch. */
+  maxDiff: number;
+  /** The optimised graph disagreed and the plain graph runs instead. */
+  fellBack: boolean;
+}
+
 export interface SessionSettings {
   /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
   threads?: number;
   /** 'all' for the model's own graphs; probes run unoptimised so that every tensor stays as the graph names it. */
-  optimization?: 'all' | 'disabled';
+  optimization?: OptimizationLevel;
   /**
    * Let onnxruntime pack constant weights for its matrix kernels (the default): faster products, but a
    * packed copy of each weight beside the original.

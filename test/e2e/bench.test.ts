@@ -44,15 +44,21 @@ describe('interp bench (tiny settings; timings are not asserted)', () => {
     report = JSON.parse(r.stdout);
     expect(report.schema).toBe('interp/bench@1');
     const methods = Object.keys(METHODS);
-    expect(report.rows).toHaveLength(2 * 2 * methods.length);
+    // tiny-lm has a KV cache: each perturbation method also runs as a model without one, at both lengths.
+    const perturbation = Object.values(METHODS).filter((m) => m.family !== 'gradient').length;
+    expect(report.rows).toHaveLength(2 * 2 * methods.length + 2 * perturbation);
+    expect(report.rows.filter((row) => row.method.endsWith(' (no KV cache)')).map((row) => row.model)).toEqual(
+      Array(2 * perturbation).fill('tiny-lm'),
+    );
     expect(report.skipped.map((s) => [s.model, s.length])).toEqual([
       ['sst2-tiny', 4096],
       ['tiny-lm', 4096],
     ]);
     for (const row of report.rows) {
+      const method = row.method.replace(/ \(no KV cache\)$/, '');
       expect(row.length).toBeLessThanOrEqual(12);
       expect(row.length).toBeGreaterThanOrEqual(6);
-      if (UPPER_BOUND.has(row.method)) expect(row.forwardPasses, `${row.method}`).toBeLessThanOrEqual(row.declaredCost);
+      if (UPPER_BOUND.has(method)) expect(row.forwardPasses, `${row.method}`).toBeLessThanOrEqual(row.declaredCost);
       else expect(row.forwardPasses, `${row.method}`).toBe(row.declaredCost);
       for (const key of [
         'medianMs',
@@ -148,9 +154,13 @@ describe('interp bench --isolate and the 124M bench model', () => {
     const report = JSON.parse(r.stdout) as BenchReport;
     expect(report.rows.map((row) => `${row.method}@${row.length}`)).toEqual([
       'occlusion@8',
+      'occlusion (no KV cache)@8',
       'occlusion@10',
+      'occlusion (no KV cache)@10',
       'kernel-shap@8',
+      'kernel-shap (no KV cache)@8',
       'kernel-shap@10',
+      'kernel-shap (no KV cache)@10',
     ]);
     // --samples reached the child: KernelSHAP declares the sample budget (plus the two anchors).
     expect(report.rows.find((row) => row.method === 'kernel-shap')!.declaredCost).toBe(32);
