@@ -27,6 +27,7 @@ describe('options declare whether they are local only', () => {
       json: 'output',
       svg: 'files',
       out: 'files',
+      suite: 'files',
       threads: 'process',
       'max-memory': 'process',
       data: 'files',
