@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Example } from '../data/datasets.js';
+import { explainText, type Attribution, type ExplainRequest } from '../explain.js';
 import { exampleSeed, perturbText } from '../hypothesis/perturb.js';
 import { LOCATIONS, NAMES } from '../hypothesis/lists.js';
 import { graphKey } from '../model/graphs.js';
@@ -38,6 +39,8 @@ export interface MethodChoice {
   separable: boolean;
   runnerUp: string | null;
   reason: string;
+  /** The leaderboard's best by NAOPC alone (cost aside), and whether its interval clears the second best's. */
+  bestByQuality: { method: string; separable: boolean; runnerUp: string | null };
   candidates: CandidateScore[];
   board: Leaderboard;
   cached: boolean;
@@ -102,6 +105,15 @@ export async function chooseMethod(
     .sort((a, b) => b.efficiency!.mean - a.efficiency!.mean || a.method.localeCompare(b.method));
   if (!ranked.length) throw new Error(`no candidate method gave a normalised comprehensiveness on ${source}`);
   const [best, next] = ranked;
+  const byQuality = candidates
+    .filter((c) => c.naopc)
+    .sort((a, b) => b.naopc!.mean - a.naopc!.mean || a.method.localeCompare(b.method));
+  const [top, second] = byQuality;
+  const bestByQuality = {
+    method: top.method,
+    separable: !second || top.naopc!.low > second.naopc!.high,
+    runnerUp: second?.method ?? null,
+  };
   const separable = !next || best.efficiency!.low > next.efficiency!.high;
   const e = (c: CandidateScore) =>
     `${c.method} ${c.efficiency!.mean.toPrecision(3)} [${c.efficiency!.low.toPrecision(3)}, ${c.efficiency!.high.toPrecision(3)}]`;
@@ -117,10 +129,41 @@ export async function chooseMethod(
       : separable
         ? `${e(best)} NAOPC per forward pass beats ${e(next)}: the intervals do not overlap`
         : `not separable: ${e(best)} NAOPC per forward pass overlaps ${e(next)}; ${best.method} has the higher mean`,
+    bestByQuality,
     candidates,
     board,
     cached: false,
   };
   writeCacheEntry(file, Buffer.from(JSON.stringify(choice), 'utf8'));
   return choice;
+}
+
+/** The candidates `explain --method auto` chooses from (fidelity's default list less the random control). */
+export const AUTO_CANDIDATES = ['occlusion', 'kernel-shap', 'integrated-gradients', 'grad-x-input', 'attention'];
+
+/** `explain --method auto`: choose on the calibration set (or the built-in one), then explain with the choice. */
+export async function explainAuto(
+  model: Model,
+  request: ExplainRequest,
+  calibration?: { examples: Example[]; source: string },
+): Promise<Attribution & { choice: Omit<MethodChoice, 'board'> }> {
+  const seed = request.seed ?? 0;
+  const config: FidelityConfig = {
+    methods: [...AUTO_CANDIDATES, 'random'],
+    params: request.params ?? {},
+    choices: request.choices ?? {},
+    granularity: request.granularity ?? 'token',
+    seed,
+    softSamples: 20,
+    maxNormalise: 40,
+    stability: false,
+  };
+  const data = calibration?.examples ?? builtInCalibration(seed);
+  const { board: _board, ...choice } = await chooseMethod(
+    model,
+    data,
+    config,
+    calibration?.source ?? 'built-in sentences and their perturbations',
+  );
+  return { ...(await explainText(model, { ...request, method: choice.chosen })), choice };
 }

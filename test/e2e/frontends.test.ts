@@ -28,6 +28,7 @@ describe('options declare whether they are local only', () => {
       svg: 'files',
       out: 'files',
       suite: 'files',
+      calibration: 'files',
       threads: 'process',
       'max-memory': 'process',
       data: 'files',

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADDITIVE_WEIGHTS, additiveClassifier, negationClassifier, writePlanted } from '../../../fixtures/planted.js';
 import type { Example } from '../../../src/data/datasets.js';
-import { builtInCalibration, chooseMethod } from '../../../src/fidelity/choose.js';
+import { builtInCalibration, chooseMethod, explainAuto } from '../../../src/fidelity/choose.js';
 import type { FidelityConfig } from '../../../src/fidelity/types.js';
 import { loadModel } from '../../../src/model/load.js';
 import { countingPasses } from '../../../src/runtime/context.js';
@@ -53,6 +53,10 @@ describe('choosing the method on planted models', () => {
     expect(choice.reason).toContain(choice.chosen);
     expect(choice.reason).toContain(choice.runnerUp!);
     expect(choice.reason.startsWith('not separable')).toBe(!choice.separable);
+    const q = choice.bestByQuality;
+    const naopc = (m: string) => choice.candidates.find((c) => c.method === m)!.naopc!;
+    for (const c of choice.candidates) if (c.naopc) expect(naopc(q.method).mean).toBeGreaterThanOrEqual(c.naopc.mean);
+    expect(q.separable).toBe(naopc(q.method).low > naopc(q.runnerUp!).high);
   });
 
   it('negation classifier, built-in calibration: the choice puts the attribution on "not"; cached, it runs nothing', async () => {
@@ -69,5 +73,14 @@ describe('choosing the method on planted models', () => {
     expect(passes).toBe(0);
     expect({ ...again, cached: false }).toEqual(first);
     expect(again.cached).toBe(true);
+  });
+
+  it('explain --method auto explains with the chosen method and carries the choice without its board', async () => {
+    const model = await loadModel(writePlanted(negationClassifier()));
+    const r = await explainAuto(model, { text: 'the movie was not good', method: 'auto', seed: 0 });
+    expect(r.method).toBe(r.choice.chosen);
+    expect('board' in r.choice).toBe(false);
+    const nonzero = r.features.filter((f) => f.attribution !== 0).map((f) => f.text.trim());
+    expect(nonzero).toEqual(['not']);
   });
 });
