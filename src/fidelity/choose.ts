@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { runtimeError, usageFault } from '../errors.js';
 import type { Example } from '../data/datasets.js';
 import { explainText, type Attribution, type ExplainRequest } from '../explain.js';
 import { exampleSeed, perturbText } from '../hypothesis/perturb.js';
@@ -95,6 +96,8 @@ export async function chooseMethod(
   config: FidelityConfig,
   source: string,
 ): Promise<MethodChoice> {
+  if (!config.methods.some((m) => m !== 'random'))
+    throw usageFault('methods', '{param} needs a method other than the random control to choose from');
   const file = cacheFile('method-choice', cacheKey(model, data, config));
   const hit = readCacheEntry(file);
   if (hit) return { ...(JSON.parse(Buffer.from(hit).toString('utf8')) as MethodChoice), cached: true };
@@ -103,7 +106,7 @@ export async function chooseMethod(
   const ranked = candidates
     .filter((c) => c.efficiency)
     .sort((a, b) => b.efficiency!.mean - a.efficiency!.mean || a.method.localeCompare(b.method));
-  if (!ranked.length) throw new Error(`no candidate method gave a normalised comprehensiveness on ${source}`);
+  if (!ranked.length) throw runtimeError(`no candidate method gave a normalised comprehensiveness on ${source}`);
   const [best, next] = ranked;
   const byQuality = candidates
     .filter((c) => c.naopc)

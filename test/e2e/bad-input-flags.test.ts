@@ -71,6 +71,11 @@ describe('contradictory, ignored and empty flags', () => {
       /--method auto explains one text; --compare does not combine with it/,
     ],
     [
+      'fidelity --choose with only the random control',
+      () => ['fidelity', '--choose', '--methods', 'random'],
+      /--methods needs a method other than the random control to choose from/,
+    ],
+    [
       '--calibration without --method auto',
       () => ['explain', 'the film', '--calibration', at('d.tsv')],
       /--calibration applies to --method auto/,
