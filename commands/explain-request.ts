@@ -1,4 +1,5 @@
-import { usageError } from '../src/errors.js';
+import { formatOf, readDataset } from '../src/data/datasets.js';
+import { usageError, usageFault } from '../src/errors.js';
 import type { ExplainRequest } from '../src/explain.js';
 import { optionalInteger, parseInteger, type ModelFlags } from './common.js';
 import * as groups from './groups.js';
@@ -15,6 +16,7 @@ export interface ExplainFlags
   truncate?: boolean;
   top?: string;
   generate?: string;
+  calibration?: string;
   [param: string]: unknown;
 }
 
@@ -23,7 +25,8 @@ export interface ExplainFlags
  * several side by side, each generated token, or one explanation against an adversary).
  */
 export function explainPlanOf(text: string, flags: ExplainFlags) {
-  const methods = chosenMethods(flags, 'occlusion');
+  const auto = flags.method === 'auto';
+  const methods = chosenMethods(auto ? { ...flags, method: undefined } : flags, 'occlusion');
   const request: ExplainRequest = {
     ...{ text, method: methods[0], ...methodOptionValues(flags, methods), target: groups.targetOf(flags) },
     ...{ ...groups.maskingOf(flags), seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1) },
@@ -37,5 +40,12 @@ export function explainPlanOf(text: string, flags: ExplainFlags) {
     attack && '--robustness',
   ];
   if (modes.filter(Boolean).length > 1) throw usageError(`${modes.filter(Boolean).join(' and ')} do not combine`);
-  return { methods, request, steps, attack };
+  if (auto && modes.some(Boolean))
+    throw usageError(`--method auto explains one text; ${modes.find(Boolean)} does not combine with it`);
+  if (flags.calibration !== undefined && !auto) throw usageFault('calibration', '{param} applies to --method auto');
+  const calibration =
+    auto && flags.calibration !== undefined
+      ? { examples: readDataset(flags.calibration, formatOf(flags.calibration)).examples, source: flags.calibration }
+      : undefined;
+  return { methods, request, steps, attack, auto, calibration };
 }

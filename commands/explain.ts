@@ -1,5 +1,7 @@
 import { Command } from 'commander';
-import { addOutputOptions } from './outputOptions.js';
+import { addOutputOptions, localOption } from './outputOptions.js';
+import { explainAuto, type MethodChoice } from '../src/fidelity/choose.js';
+import { choiceTable } from '../src/render/choice.js';
 import { compareMethods, type Comparison } from '../src/comparison.js';
 import { explainText, explanationWarnings, type Attribution } from '../src/explain.js';
 import { explainGeneration, GENERATION_SCHEMA, type GenerationAttribution } from '../src/generate.js';
@@ -26,7 +28,13 @@ export function explainCommand(): Command {
       'Attribute a model prediction to the input tokens (or words) with a perturbation, gradient or attention method.',
     )
     .argument('<text>', 'the input text')
-    .option('--method <name>', `attribution method: ${methodNames().join(', ')} (default: occlusion)`)
+    .option(
+      '--method <name>',
+      `attribution method: ${methodNames().join(', ')}, or auto (the best NAOPC per forward pass on a calibration set; default: occlusion)`,
+    )
+    .addOption(
+      localOption('--calibration <file>', '--method auto: choose on this dataset (default: built-in sentences)'),
+    )
     .option('--compare <methods>', 'several methods (comma-separated), side by side with rank correlations');
   groups.addTargetOptions(cmd, {
     target:
@@ -73,7 +81,7 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   contentType: 'application/json',
   document: jsonDocument,
   plan: (text, flags, env) => {
-    const { methods, request, steps, attack } = explainPlanOf(text!, flags);
+    const { methods, request, steps, attack, auto, calibration } = explainPlanOf(text!, flags);
     const compute = async (model: Model): Promise<ExplainResult> =>
       steps !== undefined
         ? explainGeneration(model, request, steps)
@@ -81,7 +89,9 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
           ? compareMethods(model, request, methods)
           : attack
             ? explainRobustly(model, request, await attack(env.open))
-            : explainText(model, request);
+            : auto
+              ? explainAuto(model, request, calibration)
+              : explainText(model, request);
     return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },
 };
@@ -98,7 +108,12 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
   for (const w of results.flatMap(explanationWarnings)) process.stderr.write(`interp: warning: ${w}\n`);
   if (interactive() && !flags.json) process.stderr.write(colouredText(results[0]) + '\n');
   return emit(flags, report, {
-    table: withSummaryText((r) => ('results' in r ? comparisonTable(r, top) : attributionTable(r as Attribution, top))),
+    table: withSummaryText((r) =>
+      'results' in r ? comparisonTable(r, top) : choiceText(r) + attributionTable(r as Attribution, top),
+    ),
     chart: () => attributionChart(results[0]),
   });
 }
+
+/** Why --method auto chose its method: the candidates with intervals, above the attribution table. */
+const choiceText = (r: object) => ('choice' in r ? choiceTable(r.choice as Omit<MethodChoice, 'board'>) + '\n' : '');

@@ -12,6 +12,7 @@ export interface FidelityFlags extends ModelFlags, GateFlags, DataFlags, groups.
   out?: string;
   score?: string;
   stability?: boolean;
+  choose?: boolean;
   sanity: string;
   softSamples: string;
   naopcMaxFeatures: string;

@@ -12,6 +12,9 @@ import { addMethodOptions } from './options.js';
 import { cliEnv } from './operation.js';
 import { addRobustnessOptions } from './robustness.js';
 import { fidelityConfigOf, type FidelityFlags } from './fidelity-request.js';
+import { builtInCalibration, chooseMethod } from '../src/fidelity/choose.js';
+import { choiceTable } from '../src/render/choice.js';
+import { emit } from './output.js';
 
 export function fidelityCommand(): Command {
   const cmd = new Command('fidelity')
@@ -35,6 +38,10 @@ export function fidelityCommand(): Command {
       '--score <kind>',
       'classifier score the metrics read: probability (the default, as ERASER), logit or log-odds; causal LMs read log-probabilities',
     )
+    .option(
+      '--choose',
+      'choose the method with the best normalised comprehensiveness per forward pass (--data, or a built-in calibration set)',
+    )
     .option('--stability', 'also measure rank stability under a one-word edit and across seeds')
     .option('--sanity <n>', 'run the model-randomisation cascade on the first n examples (0: skip)', '0')
     .option('--soft-samples <n>', 'samples for soft comprehensiveness and sufficiency', '20')
@@ -49,6 +56,7 @@ export function fidelityCommand(): Command {
       'interp fidelity --data dev.tsv --shard 2/8 --out shard-2.jsonl && interp fidelity summarize shard-*.jsonl',
       'interp fidelity --data dev.tsv --limit 20 --sanity 10 --stability --json',
       'interp fidelity --data dev.tsv --limit 50 --methods occlusion,lime --robustness --min robustness-topk=0.5',
+      'interp fidelity --choose --model ../shared/models/distilbert-sst2-mini   # which method explains this model best',
     ]),
   );
   cmd.enablePositionalOptions().action(async (flags: FidelityFlags) => fidelity(flags));
@@ -59,6 +67,7 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
   const planned = fidelityConfigOf(flags);
   thresholdsOf(flags);
   const config = await planned(cliEnv(flags).open);
+  if (flags.choose) return choose(flags, config);
   const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
   const data = readExamples(flags);
   const model = await openModel(flags);
@@ -77,4 +86,17 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
   if (!interactive() && ran === 0 && !flags.json)
     process.stderr.write(`interp: all ${data.length} examples were already in ${outOf(flags)}; nothing to run\n`);
   await reportLeaderboard(board, flags);
+}
+
+async function choose(flags: FidelityFlags, config: Awaited<ReturnType<ReturnType<typeof fidelityConfigOf>>>) {
+  const data = flags.data ? readExamples(flags) : builtInCalibration(config.seed);
+  const model = await openModel(flags);
+  const progress = progressSpinner('choosing', 'examples');
+  const choice = await chooseMethod(
+    model,
+    data,
+    config,
+    flags.data ?? 'built-in sentences and their perturbations',
+  ).finally(progress.stop);
+  await emit(flags, choice, { table: choiceTable });
 }

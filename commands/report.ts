@@ -3,6 +3,7 @@ import { localOption } from './outputOptions.js';
 import { reportHtml } from '../src/render/html.js';
 import { buildReport, type PageReport, type ReportRequest } from '../src/report/page.js';
 import { VERSION, writeFileAtomic } from '../src/util/paths.js';
+import { readSuite } from '../src/hypothesis/suite.js';
 import {
   addModelOptions,
   examples,
@@ -25,6 +26,7 @@ export interface ReportFlags extends ModelFlags, DataFlags, groups.TargetFlags, 
   maxTokens: string;
   truncate?: boolean;
   out?: string;
+  suite?: string;
   [param: string]: unknown;
 }
 
@@ -53,7 +55,8 @@ export function reportCommand(): Command {
     .option('--counterfactual-budget <n>', 'forward passes for the counterfactual search (0: none)', '300')
     .option('--max-tokens <n>', 'above this many tokens, attention maps pool neighbouring tokens into ranges', '64')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
-    .addOption(localOption('--out <file>', 'write the page here (default: standard output)'));
+    .addOption(localOption('--out <file>', 'write the page here (default: standard output)'))
+    .addOption(localOption('--suite <file>', 'also run this interp test suite and list its results on the page'));
   addModelOptions(addMethodOptions(cmd));
   cmd.addHelpText(
     'after',
@@ -62,6 +65,7 @@ export function reportCommand(): Command {
       'interp report "the film was a delight" --methods occlusion,shapley,lime --seed 3 --out report.html',
       'interp report --data ../shared/data/glue-sst2/dev.tsv --limit 20 --out sst2.html',
       'interp report "Once upon a time" --model tiny-lm --generate 6 --out story.html',
+      'interp report "the film was not good" --suite examples/sentiment.tests.yaml --out report.html',
     ]),
   );
   return cmd.action(async (text: string | undefined, flags: ReportFlags) => runReport(text, flags));
@@ -84,6 +88,7 @@ export function reportRequest(text: string | undefined, flags: ReportFlags, args
     maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 512),
     invocation: invocation(args),
     version: VERSION,
+    ...(flags.suite !== undefined && { suite: readSuite(flags.suite) }),
   };
 }
 

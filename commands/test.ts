@@ -4,13 +4,15 @@ import { TEST_REPORT_SCHEMA, testSuite, type TestOptions } from '../src/hypothes
 import { DEFAULT_METHOD, readSuite } from '../src/hypothesis/suite.js';
 import { methodNamed } from '../src/methods/config.js';
 import { testJunit, testTable } from '../src/render/test.js';
+import { summarizeTest } from '../src/summary/test.js';
 import { writeFileAtomic } from '../src/util/files.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
-import { emit, withSpinner, type OutputFlags } from './output.js';
+import { emit, summarised, withSpinner, withSummaryText, type OutputFlags } from './output.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 
 interface TestFlags extends ModelFlags, OutputFlags {
   junit?: string;
+  summary?: boolean;
   maxFailureRate?: string;
   permutations: string;
   show: string;
@@ -31,7 +33,7 @@ export function testCommand(): Command {
     .option('--method <name>', 'attribution method of those explanations', DEFAULT_METHOD)
     .option('--seed <n>', 'seed of the perturbations, the randomisation tests and sampling methods', '0')
     .addOption(localOption('--junit <file>', 'also write JUnit XML, one testcase per test'));
-  addOutputOptions(cmd, { json: `print JSON (schema ${TEST_REPORT_SCHEMA})` });
+  addOutputOptions(cmd, { json: `print JSON (schema ${TEST_REPORT_SCHEMA})`, summary: true });
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -39,15 +41,18 @@ export function testCommand(): Command {
       'interp test examples/sentiment.tests.yaml --model ../shared/models/distilbert-sst2-mini',
       'interp test sentiment.tests.yaml --max-failure-rate 0.05 --junit test-results.xml',
       'interp test sentiment.tests.yaml --json --seed 1 > report.json',
+      'interp test sentiment.tests.yaml --summary',
     ]),
   );
   return cmd.action(async (file: string, flags: TestFlags) => {
     const options = optionsOf(flags);
     const suite = readSuite(file);
     const model = await withSpinner('loading model', () => openModel(flags));
-    const report = await withSpinner(`running ${suite.tests.length} tests`, () => testSuite(model, suite, options));
+    const report = await withSpinner(`running ${suite.tests.length} tests`, async () =>
+      summarised(flags.summary, await testSuite(model, suite, options), (r) => summarizeTest(model, suite, r)),
+    );
     if (flags.junit) writeFileAtomic(flags.junit, testJunit(report));
-    await emit(flags, report, { table: testTable });
+    await emit(flags, report, { table: withSummaryText(testTable) });
     const failed = report.tests.filter((t) => t.status === 'fail');
     if (failed.length)
       throw thresholdError(

@@ -100,7 +100,7 @@ const isReason = (e: Expectation): e is Extract<Expectation, { kind: 'attributio
   e.kind === 'attribution' || e.kind === 'rank';
 
 /** The label or token a behavioural test scores. */
-const targetName = (test: TestSpec, suite: Suite) =>
+export const targetName = (test: TestSpec, suite: Suite) =>
   test.target ??
   suite.target ??
   (test.expect.kind === 'label' ? test.expect.label : test.expect.kind === 'top-token' ? test.expect.token : undefined);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PageReport } from '../report/page.js';
 import { escapeMarkup } from './format.js';
+import { testSection } from './test.js';
 import { toJson } from './json.js';
 import { packageRoot } from '../util/paths.js';
 
@@ -106,7 +107,7 @@ export function reportHtml(report: PageReport): string {
 </head>
 <body>
 ${header(report)}
-${BODY}
+${report.tests ? BODY.replace('<section aria-labelledby="h-json">', `${testSection(report.tests)}\n<section aria-labelledby="h-json">`) : BODY}
 <script type="application/json" id="interp-data">${scriptSafe(toJson(report))}</script>
 <script>${asset('report.js')}</script>
 </body>

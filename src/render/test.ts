@@ -113,3 +113,29 @@ export function testJunit(r: TestReport): string {
     '',
   ].join('\n');
 }
+
+/** The report page's section on a suite (`interp report --suite`): one row per test, then its worst failures. */
+export function testSection(r: TestReport): string {
+  const cell = (s: string, num = false) => `<td${num ? ' class="num"' : ''}>${escapeMarkup(s)}</td>`;
+  const rows = r.tests.map(
+    (t) =>
+      `<tr>${cell(t.name)}${cell(`${t.capability}: ${t.expectation}`)}${cell(`${t.tested} (${t.notApplicable})`, true)}${cell(rateText(t), true)}${cell(pText(t), true)}${cell(t.status === 'ungated' ? '-' : t.status)}</tr>`,
+  );
+  const failing = r.tests.filter((t) => t.failures.length);
+  const failures = failing.map(
+    (t) =>
+      `<h3>${escapeMarkup(`${t.name}: ${t.failed} of ${t.tested} failed`)}</h3>\n<pre>${escapeMarkup(
+        t.failures
+          .slice(0, 3)
+          .flatMap((f, i) => failureLines(f, i + 1))
+          .join('\n'),
+      )}</pre>`,
+  );
+  return `<section id="tests" aria-labelledby="h-tests">
+<h2 id="h-tests">Test suite ${escapeMarkup(r.suite)}</h2>
+<p class="note">${r.passed} passed, ${r.failed} failed, ${r.ungated} without a gate · seed ${r.seed}, α ${r.alpha}; failure rates with 95 % Wilson intervals, p-values Holm-corrected across the suite; failing examples explained (${escapeMarkup(r.method)}) beside their originals.</p>
+<table><thead><tr><th>test</th><th>expectation</th><th class="num">tested (n/a)</th><th class="num">failure rate [95% CI]</th><th class="num">p (Holm)</th><th>verdict</th></tr></thead>
+<tbody>${rows.join('\n')}</tbody></table>
+${failures.join('\n')}
+</section>`;
+}

@@ -19,6 +19,8 @@ import { countingPasses } from '../runtime/context.js';
 import { pool } from '../attention/pool.js';
 import type { TokenRecord } from '../text/encode.js';
 import type { HeadRole } from '../attention/analysis.js';
+import { testSuite, type TestReport } from '../hypothesis/report.js';
+import type { Suite } from '../hypothesis/suite.js';
 
 export const REPORT_SCHEMA = 'interp/report@1';
 
@@ -37,6 +39,8 @@ export interface ReportRequest extends Omit<ExplainRequest, 'text' | 'method'> {
   maxTokens: number;
   /** The command line that made the page, shown in its header. */
   invocation: string;
+  /** A test suite (`--suite`) whose results the page lists. */
+  suite?: Suite;
   version: string;
 }
 
@@ -79,6 +83,8 @@ export interface PageReport {
   seed: number;
   forwardPasses: number;
   items: ReportItem[];
+  /** The suite's results (`interp report --suite`); absent when none was asked for. */
+  tests?: TestReport;
 }
 
 function checkRequest(model: Model, r: ReportRequest): void {
@@ -181,6 +187,18 @@ export async function buildReport(
     forwardPasses += passes;
     onItem?.(items.length);
   }
+  const suite = request.suite;
+  const tests = suite
+    ? await countingPasses(() =>
+        testSuite(model, suite, {
+          seed: request.seed ?? 0,
+          permutations: 1000,
+          maxFailureRate: null,
+          explain: 3,
+          method: request.methods[0],
+        }),
+      )
+    : null;
   return {
     schema: REPORT_SCHEMA,
     version: request.version,
@@ -189,7 +207,8 @@ export async function buildReport(
     task: model.task,
     methods: request.methods,
     seed: request.seed ?? 0,
-    forwardPasses,
+    forwardPasses: forwardPasses + (tests?.passes ?? 0),
     items,
+    ...(tests && { tests: tests.result }),
   };
 }

@@ -66,6 +66,21 @@ describe('contradictory, ignored and empty flags', () => {
       /--method and --compare both choose the methods; give one/,
     ],
     [
+      '--method auto with --compare',
+      () => ['explain', 'the film', '--method', 'auto', '--compare', 'occlusion,lime'],
+      /--method auto explains one text; --compare does not combine with it/,
+    ],
+    [
+      'fidelity --choose with only the random control',
+      () => ['fidelity', '--choose', '--methods', 'random'],
+      /--methods needs a method other than the random control to choose from/,
+    ],
+    [
+      '--calibration without --method auto',
+      () => ['explain', 'the film', '--calibration', at('d.tsv')],
+      /--calibration applies to --method auto/,
+    ],
+    [
       'a --slot no template has',
       () => ['bias', 'swap', '--template', 'the {group} was great', '--slot', 'job=doctor'],
       /--slot job=… names no \{job\} slot of any template/,

@@ -27,6 +27,8 @@ describe('options declare whether they are local only', () => {
       json: 'output',
       svg: 'files',
       out: 'files',
+      suite: 'files',
+      calibration: 'files',
       threads: 'process',
       'max-memory': 'process',
       data: 'files',

@@ -7,6 +7,7 @@ import {
   factLM,
   groupClassifier,
   inductionLM,
+  negationClassifier,
   topicModel,
   writePlanted,
 } from '../../fixtures/planted.js';
@@ -29,6 +30,8 @@ beforeAll(() => {
   places['@biased'] = writePlanted(groupClassifier(true), path.join(root, 'biased'));
   places['@topic'] = writePlanted(topicModel(), path.join(root, 'topic'));
   places['@facts'] = writePlanted(factLM(), path.join(root, 'facts'));
+  places['@negation'] = writePlanted(negationClassifier(), path.join(root, 'negation'));
+  places['@examples'] = path.join(repoRoot, 'examples');
   places['@distilbert'] = distilbert;
   places['@llama'] = llama;
   places['@shared'] = sharedDir;

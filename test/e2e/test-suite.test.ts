@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distilbert, repoRoot, runCli, skipWithoutShared, tempDir } from '../helpers.js';
+import { junitSchemaErrors } from '../support/junit.js';
 
 const suite = path.join(repoRoot, 'examples', 'sentiment.tests.yaml');
 
@@ -46,6 +47,7 @@ describe.skipIf(skipWithoutShared)('interp test on the example sentiment suite (
     expect(r.stderr).toContain(failed.join(', '));
     const xml = fs.readFileSync(junit, 'utf8');
     expect(wellFormed(xml)).toBe(true);
+    expect(await junitSchemaErrors(xml)).toEqual([]);
     expect(xml.match(/<testcase /g)).toHaveLength(report.tests.length);
     expect(xml.match(/<failure /g)).toHaveLength(failed.length);
     expect(xml).toContain(`failures="${failed.length}"`);
@@ -57,6 +59,7 @@ describe.skipIf(skipWithoutShared)('interp test on the example sentiment suite (
     expect(r.code, r.stderr).toBe(0);
     const xml = fs.readFileSync(junit, 'utf8');
     expect(wellFormed(xml)).toBe(true);
+    expect(await junitSchemaErrors(xml)).toEqual([]);
     expect(xml).not.toMatch(/<failure /);
     expect((xml.match(/<skipped /g) ?? []).length).toBeGreaterThan(0);
   });

@@ -1,6 +1,6 @@
 /**
  * The golden corpus: CLI invocations whose output is recorded byte for byte. Placeholders:
- * `@additive`, `@lm`, `@biased`, `@topic`, `@facts` are planted models; `@distilbert`, `@llama` and `@shared`
+ * `@additive`, `@lm`, `@biased`, `@topic`, `@facts`, `@negation` are planted models; `@examples` is examples/; `@distilbert`, `@llama` and `@shared`
  * are ../shared; `@in` is test/e2e/golden/inputs; `@out` is a fresh folder whose files are hashed.
  */
 export interface GoldenCase {
@@ -569,4 +569,20 @@ export const CASES: GoldenCase[] = [
     '--heads',
     '--json',
   ),
+  // interp test (issue 32): the planted negation classifier (its label depends only on "not") on the planted
+  // suite, as JSON and as the gated table (its JUnit names the model's temporary path, so it is checked against
+  // the schema in test/e2e/test-suite.test.ts instead); the embedded sst2-tiny on the example suite.
+  e('test-planted-json', 'test', '@in/planted.tests.yaml', '--model', '@negation', '--permutations', '200', '--json'),
+  e(
+    'test-planted-gated',
+    'test',
+    '@in/planted.tests.yaml',
+    '--model',
+    '@negation',
+    '--permutations',
+    '200',
+    '--max-failure-rate',
+    '0',
+  ),
+  e('test-embedded-json', 'test', '@examples/sentiment.tests.yaml', '--seed', '1', '--permutations', '200', '--json'),
 ];
