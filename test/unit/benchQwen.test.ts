@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeQwenExport, type QwenShape } from '../../src/benchModel/qwen.js';
+import { runAttention } from '../../src/attention/analysis.js';
 import { loadModel } from '../../src/model/load.js';
 import { decodeModel, type GraphProto } from '../../src/onnx/proto.js';
 import { readFloatTensor, registerExternalData } from '../../src/onnx/tensor.js';
@@ -59,8 +60,8 @@ function rotate(x: Float64Array, heads: number, H: number, pos: number, theta: n
   return y;
 }
 
-/** The last position's logits of `ids`. */
-function reference(w: Weights, ids: number[], vocab: number): Float64Array {
+/** The last position's logits of `ids`; `patterns[l][h]` collects each head's causal attention rows, [query, key] flat. */
+function reference(w: Weights, ids: number[], vocab: number, patterns: Float64Array[][] = []): Float64Array {
   const { hidden: D, heads: N, kvHeads: Nk, intermediate: I } = SHAPE;
   const H = D / N;
   const table = w('model.embed_tokens.weight');
@@ -73,6 +74,8 @@ function reference(w: Weights, ids: number[], vocab: number): Float64Array {
     const qs = proj('q_proj', N * H).map((q, t) => rotate(q, N, H, t, SHAPE.ropeTheta));
     const ks = proj('k_proj', Nk * H).map((k, t) => rotate(k, Nk, H, t, SHAPE.ropeTheta));
     const vs = proj('v_proj', Nk * H);
+    const T = ids.length;
+    patterns.push(Array.from({ length: N }, () => new Float64Array(T * T)));
     xs = xs.map((x, t) => {
       const context = new Float64Array(N * H);
       for (let h = 0; h < N; h++) {
@@ -86,6 +89,7 @@ function reference(w: Weights, ids: number[], vocab: number): Float64Array {
         const e = scores.map((s) => Math.exp(s - top));
         const z = e.reduce((a, b) => a + b, 0);
         e.forEach((p, j) => {
+          patterns[l][h][t * T + j] = p / z;
           for (let i = 0; i < H; i++) context[h * H + i] += (p / z) * vs[j][g * H + i];
         });
       }
@@ -164,7 +168,8 @@ describe.skipIf(skipWithoutShared)('the Qwen2-shaped bench model at a small shap
     const file = path.join(fp32, 'onnx', 'model.onnx');
     expect(fs.statSync(path.join(fp32, 'onnx', 'model.onnx_data')).size).toBeGreaterThan(2 * 50257 * 64 * 4);
     expect(fs.statSync(file).size).toBeLessThan(200_000);
-    const want = reference(weightsOf(file), IDS, 50257);
+    const patterns: Float64Array[][] = [];
+    const want = reference(weightsOf(file), IDS, 50257, patterns);
     const got = await ortLogits(file, IDS);
     const worst = maxDiff(got, want);
     console.log(
@@ -174,6 +179,15 @@ describe.skipIf(skipWithoutShared)('the Qwen2-shaped bench model at a small shap
     // interp's own load (GroupQueryAttention rewritten where it instruments) gives the same logits.
     const model = await loadModel(fp32);
     expect(maxDiff(await lastLogits(model, IDS), want)).toBeLessThan(1e-4);
+    // GroupQueryAttention with do_rotary on a whole model, rewritten to standard operators and instrumented.
+    const attention = await runAttention(model, IDS);
+    let worstRow = 0;
+    attention.layers.forEach((heads, l) =>
+      heads.forEach((m, h) => (worstRow = Math.max(worstRow, maxDiff(m, patterns[l][h])))),
+    );
+    console.log(`fp32 bench Qwen: max |attention − reference| = ${worstRow.toExponential(2)}`);
+    expect(attention.layers.map((heads) => heads.length)).toEqual([SHAPE.heads, SHAPE.heads]);
+    expect(worstRow).toBeLessThan(1e-5);
   });
 
   it('q4f16: MatMulNBits and float16, run by onnxruntime to the reference of its dequantized weights', async () => {
