@@ -90,13 +90,19 @@ export const dequantizeLinear: Rewrite = (c) => {
   return c.fail('its input is neither a constant, a lookup in a constant table, nor a QuantizeLinear');
 };
 
-/** onnxruntime's blockwise n-bit weights: B [N, blocks, blob] packed low bits first, scales and zero points per block. */
+/**
+ * onnxruntime's blockwise n-bit weights: B [N, blocks, blob] packed low bits first, scales and zero points per
+ * block. With a group index g_idx [K] (act-order GPTQ), row k keeps its place in B but takes the scale of
+ * block g_idx[k]; onnxruntime's CPU kernel (onnxruntime-node 1.30) then ignores uint8 zero points and centres every value on
+ * 2^(bits−1), and the shadow computes what the model runs (both checked against the kernel in canonicalize.test.ts).
+ */
 export const matMulNBits: Rewrite = (c) => {
   const K = intAttr(c.node, 'K', 0);
   const N = intAttr(c.node, 'N', 0);
   const bits = intAttr(c.node, 'bits', 4);
   const block = intAttr(c.node, 'block_size', 0);
-  if (c.input(4)) c.fail('it reorders K by a group index, which has no rewrite');
+  const groups = c.input(4) ? constantNumbers(c, c.input(4), 'group index') : null;
+  if (groups && groups.length !== K) c.fail(`its group index holds ${groups.length} entries for K = ${K}`);
   if (bits !== 4 && bits !== 8) c.fail(`it packs ${bits}-bit weights; only 4 and 8 bits have a rewrite`);
   const packed = c.initializer(c.input(1));
   const packedBytes = packed && readTensorNumbers(packed);
@@ -112,18 +118,19 @@ export const matMulNBits: Rewrite = (c) => {
   const unpack = (bytes: number[], byteIndex: number, slot: number) => (bytes[byteIndex] >> (slot * bits)) & mask;
   const blob = (block * bits) / 8;
   const w = new Float32Array(K * N); // [K, N]
+  const zeroPoint = (n: number, g: number) =>
+    !zpValues
+      ? 1 << (bits - 1)
+      : zpPacked
+        ? unpack(zpValues, n * zpRowBytes + Math.floor(g / perByte), g % perByte)
+        : zpValues[n * blocks + g];
   for (let n = 0; n < N; n++) {
-    for (let blk = 0; blk < blocks; blk++) {
-      const scale = scales[n * blocks + blk];
-      const zp = !zpValues
-        ? 1 << (bits - 1)
-        : zpPacked
-          ? unpack(zpValues, n * zpRowBytes + Math.floor(blk / perByte), blk % perByte)
-          : zpValues[n * blocks + blk];
-      for (let j = 0; j < block && blk * block + j < K; j++) {
-        const q = unpack(packedBytes, (n * blocks + blk) * blob + Math.floor(j / perByte), j % perByte);
-        w[(blk * block + j) * N + n] = (q - zp) * scale;
-      }
+    for (let k = 0; k < K; k++) {
+      const blk = Math.floor(k / block);
+      const j = k - blk * block;
+      const g = groups ? groups[k] : blk;
+      const q = unpack(packedBytes, (n * blocks + blk) * blob + Math.floor(j / perByte), j % perByte);
+      w[k * N + n] = (q - (groups ? 1 << (bits - 1) : zeroPoint(n, g))) * scales[n * blocks + g];
     }
   }
   const weight = c.b.floats(c.b.fresh(`${packed.name}.float`), w, [K, N]);

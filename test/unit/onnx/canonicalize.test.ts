@@ -13,7 +13,14 @@ const ms = (model: ModelProto, ops: string[]) => {
 };
 
 /** onnxruntime's MatMulNBits layout: per column n, blocks of `block` values of K, two 4-bit values a byte, low nibble first. */
-function nbitsGraph(K: number, N: number, block: number, withZeroPoints: boolean, rng: Rng): ModelProto {
+function nbitsGraph(
+  K: number,
+  N: number,
+  block: number,
+  withZeroPoints: boolean,
+  rng: Rng,
+  groupIndex?: number[],
+): ModelProto {
   const blocks = Math.ceil(K / block);
   const packed = new Uint8Array(N * blocks * (block / 2));
   for (let i = 0; i < packed.length; i++) packed[i] = Math.floor(rng.next() * 256);
@@ -45,6 +52,15 @@ function nbitsGraph(K: number, N: number, block: number, withZeroPoints: boolean
     });
     inputs.push('zero_points');
   }
+  if (groupIndex) {
+    model0.graph.initializer.push({
+      name: 'g_idx',
+      dims: [K],
+      dataType: DataType.INT32,
+      rawData: new Uint8Array(Int32Array.from(groupIndex).buffer),
+    });
+    inputs.push(...(withZeroPoints ? [] : ['']), 'g_idx');
+  }
   model0.graph.node.push({
     name: 'q4',
     opType: 'MatMulNBits',
@@ -69,27 +85,42 @@ async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promis
 }
 
 describe('canonicalize', () => {
-  for (const withZeroPoints of [false, true]) {
-    it(`dequantizes MatMulNBits (4-bit, ${withZeroPoints ? 'packed zero points' : 'default zero point 8'}) to exactly onnxruntime's own product`, async () => {
-      const rng = new Rng(5);
-      const K = 48; // not a multiple of the block: the last block is partial
-      const model = nbitsGraph(K, 8, 32, withZeroPoints, rng);
-      const a = new ort.Tensor(
-        'float32',
-        Float32Array.from({ length: 2 * 3 * K }, () => rng.normal()),
-        [2, 3, K],
-      );
-      const quantized = await run(model, { a });
-      const shadow = canonicalize(model, { dequantize: true });
-      expect(shadow.dequantized).toBe(true);
-      expect(shadow.model.graph.node.map((n) => n.opType)).toEqual(['MatMul']);
-      const float = await run(shadow.model, { a });
-      let worst = 0;
-      for (let i = 0; i < float.length; i++) worst = Math.max(worst, Math.abs(float[i] - quantized[i]));
-      expect(worst).toBeLessThan(1e-4);
-      expect(Math.max(...quantized.map(Math.abs))).toBeGreaterThan(0.1);
-    });
-  }
+  // Blocks of 16 to 128 (K = 48, 160, 200: the last block partial), zero points absent (8) or packed, and a
+  // group index (act-order GPTQ: row k keeps its place in B and takes block g_idx[k]'s scale; onnxruntime's
+  // CPU kernel then ignores the packed zero points, and the shadow follows the kernel).
+  const variants: { K: number; block: number; groups?: 'shuffled' }[] = [
+    { K: 48, block: 32 },
+    { K: 40, block: 16 },
+    { K: 160, block: 64 },
+    { K: 200, block: 128 },
+    { K: 64, block: 16, groups: 'shuffled' },
+    { K: 96, block: 32, groups: 'shuffled' },
+  ];
+  for (const { K, block, groups } of variants)
+    for (const withZeroPoints of [false, true]) {
+      const form = `4-bit, blocks of ${block}, ${withZeroPoints ? 'packed zero points' : 'default zero point 8'}${groups ? ', g_idx' : ''}`;
+      it(`dequantizes MatMulNBits (${form}) to onnxruntime's own product`, async () => {
+        const rng = new Rng(5 + block + K);
+        const blocks = Math.ceil(K / block);
+        const groupIndex = groups && Array.from({ length: K }, () => rng.int(blocks));
+        const model = nbitsGraph(K, 8, block, withZeroPoints, rng, groupIndex);
+        const a = new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 2 * 3 * K }, () => rng.normal()),
+          [2, 3, K],
+        );
+        const quantized = await run(model, { a });
+        const shadow = canonicalize(model, { dequantize: true });
+        expect(shadow.dequantized).toBe(true);
+        expect(shadow.model.graph.node.map((n) => n.opType)).toEqual(['MatMul']);
+        const float = await run(shadow.model, { a });
+        let worst = 0;
+        for (let i = 0; i < float.length; i++) worst = Math.max(worst, Math.abs(float[i] - quantized[i]));
+        console.log(`MatMulNBits ${form}: max |shadow − onnxruntime| = ${worst.toExponential(2)}`);
+        expect(worst).toBeLessThan(1e-4);
+        expect(Math.max(...quantized.map(Math.abs))).toBeGreaterThan(0.1);
+      });
+    }
 
   it('leaves quantized operators alone unless asked to dequantize', () => {
     const model = nbitsGraph(32, 4, 32, false, new Rng(1));
