@@ -19,7 +19,13 @@ import {
   groupQueryAttention,
   embedLayerNormalization,
 } from './rewrite/attention.js';
-import { dynamicQuantizeLinear, matMulInteger, dequantizeLinear, matMulNBits } from './rewrite/quantized.js';
+import {
+  dynamicQuantizeLinear,
+  matMulInteger,
+  dequantizeLinear,
+  matMulNBits,
+  gatherBlockQuantized,
+} from './rewrite/quantized.js';
 import { GraphBuilder, type AttributeValue } from './builder.js';
 import { dependencies, GraphIndex } from './graph.js';
 import { float32Graph, hasFloat16Weights } from './float16.js';
@@ -101,6 +107,7 @@ const QUANTIZED: Record<string, Rewrite> = {
   DequantizeLinear: dequantizeLinear,
   [`${MS}.DequantizeLinear`]: dequantizeLinear,
   [`${MS}.MatMulNBits`]: matMulNBits,
+  [`${MS}.GatherBlockQuantized`]: gatherBlockQuantized,
 };
 
 /** Operators known to hide what the engine needs, with why they cannot be rewritten here. */

@@ -5,6 +5,7 @@ import { canonicalize, CanonicalizeError } from '../../../src/onnx/canonicalize.
 import { openSession } from '../../../src/runtime/session.js';
 import { DataType, encodeModel, type ModelProto } from '../../../src/onnx/proto.js';
 import { Rng } from '../../../src/util/rng.js';
+import { findWordEmbeddings } from '../../../src/onnx/embeddings.js';
 
 const ms = (model: ModelProto, ops: string[]) => {
   for (const n of model.graph.node) if (ops.includes(n.opType)) n.domain = 'com.microsoft';
@@ -121,6 +122,84 @@ describe('canonicalize', () => {
         expect(Math.max(...quantized.map(Math.abs))).toBeGreaterThan(0.1);
       });
     }
+
+  // The GenAI builder's quantized embedding: a [V, D] table in blocks along D, 4 bits packed two a byte
+  // (low nibble first) or 8 bits, uint8 zero points packed likewise or absent (2^(bits−1)).
+  for (const { bits, block, zeroPoints } of [
+    { bits: 4, block: 32, zeroPoints: true },
+    { bits: 4, block: 16, zeroPoints: false },
+    { bits: 8, block: 32, zeroPoints: true },
+    { bits: 8, block: 64, zeroPoints: false },
+  ]) {
+    const form = `${bits}-bit, blocks of ${block}, ${zeroPoints ? 'zero points' : 'no zero points'}`;
+    it(`dequantizes GatherBlockQuantized (${form}) to onnxruntime's own lookup, and finds it as the word embeddings`, async () => {
+      const rng = new Rng(bits * 100 + block);
+      const [V, D] = [11, 96]; // D = 96: the last block of 64 is partial
+      const blocks = Math.ceil(D / block);
+      const perByte = 8 / bits;
+      const bytes = (n: number) => Uint8Array.from({ length: n }, () => rng.int(256));
+      const b = new GraphBuilder();
+      b.input('input_ids', DataType.INT64, [2, 'T']);
+      const model = b.build();
+      const inputs = ['table', 'input_ids', 'scales'];
+      model.graph.initializer.push(
+        { name: 'table', dims: [V, D / perByte], dataType: DataType.UINT8, rawData: bytes((V * D) / perByte) },
+        {
+          name: 'scales',
+          dims: [V, blocks],
+          dataType: DataType.FLOAT,
+          rawData: new Uint8Array(Float32Array.from({ length: V * blocks }, () => 0.01 + 0.05 * rng.next()).buffer),
+        },
+      );
+      if (zeroPoints) {
+        const zpRow = Math.ceil(blocks / perByte);
+        model.graph.initializer.push({
+          name: 'zp',
+          dims: [V, zpRow],
+          dataType: DataType.UINT8,
+          rawData: bytes(V * zpRow),
+        });
+        inputs.push('zp');
+      }
+      model.graph.node.push({
+        name: 'gbq',
+        opType: 'GatherBlockQuantized',
+        domain: 'com.microsoft',
+        input: inputs,
+        output: ['y'],
+        attribute: [
+          { name: 'bits', type: 2, i: bits },
+          { name: 'block_size', type: 2, i: block },
+          { name: 'gather_axis', type: 2, i: 0 },
+          { name: 'quantize_axis', type: 2, i: 1 },
+        ],
+      });
+      model.graph.output.push({ name: 'y', type: { tensorType: { elemType: DataType.FLOAT } } });
+      model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+      const ids = [3, 0, 10, 3, 7, 1];
+      const feeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [2, 3]) };
+      const kernel = await run(model, feeds);
+      const shadow = canonicalize(model, { dequantize: true });
+      expect(shadow.model.graph.node.map((n) => n.opType)).toEqual(['Gather']);
+      const float = await run(shadow.model, feeds);
+      const { tensor, matrix } = findWordEmbeddings(model);
+      expect(tensor).toBe('y');
+      expect(matrix.dims).toEqual([V, D]);
+      let worst = 0;
+      let worstFinder = 0;
+      for (let i = 0; i < kernel.length; i++) {
+        worst = Math.max(worst, Math.abs(float[i] - kernel[i]));
+        const [row, col] = [ids[Math.floor(i / D)], i % D];
+        worstFinder = Math.max(worstFinder, Math.abs(matrix.data[row * D + col] - kernel[i]));
+      }
+      console.log(
+        `GatherBlockQuantized ${form}: max |shadow − onnxruntime| = ${worst.toExponential(2)}, finder ${worstFinder.toExponential(2)}`,
+      );
+      expect(worst).toBeLessThan(1e-6);
+      expect(worstFinder).toBeLessThan(1e-6);
+      expect(Math.max(...kernel.map(Math.abs))).toBeGreaterThan(0.1);
+    });
+  }
 
   it('leaves quantized operators alone unless asked to dequantize', () => {
     const model = nbitsGraph(32, 4, 32, false, new Rng(1));
