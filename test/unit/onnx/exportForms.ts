@@ -43,6 +43,8 @@ export interface FormCase {
   rebuildable: boolean;
   /** A Llama: also rebuilt in GenAI-builder form (GroupQueryAttention, RotaryEmbedding, fused RMSNorms). */
   genai?: boolean;
+  /** Also a q4f16 copy whose word embedding is a 4-bit GatherBlockQuantized table (width a multiple of 32). */
+  quantizedEmbedding?: boolean;
   /** Baseline for IG's completeness check (zero sits at RMSNorm's singularity for Llama). */
   igBaseline?: 'zero' | 'pad';
   /** Sentences for `bias pairs` (language models). */
@@ -68,7 +70,7 @@ const TOLERANCE = 1e-4;
  */
 const FP16_TOLERANCE = 2e-2;
 /** Forms whose activations are float16 (q4f16 against the float32 graph of its dequantized weights). */
-const halfPrecision = (name: string) => name === 'fp16' || name === 'q4f16';
+const halfPrecision = (name: string) => name === 'fp16' || name.startsWith('q4f16');
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -122,6 +124,15 @@ async function buildForms(c: FormCase): Promise<Form[]> {
     reference: await loadModel(q4),
     tolerance: FP16_TOLERANCE,
   });
+  if (c.quantizedEmbedding) {
+    const gbq = writeQ4f16Copy(c.dir, path.join(root, 'q4f16-gbq'), 32, true);
+    forms.push({
+      name: 'q4f16-gbq',
+      model: await loadModel(gbq, { dtype: 'q4f16' }),
+      reference: await loadModel(gbq),
+      tolerance: FP16_TOLERANCE,
+    });
+  }
   const q8 = writeQuantizedCopy(c.dir, path.join(root, 'q8'));
   forms.push({
     name: 'q8',
@@ -148,7 +159,9 @@ export function checkEveryForm(c: FormCase): void {
       const types = new Set(graph.initializer.map((t) => t.dataType));
       expect(types.has(DataType.FLOAT16), f.name).toBe(true);
       expect(types.has(DataType.FLOAT), f.name).toBe(false);
-      if (f.name === 'q4f16') expect(graph.node.filter((n) => n.opType === 'MatMulNBits').length).toBeGreaterThan(0);
+      if (f.name.startsWith('q4f16'))
+        expect(graph.node.filter((n) => n.opType === 'MatMulNBits').length).toBeGreaterThan(0);
+      if (f.name === 'q4f16-gbq') expect(graph.node.filter((n) => n.opType === 'GatherBlockQuantized').length).toBe(1);
     }
     for (const f of forms) {
       const logits = await lastLogits(f.model, ids());
