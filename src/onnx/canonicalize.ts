@@ -28,7 +28,7 @@ import {
 } from './rewrite/quantized.js';
 import { GraphBuilder, type AttributeValue } from './builder.js';
 import { dependencies, GraphIndex } from './graph.js';
-import { float32Graph, hasFloat16Weights } from './float16.js';
+import { float32Graph, hasFloat16Weights, narrowedParts } from './float16.js';
 import { toNumber, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 
 /**
@@ -233,6 +233,8 @@ export function canonicalize(stored: ModelProto, options: CanonicalOptions): Can
   // The shadow of a float16 graph runs in float32 on the same weights; its logits differ, as a quantized one's do.
   const widen = options.dequantize && hasFloat16Weights(stored);
   const model = widen ? float32Graph(stored) : stored;
+  // A float16 graph kept as it is: what rewrites add must be float16 too.
+  const narrow = !widen && hasFloat16Weights(stored);
   const graph = model.graph;
   const index = new GraphIndex(graph);
   const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
@@ -293,6 +295,7 @@ export function canonicalize(stored: ModelProto, options: CanonicalOptions): Can
           attribute: [],
         });
     });
+    if (narrow) narrowedParts(parts);
     nodes.push(...parts.nodes);
     added.push(...parts.initializers);
     rewritten[name] = (rewritten[name] ?? 0) + 1;

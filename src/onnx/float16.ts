@@ -141,3 +141,22 @@ export function float16Graph(proto: ModelProto): ModelProto {
     },
   };
 }
+
+/**
+ * Nodes and constants a rewrite added to a float16 graph, in float16: float constants narrowed (as
+ * float16Graph narrows them) and Casts to float made Casts to float16, so that they meet the float16
+ * activations around them.
+ */
+export function narrowedParts(parts: { nodes: NodeProto[]; initializers: TensorProto[] }): void {
+  parts.initializers.forEach((t, i) => {
+    if (t.dataType === DataType.FLOAT) parts.initializers[i] = toFloat16Tensor(t);
+  });
+  for (const n of parts.nodes)
+    n.attribute = n.attribute.map((a) =>
+      n.opType === 'Cast' && a.name === 'to' && Number(a.i) === DataType.FLOAT
+        ? { ...a, i: DataType.FLOAT16 }
+        : a.t && a.t.dataType === DataType.FLOAT
+          ? { ...a, t: toFloat16Tensor(a.t) }
+          : a,
+    );
+}

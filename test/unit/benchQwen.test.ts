@@ -195,10 +195,19 @@ describe.skipIf(skipWithoutShared)('the Qwen2-shaped bench model at a small shap
     const graph = decodeModel(fs.readFileSync(file)).graph;
     expect(graph.node.filter((n) => n.opType === 'MatMulNBits').length).toBe(7 * SHAPE.layers + 1);
     expect(graph.node.filter((n) => n.opType === 'GroupQueryAttention').length).toBe(SHAPE.layers);
-    const want = reference(weightsOf(file), IDS, 50257);
+    const patterns: Float64Array[][] = [];
+    const want = reference(weightsOf(file), IDS, 50257, patterns);
     const worst = maxDiff(await ortLogits(file, IDS), want);
     console.log(`q4f16 bench Qwen: max |logit − dequantized reference| = ${worst.toExponential(2)}`);
     // float16 activations (11-bit mantissas, ~5e-4 relative per op) over 2 layers on logits of O(1): measured 4.2e-4.
     expect(worst).toBeLessThan(5e-3);
+    // The float16 GroupQueryAttention rewritten and instrumented in float16 (its added constants narrowed).
+    const attention = await runAttention(await loadModel(q4f16), IDS);
+    let worstRow = 0;
+    attention.layers.forEach((heads, l) =>
+      heads.forEach((m, h) => (worstRow = Math.max(worstRow, maxDiff(m, patterns[l][h])))),
+    );
+    console.log(`q4f16 bench Qwen: max |attention − dequantized reference| = ${worstRow.toExponential(2)}`);
+    expect(worstRow).toBeLessThan(1e-3);
   });
 });
