@@ -125,6 +125,14 @@ async function buildForms(c: FormCase): Promise<Form[]> {
     tolerance: FP16_TOLERANCE,
   });
   if (c.quantizedEmbedding) {
+    // q4 with float32 activations on a whole model: MatMulNBits and the 4-bit table with float32 scales.
+    const q4f32 = writeQ4f16Copy(c.dir, path.join(root, 'q4'), 32, true, 'float32');
+    forms.push({
+      name: 'q4',
+      model: await loadModel(q4f32, { dtype: 'q4' }),
+      reference: await loadModel(q4f32),
+      tolerance: TOLERANCE,
+    });
     const gbq = writeQ4f16Copy(c.dir, path.join(root, 'q4f16-gbq'), 32, true);
     forms.push({
       name: 'q4f16-gbq',
@@ -162,6 +170,12 @@ export function checkEveryForm(c: FormCase): void {
       if (f.name.startsWith('q4f16'))
         expect(graph.node.filter((n) => n.opType === 'MatMulNBits').length).toBeGreaterThan(0);
       if (f.name === 'q4f16-gbq') expect(graph.node.filter((n) => n.opType === 'GatherBlockQuantized').length).toBe(1);
+    }
+    for (const f of forms.filter((f) => f.name === 'q4')) {
+      const graph = decodeModel(fs.readFileSync(f.model.onnxPath)).graph;
+      expect(graph.initializer.some((t) => t.dataType === DataType.FLOAT16)).toBe(false);
+      const count = (op: string) => graph.node.filter((n) => n.opType === op).length;
+      expect([count('MatMulNBits') > 0, count('GatherBlockQuantized')]).toEqual([true, 1]);
     }
     for (const f of forms) {
       const logits = await lastLogits(f.model, ids());
@@ -206,7 +220,7 @@ export function checkEveryForm(c: FormCase): void {
         ),
         f.name,
       ).toBeLessThan(f.tolerance);
-      if (f.name === 'q8' || halfPrecision(f.name)) {
+      if (f.name === 'q8' || f.name === 'q4' || halfPrecision(f.name)) {
         expect(got.diagnostics.graph).toBe('dequantized shadow');
         // The shadow's logits against the quantized model's own, as the JSON reports it.
         expect(Number(got.diagnostics.shadowLogitDifference)).toBeGreaterThan(0);
