@@ -38,7 +38,7 @@ export function benchCommand(): Command {
     )
     .option(
       '-m, --model <spec...>',
-      'models to measure (embedded name, folder or hub id, or gpt2-small:TOKENIZER_DIR for a 124M GPT-2 built once into the cache); repeatable',
+      'models to measure (embedded name, folder or hub id, or gpt2-small:, qwen2.5-0.5b: or qwen2.5-0.5b-q4f16:TOKENIZER_DIR for a 124M GPT-2 or a 0.5B Qwen2 shape built once into the cache); repeatable',
       [DEFAULT_MODEL],
     )
     .option('--methods <list>', `comma-separated methods (default: all: ${methodNames().join(', ')})`)

@@ -17,6 +17,7 @@ import { closureHash } from './util/closure.js';
 import { readUserText } from './util/files.js';
 import { cacheDir, packageRoot, sampledFileKey } from './util/paths.js';
 import { writeGpt2NoBosExport } from './benchModel/export.js';
+import { QWEN2_5_0_5B, writeQwenExport } from './benchModel/qwen.js';
 import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
 
@@ -282,7 +283,7 @@ export function regressions(current: BenchReport, baseline: BenchReport, maxRegr
 }
 
 export interface BenchSettings extends Omit<BenchOptions, 'onProgress'> {
-  /** Model specs (embedded name, folder or hub id, or gpt2-small:TOKENIZER_DIR). */
+  /** Model specs (embedded name, folder or hub id, or a built-in shape: see benchModelFolder). */
   models: string[];
   threads?: number;
   /** Each model and method in a fresh process: its peak memory is its own. */
@@ -340,15 +341,48 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
 /** The bench model at GPT-2 small's shape, `gpt2-small:TOKENIZER_DIR`: see benchModelFolder. */
 export const GPT2_SMALL = 'gpt2-small:';
 
+/** A model bench builds itself on a tokenizer folder: its spec prefix, what it is, and how to write it. */
+interface BuiltInModel {
+  prefix: string;
+  /** For the progress line: "building the … bench model (once)". */
+  label: string;
+  /** The module whose code (and imports) key the cached copy. */
+  module: URL;
+  write(dir: string, tokenizerDir: string): void;
+}
+
+const BUILT_IN: BuiltInModel[] = [
+  {
+    prefix: GPT2_SMALL,
+    label: '124M GPT-2',
+    module: new URL('./benchModel/export.js', import.meta.url),
+    write: (dir, tokenizer) =>
+      writeGpt2NoBosExport(dir, tokenizer, { layers: 12, heads: 12, dim: 768, positions: 1024, seed: 124 }),
+  },
+  ...(['fp32', 'q4f16'] as const).map((weights): BuiltInModel => ({
+    prefix: weights === 'fp32' ? 'qwen2.5-0.5b:' : 'qwen2.5-0.5b-q4f16:',
+    label: `Qwen2.5-0.5B-shaped ${weights}`,
+    module: new URL('./benchModel/qwen.js', import.meta.url),
+    write: (dir, tokenizer) => writeQwenExport(dir, tokenizer, QWEN2_5_0_5B, weights),
+  })),
+];
+
 /**
- * The folder a bench model spec names. `gpt2-small:DIR` is a GPT-2 at GPT-2 small's shape (124M
- * parameters: 12 layers, 768 wide, 12 heads, 1,024 positions) on the GPT-2 tokenizer files in DIR, with
- * seeded random weights as GPT-2 initialises them, built by src/benchModel's GPT-2 builder into the cache
- * on first use (about 35 s and 2 GB; 652 MB on disk) and reused after. Any other spec is itself.
+ * The folder a bench model spec names; any spec but these is itself. Each is built on the GPT-2 tokenizer
+ * files in DIR, with seeded random weights, into the cache on first use and reused after:
+ * - `gpt2-small:DIR`: a GPT-2 at GPT-2 small's shape (124M parameters: 12 layers, 768 wide, 12 heads,
+ *   1,024 positions), weights as GPT-2 initialises them, by src/benchModel's GPT-2 builder (about 35 s
+ *   and 2 GB; 652 MB on disk);
+ * - `qwen2.5-0.5b:DIR`: a Qwen2.5-0.5B-shaped LM (24 layers, 896 wide, 14 query and 2 KV heads, rotary,
+ *   RMSNorm, tied embeddings: 403M parameters on GPT-2's 50,257 tokens, where Qwen's own 151,936 make
+ *   494M) in the GenAI builder's fp32 form, weights streamed to external data
+ *   (1.8 GB, the tied head stored apart as the builder does);
+ * - `qwen2.5-0.5b-q4f16:DIR`: the same weights in its q4f16 form (MatMulNBits, float16 activations).
  */
 export function benchModelFolder(spec: string, onProgress?: (message: string) => void): string {
-  if (!spec.startsWith(GPT2_SMALL)) return spec;
-  const tokenizer = path.resolve(spec.slice(GPT2_SMALL.length));
+  const built = BUILT_IN.find((m) => spec.startsWith(m.prefix));
+  if (!built) return spec;
+  const tokenizer = path.resolve(spec.slice(built.prefix.length));
   if (!fs.existsSync(path.join(tokenizer, 'vocab.json')))
     throw usageFault(
       'model',
@@ -356,16 +390,14 @@ export function benchModelFolder(spec: string, onProgress?: (message: string) =>
     );
   const key = crypto
     .createHash('sha256')
-    .update(
-      `${sampledFileKey(path.join(tokenizer, 'vocab.json'))}|${closureHash(new URL('./benchModel/export.js', import.meta.url))}`,
-    )
+    .update(`${sampledFileKey(path.join(tokenizer, 'vocab.json'))}|${closureHash(built.module)}`)
     .digest('hex')
     .slice(0, 16);
-  const dir = path.join(cacheDir(), 'bench', `gpt2-small-${key}`);
+  const dir = path.join(cacheDir(), 'bench', `${built.prefix.slice(0, -1)}-${key}`);
   if (!fs.existsSync(path.join(dir, 'complete'))) {
-    onProgress?.('building the 124M GPT-2 bench model (once)');
+    onProgress?.(`building the ${built.label} bench model (once)`);
     fs.rmSync(dir, { recursive: true, force: true });
-    writeGpt2NoBosExport(dir, tokenizer, { layers: 12, heads: 12, dim: 768, positions: 1024, seed: 124 });
+    built.write(dir, tokenizer);
     fs.writeFileSync(path.join(dir, 'complete'), '');
   }
   return dir;

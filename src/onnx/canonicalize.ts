@@ -19,10 +19,16 @@ import {
   groupQueryAttention,
   embedLayerNormalization,
 } from './rewrite/attention.js';
-import { dynamicQuantizeLinear, matMulInteger, dequantizeLinear, matMulNBits } from './rewrite/quantized.js';
+import {
+  dynamicQuantizeLinear,
+  matMulInteger,
+  dequantizeLinear,
+  matMulNBits,
+  gatherBlockQuantized,
+} from './rewrite/quantized.js';
 import { GraphBuilder, type AttributeValue } from './builder.js';
 import { dependencies, GraphIndex } from './graph.js';
-import { float32Graph, hasFloat16Weights } from './float16.js';
+import { float32Graph, hasFloat16Weights, narrowedParts } from './float16.js';
 import { toNumber, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 
 /**
@@ -101,6 +107,7 @@ const QUANTIZED: Record<string, Rewrite> = {
   DequantizeLinear: dequantizeLinear,
   [`${MS}.DequantizeLinear`]: dequantizeLinear,
   [`${MS}.MatMulNBits`]: matMulNBits,
+  [`${MS}.GatherBlockQuantized`]: gatherBlockQuantized,
 };
 
 /** Operators known to hide what the engine needs, with why they cannot be rewritten here. */
@@ -226,6 +233,8 @@ export function canonicalize(stored: ModelProto, options: CanonicalOptions): Can
   // The shadow of a float16 graph runs in float32 on the same weights; its logits differ, as a quantized one's do.
   const widen = options.dequantize && hasFloat16Weights(stored);
   const model = widen ? float32Graph(stored) : stored;
+  // A float16 graph kept as it is: what rewrites add must be float16 too.
+  const narrow = !widen && hasFloat16Weights(stored);
   const graph = model.graph;
   const index = new GraphIndex(graph);
   const opset = toNumber(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
@@ -286,6 +295,7 @@ export function canonicalize(stored: ModelProto, options: CanonicalOptions): Can
           attribute: [],
         });
     });
+    if (narrow) narrowedParts(parts);
     nodes.push(...parts.nodes);
     added.push(...parts.initializers);
     rewritten[name] = (rewritten[name] ?? 0) + 1;

@@ -166,16 +166,17 @@ describe('interp bench --isolate and the 124M bench model', () => {
     expect(report.rows.find((row) => row.method === 'kernel-shap')!.declaredCost).toBe(32);
   });
 
-  it('gpt2-small: refuses a folder without the GPT-2 tokenizer, before building anything', async () => {
-    const empty = tempDir('interp-no-tokenizer-');
-    const cache = tempDir('interp-bench-cache-');
-    const r = await runCli(['bench', '--model', `gpt2-small:${empty}`, '--methods', 'occlusion'], {
-      INTERP_CACHE_DIR: cache,
+  for (const shape of ['gpt2-small', 'qwen2.5-0.5b', 'qwen2.5-0.5b-q4f16'])
+    it(`${shape}: refuses a folder without the GPT-2 tokenizer, before building anything`, async () => {
+      const empty = tempDir('interp-no-tokenizer-');
+      const cache = tempDir('interp-bench-cache-');
+      const r = await runCli(['bench', '--model', `${shape}:${empty}`, '--methods', 'occlusion'], {
+        INTERP_CACHE_DIR: cache,
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `interp: error: --model ${shape}:${empty}: ${empty} holds no GPT-2 tokenizer (vocab.json, merges.txt, tokenizer.json)`,
+      );
+      expect(fs.existsSync(path.join(cache, 'bench'))).toBe(false);
     });
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(
-      `interp: error: --model gpt2-small:${empty}: ${empty} holds no GPT-2 tokenizer (vocab.json, merges.txt, tokenizer.json)`,
-    );
-    expect(fs.existsSync(path.join(cache, 'bench'))).toBe(false);
-  });
 });

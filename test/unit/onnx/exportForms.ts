@@ -43,6 +43,8 @@ export interface FormCase {
   rebuildable: boolean;
   /** A Llama: also rebuilt in GenAI-builder form (GroupQueryAttention, RotaryEmbedding, fused RMSNorms). */
   genai?: boolean;
+  /** Also a q4f16 copy whose word embedding is a 4-bit GatherBlockQuantized table (width a multiple of 32). */
+  quantizedEmbedding?: boolean;
   /** Baseline for IG's completeness check (zero sits at RMSNorm's singularity for Llama). */
   igBaseline?: 'zero' | 'pad';
   /** Sentences for `bias pairs` (language models). */
@@ -68,7 +70,7 @@ const TOLERANCE = 1e-4;
  */
 const FP16_TOLERANCE = 2e-2;
 /** Forms whose activations are float16 (q4f16 against the float32 graph of its dequantized weights). */
-const halfPrecision = (name: string) => name === 'fp16' || name === 'q4f16';
+const halfPrecision = (name: string) => name === 'fp16' || name.startsWith('q4f16');
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -122,6 +124,23 @@ async function buildForms(c: FormCase): Promise<Form[]> {
     reference: await loadModel(q4),
     tolerance: FP16_TOLERANCE,
   });
+  if (c.quantizedEmbedding) {
+    // q4 with float32 activations on a whole model: MatMulNBits and the 4-bit table with float32 scales.
+    const q4f32 = writeQ4f16Copy(c.dir, path.join(root, 'q4'), 32, true, 'float32');
+    forms.push({
+      name: 'q4',
+      model: await loadModel(q4f32, { dtype: 'q4' }),
+      reference: await loadModel(q4f32),
+      tolerance: TOLERANCE,
+    });
+    const gbq = writeQ4f16Copy(c.dir, path.join(root, 'q4f16-gbq'), 32, true);
+    forms.push({
+      name: 'q4f16-gbq',
+      model: await loadModel(gbq, { dtype: 'q4f16' }),
+      reference: await loadModel(gbq),
+      tolerance: FP16_TOLERANCE,
+    });
+  }
   const q8 = writeQuantizedCopy(c.dir, path.join(root, 'q8'));
   forms.push({
     name: 'q8',
@@ -148,7 +167,15 @@ export function checkEveryForm(c: FormCase): void {
       const types = new Set(graph.initializer.map((t) => t.dataType));
       expect(types.has(DataType.FLOAT16), f.name).toBe(true);
       expect(types.has(DataType.FLOAT), f.name).toBe(false);
-      if (f.name === 'q4f16') expect(graph.node.filter((n) => n.opType === 'MatMulNBits').length).toBeGreaterThan(0);
+      if (f.name.startsWith('q4f16'))
+        expect(graph.node.filter((n) => n.opType === 'MatMulNBits').length).toBeGreaterThan(0);
+      if (f.name === 'q4f16-gbq') expect(graph.node.filter((n) => n.opType === 'GatherBlockQuantized').length).toBe(1);
+    }
+    for (const f of forms.filter((f) => f.name === 'q4')) {
+      const graph = decodeModel(fs.readFileSync(f.model.onnxPath)).graph;
+      expect(graph.initializer.some((t) => t.dataType === DataType.FLOAT16)).toBe(false);
+      const count = (op: string) => graph.node.filter((n) => n.opType === op).length;
+      expect([count('MatMulNBits') > 0, count('GatherBlockQuantized')]).toEqual([true, 1]);
     }
     for (const f of forms) {
       const logits = await lastLogits(f.model, ids());
@@ -193,7 +220,7 @@ export function checkEveryForm(c: FormCase): void {
         ),
         f.name,
       ).toBeLessThan(f.tolerance);
-      if (f.name === 'q8' || halfPrecision(f.name)) {
+      if (f.name === 'q8' || f.name === 'q4' || halfPrecision(f.name)) {
         expect(got.diagnostics.graph).toBe('dequantized shadow');
         // The shadow's logits against the quantized model's own, as the JSON reports it.
         expect(Number(got.diagnostics.shadowLogitDifference)).toBeGreaterThan(0);

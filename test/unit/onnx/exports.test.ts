@@ -19,6 +19,7 @@ describe('every export form of the embedded causal LM tiny-lm', () => {
     dir: path.join(repoRoot, 'models', 'tiny-lm'),
     text: 'the film was',
     rebuildable: true,
+    quantizedEmbedding: true,
     corrupted: 'the movie was',
     sentences: ['He was a good man.', 'She was a good man.'],
   });

@@ -1,0 +1,213 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeQwenExport, type QwenShape } from '../../src/benchModel/qwen.js';
+import { runAttention } from '../../src/attention/analysis.js';
+import { loadModel } from '../../src/model/load.js';
+import { decodeModel, type GraphProto } from '../../src/onnx/proto.js';
+import { readFloatTensor, registerExternalData } from '../../src/onnx/tensor.js';
+import { lastLogits } from '../../src/target/target.js';
+import { sharedDir, skipWithoutShared, tempDir } from '../helpers.js';
+
+/**
+ * The Qwen2-shaped bench model (src/benchModel/qwen.ts) at a small shape, against a plain float64
+ * forward pass written here from the weights the files hold: RMSNorm, q/k/v with biases, HF rotary
+ * (pairs i, i + H/2, θ_i = theta^(−2i/H)), grouped-query causal attention, SiLU MLP, the stored head.
+ * onnxruntime's own GroupQueryAttention kernel runs the fp32 file to it within float32 rounding, and the
+ * q4f16 file to it with the MatMulNBits weights dequantized within float16 rounding of activations.
+ */
+const SHAPE: QwenShape = {
+  layers: 2,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  intermediate: 96,
+  ropeTheta: 1e6,
+  rmsEps: 1e-6,
+  positions: 64,
+  seed: 7,
+};
+const gpt2Tokenizer = path.join(sharedDir, 'models', 'gpt2-tokenizer');
+const IDS = [464, 2646, 9808, 319, 257, 5897, 25451, 3240, 13];
+
+type Weights = (name: string) => Float32Array;
+
+function rmsNorm(x: Float64Array, gain: Float32Array, eps: number): Float64Array {
+  let ms = 0;
+  for (const v of x) ms += v * v;
+  const inv = 1 / Math.sqrt(ms / x.length + eps);
+  return x.map((v, i) => v * inv * gain[i]);
+}
+
+/** x [K] · W [K, N] (+ bias). */
+function linear(x: Float64Array, w: Float32Array, N: number, bias?: Float32Array): Float64Array {
+  const y = new Float64Array(N);
+  for (let k = 0; k < x.length; k++) for (let n = 0; n < N; n++) y[n] += x[k] * w[k * N + n];
+  if (bias) for (let n = 0; n < N; n++) y[n] += bias[n];
+  return y;
+}
+
+function rotate(x: Float64Array, heads: number, H: number, pos: number, theta: number): Float64Array {
+  const y = Float64Array.from(x);
+  for (let h = 0; h < heads; h++)
+    for (let i = 0; i < H / 2; i++) {
+      const angle = pos * Math.pow(theta, (-2 * i) / H);
+      const [a, b] = [x[h * H + i], x[h * H + i + H / 2]];
+      y[h * H + i] = a * Math.cos(angle) - b * Math.sin(angle);
+      y[h * H + i + H / 2] = b * Math.cos(angle) + a * Math.sin(angle);
+    }
+  return y;
+}
+
+/** The last position's logits of `ids`; `patterns[l][h]` collects each head's causal attention rows, [query, key] flat. */
+function reference(w: Weights, ids: number[], vocab: number, patterns: Float64Array[][] = []): Float64Array {
+  const { hidden: D, heads: N, kvHeads: Nk, intermediate: I } = SHAPE;
+  const H = D / N;
+  const table = w('model.embed_tokens.weight');
+  let xs = ids.map((id) => Float64Array.from(table.subarray(id * D, (id + 1) * D)));
+  for (let l = 0; l < SHAPE.layers; l++) {
+    const P = `model.layers.${l}`;
+    const normed = xs.map((x) => rmsNorm(x, w(`${P}.input_layernorm.weight`), SHAPE.rmsEps));
+    const proj = (name: string, width: number) =>
+      normed.map((x) => linear(x, w(`${P}.attn.${name}.MatMul.weight`), width, w(`${P}.attn.${name}.Add.bias`)));
+    const qs = proj('q_proj', N * H).map((q, t) => rotate(q, N, H, t, SHAPE.ropeTheta));
+    const ks = proj('k_proj', Nk * H).map((k, t) => rotate(k, Nk, H, t, SHAPE.ropeTheta));
+    const vs = proj('v_proj', Nk * H);
+    const T = ids.length;
+    patterns.push(Array.from({ length: N }, () => new Float64Array(T * T)));
+    xs = xs.map((x, t) => {
+      const context = new Float64Array(N * H);
+      for (let h = 0; h < N; h++) {
+        const g = Math.floor(h / (N / Nk)); // the KV head this query head shares
+        const scores = ks.slice(0, t + 1).map((k) => {
+          let s = 0;
+          for (let i = 0; i < H; i++) s += qs[t][h * H + i] * k[g * H + i];
+          return s / Math.sqrt(H);
+        });
+        const top = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - top));
+        const z = e.reduce((a, b) => a + b, 0);
+        e.forEach((p, j) => {
+          patterns[l][h][t * T + j] = p / z;
+          for (let i = 0; i < H; i++) context[h * H + i] += (p / z) * vs[j][g * H + i];
+        });
+      }
+      const r = x.map((v, i) => v + linear(context, w(`${P}.attn.o_proj.MatMul.weight`), D)[i]);
+      const n2 = rmsNorm(r, w(`${P}.post_attention_layernorm.weight`), SHAPE.rmsEps);
+      const gate = linear(n2, w(`${P}.mlp.gate_proj.MatMul.weight`), I);
+      const up = linear(n2, w(`${P}.mlp.up_proj.MatMul.weight`), I);
+      const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]);
+      const down = linear(act, w(`${P}.mlp.down_proj.MatMul.weight`), D);
+      return r.map((v, i) => v + down[i]);
+    });
+  }
+  const last = rmsNorm(xs[xs.length - 1], w('model.norm.weight'), SHAPE.rmsEps);
+  return linear(last, w('lm_head.MatMul.weight'), vocab);
+}
+
+/** The weights a model file holds by name; a MatMulNBits weight `X` (X_Q4, X_scales, X_zp) dequantized to [K, N]. */
+function weightsOf(file: string): Weights {
+  const graph: GraphProto = decodeModel(fs.readFileSync(file)).graph;
+  registerExternalData(graph, path.dirname(file));
+  const byName = new Map(graph.initializer.map((t) => [t.name, t]));
+  const floats = (name: string) => readFloatTensor(byName.get(name)!)!;
+  return (name) => {
+    if (byName.has(name)) return floats(name).data;
+    const packed = byName.get(`${name}_Q4`)!;
+    const [N, blocks, half] = packed.dims.map(Number);
+    const bytes = packed.rawData!;
+    const scales = floats(`${name}_scales`).data;
+    const zp = byName.get(`${name}_zp`)!.rawData!;
+    const K = blocks * half * 2; // every K here is a multiple of the block
+    const out = new Float32Array(K * N);
+    for (let n = 0; n < N; n++)
+      for (let k = 0; k < K; k++) {
+        const blk = Math.floor(k / (half * 2));
+        const q = (bytes[n * blocks * half + (k >> 1)] >> ((k & 1) * 4)) & 15;
+        const z = (zp[n * Math.ceil(blocks / 2) + (blk >> 1)] >> ((blk & 1) * 4)) & 15;
+        out[k * N + n] = (q - z) * scales[n * blocks + blk];
+      }
+    return out;
+  };
+}
+
+/** onnxruntime's own run of the file (no interp rewrite): the last position's logits. */
+async function ortLogits(file: string, ids: number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(file);
+  const T = ids.length;
+  const H = SHAPE.hidden / SHAPE.heads;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+  };
+  for (let l = 0; l < SHAPE.layers; l++)
+    for (const kv of ['key', 'value'])
+      feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, SHAPE.kvHeads, 0, H]);
+  const logits = (await session.run(feeds)).logits;
+  const V = logits.dims[2];
+  return (logits.data as Float32Array).slice((T - 1) * V, T * V);
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+};
+
+describe.skipIf(skipWithoutShared)('the Qwen2-shaped bench model at a small shape', () => {
+  let fp32: string;
+  let q4f16: string;
+  beforeAll(() => {
+    const root = tempDir('interp-qwen-');
+    fp32 = writeQwenExport(path.join(root, 'fp32'), gpt2Tokenizer, SHAPE, 'fp32');
+    q4f16 = writeQwenExport(path.join(root, 'q4f16'), gpt2Tokenizer, SHAPE, 'q4f16');
+  }, 120_000);
+
+  it('fp32: weights in external data, and onnxruntime runs it to the float64 reference (1e-4)', async () => {
+    const file = path.join(fp32, 'onnx', 'model.onnx');
+    expect(fs.statSync(path.join(fp32, 'onnx', 'model.onnx_data')).size).toBeGreaterThan(2 * 50257 * 64 * 4);
+    expect(fs.statSync(file).size).toBeLessThan(200_000);
+    const patterns: Float64Array[][] = [];
+    const want = reference(weightsOf(file), IDS, 50257, patterns);
+    const got = await ortLogits(file, IDS);
+    const worst = maxDiff(got, want);
+    console.log(
+      `fp32 bench Qwen: max |logit − reference| = ${worst.toExponential(2)} (logits up to ${Math.max(...want.map(Math.abs)).toFixed(2)})`,
+    );
+    expect(worst).toBeLessThan(1e-4);
+    // interp's own load (GroupQueryAttention rewritten where it instruments) gives the same logits.
+    const model = await loadModel(fp32);
+    expect(maxDiff(await lastLogits(model, IDS), want)).toBeLessThan(1e-4);
+    // GroupQueryAttention with do_rotary on a whole model, rewritten to standard operators and instrumented.
+    const attention = await runAttention(model, IDS);
+    let worstRow = 0;
+    attention.layers.forEach((heads, l) =>
+      heads.forEach((m, h) => (worstRow = Math.max(worstRow, maxDiff(m, patterns[l][h])))),
+    );
+    console.log(`fp32 bench Qwen: max |attention − reference| = ${worstRow.toExponential(2)}`);
+    expect(attention.layers.map((heads) => heads.length)).toEqual([SHAPE.heads, SHAPE.heads]);
+    expect(worstRow).toBeLessThan(1e-5);
+  });
+
+  it('q4f16: MatMulNBits and float16, run by onnxruntime to the reference of its dequantized weights', async () => {
+    const file = path.join(q4f16, 'onnx', 'model.onnx');
+    const graph = decodeModel(fs.readFileSync(file)).graph;
+    expect(graph.node.filter((n) => n.opType === 'MatMulNBits').length).toBe(7 * SHAPE.layers + 1);
+    expect(graph.node.filter((n) => n.opType === 'GroupQueryAttention').length).toBe(SHAPE.layers);
+    const patterns: Float64Array[][] = [];
+    const want = reference(weightsOf(file), IDS, 50257, patterns);
+    const worst = maxDiff(await ortLogits(file, IDS), want);
+    console.log(`q4f16 bench Qwen: max |logit − dequantized reference| = ${worst.toExponential(2)}`);
+    // float16 activations (11-bit mantissas, ~5e-4 relative per op) over 2 layers on logits of O(1): measured 4.2e-4.
+    expect(worst).toBeLessThan(5e-3);
+    // The float16 GroupQueryAttention rewritten and instrumented in float16 (its added constants narrowed).
+    const attention = await runAttention(await loadModel(q4f16), IDS);
+    let worstRow = 0;
+    attention.layers.forEach((heads, l) =>
+      heads.forEach((m, h) => (worstRow = Math.max(worstRow, maxDiff(m, patterns[l][h])))),
+    );
+    console.log(`q4f16 bench Qwen: max |attention − dequantized reference| = ${worstRow.toExponential(2)}`);
+    expect(worstRow).toBeLessThan(1e-3);
+  });
+});
