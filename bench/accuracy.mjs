@@ -120,7 +120,7 @@ export const INPUTS = [
     target: { target: 'POSITIVE', score: 'logit' },
   },
   {
-    name: 'distilbert-sst2-mini (4-layer BERT)',
+    name: 'distilbert-sst2-mini (DistilBERT, 3 layers, 128 wide)',
     model: async () => loadModel('../shared/models/distilbert-sst2-mini'),
     text: 'the acting was not great but the story kept me watching closely',
     target: { target: 'POSITIVE', score: 'logit' },
