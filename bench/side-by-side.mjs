@@ -29,6 +29,9 @@ const PYTHON = flag('python', 'python3');
 const MODEL_DIR = '../shared/models/distilbert-sst2-mini';
 const PEER = path.join(path.dirname(new URL(import.meta.url).pathname), 'peer', 'captum_peer.py');
 const TARGET = { target: 'POSITIVE', score: 'logit' };
+const ACCURACY_THREADS = flag('accuracy-threads', '1,2').split(',').map(Number);
+const LENGTHS = flag('lengths', '24,68,117').split(',').map(Number);
+const log = (line) => process.stderr.write(`side-by-side: ${line}\n`);
 
 const SENTENCE =
   'the film was a quiet delight with sharp writing and warm performances though the middle act drags ' +
@@ -109,7 +112,7 @@ function featureIds(model, text) {
 
 async function timing(model, weights, peer) {
   const cases = [];
-  for (const n of [24, 68, 117]) {
+  for (const n of LENGTHS) {
     for (const m of METHODS) cases.push({ key: `${m.method}@${n}`, n, m, text: words(n) });
   }
   const cells = new Map(cases.map((c) => [c.key, { interp: [], t1: [], t2: [] }]));
@@ -117,6 +120,9 @@ async function timing(model, weights, peer) {
   let fullCheck = null;
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of cases) cells.get(c.key).interp.push((await runInterp(model, c.text, c.m)).seconds);
+    log(
+      `round ${round + 1}: interp ${cases.map((c) => `${c.key} ${cells.get(c.key).interp.at(-1).toFixed(3)}`).join(', ')}`,
+    );
     if (!peer) continue;
     const peerCases = cases.map((c) => ({
       key: c.key,
@@ -129,6 +135,9 @@ async function timing(model, weights, peer) {
       const out = runPeer(weights, threads, peerCases);
       peerRss[threads] = Math.max(peerRss[threads], out.peakRssMiB);
       for (const c of cases) cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
+      log(
+        `round ${round + 1}: captum ${threads}t ${cases.map((c) => `${c.key} ${out.cases[c.key].seconds.toFixed(3)}`).join(', ')}`,
+      );
       if (!fullCheck) {
         const c = cases[0];
         const mine = (await runInterp(model, c.text, METHODS[0])).r.fullScore;
@@ -180,6 +189,7 @@ async function accuracy(model, weights, peer, seeds = 3) {
         const rho = median(runs.map((r) => tiedSpearman(r.values, exact)));
         const err = median(runs.map((r) => relL2(r.values, exact)));
         if (rho >= 0.95 && err <= 0.1) row.interp = { budget, rho, err, seconds: median(runs.map((r) => r.seconds)) };
+        log(`accuracy: interp ${a.label} ${budget}: rho ${rho.toFixed(3)} L2 ${err.toFixed(3)}`);
       }
       if (peer && !row.captum) {
         const cases = Array.from({ length: seeds }, (_, s) => ({
@@ -189,12 +199,15 @@ async function accuracy(model, weights, peer, seeds = 3) {
           budget,
           seed: s + 1,
         }));
-        const best = [1, 2].map((threads) => runPeer(weights, threads, cases));
+        const best = ACCURACY_THREADS.map((threads) => runPeer(weights, threads, cases));
         const vals = Object.values(best[0].cases);
         const rho = median(vals.map((c) => tiedSpearman(c.values, exact)));
         const err = median(vals.map((c) => relL2(c.values, exact)));
         const seconds = Math.min(...best.map((b) => median(Object.values(b.cases).map((c) => c.seconds))));
         if (rho >= 0.95 && err <= 0.1) row.captum = { budget, rho, err, seconds };
+        log(
+          `accuracy: captum ${a.label} ${budget}: rho ${rho.toFixed(3)} L2 ${err.toFixed(3)} ${seconds.toFixed(3)} s`,
+        );
       }
       if (row.interp && (row.captum || !peer)) break;
     }
@@ -244,7 +257,7 @@ function markdown(t, acc, peer) {
       '',
       `### Time to accuracy`,
       '',
-      `Input: "${acc.text}" (12 features). Exact Shapley values by enumeration (2^12 − 2 coalitions); a budget reaches the accuracy when the median over 3 seeds has Spearman ≥ 0.95 and relative L2 error ≤ 0.1. Budgets doubled from the smallest; Captum's time is its better thread setting.`,
+      `Input: "${acc.text}" (12 features). Exact Shapley values by enumeration (2^12 − 2 coalitions); a budget reaches the accuracy when the median over 3 seeds has Spearman ≥ 0.95 and relative L2 error ≤ 0.1. Budgets doubled from the smallest; Captum's time is its better setting among ${ACCURACY_THREADS.join(' and ')} thread(s).`,
       '',
       '| method | interp budget | interp s | Captum budget | Captum s | interp ÷ Captum |',
       '|---|---|---|---|---|---|',
