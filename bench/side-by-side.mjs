@@ -110,7 +110,8 @@ function featureIds(model, text) {
   return ids.slice(1, -1);
 }
 
-async function timing(model, weights, peer) {
+/** Every case, `--rounds` times interleaved; `onRound` sees the medians so far after each round. */
+async function timing(model, weights, peer, onRound) {
   const cases = [];
   for (const n of LENGTHS) {
     for (const m of METHODS) cases.push({ key: `${m.method}@${n}`, n, m, text: words(n) });
@@ -123,7 +124,10 @@ async function timing(model, weights, peer) {
     log(
       `round ${round + 1}: interp ${cases.map((c) => `${c.key} ${cells.get(c.key).interp.at(-1).toFixed(3)}`).join(', ')}`,
     );
-    if (!peer) continue;
+    if (!peer) {
+      onRound({ cases, cells, peerRss, fullCheck, rounds: round + 1 });
+      continue;
+    }
     const peerCases = cases.map((c) => ({
       key: c.key,
       method: c.m.method,
@@ -144,8 +148,9 @@ async function timing(model, weights, peer) {
         fullCheck = { interp: mine, captum: out.cases[c.key].fullScore, tokens: c.n };
       }
     }
+    onRound({ cases, cells, peerRss, fullCheck, rounds: round + 1 });
   }
-  return { cases, cells, peerRss, fullCheck };
+  return { cases, cells, peerRss, fullCheck, rounds: ROUNDS };
 }
 
 const relL2 = (a, b) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0) / b.reduce((s, x) => s + x * x, 0));
@@ -204,7 +209,8 @@ async function accuracy(model, weights, peer, seeds = 3) {
         const rho = median(vals.map((c) => tiedSpearman(c.values, exact)));
         const err = median(vals.map((c) => relL2(c.values, exact)));
         const seconds = Math.min(...best.map((b) => median(Object.values(b.cases).map((c) => c.seconds))));
-        if (rho >= 0.95 && err <= 0.1) row.captum = { budget, rho, err, seconds };
+        row.captumLast = { budget, rho, err, seconds };
+        if (rho >= 0.95 && err <= 0.1) row.captum = row.captumLast;
         log(
           `accuracy: captum ${a.label} ${budget}: rho ${rho.toFixed(3)} L2 ${err.toFixed(3)} ${seconds.toFixed(3)} s`,
         );
@@ -225,7 +231,7 @@ function markdown(t, acc, peer) {
       `Node ${process.version}; Captum ${peer ? 'from a source checkout on PyTorch (Debian python3-torch)' : 'absent'}. ` +
       `distilbert-sst2-mini (${MODEL_DIR}), the POSITIVE logit, token baseline [MASK] on both sides; the peer is the same ` +
       'network rebuilt in plain PyTorch from the ONNX initializers. Medians over ' +
-      `${ROUNDS} interleaved rounds, seconds per explanation.`,
+      `${t.rounds ?? ROUNDS} interleaved rounds, seconds per explanation.`,
     '',
     "| method (budget) | tokens | interp | Captum, 1 thread | Captum, 2 threads | interp ÷ Captum's best |",
     '|---|---|---|---|---|---|',
@@ -264,9 +270,17 @@ function markdown(t, acc, peer) {
     );
     for (const r of acc.rows) {
       const i = r.interp;
-      const c = r.captum;
+      // Not reached: the last budget tried, its error and time; the ratio is then a lower bound.
+      const last = r.captumLast;
+      const c =
+        r.captum ??
+        (last && {
+          budget: `not by ${last.budget} (ρ ${last.rho.toFixed(3)}, L2 ${last.err.toFixed(3)})`,
+          seconds: last.seconds,
+          bound: true,
+        });
       lines.push(
-        `| ${r.label} | ${i ? i.budget : 'not reached'} | ${i ? i.seconds.toFixed(3) : '—'} | ${c ? c.budget : peer ? 'not reached' : 'absent'} | ${c ? c.seconds.toFixed(3) : '—'} | ${i && c ? `${(c.seconds / i.seconds).toFixed(1)}× faster` : '—'} |`,
+        `| ${r.label} | ${i ? i.budget : 'not reached'} | ${i ? i.seconds.toFixed(3) : '—'} | ${c ? c.budget : peer ? 'not reached' : 'absent'} | ${c ? c.seconds.toFixed(3) : '—'} | ${i && c ? `${c.bound ? '> ' : ''}${(c.seconds / i.seconds).toFixed(1)}× faster` : '—'} |`,
       );
     }
   }
@@ -278,13 +292,15 @@ async function main() {
   const peer = peerAvailable();
   if (!peer) console.error(`side-by-side: ${PYTHON} cannot import torch and captum; the peer columns say absent`);
   const weights = peer ? exportWeights() : null;
+  const out = flag('out', null);
+  // The section so far is written after every round, so that a run cut short still leaves its medians.
+  const partial = (t) => out && fs.writeFileSync(out, markdown(t, null, peer));
   const t = args.includes('--only-accuracy')
     ? { cases: [], cells: new Map(), peerRss: { 1: 0, 2: 0 } }
-    : await timing(model, weights, peer);
+    : await timing(model, weights, peer, partial);
   const acc =
     args.includes('--accuracy') || args.includes('--only-accuracy') ? await accuracy(model, weights, peer) : null;
   const md = markdown(t, acc, peer);
-  const out = flag('out', null);
   if (out) fs.writeFileSync(out, md);
   process.stdout.write(md);
   if (weights) fs.rmSync(weights, { recursive: true, force: true });
