@@ -233,7 +233,7 @@ function markdown(t, acc, peer) {
       'network rebuilt in plain PyTorch from the ONNX initializers. Medians over ' +
       `${t.rounds ?? ROUNDS} interleaved rounds, seconds per explanation.`,
     '',
-    "| method (budget) | tokens | interp | Captum, 1 thread | Captum, 2 threads | interp ÷ Captum's best |",
+    "| method (budget) | tokens | interp | Captum, 1 thread | Captum, 2 threads | Captum's best ÷ interp |",
     '|---|---|---|---|---|---|',
   ];
   for (const c of t.cases) {
@@ -243,7 +243,7 @@ function markdown(t, acc, peer) {
     const t2 = cell.t2.length ? median(cell.t2) : undefined;
     const best = t1 === undefined ? undefined : Math.min(t1, t2);
     lines.push(
-      `| ${c.m.label} | ${c.n} | ${f(i)} | ${f(t1)} | ${f(t2)} | ${best === undefined ? '—' : `${(best / i).toFixed(2)}× faster`} |`,
+      `| ${c.m.label} | ${c.n} | ${f(i)} | ${f(t1)} | ${f(t2)} | ${best === undefined ? '—' : `${(best / i).toFixed(2)}×`} |`,
     );
   }
   lines.push(
@@ -265,7 +265,7 @@ function markdown(t, acc, peer) {
       '',
       `Input: "${acc.text}" (12 features). Exact Shapley values by enumeration (2^12 − 2 coalitions); a budget reaches the accuracy when the median over 3 seeds has Spearman ≥ 0.95 and relative L2 error ≤ 0.1. Budgets doubled from the smallest; Captum's time is its better setting among ${ACCURACY_THREADS.join(' and ')} thread(s).`,
       '',
-      '| method | interp budget | interp s | Captum budget | Captum s | interp ÷ Captum |',
+      '| method | interp budget | interp s | Captum budget | Captum s | Captum ÷ interp |',
       '|---|---|---|---|---|---|',
     );
     for (const r of acc.rows) {
@@ -280,7 +280,7 @@ function markdown(t, acc, peer) {
           bound: true,
         });
       lines.push(
-        `| ${r.label} | ${i ? i.budget : 'not reached'} | ${i ? i.seconds.toFixed(3) : '—'} | ${c ? c.budget : peer ? 'not reached' : 'absent'} | ${c ? c.seconds.toFixed(3) : '—'} | ${i && c ? `${c.bound ? '> ' : ''}${(c.seconds / i.seconds).toFixed(1)}× faster` : '—'} |`,
+        `| ${r.label} | ${i ? i.budget : 'not reached'} | ${i ? i.seconds.toFixed(3) : '—'} | ${c ? c.budget : peer ? 'not reached' : 'absent'} | ${c ? c.seconds.toFixed(3) : '—'} | ${i && c ? `${c.bound ? '> ' : ''}${(c.seconds / i.seconds).toFixed(1)}×` : '—'} |`,
       );
     }
   }
