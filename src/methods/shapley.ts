@@ -1,3 +1,4 @@
+import type { Rng } from '../util/rng.js';
 import type { AttributionMethod, Coalition, MethodResult } from './types.js';
 
 const EXACT_LIMIT = 12;
@@ -8,9 +9,40 @@ function factorials(n: number): number[] {
   return f;
 }
 
+export const ORDER_SAMPLINGS = ['antithetic', 'stratified', 'independent'] as const;
+
 /**
- * Shapley values. Exact (all 2^n coalitions) up to 12 features; above that, permutation sampling with
- * antithetic pairs (each permutation and its reverse). Both satisfy Σφ = f(x) − f(baseline) exactly.
+ * Orders of the features for permutation sampling, `count` rounded up to even. Every order is uniformly
+ * distributed, so the mean marginal is unbiased under each scheme. `antithetic`: each random permutation
+ * and its reverse. `stratified`: the same pairs, taken from the n rotations of one random permutation
+ * before a new one is drawn, so within a block every feature stands at every position exactly once.
+ * `independent`: fresh permutations (the reference the others are measured against).
+ */
+function sampleOrders(rng: Rng, n: number, count: number, scheme: string): number[][] {
+  const orders: number[][] = [];
+  let base: number[] = [];
+  for (let k = 0; orders.length < count; k++) {
+    if (scheme === 'independent') {
+      orders.push(rng.permutation(n));
+      continue;
+    }
+    if (scheme === 'stratified') {
+      if (k % n === 0) base = rng.permutation(n);
+      const shift = k % n;
+      const order = [...base.slice(shift), ...base.slice(0, shift)];
+      orders.push(order, [...order].reverse());
+    } else {
+      const perm = rng.permutation(n);
+      orders.push(perm, [...perm].reverse());
+    }
+  }
+  return orders;
+}
+
+/**
+ * Shapley values. Exact (all 2^n coalitions) up to 12 features; above that, permutation sampling (by
+ * default antithetic pairs: each permutation and its reverse; see `sampleOrders`). Both satisfy
+ * Σφ = f(x) − f(baseline) exactly.
  */
 export const shapley: AttributionMethod = {
   name: 'shapley',
@@ -31,6 +63,13 @@ export const shapley: AttributionMethod = {
       description: 'largest feature count computed exactly (cost 2^n)',
     },
   },
+  choices: {
+    'order-sampling': {
+      values: ORDER_SAMPLINGS,
+      default: 'antithetic',
+      description: 'sampled permutations: antithetic pairs, stratified rotations of antithetic pairs, or independent',
+    },
+  },
   family: 'perturbation',
   cost: 'upper-bound',
   completeness: 'exact',
@@ -39,7 +78,7 @@ export const shapley: AttributionMethod = {
     if (n <= p['exact-limit']) return 2 ** n - 2;
     return 2 * Math.ceil(p.permutations / 2) * (n - 1);
   },
-  async explain(ctx, p): Promise<MethodResult> {
+  async explain(ctx, p, choices): Promise<MethodResult> {
     const n = ctx.features.length;
     if (n <= p['exact-limit']) {
       const total = 2 ** n;
@@ -63,12 +102,8 @@ export const shapley: AttributionMethod = {
       }
       return { values, diagnostics: { mode: 'exact' } };
     }
-    const pairs = Math.ceil(p.permutations / 2);
-    const orders: number[][] = [];
-    for (let k = 0; k < pairs; k++) {
-      const perm = ctx.rng.permutation(n);
-      orders.push(perm, [...perm].reverse());
-    }
+    const scheme = choices['order-sampling'] ?? 'antithetic';
+    const orders = sampleOrders(ctx.rng, n, 2 * Math.ceil(p.permutations / 2), scheme);
     // Every prefix of every order, batched together; the empty and full coalitions are known.
     const coalitions: Coalition[] = [];
     for (const order of orders) {
@@ -94,6 +129,9 @@ export const shapley: AttributionMethod = {
     const count = orders.length;
     const mean = values.map((s) => s / count);
     const stderr = Math.max(...mean.map((m, i) => Math.sqrt(Math.max(0, squares[i] / count - m * m) / count)));
-    return { values: mean, diagnostics: { mode: 'sampled', permutations: count, maxStandardError: stderr } };
+    return {
+      values: mean,
+      diagnostics: { mode: 'sampled', permutations: count, orderSampling: scheme, maxStandardError: stderr },
+    };
   },
 };

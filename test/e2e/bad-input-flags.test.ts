@@ -42,6 +42,19 @@ describe('one number parser: decimal only, for every flag', () => {
     expect(fs.existsSync(svg)).toBe(false);
   });
 
+  it.each([
+    ['--pairing', 'kernel-shap', 'bogus', /--pairing must be one of paired, independent, got 'bogus'/],
+    ['--order-sampling', 'shapley', '3', /--order-sampling must be one of antithetic, stratified, independent/],
+  ])('%s takes only its named values', async (name, method, value, message) => {
+    const svg = at('choices.svg');
+    expectExit(
+      await run('explain', 'the film was a delight', '--method', method, name, value, '--svg', svg),
+      2,
+      message,
+    );
+    expect(fs.existsSync(svg)).toBe(false);
+  });
+
   it('decimal forms run: --samples 32 and --kernel-width 0.25', async () => {
     const r = await run(
       'explain',

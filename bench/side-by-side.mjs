@@ -1,0 +1,309 @@
+/* global performance, process, console, URL, Buffer */
+// interp beside Captum on the same token ids and budgets (issue 35). Not part of the test suite.
+// Run after `npx tsc -p tsconfig.json`:
+//   node bench/side-by-side.mjs [--rounds 3] [--python python3] [--accuracy] [--out section.md]
+// The peer (bench/peer/captum_peer.py) runs where `python3 -c "import torch, captum"` works (set
+// PYTHONPATH for a source checkout of captum); otherwise its columns say "absent". Rounds are
+// interleaved: interp, then Captum at 1 thread, then at 2 threads, for every case, `--rounds` times;
+// each cell is the median over rounds. Peak RSS is each process's maximum resident set.
+// --accuracy adds time-to-accuracy: the budget each side needs to reach Spearman ≥ 0.95 and relative
+// L2 error ≤ 0.1 against exact Shapley values on a 12-word input, and the time at that budget.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { explainText } from '../dist/src/explain.js';
+import { loadModel } from '../dist/src/model/load.js';
+import { decodeModel } from '../dist/src/onnx/proto.js';
+import { readFloatTensor } from '../dist/src/onnx/tensor.js';
+import { encodeText } from '../dist/src/text/encode.js';
+import { spearman } from '../dist/src/util/stats.js';
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i < 0 ? fallback : args[i + 1];
+};
+const ROUNDS = Number(flag('rounds', 3));
+const PYTHON = flag('python', 'python3');
+const MODEL_DIR = '../shared/models/distilbert-sst2-mini';
+const PEER = path.join(path.dirname(new URL(import.meta.url).pathname), 'peer', 'captum_peer.py');
+const TARGET = { target: 'POSITIVE', score: 'logit' };
+const ACCURACY_THREADS = flag('accuracy-threads', '1,2').split(',').map(Number);
+const LENGTHS = flag('lengths', '24,68,117').split(',').map(Number);
+const log = (line) => process.stderr.write(`side-by-side: ${line}\n`);
+
+const SENTENCE =
+  'the film was a quiet delight with sharp writing and warm performances though the middle act drags ' +
+  'and some jokes fall flat while the ending lands with real feeling and the score is lovely';
+const words = (n) => {
+  const all = [];
+  while (all.length < n) all.push(...SENTENCE.split(' '));
+  return all.slice(0, n).join(' ');
+};
+const METHODS = [
+  { method: 'occlusion', params: {}, budget: 0, label: 'occlusion' },
+  {
+    method: 'shapley',
+    params: { permutations: 25, 'exact-limit': 1 },
+    budget: 25,
+    label: 'Shapley sampling, 25 permutations',
+  },
+  { method: 'kernel-shap', params: { samples: 500 }, budget: 500, label: 'KernelSHAP-500' },
+  { method: 'lime', params: { samples: 500 }, budget: 500, label: 'LIME-500' },
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** The ONNX initializers as one float32 file and a JSON index, for the peer to rebuild the model. */
+function exportWeights() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-peer-'));
+  const model = decodeModel(fs.readFileSync(path.join(MODEL_DIR, 'onnx', 'model.onnx')));
+  const index = {};
+  const chunks = [];
+  let offset = 0;
+  for (const t of model.graph.initializer) {
+    const f = readFloatTensor(t);
+    if (!f) continue;
+    const bytes = Buffer.from(new Float32Array(f.data).buffer);
+    index[t.name] = [offset, t.dims.map(Number)];
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat(chunks));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+  return dir;
+}
+
+function peerAvailable() {
+  const r = spawnSync(PYTHON, ['-c', 'import torch, captum.attr'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+function runPeer(weights, threads, cases, repeats = 1) {
+  const job = path.join(weights, `job-${threads}.json`);
+  fs.writeFileSync(job, JSON.stringify({ weights, threads, repeats, cases }));
+  const out = execFileSync(PYTHON, [PEER, job], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return JSON.parse(out);
+}
+
+async function runInterp(model, text, m, seed = 1) {
+  const t0 = performance.now();
+  const r = await explainText(model, {
+    text,
+    method: m.method,
+    params: m.params,
+    target: TARGET,
+    seed,
+    choices: m.choices,
+  });
+  return { seconds: (performance.now() - t0) / 1000, values: r.features.map((f) => f.attribution), r };
+}
+
+/** Feature token ids (no [CLS]/[SEP]) of a text, as the peer's forward function expects. */
+function featureIds(model, text) {
+  const ids = [...encodeText(model, text).ids].map(Number);
+  return ids.slice(1, -1);
+}
+
+/** Every case, `--rounds` times interleaved; `onRound` sees the medians so far after each round. */
+async function timing(model, weights, peer, onRound) {
+  const cases = [];
+  for (const n of LENGTHS) {
+    for (const m of METHODS) cases.push({ key: `${m.method}@${n}`, n, m, text: words(n) });
+  }
+  const cells = new Map(cases.map((c) => [c.key, { interp: [], t1: [], t2: [] }]));
+  let peerRss = { 1: 0, 2: 0 };
+  let fullCheck = null;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of cases) cells.get(c.key).interp.push((await runInterp(model, c.text, c.m)).seconds);
+    log(
+      `round ${round + 1}: interp ${cases.map((c) => `${c.key} ${cells.get(c.key).interp.at(-1).toFixed(3)}`).join(', ')}`,
+    );
+    if (!peer) {
+      onRound({ cases, cells, peerRss, fullCheck, rounds: round + 1 });
+      continue;
+    }
+    const peerCases = cases.map((c) => ({
+      key: c.key,
+      method: c.m.method,
+      ids: featureIds(model, c.text),
+      budget: c.m.budget,
+      seed: round,
+    }));
+    for (const threads of [1, 2]) {
+      const out = runPeer(weights, threads, peerCases);
+      peerRss[threads] = Math.max(peerRss[threads], out.peakRssMiB);
+      for (const c of cases) cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
+      log(
+        `round ${round + 1}: captum ${threads}t ${cases.map((c) => `${c.key} ${out.cases[c.key].seconds.toFixed(3)}`).join(', ')}`,
+      );
+      if (!fullCheck) {
+        const c = cases[0];
+        const mine = (await runInterp(model, c.text, METHODS[0])).r.fullScore;
+        fullCheck = { interp: mine, captum: out.cases[c.key].fullScore, tokens: c.n };
+      }
+    }
+    onRound({ cases, cells, peerRss, fullCheck, rounds: round + 1 });
+  }
+  return { cases, cells, peerRss, fullCheck, rounds: ROUNDS };
+}
+
+const relL2 = (a, b) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0) / b.reduce((s, x) => s + x * x, 0));
+const tiedSpearman = (a, exact) => {
+  const tol = 1e-6 * Math.max(...exact.map(Math.abs));
+  const snap = (xs) => xs.map((x) => Math.round(x / tol) * tol);
+  return spearman(snap(a), snap(exact));
+};
+
+const ACCURACY = [
+  {
+    label: 'KernelSHAP',
+    interp: { method: 'kernel-shap', key: 'samples' },
+    peer: 'kernel-shap',
+    ladder: [32, 64, 128, 256, 512, 1024, 2048],
+  },
+  {
+    label: 'Shapley sampling',
+    interp: { method: 'shapley', key: 'permutations' },
+    peer: 'shapley',
+    ladder: [2, 4, 8, 16, 32, 64, 128, 256],
+  },
+  { label: 'LIME', interp: { method: 'lime', key: 'samples' }, peer: 'lime', ladder: [64, 256, 1024, 2048] },
+];
+
+/** Smallest budget on each side whose median over seeds reaches both targets, with its median time. */
+async function accuracy(model, weights, peer, seeds = 3) {
+  const text = 'the acting was not great but the story kept me watching closely';
+  const exactRun = await explainText(model, { text, method: 'shapley', target: TARGET, params: { 'exact-limit': 12 } });
+  const exact = exactRun.features.map((f) => f.attribution);
+  const ids = featureIds(model, text);
+  const rows = [];
+  for (const a of ACCURACY) {
+    const row = { label: a.label, interp: null, captum: null };
+    for (const budget of a.ladder) {
+      if (!row.interp) {
+        const params = { [a.interp.key]: budget, ...(a.interp.method === 'shapley' ? { 'exact-limit': 1 } : {}) };
+        const runs = [];
+        for (let seed = 1; seed <= seeds; seed++)
+          runs.push(await runInterp(model, text, { method: a.interp.method, params }, seed));
+        const rho = median(runs.map((r) => tiedSpearman(r.values, exact)));
+        const err = median(runs.map((r) => relL2(r.values, exact)));
+        if (rho >= 0.95 && err <= 0.1) row.interp = { budget, rho, err, seconds: median(runs.map((r) => r.seconds)) };
+        log(`accuracy: interp ${a.label} ${budget}: rho ${rho.toFixed(3)} L2 ${err.toFixed(3)}`);
+      }
+      if (peer && !row.captum) {
+        const cases = Array.from({ length: seeds }, (_, s) => ({
+          key: `s${s}`,
+          method: a.peer,
+          ids,
+          budget,
+          seed: s + 1,
+        }));
+        const best = ACCURACY_THREADS.map((threads) => runPeer(weights, threads, cases));
+        const vals = Object.values(best[0].cases);
+        const rho = median(vals.map((c) => tiedSpearman(c.values, exact)));
+        const err = median(vals.map((c) => relL2(c.values, exact)));
+        const seconds = Math.min(...best.map((b) => median(Object.values(b.cases).map((c) => c.seconds))));
+        row.captumLast = { budget, rho, err, seconds };
+        if (rho >= 0.95 && err <= 0.1) row.captum = row.captumLast;
+        log(
+          `accuracy: captum ${a.label} ${budget}: rho ${rho.toFixed(3)} L2 ${err.toFixed(3)} ${seconds.toFixed(3)} s`,
+        );
+      }
+      if (row.interp && (row.captum || !peer)) break;
+    }
+    rows.push(row);
+  }
+  return { rows, text };
+}
+
+function markdown(t, acc, peer) {
+  const f = (x) => (x === undefined ? 'absent' : x.toFixed(3));
+  const lines = [
+    '## Side by side',
+    '',
+    `Produced by \`node bench/side-by-side.mjs${acc ? ' --accuracy' : ''}\` on ${os.cpus().length} cores (${os.cpus()[0].model}), ` +
+      `Node ${process.version}; Captum ${peer ? 'from a source checkout on PyTorch (Debian python3-torch)' : 'absent'}. ` +
+      `distilbert-sst2-mini (${MODEL_DIR}), the POSITIVE logit, token baseline [MASK] on both sides; the peer is the same ` +
+      'network rebuilt in plain PyTorch from the ONNX initializers. Medians over ' +
+      `${t.rounds ?? ROUNDS} interleaved rounds, seconds per explanation.`,
+    '',
+    "| method (budget) | tokens | interp | Captum, 1 thread | Captum, 2 threads | Captum's best ÷ interp |",
+    '|---|---|---|---|---|---|',
+  ];
+  for (const c of t.cases) {
+    const cell = t.cells.get(c.key);
+    const i = median(cell.interp);
+    const t1 = cell.t1.length ? median(cell.t1) : undefined;
+    const t2 = cell.t2.length ? median(cell.t2) : undefined;
+    const best = t1 === undefined ? undefined : Math.min(t1, t2);
+    lines.push(
+      `| ${c.m.label} | ${c.n} | ${f(i)} | ${f(t1)} | ${f(t2)} | ${best === undefined ? '—' : `${(best / i).toFixed(2)}×`} |`,
+    );
+  }
+  lines.push(
+    '',
+    `Peak RSS: interp ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (this Node process, all runs); ` +
+      (peer
+        ? `Captum ${t.peerRss[1].toFixed(0)} MiB at 1 thread, ${t.peerRss[2].toFixed(0)} MiB at 2 threads (each Python process).`
+        : 'Captum absent.'),
+  );
+  if (t.fullCheck)
+    lines.push(
+      '',
+      `Same function on both sides: POSITIVE logit at ${t.fullCheck.tokens} tokens ${t.fullCheck.interp.toFixed(6)} (interp) vs ${t.fullCheck.captum.toFixed(6)} (PyTorch).`,
+    );
+  if (acc) {
+    lines.push(
+      '',
+      `### Time to accuracy`,
+      '',
+      `Input: "${acc.text}" (12 features). Exact Shapley values by enumeration (2^12 − 2 coalitions); a budget reaches the accuracy when the median over 3 seeds has Spearman ≥ 0.95 and relative L2 error ≤ 0.1. Budgets doubled from the smallest; Captum's time is its better setting among ${ACCURACY_THREADS.join(' and ')} thread(s).`,
+      '',
+      '| method | interp budget | interp s | Captum budget | Captum s | Captum ÷ interp |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const r of acc.rows) {
+      const i = r.interp;
+      // Not reached: the last budget tried, its error and time; the ratio is then a lower bound.
+      const last = r.captumLast;
+      const c =
+        r.captum ??
+        (last && {
+          budget: `not by ${last.budget} (ρ ${last.rho.toFixed(3)}, L2 ${last.err.toFixed(3)})`,
+          seconds: last.seconds,
+          bound: true,
+        });
+      lines.push(
+        `| ${r.label} | ${i ? i.budget : 'not reached'} | ${i ? i.seconds.toFixed(3) : '—'} | ${c ? c.budget : peer ? 'not reached' : 'absent'} | ${c ? c.seconds.toFixed(3) : '—'} | ${i && c ? `${c.bound ? '> ' : ''}${(c.seconds / i.seconds).toFixed(1)}×` : '—'} |`,
+      );
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function main() {
+  const model = await loadModel(MODEL_DIR);
+  const peer = peerAvailable();
+  if (!peer) console.error(`side-by-side: ${PYTHON} cannot import torch and captum; the peer columns say absent`);
+  const weights = peer ? exportWeights() : null;
+  const out = flag('out', null);
+  // The section so far is written after every round, so that a run cut short still leaves its medians.
+  const partial = (t) => out && fs.writeFileSync(out, markdown(t, null, peer));
+  const t = args.includes('--only-accuracy')
+    ? { cases: [], cells: new Map(), peerRss: { 1: 0, 2: 0 } }
+    : await timing(model, weights, peer, partial);
+  const acc =
+    args.includes('--accuracy') || args.includes('--only-accuracy') ? await accuracy(model, weights, peer) : null;
+  const md = markdown(t, acc, peer);
+  if (out) fs.writeFileSync(out, md);
+  process.stdout.write(md);
+  if (weights) fs.rmSync(weights, { recursive: true, force: true });
+}
+
+await main();
