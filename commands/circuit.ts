@@ -39,7 +39,10 @@ export function circuitCommand(): Command {
     .option('--answer <token>', 'the clean prompt’s next token (one token, e.g. " Lily"; required)')
     .option('--wrong <token>', 'the token the corrupted prompt leads to instead (required)')
     .addOption(
-      new Option('--method <m>', 'atp: attribution patching; ig: its integrated-gradients form; patch: exact patching')
+      new Option(
+        '--method <m>',
+        "atp: attribution patching; ig: its integrated-gradients form; patch: exact patching; dla: direct logit attribution (each component's write through the unembedding, final norm scale frozen)",
+      )
         .choices(CIRCUIT_METHODS)
         .default('atp'),
     )

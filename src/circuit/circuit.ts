@@ -19,10 +19,11 @@ import {
   type CircuitTask,
   type Component,
 } from './components.js';
+import { directEffects, type DirectLogitAttribution } from './dla.js';
 
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
 
-export const CIRCUIT_METHODS = ['atp', 'ig', 'patch'] as const;
+export const CIRCUIT_METHODS = ['atp', 'ig', 'patch', 'dla'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
 export const ABLATIONS = ['corrupted', 'mean', 'zero'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
@@ -73,6 +74,8 @@ export interface CircuitReport extends Behaviour {
   agreement: { pearson: number; spearman: number } | null;
   forwardPasses: number;
   backwardPasses: number;
+  /** --method dla: the clean prompt's logit difference decomposed over the components, at every position. */
+  dla?: DirectLogitAttribution;
 }
 
 /** The one token `text` is after the prompt (as the prompt and it tokenize together: a leading space stays in it). */
@@ -106,8 +109,11 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
   const patchedBy = (c: Component) => corrupted.get(componentName(c))!;
   const runExact = request.method === 'patch' || components.length <= request.exactBudget;
   const exact = runExact ? await patchEach(model, task, components, patchedBy, run) : null;
+  const direct = request.method === 'dla' ? await directEffects(model, task, components, activations, run) : null;
   const estimated =
-    request.method === 'patch' ? null : await estimates(model, request, task, components, activations, run);
+    request.method === 'patch'
+      ? null
+      : (direct?.effects ?? (await estimates(model, request, task, components, activations, run)));
   const effects: ComponentEffect[] = components.map((c, i) => ({
     component: componentName(c),
     kind: c.kind,
@@ -155,6 +161,7 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
         : null,
     forwardPasses: run.forward,
     backwardPasses: run.backward,
+    ...(direct && { dla: direct.attribution }),
   };
 }
 

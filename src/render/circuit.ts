@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { CircuitReport } from '../circuit/circuit.js';
+import { dlaLine } from './dla.js';
 import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 /** Components ranked by the method's effect, the exact one beside it, then the circuit and its faithfulness. */
@@ -29,6 +30,7 @@ export function circuitTable(r: CircuitReport, top = 20): string {
       `circuit (top ${r.circuit.length}): ${r.circuit.join(', ')} · with everything else ${r.ablation}-ablated it keeps ${(100 * f.atK).toFixed(1)} % of the logit difference · CPR ${f.cpr.toFixed(3)} · CMD ${f.cmd.toFixed(3)}`,
     ),
   ];
+  if (r.dla) lines.push(dlaLine(r.dla));
   if (r.agreement)
     lines.push(
       `${r.method} against exact patching: Pearson ${r.agreement.pearson.toFixed(3)}, Spearman ${r.agreement.spearman.toFixed(3)}`,
