@@ -7,6 +7,7 @@ import {
   type CircuitReport,
 } from '../src/circuit/circuit.js';
 import { thresholdError, usageError } from '../src/errors.js';
+import { circuitDatasetReport, MAX_PAIRS, readCircuitPairs } from '../src/circuit/dataset.js';
 import { circuitChart, circuitTable } from '../src/render/circuit.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, summarised, withSpinner, withSummaryText, type OutputFlags } from './output.js';
@@ -26,6 +27,7 @@ interface CircuitFlags extends ModelFlags, OutputFlags {
   exactBudget: string;
   steps: string;
   minFaithfulness?: string;
+  data?: string;
 }
 
 export function circuitCommand(): Command {
@@ -34,26 +36,25 @@ export function circuitCommand(): Command {
     .description(
       'Score every attention head and feed-forward block by the effect of patching its corrupted activation into the clean run on the logit difference answer − wrong: attribution patching (one clean forward and backward pass, one corrupted forward pass) or exact patching of each. Then keep the top components, ablate all others, and measure the logit difference kept: the faithfulness curve over circuit sizes, its area (CPR) and its distance from 1 (CMD).',
     )
-    .argument('<clean>', 'the prompt where the behaviour holds')
+    .argument('[clean]', 'the prompt where the behaviour holds (or --data)')
     .option('--corrupted <text>', 'a prompt of the same token length where it fails (required)')
     .option('--answer <token>', 'the clean prompt’s next token (one token, e.g. " Lily"; required)')
     .option('--wrong <token>', 'the token the corrupted prompt leads to instead (required)')
     .addOption(
       new Option(
         '--method <m>',
-        "atp: attribution patching; ig: its integrated-gradients form; patch: exact patching; dla: direct logit attribution (each component's write through the unembedding, final norm scale frozen)",
+        'atp: attribution patching; ig: integrated gradients; patch: exact; dla: direct logits',
       )
         .choices(CIRCUIT_METHODS)
         .default('atp'),
     )
+    .addOption(
+      localOption('--data <file>', `JSONL of {clean, corrupted, answer, wrong} pairs (≤ ${MAX_PAIRS})`, 'input'),
+    )
     .addOption(new Option('--ablation <a>', 'what ablated components output').choices(ABLATIONS).default('corrupted'))
     .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', '16')
     .option('--k <n>', 'components in the circuit', '6')
-    .option(
-      '--exact-budget <n>',
-      'also patch each component exactly, to check the estimate, up to this many components',
-      '512',
-    )
+    .option('--exact-budget <n>', 'also patch each component exactly, to check, up to this many', '512')
     .addOption(
       localOption(
         '--min-faithfulness <x>',
@@ -94,14 +95,23 @@ export const circuitOperation: Operation<CircuitFlags, CircuitReport & { summary
   contentType: 'application/json',
   document: jsonDocument,
   plan: (clean, flags) => {
-    for (const f of ['corrupted', 'answer', 'wrong'] as const)
-      if (flags[f] === undefined) throw usageError(`--${f} is required`);
-    const request = {
-      ...{ clean: clean!, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! },
+    const options = {
       ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
       exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
       steps: parseInteger('--steps', flags.steps, 1, 512),
     };
-    return async (model) => summarised(flags.summary, await circuitReport(model, request), summarizeCircuit);
+    if (flags.data !== undefined && (clean !== undefined || flags.corrupted !== undefined))
+      throw usageError('give a prompt pair or --data, not both');
+    const pairs = flags.data === undefined ? null : readCircuitPairs(flags.data);
+    if (!pairs && clean === undefined) throw usageError('give the clean prompt (or --data)');
+    for (const f of ['corrupted', 'answer', 'wrong'] as const)
+      if (!pairs && flags[f] === undefined) throw usageError(`--${f} is required`);
+    const pair = { clean: clean!, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! };
+    return async (model) => {
+      const report = pairs
+        ? await circuitDatasetReport(model, pairs, options)
+        : await circuitReport(model, { ...pair, ...options });
+      return summarised(flags.summary, report, summarizeCircuit);
+    };
   },
 };

@@ -79,7 +79,13 @@ export interface CircuitReport extends Behaviour {
 }
 
 /** The one token `text` is after the prompt (as the prompt and it tokenize together: a leading space stays in it). */
-function oneToken(model: Model, prompt: string, promptIds: readonly number[], text: string, param: string): number {
+export function oneToken(
+  model: Model,
+  prompt: string,
+  promptIds: readonly number[],
+  text: string,
+  param: string,
+): number {
   const ids = idsAfterPrompt(model, prompt, promptIds, text);
   if (ids.length !== 1)
     throw usageFault(param, `{param} '${text}' is ${ids.length} tokens after the prompt; it must be one token`);
@@ -207,7 +213,7 @@ async function estimates(
 }
 
 /** What an ablated component's output becomes: the corrupted run's, its mean over positions, or zero. */
-function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor>): (c: Component) => Tensor {
+export function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor>): (c: Component) => Tensor {
   return (c) => {
     const value = corrupted.get(componentName(c))!;
     if (ablation === 'corrupted') return value;
@@ -228,7 +234,7 @@ function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor>): (c:
  * rule (MIB's circuit track, Mueller et al. 2025): CPR, the area under the curve, and CMD, the area between
  * the curve and 1.
  */
-function areas(f: number[]): { cpr: number; cmd: number } {
+export function areas(f: number[]): { cpr: number; cmd: number } {
   const n = f.length - 1;
   let cpr = 0;
   let cmd = 0;
