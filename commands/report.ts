@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { localOption } from './outputOptions.js';
 import { reportHtml } from '../src/render/html.js';
+import { readCircuitPairs } from '../src/circuit/dataset.js';
 import { buildReport, type PageReport, type ReportRequest } from '../src/report/page.js';
 import { VERSION, writeFileAtomic } from '../src/util/paths.js';
 import {
@@ -25,6 +26,7 @@ export interface ReportFlags extends ModelFlags, DataFlags, groups.TargetFlags, 
   maxTokens: string;
   truncate?: boolean;
   out?: string;
+  circuit?: string;
   [param: string]: unknown;
 }
 
@@ -53,6 +55,7 @@ export function reportCommand(): Command {
     .option('--counterfactual-budget <n>', 'forward passes for the counterfactual search (0: none)', '300')
     .option('--max-tokens <n>', 'above this many tokens, attention maps pool neighbouring tokens into ranges', '64')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
+    .addOption(localOption('--circuit <file>', 'the circuit of JSONL {clean, corrupted, answer, wrong} pairs', 'input'))
     .addOption(localOption('--out <file>', 'write the page here (default: standard output)'));
   addModelOptions(addMethodOptions(cmd));
   cmd.addHelpText(
@@ -84,6 +87,7 @@ export function reportRequest(text: string | undefined, flags: ReportFlags, args
     maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 512),
     invocation: invocation(args),
     version: VERSION,
+    ...(flags.circuit !== undefined && { circuit: readCircuitPairs(flags.circuit, 'circuit') }),
   };
 }
 

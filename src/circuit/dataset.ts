@@ -40,24 +40,24 @@ export interface CircuitPair {
 }
 
 /** The pairs of a JSONL file of {clean, corrupted, answer, wrong}; a bad line is a usage error naming it. */
-export function readCircuitPairs(file: string): CircuitPair[] {
+export function readCircuitPairs(file: string, param = 'data'): CircuitPair[] {
   const pairs: CircuitPair[] = [];
-  textLines(readUserText(file, 'data'), file).forEach((line, i) => {
+  textLines(readUserText(file, param), file).forEach((line, i) => {
     if (!line.trim()) return;
     const source = `${file}:${i + 1}`;
     let r: Record<string, unknown> | null;
     try {
       r = JSON.parse(line);
     } catch {
-      throw usageFault('data', `{param} ${source} is not valid JSON`);
+      throw usageFault(param, `{param} ${source} is not valid JSON`);
     }
     if (!r || typeof r !== 'object' || FIELDS.some((f) => typeof r![f] !== 'string'))
-      throw usageFault('data', `{param} ${source} needs "clean", "corrupted", "answer" and "wrong" strings`);
+      throw usageFault(param, `{param} ${source} needs "clean", "corrupted", "answer" and "wrong" strings`);
     if (pairs.length === MAX_PAIRS)
-      throw usageFault('data', `{param} ${file} holds more than ${MAX_PAIRS} pairs; split it`);
+      throw usageFault(param, `{param} ${file} holds more than ${MAX_PAIRS} pairs; split it`);
     pairs.push({ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong, source } as CircuitPair);
   });
-  if (!pairs.length) throw usageFault('data', `{param} ${file} holds no pairs`);
+  if (!pairs.length) throw usageFault(param, `{param} ${file} holds no pairs`);
   return pairs;
 }
 

@@ -1,5 +1,6 @@
 import { rolloutRow } from '../attention/analysis.js';
 import { attentionView } from '../attention/report.js';
+import { circuitDatasetReport, type CircuitDatasetReport, type CircuitPair } from '../circuit/dataset.js';
 import { compareMethods } from '../comparison.js';
 import { counterfactualReport, type CounterfactualReport } from '../counterfactual/report.js';
 import type { Example } from '../data/datasets.js';
@@ -38,6 +39,8 @@ export interface ReportRequest extends Omit<ExplainRequest, 'text' | 'method'> {
   /** The command line that made the page, shown in its header. */
   invocation: string;
   version: string;
+  /** Prompt pairs whose circuit the page shows (attribution patching, checked by exact patching). */
+  circuit?: CircuitPair[];
 }
 
 /** The attention of one input, pooled to at most `maxTokens` bins a side. */
@@ -79,6 +82,8 @@ export interface PageReport {
   seed: number;
   forwardPasses: number;
   items: ReportItem[];
+  /** The circuit of the requested pairs, when asked for. */
+  circuit?: CircuitDatasetReport;
 }
 
 function checkRequest(model: Model, r: ReportRequest): void {
@@ -181,6 +186,8 @@ export async function buildReport(
     forwardPasses += passes;
     onItem?.(items.length);
   }
+  const circuit = request.circuit && (await countingPasses(() => pageCircuit(model, request.circuit!)));
+  forwardPasses += circuit?.passes ?? 0;
   return {
     schema: REPORT_SCHEMA,
     version: request.version,
@@ -191,5 +198,12 @@ export async function buildReport(
     seed: request.seed ?? 0,
     forwardPasses,
     items,
+    ...(circuit && { circuit: circuit.result }),
   };
+}
+
+/** The page's circuit: attribution patching over the pairs, exact patching beside it, the top 6 and their curve. */
+function pageCircuit(model: Model, pairs: CircuitPair[]): Promise<CircuitDatasetReport> {
+  const options = { method: 'atp', ablation: 'corrupted', k: 6, exactBudget: 512, steps: 16 } as const;
+  return circuitDatasetReport(model, pairs, options);
 }

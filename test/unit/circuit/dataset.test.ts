@@ -181,3 +181,43 @@ async function bruteForceMeanCurve(lm: Model, pairs: typeof PAIRS, ranked: { com
   }
   return kept.map((x) => (x - kept[0]) / (kept[kept.length - 1] - kept[0]));
 }
+
+describe('interp report --circuit', () => {
+  it('the page gains the circuit section: the ranked table and the faithfulness curve of the pairs', async () => {
+    const modelDir = writePlanted(inductionLM());
+    const dir = tempDir('circuit-report');
+    const file = writeLines(
+      dir,
+      'pairs.jsonl',
+      PAIRS.map((p) => JSON.stringify(p)),
+    );
+    const out = path.join(dir, 'page.html');
+    const args = [
+      'report',
+      'a b c d . a b',
+      '--methods',
+      'occlusion',
+      '--counterfactual-budget',
+      '0',
+      '--model',
+      modelDir,
+    ];
+    expectExit(await runInProcess([...args, '--circuit', file, '--out', out]), 0);
+    const html = fs.readFileSync(out, 'utf8');
+    const section = html.slice(
+      html.indexOf('<section id="circuit"'),
+      html.indexOf('</section>', html.indexOf('<section id="circuit"')),
+    );
+    expect(section).toMatch(/over 3 prompt pair\(s\)/);
+    // The induction head ranks first (attribution patching gets its effect exactly), with exact patching beside it.
+    expect(section).toMatch(/<svg[^>]*aria-label="faithfulness curve"/);
+    expect(section).toMatch(/<polyline [^>]*points="40\.0,170\.0 /);
+    expect(section).toMatch(new RegExp(`<td>${INDUCTION}</td>`));
+    const data = JSON.parse(
+      html.slice(html.indexOf('id="interp-data">') + 17, html.indexOf('</script>', html.indexOf('id="interp-data">'))),
+    );
+    expect(data.circuit.data.pairs).toHaveLength(3);
+    expect(data.circuit.components[0].component).toBe(INDUCTION);
+    expectExit(await runInProcess([...args, '--circuit', path.join(dir, 'missing.jsonl')]), 2, /--circuit/);
+  });
+});
