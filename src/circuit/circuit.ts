@@ -183,7 +183,7 @@ async function corruptedMetricOf(model: Model, task: CircuitTask, run: RunContex
  * one forward and backward pass; the integrated-gradients estimate averages g over inputs on the path from
  * the corrupted prompt to the clean one, which sees through a softmax saturated at the clean input.
  */
-async function estimates(
+export async function estimates(
   model: Model,
   request: CircuitRequest,
   task: CircuitTask,
