@@ -6,7 +6,8 @@ import {
   circuitReport,
   type CircuitReport,
 } from '../src/circuit/circuit.js';
-import { thresholdError, usageError, usageFault } from '../src/errors.js';
+import { thresholdError, usageFault } from '../src/errors.js';
+import { circuitDatasetReport, circuitInput, MAX_PAIRS } from '../src/circuit/dataset.js';
 import { circuitChart, circuitTable } from '../src/render/circuit.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, summarised, withSpinner, withSummaryText, type OutputFlags } from './output.js';
@@ -26,6 +27,7 @@ interface CircuitFlags extends ModelFlags, OutputFlags {
   exactBudget: string;
   steps: string;
   minFaithfulness?: string;
+  data?: string;
   edges?: boolean;
   threshold?: string;
 }
@@ -36,28 +38,24 @@ export function circuitCommand(): Command {
     .description(
       'Score every attention head and feed-forward block by the effect of patching its corrupted activation into the clean run on the logit difference answer − wrong: attribution patching (one clean forward and backward pass, one corrupted forward pass) or exact patching of each. Then keep the top components, ablate all others, and measure the logit difference kept: the faithfulness curve over circuit sizes, its area (CPR) and its distance from 1 (CMD).',
     )
-    .argument('<clean>', 'the prompt where the behaviour holds')
+    .argument('[clean]', 'the prompt where the behaviour holds (or --data)')
     .option('--corrupted <text>', 'a prompt of the same token length where it fails (required)')
     .option('--answer <token>', 'the clean prompt’s next token (one token, e.g. " Lily"; required)')
     .option('--wrong <token>', 'the token the corrupted prompt leads to instead (required)')
     .addOption(
-      new Option(
-        '--method <m>',
-        'atp: attribution patching; atp*: with every later softmax recomputed (AtP*); ig: integrated gradients; patch: exact patching',
-      )
+      new Option('--method <m>', 'atp, atp* (AtP*), ig, patch (exact), dla (direct logits)')
         .choices(CIRCUIT_METHODS)
         .default('atp'),
+    )
+    .addOption(
+      localOption('--data <file>', `JSONL of {clean, corrupted, answer, wrong} pairs (≤ ${MAX_PAIRS})`, 'input'),
     )
     .addOption(new Option('--ablation <a>', 'what ablated components output').choices(ABLATIONS).default('corrupted'))
     .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', '16')
     .option('--k <n>', 'components (or with --edges, edges) in the circuit', '6')
     .option('--edges', 'also score the edges sender → receiver q/k/v, feed-forward input, logits (EAP)')
     .option('--threshold <x>', 'with --edges: the circuit is every edge with |score| ≥ x instead of the top k')
-    .option(
-      '--exact-budget <n>',
-      'also patch each component exactly, to check the estimate, up to this many components',
-      '512',
-    )
+    .option('--exact-budget <n>', 'also patch each component exactly, to check, up to this many', '512')
     .addOption(
       localOption(
         '--min-faithfulness <x>',
@@ -74,7 +72,7 @@ export function circuitCommand(): Command {
   cmd.addHelpText(
     'after',
     examples([
-      'interp circuit "When Lily and Tom went to the park, Tom gave a ball to" --corrupted "When Lily and Tom went to the park, Lily gave a ball to" --answer " Lily" --wrong " Tom" --model ../shared/models/llama-stories260k-kv',
+      'interp circuit "When Lily and Tim went to the park, Tim gave a ball to" --corrupted "When Lily and Tim went to the park, Lily gave a ball to" --answer " Lily" --wrong " Tim" --model ../shared/models/llama-stories260k-kv',
       'interp circuit "a b c d . a b" --corrupted "e f g h . a b" --answer " c" --wrong " a" --method patch --min-faithfulness 0.9',
     ]),
   );
@@ -99,20 +97,24 @@ export const circuitOperation: Operation<CircuitFlags, CircuitReport & { summary
   contentType: 'application/json',
   document: jsonDocument,
   plan: (clean, flags) => {
-    for (const f of ['corrupted', 'answer', 'wrong'] as const)
-      if (flags[f] === undefined) throw usageError(`--${f} is required`);
-    const request = {
-      ...{ clean: clean!, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! },
+    const options = {
       ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
       exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
       steps: parseInteger('--steps', flags.steps, 1, 512),
       edges: flags.edges === true,
       threshold: flags.threshold === undefined ? undefined : parseNumber('--threshold', flags.threshold, 0, 1e9),
     };
-    if (request.threshold !== undefined && !request.edges)
+    const input = circuitInput(clean, flags);
+    if (options.threshold !== undefined && !options.edges)
       throw usageFault('threshold', '{param} selects edges: it needs --edges');
-    if (request.edges && request.method === 'patch')
-      throw usageFault('method', '{param} patch scores components only; --edges needs atp, atp* or ig');
-    return async (model) => summarised(flags.summary, await circuitReport(model, request), summarizeCircuit);
+    if (options.edges && (options.method === 'patch' || options.method === 'dla'))
+      throw usageFault('method', `{param} ${options.method} scores components only; --edges needs atp, atp* or ig`);
+    if (options.edges && Array.isArray(input)) throw usageFault('edges', '{param} scores one prompt pair, not --data');
+    return async (model) => {
+      const report = Array.isArray(input)
+        ? await circuitDatasetReport(model, input, options)
+        : await circuitReport(model, { ...input, ...options });
+      return summarised(flags.summary, report, summarizeCircuit);
+    };
   },
 };

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { localOption } from './outputOptions.js';
 import { reportHtml } from '../src/render/html.js';
+import { readCircuitPairs } from '../src/circuit/dataset.js';
 import { buildReport, type PageReport, type ReportRequest } from '../src/report/page.js';
 import { VERSION, writeFileAtomic } from '../src/util/paths.js';
 import { readSuite } from '../src/hypothesis/suite.js';
@@ -27,6 +28,7 @@ export interface ReportFlags extends ModelFlags, DataFlags, groups.TargetFlags, 
   truncate?: boolean;
   out?: string;
   suite?: string;
+  circuit?: string;
   [param: string]: unknown;
 }
 
@@ -55,6 +57,7 @@ export function reportCommand(): Command {
     .option('--counterfactual-budget <n>', 'forward passes for the counterfactual search (0: none)', '300')
     .option('--max-tokens <n>', 'above this many tokens, attention maps pool neighbouring tokens into ranges', '64')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing')
+    .addOption(localOption('--circuit <file>', 'the circuit of JSONL {clean, corrupted, answer, wrong} pairs', 'input'))
     .addOption(localOption('--out <file>', 'write the page here (default: standard output)'))
     .addOption(localOption('--suite <file>', 'also run this interp test suite and list its results on the page'));
   addModelOptions(addMethodOptions(cmd));
@@ -89,6 +92,7 @@ export function reportRequest(text: string | undefined, flags: ReportFlags, args
     invocation: invocation(args),
     version: VERSION,
     ...(flags.suite !== undefined && { suite: readSuite(flags.suite) }),
+    ...(flags.circuit !== undefined && { circuit: readCircuitPairs(flags.circuit, 'circuit') }),
   };
 }
 

@@ -18,6 +18,7 @@ import { readUserText } from './util/files.js';
 import { cacheDir, packageRoot, sampledFileKey } from './util/paths.js';
 import { writeGpt2NoBosExport } from './benchModel/export.js';
 import { QWEN2_5_0_5B, writeQwenExport } from './benchModel/qwen.js';
+import { circuitBench, type CircuitBenchRow } from './benchModel/circuit.js';
 import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
 
@@ -71,6 +72,8 @@ export interface BenchReport {
   settings: { runs: number; warmup: number; lengths: number[]; threads: number | null; methods: string[] };
   coldStart: { model: string; runs: number; medianMs: number; minMs: number } | null;
   rows: BenchRow[];
+  /** --circuit: attribution patching of every head and MLP against exact patching, per model and length. */
+  circuit?: CircuitBenchRow[];
   /** Lengths skipped because a model cannot take them. */
   skipped: { model: string; length: number; reason: string }[];
 }
@@ -290,6 +293,8 @@ export interface BenchSettings extends Omit<BenchOptions, 'onProgress'> {
   isolate?: boolean;
   /** Fresh `interp explain --json` processes to time on the first model (0: skip). */
   coldStart: number;
+  /** Also time attribution patching of every component against exact patching, at each length. */
+  circuit?: boolean;
 }
 
 /** The whole report: every model, method and length, and the cold start. */
@@ -331,11 +336,25 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
       'lengths',
       `no model takes these {param}: ${report.skipped.map((s) => `${s.model}: ${s.reason}`).join('; ')}`,
     );
+  if (settings.circuit) report.circuit = await circuitRows(settings, onProgress);
   if (settings.coldStart > 0) {
     onProgress?.('cold start');
     report.coldStart = coldStart(benchModelFolder(settings.models[0]), settings.coldStart);
   }
   return report;
+}
+
+/** The circuit rows: each model loaded in this process, each length one AtP run and one exact patching sweep. */
+async function circuitRows(settings: BenchSettings, onProgress?: (message: string) => void) {
+  const rows: CircuitBenchRow[] = [];
+  for (const spec of settings.models) {
+    const model = await loadModel(benchModelFolder(spec, onProgress), { threads: settings.threads });
+    for (const length of settings.lengths) {
+      onProgress?.(`${spec}: circuit at ${length} tokens`);
+      rows.push(await circuitBench(model, spec, benchInput(model, length)));
+    }
+  }
+  return rows;
 }
 
 /** The bench model at GPT-2 small's shape, `gpt2-small:TOKENIZER_DIR`: see benchModelFolder. */

@@ -19,11 +19,12 @@ import {
   type CircuitTask,
   type Component,
 } from './components.js';
+import { directEffects, type DirectLogitAttribution } from './dla.js';
 import { edgeName, edgeScores, type Edge } from './edges.js';
 
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
 
-export const CIRCUIT_METHODS = ['atp', 'atp*', 'ig', 'patch'] as const;
+export const CIRCUIT_METHODS = ['atp', 'atp*', 'ig', 'patch', 'dla'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
 export const ABLATIONS = ['corrupted', 'mean', 'zero'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
@@ -95,10 +96,18 @@ export interface CircuitReport extends Behaviour {
   edges?: EdgeReport;
   forwardPasses: number;
   backwardPasses: number;
+  /** --method dla: the clean prompt's logit difference decomposed over the components, at every position. */
+  dla?: DirectLogitAttribution;
 }
 
 /** The one token `text` is after the prompt (as the prompt and it tokenize together: a leading space stays in it). */
-function oneToken(model: Model, prompt: string, promptIds: readonly number[], text: string, param: string): number {
+export function oneToken(
+  model: Model,
+  prompt: string,
+  promptIds: readonly number[],
+  text: string,
+  param: string,
+): number {
   const ids = idsAfterPrompt(model, prompt, promptIds, text);
   if (ids.length !== 1)
     throw usageFault(param, `{param} '${text}' is ${ids.length} tokens after the prompt; it must be one token`);
@@ -128,9 +137,10 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
   const patchedBy = (c: Component) => corrupted.get(componentName(c))!;
   const runExact = request.method === 'patch' || components.length <= request.exactBudget;
   const exact = runExact ? await patchEach(model, task, components, patchedBy, run) : null;
+  const direct = request.method === 'dla' ? await directEffects(model, task, components, activations, run) : null;
   const scored =
-    request.method === 'patch' ? null : await estimates(model, request, task, components, activations, run);
-  const estimated = scored?.effects ?? null;
+    request.method === 'patch' || direct ? null : await estimates(model, request, task, components, activations, run);
+  const estimated = direct?.effects ?? scored?.effects ?? null;
   const effects: ComponentEffect[] = components.map((c, i) => ({
     component: componentName(c),
     kind: c.kind,
@@ -183,6 +193,7 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
     ...(edges ? { edges } : {}),
     forwardPasses: run.forward,
     backwardPasses: run.backward,
+    ...(direct && { dla: direct.attribution }),
   };
 }
 
@@ -199,7 +210,7 @@ async function corruptedMetricOf(model: Model, task: CircuitTask, run: RunContex
  * the corrupted prompt to the clean one, which sees through a softmax saturated at the clean input. AtP*
  * (Kramár et al. 2024) sums each component's edges with every later head's softmax recomputed (its QK fix).
  */
-async function estimates(
+export async function estimates(
   model: Model,
   request: CircuitRequest,
   task: CircuitTask,
@@ -276,7 +287,7 @@ async function edgeReport(
 }
 
 /** What an ablated component's output becomes: the corrupted run's, its mean over positions, or zero. */
-function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor>): (c: Component) => Tensor {
+export function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor>): (c: Component) => Tensor {
   return (c) => {
     const value = corrupted.get(componentName(c))!;
     if (ablation === 'corrupted') return value;
@@ -297,7 +308,7 @@ function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor>): (c:
  * rule (MIB's circuit track, Mueller et al. 2025): CPR, the area under the curve, and CMD, the area between
  * the curve and 1.
  */
-function areas(f: number[]): { cpr: number; cmd: number } {
+export function areas(f: number[]): { cpr: number; cmd: number } {
   const n = f.length - 1;
   let cpr = 0;
   let cmd = 0;

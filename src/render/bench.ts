@@ -48,6 +48,10 @@ function footer(report: BenchReport): string[] {
     lines.push(
       `Cold start (process start to JSON out, explain on ${report.coldStart.model}): median ${ms(report.coldStart.medianMs)} ms over ${report.coldStart.runs} runs (min ${ms(report.coldStart.minMs)} ms).`,
     );
+  for (const c of report.circuit ?? [])
+    lines.push(
+      `Circuit on ${c.model} at ${c.tokens} tokens, ${c.components} heads and MLPs: attribution patching ${ms(c.atp.ms)} ms (${c.atp.forwardPasses} forward, ${c.atp.backwardPasses} backward passes) against exact patching ${ms(c.exact.ms)} ms (${c.exact.forwardPasses} forward passes), ${c.speedup.toFixed(1)}× faster; estimates against exact effects: Spearman ${c.spearman.toFixed(3)}, Pearson ${c.pearson.toFixed(3)}; the scores hold ${(c.scoreBytes / 2 ** 20).toFixed(1)} MiB (activations, corrupted activations and gradients, float32); peak RSS ${c.peakRssMb.toFixed(0)} MB.`,
+    );
   for (const s of report.skipped) lines.push(`Skipped ${s.model} at ${s.length} tokens: ${s.reason}.`);
   return lines;
 }

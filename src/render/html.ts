@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PageReport } from '../report/page.js';
+import { circuitSection } from './circuitSection.js';
 import { escapeMarkup } from './format.js';
 import { testSection } from './test.js';
 import { toJson } from './json.js';
@@ -32,6 +33,8 @@ function header(report: PageReport): string {
 <dt>this page</dt><dd><span id="size"></span> · <button id="download" type="button">Download the JSON</button></dd></dl>
 </header>`;
 }
+
+const DATA_SECTION = '<section aria-labelledby="h-json">';
 
 const BODY = `<nav id="examples" class="hidden" aria-label="examples">
 <h2>Examples</h2>
@@ -107,7 +110,7 @@ export function reportHtml(report: PageReport): string {
 </head>
 <body>
 ${header(report)}
-${report.tests ? BODY.replace('<section aria-labelledby="h-json">', `${testSection(report.tests)}\n<section aria-labelledby="h-json">`) : BODY}
+${BODY.replace(DATA_SECTION, (report.tests ? `${testSection(report.tests)}\n` : '') + (report.circuit ? circuitSection(report.circuit) : '') + DATA_SECTION)}
 <script type="application/json" id="interp-data">${scriptSafe(toJson(report))}</script>
 <script>${asset('report.js')}</script>
 </body>

@@ -1,5 +1,6 @@
 import { rolloutRow } from '../attention/analysis.js';
 import { attentionView } from '../attention/report.js';
+import { circuitDatasetReport, type CircuitDatasetReport, type CircuitPair } from '../circuit/dataset.js';
 import { compareMethods } from '../comparison.js';
 import { counterfactualReport, type CounterfactualReport } from '../counterfactual/report.js';
 import type { Example } from '../data/datasets.js';
@@ -42,6 +43,8 @@ export interface ReportRequest extends Omit<ExplainRequest, 'text' | 'method'> {
   /** A test suite (`--suite`) whose results the page lists. */
   suite?: Suite;
   version: string;
+  /** Prompt pairs whose circuit the page shows (attribution patching, checked by exact patching). */
+  circuit?: CircuitPair[];
 }
 
 /** The attention of one input, pooled to at most `maxTokens` bins a side. */
@@ -85,6 +88,8 @@ export interface PageReport {
   items: ReportItem[];
   /** The suite's results (`interp report --suite`); absent when none was asked for. */
   tests?: TestReport;
+  /** The circuit of the requested pairs, when asked for. */
+  circuit?: CircuitDatasetReport;
 }
 
 function checkRequest(model: Model, r: ReportRequest): void {
@@ -199,6 +204,8 @@ export async function buildReport(
         }),
       )
     : null;
+  const circuit = request.circuit && (await countingPasses(() => pageCircuit(model, request.circuit!)));
+  forwardPasses += circuit?.passes ?? 0;
   return {
     schema: REPORT_SCHEMA,
     version: request.version,
@@ -210,5 +217,12 @@ export async function buildReport(
     forwardPasses: forwardPasses + (tests?.passes ?? 0),
     items,
     ...(tests && { tests: tests.result }),
+    ...(circuit && { circuit: circuit.result }),
   };
+}
+
+/** The page's circuit: attribution patching over the pairs, exact patching beside it, the top 6 and their curve. */
+function pageCircuit(model: Model, pairs: CircuitPair[]): Promise<CircuitDatasetReport> {
+  const options = { method: 'atp', ablation: 'corrupted', k: 6, exactBudget: 512, steps: 16 } as const;
+  return circuitDatasetReport(model, pairs, options);
 }

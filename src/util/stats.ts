@@ -8,6 +8,15 @@ export const mean = (xs: ArrayLike<number>): number => {
   return s / xs.length;
 };
 
+/** The sample standard deviation (n − 1 in the denominator; 0 for fewer than two values). */
+export function standardDeviation(xs: ArrayLike<number>): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += (xs[i] - m) ** 2;
+  return Math.sqrt(s / (xs.length - 1));
+}
+
 /** The middle value (the mean of the two middle values for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
