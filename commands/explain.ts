@@ -6,7 +6,7 @@ import { explainGeneration, GENERATION_SCHEMA, type GenerationAttribution } from
 import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
-import { addModelOptions, examples, openModel, optionalInteger } from './common.js';
+import { addModelOptions, examples, openAnyModel, optionalInteger } from './common.js';
 import { emit, interactive, withSpinner, withSummaryText } from './output.js';
 import * as groups from './groups.js';
 import type { Model } from '../src/model/types.js';
@@ -16,8 +16,9 @@ import { addMethodOptions } from './options.js';
 import { addRobustnessOptions } from './robustness.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
 import { explainRobustly, type RobustAttribution } from '../src/robustness/explain.js';
-import { isEncoderDecoderSpec } from '../src/model/resolve.js';
-import { runSeq2SeqExplain } from './explain-seq2seq.js';
+import { explainSeq2SeqPlan } from './explain-seq2seq.js';
+import { planFor } from '../src/api/operation.js';
+import { renderSeq2SeqTable, SEQ2SEQ_SCHEMA, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
 
 export function explainCommand(): Command {
   const cmd = new Command('explain')
@@ -65,7 +66,8 @@ export function explainCommand(): Command {
   return cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
 }
 
-type ExplainResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
+type TextResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
+type ExplainResult = TextResult | Seq2SeqAttribution;
 
 export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   name: 'explain',
@@ -74,7 +76,7 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   document: jsonDocument,
   plan: (text, flags, env) => {
     const { methods, request, steps, attack } = explainPlanOf(text!, flags);
-    const compute = async (model: Model): Promise<ExplainResult> =>
+    const compute = async (model: Model): Promise<TextResult> =>
       steps !== undefined
         ? explainGeneration(model, request, steps)
         : flags.compare !== undefined
@@ -84,14 +86,15 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
             : explainText(model, request);
     return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },
+  seq2seq: (text, flags) => explainSeq2SeqPlan(text!, flags),
 };
 
 async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
-  if (flags.model && isEncoderDecoderSpec(flags.model)) return runSeq2SeqExplain(text, flags);
-  const work = explainOperation.plan(text, flags, cliEnv(flags));
+  const work = planFor(explainOperation, text, flags, cliEnv(flags));
   const top = optionalInteger('--top', flags.top, 1, 100_000);
-  const model = await withSpinner('loading model', () => openModel(flags));
+  const model = await withSpinner('loading model', () => openAnyModel(flags));
   const report = await withSpinner('explaining', () => work(model));
+  if (report.schema === SEQ2SEQ_SCHEMA) return emit(flags, report, { table: renderSeq2SeqTable });
   if (report.schema === GENERATION_SCHEMA)
     return emit(flags, report, { table: withSummaryText(generationTable), chart: generationChart });
   const results = 'results' in report ? report.results : [report];
