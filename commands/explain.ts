@@ -6,6 +6,7 @@ import { explainGeneration, GENERATION_SCHEMA, type GenerationAttribution } from
 import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
+import { seq2seqChart } from '../src/render/seq2seq.js';
 import { addModelOptions, examples, openAnyModel, optionalInteger } from './common.js';
 import { emit, interactive, withSpinner, withSummaryText } from './output.js';
 import * as groups from './groups.js';
@@ -42,7 +43,7 @@ export function explainCommand(): Command {
     .option('--seed <n>', 'seed for sampling methods; the same seed gives the same output', '0');
   addOutputOptions(cmd, {
     json: 'print the result as JSON (schema interp/attribution@1; interp/comparison@1 with --compare; interp/generation@1 with --generate)',
-    svg: 'write a bar chart of the attributions to this SVG file',
+    svg: 'write a bar chart of the attributions to this SVG file (on an encoder-decoder model: a heatmap of target steps × source and prefix tokens)',
     summary: true,
   })
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
@@ -94,7 +95,7 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
   const top = optionalInteger('--top', flags.top, 1, 100_000);
   const model = await withSpinner('loading model', () => openAnyModel(flags));
   const report = await withSpinner('explaining', () => work(model));
-  if (report.schema === SEQ2SEQ_SCHEMA) return emit(flags, report, { table: renderSeq2SeqTable });
+  if (report.schema === SEQ2SEQ_SCHEMA) return emit(flags, report, { table: renderSeq2SeqTable, chart: seq2seqChart });
   if (report.schema === GENERATION_SCHEMA)
     return emit(flags, report, { table: withSummaryText(generationTable), chart: generationChart });
   const results = 'results' in report ? report.results : [report];
