@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { localOption } from './outputOptions.js';
 import { loadModel, DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
+import { loadAnyModel, type AnyModel } from '../src/model/seq2seq.js';
 import type { Model } from '../src/model/types.js';
 import { THREADS } from '../src/runtime/session.js';
 import { optionalInteger } from '../src/util/numbers.js';
@@ -30,10 +31,19 @@ export function addModelOptions(cmd: Command): Command {
     );
 }
 
+const loadOptionsOf = (flags: ModelFlags) => ({
+  dtype: flags.dtype,
+  threads: optionalInteger('--threads', flags.threads, THREADS.min, THREADS.max),
+  maxMemoryMb: optionalInteger('--max-memory', flags.maxMemory, 16, 1_048_576),
+});
+
 export async function openModel(flags: ModelFlags): Promise<Model> {
-  const threads = optionalInteger('--threads', flags.threads, THREADS.min, THREADS.max);
-  const maxMemoryMb = optionalInteger('--max-memory', flags.maxMemory, 16, 1_048_576);
-  return loadModel(flags.model ?? DEFAULT_MODEL, { dtype: flags.dtype, threads, maxMemoryMb });
+  return loadModel(flags.model ?? DEFAULT_MODEL, loadOptionsOf(flags));
+}
+
+/** The model the flags name, of either kind (an encoder-decoder folder loads as one). */
+export async function openAnyModel(flags: ModelFlags): Promise<AnyModel> {
+  return loadAnyModel(flags.model ?? DEFAULT_MODEL, loadOptionsOf(flags));
 }
 
 export { optionalInteger, parseInteger, parseNumber } from '../src/util/numbers.js';

@@ -1,14 +1,15 @@
 import { Command } from 'commander';
 import { addOutputOptions, localOption } from './outputOptions.js';
-import { explainAuto, type MethodChoice } from '../src/fidelity/choose.js';
-import { choiceTable } from '../src/render/choice.js';
+import { explainAuto } from '../src/fidelity/choose.js';
+import { choiceText } from '../src/render/choice.js';
 import { compareMethods, type Comparison } from '../src/comparison.js';
 import { explainText, explanationWarnings, type Attribution } from '../src/explain.js';
 import { explainGeneration, GENERATION_SCHEMA, type GenerationAttribution } from '../src/generate.js';
 import { methodNames } from '../src/methods/config.js';
 import { attributionChart, attributionTable, colouredText, comparisonTable } from '../src/render/attribution.js';
 import { generationChart, generationTable } from '../src/render/generation.js';
-import { addModelOptions, examples, openModel, optionalInteger } from './common.js';
+import { seq2seqChart } from '../src/render/seq2seq.js';
+import { addModelOptions, examples, openAnyModel, optionalInteger } from './common.js';
 import { emit, interactive, withSpinner, withSummaryText } from './output.js';
 import * as groups from './groups.js';
 import type { Model } from '../src/model/types.js';
@@ -18,8 +19,9 @@ import { addMethodOptions } from './options.js';
 import { addRobustnessOptions } from './robustness.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
 import { explainRobustly, type RobustAttribution } from '../src/robustness/explain.js';
-import { isEncoderDecoderSpec } from '../src/model/resolve.js';
-import { runSeq2SeqExplain } from './explain-seq2seq.js';
+import { explainSeq2SeqPlan } from './explain-seq2seq.js';
+import { planFor } from '../src/api/operation.js';
+import { renderSeq2SeqTable, SEQ2SEQ_SCHEMA, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
 
 export function explainCommand(): Command {
   const cmd = new Command('explain')
@@ -49,7 +51,7 @@ export function explainCommand(): Command {
     .option('--seed <n>', 'seed for sampling methods; the same seed gives the same output', '0');
   addOutputOptions(cmd, {
     json: 'print the result as JSON (schema interp/attribution@1; interp/comparison@1 with --compare; interp/generation@1 with --generate)',
-    svg: 'write a bar chart of the attributions to this SVG file',
+    svg: 'write a bar chart of the attributions to this SVG file (on an encoder-decoder model: a heatmap of target steps × source and prefix tokens)',
     summary: true,
   })
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
@@ -73,7 +75,8 @@ export function explainCommand(): Command {
   return cmd.action(async (text: string, flags: ExplainFlags) => runExplain(text, flags));
 }
 
-type ExplainResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
+type TextResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
+type ExplainResult = TextResult | Seq2SeqAttribution;
 
 export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   name: 'explain',
@@ -82,7 +85,7 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
   document: jsonDocument,
   plan: (text, flags, env) => {
     const { methods, request, steps, attack, auto, calibration } = explainPlanOf(text!, flags);
-    const compute = async (model: Model): Promise<ExplainResult> =>
+    const compute = async (model: Model): Promise<TextResult> =>
       steps !== undefined
         ? explainGeneration(model, request, steps)
         : flags.compare !== undefined
@@ -94,14 +97,15 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
               : explainText(model, request);
     return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },
+  seq2seq: (text, flags) => explainSeq2SeqPlan(text!, flags),
 };
 
 async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
-  if (flags.model && isEncoderDecoderSpec(flags.model)) return runSeq2SeqExplain(text, flags);
-  const work = explainOperation.plan(text, flags, cliEnv(flags));
+  const work = planFor(explainOperation, text, flags, cliEnv(flags));
   const top = optionalInteger('--top', flags.top, 1, 100_000);
-  const model = await withSpinner('loading model', () => openModel(flags));
+  const model = await withSpinner('loading model', () => openAnyModel(flags));
   const report = await withSpinner('explaining', () => work(model));
+  if (report.schema === SEQ2SEQ_SCHEMA) return emit(flags, report, { table: renderSeq2SeqTable, chart: seq2seqChart });
   if (report.schema === GENERATION_SCHEMA)
     return emit(flags, report, { table: withSummaryText(generationTable), chart: generationChart });
   const results = 'results' in report ? report.results : [report];
@@ -114,6 +118,3 @@ async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
     chart: () => attributionChart(results[0]),
   });
 }
-
-/** Why --method auto chose its method: the candidates with intervals, above the attribution table. */
-const choiceText = (r: object) => ('choice' in r ? choiceTable(r.choice as Omit<MethodChoice, 'board'>) + '\n' : '');

@@ -9,10 +9,11 @@ import { exploreOperation } from '../commands/explore.js';
 import { counterfactualOperation } from '../commands/counterfactual.js';
 import { explainOperation } from '../commands/explain.js';
 import { patchOperation } from '../commands/patch.js';
-import type { Operation } from '../src/api/operation.js';
+import { planFor, type Operation } from '../src/api/operation.js';
 import { reportOperation } from '../commands/report.js';
 import { DEFAULT_MODEL, EMBEDDED_MODELS } from '../src/model/load.js';
-import type { Model } from '../src/model/types.js';
+import { seq2seqRefusal } from '../src/model/resolve.js';
+import { isSeq2SeqModel, type AnyModel } from '../src/model/seq2seq.js';
 import { RunContext, withinCall } from '../src/runtime/context.js';
 import { VERSION } from '../src/util/paths.js';
 import { argsOf, bodySchema, checkBody, flagsOf, type Body } from '../src/api/fields.js';
@@ -204,14 +205,18 @@ async function execute({ pool, gate, metrics, options }: Shared, op: AnyOperatio
   if (typeof flags.proposer === 'string' && flags.proposer.startsWith('list:'))
     throw problem(403, 'list proposers read a file; this server takes none (use embedding or mlm)', 'proposer');
   const held: (() => void)[] = [];
-  const open = async (name: string, dtype: string, field: string): Promise<Model> => {
+  const open = async (name: string, dtype: string, field: string): Promise<AnyModel> => {
     const { model, release } = await pool.acquire(name, dtype, field);
     held.push(release);
     return model;
   };
-  const work = op.plan(String(body.text), flags, {
+  const work = planFor(op, String(body.text), flags, {
     // Helper models (a proposer, a fluency judge) load in fp32, as the CLI loads them.
-    open: (spec, field) => open(spec, 'fp32', field),
+    open: async (spec, field) => {
+      const helper = await open(spec, 'fp32', field);
+      if (isSeq2SeqModel(helper)) throw seq2seqRefusal(spec);
+      return helper;
+    },
     args: argsOf(cmd, body),
   });
   if (!(await gate.enter())) throw problem(429, 'the server is busy; try again', undefined, { 'retry-after': '1' });
@@ -231,7 +236,7 @@ async function execute({ pool, gate, metrics, options }: Shared, op: AnyOperatio
   return op.document(await timed(computing, options.timeoutMs, call), flags);
 }
 
-function checkLength(model: Model, text: string, maxTokens: number): void {
+function checkLength(model: AnyModel, text: string, maxTokens: number): void {
   const tokens = model.tokenizer.encode(text).length;
   if (tokens > maxTokens)
     throw problem(422, `the text has ${tokens} tokens; this server takes at most ${maxTokens} (--max-tokens)`, 'text');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { EMBEDDED_MODELS, loadModel, unloadModel } from '../src/model/load.js';
-import type { Model } from '../src/model/types.js';
+import { EMBEDDED_MODELS } from '../src/model/load.js';
+import { isSeq2SeqModel, loadAnyModel, unloadAnyModel, type AnyModel } from '../src/model/seq2seq.js';
 import { problem } from './problems.js';
 
 export interface ModelPolicy {
@@ -17,7 +17,7 @@ interface Entry {
   spec: string;
   folder?: string;
   dtype: string;
-  model: Promise<Model>;
+  model: Promise<AnyModel>;
   users: number;
   loadedAt: string;
   requests: number;
@@ -70,7 +70,7 @@ export class ModelPool {
   }
 
   /** A model for one request; call `release` when the request ends. */
-  async acquire(name: string, dtype = 'fp32', field = 'model'): Promise<{ model: Model; release: () => void }> {
+  async acquire(name: string, dtype = 'fp32', field = 'model'): Promise<{ model: AnyModel; release: () => void }> {
     const { spec, folder } = this.resolve(name, field);
     const key = `${spec}\u0000${dtype}`;
     let entry = this.entries.get(key);
@@ -79,7 +79,7 @@ export class ModelPool {
       spec,
       folder,
       dtype,
-      model: loadModel(spec, { dtype, threads: this.policy.threads, folder }),
+      model: loadAnyModel(spec, { dtype, threads: this.policy.threads, folder }),
       users: 0,
       loadedAt: new Date().toISOString(),
       requests: 0,
@@ -107,7 +107,8 @@ export class ModelPool {
       if (this.entries.size <= this.policy.maxModels) return;
       if (entry.users > 0) continue;
       this.entries.delete(key);
-      void unloadModel(entry.spec, { dtype: entry.dtype, threads: this.policy.threads, folder: entry.folder });
+      const options = { dtype: entry.dtype, threads: this.policy.threads, folder: entry.folder };
+      void entry.model.then((model) => unloadAnyModel(model, entry.spec, options)).catch(() => undefined);
     }
   }
 
@@ -119,8 +120,8 @@ export class ModelPool {
       out.push({
         id: model.id,
         dtype: e.dtype,
-        task: model.task,
-        labels: model.labels,
+        task: isSeq2SeqModel(model) ? 'seq2seq' : model.task,
+        labels: isSeq2SeqModel(model) ? null : model.labels,
         loadedAt: e.loadedAt,
         requests: e.requests,
         inUse: e.users,

@@ -4,6 +4,7 @@
  */
 export {
   loadModel,
+  loadSeq2SeqModel,
   explain,
   attention,
   lens,
@@ -27,6 +28,7 @@ export { InterpError, ExitCode, type ErrorKind } from './errors.js';
 export { ATTRIBUTION_SCHEMA } from './explain.js';
 export { COMPARISON_SCHEMA } from './comparison.js';
 export { GENERATION_SCHEMA } from './generate.js';
+export { SEQ2SEQ_SCHEMA } from './seq2seq/explain.js';
 export { ATTENTION_SCHEMA } from './attention/report.js';
 export { LENS_SCHEMA } from './concepts/lens.js';
 export { PATCH_SCHEMA } from './patch/patch.js';

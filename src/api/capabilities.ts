@@ -11,7 +11,9 @@ import { knowledgeOperation } from '../../commands/knowledge.js';
 import { steerOperation } from '../../commands/steer.js';
 import { circuitOperation } from '../../commands/circuit.js';
 import { exploreOperation } from '../../commands/explore.js';
-import { openModel } from '../../commands/common.js';
+import { openAnyModel, openModel } from '../../commands/common.js';
+import { usageError } from '../errors.js';
+import { isSeq2SeqModel, type AnyModel, type Seq2SeqModel } from '../model/seq2seq.js';
 import { lensOperation } from '../../commands/concepts-lens.js';
 import { counterfactualOperation } from '../../commands/counterfactual.js';
 import { explainOperation } from '../../commands/explain.js';
@@ -33,25 +35,35 @@ import { runOperation, type CallOptions } from './run.js';
 
 /** A model by embedded name (`sst2-tiny`, `tiny-lm`, …), local folder or hub id; bounds as `--threads`, `--max-memory`. */
 export function loadModel(idOrDir: string = DEFAULT_MODEL, options: o.ModelOptions = {}): Promise<Model> {
+  return openModel(modelFlags(idOrDir, options));
+}
+
+function modelFlags(model: string, options: o.ModelOptions) {
   const text = (n: number | undefined) => (n === undefined ? undefined : String(n));
-  return openModel({
-    model: idOrDir,
-    dtype: options.dtype ?? 'fp32',
-    threads: text(options.threads),
-    maxMemory: text(options.maxMemory),
-  });
+  return { model, dtype: options.dtype ?? 'fp32', threads: text(options.threads), maxMemory: text(options.maxMemory) };
+}
+
+/**
+ * An encoder-decoder folder in the transformers.js layout (onnx/encoder_model.onnx and its decoder), for
+ * `explain`; bounds as `loadModel`'s. Other capabilities refuse such a model in one line.
+ */
+export async function loadSeq2SeqModel(dir: string, options: o.ModelOptions = {}): Promise<Seq2SeqModel> {
+  const model = await openAnyModel(modelFlags(dir, options));
+  if (!isSeq2SeqModel(model)) throw usageError(`'${dir}' is not an encoder-decoder model; load it with loadModel`);
+  return model;
 }
 
 /** Helper models an operation opens (a proposer, a fluency model) load with default settings. */
 const env = { open: (spec: string) => loadModel(spec) };
 
 function call<F, R>(op: Operation<F, R>) {
-  return (model: Model, text: string, options: object = {}, callOptions: CallOptions = {}) =>
+  return (model: AnyModel, text: string, options: object = {}, callOptions: CallOptions = {}) =>
     runOperation(op, model, text, options, callOptions, env);
 }
 
+/** Attributions on a model of either kind: an encoder-decoder one (`loadSeq2SeqModel`) gives interp/seq2seq-attribution@1. */
 export const explain: (
-  model: Model,
+  model: AnyModel,
   text: string,
   options?: o.ExplainOptions,
   call?: CallOptions,

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { seq2seqRefusal } from '../model/resolve.js';
+import { isSeq2SeqModel, type AnyModel, type Seq2SeqModel } from '../model/seq2seq.js';
 import type { Model } from '../model/types.js';
 import { toJson } from '../render/json.js';
 
@@ -24,8 +26,29 @@ export interface Operation<F, R> {
   name: string;
   command: () => Command;
   plan: (text: string | undefined, flags: F, env: PlanEnv) => (model: Model) => Promise<R>;
+  /** The work on an encoder-decoder model, where the operation runs on one (others refuse such a model). */
+  seq2seq?: (text: string | undefined, flags: F, env: PlanEnv) => (model: Seq2SeqModel) => Promise<R>;
   document: (result: R, flags: F) => string;
   contentType: 'application/json' | 'text/html';
+}
+
+/**
+ * The one place that routes a model to its work, for the CLI, the server and the library alike: the flags are
+ * checked by `plan` before any model loads; an encoder-decoder model then runs the operation's `seq2seq` work
+ * (whose own checks run then), or is refused in one line where the operation has none.
+ */
+export function planFor<F, R>(
+  op: Operation<F, R>,
+  text: string | undefined,
+  flags: F,
+  env: PlanEnv,
+): (model: AnyModel) => Promise<R> {
+  const work = op.plan(text, flags, env);
+  return async (model) => {
+    if (!isSeq2SeqModel(model)) return work(model);
+    if (!op.seq2seq) throw seq2seqRefusal(model.id);
+    return op.seq2seq(text, flags, env)(model);
+  };
 }
 
 export const jsonDocument = (result: unknown): string => toJson(result) + '\n';

@@ -4,6 +4,7 @@ import type { Attribution } from '../explain.js';
 import type { RobustAttribution } from '../robustness/explain.js';
 import type { Comparison } from '../comparison.js';
 import type { GenerationAttribution } from '../generate.js';
+import type { Seq2SeqAttribution } from '../seq2seq/explain.js';
 import type { ExploreReport } from '../explore.js';
 import type { SamplingReport } from '../sampling.js';
 
@@ -84,7 +85,7 @@ export interface ExplainOptions extends TargetOptions, MaskingOptions, Robustnes
   summary?: boolean;
 }
 
-export type ExplainResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
+export type ExplainResult = Attribution | RobustAttribution | Comparison | GenerationAttribution | Seq2SeqAttribution;
 
 export interface AttentionOptions {
   /** Views: rollout, flow, norm-based attention, attention × gradient (`target`, `score`). */

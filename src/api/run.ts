@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { InterpError } from '../errors.js';
-import type { Model } from '../model/types.js';
+import type { AnyModel } from '../model/seq2seq.js';
 import { RunContext, withinCall } from '../runtime/context.js';
-import { LIBRARY_TAKES, type Operation, type PlanEnv } from './operation.js';
+import { LIBRARY_TAKES, planFor, type Operation, type PlanEnv } from './operation.js';
 import { accepted, argsOf, flagsOf, type Body } from './fields.js';
 
 /** What every library call takes besides its options: a way to stop it, and a way to watch it. */
@@ -48,7 +48,7 @@ export function flagsFor(name: string, cmd: Command, text: string | undefined, o
 /** Run `op` on `model` exactly as the CLI and the server do, under the caller's signal and progress callback. */
 export async function runOperation<F, R>(
   op: Operation<F, R>,
-  model: Model,
+  model: AnyModel,
   text: string | undefined,
   options: object,
   call: CallOptions,
@@ -59,7 +59,7 @@ export async function runOperation<F, R>(
   const flags = flagsOf(cmd, body, LIBRARY_TAKES) as F;
   // The command line this call amounts to, model included (a report shows it in its header).
   const args = argsOf(cmd, { ...(text === undefined ? {} : { text: '' }), ...body, model: model.id }, LIBRARY_TAKES);
-  const work = op.plan(text, flags, { ...env, args });
+  const work = planFor(op, text, flags, { ...env, args });
   return underCall(call, () => work(model));
 }
 

@@ -2,9 +2,10 @@ import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { runtimeError, usageFault } from '../errors.js';
 import { threadsFromEnv } from '../runtime/session.js';
 import type { Session } from '../runtime/tensor.js';
-import { DTYPE_SUFFIX, readSeq2SeqFolder } from './resolve.js';
+import { DTYPE_SUFFIX, isEncoderDecoderSpec, readSeq2SeqFolder } from './resolve.js';
+import { loadModel, unloadModel } from './load.js';
 import { createSession } from './sessions.js';
-import type { LoadOptions, ModelConfig } from './types.js';
+import type { LoadOptions, Model, ModelConfig } from './types.js';
 
 /** Which decoder files run: the merged one (use_cache_branch), or decoder_model + decoder_with_past_model. */
 export type DecoderForm = 'merged' | 'split';
@@ -14,6 +15,7 @@ export type Seq2SeqDecoder =
 
 /** An encoder-decoder model loaded from the transformers.js layout. */
 export interface Seq2SeqModel {
+  kind: 'seq2seq';
   id: string;
   dir: string;
   config: ModelConfig;
@@ -90,6 +92,7 @@ export async function loadSeq2Seq(spec: string, given: Seq2SeqLoadOptions = {}):
   const eos = config.eos_token_id;
   const pad = integer(config.pad_token_id) ?? 0;
   return {
+    kind: 'seq2seq',
     id: spec,
     dir: files.dir,
     config,
@@ -113,4 +116,22 @@ function cacheShapeOrOutputs(session: Session, decoder: Seq2SeqDecoder, config: 
   if (decoder.form === 'merged' || decoder.withPast) return cacheShape(session, config, spec);
   const layers = session.outputNames.filter((n) => /^present\.\d+\.decoder\.key$/.test(n)).length;
   return { layers, heads: 0, headDim: 0 };
+}
+
+/** A loaded model of either kind: encoder-only or decoder-only (`Model`), or encoder-decoder. */
+export type AnyModel = Model | Seq2SeqModel;
+
+export const isSeq2SeqModel = (model: AnyModel): model is Seq2SeqModel => 'kind' in model && model.kind === 'seq2seq';
+
+/** The one place that tells the kinds apart when loading: an encoder-decoder folder loads as one, all else as `Model`. */
+export function loadAnyModel(spec: string, options: Seq2SeqLoadOptions = {}): Promise<AnyModel> {
+  return isEncoderDecoderSpec(spec, options.folder) ? loadSeq2Seq(spec, options) : loadModel(spec, options);
+}
+
+/** Release what `loadAnyModel` loaded (a server's LRU bound): a seq2seq model's sessions, or the cached `Model`. */
+export async function unloadAnyModel(model: AnyModel, spec: string, options: LoadOptions = {}): Promise<void> {
+  if (!isSeq2SeqModel(model)) return unloadModel(spec, options);
+  const { decoder } = model;
+  const sessions = decoder.form === 'merged' ? [decoder.session] : [decoder.first, decoder.withPast];
+  for (const s of [model.encoder, ...sessions]) await s?.release();
 }

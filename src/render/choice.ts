@@ -17,3 +17,7 @@ export function choiceTable(c: Omit<MethodChoice, 'board'>): string {
   const where = `${c.calibration.examples} calibration examples (${c.calibration.source})${c.cached ? ', cached choice' : ''}`;
   return `${fittedTable(head, rows)}\nchosen: ${c.chosen}${c.separable ? '' : ' (not separable)'} on ${where}\nwhy: ${c.reason}\nby NAOPC alone (cost aside) the best is ${q.method}${q.runnerUp ? `, ${q.separable ? 'separable from' : 'not separable from'} ${q.runnerUp}` : ''}\n`;
 }
+
+/** Why --method auto chose its method: the candidates with intervals, above the attribution table. */
+export const choiceText = (r: object) =>
+  'choice' in r ? choiceTable(r.choice as Omit<MethodChoice, 'board'>) + '\n' : '';

@@ -69,7 +69,7 @@ export function generationChart(result: GenerationAttribution): TopLevelSpec {
 }
 
 /** Lines of at most `width` pixels as Vega sizes text without a canvas (0.8 em a character); 16 characters at least. */
-function wrapToPixels(text: string, width: number, fontSize: number): string[] {
+export function wrapToPixels(text: string, width: number, fontSize: number): string[] {
   const chars = Math.max(16, Math.floor(width / (0.8 * fontSize)));
   const lines: string[] = [];
   for (const word of text.split(' ')) {

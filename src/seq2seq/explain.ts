@@ -39,8 +39,10 @@ export interface Seq2SeqStep {
   completeness: Completeness;
 }
 
+export const SEQ2SEQ_SCHEMA = 'interp/seq2seq-attribution@1';
+
 export interface Seq2SeqAttribution {
-  schema: 'interp/seq2seq-attribution@1';
+  schema: typeof SEQ2SEQ_SCHEMA;
   model: string;
   method: Seq2SeqMethod;
   params: Record<string, number>;
@@ -192,7 +194,7 @@ export async function explainSeq2Seq(
     });
   }
   return {
-    schema: 'interp/seq2seq-attribution@1',
+    schema: SEQ2SEQ_SCHEMA,
     model: model.id,
     method: name,
     params,

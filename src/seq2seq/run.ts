@@ -29,7 +29,7 @@ export interface DecoderStep {
 }
 
 /** Rows of equal length as a [rows, length] int64 tensor. */
-function idsTensor(rows: readonly (readonly number[])[]): OrtTensor {
+export function idsTensor(rows: readonly (readonly number[])[]): OrtTensor {
   const length = rows[0]?.length ?? 0;
   if (rows.some((r) => r.length !== length)) throw new Error('rows of unequal length');
   return int64Tensor(

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLANTED_ORDER, plantedCopySeq2Seq, seededSeq2Seq, writeSeq2Seq } from '../../fixtures/seq2seq.js';
 import * as api from '../../src/index.js';
 import { repoRoot, runCli, tempDir } from '../helpers.js';
 
@@ -61,6 +62,43 @@ describe('every capability: the API result serialises to the CLI --json bytes', 
     const cli = await runCli(argsOf(name, modelName, text, options));
     expect(cli.code, cli.stderr).toBe(0);
     expect(typeof result === 'string' ? result : api.toJson(result) + '\n').toBe(cli.stdout);
+  });
+});
+
+describe('explain on an encoder-decoder model: the CLI --json bytes, interp/seq2seq-attribution@1', () => {
+  const root = tempDir('interp-api-seq2seq-');
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+  const planted = writeSeq2Seq(path.join(root, 'planted'), plantedCopySeq2Seq(), ['merged']);
+  const marian = writeSeq2Seq(path.join(root, 'marian'), seededSeq2Seq('marian'), ['merged']);
+  const seq2seqCases: [string, string, Options][] = [
+    [planted, 'c h a e', { method: 'shapley' }],
+    [marian, 'the cat sat', { method: 'kernel-shap', samples: 64, seed: 3, continuation: 'a dog' }],
+    [marian, 'the cat sat', { method: 'occlusion', generate: 3 }],
+  ];
+
+  it.each(seq2seqCases)('%s: %s %j', async (dir, text, options) => {
+    const model = await api.loadSeq2SeqModel(dir);
+    const result = await api.explain(model, text, options as api.ExplainOptions);
+    expect(result.schema).toBe(api.SEQ2SEQ_SCHEMA);
+    const cli = await runCli(['explain', text, ...argsOf('explain', dir, text, options).slice(2)]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(api.toJson(result) + '\n').toBe(cli.stdout);
+    if (dir !== planted || !('steps' in result) || !('source_attributions' in result)) return;
+    // The planted model: step t's mass all on source token π(t).
+    result.steps.forEach((step, t) =>
+      step.source.forEach((v, j) => (j === (PLANTED_ORDER[t] ?? t) ? expect(v).toBeGreaterThan(1) : expect(v).toBe(0))),
+    );
+  });
+
+  it('other capabilities refuse it in one line, and loadSeq2SeqModel refuses an encoder-only model', async () => {
+    const model = await api.loadSeq2SeqModel(planted);
+    await expect(api.attention(model as never, 'c h')).rejects.toThrow(/is an encoder-decoder \(seq2seq\) model/);
+    await expect(api.explain(model, 'c h', { compare: 'occlusion,shapley' })).rejects.toThrow(
+      /--compare does not apply to encoder-decoder models yet/,
+    );
+    await expect(api.loadSeq2SeqModel(path.join(repoRoot, 'models', 'sst2-tiny'))).rejects.toThrow(
+      /not an encoder-decoder model/,
+    );
   });
 });
 

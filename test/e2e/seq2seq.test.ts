@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PLANTED_ORDER, plantedCopySeq2Seq, writeSeq2Seq } from '../../fixtures/seq2seq.js';
+import { seq2seqCells } from '../../src/render/seq2seq.js';
 import { runCli, tempDir } from '../helpers.js';
 
 const root = tempDir('interp-e2e-seq2seq-');
@@ -42,5 +43,31 @@ describe('interp on an encoder-decoder folder', () => {
     }
     const other = await runCli(['attention', 'c h', '--model', planted]);
     expect(other.stderr).toMatch(/is an encoder-decoder \(seq2seq\) model/);
+  });
+
+  it('explain --svg: a heatmap of target steps × (source | prefix), every non-null value a cell', async () => {
+    const svg = path.join(root, 'planted.svg');
+    const r = await runCli(['explain', 'c h a e', '--model', planted, '--method', 'shapley', '--json', '--svg', svg]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const cells = seq2seqCells(report);
+    const nonNull = report.steps.flatMap((st: { source: number[]; target: (number | null)[] }) =>
+      [...st.source, ...st.target].filter((v) => v !== null),
+    );
+    // 5 steps × 5 source tokens, and the prefix's lower triangle: 1 + 2 + 3 + 4 + 5.
+    expect(cells).toHaveLength(5 * 5 + 15);
+    expect(cells.map((c) => c.attribution)).toEqual(nonNull);
+    // Each step's strongest source cell is the planted π(t).
+    report.steps.forEach((_: unknown, t: number) => {
+      const row = cells.filter((c) => c.index === t && c.part === 'source');
+      const best = row.reduce((a, b) => (Math.abs(b.attribution) > Math.abs(a.attribution) ? b : a));
+      expect(best.order).toBe(t < 4 ? PLANTED_ORDER[t] : t);
+    });
+    const text = fs.readFileSync(svg, 'utf8');
+    expect(text.startsWith('<svg')).toBe(true);
+    for (const label of ['source', 'prefix', 'target token', '0: c', '4: </s>', '0: <pad>'])
+      expect(text, label).toContain(label.replace('<', '&lt;').replace('>', '&gt;'));
+    // One rect path per cell: vega draws each as a path in the rect marks' groups.
+    expect(text.match(/<path[^>]*aria-roledescription="rect mark"/g) ?? []).toHaveLength(cells.length);
   });
 });

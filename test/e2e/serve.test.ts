@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../../server/app.js';
 import { argsOf } from '../../src/api/fields.js';
+import { plantedCopySeq2Seq, seededSeq2Seq, writeSeq2Seq } from '../../fixtures/seq2seq.js';
 import { repoRoot, runCli, tempDir } from '../helpers.js';
 import { call, loadTest, startServer, type Running } from '../support/server.js';
 
@@ -144,6 +145,36 @@ describe('the service routes', () => {
     fs.rmSync(root, { recursive: true, force: true });
     expect(results).toEqual([200, 403, 403, 403]);
   }, 60_000);
+});
+
+describe('an encoder-decoder folder under --allow-local-models', () => {
+  it('/v1/explain answers interp/seq2seq-attribution@1, the CLI --json bytes; /v1/attention refuses it (400)', async () => {
+    const root = tempDir('interp-serve-seq2seq-');
+    writeSeq2Seq(path.join(root, 'planted'), plantedCopySeq2Seq(), ['merged']);
+    writeSeq2Seq(path.join(root, 'marian'), seededSeq2Seq('marian'), ['merged']);
+    const open = await startServer({ allowLocal: root });
+    try {
+      for (const body of [
+        { text: 'c h a e', model: 'planted', method: 'shapley' },
+        { text: 'the cat sat', model: 'marian', method: 'kernel-shap', samples: 64, seed: 3, continuation: 'a dog' },
+      ]) {
+        const answer = await call(`${open.url}/v1/explain`, { body });
+        expect(answer.status, answer.text).toBe(200);
+        const dir = path.join(root, body.model);
+        const cli = await runCli([...argsOf(commandOf('explain'), { ...body, model: dir }), '--json']);
+        expect(cli.code, cli.stderr).toBe(0);
+        // The report names the model as each was given it: the server's name, the CLI's path.
+        expect(answer.text).toBe(cli.stdout.replace(JSON.stringify(dir), JSON.stringify(body.model)));
+        expect(JSON.parse(answer.text).schema).toBe('interp/seq2seq-attribution@1');
+      }
+      const other = await call(`${open.url}/v1/attention`, { body: { text: 'c h', model: 'planted' } });
+      expect(other.status).toBe(400);
+      expect(JSON.parse(other.text).detail).toMatch(/is an encoder-decoder \(seq2seq\) model/);
+    } finally {
+      await open.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('the malformed-request corpus', () => {
