@@ -1,4 +1,4 @@
-import { InterpError, plainParam, usageError, usageFault } from '../errors.js';
+import { InterpError, plainParam, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { RunContext } from '../runtime/context.js';
 import type { Tensor } from '../runtime/hooks.js';
@@ -66,11 +66,11 @@ type PairFlags = Partial<Record<'corrupted' | 'answer' | 'wrong' | 'data', strin
 /** What a circuit request runs on: one prompt pair, or the pairs of a --data file, never both. */
 export function circuitInput(clean: string | undefined, flags: PairFlags): CircuitPair[] | Omit<CircuitPair, 'source'> {
   if (flags.data !== undefined && (clean !== undefined || flags.corrupted !== undefined))
-    throw usageError('give a prompt pair or --data, not both');
+    throw usageFault('data', 'give a prompt pair or {param}, not both');
   if (flags.data !== undefined) return readCircuitPairs(flags.data);
-  if (clean === undefined) throw usageError('give the clean prompt (or --data)');
+  if (clean === undefined) throw usageFault('data', 'give the clean prompt (or {param})');
   for (const f of ['corrupted', 'answer', 'wrong'] as const)
-    if (flags[f] === undefined) throw usageError(`--${f} is required`);
+    if (flags[f] === undefined) throw usageFault(f, '{param} is required');
   return { clean, corrupted: flags.corrupted!, answer: flags.answer!, wrong: flags.wrong! };
 }
 
