@@ -2,7 +2,9 @@ import path from 'node:path';
 import { formatOf, readDataset } from '../data/datasets.js';
 import { usageError } from '../errors.js';
 import { applyEdits, wordsOf, type Edit } from '../counterfactual/text.js';
+import type { CircuitPair } from '../circuit/dataset.js';
 import { expandTemplate, slotNames } from '../text/templates.js';
+import { pairCases } from './circuits.js';
 import { exampleSeed, perturbLists, perturbText } from './perturb.js';
 import type { Suite, TestSpec } from './suite.js';
 
@@ -16,6 +18,8 @@ export interface Case {
   variants: string[];
   /** Why this example could not be tested (the perturbation does not apply); counted, never passed. */
   skip?: string;
+  /** circuit-faithfulness: the prompt pair (original: its clean prompt, variants: its corrupted one). */
+  pair?: CircuitPair;
 }
 
 const where = (test: TestSpec) => `test '${test.name}'`;
@@ -77,6 +81,7 @@ function slotCases(test: TestSpec, slot: string, inputs: ReturnType<typeof input
 
 /** Every example of a test, with its comparison texts. */
 export function buildCases(test: TestSpec, suite: Suite, seed: number): Case[] {
+  if (test.pairs) return pairCases(test, suite.file);
   const inputs = inputTexts(test, suite.file);
   if (inputs.length === 0) throw usageError(`${where(test)}: its inputs hold no example (check the data filter)`);
   const e = test.expect;

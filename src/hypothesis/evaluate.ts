@@ -11,6 +11,8 @@ export interface Verdict {
   failed: boolean;
   severity: number;
   detail: string;
+  /** The measured value judged, where one number is (circuit-faithfulness: the share of the logit difference kept). */
+  value?: number;
 }
 
 const f3 = (x: number) => x.toFixed(3);

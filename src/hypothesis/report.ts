@@ -1,6 +1,7 @@
 import type { Model } from '../model/types.js';
 import { holm, wilson } from '../util/stats.js';
 import { buildCases, type Case } from './cases.js';
+import { judgeCircuit } from './circuits.js';
 import { judgeCase, type Verdict } from './evaluate.js';
 import {
   explainWords,
@@ -84,6 +85,8 @@ const f3 = (x: number) => x.toFixed(3);
 
 /** The expectation in words. */
 export function describeExpectation(e: Expectation): string {
+  if (e.kind === 'circuit-faithfulness')
+    return `top-${e.k} circuit (${e.method}, ${e.ablation} ablation) keeps ≥ ${e.atLeast} of the logit difference`;
   const method = 'method' in e ? ` (${e.method})` : '';
   if (e.kind === 'label') return `label ${e.label}`;
   if (e.kind === 'top-token') return `top token ${JSON.stringify(e.token)}`;
@@ -128,6 +131,14 @@ async function judgeTest(
   const judged: Judged = { verdicts: [], skipped: skipsOf(cases), samples: [], explained: new Map() };
   const live = cases.filter((c) => !c.skip);
   const e = test.expect;
+  if (e.kind === 'circuit-faithfulness') {
+    for (const c of live) {
+      const r = await judgeCircuit(model, test, e, c.index, c.pair!);
+      if ('skip' in r) judged.skipped.push({ index: c.index, text: c.original, reason: r.skip });
+      else judged.verdicts.push(r.verdict);
+    }
+    return judged;
+  }
   if (!isReason(e)) {
     const target = scoreTarget(model, targetName(test, suite));
     const read = (t: string) => readingOf(model, probs.get(t)!, target);
@@ -161,7 +172,8 @@ async function explainFailures(
   const out: FailingExample[] = [];
   for (const [rank, v] of failures.entries()) {
     const known = judged.explained.get(v.index);
-    if (rank >= options.explain) out.push(v);
+    // A circuit's failure is explained by its detail (the circuit and the share it keeps), not by attribution.
+    if (rank >= options.explain || test.expect.kind === 'circuit-faithfulness') out.push(v);
     else if (known) out.push({ ...v, explanation: { original: known } });
     else {
       const how = { method: options.method, target: test.target ?? suite.target, seed: options.seed };
@@ -230,7 +242,9 @@ function verdicts(results: TestResult[], alpha: number): void {
 export async function testSuite(model: Model, suite: Suite, options: TestOptions): Promise<TestReport> {
   const cases = suite.tests.map((test) => buildCases(test, suite, options.seed));
   const texts = suite.tests.flatMap((t, i) =>
-    isReason(t.expect) ? [] : cases[i].flatMap((c) => (c.skip ? [] : [c.original, ...c.variants])),
+    isReason(t.expect) || t.expect.kind === 'circuit-faithfulness'
+      ? []
+      : cases[i].flatMap((c) => (c.skip ? [] : [c.original, ...c.variants])),
   );
   const probs = await readTexts(model, texts);
   const tests: TestResult[] = [];

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { ABLATIONS, type Ablation } from '../circuit/circuit.js';
 import { usageError } from '../errors.js';
 import { methodNames } from '../methods/config.js';
 import { readUserText } from '../util/files.js';
@@ -18,6 +19,7 @@ export const EXPECTATIONS = [
   'attribution',
   'rank',
   'counterfactual-flips-on',
+  'circuit-faithfulness',
 ] as const;
 export type ExpectationKind = (typeof EXPECTATIONS)[number];
 
@@ -39,7 +41,12 @@ export type Expectation =
   | { kind: 'direction'; perturbation: PerturbSpec; score: 'up' | 'down'; by: number }
   | { kind: 'attribution'; words: string[]; op: '>=' | '<='; share: number; method: string }
   | { kind: 'rank'; word: string; top: number; method: string }
-  | { kind: 'counterfactual-flips-on'; words: string[] };
+  | { kind: 'counterfactual-flips-on'; words: string[] }
+  | { kind: 'circuit-faithfulness'; atLeast: number; k: number; method: FaithfulnessMethod; ablation: Ablation };
+
+/** The circuit methods a faithfulness test ranks components with (dla decomposes, it does not patch). */
+export const FAITHFULNESS_METHODS = ['atp', 'atp*', 'ig', 'patch'] as const;
+export type FaithfulnessMethod = (typeof FAITHFULNESS_METHODS)[number];
 
 export interface DataInput {
   file: string;
@@ -56,6 +63,8 @@ export interface TestSpec {
   templates?: string[];
   slots: Record<string, string[]>;
   data?: DataInput;
+  /** A JSONL file of {clean, corrupted, answer, wrong} prompt pairs (circuit-faithfulness only). */
+  pairs?: string;
   expect: Expectation;
   target?: string;
   maxFailureRate?: number;
@@ -133,6 +142,24 @@ function perturbSpec(p: Fields): PerturbSpec {
   };
 }
 
+/** circuit-faithfulness: the share of the logit difference each pair's top-k circuit must keep. */
+function circuitExpectation(v: Obj, where: string): Expectation {
+  const inner: Fields = new Fields(v, where, ['at-least', 'k', 'method', 'ablation']);
+  if (v['at-least'] === undefined) inner.fail('at-least', 'is required: the share of the logit difference to keep');
+  const oneOf = <T extends string>(field: string, allowed: readonly T[], fallback: T): T => {
+    const value = inner.str(field) ?? fallback;
+    if (!allowed.includes(value as T)) inner.fail(field, `must be one of ${allowed.join(', ')}, got '${value}'`);
+    return value as T;
+  };
+  return {
+    kind: 'circuit-faithfulness',
+    atLeast: inner.num('at-least', 0, 1)!,
+    k: inner.int('k', 1, 10_000, 6)!,
+    method: oneOf('method', FAITHFULNESS_METHODS, 'atp'),
+    ablation: oneOf('ablation', ABLATIONS, 'corrupted'),
+  };
+}
+
 function parseExpectation(f: Fields): Expectation {
   const given = EXPECTATIONS.filter((k) => f.o[k] !== undefined);
   if (given.length !== 1)
@@ -144,6 +171,7 @@ function parseExpectation(f: Fields): Expectation {
   if (kind === 'counterfactual-flips-on') return { kind, words: f.strings(kind, true, 50)! };
   if (!isObj(v)) f.fail(kind, 'must be a mapping');
   const where = `${f.where} ${kind}`;
+  if (kind === 'circuit-faithfulness') return circuitExpectation(v, where);
   if (kind === 'invariant-under') {
     const inner: Fields = new Fields(v, where, ['replace', ...PERTURB_FIELDS, 'tolerance']);
     const tolerance = inner.num('tolerance', 0, 1e6) ?? null;
@@ -192,6 +220,7 @@ const TEST_FIELDS = [
   'templates',
   'slots',
   'data',
+  'pairs',
   'target',
   'max_failure_rate',
   ...EXPECTATIONS,
@@ -204,8 +233,9 @@ function parseTest(raw: unknown, index: number, lists: Record<string, string[]>)
   const texts = f.strings('texts');
   const templates = f.strings('templates', false, 1000);
   const data = f.obj('data');
-  if ([texts, templates, data].filter(Boolean).length !== 1)
-    f.fail('texts', 'or templates or data: a test has exactly one kind of input');
+  const pairs = f.str('pairs');
+  if ([texts, templates, data, pairs].filter(Boolean).length !== 1)
+    f.fail('texts', 'or templates or data or pairs: a test has exactly one kind of input');
   const slotsRaw = f.obj('slots') ?? {};
   const slots: Record<string, string[]> = {};
   for (const [name, values] of Object.entries(slotsRaw)) {
@@ -226,6 +256,11 @@ function parseTest(raw: unknown, index: number, lists: Record<string, string[]>)
       limit: d.int('limit', 1, 100_000, 1000)!,
     };
   }
+  const expect = parseExpectation(f);
+  if (pairs && expect.kind !== 'circuit-faithfulness')
+    f.fail('pairs', 'are the input of circuit-faithfulness only (prompt pairs, not texts)');
+  if (!pairs && expect.kind === 'circuit-faithfulness')
+    f.fail('circuit-faithfulness', 'needs pairs: FILE, a JSONL file of {clean, corrupted, answer, wrong}');
   return {
     name: f.str('name', true)!,
     capability: f.str('capability') ?? 'general',
@@ -233,7 +268,8 @@ function parseTest(raw: unknown, index: number, lists: Record<string, string[]>)
     templates,
     slots,
     data: dataInput,
-    expect: parseExpectation(f),
+    pairs,
+    expect,
     target: f.str('target'),
     maxFailureRate: f.num('max_failure_rate', 0, 1),
   };

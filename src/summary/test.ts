@@ -32,7 +32,8 @@ function countsClaim(r: TestReport): Candidate {
 function capabilityClaim(r: TestReport): Candidate | null {
   const pools = new Map<string, { failed: number; tested: number; tests: number[] }>();
   r.tests.forEach((t, i) => {
-    if (t.hypothesis || t.kind === 'attribution' || t.kind === 'rank' || !t.tested) return;
+    if (t.hypothesis || t.kind === 'attribution' || t.kind === 'rank' || t.kind === 'circuit-faithfulness' || !t.tested)
+      return;
     const p = pools.get(t.capability) ?? { failed: 0, tested: 0, tests: [] };
     p.failed += t.failed;
     p.tested += t.tested;
@@ -59,7 +60,7 @@ async function failureClaims(model: Model, suite: Suite, r: TestReport, i: numbe
   ];
   const spec = suite.tests.find((s) => s.name === t.name);
   const worst = t.failures[0];
-  if (!spec || !worst || t.kind === 'attribution' || t.kind === 'rank') return out;
+  if (!spec || !worst || t.kind === 'attribution' || t.kind === 'rank' || t.kind === 'circuit-faithfulness') return out;
   const target = scoreTarget(model, targetName(spec, suite));
   const texts = worst.variant ? [worst.text, worst.variant] : [worst.text];
   const probs = await readTexts(model, texts);

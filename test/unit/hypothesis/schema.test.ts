@@ -24,6 +24,9 @@ const suites = [
 ];
 
 const test = (fields: object) => ({ tests: [{ name: 't', texts: ['a good film'], ...fields }] });
+const circuit = (faithfulness: object, fields: object = {}) => ({
+  tests: [{ name: 't', pairs: 'pairs.jsonl', 'circuit-faithfulness': faithfulness, ...fields }],
+});
 const broken: [string, unknown][] = [
   ['no tests', { suite: 's' }],
   ['an unknown top-level field', { ...test({ label: 'POSITIVE' }), extra: 1 }],
@@ -41,6 +44,17 @@ const broken: [string, unknown][] = [
   ['a rank of 0', test({ rank: { word: 'not', top: 0 } })],
   ['data without a file', { tests: [{ name: 't', data: { limit: 5 }, label: 'POSITIVE' }] }],
   ['an empty text', { tests: [{ name: 't', texts: [''], label: 'POSITIVE' }] }],
+  ['pairs with a behavioural expectation', { tests: [{ name: 't', pairs: 'pairs.jsonl', label: 'POSITIVE' }] }],
+  ['circuit-faithfulness on texts', test({ 'circuit-faithfulness': { 'at-least': 0.8 } })],
+  ['pairs beside texts', circuit({ 'at-least': 0.8 }, { texts: ['a b'] })],
+  ['circuit-faithfulness without at-least', circuit({ k: 2 })],
+  ['a kept share above 1', circuit({ 'at-least': 1.2 })],
+  ['a circuit of 0 components', circuit({ 'at-least': 0.8, k: 0 })],
+  ['a circuit of too many components', circuit({ 'at-least': 0.8, k: 10_001 })],
+  ['a circuit of a fractional size', circuit({ 'at-least': 0.8, k: 2.5 })],
+  ['a circuit method that does not patch', circuit({ 'at-least': 0.8, method: 'dla' })],
+  ['an unknown ablation', circuit({ 'at-least': 0.8, ablation: 'resample' })],
+  ['a misspelt circuit field', circuit({ 'at-least': 0.8, top: 2 })],
 ];
 
 describe('schemas/test-suite.schema.json', () => {
@@ -69,6 +83,14 @@ describe('schemas/test-suite.schema.json', () => {
     for (const k of kinds) {
       expect(validate(test(k)), JSON.stringify(k)).toBe(true);
       expect(parses(test(k)), JSON.stringify(k)).toBe(true);
+    }
+    for (const doc of [
+      circuit({ 'at-least': 0.8 }),
+      circuit({ 'at-least': 0.95, k: 2, method: 'atp*', ablation: 'mean' }),
+      circuit({ 'at-least': 0, k: 10_000, method: 'patch', ablation: 'zero' }),
+    ]) {
+      expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+      expect(parses(doc), JSON.stringify(doc)).toBe(true);
     }
   });
 });
