@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { formatOf, readDataset } from '../data/datasets.js';
-import { usageError } from '../errors.js';
+import { InterpError, plainParam, usageError } from '../errors.js';
 import { applyEdits, wordsOf, type Edit } from '../counterfactual/text.js';
-import type { CircuitPair } from '../circuit/dataset.js';
+import { readCircuitPairs, type CircuitPair } from '../circuit/dataset.js';
 import { expandTemplate, slotNames } from '../text/templates.js';
-import { pairCases } from './circuits.js';
 import { exampleSeed, perturbLists, perturbText } from './perturb.js';
 import type { Suite, TestSpec } from './suite.js';
 
@@ -77,6 +76,27 @@ function slotCases(test: TestSpec, slot: string, inputs: ReturnType<typeof input
       ? { index, original, variants }
       : { index, original, variants, skip: 'the slot has one value only' },
   );
+}
+
+/** A usage error from the circuit code, reworded to name the test (and the pair) it came from. */
+export function inTest(test: TestSpec, e: unknown, source?: string): unknown {
+  if (!(e instanceof InterpError) || e.kind !== 'usage') return e;
+  return usageError(`test '${test.name}': ${source ? `${source}: ` : ''}${e.worded(plainParam)}`);
+}
+
+/** The pairs of a test, read relative to its suite file, as one case each (clean text, corrupted variant). */
+export function pairCases(
+  test: TestSpec,
+  suiteFile: string,
+): { index: number; original: string; variants: string[]; pair: CircuitPair }[] {
+  const file = path.resolve(path.dirname(suiteFile), test.pairs!);
+  let pairs: CircuitPair[];
+  try {
+    pairs = readCircuitPairs(file, 'pairs');
+  } catch (e) {
+    throw inTest(test, e);
+  }
+  return pairs.map((pair, index) => ({ index, original: pair.clean, variants: [pair.corrupted], pair }));
 }
 
 /** Every example of a test, with its comparison texts. */

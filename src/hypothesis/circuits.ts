@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { circuitReport } from '../circuit/circuit.js';
-import { readCircuitPairs, type CircuitPair } from '../circuit/dataset.js';
-import { InterpError, plainParam, usageError } from '../errors.js';
+import type { CircuitPair } from '../circuit/dataset.js';
 import type { Model } from '../model/types.js';
+import { inTest } from './cases.js';
 import type { Verdict } from './evaluate.js';
 import type { Expectation, TestSpec } from './suite.js';
 
@@ -12,27 +11,6 @@ import type { Expectation, TestSpec } from './suite.js';
  */
 
 export type CircuitExpectation = Extract<Expectation, { kind: 'circuit-faithfulness' }>;
-
-/** A usage error from the circuit code, reworded to name the test (and the pair) it came from. */
-function inTest(test: TestSpec, e: unknown, source?: string): unknown {
-  if (!(e instanceof InterpError) || e.kind !== 'usage') return e;
-  return usageError(`test '${test.name}': ${source ? `${source}: ` : ''}${e.worded(plainParam)}`);
-}
-
-/** The pairs of a test, read relative to its suite file, as one case each (clean text, corrupted variant). */
-export function pairCases(
-  test: TestSpec,
-  suiteFile: string,
-): { index: number; original: string; variants: string[]; pair: CircuitPair }[] {
-  const file = path.resolve(path.dirname(suiteFile), test.pairs!);
-  let pairs: CircuitPair[];
-  try {
-    pairs = readCircuitPairs(file, 'pairs');
-  } catch (e) {
-    throw inTest(test, e);
-  }
-  return pairs.map((pair, index) => ({ index, original: pair.clean, variants: [pair.corrupted], pair }));
-}
 
 const f3 = (x: number) => x.toFixed(3);
 
