@@ -7,6 +7,7 @@ import { testSuite } from '../../../src/hypothesis/report.js';
 import { parseSuite } from '../../../src/hypothesis/suite.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
+import { expectExit, runInProcess } from '../../support/inProcess.js';
 
 /**
  * circuit-faithfulness on the planted induction LM: on "a b c d . a b" → " c" (first half corrupted) the
@@ -16,8 +17,10 @@ import type { Model } from '../../../src/model/types.js';
 describe('interp test circuit-faithfulness on the planted induction LM', () => {
   let model: Model;
   let dir: string;
+  let modelDir: string;
   beforeAll(async () => {
-    model = await loadModel(writePlanted(inductionLM()));
+    modelDir = writePlanted(inductionLM());
+    model = await loadModel(modelDir);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-circuit-suite-'));
     const pair = { clean: 'a b c d . a b', corrupted: 'e f g h . a b', answer: ' c', wrong: ' a' };
     fs.writeFileSync(path.join(dir, 'pairs.jsonl'), `${JSON.stringify(pair)}\n`);
@@ -85,5 +88,21 @@ describe('interp test circuit-faithfulness on the planted induction LM', () => {
     expect(parse({ pairs: 'p.jsonl', 'circuit-faithfulness': { 'at-least': 0.9, method: 'dla' } })).toThrow(
       /'method' must be one of atp, atp\*, ig, patch, got 'dla'/,
     );
+  });
+
+  it('interp test gates on it from the CLI: exit 3 with the top-1 circuit, its failure in the table', async () => {
+    const suite = (k: number) => {
+      const file = path.join(dir, `k${k}.tests.yaml`);
+      const faithfulness = `{at-least: 0.95, k: ${k}, method: patch}`;
+      fs.writeFileSync(
+        file,
+        `tests:\n  - name: induction\n    pairs: pairs.jsonl\n    circuit-faithfulness: ${faithfulness}\n`,
+      );
+      return ['test', file, '--model', modelDir, '--max-failure-rate', '0'];
+    };
+    expectExit(await runInProcess(suite(2)), 0);
+    const short = await runInProcess(suite(1));
+    expectExit(short, 3);
+    expect(short.stdout).toMatch(/top-1 circuit \{L\dH0\} keeps 0\.000 of the logit difference/);
   });
 });
