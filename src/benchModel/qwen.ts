@@ -161,17 +161,7 @@ function buildQwen(shape: QwenShape, vocab: number, store: WeightStore): ModelPr
   const rope = rotaryTables(shape.positions, H, shape.ropeTheta);
   const cos = store.tensor(b, 'cos_cache', rope.cos, [shape.positions, H / 2]);
   const sin = store.tensor(b, 'sin_cache', rope.sin, [shape.positions, H / 2]);
-  // seqlens_k = (tokens seen) − 1 per row, total_sequence_length = the mask's width: what GenAI feeds GQA.
-  const seqlens = b.op(
-    'Cast',
-    [b.op('Sub', [b.op('ReduceSum', [mask, b.ints([1])], { keepdims: 0 }), b.ints([1], [])])],
-    {
-      to: DataType.INT32,
-    },
-  );
-  const total = b.op('Cast', [b.op('Gather', [b.op('Shape', [mask]), b.ints([1], [])], { axis: 0 })], {
-    to: DataType.INT32,
-  });
+  const { seqlens, total } = gqaLengths(b, mask);
   const embedding = draw(vocab * D); // [vocab, hidden]
   const table = store.tensor(b, 'model.embed_tokens.weight', embedding, [vocab, D]);
   let residual = b.op('Gather', [table, ids], { axis: 0 });
@@ -285,4 +275,19 @@ export function writeQwenExport(dir: string, tokenizerDir: string, shape: QwenSh
     fs.writeFileSync(path.join(onnxDir, 'model.onnx'), encodeModel(float16Graph(buildQwen(shape, V, q4Store()))));
   }
   return dir;
+}
+
+/** seqlens_k = (tokens seen) − 1 per row, total_sequence_length = the mask's width: what GenAI feeds GQA. */
+export function gqaLengths(b: GraphBuilder, mask: string): { seqlens: string; total: string } {
+  const seqlens = b.op(
+    'Cast',
+    [b.op('Sub', [b.op('ReduceSum', [mask, b.ints([1])], { keepdims: 0 }), b.ints([1], [])])],
+    {
+      to: DataType.INT32,
+    },
+  );
+  const total = b.op('Cast', [b.op('Gather', [b.op('Shape', [mask]), b.ints([1], [])], { axis: 0 })], {
+    to: DataType.INT32,
+  });
+  return { seqlens, total };
 }

@@ -114,6 +114,19 @@ export function oneToken(
   return ids[0];
 }
 
+/** A prompt pair as token ids, its answer and wrong tokens one token each, checked against the model. */
+export function taskOf(model: Model, p: Pick<Behaviour, 'clean' | 'corrupted' | 'answer' | 'wrong'>): CircuitTask {
+  const clean = encodeText(model, p.clean).ids;
+  const task: CircuitTask = {
+    clean,
+    corrupted: encodeText(model, p.corrupted).ids,
+    answer: oneToken(model, p.clean, clean, p.answer, 'answer'),
+    wrong: oneToken(model, p.clean, clean, p.wrong, 'wrong'),
+  };
+  checkTask(model, task);
+  return task;
+}
+
 /**
  * Find the components that carry a behaviour: each head and feed-forward block scored by the effect of
  * patching its corrupted activation into the clean run (attribution patching's first-order estimate from
@@ -121,14 +134,7 @@ export function oneToken(
  * circuit's faithfulness measured by ablating everything outside it.
  */
 export async function circuitReport(model: Model, request: CircuitRequest): Promise<CircuitReport> {
-  const clean = encodeText(model, request.clean).ids;
-  const task: CircuitTask = {
-    clean,
-    corrupted: encodeText(model, request.corrupted).ids,
-    answer: oneToken(model, request.clean, clean, request.answer, 'answer'),
-    wrong: oneToken(model, request.clean, clean, request.wrong, 'wrong'),
-  };
-  checkTask(model, task);
+  const task = taskOf(model, request);
   const run = new RunContext();
   const components = await componentsOf(model, task.clean, run);
   const activations = await readActivations(model, [task.clean, task.corrupted], components, run);

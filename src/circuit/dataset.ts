@@ -2,27 +2,18 @@ import { InterpError, plainParam, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import { RunContext } from '../runtime/context.js';
 import type { Tensor } from '../runtime/hooks.js';
-import { encodeText } from '../text/encode.js';
 import { readUserText, textLines } from '../util/files.js';
 import { mean, pearson, spearman, standardDeviation } from '../util/stats.js';
 import {
   ablationSource,
   areas,
   circuitReport,
-  oneToken,
+  taskOf,
   type CircuitReport,
   type CircuitRequest,
   type ComponentEffect,
 } from './circuit.js';
-import {
-  ablateOutside,
-  checkTask,
-  componentName,
-  componentsOf,
-  readActivations,
-  type CircuitTask,
-  type Component,
-} from './components.js';
+import { ablateOutside, componentName, componentsOf, readActivations, type Component } from './components.js';
 
 /** Pairs one --data file may hold: each costs a circuit run of its own. */
 export const MAX_PAIRS = 256;
@@ -163,18 +154,6 @@ export async function circuitDatasetReport(
     backwardPasses: run.backward + reports.reduce((s, r) => s + r.backwardPasses, 0),
     data: { pairs: pairs.map(({ source: _, ...p }, i) => ({ ...p, metric: reports[i].metric })) },
   };
-}
-
-function taskOf(model: Model, p: CircuitPair): CircuitTask {
-  const clean = encodeText(model, p.clean).ids;
-  const task: CircuitTask = {
-    clean,
-    corrupted: encodeText(model, p.corrupted).ids,
-    answer: oneToken(model, p.clean, clean, p.answer, 'answer'),
-    wrong: oneToken(model, p.clean, clean, p.wrong, 'wrong'),
-  };
-  checkTask(model, task);
-  return task;
 }
 
 /** Each component's activation averaged over every sequence and position // [width] */
