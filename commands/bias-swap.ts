@@ -8,7 +8,7 @@ import { swapChart, swapTable } from '../src/render/bias.js';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
 import { addModelOptions, collect, examples, parseInteger, type ModelFlags } from './common.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 import { summarised, withSummaryText, writeStdout, type OutputFlags } from './output.js';
 import { summarizeSwap } from '../src/summary/results.js';
@@ -77,11 +77,9 @@ export function swapCommand(): Command {
   });
 }
 
-export const swapOperation: Operation<SwapFlags, SwapResult & { summary?: Summary }> = {
+export const swapOperation = jsonOperation<SwapFlags, SwapResult & { summary?: Summary }>({
   name: 'bias swap',
   command: swapCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     const method = {
       method: flags.explainMethod,
@@ -106,4 +104,4 @@ export const swapOperation: Operation<SwapFlags, SwapResult & { summary?: Summar
       return summarised(flags.summary, result, summarizeSwap);
     };
   },
-};
+});

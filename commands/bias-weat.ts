@@ -6,7 +6,7 @@ import { toJson } from '../src/render/json.js';
 import type { Summary } from '../src/summary/claims.js';
 import { summarizeWeat } from '../src/summary/results.js';
 import { addModelOptions, examples, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import { summarised, withSummaryText, writeStdout } from './output.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 
@@ -47,11 +47,9 @@ export function weatCommand(): Command {
   });
 }
 
-export const weatOperation: Operation<WeatFlags, WeatResult & { summary?: Summary }> = {
+export const weatOperation = jsonOperation<WeatFlags, WeatResult & { summary?: Summary }>({
   name: 'bias weat',
   command: weatCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     if (!flags.data) throw usageError('--data is required (a SEAT-format JSON file)');
     const sets = readWeat(flags.data);
@@ -61,4 +59,4 @@ export const weatOperation: Operation<WeatFlags, WeatResult & { summary?: Summar
     return async (model) =>
       summarised(flags.summary, await weat(model, sets, layer, permutations, seed), summarizeWeat);
   },
-};
+});

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readPairs, scorePairs, type PairsResult } from '../src/bias/pairs.js';
 import type { Summary } from '../src/summary/claims.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 import { usageError } from '../src/errors.js';
 import { pairsChart, pairsTable } from '../src/render/bias.js';
@@ -56,18 +56,16 @@ export function pairsCommand(): Command {
   });
 }
 
-export const pairsOperation: Operation<PairsFlags, PairsResult & { summary?: Summary }> = {
+export const pairsOperation = jsonOperation<PairsFlags, PairsResult & { summary?: Summary }>({
   name: 'bias pairs',
   command: pairsCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     if (!flags.data) throw usageError('--data is required (CrowS-Pairs CSV or JSONL)');
     const list = readPairs(flags.data).slice(0, optionalInteger('--limit', flags.limit, 1, 10_000_000));
     const seed = parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1);
     return async (model) => summarised(flags.summary, await scorePairs(model, list, seed), summarizePairs);
   },
-};
+});
 
 export function biasCommand(): Command {
   const bias = new Command('bias')

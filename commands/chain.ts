@@ -6,7 +6,7 @@ import { chainSvg, chainTable } from '../src/render/chain.js';
 import { summarizeChain } from '../src/summary/chain.js';
 import { writeFileAtomic } from '../src/util/paths.js';
 import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
-import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { cliEnv, jsonOperation } from './operation.js';
 import { summarised, withSpinner, withSummaryText, writeStdout } from './output.js';
 
 interface ChainFlags extends ModelFlags {
@@ -55,11 +55,9 @@ export function chainCommand(): Command {
   return cmd.action(async (prompt: string, flags: ChainFlags) => chain(prompt, flags));
 }
 
-export const chainOperation: Operation<ChainFlags, ChainReport> = {
+export const chainOperation = jsonOperation<ChainFlags, ChainReport>({
   name: 'chain',
   command: chainCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (text, flags) => {
     if (flags.segments !== 'sentence' && flags.segments !== 'line')
       throw usageError(`unknown --segments '${flags.segments}'; choose sentence or line`);
@@ -76,7 +74,7 @@ export const chainOperation: Operation<ChainFlags, ChainReport> = {
     };
     return async (model) => summarised(flags.summary, await chainReport(model, request), summarizeChain);
   },
-};
+});
 
 async function chain(prompt: string, flags: ChainFlags): Promise<void> {
   const work = chainOperation.plan(prompt, flags, cliEnv(flags));

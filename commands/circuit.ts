@@ -14,7 +14,7 @@ import { emit, summarised, withSpinner, withSummaryText, type OutputFlags } from
 import { summarizeCircuit } from '../src/summary/circuit.js';
 import type { Summary } from '../src/summary/claims.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
-import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { cliEnv, jsonOperation } from './operation.js';
 
 interface CircuitFlags extends ModelFlags, OutputFlags {
   summary?: boolean;
@@ -91,11 +91,9 @@ export function circuitCommand(): Command {
   });
 }
 
-export const circuitOperation: Operation<CircuitFlags, CircuitReport & { summary?: Summary }> = {
+export const circuitOperation = jsonOperation<CircuitFlags, CircuitReport & { summary?: Summary }>({
   name: 'circuit',
   command: circuitCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (clean, flags) => {
     const options = {
       ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
@@ -117,4 +115,4 @@ export const circuitOperation: Operation<CircuitFlags, CircuitReport & { summary
       return summarised(flags.summary, report, summarizeCircuit);
     };
   },
-};
+});

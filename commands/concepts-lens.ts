@@ -5,7 +5,7 @@ import { LENS_SCHEMA, type LensResult } from '../src/concepts/lens.js';
 import { lensChart, lensTable } from '../src/render/concepts.js';
 import { addModelOptions, examples, openModel, parseInteger, type ModelFlags } from './common.js';
 import { emit, withSpinner } from './output.js';
-import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { cliEnv, jsonOperation } from './operation.js';
 
 interface LensFlags extends ModelFlags {
   target?: string;
@@ -46,13 +46,11 @@ export function lensCommand(): Command {
   });
 }
 
-export const lensOperation: Operation<LensFlags, LensResult> = {
+export const lensOperation = jsonOperation<LensFlags, LensResult>({
   name: 'lens',
   command: lensCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (text, flags) => {
     const top = parseInteger('--top', flags.top, 1, 100_000);
     return (model) => lensReport(model, text!, top, flags.target);
   },
-};
+});

@@ -5,7 +5,7 @@ import { TCAV_SCHEMA, type TcavResult } from '../src/concepts/tcav.js';
 import { usageError } from '../src/errors.js';
 import { tcavTable } from '../src/render/concepts.js';
 import { addModelOptions, examples, parseInteger, type ModelFlags } from './common.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 import { emit } from './output.js';
 
@@ -60,11 +60,9 @@ export function tcavCommand(): Command {
   });
 }
 
-export const tcavOperation: Operation<TcavFlags, TcavResult> = {
+export const tcavOperation = jsonOperation<TcavFlags, TcavResult>({
   name: 'concepts tcav',
   command: tcavCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     for (const f of ['concept', 'random', 'inputs'] as const) if (!flags[f]) throw usageError(`--${f} is required`);
     const settings = {
@@ -82,4 +80,4 @@ export const tcavOperation: Operation<TcavFlags, TcavResult> = {
       return tcavReport(model, { concept, random, inputs, ...settings });
     };
   },
-};
+});

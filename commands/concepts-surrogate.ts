@@ -6,7 +6,7 @@ import { surrogateChart, surrogateTable } from '../src/render/surrogate.js';
 import { addModelOptions, examples, optionalInteger, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { addDataOptions, readExamples, type DataFlags } from './data.js';
 import { emit, warnOrRefuse, type OutputFlags } from './output.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 
 interface SurrogateFlags extends ModelFlags, DataFlags, OutputFlags {
@@ -57,11 +57,9 @@ export function surrogateCommand(): Command {
   });
 }
 
-export const surrogateOperation: Operation<SurrogateFlags, Awaited<ReturnType<typeof surrogateReport>>> = {
+export const surrogateOperation = jsonOperation<SurrogateFlags, Awaited<ReturnType<typeof surrogateReport>>>({
   name: 'concepts surrogate',
   command: surrogateCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     methodNamed(flags.method);
     const request = {
@@ -79,7 +77,7 @@ export const surrogateOperation: Operation<SurrogateFlags, Awaited<ReturnType<ty
     };
     return (model) => surrogateReport(model, request);
   },
-};
+});
 
 function evaluationOf(flags: SurrogateFlags) {
   const { examples, warnings } = readDataset(flags.eval!, formatOf(flags.eval!));

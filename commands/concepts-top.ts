@@ -4,7 +4,7 @@ import { TOP_SCHEMA, topActivations } from '../src/concepts/top.js';
 import { usageError } from '../src/errors.js';
 import { topChart, topTable } from '../src/render/top.js';
 import { addModelOptions, examples, optionalInteger, parseInteger, type ModelFlags } from './common.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 import { emit, type OutputFlags } from './output.js';
 
@@ -72,11 +72,9 @@ export function topCommand(): Command {
   });
 }
 
-export const topOperation: Operation<TopFlags, Awaited<ReturnType<typeof topActivations>>> = {
+export const topOperation = jsonOperation<TopFlags, Awaited<ReturnType<typeof topActivations>>>({
   name: 'concepts top',
   command: topCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     if (flags.site !== 'mlp' && flags.site !== 'hidden')
       throw usageError(`unknown --site '${flags.site}'; choose mlp or hidden`);
@@ -98,7 +96,7 @@ export const topOperation: Operation<TopFlags, Awaited<ReturnType<typeof topActi
     };
     return (model) => topActivations(model, request);
   },
-};
+});
 
 function maximizeOf(flags: TopFlags) {
   const settings = {

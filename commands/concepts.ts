@@ -3,7 +3,7 @@ import { clusterConcepts, factorConcepts } from '../src/concepts/report.js';
 import { usageError } from '../src/errors.js';
 import { clusterChart, clusterTable, factorsChart, factorsTable } from '../src/render/concepts.js';
 import { examples, parseInteger } from './common.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { jsonDocument, jsonOperation, runPlanned, type Operation } from './operation.js';
 import { emit } from './output.js';
 import { tcavCommand } from './concepts-probes.js';
 import { lensCommand } from './concepts-lens.js';
@@ -80,17 +80,15 @@ export function factorsCommand(): Command {
 
 type FactorsFlags = CorpusFlags & { method: string; n: string; text?: string };
 
-export const factorsOperation: Operation<FactorsFlags, Awaited<ReturnType<typeof factorConcepts>>> = {
+export const factorsOperation = jsonOperation<FactorsFlags, Awaited<ReturnType<typeof factorConcepts>>>({
   name: 'concepts factors',
   command: factorsCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     if (flags.method !== 'nmf') throw usageError(`unknown --method '${flags.method}'; only nmf is available`);
     const request = { ...corpusRequest(flags), n: parseInteger('--n', flags.n, 1, 1_000), text: flags.text };
     return (model) => factorConcepts(model, request);
   },
-};
+});
 
 export function conceptsCommand(): Command {
   const concepts = new Command('concepts')

@@ -14,7 +14,7 @@ import { summarizeCounterfactual } from '../src/summary/results.js';
 import { evaluate } from './counterfactual-data.js';
 import { addDataOptions, checkTextOrData, readExamples } from './data.js';
 import { addMethodOptions } from './options.js';
-import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { cliEnv, jsonOperation } from './operation.js';
 import { helpersOf, requestOf, type CounterfactualFlags } from './counterfactual-request.js';
 
 export function counterfactualCommand(): Command {
@@ -62,11 +62,9 @@ export function counterfactualCommand(): Command {
   return cmd.action(async (text: string | undefined, flags: CounterfactualFlags) => counterfactual(text, flags));
 }
 
-export const counterfactualOperation: Operation<CounterfactualFlags, CounterfactualReport> = {
+export const counterfactualOperation = jsonOperation<CounterfactualFlags, CounterfactualReport>({
   name: 'counterfactual',
   command: counterfactualCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (text, flags, env) => {
     const request = requestOf(flags);
     return async (model) => {
@@ -78,7 +76,7 @@ export const counterfactualOperation: Operation<CounterfactualFlags, Counterfact
       return summarised(flags.summary, report, (r) => summarizeCounterfactual(model, r));
     };
   },
-};
+});
 
 async function counterfactual(text: string | undefined, flags: CounterfactualFlags): Promise<void> {
   checkTextOrData(text, flags, ['out']);

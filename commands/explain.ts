@@ -14,7 +14,7 @@ import { emit, interactive, withSpinner, withSummaryText } from './output.js';
 import * as groups from './groups.js';
 import type { Model } from '../src/model/types.js';
 import { withSummary } from '../src/summary/explain.js';
-import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { cliEnv, jsonOperation } from './operation.js';
 import { addMethodOptions } from './options.js';
 import { addRobustnessOptions } from './robustness.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
@@ -78,11 +78,9 @@ export function explainCommand(): Command {
 type TextResult = Attribution | RobustAttribution | Comparison | GenerationAttribution;
 type ExplainResult = TextResult | Seq2SeqAttribution;
 
-export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
+export const explainOperation = jsonOperation<ExplainFlags, ExplainResult>({
   name: 'explain',
   command: explainCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (text, flags, env) => {
     const { methods, request, steps, attack, auto, calibration } = explainPlanOf(text!, flags);
     const compute = async (model: Model): Promise<TextResult> =>
@@ -98,7 +96,7 @@ export const explainOperation: Operation<ExplainFlags, ExplainResult> = {
     return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },
   seq2seq: (text, flags) => explainSeq2SeqPlan(text!, flags),
-};
+});
 
 async function runExplain(text: string, flags: ExplainFlags): Promise<void> {
   const work = planFor(explainOperation, text, flags, cliEnv(flags));

@@ -9,7 +9,7 @@ import { parseList, parseNumber } from '../src/util/numbers.js';
 import { addModelOptions, collect, examples, openModel, parseInteger, type ModelFlags } from './common.js';
 import { emit, withSpinner, type OutputFlags } from './output.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
-import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { cliEnv, jsonOperation } from './operation.js';
 
 interface ExploreFlags extends ModelFlags, OutputFlags {
   variant: string[];
@@ -86,11 +86,9 @@ export function exploreCommand(): Command {
   });
 }
 
-export const exploreOperation: Operation<ExploreFlags, ExploreReport | SamplingReport> = {
+export const exploreOperation = jsonOperation<ExploreFlags, ExploreReport | SamplingReport>({
   name: 'explore',
   command: exploreCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (base, flags) => {
     if (flags.sample !== undefined) {
       const request = samplingRequest(base!, flags);
@@ -106,4 +104,4 @@ export const exploreOperation: Operation<ExploreFlags, ExploreReport | SamplingR
     };
     return (model) => exploreVariants(model, request);
   },
-};
+});

@@ -7,7 +7,7 @@ import { GRAPH_FORMATS, writeGraph, type GraphFormat } from '../src/render/graph
 import { knowledgeChart, knowledgeGraph, knowledgeTable } from '../src/render/knowledge.js';
 import { writeFileAtomic } from '../src/util/files.js';
 import { addModelOptions, examples, optionalInteger, parseInteger, parseNumber } from './common.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import type { ModelFlags } from './common.js';
 import { emit, writeStdout, type OutputFlags } from './output.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
@@ -74,18 +74,16 @@ export function knowledgeCommand(): Command {
   });
 }
 
-export const knowledgeOperation: Operation<KnowledgeFlags, KnowledgeReport> = {
+export const knowledgeOperation = jsonOperation<KnowledgeFlags, KnowledgeReport>({
   name: 'knowledge',
   command: knowledgeCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (_text, flags) => {
     const request = requestOf(flags);
     if (!flags.relations) throw usageError("--relations is required (a JSON or YAML file, or 'builtin')");
     const set = readRelations(flags.relations);
     return (model) => knowledgeReport(model, set, request);
   },
-};
+});
 
 function requestOf(flags: KnowledgeFlags) {
   const seed = parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1);

@@ -4,7 +4,7 @@ import { openModel, optionalInteger, type ModelFlags } from './common.js';
 import { withSpinner } from './output.js';
 import type { Operation, PlanEnv } from '../src/api/operation.js';
 
-export { jsonDocument, type ModelOpener, type Operation, type PlanEnv } from '../src/api/operation.js';
+export { jsonDocument, jsonOperation, type ModelOpener, type Operation, type PlanEnv } from '../src/api/operation.js';
 
 /** The CLI's environment: further models (a proposer, a fluency model) load with the command's --threads. */
 export function cliEnv(flags: ModelFlags): PlanEnv {

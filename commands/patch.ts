@@ -4,7 +4,7 @@ import { PATCH_SCHEMA, patchReport, type PatchReport } from '../src/patch/patch.
 import { patchChart, patchTable } from '../src/render/patch.js';
 import { addModelOptions, examples, openModel, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, withSpinner, type OutputFlags } from './output.js';
-import { cliEnv, jsonDocument, type Operation } from './operation.js';
+import { cliEnv, jsonOperation } from './operation.js';
 
 interface PatchFlags extends ModelFlags, OutputFlags {
   corrupt?: string;
@@ -49,11 +49,9 @@ export function patchCommand(): Command {
   });
 }
 
-export const patchOperation: Operation<PatchFlags, PatchReport> = {
+export const patchOperation = jsonOperation<PatchFlags, PatchReport>({
   name: 'patch',
   command: patchCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (text, flags) => {
     const request = {
       text: text!,
@@ -67,4 +65,4 @@ export const patchOperation: Operation<PatchFlags, PatchReport> = {
     };
     return (model) => patchReport(model, request);
   },
-};
+});

@@ -6,7 +6,7 @@ import { STEER_SCHEMA, steer, type SteerReport, type SteerRequest } from '../src
 import { parseList } from '../src/util/numbers.js';
 import { addModelOptions, examples, optionalInteger, parseInteger, parseNumber, type ModelFlags } from './common.js';
 import { emit, type OutputFlags } from './output.js';
-import { jsonDocument, runPlanned, type Operation } from './operation.js';
+import { runPlanned, jsonOperation } from './operation.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 
 interface SteerFlags extends ModelFlags, OutputFlags {
@@ -59,11 +59,9 @@ export function steerCommand(): Command {
   });
 }
 
-export const steerOperation: Operation<SteerFlags, SteerReport> = {
+export const steerOperation = jsonOperation<SteerFlags, SteerReport>({
   name: 'steer',
   command: steerCommand,
-  contentType: 'application/json',
-  document: jsonDocument,
   plan: (prompt, flags) => {
     if ((flags.direction === undefined) === (flags.from === undefined && flags.to === undefined))
       throw usageError('give --direction FILE, or --from FILE --to FILE');
@@ -81,4 +79,4 @@ export const steerOperation: Operation<SteerFlags, SteerReport> = {
     };
     return (model) => steer(model, request);
   },
-};
+});

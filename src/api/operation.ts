@@ -53,6 +53,11 @@ export function planFor<F, R>(
 
 export const jsonDocument = (result: unknown): string => toJson(result) + '\n';
 
+/** An operation whose document is its result as JSON, as every one but the report page's is. */
+export function jsonOperation<F, R>(op: Omit<Operation<F, R>, 'contentType' | 'document'>): Operation<F, R> {
+  return { ...op, contentType: 'application/json', document: jsonDocument };
+}
+
 /**
  * Why an option exists only where the program runs, declared on the option itself: it names a file the
  * operation reads as its input ('input'), reads or writes other files, sets the process up, or picks an
