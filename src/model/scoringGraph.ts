@@ -7,6 +7,7 @@ import { buildFeeds } from '../runtime/runBatched.js';
 import type { OptimizationLevel, ScoringGraph } from '../runtime/session.js';
 import { cacheDir, writeFileAtomic } from '../util/paths.js';
 import { closureHash } from '../util/closure.js';
+import { softmax } from '../util/maths.js';
 import type { Model } from './types.js';
 import { graphKey } from './graphs.js';
 
@@ -33,13 +34,8 @@ function probeIds(model: Model): number[][] {
 /** Softmax over the last axis (of `width`): the probability scores a method reads by default. */
 function probabilities(logits: Float32Array, width: number): Float64Array {
   const out = new Float64Array(logits.length);
-  for (let start = 0; start < logits.length; start += width) {
-    let max = -Infinity;
-    for (let i = start; i < start + width; i++) max = Math.max(max, logits[i]);
-    let sum = 0;
-    for (let i = start; i < start + width; i++) sum += out[i] = Math.exp(logits[i] - max);
-    for (let i = start; i < start + width; i++) out[i] /= sum;
-  }
+  for (let start = 0; start < logits.length; start += width)
+    out.set(softmax(logits.subarray(start, start + width)), start);
   return out;
 }
 

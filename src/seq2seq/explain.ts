@@ -1,4 +1,5 @@
 import { usageError, usageFault } from '../errors.js';
+import { logProbAt } from '../target/scores.js';
 import type { ExplainRequest } from '../explain.js';
 import { completenessOf, type Completeness } from '../methods/completeness.js';
 import { METHODS } from '../methods/registry.js';
@@ -69,15 +70,6 @@ function tokensOf(model: Seq2SeqModel, ids: readonly number[]): string[] {
   return ids.map((id) => lookup?.id_to_token?.(id) ?? model.tokenizer.decode([id], { skip_special_tokens: false }));
 }
 
-/** log-softmax of `logits[from, from + count)` at `index`. */
-function logSoftmaxAt(logits: Float32Array, from: number, count: number, index: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < count; i++) max = Math.max(max, logits[from + i]);
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += Math.exp(logits[from + i] - max);
-  return logits[from + index] - max - Math.log(sum);
-}
-
 /**
  * The scorer of one step: a coalition over [source tokens…, prefix tokens y_0…y_{s−1}] keeps its 1s and replaces
  * its 0s by the pad token; the encoder reruns on each coalition's source and the decoder on its prefix, batched,
@@ -106,7 +98,7 @@ function stepScorer(
       const prefixes = batch.map((c) => prefix.map((id, i) => (c[ns + i] ? id : model.pad)));
       const run = await runDecoder(model, await variants.encode(sources), prefixes);
       const [, t, v] = run.dims;
-      batch.forEach((_, r) => (values[start + r] = logSoftmaxAt(run.logits, (r * t + t - 1) * v, v, target)));
+      batch.forEach((_, r) => (values[start + r] = logProbAt(run.logits, (r * t + t - 1) * v, v, target)));
     }
     return Float64Array.from(slot, (s) => values[s]);
   };
