@@ -1,7 +1,11 @@
 /* global performance, process, console, URL, Buffer */
 // interp beside Captum on the same token ids and budgets (issue 35). Not part of the test suite.
 // Run after `npx tsc -p tsconfig.json`:
-//   node bench/side-by-side.mjs [--rounds 3] [--python python3] [--accuracy] [--out section.md]
+//   node bench/side-by-side.mjs [--model distilbert|gpt2] [--lengths 24,68] [--rounds 3] [--python python3]
+//                               [--methods occlusion,integrated-gradients] [--accuracy] [--out section.md]
+// --model gpt2 is the bench's 124M GPT-2 (`gpt2-small:` on ../shared/models/gpt2-tokenizer, built into the
+// cache once); its budgets are smaller (Shapley 5 permutations, KernelSHAP and LIME 200), since Captum
+// runs every variant whole.
 // The peer (bench/peer/captum_peer.py) runs where `python3 -c "import torch, captum"` works (set
 // PYTHONPATH for a source checkout of captum); otherwise its columns say "absent". Rounds are
 // interleaved: interp, then Captum at 1 thread, then at 2 threads, for every case, `--rounds` times;
@@ -12,6 +16,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { benchModelFolder } from '../dist/src/bench.js';
 import { explainText } from '../dist/src/explain.js';
 import { loadModel } from '../dist/src/model/load.js';
 import { decodeModel } from '../dist/src/onnx/proto.js';
@@ -26,12 +31,54 @@ const flag = (name, fallback) => {
 };
 const ROUNDS = Number(flag('rounds', 3));
 const PYTHON = flag('python', 'python3');
-const MODEL_DIR = '../shared/models/distilbert-sst2-mini';
 const PEER = path.join(path.dirname(new URL(import.meta.url).pathname), 'peer', 'captum_peer.py');
-const TARGET = { target: 'POSITIVE', score: 'logit' };
 const ACCURACY_THREADS = flag('accuracy-threads', '1,2').split(',').map(Number);
-const LENGTHS = flag('lengths', '24,68,117').split(',').map(Number);
-const log = (line) => process.stderr.write(`side-by-side: ${line}\n`);
+const IG = { method: 'integrated-gradients', params: { steps: 50 }, budget: 50, label: 'IG-50' };
+const perturbation = (permutations, samples) => [
+  { method: 'occlusion', params: {}, budget: 0, label: 'occlusion' },
+  {
+    method: 'shapley',
+    params: { permutations, 'exact-limit': 1 },
+    budget: permutations,
+    label: `Shapley sampling, ${permutations} permutations`,
+  },
+  { method: 'kernel-shap', params: { samples }, budget: samples, label: `KernelSHAP-${samples}` },
+  { method: 'lime', params: { samples }, budget: samples, label: `LIME-${samples}` },
+];
+/**
+ * The two networks compared. `around`: how many fixed tokens precede and follow the features (the peer
+ * adds them back). distilbert: the POSITIVE logit, [MASK] baseline (interp's default). gpt2: log p(the
+ * token interp predicts for the input) at the last position, <|endoftext|> baseline (--baseline unk).
+ */
+const MODELS = {
+  distilbert: {
+    folder: () => '../shared/models/distilbert-sst2-mini',
+    label: 'distilbert-sst2-mini (../shared/models/distilbert-sst2-mini), the POSITIVE logit, token baseline [MASK]',
+    request: { target: { target: 'POSITIVE', score: 'logit' } },
+    around: [1, 1],
+    lengths: '24,68,117',
+    methods: [...perturbation(25, 500), IG],
+  },
+  gpt2: {
+    folder: () => benchModelFolder('gpt2-small:../shared/models/gpt2-tokenizer', log),
+    label:
+      "the bench's 124M GPT-2 (`gpt2-small:../shared/models/gpt2-tokenizer`, seeded weights), log p(predicted next token) at the last position, token baseline <|endoftext|> (--baseline unk)",
+    request: { baseline: 'unk' },
+    around: [1, 0],
+    lengths: '24,128',
+    methods: [...perturbation(5, 200), IG],
+  },
+};
+const MODEL_NAME = flag('model', 'distilbert');
+const NET = MODELS[MODEL_NAME];
+if (!NET) throw new Error(`--model ${MODEL_NAME}: choose one of ${Object.keys(MODELS).join(', ')}`);
+const LENGTHS = flag('lengths', NET.lengths).split(',').map(Number);
+// --methods integrated-gradients,occlusion: a subset, for example to read one method's peak RSS on its own.
+const ONLY = flag('methods', null)?.split(',');
+const METHODS = NET.methods.filter((m) => !ONLY || ONLY.includes(m.method));
+function log(line) {
+  process.stderr.write(`side-by-side: ${line}\n`);
+}
 
 const SENTENCE =
   'the film was a quiet delight with sharp writing and warm performances though the middle act drags ' +
@@ -41,18 +88,6 @@ const words = (n) => {
   while (all.length < n) all.push(...SENTENCE.split(' '));
   return all.slice(0, n).join(' ');
 };
-const METHODS = [
-  { method: 'occlusion', params: {}, budget: 0, label: 'occlusion' },
-  {
-    method: 'shapley',
-    params: { permutations: 25, 'exact-limit': 1 },
-    budget: 25,
-    label: 'Shapley sampling, 25 permutations',
-  },
-  { method: 'kernel-shap', params: { samples: 500 }, budget: 500, label: 'KernelSHAP-500' },
-  { method: 'lime', params: { samples: 500 }, budget: 500, label: 'LIME-500' },
-];
-
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -60,9 +95,9 @@ const median = (xs) => {
 };
 
 /** The ONNX initializers as one float32 file and a JSON index, for the peer to rebuild the model. */
-function exportWeights() {
+function exportWeights(folder) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-peer-'));
-  const model = decodeModel(fs.readFileSync(path.join(MODEL_DIR, 'onnx', 'model.onnx')));
+  const model = decodeModel(fs.readFileSync(path.join(folder, 'onnx', 'model.onnx')));
   const index = {};
   const chunks = [];
   let offset = 0;
@@ -86,7 +121,7 @@ function peerAvailable() {
 
 function runPeer(weights, threads, cases, repeats = 1) {
   const job = path.join(weights, `job-${threads}.json`);
-  fs.writeFileSync(job, JSON.stringify({ weights, threads, repeats, cases }));
+  fs.writeFileSync(job, JSON.stringify({ weights, model: MODEL_NAME, threads, repeats, cases }));
   const out = execFileSync(PYTHON, [PEER, job], { encoding: 'utf8', maxBuffer: 1 << 26 });
   return JSON.parse(out);
 }
@@ -94,20 +129,20 @@ function runPeer(weights, threads, cases, repeats = 1) {
 async function runInterp(model, text, m, seed = 1) {
   const t0 = performance.now();
   const r = await explainText(model, {
+    ...NET.request,
     text,
     method: m.method,
     params: m.params,
-    target: TARGET,
     seed,
     choices: m.choices,
   });
   return { seconds: (performance.now() - t0) / 1000, values: r.features.map((f) => f.attribution), r };
 }
 
-/** Feature token ids (no [CLS]/[SEP]) of a text, as the peer's forward function expects. */
+/** Feature token ids (without the fixed tokens around them) of a text, as the peer's forward function expects. */
 function featureIds(model, text) {
   const ids = [...encodeText(model, text).ids].map(Number);
-  return ids.slice(1, -1);
+  return ids.slice(NET.around[0], ids.length - NET.around[1]);
 }
 
 /** Every case, `--rounds` times interleaved; `onRound` sees the medians so far after each round. */
@@ -119,8 +154,15 @@ async function timing(model, weights, peer, onRound) {
   const cells = new Map(cases.map((c) => [c.key, { interp: [], t1: [], t2: [] }]));
   let peerRss = { 1: 0, 2: 0 };
   let fullCheck = null;
+  // Untimed, as the peer's own warm-up: sessions, the gradient graph and lazy imports are paid here.
+  for (const m of METHODS) await runInterp(model, words(LENGTHS[0]), m);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const c of cases) cells.get(c.key).interp.push((await runInterp(model, c.text, c.m)).seconds);
+    for (const c of cases) {
+      const r = await runInterp(model, c.text, c.m);
+      cells.get(c.key).interp.push(r.seconds);
+      c.target = r.r.target.tokenIds?.[0];
+      c.values = r.values;
+    }
     log(
       `round ${round + 1}: interp ${cases.map((c) => `${c.key} ${cells.get(c.key).interp.at(-1).toFixed(3)}`).join(', ')}`,
     );
@@ -134,11 +176,16 @@ async function timing(model, weights, peer, onRound) {
       ids: featureIds(model, c.text),
       budget: c.m.budget,
       seed: round,
+      ...(MODEL_NAME === 'gpt2' ? { target: c.target } : {}),
     }));
     for (const threads of [1, 2]) {
       const out = runPeer(weights, threads, peerCases);
       peerRss[threads] = Math.max(peerRss[threads], out.peakRssMiB);
-      for (const c of cases) cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
+      for (const c of cases) {
+        cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
+        // Deterministic methods compute the same numbers on both sides: how far apart they are.
+        if (DETERMINISTIC.has(c.m.method)) cells.get(c.key).gap = relL2(c.values, out.cases[c.key].values);
+      }
       log(
         `round ${round + 1}: captum ${threads}t ${cases.map((c) => `${c.key} ${out.cases[c.key].seconds.toFixed(3)}`).join(', ')}`,
       );
@@ -153,7 +200,10 @@ async function timing(model, weights, peer, onRound) {
   return { cases, cells, peerRss, fullCheck, rounds: ROUNDS };
 }
 
-const relL2 = (a, b) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0) / b.reduce((s, x) => s + x * x, 0));
+const DETERMINISTIC = new Set(['occlusion', 'integrated-gradients']);
+function relL2(a, b) {
+  return Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0) / b.reduce((s, x) => s + x * x, 0));
+}
 const tiedSpearman = (a, exact) => {
   const tol = 1e-6 * Math.max(...exact.map(Math.abs));
   const snap = (xs) => xs.map((x) => Math.round(x / tol) * tol);
@@ -179,7 +229,7 @@ const ACCURACY = [
 /** Smallest budget on each side whose median over seeds reaches both targets, with its median time. */
 async function accuracy(model, weights, peer, seeds = 3) {
   const text = 'the acting was not great but the story kept me watching closely';
-  const exactRun = await explainText(model, { text, method: 'shapley', target: TARGET, params: { 'exact-limit': 12 } });
+  const exactRun = await explainText(model, { ...NET.request, text, method: 'shapley', params: { 'exact-limit': 12 } });
   const exact = exactRun.features.map((f) => f.attribution);
   const ids = featureIds(model, text);
   const rows = [];
@@ -225,16 +275,16 @@ async function accuracy(model, weights, peer, seeds = 3) {
 function markdown(t, acc, peer) {
   const f = (x) => (x === undefined ? 'absent' : x.toFixed(3));
   const lines = [
-    '## Side by side',
+    `### Side by side: ${MODEL_NAME}`,
     '',
     `Produced by \`node bench/side-by-side.mjs${acc ? ' --accuracy' : ''}\` on ${os.cpus().length} cores (${os.cpus()[0].model}), ` +
       `Node ${process.version}; Captum ${peer ? 'from a source checkout on PyTorch (Debian python3-torch)' : 'absent'}. ` +
-      `distilbert-sst2-mini (${MODEL_DIR}), the POSITIVE logit, token baseline [MASK] on both sides; the peer is the same ` +
+      `${NET.label} on both sides; the peer is the same ` +
       'network rebuilt in plain PyTorch from the ONNX initializers. Medians over ' +
       `${t.rounds ?? ROUNDS} interleaved rounds, seconds per explanation.`,
     '',
-    "| method (budget) | tokens | interp | Captum, 1 thread | Captum, 2 threads | Captum's best ÷ interp |",
-    '|---|---|---|---|---|---|',
+    "| method (budget) | tokens | interp | Captum, 1 thread | Captum, 2 threads | Captum's best ÷ interp | attributions apart (rel. L2) |",
+    '|---|---|---|---|---|---|---|',
   ];
   for (const c of t.cases) {
     const cell = t.cells.get(c.key);
@@ -243,7 +293,7 @@ function markdown(t, acc, peer) {
     const t2 = cell.t2.length ? median(cell.t2) : undefined;
     const best = t1 === undefined ? undefined : Math.min(t1, t2);
     lines.push(
-      `| ${c.m.label} | ${c.n} | ${f(i)} | ${f(t1)} | ${f(t2)} | ${best === undefined ? '—' : `${(best / i).toFixed(2)}×`} |`,
+      `| ${c.m.label} | ${c.n} | ${f(i)} | ${f(t1)} | ${f(t2)} | ${best === undefined ? '—' : `${(best / i).toFixed(2)}×`} | ${cell.gap === undefined ? '—' : cell.gap.toExponential(1)} |`,
     );
   }
   lines.push(
@@ -256,7 +306,7 @@ function markdown(t, acc, peer) {
   if (t.fullCheck)
     lines.push(
       '',
-      `Same function on both sides: POSITIVE logit at ${t.fullCheck.tokens} tokens ${t.fullCheck.interp.toFixed(6)} (interp) vs ${t.fullCheck.captum.toFixed(6)} (PyTorch).`,
+      `Same function on both sides: the score at ${t.fullCheck.tokens} tokens ${t.fullCheck.interp.toFixed(6)} (interp) vs ${t.fullCheck.captum.toFixed(6)} (PyTorch).`,
     );
   if (acc) {
     lines.push(
@@ -288,10 +338,11 @@ function markdown(t, acc, peer) {
 }
 
 async function main() {
-  const model = await loadModel(MODEL_DIR);
+  const folder = NET.folder();
+  const model = await loadModel(folder);
   const peer = peerAvailable();
   if (!peer) console.error(`side-by-side: ${PYTHON} cannot import torch and captum; the peer columns say absent`);
-  const weights = peer ? exportWeights() : null;
+  const weights = peer ? exportWeights(folder) : null;
   const out = flag('out', null);
   // The section so far is written after every round, so that a run cut short still leaves its medians.
   const partial = (t) => out && fs.writeFileSync(out, markdown(t, null, peer));
