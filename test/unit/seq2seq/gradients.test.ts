@@ -78,8 +78,9 @@ describe('gradient methods on seq2seq: the composed encoder-decoder graph', () =
       // At the input and half-way along IG's path from the pad baseline.
       const half = g.input.map((x, i) => (x + g.baseline[i]) / 2);
       for (const point of [g.input, half]) {
-        expect(await finiteDifferenceError(g, point, inSource)).toBeLessThan(2e-3);
-        expect(await finiteDifferenceError(g, point, (i) => !inSource(i))).toBeLessThan(2e-3);
+        // Measured: 3.3e-6 and 1.4e-5 at the input, 5.6e-6 and 6.2e-6 half-way (source, prefix).
+        expect(await finiteDifferenceError(g, point, inSource)).toBeLessThan(1e-4);
+        expect(await finiteDifferenceError(g, point, (i) => !inSource(i))).toBeLessThan(1e-4);
       }
       const [{ gradient }] = await g.run([g.input]);
       gradients.push(gradient);
@@ -96,8 +97,9 @@ describe('gradient methods on seq2seq: the composed encoder-decoder graph', () =
     const source = m.tokenizer.encode(TEXT);
     const g = await seq2seqGradients(m, source, [m.pad, 5, 9], 6, { rows: 0 });
     const inSource = (i: number) => i < source.length * g.width;
-    expect(await finiteDifferenceError(g, g.input, inSource)).toBeLessThan(2e-3);
-    expect(await finiteDifferenceError(g, g.input, (i) => !inSource(i))).toBeLessThan(2e-3);
+    // Measured: 3.4e-6 (source) and 4.8e-5 (prefix).
+    expect(await finiteDifferenceError(g, g.input, inSource)).toBeLessThan(1e-3);
+    expect(await finiteDifferenceError(g, g.input, (i) => !inSource(i))).toBeLessThan(1e-3);
   });
 });
 
