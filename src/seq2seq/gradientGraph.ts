@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
-import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
+import { backward, gradientPath, SEED_INPUT, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
 import { canonicalize } from '../onnx/canonicalize.js';
 import { CUT_INPUT, cutAt } from '../onnx/cut.js';
 import { findWordEmbeddings } from '../onnx/embeddings.js';
@@ -39,6 +39,8 @@ const SOURCE_MASK = `${ENC}attention_mask`;
 
 export interface Seq2SeqGradientGraph {
   session: Session;
+  /** The gradient outputs: the source's [batch, ns, width], then the prefix's [batch, s, width]. */
+  gradients: [string, string];
   /** Word-embedding matrices, [vocab, width]: the encoder's and the decoder's (the same values where tied). */
   source: FloatTensor;
   prefix: FloatTensor;
@@ -226,7 +228,7 @@ export function gradientFeeds(model: Seq2SeqModel, inputs: readonly string[], b:
     [TARGET_POSITIONS]: floatTensor(select, [B, 1, s]),
     [TARGET_INDEX]: int64Tensor(new BigInt64Array(B).fill(BigInt(b.target)), [B, 1]),
     [TARGET_WEIGHT]: floatTensor(new Float32Array(B).fill(1), [B, 1]),
-    'interp.seed': floatTensor(new Float32Array(B).fill(1), [B]),
+    [SEED_INPUT]: floatTensor(new Float32Array(B).fill(1), [B]),
   };
   const feeds: Feeds = {};
   for (const name of inputs) {
@@ -275,7 +277,8 @@ async function buildGradientGraph(model: Seq2SeqModel, overrides?: RuleOverrides
     throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
   }
   const session = await openGraph(result.model, { threads: threadsFromEnv(), prepack: false });
-  return { session, source, prefix, width, dequantized };
+  const gradients: [string, string] = [result.gradients[SOURCE_CUT], result.gradients[PREFIX_CUT]];
+  return { session, gradients, source, prefix, width, dequantized };
 }
 
 const built = new WeakMap<Seq2SeqModel, Map<string, Promise<Seq2SeqGradientGraph>>>();

@@ -63,9 +63,9 @@ export async function seq2seqGradients(
           { sourceIds: source, prefixIds: prefix, sourceCut, prefixCut, rows: B, at: s - 1, target },
           width,
         );
-        const result = await runSession(g.session, feeds, [SCORE_OUTPUT, 'interp.grad.0', 'interp.grad.1']);
+        const result = await runSession(g.session, feeds, [SCORE_OUTPUT, ...g.gradients]);
         const data = (name: string) => (result[name] as OrtTensor).data as Float32Array;
-        const [score, dSource, dPrefix] = [data(SCORE_OUTPUT), data('interp.grad.0'), data('interp.grad.1')];
+        const [score, dSource, dPrefix] = [data(SCORE_OUTPUT), ...g.gradients.map(data)];
         for (let r = 0; r < B; r++) {
           const gradient = new Float32Array((ns + s) * width); // [ns + s, width]
           gradient.set(dSource.subarray(r * ns * width, (r + 1) * ns * width), 0);
