@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { runtimeError } from '../errors.js';
+import { InterpError, runtimeError } from '../errors.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { backward, gradientPath, SEED_INPUT, tensorsNeedingFacts, UnsupportedOperatorError } from '../onnx/autodiff.js';
 import { canonicalize } from '../onnx/canonicalize.js';
@@ -258,7 +258,14 @@ function probeBatch(variant: 0 | 1, vocab: number, width: number): GradientBatch
 }
 
 async function buildGradientGraph(model: Seq2SeqModel, overrides?: RuleOverrides): Promise<Seq2SeqGradientGraph> {
-  const { graph, source, prefix, dequantized } = composedGraph(model);
+  let composed: ReturnType<typeof composedGraph>;
+  try {
+    composed = composedGraph(model);
+  } catch (e) {
+    if (e instanceof InterpError) throw e;
+    throw runtimeError(`'${model.id}': cannot build the gradient graph: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const { graph, source, prefix, dequantized } = composed;
   const width = source.dims[1];
   if (prefix.dims[1] !== width)
     throw runtimeError(`'${model.id}': the encoder's embeddings are ${width} wide, the decoder's ${prefix.dims[1]}`);
