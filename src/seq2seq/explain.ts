@@ -2,14 +2,28 @@ import { usageError, usageFault } from '../errors.js';
 import { logProbAt } from '../target/scores.js';
 import type { ExplainRequest } from '../explain.js';
 import { completenessOf, type Completeness } from '../methods/completeness.js';
-import { METHODS } from '../methods/registry.js';
+import { resolveMethodConfig } from '../methods/config.js';
 import type { Coalition, ExplainContext, Feature } from '../methods/types.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { Rng } from '../util/rng.js';
+import { seq2seqGradients } from './gradients.js';
 import { greedy, runDecoder, SourceVariants } from './run.js';
 
-/** The perturbation methods that run on seq2seq units: they read only the units, the scorer and the two reference scores. */
-export const SEQ2SEQ_METHODS = ['occlusion', 'shapley', 'kernel-shap', 'lime'] as const;
+/**
+ * The methods that run on seq2seq units: perturbation methods read only the units, the scorer and the two
+ * reference scores; gradient methods read the step's gradient oracle over source and prefix embeddings.
+ */
+export const SEQ2SEQ_METHODS = [
+  'occlusion',
+  'shapley',
+  'kernel-shap',
+  'lime',
+  'saliency',
+  'grad-x-input',
+  'integrated-gradients',
+  'smoothgrad',
+  'lrp',
+] as const;
 export type Seq2SeqMethod = (typeof SEQ2SEQ_METHODS)[number];
 
 /** Most source + prefix units one step may have: exact Shapley past its own exact limit samples, but every method's coalitions are batched in memory. */
@@ -24,6 +38,8 @@ export interface Seq2SeqExplainOptions {
   continuation?: string;
   seed?: number;
   params?: Record<string, number>;
+  /** Named choices (integrated-gradients' rule). */
+  choices?: Record<string, string>;
 }
 
 export interface Seq2SeqStep {
@@ -46,7 +62,7 @@ export interface Seq2SeqAttribution {
   schema: typeof SEQ2SEQ_SCHEMA;
   model: string;
   method: Seq2SeqMethod;
-  params: Record<string, number>;
+  params: Record<string, number | string>;
   seed: number;
   /** What the units' values explain, and what replaces a removed unit. */
   score: 'logprob';
@@ -55,7 +71,7 @@ export interface Seq2SeqAttribution {
   target: { mode: 'generated' | 'forced'; tokens: string[]; ids: number[] };
   /** The decoder's inputs: the start token, then every target token but the last. */
   prefix: { tokens: string[]; ids: number[] };
-  /** Rows run: source variants through the encoder (each once per explanation), coalitions through the decoder. */
+  /** Rows run: source variants through the encoder (each once per explanation), coalitions through the decoder; a gradient method's rows run both, forward and backward. */
   passes: { encoder: number; decoder: number };
   steps: Seq2SeqStep[];
   /** Inseq's layouts: [source token][step] and [prefix token][step] (null where the prefix token comes later). */
@@ -140,10 +156,7 @@ export async function explainSeq2Seq(
       'method',
       `{param} '${name}' does not run on seq2seq models; choose ${SEQ2SEQ_METHODS.join(', ')}`,
     );
-  const method = METHODS[name];
-  const params = Object.fromEntries(
-    Object.entries(method.params).map(([k, spec]) => [k, options.params?.[k] ?? spec.default]),
-  );
+  const { method, params, choices } = resolveMethodConfig(name, options.params, options.choices);
   const seed = options.seed ?? 0;
   const source = model.tokenizer.encode(text);
   const target = await targetIds(model, source, options);
@@ -156,6 +169,7 @@ export async function explainSeq2Seq(
   const [sourceTokens, prefixTokens] = [tokensOf(model, source), tokensOf(model, prefix)];
   const steps: Seq2SeqStep[] = [];
   const variants = new SourceVariants(model);
+  const backward = { rows: 0 };
   for (let s = 1; s <= target.ids.length; s++) {
     const id = target.ids[s - 1];
     const score = stepScorer(model, variants, source, prefix.slice(0, s), id);
@@ -163,7 +177,8 @@ export async function explainSeq2Seq(
     const [full, empty] = await score([new Uint8Array(n).fill(1), new Uint8Array(n)]);
     const features = [
       ...sourceTokens.map((t, j) => unit(j, t, j)),
-      ...prefixTokens.slice(0, s).map((t, i) => unit(source.length + i, t, i)),
+      // Positions index the gradient methods' input: the source's embeddings, then the prefix's.
+      ...prefixTokens.slice(0, s).map((t, i) => unit(source.length + i, t, source.length + i)),
     ];
     // The methods in SEQ2SEQ_METHODS read no encoding, target or query position: the units stand for them.
     const ctx = {
@@ -172,31 +187,36 @@ export async function explainSeq2Seq(
       score,
       fullScore: full,
       baselineScore: empty,
+      gradients:
+        method.family === 'gradient'
+          ? await seq2seqGradients(model, source, prefix.slice(0, s), id, backward, method.rules?.(params))
+          : undefined,
     } as unknown as ExplainContext;
-    const { values } = await method.explain(ctx, params, {});
+    const result = await method.explain(ctx, params, choices);
+    const values = result.values;
     steps.push({
       step: s,
       token: tokensOf(model, [id])[0],
       id,
       score: full,
-      baselineScore: empty,
+      baselineScore: result.baselineScore ?? empty,
       source: values.slice(0, source.length),
       target: prefix.map((_, i) => (i < s ? values[source.length + i] : null)),
-      completeness: completenessOf(values, full, empty),
+      completeness: completenessOf(values, result.inputScore ?? full, result.baselineScore ?? empty),
     });
   }
   return {
     schema: SEQ2SEQ_SCHEMA,
     model: model.id,
     method: name,
-    params,
+    params: { ...params, ...choices },
     seed,
     score: 'logprob',
     baseline: 'pad',
     source: { tokens: sourceTokens, ids: source },
     target: { mode: target.mode, tokens: tokensOf(model, target.ids), ids: target.ids },
     prefix: { tokens: prefixTokens, ids: prefix },
-    passes: { encoder: variants.encoderRows, decoder: variants.decoderRows },
+    passes: { encoder: variants.encoderRows + backward.rows, decoder: variants.decoderRows + backward.rows },
     steps,
     source_attributions: source.map((_, j) => steps.map((st) => st.source[j])),
     target_attributions: prefix.map((_, i) => steps.map((st) => st.target[i])),
@@ -254,6 +274,7 @@ export function explainSeq2SeqRequest(
   return explainSeq2Seq(model, request.text, {
     method: request.method as Seq2SeqMethod,
     params: request.params,
+    choices: request.choices,
     seed: request.seed,
     generate: steps,
     continuation: target.continuation,

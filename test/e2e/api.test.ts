@@ -74,6 +74,7 @@ describe('explain on an encoder-decoder model: the CLI --json bytes, interp/seq2
     [planted, 'c h a e', { method: 'shapley' }],
     [marian, 'the cat sat', { method: 'kernel-shap', samples: 64, seed: 3, continuation: 'a dog' }],
     [marian, 'the cat sat', { method: 'occlusion', generate: 3 }],
+    [marian, 'the cat sat', { method: 'integrated-gradients', steps: 16, continuation: 'a dog' }],
   ];
 
   it.each(seq2seqCases)('%s: %s %j', async (dir, text, options) => {

@@ -282,6 +282,13 @@ describe('encoder-decoder folders', () => {
     expectExit(await run('explain', 'a b c d', '--model', to, '--json'), 0);
   });
 
+  it('a gradient method’s out-of-bounds flag and a baseline other than <pad> are usage errors, before any run', async () => {
+    const to = seq2seq('gradient-flags', ['merged']);
+    const ig = ['explain', 'a b', '--model', to, '--method', 'integrated-gradients'];
+    expectExit(await run(...ig, '--steps', '0'), 2, /--steps must be an integer from 1 to 4096/);
+    expectExit(await run(...ig, '--baseline', 'zero'), 2, /--baseline 'zero' does not apply to encoder-decoder models/);
+  });
+
   it('a target that makes too many units is refused before any run', async () => {
     const to = seq2seq('long', ['merged']);
     const long = Array.from({ length: 70 }, () => 'a').join(' ');

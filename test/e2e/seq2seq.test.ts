@@ -23,6 +23,20 @@ describe('interp on an encoder-decoder folder', () => {
     });
   });
 
+  it('explain --method integrated-gradients: gradients through encoder and decoder, step t on π(t), its flags honoured', async () => {
+    const args = ['explain', 'c h a e', '--model', planted, '--method', 'integrated-gradients', '--json'];
+    const r = await runCli([...args, '--steps', '64', '--rule', 'riemann-trapezoid']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.params).toMatchObject({ steps: 64, rule: 'riemann-trapezoid' });
+    report.steps.forEach((step: { source: number[]; completeness: { relativeError: number } }, t: number) => {
+      const at = t < 4 ? PLANTED_ORDER[t] : t;
+      step.source.forEach((v, j) => (j === at ? expect(v).toBeGreaterThan(1) : expect(v).toBe(0)));
+      expect(step.completeness.relativeError).toBeLessThan(0.01);
+    });
+  });
+
   it('explain: a table per step; --continuation forces the target', async () => {
     const r = await runCli(['explain', 'c h a e', '--model', planted, '--continuation', 'a b']);
     expect(r.code).toBe(0);
@@ -32,7 +46,7 @@ describe('interp on an encoder-decoder folder', () => {
 
   it('what does not apply yet, and every other command, is refused in one line (exit 2)', async () => {
     for (const args of [
-      ['explain', 'c h', '--model', planted, '--method', 'saliency'],
+      ['explain', 'c h', '--model', planted, '--method', 'partition-shap'],
       ['explain', 'c h', '--model', planted, '--compare', 'occlusion,shapley'],
       ['explain', 'c h', '--model', planted, '--target', 'a'],
       ['attention', 'c h', '--model', planted],

@@ -94,7 +94,7 @@ describe('explain on seq2seq: perturbation methods', () => {
   });
 
   it('refuses methods that do not run on seq2seq in one line', async () => {
-    await expect(explainSeq2Seq(planted, 'a b', { method: 'saliency' as never })).rejects.toThrow(
+    await expect(explainSeq2Seq(planted, 'a b', { method: 'partition-shap' as never })).rejects.toThrow(
       /does not run on seq2seq models/,
     );
   });
