@@ -26,27 +26,14 @@ interface AttendOptions {
 }
 
 /**
- * Scaled dot-product attention in plain operators, with a Softmax whose output multiplies the values
- * (what instrumentation looks for). q [B, N, S, d], kT [B, N, d, T], v [B, N, T, dv].
- */
-function attend(
-  c: RewriteContext,
-  q: string,
-  kT: string,
-  v: string,
-  scale: number | string,
-  opts: AttendOptions,
-): string {
-  return attendParts(c, q, kT, v, scale, opts).context;
-}
-
-/**
- * attend's context [B, N, S, dv], with the probabilities the values are weighted by [B, N, S, T]. With a sink,
+ * Scaled dot-product attention in plain operators, with a Softmax whose output multiplies the values (what
+ * instrumentation looks for). q [B, N, S, d], kT [B, N, d, T], v [B, N, T, dv]. Returns the context
+ * [B, N, S, dv] and the probabilities the values are weighted by [B, N, S, T]. With a sink,
  * the Softmax over the keys is what instrumentation reads (rows sum to 1); the values are weighted by it times
  * the keys' share of the mass, r = Σ_k exp(x_k) / (exp(s) + Σ_k exp(x_k)) = sigmoid(logsumexp(x) − s), one
  * number per row, applied to the context (Σ_j p_j·r·v_j = r·Σ_j p_j·v_j), so the Softmax still feeds the MatMul.
  */
-function attendParts(
+function attend(
   c: RewriteContext,
   q: string,
   kT: string,
@@ -126,7 +113,7 @@ export const attention: Rewrite = (c) => {
   const qkv = withBias(c, c.b.op('MatMul', [c.input(0)!, c.input(1)!]), 2);
   const [q, k, v] = split(c, qkv, sizes, 2);
   const scale = floatAttr(c.node, 'scale', 0) || 1 / Math.sqrt(sizes[0] / heads);
-  const context = attend(c, toHeads(c, q, heads), toHeads(c, k, heads, true), toHeads(c, v, heads), scale, {
+  const { context } = attend(c, toHeads(c, q, heads), toHeads(c, k, heads, true), toHeads(c, v, heads), scale, {
     keyMask: c.input(3),
     causal: intAttr(c.node, 'unidirectional', 0) === 1,
     bias: c.input(5),
@@ -159,7 +146,7 @@ export const multiHeadAttention: Rewrite = (c) => {
   requireUnused(c, [3], 'qk');
   const qHeads = toHeads(c, q, heads);
   const scale = floatAttr(c.node, 'scale', 0) || inverseSqrtWidth(c, qHeads);
-  const context = attend(c, qHeads, c.b.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), values, scale, {
+  const { context } = attend(c, qHeads, c.b.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), values, scale, {
     keyMask: c.input(4),
     causal: intAttr(c.node, 'unidirectional', 0) === 1,
     bias: c.input(5),
@@ -373,7 +360,7 @@ export const groupQueryAttention: Rewrite = (c) => {
   const values = pastValue ? gqaCache(c, pastValue, v, pastLen, S, total) : v;
   const T = entry(c, c.b.op('Shape', [keys]), 2);
   const scale = floatAttr(c.node, 'scale', 0) || inverseSqrtWidth(c, q);
-  const { context, probs } = attendParts(
+  const { context, probs } = attend(
     c,
     q,
     c.b.op('Transpose', [repeatHeads(c, keys, N / Nk)], { perm: [0, 1, 3, 2] }),
