@@ -205,7 +205,7 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
     attrs?: Record<string, AttributeValue>;
     /** A head_sink input [N] (the softmax sink per head). */
     sink?: boolean;
-    /** Read output_qk (qk_output 2: the probabilities). */
+    /** Read output_qk (qk_output 1: the scores, 2: the probabilities). */
     qk?: boolean;
   }
   const cases: Case[] = [
@@ -360,6 +360,34 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
       sink: true,
       qk: true,
       attrs: { smooth_softmax: 1, qk_output: 2 },
+    },
+    {
+      label: 'scores read (qk_output 1), subsequent prompt, attention bias, softcap and window 3',
+      B: 1,
+      S: 3,
+      N: 2,
+      Nk: 1,
+      H: 16,
+      past: 2,
+      seqlens: [4],
+      total: 5,
+      bias: true,
+      qk: true,
+      attrs: { qk_output: 1, softcap: 1.5, local_window_size: 3 },
+    },
+    {
+      label: 'scores read (qk_output 1), token generation, per-batch lengths, rotary',
+      B: 2,
+      S: 1,
+      N: 4,
+      Nk: 2,
+      H: 16,
+      past: 3,
+      seqlens: [3, 1],
+      total: 4,
+      rotary: { half: 8, interleaved: false },
+      qk: true,
+      attrs: { qk_output: 1 },
     },
     {
       label: 'probabilities read (qk_output 2), prompt',
@@ -536,13 +564,13 @@ describe('canonicalize: GroupQueryAttention options without a rewrite are refuse
     return 'no error';
   };
 
-  it('qk_output 1 (the scores before softmax) read: refused; unread, the node rewrites', () => {
-    const message = refusal(base({ qk_output: 1 }, true));
+  it('a qk output read under a qk_output the kernel does not define (3): refused; unread, the node rewrites', () => {
+    const message = refusal(base({ qk_output: 3 }, true));
     expect(message).toMatch(
-      /GroupQueryAttention.*qk_output 1: the scores before softmax\) is read, which has no rewrite/,
+      /GroupQueryAttention.*qk output is read under qk_output 3, which onnxruntime does not define/,
     );
     expect(message.split('\n')).toHaveLength(1);
-    expect(refusal(base({ qk_output: 1 }, false))).toBe('no error');
+    expect(refusal(base({ qk_output: 3 }, false))).toBe('no error');
   });
 
   it('a quantized KV cache (k_quant_type): refused, though onnxruntime 1.30 runs it', () => {
