@@ -23,7 +23,7 @@ import {
   type HeadScore,
 } from '../onnx/scoreHead.js';
 import { externalDataFolder, type FloatTensor } from '../onnx/tensor.js';
-import { buildFeeds } from '../runtime/runBatched.js';
+import { buildFeeds, emptyPastsAsDeclared } from '../runtime/runBatched.js';
 
 /** Where gradients are taken: at the embeddings, a hidden state or the attention probabilities; `unit` scores an internal tensor (a neuron, a direction) instead of the logits, with gradients at the embeddings. */
 export type GradientSource =
@@ -167,7 +167,7 @@ export async function buildGradientGraph(
   try {
     const pathToScore = gradientPath(graph, request);
     const facts = await probeFacts(graph, tensorsNeedingFacts(pathToScore, request), (variant) =>
-      probeFeeds(model, width, perPosition, variant),
+      probeFeeds(model, graph, width, perPosition, variant),
     );
     result = backward(graph, request, facts, ruleTable(overrides), pathToScore);
   } catch (e) {
@@ -186,14 +186,18 @@ export async function buildGradientGraph(
 }
 
 /** Inputs for the two probe runs: 2 rows × 4 tokens, then 3 rows × 6 tokens. */
-function probeFeeds(model: Model, width: number, perPosition: boolean, variant: 0 | 1): Feeds {
+function probeFeeds(model: Model, graph: ModelProto, width: number, perPosition: boolean, variant: 0 | 1): Feeds {
   const rows = variant === 0 ? 2 : 3;
   const length = variant === 0 ? 4 : 6;
   const vocab = Math.min(100, (model.config.vocab_size as number | undefined) ?? 100);
   const sequences = Array.from({ length: rows }, (_, r) =>
     Array.from({ length }, (_, t) => (r * 7 + t * 3 + 5) % vocab),
   );
-  const { feeds } = buildFeeds(model, sequences);
+  // The shadow's KV cache is float32 where the model's is float16.
+  const types = new Map(graph.graph.input.map((v) => [v.name, v.type?.tensorType?.elemType]));
+  const declared = (name: string) =>
+    ({ [DataType.FLOAT]: 'float32', [DataType.FLOAT16]: 'float16' })[types.get(name) ?? 0];
+  const feeds = emptyPastsAsDeclared(model, buildFeeds(model, sequences).feeds, declared);
   const cut = Float32Array.from({ length: rows * length * width }, (_, i) => Math.sin(i * 0.37) * 0.5);
   const select = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) select[r * length + length - 1] = 1;

@@ -192,7 +192,9 @@ function rankReader(
     if (BROADCASTING.has(p.opType)) return widest(ranks());
     if (p.opType === 'MatMul' || p.opType === 'MatMulInteger' || p.opType === 'FusedMatMul')
       return widest(ranks().slice(0, 2));
-    if (p.opType === 'Gather') {
+    // MatMulNBits keeps A's leading axes; GatherBlockQuantized gathers rows as Gather does.
+    if (p.opType === 'MatMulNBits') return rank(p.input[0]);
+    if (p.opType === 'Gather' || p.opType === 'GatherBlockQuantized') {
       const [data, indices] = [rank(p.input[0]), rank(p.input[1])];
       return data !== null && indices !== null ? data + indices - 1 : null;
     }

@@ -109,12 +109,25 @@ const castNode = (input: string, output: string, to: number): NodeProto => ({
  * A graph in float16 as transformers.js's `model_fp16.onnx` is made (its quantize script calls
  * onnxconverter_common's convert_float_to_float16 with keep_io_types=True): float initializers and
  * constants in float16, Casts to float now to float16, and float graph inputs and outputs kept float32
- * behind Casts, so that logits and the KV cache cross the boundary in float32.
+ * behind Casts, so that logits and the KV cache cross the boundary in float32. With `io: 'float16'` the
+ * float inputs and outputs are float16 themselves, as onnxruntime's GenAI builder writes its fp16 and q4f16
+ * models: logits, past and present keys and values in float16, no Casts at the boundary.
  */
-export function float16Graph(proto: ModelProto): ModelProto {
+export function float16Graph(proto: ModelProto, io: 'float32' | 'float16' = 'float32'): ModelProto {
   const graph = proto.graph;
   const floatIo = (v: { type?: { tensorType?: { elemType: number } } }) =>
     v.type?.tensorType?.elemType === DataType.FLOAT;
+  if (io === 'float16') {
+    const narrowedIo = (v: ValueInfoProto): ValueInfoProto =>
+      floatIo(v)
+        ? { ...v, type: { ...v.type, tensorType: { ...v.type!.tensorType!, elemType: DataType.FLOAT16 } } }
+        : v;
+    const kept = float16Graph({ ...proto, graph: { ...graph, input: [], output: [] } });
+    return {
+      ...kept,
+      graph: { ...kept.graph, input: graph.input.map(narrowedIo), output: graph.output.map(narrowedIo) },
+    };
+  }
   const inputs = new Map(graph.input.filter(floatIo).map((v) => [v.name, `${v.name}/fp16`]));
   const outputs = new Map(graph.output.filter(floatIo).map((v) => [v.name, `${v.name}/fp16`]));
   const rename = (n: string) => inputs.get(n) ?? outputs.get(n) ?? n;

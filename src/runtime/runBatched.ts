@@ -143,6 +143,30 @@ export function positionsInput(positions: readonly (readonly number[])[]): OrtTe
   return int64Tensor(data, [positions.length, K, 1]);
 }
 
+/**
+ * The empty KV-cache feeds in the type another graph declares them (the float32 gradient shadow of a graph
+ * whose cache is float16, as the GenAI builder's fp16 and q4f16 models hold it).
+ */
+export function emptyPastsAsDeclared(
+  model: Model,
+  feeds: Feeds,
+  declared: (name: string) => string | undefined,
+): Feeds {
+  for (const past of model.signature.pastInputs) {
+    const given = feeds[past.name];
+    const type = declared(past.name);
+    if (!given || given.dims[2] !== 0 || (type !== 'float32' && type !== 'float16') || type === past.type) continue;
+    feeds[past.name] = floatTensor(type === 'float16' ? new Uint16Array(0) : new Float32Array(0), given.dims, type);
+  }
+  return feeds;
+}
+
+/** The input types a session declares, by name. */
+function declaredTypes(session: { inputNames: readonly string[] }): (name: string) => string | undefined {
+  const metadata = (session as { inputMetadata?: readonly { name: string; type?: string }[] }).inputMetadata ?? [];
+  return (name) => metadata.find((m) => m.name === name)?.type;
+}
+
 function asFloat32(tensor: OrtTensor): Float32Array {
   if (tensor.type === 'float32') return tensor.data as Float32Array;
   if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, halfToFloat);
@@ -169,7 +193,11 @@ export async function runBatched<T>(
     const all = options.extraFeeds ? { ...base, ...options.extraFeeds(start, end, length) } : base;
     // A rewritten graph may no longer read every standard input (a graph cut at the embeddings needs no ids).
     const feeds = options.session
-      ? Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k)))
+      ? emptyPastsAsDeclared(
+          model,
+          Object.fromEntries(Object.entries(all).filter(([k]) => given.inputNames.includes(k))),
+          declaredTypes(given),
+        )
       : all;
     chargeRun(options.run, chunk.length, options.backward ? chunk.length : 0);
     let out: Outputs;

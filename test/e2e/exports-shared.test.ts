@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeQuantizedCopy } from '../../fixtures/exports.js';
-import { runCli, skipWithoutShared, tempDir } from '../helpers.js';
+import { writeFloat16Copy, writeQuantizedCopy } from '../../fixtures/exports.js';
+import { writeGenAiCopy } from '../../fixtures/genai.js';
+import { llama, runCli, skipWithoutShared, tempDir } from '../helpers.js';
 import { gpt2NoBos } from '../support/gpt2.js';
 
 const gpt2Dir = gpt2NoBos();
@@ -37,5 +38,38 @@ describe.skipIf(skipWithoutShared)('the CLI on a GPT-2 export without BOS and on
     expect(doc.diagnostics.shadowLogitDifference).toBeGreaterThan(0);
     expect(doc.completeness.relativeError).toBeLessThan(0.01);
     expect(doc.forwardPasses).toBeLessThanOrEqual(doc.declaredCost);
+  });
+});
+
+describe.skipIf(skipWithoutShared)('the CLI on the GenAI builder fp16 form of the shared Llama', () => {
+  it('--dtype fp16 with float16 logits and KV cache: IG on the float32 shadow is complete, and attention rows sum to 1', async () => {
+    const root = tempDir('interp-genai-fp16-cli-');
+    const dir = writeFloat16Copy(writeGenAiCopy(llama, path.join(root, 'genai')), path.join(root, 'fp16'), 'float16');
+    const ig = await runCli([
+      'explain',
+      'Once upon a time',
+      '--model',
+      dir,
+      '--dtype',
+      'fp16',
+      '--method',
+      'integrated-gradients',
+      '--steps',
+      '64',
+      '--baseline',
+      'pad',
+      '--json',
+    ]);
+    expect(ig.code, ig.stderr).toBe(0);
+    const doc = JSON.parse(ig.stdout);
+    expect(doc.diagnostics.graph).toBe('dequantized shadow');
+    expect(doc.diagnostics.shadowLogitDifference).toBeGreaterThan(0);
+    expect(doc.diagnostics.shadowLogitDifference).toBeLessThan(2e-2);
+    expect(doc.completeness.relativeError).toBeLessThan(0.01);
+    const attention = await runCli(['attention', 'Once upon a time', '--model', dir, '--dtype', 'fp16', '--json']);
+    expect(attention.code, attention.stderr).toBe(0);
+    const layers = JSON.parse(attention.stdout).layers as number[][][][];
+    expect(layers).toHaveLength(5);
+    for (const row of layers.flat(2)) expect(Math.abs(row.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-3);
   });
 });

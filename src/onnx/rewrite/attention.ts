@@ -13,9 +13,25 @@ import {
   mergeHeads,
 } from './context.js';
 
+interface AttendOptions {
+  keyMask?: string;
+  causal: boolean;
+  bias?: string;
+  softcap?: number;
+  /**
+   * A sink logit s per head ([1, N, 1, 1], or a scalar 0 for smooth softmax): an extra key that takes
+   * probability but has no value, p_j = exp(x_j) / (exp(s) + Σ_k exp(x_k)).
+   */
+  sink?: string;
+}
+
 /**
- * Scaled dot-product attention in plain operators, with a Softmax whose output multiplies the values
- * (what instrumentation looks for). q [B, N, S, d], kT [B, N, d, T], v [B, N, T, dv].
+ * Scaled dot-product attention in plain operators, with a Softmax whose output multiplies the values (what
+ * instrumentation looks for). q [B, N, S, d], kT [B, N, d, T], v [B, N, T, dv]. Returns the context
+ * [B, N, S, dv], the probabilities the values are weighted by and the scores the Softmax takes [B, N, S, T]. With a sink,
+ * the Softmax over the keys is what instrumentation reads (rows sum to 1); the values are weighted by it times
+ * the keys' share of the mass, r = Σ_k exp(x_k) / (exp(s) + Σ_k exp(x_k)) = sigmoid(logsumexp(x) − s), one
+ * number per row, applied to the context (Σ_j p_j·r·v_j = r·Σ_j p_j·v_j), so the Softmax still feeds the MatMul.
  */
 function attend(
   c: RewriteContext,
@@ -23,8 +39,8 @@ function attend(
   kT: string,
   v: string,
   scale: number | string,
-  opts: { keyMask?: string; causal: boolean; bias?: string; softcap?: number },
-): string {
+  opts: AttendOptions,
+): { context: string; probs: string; scores: string } {
   const filter = floatAttr(c.node, 'mask_filter_value', -10000);
   // [B, N, S, T]
   let scores = c.b.op('Mul', [c.b.op('MatMul', [q, kT]), typeof scale === 'number' ? c.b.scalar(scale) : scale]);
@@ -60,7 +76,15 @@ function attend(
     scores = c.b.op('Add', [scores, c.b.op('Where', [future, c.b.scalar(filter), c.b.scalar(0)])]);
   }
   if (opts.bias) scores = c.b.op('Add', [scores, opts.bias]);
-  return c.b.op('MatMul', [c.b.op('Softmax', [scores], { axis: -1 }), v]);
+  const softmax = c.b.op('Softmax', [scores], { axis: -1 });
+  const context = c.b.op('MatMul', [softmax, v]);
+  if (!opts.sink) return { context, probs: softmax, scores };
+  const lse =
+    c.opset >= 18
+      ? c.b.op('ReduceLogSumExp', [scores, c.b.ints([-1])], { keepdims: 1 })
+      : c.b.op('ReduceLogSumExp', [scores], { axes: [-1], keepdims: 1 });
+  const share = c.b.op('Sigmoid', [c.b.op('Sub', [lse, opts.sink])]); // [B, N, S, 1]
+  return { context: c.b.op('Mul', [context, share]), probs: c.b.op('Mul', [softmax, share]), scores };
 }
 
 /** [B, T] booleans, key j < length[b], from a [B] int32 mask index and scores [B, N, S, T]. */
@@ -89,7 +113,7 @@ export const attention: Rewrite = (c) => {
   const qkv = withBias(c, c.b.op('MatMul', [c.input(0)!, c.input(1)!]), 2);
   const [q, k, v] = split(c, qkv, sizes, 2);
   const scale = floatAttr(c.node, 'scale', 0) || 1 / Math.sqrt(sizes[0] / heads);
-  const context = attend(c, toHeads(c, q, heads), toHeads(c, k, heads, true), toHeads(c, v, heads), scale, {
+  const { context } = attend(c, toHeads(c, q, heads), toHeads(c, k, heads, true), toHeads(c, v, heads), scale, {
     keyMask: c.input(3),
     causal: intAttr(c.node, 'unidirectional', 0) === 1,
     bias: c.input(5),
@@ -122,7 +146,7 @@ export const multiHeadAttention: Rewrite = (c) => {
   requireUnused(c, [3], 'qk');
   const qHeads = toHeads(c, q, heads);
   const scale = floatAttr(c.node, 'scale', 0) || inverseSqrtWidth(c, qHeads);
-  const context = attend(c, qHeads, c.b.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), values, scale, {
+  const { context } = attend(c, qHeads, c.b.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), values, scale, {
     keyMask: c.input(4),
     causal: intAttr(c.node, 'unidirectional', 0) === 1,
     bias: c.input(5),
@@ -185,7 +209,7 @@ function rotaryRows(c: RewriteContext, positions: string, cosCache: string, sinC
 /** com.microsoft.RotaryEmbedding: x [B, S, hidden] or [B, N, S, H]; position ids [1] (an offset) or [B, S]. */
 export const rotaryEmbedding: Rewrite = (c) => {
   const [x, ids, cosCache, sinCache] = [c.input(0)!, c.input(1)!, c.input(2)!, c.input(3)!];
-  if (intAttr(c.node, 'is_packed_batching', 0)) c.fail('it runs on packed (unpadded) tokens, which have no rewrite');
+  // is_packed_batching: onnxruntime's CPU kernel reads [B, S, ·] inputs the same with it as without (checked in the tests).
   const rank = c.rank(x);
   const idRank = c.rank(ids);
   if (rank !== 3 && rank !== 4) c.fail(`its input has rank ${rank ?? 'unknown'}, not 3 or 4`);
@@ -259,12 +283,15 @@ function gqaCache(c: RewriteContext, past: string, fresh: string, pastLen: strin
  * Additive mask [B, 1, S, T]: query i of batch b (at position p) sees keys j ≤ p and, with a local window w,
  * only the last w of them (j > p − w: onnxruntime 1.30's CPU kernel, checked in the tests).
  */
-function gqaMask(c: RewriteContext, positions: string, T: string, window: number): string {
+function gqaMask(c: RewriteContext, positions: string, T: string, window: number) {
   const p = unsqueeze(c, positions, [2]); // [B, S, 1]
   const j = unsqueeze(c, c.b.op('Range', [c.b.ints([0], []), T, c.b.ints([1], [])]), [0, 1]); // [1, 1, T]
   let hidden = c.b.op('Greater', [j, p]);
   if (window > 0) hidden = c.b.op('Or', [hidden, c.b.op('Less', [j, c.b.op('Sub', [p, c.b.ints([window - 1], [])])])]);
-  return unsqueeze(c, c.b.op('Where', [hidden, c.b.scalar(-1e9), c.b.scalar(0)]), [1]);
+  return {
+    additive: unsqueeze(c, c.b.op('Where', [hidden, c.b.scalar(-1e9), c.b.scalar(0)]), [1]),
+    hidden: unsqueeze(c, hidden, [1]),
+  };
 }
 
 /** 0, 1, …, n − 1 as [1, n] int64, for a scalar n. */
@@ -309,11 +336,11 @@ export const groupQueryAttention: Rewrite = (c) => {
   const N = intAttr(c.node, 'num_heads', 0);
   const Nk = intAttr(c.node, 'kv_num_heads', 0);
   if (!N || !Nk || N % Nk) c.fail(`its ${N} query heads are not a multiple of its ${Nk} key-value heads`);
-  if (intAttr(c.node, 'smooth_softmax', 0) === 1 || c.input(11))
-    c.fail('it adds a sink to the softmax denominator, which has no rewrite');
   if (stringAttr(c.node, 'k_quant_type', 'NONE') !== 'NONE' || stringAttr(c.node, 'v_quant_type', 'NONE') !== 'NONE')
     c.fail('it quantizes its KV cache, which has no rewrite');
-  requireUnused(c, [3], 'qk');
+  const qkOutput = intAttr(c.node, 'qk_output', 0);
+  if (qkOutput !== 1 && qkOutput !== 2 && c.used(3))
+    c.fail(`its qk output is read under qk_output ${qkOutput}, which onnxruntime does not define`);
   if (!c.input(5) || !c.input(6)) c.fail('it lacks seqlens_k or total_sequence_length, which the kernel requires');
   const heads = gqaHeads(c, N, Nk);
   let [q, k] = heads;
@@ -336,7 +363,8 @@ export const groupQueryAttention: Rewrite = (c) => {
   const values = pastValue ? gqaCache(c, pastValue, v, pastLen, S, total) : v;
   const T = entry(c, c.b.op('Shape', [keys]), 2);
   const scale = floatAttr(c.node, 'scale', 0) || inverseSqrtWidth(c, q);
-  const context = attend(
+  const mask = gqaMask(c, positions, T, intAttr(c.node, 'local_window_size', -1));
+  const { context, probs, scores } = attend(
     c,
     q,
     c.b.op('Transpose', [repeatHeads(c, keys, N / Nk)], { perm: [0, 1, 3, 2] }),
@@ -344,12 +372,23 @@ export const groupQueryAttention: Rewrite = (c) => {
     scale,
     {
       causal: false,
-      bias: withBias(c, gqaMask(c, positions, T, intAttr(c.node, 'local_window_size', -1)), 10),
+      bias: withBias(c, mask.additive, 10),
       softcap: floatAttr(c.node, 'softcap', 0),
+      sink: gqaSink(c, N),
     },
   );
-  return [mergeHeads(c, context), keys, values, null];
+  // [B, N, S, T]: qk_output 1, the scaled, capped and biased scores with the keys a query cannot see at 0 (as the
+  // kernel leaves them); qk_output 2, the probabilities the values are weighted by.
+  const qk = qkOutput === 1 ? c.b.op('Where', [mask.hidden, c.b.scalar(0), scores]) : qkOutput === 2 ? probs : null;
+  return [mergeHeads(c, context), keys, values, qk];
 };
+
+/** The softmax sink: head_sink [N] as [1, N, 1, 1], or 0 under smooth_softmax, or none. */
+function gqaSink(c: RewriteContext, N: number): string | undefined {
+  const sink = c.input(11);
+  if (sink) return c.b.op('Reshape', [sink, c.b.ints([1, N, 1, 1])]);
+  return intAttr(c.node, 'smooth_softmax', 0) === 1 ? c.b.scalar(0) : undefined;
+}
 
 /** Reduce over axis 1, dropping it, in either opset's form. */
 function sumAxis1(c: RewriteContext, x: string): string {

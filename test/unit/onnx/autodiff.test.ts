@@ -4,6 +4,7 @@ import { backward, gradientPath, tensorsNeedingFacts, UnsupportedOperatorError }
 import { GraphBuilder, valueInfo } from '../../../src/onnx/builder.js';
 import { findGelus } from '../../../src/onnx/gelu.js';
 import { GraphIndex } from '../../../src/onnx/graph.js';
+import { canonicalize } from '../../../src/onnx/canonicalize.js';
 import { readTensorNumbers } from '../../../src/onnx/tensor.js';
 import { probeFacts } from '../../../src/runtime/probe.js';
 import { openSession } from '../../../src/runtime/session.js';
@@ -20,13 +21,14 @@ async function checkGradient(
   inputs: Input[],
   build: (b: GraphBuilder, x: string[]) => string,
   seed = 1,
+  prepare: (model: ModelProto) => ModelProto = (m) => m,
 ): Promise<number> {
   const rng = new Rng(seed);
   const b = new GraphBuilder();
   const names = inputs.map((i) => b.input(i.name, DataType.FLOAT, i.dims));
   const y = b.rename(build(b, names), 'y');
   b.output(y, DataType.FLOAT);
-  const model = b.build('op-test');
+  const model = prepare(b.build('op-test'));
   const values = inputs.map((i) => {
     const n = i.dims.reduce((a, c) => a * c, 1);
     return Float32Array.from({ length: n }, () => {
@@ -220,6 +222,40 @@ describe('gradient rules against central finite differences', () => {
   for (const [name, gelu] of GELUS) {
     it(name, async () => {
       expect(await checkGradient([X([3, 7])], (b, [x]) => gelu(b, x))).toBeLessThan(1e-3);
+    });
+  }
+
+  // GroupQueryAttention with a softmax sink, after its rewrite: 2 query heads on 1 KV head, 3 tokens, no past.
+  const sinkAttention =
+    (sink: 'smooth' | 'per head') =>
+    (b: GraphBuilder, [q, k, v]: string[]): string => {
+      const int32 = (values: number[], dims: number[]) => b.op('Cast', [b.ints(values, dims)], { to: DataType.INT32 });
+      const inputs = [q, k, v, '', '', int32([2], [1]), int32([3], []), '', '', '', '', ''];
+      if (sink === 'per head') inputs[11] = b.floats('head_sink', [1.5, -2], [2]);
+      const [out] = b.node(
+        'GroupQueryAttention',
+        inputs,
+        { num_heads: 2, kv_num_heads: 1, ...(sink === 'smooth' ? { smooth_softmax: 1 } : {}) },
+        3,
+      );
+      b.parts().nodes[b.parts().nodes.length - 1].domain = 'com.microsoft';
+      return out;
+    };
+  const rewritten = (m: ModelProto) =>
+    canonicalize(
+      { ...m, opsetImport: [...m.opsetImport, { domain: 'com.microsoft', version: 1 }] },
+      { dequantize: false },
+    ).model;
+  for (const sink of ['smooth', 'per head'] as const) {
+    it(`GroupQueryAttention with a ${sink} softmax sink, rewritten (σ(logsumexp − sink) scales the context)`, async () => {
+      const inputs = [
+        { name: 'q', dims: [1, 3, 32] },
+        { name: 'k', dims: [1, 3, 16] },
+        { name: 'v', dims: [1, 3, 16] },
+      ];
+      const error = await checkGradient(inputs, sinkAttention(sink), 3, rewritten);
+      if (process.env.SHOW_ERRORS) console.log(sink, error);
+      expect(error).toBeLessThan(1e-3);
     });
   }
 

@@ -148,6 +148,21 @@ describe('canonicalize: RotaryEmbedding against onnxruntime', () => {
       ids: 'offset',
       half: 8,
     },
+    // Packed batching: onnxruntime's CPU kernel takes [B, S, ·] (rank 2 is refused) and rotates it as without.
+    {
+      label: '3-D, is_packed_batching, position ids [B, S]',
+      dims: [2, 5, 2 * 16],
+      attrs: { is_packed_batching: 1 },
+      ids: 'matrix',
+      half: 8,
+    },
+    {
+      label: '4-D, is_packed_batching, interleaved, offset id',
+      dims: [2, 2, 4, 16],
+      attrs: { is_packed_batching: 1, interleaved: 1 },
+      ids: 'offset',
+      half: 8,
+    },
   ];
   for (const t of cases) {
     it(`matches the kernel: ${t.label}`, async () => {
@@ -188,6 +203,10 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
     packed?: boolean;
     rotary?: { half: number; interleaved: boolean };
     attrs?: Record<string, AttributeValue>;
+    /** A head_sink input [N] (the softmax sink per head). */
+    sink?: boolean;
+    /** Read output_qk (qk_output 1: the scores, 2: the probabilities). */
+    qk?: boolean;
   }
   const cases: Case[] = [
     { label: 'prompt, 4 query heads on 2 kv heads', B: 2, S: 5, N: 4, Nk: 2, H: 16, seqlens: [4, 4], total: 5 },
@@ -303,6 +322,85 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
       positionIds: [9, 1],
       rotary: { half: 8, interleaved: true },
     },
+    {
+      label: 'smooth softmax (a zero sink logit), prompt, rotary',
+      B: 2,
+      S: 5,
+      N: 4,
+      Nk: 2,
+      H: 16,
+      seqlens: [4, 4],
+      total: 5,
+      rotary: { half: 8, interleaved: false },
+      attrs: { smooth_softmax: 1 },
+    },
+    {
+      label: 'head sink per head, token generation, past 3, softcap and window 2',
+      B: 2,
+      S: 1,
+      N: 4,
+      Nk: 2,
+      H: 16,
+      past: 3,
+      seqlens: [3, 2],
+      total: 4,
+      sink: true,
+      attrs: { softcap: { float: 2 }, local_window_size: 2 },
+    },
+    {
+      label: 'head sink with smooth_softmax set, subsequent prompt, probabilities read (qk_output 2)',
+      B: 1,
+      S: 3,
+      N: 2,
+      Nk: 1,
+      H: 16,
+      past: 2,
+      seqlens: [4],
+      total: 5,
+      sink: true,
+      qk: true,
+      attrs: { smooth_softmax: 1, qk_output: 2 },
+    },
+    {
+      label: 'scores read (qk_output 1), subsequent prompt, attention bias, softcap and window 3',
+      B: 1,
+      S: 3,
+      N: 2,
+      Nk: 1,
+      H: 16,
+      past: 2,
+      seqlens: [4],
+      total: 5,
+      bias: true,
+      qk: true,
+      attrs: { qk_output: 1, softcap: 1.5, local_window_size: 3 },
+    },
+    {
+      label: 'scores read (qk_output 1), token generation, per-batch lengths, rotary',
+      B: 2,
+      S: 1,
+      N: 4,
+      Nk: 2,
+      H: 16,
+      past: 3,
+      seqlens: [3, 1],
+      total: 4,
+      rotary: { half: 8, interleaved: false },
+      qk: true,
+      attrs: { qk_output: 1 },
+    },
+    {
+      label: 'probabilities read (qk_output 2), prompt',
+      B: 2,
+      S: 4,
+      N: 2,
+      Nk: 2,
+      H: 16,
+      seqlens: [3, 3],
+      total: 4,
+      qk: true,
+      attrs: { qk_output: 2 },
+    },
   ];
   for (const t of cases) {
     it(`matches the kernel: ${t.label}`, async () => {
@@ -328,6 +426,11 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
       else if (t.bias) feeds.push('', '');
       if (t.bias) feeds.push('', floats('attention_bias', [t.B, t.N, t.S, t.total], rng));
       if (t.positionIds) feeds.push({ name: 'position_ids', type: 'int64', dims: [t.B, t.S], data: t.positionIds });
+      if (t.sink) {
+        while (feeds.length < 11) feeds.push('');
+        // Sinks of either sign, large enough to take a visible share of the mass.
+        feeds.push({ name: 'head_sink', type: 'float32', dims: [t.N], data: [1.5, -2, 0.5, 3].slice(0, t.N) });
+      }
       const attrs = {
         num_heads: t.N,
         kv_num_heads: t.Nk,
@@ -338,6 +441,7 @@ describe('canonicalize: GroupQueryAttention against onnxruntime', () => {
         { name: 'output', type: DataType.FLOAT },
         { name: 'present_key', type: DataType.FLOAT },
         { name: 'present_value', type: DataType.FLOAT },
+        ...(t.qk ? [{ name: 'output_qk', type: DataType.FLOAT }] : []),
       ]);
       const given = feeds.filter((f): f is Feed => f !== '');
       const { worst, canonical, scale } = await compare(model, given);
@@ -430,5 +534,50 @@ describe('canonicalize: Attention reading a 1-D mask index (EmbedLayerNormalizat
     note('Attention (1-D mask index)', 'lengths 3 and 5 of 5', worst);
     expect(scale).toBeGreaterThan(1);
     expect(worst).toBeLessThan(1e-5);
+  });
+});
+
+describe('canonicalize: GroupQueryAttention options without a rewrite are refused in one line', () => {
+  const base = (attrs: Record<string, AttributeValue>, qk: boolean) => {
+    const feeds: (Feed | '')[] = [
+      { name: 'query', type: 'float32', dims: [1, 3, 32], data: [] },
+      { name: 'key', type: 'float32', dims: [1, 3, 16], data: [] },
+      { name: 'value', type: 'float32', dims: [1, 3, 16], data: [] },
+      '',
+      '',
+      { name: 'seqlens_k', type: 'int32', dims: [1], data: [] },
+      { name: 'total_sequence_length', type: 'int32', dims: [], data: [] },
+    ];
+    return fusedGraph('GroupQueryAttention', feeds, { num_heads: 2, kv_num_heads: 1, ...attrs }, [
+      { name: 'output', type: DataType.FLOAT },
+      { name: 'present_key', type: DataType.FLOAT },
+      { name: 'present_value', type: DataType.FLOAT },
+      ...(qk ? [{ name: 'output_qk', type: DataType.FLOAT }] : []),
+    ]);
+  };
+  const refusal = (model: ModelProto) => {
+    try {
+      canonicalize(model, { dequantize: false });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+
+  it('a qk output read under a qk_output the kernel does not define (3): refused; unread, the node rewrites', () => {
+    const message = refusal(base({ qk_output: 3 }, true));
+    expect(message).toMatch(
+      /GroupQueryAttention.*qk output is read under qk_output 3, which onnxruntime does not define/,
+    );
+    expect(message.split('\n')).toHaveLength(1);
+    expect(refusal(base({ qk_output: 3 }, false))).toBe('no error');
+  });
+
+  it('a quantized KV cache (k_quant_type): refused, though onnxruntime 1.30 runs it', () => {
+    const message = refusal(
+      base({ k_quant_type: 'PER_TENSOR', v_quant_type: 'PER_TENSOR', kv_cache_bit_width: 8 }, false),
+    );
+    expect(message).toMatch(/GroupQueryAttention.*quantizes its KV cache, which has no rewrite/);
+    expect(message.split('\n')).toHaveLength(1);
   });
 });

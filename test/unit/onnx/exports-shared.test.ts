@@ -29,6 +29,7 @@ describe.skipIf(skipWithoutShared)('every export form of the shared llama-storie
     text: 'Once upon a time',
     rebuildable: false,
     genai: true,
+    quantizedEmbedding: true,
     igBaseline: 'pad',
     corrupted: 'Once upon a day',
     sentences: ['He was a good boy.', 'She was a good boy.'],
