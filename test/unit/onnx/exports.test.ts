@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { describe } from 'vitest';
 import { checkEveryForm } from './exportForms.js';
-import { repoRoot } from '../../helpers.js';
+import { checkSeq2SeqForms } from './seq2seqForms.js';
+import { repoRoot, tempDir } from '../../helpers.js';
+import { seededSeq2Seq, writeSeq2Seq } from '../../../fixtures/seq2seq.js';
 
 describe('every export form of the embedded classifier sst2-tiny', () => {
   checkEveryForm({
@@ -24,3 +26,14 @@ describe('every export form of the embedded causal LM tiny-lm', () => {
     sentences: ['He was a good man.', 'She was a good man.'],
   });
 });
+
+for (const style of ['marian', 't5'] as const)
+  describe(`every export form of the ${style}-style encoder-decoder fixture`, () => {
+    checkSeq2SeqForms({
+      name: style,
+      dir: writeSeq2Seq(path.join(tempDir(`interp-forms-${style}-`), style), seededSeq2Seq(style)),
+      sources: ['the cat sat on the mat', 'a big red dog ran'],
+      explained: 'the cat sat',
+      q8Greedy: false,
+    });
+  });
