@@ -27,6 +27,16 @@ describe('every export form of the embedded causal LM tiny-lm', () => {
   });
 });
 
+describe('every export form of the embedded encoder-decoder num2digits', () => {
+  checkSeq2SeqForms({
+    name: 'num2digits',
+    dir: path.join(repoRoot, 'models', 'num2digits'),
+    sources: ['three hundred and forty two', 'seven thousand and five', 'ninety nine thousand nine hundred and ten'],
+    explained: 'six hundred and seven',
+    q8Greedy: true,
+  });
+});
+
 for (const style of ['marian', 't5'] as const)
   describe(`every export form of the ${style}-style encoder-decoder fixture`, () => {
     checkSeq2SeqForms({

@@ -47,8 +47,8 @@ interface Form {
 const TOLERANCE = 1e-4;
 /**
  * q8 quantizes each activation to 8 bits with one scale per tensor, i.e. per batch: its log-probabilities move
- * from the float graph of its weights by what that rounding does. Largest difference measured over the three
- * methods: T5 fixture 0.073 (occlusion).
+ * from the float graph of its weights by what that rounding does. Largest difference measured over occlusion,
+ * kernel-shap and shapley (occlusion each time): num2digits 0.086, Marian fixture 0.179, T5 fixture 0.073.
  */
 const Q8_TOLERANCE = 0.25;
 
