@@ -208,8 +208,14 @@ function rankReader(
       const r = rank(p.input[0]);
       return axes !== null && r !== null ? r + axes : null;
     }
-    if (p.opType === 'Concat' || p.opType === 'Expand')
-      return widest(ranks().slice(0, p.opType === 'Expand' ? 1 : undefined));
+    // A merged decoder's If: its outputs' ranks as its branches declare them.
+    if (p.opType === 'If') {
+      const branch = p.attribute.find((a) => a.name === 'then_branch')?.g;
+      return branch?.output[p.output.indexOf(t)]?.type?.tensorType?.shape?.dim.length ?? null;
+    }
+    // Concat's inputs share one rank: any known one tells it (a merged decoder's past key comes out of an If).
+    if (p.opType === 'Concat') return ranks().find((r) => r !== null) ?? null;
+    if (p.opType === 'Expand') return widest(ranks().slice(0, 1));
     return null;
   };
   /** Number of entries of a 1-D tensor (a shape being built), where the graph tells it. */

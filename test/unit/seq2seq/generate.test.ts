@@ -7,6 +7,7 @@ import { PLANTED_ORDER, plantedCopySeq2Seq, seededSeq2Seq, writeSeq2Seq } from '
 import { loadModel } from '../../../src/model/load.js';
 import { loadSeq2Seq, type DecoderForm } from '../../../src/model/seq2seq.js';
 import { encode, greedy } from '../../../src/seq2seq/run.js';
+import { repoRoot } from '../../helpers.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-seq2seq-gen-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -44,6 +45,26 @@ describe('seq2seq loading and greedy generation', () => {
       // Not every output is one token repeated: the fixtures' generations differ between sources.
       expect(new Set(expected.map((e) => e.join())).size).toBe(SOURCES.length);
     });
+
+  it("num2digits (the trained model in models/): interp's greedy ids equal transformers.js's, for both decoder forms, with and without a cache", async () => {
+    const dir = path.join(repoRoot, 'models', 'num2digits');
+    const sources = ['three hundred and forty two', 'seven thousand and five', 'nine hundred and ninety nine thousand'];
+    const expected = await Promise.all(sources.map((s) => transformersGenerate(dir, s)));
+    for (const decoder of ['merged', 'split'] as DecoderForm[]) {
+      const model = await loadSeq2Seq(dir, { decoder });
+      for (const cache of [true, false])
+        for (const [i, text] of sources.entries())
+          expect(
+            await greedy(model, sourceIds(model.tokenizer, text), { maxNewTokens: MAX_NEW, cache }),
+            `${decoder} cache=${cache} "${text}"`,
+          ).toEqual(expected[i]);
+    }
+    // And they are the digits.
+    const model = await loadSeq2Seq(dir);
+    expect(
+      expected.map((ids) => model.tokenizer.decode(ids, { skip_special_tokens: true }).replace(/\s+/g, '')),
+    ).toEqual(['342', '7005', '999000']);
+  });
 
   it('the planted copy model generates the π-reordered copy of its source, then </s>', async () => {
     const spec = plantedCopySeq2Seq();
