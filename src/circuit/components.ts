@@ -2,7 +2,7 @@ import { usageFault } from '../errors.js';
 import { gradientSession, runGradients } from '../gradients/session.js';
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
-import { runWithHooks, type HookContext, type Site, type Tensor, type WriteHook } from '../runtime/hooks.js';
+import { runWithHooks, selectWith, type Site, type Tensor, type WriteHook } from '../runtime/hooks.js';
 
 /** A unit of the model that writes into the residual stream: one attention head, or one layer's feed-forward block. */
 export type Component = { kind: 'head'; layer: number; head: number } | { kind: 'mlp'; layer: number };
@@ -157,10 +157,55 @@ export async function pathGradients(
 }
 
 /**
+ * Write hooks that replace, in each row of a run, the components `chosen(row, component)` by
+ * `source(component)` at every position, exactly (selectWith: a Where in the graph, per layer's heads and
+ * feed-forward block), so that the run is one pass of the whole graph, batched like any other.
+ */
+function replacing(
+  components: readonly Component[],
+  source: (c: Component) => Tensor,
+  chosen: (row: number, c: Component) => boolean,
+): Partial<Record<Site, WriteHook>> {
+  const write: Partial<Record<Site, WriteHook>> = {};
+  const layers = [...new Set(components.map((c) => c.layer))];
+  for (const layer of layers) {
+    const heads = components.filter((c) => c.kind === 'head' && c.layer === layer);
+    const mlp = components.filter((c) => c.kind === 'mlp' && c.layer === layer);
+    if (heads.length) write[`layer.${layer}.attn.heads.out`] = replacingGroup(heads, source, chosen);
+    if (mlp.length) write[`layer.${layer}.mlp.act`] = replacingGroup(mlp, source, chosen);
+  }
+  return write;
+}
+
+/**
+ * One site's hook: its components (a layer's heads, in order, or its feed-forward block) are the site's
+ * axis 1 ([batch, head, query, d_head]) or the whole site ([batch, position, d_mlp]).
+ */
+function replacingGroup(
+  group: readonly Component[],
+  source: (c: Component) => Tensor,
+  chosen: (row: number, c: Component) => boolean,
+): WriteHook {
+  const [T, d] = source(group[0]).dims;
+  const slot = (c: Component) => (c.kind === 'head' ? c.head : 0);
+  const n = Math.max(...group.map(slot)) + 1;
+  const head = group[0].kind === 'head';
+  const value = new Float32Array(n * T * d); // [1, head, position, width] or [1, position, width]
+  for (const c of group) value.set(source(c).data.subarray(0, T * d), slot(c) * T * d);
+  return selectWith(({ start, end }) => {
+    const mask = new Float32Array((end - start) * n);
+    for (let r = start; r < end; r++) for (const c of group) mask[(r - start) * n + slot(c)] = chosen(r, c) ? 1 : 0;
+    return head
+      ? { mask: { data: mask, dims: [end - start, n, 1, 1] }, value: { data: value, dims: [1, n, T, d] } }
+      : { mask: { data: mask, dims: [end - start, 1, 1] }, value: { data: value, dims: [1, T, d] } };
+  });
+}
+
+/**
  * Exact activation patching: for every component, the clean prompt run with that component's output
  * replaced, at every position, by `source(component)` (the corrupted activation, zeros, a mean). One
- * batch: row r patches component r alone (the last row patches nothing), so the whole sweep costs as many
- * forward passes as components, plus one.
+ * batched run: row r patches component r alone (the last row patches nothing), so the whole sweep costs as
+ * many forward passes as components, plus one.
  */
 export async function patchEach(
   model: Model,
@@ -171,13 +216,8 @@ export async function patchEach(
 ): Promise<{ clean: number; patched: number[] }> {
   const rows = components.length + 1;
   const sequences = Array.from({ length: rows }, () => task.clean);
-  const write: Partial<Record<Site, WriteHook>> = {};
-  components.forEach((c, r) => {
-    write[componentSite(c)] = (value: Tensor, ctx: HookContext) => {
-      if (r >= ctx.start && r < ctx.end) writeRow(value, r - ctx.start, source(c));
-      return value;
-    };
-  });
+  const index = new Map(components.map((c, r) => [c, r]));
+  const write = replacing(components, source, (r, c) => index.get(c) === r);
   const out = await runWithHooks(model, sequences, { write }, run);
   const metrics = out.map((o) => logitDifference(o.logits, task));
   return { clean: metrics[rows - 1], patched: metrics.slice(0, components.length) };
@@ -197,20 +237,7 @@ export async function ablateOutside(
 ): Promise<number[]> {
   const sequences = circuits.map(() => task.clean);
   const inside = circuits.map((circuit) => new Set(circuit.map(componentName)));
-  const write: Partial<Record<Site, WriteHook>> = {};
-  for (const c of components)
-    write[componentSite(c)] = (value: Tensor, ctx: HookContext) => {
-      for (let r = ctx.start; r < ctx.end; r++)
-        if (!inside[r].has(componentName(c))) writeRow(value, r - ctx.start, source(c));
-      return value;
-    };
+  const write = replacing(components, source, (r, c) => !inside[r].has(componentName(c)));
   const out = await runWithHooks(model, sequences, { write }, run);
   return out.map((o) => logitDifference(o.logits, task));
-}
-
-/** Write one sequence's [position, width] value into row `row` of a batch value [batch, padded position, width]. */
-function writeRow(batch: Tensor, row: number, value: Tensor): void {
-  const [, L, d] = batch.dims;
-  const [T] = value.dims;
-  batch.data.set(value.data.subarray(0, T * d), row * L * d);
 }

@@ -2,8 +2,10 @@ import { runFromHidden } from '../concepts/activations.js';
 import { usageFault } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
+import { activationBudgetMb } from '../gradients/session.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { RunContext } from '../runtime/context.js';
+import { releasedAfter } from '../runtime/derived.js';
 import { replaceWith, runWithHooks } from '../runtime/hooks.js';
 import { hiddenSite } from '../runtime/sites.js';
 import {
@@ -123,40 +125,62 @@ export function quantizesPerBatch(model: Model): boolean {
 }
 
 /**
- * Restore the clean state at every position of each layer in turn: one batch of T rows per layer, or,
- * where the graph quantizes per batch (`alone`), one run per row so that each score is the row's own.
+ * Restore the clean state of one layer at each of its positions in the corrupted run: one batch of T rows,
+ * or, where the graph quantizes per batch (`alone`), one run per row so that each score is the row's own.
+ */
+async function restoreLayer(
+  model: Model,
+  ids: readonly number[],
+  layer: number,
+  /** The clean and the corrupted hidden state of this layer // [position, d_model] */
+  state: Float32Array,
+  corrupt: Float32Array,
+  target: Target,
+  run: RunContext,
+  alone: boolean,
+): Promise<number[]> {
+  const T = ids.length;
+  const D = state.length / T;
+  const rowOf = (p: number) => {
+    const row = Float32Array.from(corrupt);
+    row.set(state.subarray(p * D, (p + 1) * D), p * D);
+    return row;
+  };
+  if (alone)
+    return Promise.all(
+      Array.from({ length: T }, async (_, p) => {
+        const { data, dims } = await runFromHidden(model, layer, ids, rowOf(p), 1, run);
+        return scoreOf(model, target, data, dims, 0);
+      }),
+    );
+  const batch = new Float32Array(T * T * D); // [row, position, d_model]
+  for (let p = 0; p < T; p++) batch.set(rowOf(p), p * T * D);
+  const { data, dims } = await runFromHidden(model, layer, ids, batch, T, run);
+  return Array.from({ length: T }, (_, p) => scoreOf(model, target, data, dims, p));
+}
+
+/**
+ * Restore every layer × position of each corrupted run (`corrupt[draw][layer]`), adding each score / `draws`
+ * into `sums[layer][position]` in draw order. Layer by layer: the graph cut at a layer holds its own copy of
+ * the weights above the cut, so each is built once for all the draws and released before the next layer's.
  */
 async function restorations(
   model: Model,
   ids: readonly number[],
   clean: Float32Array[],
-  corrupt: Float32Array[],
+  corrupt: Float32Array[][],
   target: Target,
   run: RunContext,
   alone: boolean,
-) {
-  const T = ids.length;
-  return Promise.all(
-    clean.map(async (state, layer) => {
-      const D = state.length / T;
-      const rowOf = (p: number) => {
-        const row = Float32Array.from(corrupt[layer]);
-        row.set(state.subarray(p * D, (p + 1) * D), p * D);
-        return row;
-      };
-      if (alone)
-        return Promise.all(
-          Array.from({ length: T }, async (_, p) => {
-            const { data, dims } = await runFromHidden(model, layer, ids, rowOf(p), 1, run);
-            return scoreOf(model, target, data, dims, 0);
-          }),
-        );
-      const batch = new Float32Array(T * T * D);
-      for (let p = 0; p < T; p++) batch.set(rowOf(p), p * T * D);
-      const { data, dims } = await runFromHidden(model, layer, ids, batch, T, run);
-      return Array.from({ length: T }, (_, p) => scoreOf(model, target, data, dims, p));
-    }),
-  );
+  into: { sums: Float64Array[]; draws: number },
+): Promise<void> {
+  for (const [layer, state] of clean.entries())
+    await releasedAfter(async () => {
+      for (const states of corrupt) {
+        const row = await restoreLayer(model, ids, layer, state, states[layer], target, run, alone);
+        row.forEach((v, p) => (into.sums[layer][p] += v / into.draws));
+      }
+    });
 }
 
 function corruptionOf(model: Model, r: PatchRequest, e: Encoding) {
@@ -204,21 +228,26 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
   const heads = r.heads ? await cleanHeads(model, e.ids, clean[0], run) : null;
   const headSums = heads?.restorations.map(() => 0) ?? [];
   let corruptedScore = 0;
-  for (let d = 0; d < draws; d++) {
-    const start = otherCache ? otherCache.get('hidden.0').data : Float32Array.from(clean[0]);
-    if (!otherCache)
-      for (const p of positions) for (let k = 0; k < D; k++) start[p * D + k] += r.noise * sigma * rng.normal();
-    const { states: corrupt, logits } = await runFrom(model, e.ids, start, names, run);
-    corruptedScore += scoreOf(model, target, logits.data, logits.dims, 0) / draws;
-    const restored = await restorations(model, e.ids, clean, corrupt, target, run, alone);
-    restored.forEach((row, l) => row.forEach((v, p) => (sums[l][p] += v / draws)));
-    if (heads) {
-      const patched = (list: HeadRestoration[]) =>
-        runPatchedHeads(model, e.ids, corrupt[0], list, heads.values, heads.shapes, run);
-      const rows = alone ? [] : await patched(heads.restorations);
-      if (alone) for (const x of heads.restorations) rows.push(...(await patched([x])));
-      rows.forEach((row, i) => (headSums[i] += scoreOf(model, target, row.logits, [1, ...row.dims], 0) / draws));
+  // The corrupted runs whose hidden states are held at once (all of a run's layers): within the activation budget.
+  const chunk = Math.max(1, Math.floor((activationBudgetMb(model) * 2 ** 20) / (clean.length * T * D * 4)));
+  for (let first = 0; first < draws; first += chunk) {
+    const corrupt: Float32Array[][] = [];
+    for (let d = first; d < Math.min(draws, first + chunk); d++) {
+      const start = otherCache ? otherCache.get('hidden.0').data : Float32Array.from(clean[0]);
+      if (!otherCache)
+        for (const p of positions) for (let k = 0; k < D; k++) start[p * D + k] += r.noise * sigma * rng.normal();
+      const { states, logits } = await runFrom(model, e.ids, start, names, run);
+      corruptedScore += scoreOf(model, target, logits.data, logits.dims, 0) / draws;
+      corrupt.push(states);
+      if (heads) {
+        const patched = (list: HeadRestoration[]) =>
+          runPatchedHeads(model, e.ids, states[0], list, heads.values, heads.shapes, run);
+        const rows = alone ? [] : await patched(heads.restorations);
+        if (alone) for (const x of heads.restorations) rows.push(...(await patched([x])));
+        rows.forEach((row, i) => (headSums[i] += scoreOf(model, target, row.logits, [1, ...row.dims], 0) / draws));
+      }
     }
+    await restorations(model, e.ids, clean, corrupt, target, run, alone, { sums, draws });
   }
   const restored = sums.map((row) => Array.from(row));
   const span = cleanScore - corruptedScore;

@@ -40,6 +40,8 @@ export interface HookContext {
 export type WriteHook = ((value: Tensor, ctx: HookContext) => Tensor) & {
   replaces?: true;
   mixes?: (ctx: HookContext) => Mix;
+  /** The mix selects (selectWith): value where the mask is not 0, the site's own elsewhere, no arithmetic. */
+  selects?: true;
 };
 
 /** Where `mask` is 1 a site takes `value`, where it is 0 it keeps its own; both broadcast to the site's value. */
@@ -71,6 +73,21 @@ export function mixWith(parts: (ctx: HookContext) => Mix): WriteHook {
     return { data, dims: v.dims };
   };
   return Object.assign(mixed, { mixes: parts });
+}
+
+/**
+ * A write hook that takes `value` where the mask is not 0 and keeps the site's own value elsewhere, bit for
+ * bit (a Where in the graph, no arithmetic): replacing some rows' components (a head, a feed-forward
+ * block) in one run of the whole graph, so that the run is neither staged up to the site nor cut there.
+ * Mask and value broadcast as mixWith's; on a whole site only.
+ */
+export function selectWith(parts: (ctx: HookContext) => Mix): WriteHook {
+  const selected = (v: Tensor, ctx: HookContext): Tensor => {
+    const { mask, value } = parts(ctx);
+    const [m, w] = [broadcastIndex(v.dims, mask.dims), broadcastIndex(v.dims, value.dims)];
+    return { data: v.data.map((x, k) => (mask.data[m(k)] !== 0 ? value.data[w(k)] : x)), dims: v.dims };
+  };
+  return Object.assign(selected, { mixes: parts, selects: true as const });
 }
 
 /** For a flat index into a tensor of `dims`, the index of the same element in one of `from` broadcast to it. */
@@ -134,6 +151,21 @@ function mixNodes(tensor: string): NodeProto[] {
   ];
 }
 
+/** The nodes that select a tensor's values: Where(mask ≠ 0, value, out). */
+function selectNodes(tensor: string): NodeProto[] {
+  return [
+    castTo(MIX_MASK(tensor), `${MIXED(tensor)}.chosen`, DataType.BOOL),
+    {
+      input: [`${MIXED(tensor)}.chosen`, MIX_VALUE(tensor), tensor],
+      output: [MIXED(tensor)],
+      name: `interp_hook_Where_${tensor}`,
+      opType: 'Where',
+      domain: '',
+      attribute: [],
+    },
+  ];
+}
+
 /**
  * The model's graph with each of `writes` fed from an input (`interp.hook.<tensor>`) in place of the
  * tensor its node computes, each of `mixes` mixed in the graph with a fed mask and value (mixWith), and
@@ -146,6 +178,8 @@ export function hookedGraph(
   /** The written tensors' ranks: 3 ([batch, sequence, hidden]) or 4 ([batch, head, query, ·]). */
   rank: (tensor: string) => number,
   mixes: readonly string[] = [],
+  /** Those of `mixes` that select (selectWith) rather than mix. */
+  selects: readonly string[] = [],
 ): ModelProto {
   const hooked = new Set(writes);
   const mixed = new Set(mixes);
@@ -157,7 +191,7 @@ export function hookedGraph(
       ...n,
       input: n.input.map((i) => (hooked.has(i) ? HOOK_INPUT(i) : mixed.has(i) ? MIXED(i) : i)),
     })),
-    ...mixes.flatMap(mixNodes),
+    ...mixes.flatMap((m) => (selects.includes(m) ? selectNodes(m) : mixNodes(m))),
   ].map((n) => (half ? { ...n, input: n.input.map((i) => (fedNames.includes(i) ? `${i}.half` : i)) } : n));
   if (half) rewired.unshift(...fedNames.map((i) => castTo(i, `${i}.half`, DataType.FLOAT16)));
   const { nodes: needed, tensors } = dependencies(rewired, outputs);
@@ -205,10 +239,12 @@ function hookInput(tensor: string, rank: number) {
 
 /** The session of a hooked graph, built once per model and hook spec (the tensors written, mixed and read). */
 function hookedSession(model: Model, stage: Stage, outputs: readonly string[]) {
-  const { fed, mixed, rank } = stage;
-  return derivedOnce(model, `hooks|${fed.join(',')}|${mixed.join(',')}|${outputs.join(',')}`, async () => {
+  const { fed, mixed, selected, rank } = stage;
+  const key = `hooks|${fed.join(',')}|${mixed.join(',')}|${selected.join(',')}|${outputs.join(',')}`;
+  return derivedOnce(model, key, async () => {
     try {
-      return await openGraph(hookedGraph(readGraph(model), fed, outputs, rank, mixed), { threads: model.threads });
+      const graph = hookedGraph(readGraph(model), fed, outputs, rank, mixed, selected);
+      return await openGraph(graph, { threads: model.threads });
     } catch (e) {
       throw runtimeError(`cannot hook '${model.id}': ${(e as Error).message.split('\n')[0]}`);
     }
@@ -263,6 +299,8 @@ type Written = Map<string, Map<number, Tensor | Mix>>;
 interface Stage {
   fed: string[];
   mixed: string[];
+  /** Those of `mixed` that select (selectWith). */
+  selected: string[];
   rank: (tensor: string) => number;
 }
 
@@ -309,6 +347,7 @@ async function writeStages(
   const stageOf = (tensors: string[]): Stage => ({
     fed: tensors.filter((t) => !mixed.includes(t)),
     mixed: tensors.filter((t) => mixed.includes(t)),
+    selected: tensors.filter((t) => mixed.includes(t) && hooks![sitesOf(t)[0].site]!.selects),
     rank: (t) => ranks.get(t)!,
   });
   const fill = (start: number, end: number) => {

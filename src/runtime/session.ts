@@ -68,7 +68,7 @@ export async function openSession(
   externalFolder: string | null = null,
 ): Promise<ort.InferenceSession> {
   const options = sessionOptions(settings);
-  if (typeof source === 'string') return ort.InferenceSession.create(source, options);
+  if (typeof source === 'string') return counted(await ort.InferenceSession.create(source, options));
   const extra = (options as { extra?: { session?: Record<string, string> } }).extra;
   const withFolder = externalFolder
     ? {
@@ -76,7 +76,32 @@ export async function openSession(
         extra: { session: { ...extra?.session, model_external_initializers_file_folder_path: externalFolder } },
       }
     : options;
-  return ort.InferenceSession.create(source, withFolder as ort.InferenceSession.SessionOptions);
+  return counted(await ort.InferenceSession.create(source, withFolder as ort.InferenceSession.SessionOptions));
+}
+
+/** Sessions open now (each holds its graph's weights until released), and the most open at once. */
+const sessions = { open: 0, most: 0 };
+
+function counted(session: ort.InferenceSession): ort.InferenceSession {
+  sessions.most = Math.max(sessions.most, ++sessions.open);
+  const release = session.release.bind(session);
+  let released = false;
+  session.release = async () => {
+    if (!released) sessions.open--;
+    released = true;
+    await release();
+  };
+  return session;
+}
+
+/**
+ * The sessions opened and not released (a session dropped without release holds its weights until the
+ * garbage collector frees it, and counts as open), and the most open at once since the last call.
+ */
+export function openSessions(): { open: number; most: number } {
+  const now = { ...sessions };
+  sessions.most = sessions.open;
+  return now;
 }
 
 /**

@@ -1,8 +1,12 @@
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { writeRandomGpt2Folder } from '../../../fixtures/exports.js';
 import { inductionLM, PLANTED_HEADS, writePlanted } from '../../../fixtures/planted.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
 import { patchReport, type PatchRequest } from '../../../src/patch/patch.js';
+import { openSessions } from '../../../src/runtime/session.js';
+import { repoRoot, tempDir } from '../../helpers.js';
 
 /**
  * The planted induction LM on "a b c d a" predicts "b": the induction head (layer 1) at the last position
@@ -58,4 +62,29 @@ describe('interp patch on the planted induction LM', () => {
     await expect(patchReport(model, { ...base, corrupt: 'b' })).rejects.toThrow(/one of them/);
     await expect(patchReport(model, { ...base, corrupted: undefined })).rejects.toThrow(/one of them/);
   });
+});
+
+describe('interp patch holds one graph cut at a time', () => {
+  // Each layer's restorations run through the graph cut at that layer, which holds its own copy of the
+  // weights above the cut: were they all kept (or run at once), a 24-layer 0.5B model would hold 12 copies.
+  it('opens as many sessions at once on a 6-layer model as on a 2-layer one', async () => {
+    const dir = tempDir('interp-patch-depth-');
+    const most = async (layers: number) => {
+      const folder = writeRandomGpt2Folder(path.join(dir, `lm-${layers}`), path.join(repoRoot, 'models', 'tiny-lm'), {
+        ...{ layers, heads: 2, dim: 16, positions: 64, seed: 1 },
+      });
+      const deep = await loadModel(folder);
+      const before = openSessions();
+      const r = await patchReport(deep, {
+        ...base,
+        text: 'the cat sat on the mat',
+        corrupted: 'the dog sat on the mat',
+      });
+      expect(r.layers).toBe(layers + 1);
+      return openSessions().most - before.open;
+    };
+    const [shallow, deep] = [await most(2), await most(6)];
+    expect(shallow).toBeGreaterThan(0);
+    expect(deep).toBe(shallow);
+  }, 60_000);
 });

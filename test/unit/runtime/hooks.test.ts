@@ -9,7 +9,14 @@ import { runPatchedHeads } from '../../../src/patch/heads.js';
 import { runWithCache, type HookName } from '../../../src/runtime/activations.js';
 import { RunContext } from '../../../src/runtime/context.js';
 import { gradientsAt, type GradientSite } from '../../../src/runtime/gradientsAt.js';
-import { mixWith, runWithHooks, type HookContext, type Site, type Tensor } from '../../../src/runtime/hooks.js';
+import {
+  mixWith,
+  runWithHooks,
+  selectWith,
+  type HookContext,
+  type Site,
+  type Tensor,
+} from '../../../src/runtime/hooks.js';
 import { logProbAt, resolveTarget } from '../../../src/target/target.js';
 import { encodeText } from '../../../src/text/encode.js';
 import { Rng } from '../../../src/util/rng.js';
@@ -147,6 +154,36 @@ function checkForm(name: string, open: () => Promise<Model>) {
       const gap = (x: Float32Array, y: Float32Array) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k])), 0);
       expect(gap(a.logits.data, b.logits.data)).toBeLessThan(1e-4);
       const [unhooked] = await runWithHooks(model, [ids]);
+      expect(gap(a.logits.data, unhooked.logits.data)).toBeGreaterThan(1e-3);
+    });
+
+    it('selectWith: per row, the chosen heads take the value bit for bit and the rest keep their own', async () => {
+      const ids = seqs[1];
+      const T = ids.length;
+      const [plain] = await runWithHooks(model, [ids], { read: ['layer.1.attn.heads.out'] });
+      const heads = plain.cache.get('layer.1.attn.heads.out');
+      const [H, , d] = heads.dims;
+      const value = { data: heads.data.map((v) => 0.5 - 3 * v), dims: [1, H, T, d] }; // [batch, head, position, d_head]
+      const mask = new Float32Array(2 * H);
+      mask[1] = 1; // row 0: head 1; row 1: none
+      const select = selectWith(({ start, end }) => ({
+        mask: { data: mask.slice(start * H, end * H), dims: [end - start, H, 1, 1] },
+        value,
+      }));
+      const read: Site[] = ['layer.1.attn.head.1.out', 'layer.1.attn.head.0.out'];
+      const [a, b] = await runWithHooks(model, [ids, ids], { write: { 'layer.1.attn.heads.out': select }, read });
+      expect(a.cache.get('layer.1.attn.head.1.out').data).toEqual(value.data.slice(T * d, 2 * T * d));
+      expect(a.cache.get('layer.1.attn.head.0.out').data).toEqual(heads.data.slice(0, T * d));
+      expect(b.cache.get('layer.1.attn.head.1.out').data).toEqual(heads.data.slice(T * d, 2 * T * d));
+      // The same replacement written in JavaScript, through the staged run.
+      const one = value.data.slice(T * d, 2 * T * d);
+      const [js] = await runWithHooks(model, [ids], {
+        write: { 'layer.1.attn.head.1.out': (v) => ({ data: one, dims: v.dims }) },
+      });
+      const [unhooked] = await runWithHooks(model, [ids]);
+      const gap = (x: Float32Array, y: Float32Array) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k])), 0);
+      expect(gap(a.logits.data, js.logits.data)).toBeLessThan(1e-5);
+      expect(gap(b.logits.data, unhooked.logits.data)).toBeLessThan(1e-5);
       expect(gap(a.logits.data, unhooked.logits.data)).toBeGreaterThan(1e-3);
     });
 
