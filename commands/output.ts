@@ -1,7 +1,7 @@
 import { withSummaryOf, type Summary } from '../src/summary/claims.js';
 import { wrapText } from '../src/render/format.js';
 import chalk from 'chalk';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import type { TopLevelSpec } from 'vega-lite';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
@@ -18,10 +18,45 @@ if (!process.stderr.isTTY) chalk.level = 0;
 /** Narrower than this, or of no reported size (a bare pseudo-terminal), a spinner would redraw without end. */
 const SPINNER_MIN_COLUMNS = 20;
 
-export function spinner(text: string): Ora | null {
+/** A spinner's text, and its end. */
+export interface Spinner {
+  text: string;
+  stop(): void;
+}
+
+/**
+ * A spinner where a person watches, else null. ora is imported only then (it is a tenth of a cold start), and
+ * the spinner shows once it has loaded, with the latest text, unless it was stopped first.
+ */
+export function spinner(text: string): Spinner | null {
   if (!interactive() || (process.stderr.columns ?? 0) < SPINNER_MIN_COLUMNS) return null;
-  // stdin stays untouched: a spinner that reads the terminal would take Ctrl-C from the shell.
-  return ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+  let shown: Ora | null = null;
+  let stopped = false;
+  let current = text;
+  void import('ora').then(({ default: ora }) => {
+    // stdin stays untouched: a spinner that reads the terminal would take Ctrl-C from the shell.
+    if (!stopped)
+      shown = ora({
+        text: current,
+        stream: process.stderr,
+        color: 'cyan',
+        isEnabled: true,
+        discardStdin: false,
+      }).start();
+  });
+  return {
+    get text() {
+      return current;
+    },
+    set text(next: string) {
+      current = next;
+      if (shown) shown.text = next;
+    },
+    stop() {
+      stopped = true;
+      shown?.stop();
+    },
+  };
 }
 
 /** A spinner that counts done items with an ETA, or names a stage; every callback is a no-op off a TTY. */
