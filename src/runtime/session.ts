@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
+import { checkSealedFolder, sealFolder } from './diskCache.js';
 import { externalDataFolder } from '../onnx/tensor.js';
 import { parseInteger } from '../util/numbers.js';
 
@@ -103,8 +104,9 @@ export function openGraph(model: ModelProto, settings: SessionSettings = {}): Pr
  * beside it, its weights, into a temporary folder renamed into place, so that no reader sees half of one);
  * later opens read it at 'disabled', so that session creation no longer optimises again, and run the very
  * same graph. The caller keys `saved` by the graph, the level, the onnxruntime version and the CPU (the 'all'
- * level lays out some kernels for the machine). A saved graph onnxruntime cannot open is removed and rebuilt;
- * a cache that cannot be written costs only the saving.
+ * level lays out some kernels for the machine). A record of its files' sizes and sampled keys is checked on
+ * every read (diskCache.ts): a damaged entry, or one onnxruntime cannot open, is removed and rebuilt; a cache
+ * that cannot be written costs only the saving.
  */
 export async function openWithSavedOptimization(
   source: string,
@@ -112,7 +114,7 @@ export async function openWithSavedOptimization(
   saved: string,
 ): Promise<ort.InferenceSession> {
   const graph = (folder: string) => path.join(folder, 'model.onnx');
-  if (fs.existsSync(graph(saved))) {
+  if (checkSealedFolder(saved)) {
     try {
       return await openSession(graph(saved), { ...settings, optimization: 'disabled' });
     } catch {
@@ -136,6 +138,7 @@ export async function openWithSavedOptimization(
       },
     } as ort.InferenceSession.SessionOptions);
     try {
+      sealFolder(temporary);
       fs.renameSync(temporary, saved);
     } catch {
       // Another process saved it first (or the cache is read-only): this session runs all the same.

@@ -58,13 +58,37 @@ describe("onnxruntime's optimised scoring graph is saved once and read back", ()
     expect(session.outputNames).toEqual(['logits']);
   });
 
-  it('a damaged saved graph is removed and saved again', async () => {
-    const saved = path.join(cache, 'optimized', 'damaged');
-    const expected = await logitsOf(await openWithSavedOptimization(classifier, {}, saved));
-    fs.writeFileSync(path.join(saved, 'model.onnx'), 'not a graph');
-    expect(await logitsOf(await openWithSavedOptimization(classifier, {}, saved))).toEqual(expected);
-    expect(fs.statSync(path.join(saved, 'model.onnx')).size).toBeGreaterThan(1000);
-    expect(await logitsOf(await openWithSavedOptimization(classifier, {}, saved))).toEqual(expected);
+  it('a damaged saved graph is removed, said on stderr, and saved again', async () => {
+    const expected = await logitsOf(await openSession(classifier, { optimization: 'all' }));
+    let saved = '';
+    const weights = () => path.join(saved, 'weights.bin');
+    const damages: [string, () => void][] = [
+      ['graph replaced', () => fs.writeFileSync(path.join(saved, 'model.onnx'), 'not a graph')],
+      ['weights truncated', () => fs.truncateSync(weights(), 1000)],
+      [
+        'a weight changed in place',
+        () => {
+          const fd = fs.openSync(weights(), 'r+');
+          fs.writeSync(fd, Buffer.from([0x7f, 0x7f, 0x7f, 0x7f]), 0, 4, 0);
+          fs.closeSync(fd);
+        },
+      ],
+      ['record removed', () => fs.rmSync(path.join(saved, 'entry.json'))],
+    ];
+    for (const [name, damage] of damages) {
+      // A folder each: a damaged entry is said once per process.
+      saved = path.join(cache, 'optimized', name.replace(/\W/g, '-'));
+      await openWithSavedOptimization(classifier, {}, saved);
+      damage();
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const logits = await logitsOf(await openWithSavedOptimization(classifier, {}, saved));
+      const said = stderr.mock.calls.map((c) => String(c[0])).join('');
+      stderr.mockRestore();
+      expect(logits, name).toEqual(expected);
+      expect(said, name).toBe(`interp: warning: the cache entry ${saved} was damaged; rebuilding it\n`);
+      expect(fs.existsSync(path.join(saved, 'entry.json')), name).toBe(true);
+      expect(await logitsOf(await openWithSavedOptimization(classifier, {}, saved)), name).toEqual(expected);
+    }
   });
 
   it('a cache that cannot be written still opens the graph', async () => {
