@@ -1,7 +1,6 @@
 import { withSummaryOf, type Summary } from '../src/summary/claims.js';
 import { wrapText } from '../src/render/format.js';
 import chalk from 'chalk';
-import ora, { type Ora } from 'ora';
 import type { TopLevelSpec } from 'vega-lite';
 import { toJson } from '../src/render/json.js';
 import { writeSvg } from '../src/render/svg.js';
@@ -10,44 +9,10 @@ import { fsReason } from '../src/util/files.js';
 
 /** What a command writes: one document on stdout, a chart with --svg, and progress only where a person watches. */
 
-/** Colour and spinners only where a person is watching: stderr is a TTY, not CI, and NO_COLOR is unset. */
-export const interactive = (): boolean => Boolean(process.stderr.isTTY) && !process.env.CI;
+export { interactive, progressSpinner, spinner, withSpinner, type Spinner } from './spinner.js';
+
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0;
 if (!process.stderr.isTTY) chalk.level = 0;
-
-/** Narrower than this, or of no reported size (a bare pseudo-terminal), a spinner would redraw without end. */
-const SPINNER_MIN_COLUMNS = 20;
-
-export function spinner(text: string): Ora | null {
-  if (!interactive() || (process.stderr.columns ?? 0) < SPINNER_MIN_COLUMNS) return null;
-  // stdin stays untouched: a spinner that reads the terminal would take Ctrl-C from the shell.
-  return ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
-}
-
-/** A spinner that counts done items with an ETA, or names a stage; every callback is a no-op off a TTY. */
-export function progressSpinner(label: string, items: string) {
-  const s = spinner(label);
-  const start = Date.now();
-  return {
-    count: (done: number, total: number) => {
-      const eta = Math.ceil(((Date.now() - start) / done / 1000) * (total - done));
-      if (s) s.text = `${done}/${total} ${items} · ETA ${eta}s`;
-    },
-    stage: (stage: string) => {
-      if (s) s.text = stage;
-    },
-    stop: () => s?.stop(),
-  };
-}
-
-export async function withSpinner<T>(text: string, work: () => Promise<T>): Promise<T> {
-  const s = spinner(text);
-  try {
-    return await work();
-  } finally {
-    s?.stop();
-  }
-}
 
 const readerGone = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'EPIPE';
 

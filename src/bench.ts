@@ -70,7 +70,7 @@ export interface BenchReport {
     onnxruntime: string;
   };
   settings: { runs: number; warmup: number; lengths: number[]; threads: number | null; methods: string[] };
-  coldStart: { model: string; runs: number; medianMs: number; minMs: number } | null;
+  coldStart: ColdStart | null;
   rows: BenchRow[];
   /** --circuit: attribution patching of every head and MLP against exact patching, per model and length. */
   circuit?: CircuitBenchRow[];
@@ -231,23 +231,45 @@ async function benchCell(
   };
 }
 
+/** Cold starts of `explain --json`: wall time, and the CPU time (user + system, every thread) of the process. */
+export interface ColdStart {
+  model: string;
+  runs: number;
+  medianMs: number;
+  minMs: number;
+  /** CPU time, steadier than wall time on a shared machine. */
+  medianCpuMs: number;
+}
+
+/** Loaded into each timed process: its own CPU time, written last on stderr. */
+const CPU_PROBE = `data:text/javascript,${encodeURIComponent(
+  "process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write(`\\ninterp-cpu-us ${u.user+u.system}\\n`)})",
+)}`;
+
 /** Process start to JSON on stdout, for one `explain` on a model, as a user runs it. */
-export function coldStart(
-  modelSpec: string,
-  runs: number,
-): { model: string; runs: number; medianMs: number; minMs: number } {
+export function coldStart(modelSpec: string, runs: number): ColdStart {
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < runs; r++) {
     const start = performance.now();
     const p = spawnSync(
       process.execPath,
-      [path.join(packageRoot, 'bin', 'interp.js'), 'explain', 'the film was a delight', '--model', modelSpec, '--json'],
+      [
+        `--import=${CPU_PROBE}`,
+        path.join(packageRoot, 'bin', 'interp.js'),
+        'explain',
+        'the film was a delight',
+        '--model',
+        modelSpec,
+        '--json',
+      ],
       { encoding: 'utf8' },
     );
     times.push(performance.now() - start);
     if (p.status !== 0) throw new Error(`cold-start run failed: ${p.stderr.trim()}`);
+    cpu.push(Number(/interp-cpu-us (\d+)/.exec(p.stderr)?.[1] ?? NaN) / 1000);
   }
-  return { model: modelSpec, runs, medianMs: median(times), minMs: Math.min(...times) };
+  return { model: modelSpec, runs, medianMs: median(times), minMs: Math.min(...times), medianCpuMs: median(cpu) };
 }
 
 export function machineInfo(onnxruntime: string): BenchReport['machine'] {

@@ -7,9 +7,9 @@ import { forgetDerived } from '../runtime/derived.js';
 import { architectureOf, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
 import type { InstrumentedSession, LoadOptions, Model } from './types.js';
 import { createInstrumentedSession, instrumentOrFail, outputProjectionsOf } from './instrumented.js';
-import { createSession, openScoringSession, readSignature } from './sessions.js';
+import { createScoringSession, createSession, folderBytes, openScoringSession, readSignature } from './sessions.js';
 import { DEFAULT_MODEL, DTYPE_SUFFIX, detectTask, maxLengthOf, resolveFiles } from './resolve.js';
-import { forgetGraphs } from './graphs.js';
+import { forgetGraphs, graphKey } from './graphs.js';
 import { checkScoringGraph, SCORING_LEVEL } from './scoringGraph.js';
 
 // The model layer by job: locating files, task and labels (resolve.ts); the scoring session, its sliced
@@ -56,11 +56,12 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
   const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype, options.folder);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
+  const bytes = task === 'causal-lm' ? 0 : folderBytes(onnxPath);
   const open = async (optimization: OptimizationLevel) =>
     task === 'causal-lm'
       ? openScoringSession(onnxPath, options, spec, optimization)
       : {
-          session: await createSession(onnxPath, options, spec, null, optimization),
+          session: await createScoringSession(onnxPath, options, spec, graphKey(onnxPath), optimization, bytes),
           sliced: false,
           continuesCache: true,
         };

@@ -1,17 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  AutoConfig,
-  AutoModel,
-  AutoTokenizer,
-  ModelRegistry,
-  env,
-  type PreTrainedTokenizer,
-} from '@huggingface/transformers';
 import { runtimeError, usageError, usageFault } from '../errors.js';
 import { packageRoot } from '../util/paths.js';
 import { architectureOf, checkConfigObject } from './validate.js';
-import type { ModelConfig, ModelSource, Task } from './types.js';
+import type { ModelConfig, ModelSource, ModelTokenizer, Task } from './types.js';
+import { readLocalTokenizer } from './tokenizer.js';
 
 /** Embedded models shipped in the package, by name. The first of each task is that task's default. */
 export const EMBEDDED_MODELS: Record<string, { dir: string; task: Task }> = {
@@ -151,12 +144,16 @@ export async function readSeq2SeqFolder(spec: string, dtype: string, folder?: st
   };
 }
 
-async function readTokenizer(dir: string, spec: string): Promise<PreTrainedTokenizer> {
+async function readTokenizer(dir: string, spec: string): Promise<ModelTokenizer> {
   for (const file of ['tokenizer.json', 'tokenizer_config.json'])
     if (!fs.existsSync(path.join(dir, file))) throw usageError(`'${spec}' has no ${file}`);
+  return localTokenizer(dir, spec);
+}
+
+/** A local folder's tokenizer, read without transformers.js (model/tokenizer.ts). */
+function localTokenizer(dir: string, spec: string): ModelTokenizer {
   try {
-    env.allowLocalModels = true;
-    return await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+    return readLocalTokenizer(dir);
   } catch (e) {
     throw runtimeError(`cannot read the tokenizer of '${spec}': ${firstLine(e)}`);
   }
@@ -182,14 +179,7 @@ async function readLocalFolder(dir: string, dtype: string, spec: string) {
       `'${spec}' has no onnx/model${DTYPE_SUFFIX[dtype]}.onnx for {param} ${dtype}${available.length ? ` (found: ${available.join(', ')})` : ''}`,
     );
   }
-  let tokenizer: PreTrainedTokenizer;
-  try {
-    env.allowLocalModels = true;
-    tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
-  } catch (e) {
-    throw runtimeError(`cannot read the tokenizer of '${spec}': ${firstLine(e)}`);
-  }
-  return { dir, onnxPath, config, tokenizer };
+  return { dir, onnxPath, config, tokenizer: localTokenizer(dir, spec) };
 }
 
 /**
@@ -220,9 +210,11 @@ async function fetchFromHub(id: string, dtype: string) {
   const hint = `; without network access, pass a local folder in HF layout instead (--model ./path/to/model)`;
   let refused: Error | undefined;
   try {
+    // Loaded here only: its import (with sharp and onnxruntime-web) is most of a local model's start-up.
+    const { AutoConfig, AutoModel, AutoTokenizer, ModelRegistry, env } = await import('@huggingface/transformers');
     const config = (await AutoConfig.from_pretrained(id)) as unknown as ModelConfig;
     if (config.is_encoder_decoder === true) throw (refused = seq2seqRefusal(id));
-    const tokenizer = await AutoTokenizer.from_pretrained(id);
+    const tokenizer: ModelTokenizer = await AutoTokenizer.from_pretrained(id);
     const transformersDtype = dtype as 'fp32';
     const loaded = await AutoModel.from_pretrained(id, { dtype: transformersDtype });
     await (loaded as unknown as { dispose?: () => Promise<void> }).dispose?.();
@@ -267,11 +259,9 @@ export function detectTask(config: ModelConfig, spec: string): Task {
   );
 }
 
-export function maxLengthOf(config: ModelConfig, tokenizer: PreTrainedTokenizer): number {
-  const candidates = [
-    config.max_position_embeddings,
-    config.n_positions,
-    tokenizer.model_max_length as number | undefined,
-  ].filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 1e7);
+export function maxLengthOf(config: ModelConfig, tokenizer: ModelTokenizer): number {
+  const candidates = [config.max_position_embeddings, config.n_positions, tokenizer.model_max_length].filter(
+    (x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 1e7,
+  );
   return candidates.length ? Math.min(...candidates) : 512;
 }

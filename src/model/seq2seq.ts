@@ -1,11 +1,10 @@
-import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { runtimeError, usageFault } from '../errors.js';
 import { threadsFromEnv } from '../runtime/session.js';
 import type { Session } from '../runtime/tensor.js';
 import { DTYPE_SUFFIX, isEncoderDecoderSpec, readSeq2SeqFolder } from './resolve.js';
 import { loadModel, unloadModel } from './load.js';
 import { createSession } from './sessions.js';
-import type { LoadOptions, Model, ModelConfig } from './types.js';
+import type { LoadOptions, Model, ModelConfig, ModelTokenizer } from './types.js';
 
 /** Which decoder files run: the merged one (use_cache_branch), or decoder_model + decoder_with_past_model. */
 export type DecoderForm = 'merged' | 'split';
@@ -19,7 +18,7 @@ export interface Seq2SeqModel {
   id: string;
   dir: string;
   config: ModelConfig;
-  tokenizer: PreTrainedTokenizer;
+  tokenizer: ModelTokenizer;
   encoder: Session;
   decoder: Seq2SeqDecoder;
   /** The ONNX files of the encoder and of the decoder's no-cache form (merged, or decoder_model.onnx): gradients rebuild them. */

@@ -1,13 +1,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import type { Session } from '../runtime/tensor.js';
+import { onnxruntimeVersion, type Session } from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { isExternal } from '../onnx/tensor.js';
-import { openGraphFile, openSession, type OptimizationLevel } from '../runtime/session.js';
+import { openGraphFile, openSession, openWithSavedOptimization, type OptimizationLevel } from '../runtime/session.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { closureHash } from '../util/closure.js';
+import { cacheDir } from '../util/paths.js';
 import { SCORE_POSITIONS, sliceLmHead } from '../onnx/sliceHead.js';
 import type { LoadOptions, ModelConfig, ModelSignature } from './types.js';
 import { graphKey } from './graphs.js';
@@ -22,6 +24,60 @@ export async function createSession(
 ): Promise<Session> {
   try {
     return await openSession(source, { threads: options.threads, optimization }, externalFolder);
+  } catch (e) {
+    throw runtimeError(`cannot load the ONNX graph of '${spec}' (corrupt or unsupported file): ${firstLine(e)}`);
+  }
+}
+
+/**
+ * Graphs up to this size (the ONNX file and the weights beside it) keep onnxruntime's optimised form in the cache
+ * (a second copy of their weights on disk); larger ones are optimised again at every start.
+ */
+export const MAX_SAVED_OPTIMIZED_BYTES = 1 << 30;
+
+/** The ONNX file and every other file beside it (external weights), in bytes. */
+export function folderBytes(onnxPath: string): number {
+  const folder = path.dirname(onnxPath);
+  const others = fs.readdirSync(folder).filter((f) => !f.endsWith('.onnx'));
+  return [onnxPath, ...others.map((f) => path.join(folder, f))].reduce((sum, f) => sum + fs.statSync(f).size, 0);
+}
+
+/**
+ * Where onnxruntime's optimised form of a graph is kept (openWithSavedOptimization): keyed by the graph (its
+ * file's key), the level, the onnxruntime version, the CPU and this code, so that any of them changing
+ * optimises afresh.
+ */
+export function optimizedGraphFolder(graphId: string, optimization: OptimizationLevel): string {
+  const key = crypto
+    .createHash('sha256')
+    .update(
+      [graphId, optimization, onnxruntimeVersion(), os.cpus()[0]?.model ?? '', closureHash(import.meta.url)].join('|'),
+    )
+    .digest('hex')
+    .slice(0, 32);
+  return path.join(cacheDir(), 'optimized', key);
+}
+
+/**
+ * The scoring session of a graph file: at `optimization`, with the optimised graph saved once and read back on
+ * later runs where the model is small enough (MAX_SAVED_OPTIMIZED_BYTES), else as createSession opens it.
+ */
+export async function createScoringSession(
+  file: string,
+  options: LoadOptions,
+  spec: string,
+  graphId: string,
+  optimization: OptimizationLevel,
+  modelBytes: number,
+): Promise<Session> {
+  if (optimization === 'disabled' || modelBytes > MAX_SAVED_OPTIMIZED_BYTES)
+    return createSession(file, options, spec, null, optimization);
+  try {
+    return await openWithSavedOptimization(
+      file,
+      { threads: options.threads, optimization },
+      optimizedGraphFolder(graphId, optimization),
+    );
   } catch (e) {
     throw runtimeError(`cannot load the ONNX graph of '${spec}' (corrupt or unsupported file): ${firstLine(e)}`);
   }
@@ -64,8 +120,9 @@ export async function openScoringSession(
     .update(`${graphKey(onnxPath)}|${closureHash(import.meta.url)}`)
     .digest('hex')
     .slice(0, 32);
+  const bytes = folderBytes(onnxPath);
   const plain = async (continues: boolean) => ({
-    session: await createSession(onnxPath, options, spec, null, optimization),
+    session: await createScoringSession(onnxPath, options, spec, graphKey(onnxPath), optimization, bytes),
     sliced: false,
     continuesCache: continues,
   });
@@ -73,7 +130,9 @@ export async function openScoringSession(
   // an entry onnxruntime cannot open is removed and rebuilt.
   const fromFile = async (file: string, external: string | null, continues: boolean) => {
     try {
-      const session = await openGraphFile(file, { threads: options.threads, optimization }, external);
+      const session = external
+        ? await openGraphFile(file, { threads: options.threads, optimization }, external)
+        : await createScoringSession(file, options, spec, `sliced|${key}`, optimization, bytes);
       return { session, sliced: true, continuesCache: continues };
     } catch {
       removeGraphFile('sliced', key);

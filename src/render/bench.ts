@@ -46,7 +46,7 @@ function footer(report: BenchReport): string[] {
   const lines: string[] = [];
   if (report.coldStart)
     lines.push(
-      `Cold start (process start to JSON out, explain on ${report.coldStart.model}): median ${ms(report.coldStart.medianMs)} ms over ${report.coldStart.runs} runs (min ${ms(report.coldStart.minMs)} ms).`,
+      `Cold start (process start to JSON out, explain on ${report.coldStart.model}): median ${ms(report.coldStart.medianMs)} ms over ${report.coldStart.runs} runs (min ${ms(report.coldStart.minMs)} ms); CPU time (user + system) median ${ms(report.coldStart.medianCpuMs)} ms.`,
     );
   for (const c of report.circuit ?? [])
     lines.push(

@@ -220,3 +220,37 @@ export function removeGraphFile(kind: string, key: string): void {
   const paths = entryPaths(kind, key);
   for (const file of [paths.sidecar, paths.file]) fs.rmSync(file, { force: true });
 }
+
+/** The record of a folder entry: each file's size and sampled key. */
+const SEAL = 'entry.json';
+
+const sealOf = (folder: string) =>
+  Object.fromEntries(
+    fs
+      .readdirSync(folder)
+      .filter((f) => f !== SEAL)
+      .sort()
+      .map((f) => [f, `${fs.statSync(path.join(folder, f)).size}|${sampledFileKey(path.join(folder, f), false)}`]),
+  );
+
+/** Record a folder entry's files (written last, so that an entry without its record is not yet whole). */
+export function sealFolder(folder: string): void {
+  fs.writeFileSync(path.join(folder, SEAL), JSON.stringify(sealOf(folder)));
+}
+
+/**
+ * Whether a folder entry is whole: its record matches its files. An entry that does not match (damaged,
+ * truncated, or a file missing) is removed, and said once on stderr, so that the caller builds it again.
+ */
+export function checkSealedFolder(folder: string): boolean {
+  if (!fs.existsSync(folder)) return false;
+  try {
+    const record = JSON.parse(fs.readFileSync(path.join(folder, SEAL), 'utf8')) as Record<string, string>;
+    if (JSON.stringify(record) === JSON.stringify(sealOf(folder))) return true;
+  } catch {
+    // No record, or one that cannot be read: the entry is not whole.
+  }
+  fs.rmSync(folder, { recursive: true, force: true });
+  warnDamaged(folder);
+  return false;
+}

@@ -1,8 +1,36 @@
 import type { Session } from './tensor.js';
 import type { ScoringGraph } from './session.js';
-import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { InstrumentedOutputs, TransformerStructure } from '../onnx/instrument.js';
 import type { ModelProto } from '../onnx/proto.js';
+
+/**
+ * What interp reads of a tokenizer: transformers.js's PreTrainedTokenizer (hub ids), or the same behaviour
+ * built on @huggingface/tokenizers alone for local folders (model/tokenizer.ts). Token ids of special tokens
+ * the tokenizer lacks are undefined at run time, as in transformers.js.
+ */
+export interface ModelTokenizer {
+  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
+  decode(
+    ids: number[],
+    options?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean | null },
+  ): string;
+  get_vocab(): Map<string, number>;
+  all_special_ids: number[];
+  all_special_tokens: string[];
+  mask_token: string;
+  mask_token_id: number;
+  pad_token_id: number;
+  sep_token_id: number;
+  unk_token_id: number;
+  bos_token_id: number;
+  eos_token_id: number;
+  /** tokenizer_config.json's model_max_length, or Infinity. */
+  readonly model_max_length: number;
+  /** The parsed tokenizer.json (read by text/align.ts). */
+  _tokenizerJSON: unknown;
+  /** The @huggingface/tokenizers tokenizer underneath: its id → token lookup. */
+  _tokenizer: { id_to_token(id: number): string | undefined };
+}
 
 export type Task = 'classification' | 'causal-lm' | 'masked-lm';
 
@@ -60,7 +88,7 @@ export interface Model {
   task: Task;
   /** Class names in index order (classifiers only). */
   labels: string[] | null;
-  tokenizer: PreTrainedTokenizer;
+  tokenizer: ModelTokenizer;
   /** onnxruntime intra-op threads of every session opened for this model (default: onnxruntime's choice). */
   threads?: number;
   /** Memory for the activations one gradient batch keeps for its backward pass, in MB. */

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
+import { checkSealedFolder, sealFolder } from './diskCache.js';
 import { externalDataFolder } from '../onnx/tensor.js';
 import { parseInteger } from '../util/numbers.js';
 
@@ -119,4 +121,61 @@ export function openGraphFile(
 /** A session of a graph held in memory. */
 export function openGraph(model: ModelProto, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
   return openSession(encodeModel(model), settings, externalDataFolder(model.graph));
+}
+
+/**
+ * A session of the graph file `source` at `settings.optimization` (default 'all'), with onnxruntime's optimised
+ * graph kept in the folder `saved`: the first open optimises and writes it there (the graph and, in a file
+ * beside it, its weights, into a temporary folder renamed into place, so that no reader sees half of one);
+ * later opens read it at 'disabled', so that session creation no longer optimises again, and run the very
+ * same graph. The caller keys `saved` by the graph, the level, the onnxruntime version and the CPU (the 'all'
+ * level lays out some kernels for the machine). A record of its files' sizes and sampled keys is checked on
+ * every read (diskCache.ts): a damaged entry, or one onnxruntime cannot open, is removed and rebuilt; a cache
+ * that cannot be written costs only the saving.
+ */
+export async function openWithSavedOptimization(
+  source: string,
+  settings: SessionSettings,
+  saved: string,
+): Promise<ort.InferenceSession> {
+  const graph = (folder: string) => path.join(folder, 'model.onnx');
+  if (checkSealedFolder(saved)) {
+    try {
+      return await openSession(graph(saved), { ...settings, optimization: 'disabled' });
+    } catch {
+      fs.rmSync(saved, { recursive: true, force: true });
+    }
+  }
+  const temporary = `${saved}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const options = sessionOptions(settings);
+  const extra = (options as { extra?: { session?: Record<string, string> } }).extra;
+  try {
+    fs.mkdirSync(temporary, { recursive: true });
+    const session = await ort.InferenceSession.create(source, {
+      ...options,
+      optimizedModelFilePath: graph(temporary),
+      extra: {
+        session: {
+          ...extra?.session,
+          optimized_model_external_initializers_file_name: 'weights.bin',
+          optimized_model_external_initializers_min_size_in_bytes: '1024',
+        },
+      },
+    } as ort.InferenceSession.SessionOptions);
+    try {
+      sealFolder(temporary);
+      fs.renameSync(temporary, saved);
+    } catch {
+      // Another process saved it first (or the cache is read-only): this session runs all the same.
+    }
+    return session;
+  } catch {
+    return openSession(source, settings);
+  } finally {
+    try {
+      fs.rmSync(temporary, { recursive: true, force: true });
+    } catch {
+      // Nothing was made where the cache cannot be written.
+    }
+  }
 }

@@ -129,6 +129,36 @@ describe('interp bench (tiny settings; timings are not asserted)', () => {
     expect(same.code, same.stderr).toBe(0);
   });
 
+  it('--cold-start times fresh explain processes: wall and CPU time, both stated in the Markdown', async () => {
+    const markdown = path.join(dir, 'cold.md');
+    const r = await runCli([
+      'bench',
+      '--model',
+      'sst2-tiny',
+      '--methods',
+      'occlusion',
+      '--lengths',
+      '8',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--cold-start',
+      '2',
+      '--markdown',
+      markdown,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const cold = (JSON.parse(r.stdout) as BenchReport).coldStart!;
+    expect(cold.runs).toBe(2);
+    expect(cold.minMs).toBeGreaterThan(0);
+    expect(cold.medianMs).toBeGreaterThanOrEqual(cold.minMs);
+    // The CPU time is read from each process itself: a number, not NaN from a missing probe line.
+    expect(cold.medianCpuMs).toBeGreaterThan(0);
+    expect(fs.readFileSync(markdown, 'utf8')).toMatch(/Cold start .* CPU time \(user \+ system\) median \d+ ms\./);
+  });
+
   it('rejects bad settings with exit 2', async () => {
     expect((await runCli(['bench', '--methods', 'nope'])).code).toBe(2);
     expect((await runCli(['bench', '--lengths', '8,x'])).code).toBe(2);
