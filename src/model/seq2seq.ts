@@ -22,6 +22,8 @@ export interface Seq2SeqModel {
   tokenizer: PreTrainedTokenizer;
   encoder: Session;
   decoder: Seq2SeqDecoder;
+  /** The graph files the sessions opened: the encoder's, and the decoder's that runs without a cache (merged or no-past). */
+  files: { encoder: string; decoder: string };
   /** Decoder layers, and each cache tensor's [heads, headDim], read from the decoder's past inputs. */
   layers: number;
   heads: number;
@@ -99,6 +101,7 @@ export async function loadSeq2Seq(spec: string, given: Seq2SeqLoadOptions = {}):
     tokenizer: files.tokenizer,
     encoder,
     decoder,
+    files: { encoder: files.encoder, decoder: form === 'merged' ? files.merged! : files.split!.first },
     ...cacheShapeOrOutputs(shapeFrom, decoder, config, spec),
     decoderStart: integer(config.decoder_start_token_id) ?? pad,
     eos: Array.isArray(eos)
