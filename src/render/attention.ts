@@ -229,12 +229,19 @@ export function attentionText(view: AttentionView, top?: number): string {
   );
 }
 
-/** Heatmaps of the view: model view (no layer), layer view, head view, or the whole-model matrix. */
-export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSpec {
-  const { layer, head, whole } = view;
+/** What a view selects to draw, in either kind of attention view: its panels, and the words that say which. */
+export interface Selection {
+  matrices: Matrix[][];
+  layer?: number;
+  head?: number;
+  whole?: { kind: string; matrix: Matrix };
+}
+
+/** The panels of a selection: model view (no layer), layer view, head view, or the whole-model matrix. */
+export function selectedPanels({ matrices, layer, head, whole }: Selection): { panels: Panel[]; where: string } {
   const panels: Panel[] = whole
     ? [{ layer: null, head: null, matrix: whole.matrix }]
-    : view.matrices
+    : matrices
         .flatMap((heads, l) =>
           layer === undefined || l === layer ? heads.map((m, h) => ({ layer: l, head: h, matrix: m })) : [],
         )
@@ -246,6 +253,12 @@ export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSp
       : head === undefined
         ? `layer ${layer}`
         : `layer ${layer}, head ${head}`;
+  return { panels, where };
+}
+
+/** Heatmaps of the view: model view (no layer), layer view, head view, or the whole-model matrix. */
+export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSpec {
+  const { panels, where } = selectedPanels(view);
   return attentionChart(
     panels,
     view.shape.tokens,
