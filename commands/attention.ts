@@ -78,6 +78,10 @@ export const attentionOperation: Operation<AttentionFlags, View> = {
   name: 'attention',
   command: attentionCommand,
   contentType: 'application/json',
+  documents: [
+    { schema: ATTENTION_SCHEMA, when: 'encoder-only and decoder-only models' },
+    { schema: SEQ2SEQ_ATTENTION_SCHEMA, when: 'encoder-decoder models' },
+  ],
   document: (view, flags) =>
     jsonDocument(
       isSeq2SeqAttention(view) ? seq2seqAttentionJson(view, formatOf(flags)) : attentionJson(view, formatOf(flags)),

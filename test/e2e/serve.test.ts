@@ -74,6 +74,13 @@ describe('the service routes', () => {
     expect(
       api.paths['/v1/explain'].post.requestBody.content['application/json'].schema.properties.samples,
     ).toBeDefined();
+    // The answers' schemas, the encoder-decoder ones among them.
+    const answers = (route: string) =>
+      api.paths[route].post.responses['200'].content['application/json'].schema.oneOf.map(
+        (kind: { properties: { schema: { const: string } } }) => kind.properties.schema.const,
+      );
+    expect(answers('/v1/explain')).toContain('interp/seq2seq-attribution@1');
+    expect(answers('/v1/attention')).toEqual(['interp/attention@1', 'interp/seq2seq-attention@1']);
   }, 60_000);
 
   it('refuses a request over the token limit with 422', async () => {
