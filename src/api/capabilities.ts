@@ -24,7 +24,7 @@ import { DEFAULT_MODEL } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { attentionJson } from '../render/attention.js';
 import { seq2seqAttentionJson } from '../render/seq2seqAttention.js';
-import { reportHtml } from '../render/html.js';
+import { anyReportHtml } from '../render/html.js';
 import type { Operation } from './operation.js';
 import type * as o from './options.js';
 import { runOperation, type CallOptions } from './run.js';
@@ -107,14 +107,14 @@ export const chain: (
   call?: CallOptions,
 ) => Promise<o.ChainReport> = call(chainOperation);
 
-/** The self-contained HTML page `interp report` writes. */
+/** The self-contained HTML page `interp report` writes; on an encoder-decoder model, its page (interp/seq2seq-report@1). */
 export async function report(
-  model: Model,
+  model: AnyModel,
   text: string,
   options: o.ReportOptions = {},
   callOptions: CallOptions = {},
 ): Promise<string> {
-  return reportHtml(await runOperation(reportOperation, model, text, options, callOptions, env));
+  return anyReportHtml(await runOperation(reportOperation, model, text, options, callOptions, env));
 }
 
 /** Variants of a text side by side, or with `sample` continuations under several decoding settings. */

@@ -170,6 +170,8 @@ export interface ReportOptions extends TargetOptions, MaskingOptions, MethodPara
   counterfactualBudget?: number;
   maxTokens?: number;
   truncate?: boolean;
+  /** Encoder-decoder models: the attentions the page shows, comma-separated (encoder, decoder, cross). */
+  attention?: string;
 }
 
 /** One example for `fidelity`: its text, and optionally its label, an id, a human rationale or planted word weights. */

@@ -103,6 +103,16 @@ describe('explain on an encoder-decoder model: the CLI --json bytes, interp/seq2
     expect(api.toJson(result) + '\n').toBe(cli.stdout);
   });
 
+  it('report: the page of an encoder-decoder model, the CLI bytes', async () => {
+    const model = await api.loadSeq2SeqModel(planted);
+    const options = { methods: 'occlusion', attention: 'cross' };
+    const html = await api.report(model, 'c h a e', options);
+    expect(html).toContain('interp/seq2seq-report@1');
+    const cli = await runCli(argsOf('report', planted, 'c h a e', options));
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(html).toBe(cli.stdout);
+  });
+
   it('other capabilities refuse it in one line, and loadSeq2SeqModel refuses an encoder-only model', async () => {
     const model = await api.loadSeq2SeqModel(planted);
     await expect(api.lens(model as never, 'c h')).rejects.toThrow(/is an encoder-decoder \(seq2seq\) model/);

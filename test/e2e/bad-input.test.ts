@@ -265,6 +265,7 @@ describe('bad-input corpus: files, texts and selections', () => {
     ['serve from a missing model folder', () => ['serve', '--allow-local-models', '/nonexistent'], 2],
     ['report with a text and --data', () => ['report', 'good', '--data', files.tsv], 2],
     ['report --generate on a classifier', () => ['report', 'good', '--generate', '3'], 2],
+    ['report --attention on a classifier', () => ['report', 'good', '--attention', 'cross'], 2],
     ['report with an unknown method', () => ['report', 'good', '--methods', 'occlusion,telepathy'], 2],
     [
       'report into a folder that is a file',

@@ -138,4 +138,43 @@ describe('interp on an encoder-decoder folder', () => {
       "interp: error: --part applies to encoder-decoder models only; 'sst2-tiny' is not one",
     ]);
   });
+
+  it("report: the page carries each method's heatmap (interp/seq2seq-report@1 embedded), and attention with --attention", async () => {
+    const out = path.join(root, 'page.html');
+    const args = ['report', 'c h a e', '--model', planted, '--methods', 'occlusion,shapley'];
+    const r = await runCli([...args, '--attention', 'cross,decoder', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const html = fs.readFileSync(out, 'utf8');
+    const page = JSON.parse(
+      html
+        .match(/<script type="application\/json" id="interp-data">([^<]*)<\/script>/)![1]
+        .replace(/\\u003c/g, '<')
+        .replace(/\\u003e/g, '>'),
+    );
+    expect(page.schema).toBe('interp/seq2seq-report@1');
+    expect(page.attributions.map((a: { schema: string; method: string }) => [a.schema, a.method])).toEqual([
+      ['interp/seq2seq-attribution@1', 'occlusion'],
+      ['interp/seq2seq-attribution@1', 'shapley'],
+    ]);
+    expect(page.attention.map((a: { part: string }) => a.part)).toEqual(['cross', 'decoder']);
+    // The planted cross-attention, head-averaged: row t one-hot at π(t).
+    page.attention[0].layers[0].forEach((row: number[], t: number) =>
+      expect(row).toEqual(row.map((_, j) => (j === (t < 4 ? PLANTED_ORDER[t] : t) ? 1 : 0))),
+    );
+    // Per method 5 steps × 5 source tokens + the prefix's lower triangle (15), the rest blank; 25 + 25 attention cells.
+    expect(html.match(/<td class="num"/g)).toHaveLength(2 * (25 + 15) + 50);
+    expect(html.match(/<td class="blank"/g)).toHaveLength(2 * 10);
+    for (const heading of ['<h3>occlusion', '<h3>shapley', '<h3>Cross-attention', '<h3>Decoder self-attention'])
+      expect(html).toContain(heading);
+    // Without --attention, no attention section.
+    const plain = await runCli(args);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).not.toContain('id="attention"');
+    expect(plain.stdout).toContain('<h3>shapley');
+    const bad = await runCli([...args, '--attention', 'cross,both']);
+    expect([bad.code, bad.stderr.trim()]).toEqual([
+      2,
+      "interp: error: unknown --attention part 'both'; choose from encoder, decoder, cross",
+    ]);
+  });
 });

@@ -81,6 +81,8 @@ describe('the service routes', () => {
       );
     expect(answers('/v1/explain')).toContain('interp/seq2seq-attribution@1');
     expect(answers('/v1/attention')).toEqual(['interp/attention@1', 'interp/seq2seq-attention@1']);
+    const page = api.paths['/v1/report'].post.responses['200'].content['text/html'].schema['x-embedded-json'];
+    expect(page.oneOf.map((k: { title: string }) => k.title)).toEqual(['interp/report@1', 'interp/seq2seq-report@1']);
   }, 60_000);
 
   it('refuses a request over the token limit with 422', async () => {
