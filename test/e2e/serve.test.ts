@@ -189,6 +189,12 @@ describe('an encoder-decoder folder under --allow-local-models', () => {
         expect(answer.text).toBe(cli.stdout.replace(JSON.stringify(dir), JSON.stringify(body.model)));
         expect(JSON.parse(answer.text).schema).toBe('interp/seq2seq-attention@1');
       }
+      const page = await call(`${open.url}/v1/report`, {
+        body: { text: 'c h a e', model: 'planted', methods: 'occlusion', attention: 'cross' },
+      });
+      expect(page.status, page.text).toBe(200);
+      expect(page.text).toContain('interp/seq2seq-report@1');
+      expect(page.text).toContain('<h3>Cross-attention');
       const other = await call(`${open.url}/v1/lens`, { body: { text: 'c h', model: 'planted' } });
       expect(other.status).toBe(400);
       expect(JSON.parse(other.text).detail).toMatch(/is an encoder-decoder \(seq2seq\) model/);
