@@ -1,10 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PLANTED_ORDER, plantedCopySeq2Seq, seededSeq2Seq, writeSeq2Seq } from '../../../fixtures/seq2seq.js';
+import {
+  buildDecoder,
+  PLANTED_ORDER,
+  plantedCopySeq2Seq,
+  seededSeq2Seq,
+  writeSeq2Seq,
+} from '../../../fixtures/seq2seq.js';
+import { AttributeType, DataType, encodeModel, type GraphProto, type NodeProto } from '../../../src/onnx/proto.js';
 import { loadSeq2Seq, type DecoderForm } from '../../../src/model/seq2seq.js';
 import { alignmentErrorRate, parsePharaoh } from '../../../src/seq2seq/alignment.js';
-import { seq2seqAttention, type HeadMatrices } from '../../../src/seq2seq/attention.js';
+import {
+  decoderSites,
+  seq2seqAttention,
+  withoutCacheBranch,
+  type HeadMatrices,
+} from '../../../src/seq2seq/attention.js';
 import { seq2seqAttentionView } from '../../../src/seq2seq/attentionView.js';
 import { greedy } from '../../../src/seq2seq/run.js';
 import { tempDir } from '../../helpers.js';
@@ -134,5 +146,77 @@ describe('alignment error rate (Och & Ney 2003)', () => {
     ]);
     const wrong = (await view('2-0 0-1 1-2 3-3')).alignment!;
     expect([wrong.mean.aer, wrong.best]).toEqual([0.5, { layer: 0, aer: 0.5 }]);
+  });
+});
+
+/**
+ * Optimum's merged decoder: the whole decoder inside each branch of an If on use_cache_branch (here the no-past
+ * graph in both, the then branch's tensors renamed so that no name is defined twice), reading the weights and
+ * inputs of the outer graph.
+ */
+function optimumMerged(graph: GraphProto): GraphProto {
+  const produced = new Set(graph.node.flatMap((n) => n.output));
+  const branch = (prefix: string): GraphProto => {
+    const name = (t: string) => (produced.has(t) ? prefix + t : t);
+    return {
+      ...graph,
+      name: prefix,
+      initializer: [],
+      input: [],
+      node: graph.node.map((n) => ({
+        ...n,
+        name: prefix + n.name,
+        input: n.input.map(name),
+        output: n.output.map(name),
+      })),
+      output: graph.output.map((o) => ({ ...o, name: name(o.name) })),
+    };
+  };
+  const ifNode: NodeProto = {
+    input: ['use_cache_branch'],
+    output: graph.output.map((o) => `merged/${o.name}`),
+    name: 'optimum_if',
+    opType: 'If',
+    domain: '',
+    attribute: [
+      { name: 'then_branch', type: AttributeType.GRAPH, g: branch('then/') },
+      { name: 'else_branch', type: AttributeType.GRAPH, g: branch('else/') },
+    ],
+  };
+  return {
+    ...graph,
+    node: [ifNode],
+    input: [
+      ...graph.input,
+      {
+        name: 'use_cache_branch',
+        type: { tensorType: { elemType: DataType.BOOL, shape: { dim: [{ dimValue: 1 }] } } },
+      },
+    ],
+    output: graph.output.map((o) => ({ ...o, name: `merged/${o.name}` })),
+  };
+}
+
+describe('a merged decoder whose If holds the whole decoder (the Optimum layout)', () => {
+  it('is read through its no-cache branch: the planted cross-attention rows stay one-hot at π(t)', async () => {
+    const split = writeSeq2Seq(path.join(root, 'planted-optimum'), plantedCopySeq2Seq(), ['split']);
+    const proto = buildDecoder(plantedCopySeq2Seq(), 'no-past');
+    proto.graph = optimumMerged(proto.graph);
+    const file = path.join(split, 'onnx', 'decoder_optimum.onnx');
+    fs.writeFileSync(file, encodeModel(proto));
+    // No Softmax in the main graph: only inlining the else branch finds the attention.
+    expect(proto.graph.node.map((n) => n.opType)).toEqual(['If']);
+    const inlined = decoderSites(withoutCacheBranch(proto.graph), 'x');
+    expect([inlined.self.length, inlined.cross.length]).toEqual([1, 1]);
+    const model = await loadSeq2Seq(split, { decoder: 'split' });
+    const source = Array.from(model.tokenizer.encode('c h a e'));
+    const prefix = (await greedy(model, source, { maxNewTokens: 8, cache: false })).slice(0, -1);
+    const run = await seq2seqAttention({ ...model, files: { ...model.files, decoder: file } }, source, prefix);
+    expect([run.decoder.length, run.cross.length]).toEqual([1, 1]);
+    for (const [, , t, row] of rowsOf(run.cross, source.length)) {
+      const at = t < PLANTED_ORDER.length ? PLANTED_ORDER[t] : t;
+      expect(row).toEqual(row.map((_, j) => (j === at ? 1 : 0)));
+    }
+    expect(rowsOf(run.decoder, prefix.length)).toHaveLength(prefix.length);
   });
 });
