@@ -2,34 +2,23 @@ import { Command } from 'commander';
 import { addOutputOptions } from './outputOptions.js';
 import { HEAD_PROPERTIES } from '../src/attention/analysis.js';
 import { ATTENTION_SCHEMA, attentionView, type AttentionView } from '../src/attention/report.js';
-import { usageError } from '../src/errors.js';
 import { attentionJson, attentionSvg, attentionText } from '../src/render/attention.js';
 import { writeSvg } from '../src/render/svg.js';
-import { addModelOptions, examples, openModel, optionalInteger, parseInteger, type ModelFlags } from './common.js';
+import { addModelOptions, examples, openAnyModel, optionalInteger, parseInteger } from './common.js';
 import { summarised, withSpinner, withSummaryText, writeStdout } from './output.js';
 import { summarizeAttention } from '../src/summary/results.js';
 import { cliEnv, jsonDocument, type Operation } from './operation.js';
-
-interface AttentionFlags extends ModelFlags {
-  layer?: string;
-  head?: string;
-  rollout?: boolean;
-  flow?: boolean;
-  norm?: boolean;
-  gradient?: boolean;
-  target?: string;
-  score?: string;
-  sort: string;
-  top?: string;
-  inductionLength: string;
-  seed: string;
-  json?: boolean;
-  format: string;
-  svg?: string;
-  maxTokens: string;
-  truncate?: boolean;
-  summary?: boolean;
-}
+import { planFor } from '../src/api/operation.js';
+import { SEQ2SEQ_ATTENTION_SCHEMA, type Seq2SeqAttentionView } from '../src/seq2seq/attentionView.js';
+import { seq2seqAttentionJson, seq2seqAttentionSvg, seq2seqAttentionText } from '../src/render/seq2seqAttention.js';
+import {
+  addSeq2SeqAttentionOptions,
+  attentionRequestOf,
+  isSeq2SeqAttention,
+  refuseSeq2SeqFlags,
+  seq2seqAttentionPlan,
+  type AttentionFlags,
+} from './attention-request.js';
 
 export function attentionCommand(): Command {
   const cmd = new Command('attention')
@@ -61,10 +50,11 @@ export function attentionCommand(): Command {
     .option('--max-tokens <n>', 'above this many tokens, heatmaps pool neighbouring tokens into ranges', '64')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
   addOutputOptions(cmd, {
-    json: `print matrices, head roles and tokens as JSON (schema ${ATTENTION_SCHEMA})`,
+    json: `print matrices, head roles and tokens as JSON (schema ${ATTENTION_SCHEMA}; ${SEQ2SEQ_ATTENTION_SCHEMA} on encoder-decoder models)`,
     svg: 'write heatmaps: model view (no --layer), layer view, or head view',
     summary: true,
   });
+  addSeq2SeqAttentionOptions(cmd);
   addModelOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -75,46 +65,50 @@ export function attentionCommand(): Command {
       'interp attention "a gripping , well acted film" --rollout --json | jq .rollout',
       'interp attention "a gripping , well acted film" --norm --layer 0 --json --format flat',
       'interp attention "a gripping , well acted film" --gradient --score logit --top 5',
+      'interp attention "the cat sat" --model ./marian-en-de --part cross --alignments ref.txt --svg cross.svg',
     ]),
   );
   return cmd.action(async (text: string, flags: AttentionFlags) => attention(text, flags));
 }
 
-export const attentionOperation: Operation<AttentionFlags, AttentionView> = {
+type View = AttentionView | Seq2SeqAttentionView;
+const formatOf = (flags: AttentionFlags) => flags.format as 'nested' | 'flat';
+
+export const attentionOperation: Operation<AttentionFlags, View> = {
   name: 'attention',
   command: attentionCommand,
   contentType: 'application/json',
-  document: (view, flags) => jsonDocument(attentionJson(view, flags.format as 'nested' | 'flat')),
+  documents: [
+    { schema: ATTENTION_SCHEMA, when: 'encoder-only and decoder-only models' },
+    { schema: SEQ2SEQ_ATTENTION_SCHEMA, when: 'encoder-decoder models' },
+  ],
+  document: (view, flags) =>
+    jsonDocument(
+      isSeq2SeqAttention(view) ? seq2seqAttentionJson(view, formatOf(flags)) : attentionJson(view, formatOf(flags)),
+    ),
   plan: (text, flags) => {
-    if (flags.format !== 'nested' && flags.format !== 'flat')
-      throw usageError(`unknown --format '${flags.format}'; choose nested or flat`);
-    const { target, score } = flags;
-    const request = {
-      text: text!,
-      layer: optionalInteger('--layer', flags.layer, 0, 10_000),
-      head: optionalInteger('--head', flags.head, 0, 10_000),
-      ...{ rollout: flags.rollout, flow: flags.flow, norm: flags.norm, gradient: flags.gradient },
-      target: target === undefined && score === undefined ? undefined : { target, score },
-      sort: flags.sort,
-      inductionLength: parseInteger('--induction-length', flags.inductionLength, 0, 4_096),
-      seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-      maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 4_096),
-      truncate: flags.truncate,
+    const request = attentionRequestOf(text!, flags);
+    return async (model) => {
+      refuseSeq2SeqFlags(flags, model.id);
+      return summarised(flags.summary, await attentionView(model, request), summarizeAttention);
     };
-    return async (model) => summarised(flags.summary, await attentionView(model, request), summarizeAttention);
   },
+  seq2seq: (text, flags) => seq2seqAttentionPlan(text!, flags),
 };
 
 async function attention(text: string, flags: AttentionFlags): Promise<void> {
-  const work = attentionOperation.plan(text, flags, cliEnv(flags));
+  const work = planFor(attentionOperation, text, flags, cliEnv(flags));
   const top = optionalInteger('--top', flags.top, 1, 100_000);
   const maxTokens = parseInteger('--max-tokens', flags.maxTokens, 4, 4_096);
-  const model = await withSpinner('loading model', () => openModel(flags));
+  const model = await withSpinner('loading model', () => openAnyModel(flags));
   const view = await withSpinner('running the instrumented graph', () => work(model));
-  if (flags.svg) await writeSvg(flags.svg, attentionSvg(view, maxTokens));
+  const s2s = isSeq2SeqAttention(view);
+  if (flags.svg) await writeSvg(flags.svg, s2s ? seq2seqAttentionSvg(view, maxTokens) : attentionSvg(view, maxTokens));
   await writeStdout(
     flags.json
       ? attentionOperation.document(view, flags)
-      : withSummaryText((v: AttentionView) => attentionText(v, top))(view),
+      : s2s
+        ? seq2seqAttentionText(view, top)
+        : withSummaryText((v: AttentionView) => attentionText(v, top))(view),
   );
 }

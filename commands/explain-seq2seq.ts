@@ -1,6 +1,10 @@
 import { usageError } from '../src/errors.js';
 import type { Seq2SeqModel } from '../src/model/seq2seq.js';
-import { explainSeq2SeqRequest, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
+import type { ResponseDocument } from '../src/api/operation.js';
+import { COMPARISON_SCHEMA } from '../src/comparison.js';
+import { ATTRIBUTION_SCHEMA } from '../src/explain.js';
+import { GENERATION_SCHEMA } from '../src/generate.js';
+import { explainSeq2SeqRequest, SEQ2SEQ_SCHEMA, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
 
 /**
@@ -19,3 +23,11 @@ export function explainSeq2SeqPlan(text: string, flags: ExplainFlags) {
     return explainSeq2SeqRequest(model, request, steps);
   };
 }
+
+/** What `explain` answers with, for the server's OpenAPI document. */
+export const EXPLAIN_DOCUMENTS: readonly ResponseDocument[] = [
+  { schema: ATTRIBUTION_SCHEMA, when: 'a classifier or causal LM (with --robustness: a robustness field added)' },
+  { schema: COMPARISON_SCHEMA, when: '--compare' },
+  { schema: GENERATION_SCHEMA, when: 'a causal LM with --generate' },
+  { schema: SEQ2SEQ_SCHEMA, when: 'an encoder-decoder model' },
+];

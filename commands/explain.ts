@@ -19,7 +19,7 @@ import { addMethodOptions } from './options.js';
 import { addRobustnessOptions } from './robustness.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
 import { explainRobustly, type RobustAttribution } from '../src/robustness/explain.js';
-import { explainSeq2SeqPlan } from './explain-seq2seq.js';
+import { EXPLAIN_DOCUMENTS, explainSeq2SeqPlan } from './explain-seq2seq.js';
 import { planFor } from '../src/api/operation.js';
 import { renderSeq2SeqTable, SEQ2SEQ_SCHEMA, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
 
@@ -81,6 +81,7 @@ type ExplainResult = TextResult | Seq2SeqAttribution;
 export const explainOperation = jsonOperation<ExplainFlags, ExplainResult>({
   name: 'explain',
   command: explainCommand,
+  documents: EXPLAIN_DOCUMENTS,
   plan: (text, flags, env) => {
     const { methods, request, steps, attack, auto, calibration } = explainPlanOf(text!, flags);
     const compute = async (model: Model): Promise<TextResult> =>

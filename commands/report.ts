@@ -1,38 +1,24 @@
 import { Command } from 'commander';
 import { localOption } from './outputOptions.js';
-import { reportHtml } from '../src/render/html.js';
-import { readCircuitPairs } from '../src/circuit/dataset.js';
-import { buildReport, type PageReport, type ReportRequest } from '../src/report/page.js';
-import { VERSION, writeFileAtomic } from '../src/util/paths.js';
-import { readSuite } from '../src/hypothesis/suite.js';
-import {
-  addModelOptions,
-  examples,
-  invocation,
-  openModel,
-  optionalInteger,
-  parseInteger,
-  type ModelFlags,
-} from './common.js';
-import { addDataOptions, checkTextOrData, readExamples, type DataFlags } from './data.js';
+import { anyReportHtml } from '../src/render/html.js';
+import { buildReport, REPORT_SCHEMA, type PageReport } from '../src/report/page.js';
+import { SEQ2SEQ_REPORT_SCHEMA, type Seq2SeqPage } from '../src/report/seq2seq.js';
+import { isSeq2SeqModel, type AnyModel } from '../src/model/seq2seq.js';
+import { usageFault } from '../src/errors.js';
+import { writeFileAtomic } from '../src/util/paths.js';
+import { addModelOptions, examples, openAnyModel } from './common.js';
+import { addDataOptions } from './data.js';
 import * as groups from './groups.js';
-import { addMethodOptions, methodOptionValues, parseMethods } from './options.js';
+import { addMethodOptions } from './options.js';
 import { progressSpinner, withSpinner, writeStdout } from './output.js';
-import type { Operation } from './operation.js';
-
-export interface ReportFlags extends ModelFlags, DataFlags, groups.TargetFlags, groups.MaskingFlags {
-  methods: string;
-  generate?: string;
-  counterfactualBudget: string;
-  maxTokens: string;
-  truncate?: boolean;
-  out?: string;
-  suite?: string;
-  circuit?: string;
-  [param: string]: unknown;
-}
-
-export const DEFAULT_REPORT_METHODS = 'occlusion,kernel-shap,integrated-gradients';
+import { cliEnv, type Operation } from './operation.js';
+import {
+  addSeq2SeqReportOptions,
+  DEFAULT_REPORT_METHODS,
+  reportRequest,
+  seq2seqReportPlan,
+  type ReportFlags,
+} from './report-request.js';
 
 export function reportCommand(): Command {
   const cmd = new Command('report')
@@ -60,7 +46,7 @@ export function reportCommand(): Command {
     .addOption(localOption('--circuit <file>', 'the circuit of JSONL {clean, corrupted, answer, wrong} pairs', 'input'))
     .addOption(localOption('--out <file>', 'write the page here (default: standard output)'))
     .addOption(localOption('--suite <file>', 'also run this interp test suite and list its results on the page'));
-  addModelOptions(addMethodOptions(cmd));
+  addModelOptions(addMethodOptions(addSeq2SeqReportOptions(cmd)));
   cmd.addHelpText(
     'after',
     examples([
@@ -74,46 +60,46 @@ export function reportCommand(): Command {
   return cmd.action(async (text: string | undefined, flags: ReportFlags) => runReport(text, flags));
 }
 
-/** The request a page is built from; `args` is the command line shown in its header. */
-export function reportRequest(text: string | undefined, flags: ReportFlags, args: string[]): ReportRequest {
-  checkTextOrData(text, flags);
-  const methods = parseMethods(flags.methods);
-  return {
-    examples: text !== undefined ? [{ id: '1', text }] : readExamples(flags),
-    methods,
-    ...methodOptionValues(flags, methods),
-    target: groups.targetOf(flags),
-    ...groups.maskingOf(flags),
-    seed: parseInteger('--seed', flags.seed, 0, 2 ** 32 - 1),
-    truncate: flags.truncate,
-    generate: optionalInteger('--generate', flags.generate, 1, 256),
-    counterfactualBudget: parseInteger('--counterfactual-budget', flags.counterfactualBudget, 0, 100_000),
-    maxTokens: parseInteger('--max-tokens', flags.maxTokens, 4, 512),
-    invocation: invocation(args),
-    version: VERSION,
-    ...(flags.suite !== undefined && { suite: readSuite(flags.suite) }),
-    ...(flags.circuit !== undefined && { circuit: readCircuitPairs(flags.circuit, 'circuit') }),
-  };
+type Page = PageReport | Seq2SeqPage;
+
+/** --attention picks the attentions of an encoder-decoder page; other pages always show theirs. */
+function refuseAttention(flags: ReportFlags, model: AnyModel): void {
+  if (flags.attention !== undefined)
+    throw usageFault(
+      'attention',
+      `{param} applies to encoder-decoder models; the page of '${model.id}' shows its attention`,
+    );
 }
 
-export const reportOperation: Operation<ReportFlags, PageReport> = {
+export const reportOperation: Operation<ReportFlags, Page> = {
   name: 'report',
   command: reportCommand,
   contentType: 'text/html',
-  document: reportHtml,
+  documents: [
+    { schema: REPORT_SCHEMA, when: 'encoder-only and decoder-only models' },
+    { schema: SEQ2SEQ_REPORT_SCHEMA, when: 'encoder-decoder models' },
+  ],
+  document: anyReportHtml,
   plan: (text, flags, env) => {
     const request = reportRequest(text, flags, env.args);
-    return (model) => buildReport(model, request);
+    return (model) => (refuseAttention(flags, model), buildReport(model, request));
   },
+  seq2seq: seq2seqReportPlan,
 };
 
 async function runReport(text: string | undefined, flags: ReportFlags): Promise<void> {
   const request = reportRequest(text, flags, process.argv.slice(2));
-  const model = await withSpinner('loading model', () => openModel(flags));
-  const progress = progressSpinner('explaining', 'examples');
-  const total = request.examples.length;
-  const report = await buildReport(model, request, (done) => progress.count(done, total)).finally(progress.stop);
-  const html = reportHtml(report);
+  const model = await withSpinner('loading model', () => openAnyModel(flags));
+  let page: Page;
+  if (isSeq2SeqModel(model))
+    page = await withSpinner('explaining', () => seq2seqReportPlan(text, flags, cliEnv(flags))(model));
+  else {
+    refuseAttention(flags, model);
+    const progress = progressSpinner('explaining', 'examples');
+    const total = request.examples.length;
+    page = await buildReport(model, request, (done) => progress.count(done, total)).finally(progress.stop);
+  }
+  const html = anyReportHtml(page);
   if (!flags.out) return writeStdout(html);
   writeFileAtomic(flags.out, html);
   process.stderr.write(`interp: wrote ${flags.out} (${(Buffer.byteLength(html) / 1024).toFixed(0)} KiB)\n`);

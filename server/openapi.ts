@@ -33,6 +33,33 @@ const ERRORS = {
   '504': problemResponse('the request took longer than --timeout'),
 };
 
+/**
+ * The 200 response: where an operation declares its documents, one schema per kind, told apart by the `schema`
+ * field of a JSON answer (or of the JSON a page embeds in script#interp-data).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any operation
+function success(op: Operation<any, any>) {
+  const docs = op.documents ?? [];
+  if (!docs.length) return { description: 'the result', content: { [op.contentType]: {} } };
+  const description = `the result: ${docs.map((d) => `${d.schema} (${d.when})`).join('; ')}`;
+  const kinds = docs.map((d) => ({
+    type: 'object',
+    title: d.schema,
+    description: d.when,
+    required: ['schema'],
+    properties: { schema: { const: d.schema } },
+  }));
+  const schema =
+    op.contentType === 'application/json'
+      ? { oneOf: kinds }
+      : {
+          type: 'string',
+          description: 'one self-contained HTML page; script#interp-data holds its JSON',
+          'x-embedded-json': { oneOf: kinds },
+        };
+  return { description, content: { [op.contentType]: { schema } } };
+}
+
 /** OpenAPI 3.1 for the server, built from the same command definitions as the request schemas. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any operation
 export function openApi(operations: Operation<any, any>[], limits: { maxTokens: number; token?: string }) {
@@ -47,7 +74,7 @@ export function openApi(operations: Operation<any, any>[], limits: { maxTokens: 
           required: true,
           content: { 'application/json': { schema: bodySchema(cmd, limits.maxTokens * 32) } },
         },
-        responses: { '200': { description: 'the result', content: { [op.contentType]: {} } }, ...ERRORS },
+        responses: { '200': success(op), ...ERRORS },
       },
     };
   }

@@ -29,6 +29,7 @@ export { ATTRIBUTION_SCHEMA } from './explain.js';
 export { COMPARISON_SCHEMA } from './comparison.js';
 export { GENERATION_SCHEMA } from './generate.js';
 export { SEQ2SEQ_SCHEMA } from './seq2seq/explain.js';
+export { SEQ2SEQ_ATTENTION_SCHEMA } from './seq2seq/attentionView.js';
 export { ATTENTION_SCHEMA } from './attention/report.js';
 export { LENS_SCHEMA } from './concepts/lens.js';
 export { PATCH_SCHEMA } from './patch/patch.js';

@@ -1,4 +1,5 @@
 import { attentionOperation } from '../../commands/attention.js';
+import { isSeq2SeqAttention } from '../../commands/attention-request.js';
 import { pairsOperation } from '../../commands/bias.js';
 import { swapOperation } from '../../commands/bias-swap.js';
 import { weatOperation } from '../../commands/bias-weat.js';
@@ -22,7 +23,8 @@ import { reportOperation } from '../../commands/report.js';
 import { DEFAULT_MODEL } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { attentionJson } from '../render/attention.js';
-import { reportHtml } from '../render/html.js';
+import { seq2seqAttentionJson } from '../render/seq2seqAttention.js';
+import { anyReportHtml } from '../render/html.js';
 import type { Operation } from './operation.js';
 import type * as o from './options.js';
 import { runOperation, type CallOptions } from './run.js';
@@ -69,14 +71,16 @@ export const explain: (
   call?: CallOptions,
 ) => Promise<o.ExplainResult> = call(explainOperation);
 
+/** Attention of a model of either kind: an encoder-decoder one (`loadSeq2SeqModel`) gives interp/seq2seq-attention@1. */
 export async function attention(
-  model: Model,
+  model: AnyModel,
   text: string,
   options: o.AttentionOptions = {},
   callOptions: CallOptions = {},
-): Promise<o.AttentionJson> {
+): Promise<o.AttentionJson | o.Seq2SeqAttentionJson> {
   const view = await runOperation(attentionOperation, model, text, options, callOptions, env);
-  return attentionJson(view, options.format ?? 'nested');
+  const format = options.format ?? 'nested';
+  return isSeq2SeqAttention(view) ? seq2seqAttentionJson(view, format) : attentionJson(view, format);
 }
 
 export const lens: (model: Model, text: string, options?: o.LensOptions, call?: CallOptions) => Promise<o.LensResult> =
@@ -103,14 +107,14 @@ export const chain: (
   call?: CallOptions,
 ) => Promise<o.ChainReport> = call(chainOperation);
 
-/** The self-contained HTML page `interp report` writes. */
+/** The self-contained HTML page `interp report` writes; on an encoder-decoder model, its page (interp/seq2seq-report@1). */
 export async function report(
-  model: Model,
+  model: AnyModel,
   text: string,
   options: o.ReportOptions = {},
   callOptions: CallOptions = {},
 ): Promise<string> {
-  return reportHtml(await runOperation(reportOperation, model, text, options, callOptions, env));
+  return anyReportHtml(await runOperation(reportOperation, model, text, options, callOptions, env));
 }
 
 /** Variants of a text side by side, or with `sample` continuations under several decoding settings. */

@@ -30,6 +30,14 @@ export interface Operation<F, R> {
   seq2seq?: (text: string | undefined, flags: F, env: PlanEnv) => (model: Seq2SeqModel) => Promise<R>;
   document: (result: R, flags: F) => string;
   contentType: 'application/json' | 'text/html';
+  /** The schemas of the documents it answers with, and when each (the server's OpenAPI document lists them). */
+  documents?: readonly ResponseDocument[];
+}
+
+/** One kind of document an operation answers with: its schema id, and the request or model that gives it. */
+export interface ResponseDocument {
+  schema: string;
+  when: string;
 }
 
 /**

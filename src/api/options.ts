@@ -1,5 +1,6 @@
 /** The library's option and result types: the contract of the package's exports (semver). */
 import type { attentionJson } from '../render/attention.js';
+import type { seq2seqAttentionJson } from '../render/seq2seqAttention.js';
 import type { Attribution } from '../explain.js';
 import type { RobustAttribution } from '../robustness/explain.js';
 import type { Comparison } from '../comparison.js';
@@ -105,9 +106,17 @@ export interface AttentionOptions {
   maxTokens?: number;
   truncate?: boolean;
   summary?: boolean;
+  /** Encoder-decoder models (`loadSeq2SeqModel`): which attention (default cross), a forced target or the greedy length. */
+  part?: 'encoder' | 'decoder' | 'cross';
+  continuation?: string;
+  generate?: number;
+  /** A reference alignment file (one Pharaoh line): the cross-attention argmax alignment's AER. */
+  alignments?: string;
 }
 
 export type AttentionJson = ReturnType<typeof attentionJson>;
+/** interp/seq2seq-attention@1: `attention` on an encoder-decoder model. */
+export type Seq2SeqAttentionJson = ReturnType<typeof seq2seqAttentionJson>;
 
 export interface LensOptions {
   target?: string;
@@ -161,6 +170,8 @@ export interface ReportOptions extends TargetOptions, MaskingOptions, MethodPara
   counterfactualBudget?: number;
   maxTokens?: number;
   truncate?: boolean;
+  /** Encoder-decoder models: the attentions the page shows, comma-separated (encoder, decoder, cross). */
+  attention?: string;
 }
 
 /** One example for `fidelity`: its text, and optionally its label, an id, a human rationale or planted word weights. */

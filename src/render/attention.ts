@@ -3,7 +3,7 @@ import type { HeadProperty, HeadRole, Matrix } from '../attention/analysis.js';
 import { ATTENTION_SCHEMA, type AttentionView } from '../attention/report.js';
 import { describeTarget } from '../target/target.js';
 import { tokenRecords, type Encoding } from '../text/encode.js';
-import { pool } from '../attention/pool.js';
+import { poolGrid } from '../attention/pool.js';
 import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
 export interface Panel {
@@ -14,9 +14,9 @@ export interface Panel {
 
 /** Heatmaps: one panel (head view, rollout, flow), a row of heads (layer view) or a layers × heads grid (model view). */
 /** Token axes: none past 16 tokens in a grid; in a grid, labels stand upright (slanted, they reach under the next panel). */
-function labelAxes(labels: string[], single: boolean) {
+function labelAxes(labels: string[], single: boolean, count = labels.length) {
   if (single) return { x: { labelAngle: -60, labelLimit: 110 }, y: { labelLimit: 110 } };
-  if (labels.length > 16) return { x: null, y: null };
+  if (count > 16) return { x: null, y: null };
   // Vega measures text without a canvas as 0.8 em a character (10 px labels): room for the longest whole.
   const limit = Math.min(160, 8 * Math.max(0, ...labels.map((l) => [...l].length)) + 4);
   return { x: { labelAngle: -90, labelLimit: limit }, y: { labelLimit: limit } };
@@ -28,30 +28,32 @@ export function attentionChart(
   tokens: string[],
   title: string,
   maxTokens: number,
+  keyTokens?: string[],
 ): TopLevelSpec {
   const single = panels.length === 1;
   const side = single ? maxTokens : Math.min(maxTokens, 24);
   const values: Record<string, unknown>[] = [];
   let labels: string[] = [];
+  let keys: string[] = [];
   for (const p of panels) {
-    const pooled = pool(p.matrix, T, tokens, side);
-    labels = pooled.labels;
-    for (let q = 0; q < pooled.size; q++)
-      for (let k = 0; k < pooled.size; k++) {
-        const v = pooled.data[q * pooled.size + k];
+    const pooled = poolGrid(p.matrix, tokens.slice(0, T), keyTokens ?? tokens.slice(0, T), side);
+    [labels, keys] = [pooled.rowLabels, pooled.colLabels];
+    for (let q = 0; q < pooled.rows; q++)
+      for (let k = 0; k < pooled.cols; k++) {
+        const v = pooled.data[q * pooled.cols + k];
         values.push({
           layer: p.layer ?? 0,
           head: p.head ?? 0,
           query: labels[q],
-          key: labels[k],
+          key: keys[k],
           qi: q,
           ki: k,
           value: v,
         });
       }
   }
-  const cell = single ? 14 : Math.max(3, Math.floor(120 / labels.length));
-  const axes = labelAxes(labels, single);
+  const cell = single ? 14 : Math.max(3, Math.floor(120 / Math.max(labels.length, keys.length)));
+  const axes = labelAxes([...labels, ...keys], single, Math.max(labels.length, keys.length));
   const heatmap = {
     width: { step: cell },
     height: { step: cell },
@@ -60,7 +62,7 @@ export function attentionChart(
       x: {
         field: 'key',
         type: 'nominal' as const,
-        sort: labels,
+        sort: keys,
         title: single ? 'key (attended) token' : null,
         axis: axes.x,
       },
@@ -139,15 +141,17 @@ export function linksTable(
   top = 20,
   rows?: number[],
   byMagnitude = false,
+  keyTokens = tokens,
 ): string {
   const links: { q: number; k: number; v: number }[] = [];
+  const K = keyTokens === tokens ? T : keyTokens.length;
   for (const q of rows ?? Array.from({ length: T }, (_, i) => i))
-    for (let k = 0; k < T; k++) links.push({ q, k, v: matrix[q * T + k] });
+    for (let k = 0; k < K; k++) links.push({ q, k, v: matrix[q * K + k] });
   const key = (v: number) => (byMagnitude ? Math.abs(v) : v);
   links.sort((a, b) => key(b.v) - key(a.v) || a.q - b.q || a.k - b.k);
   const cells = links
     .slice(0, top)
-    .map((l, i) => [i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(tokens[l.k])}`, formatNumber(l.v)]);
+    .map((l, i) => [i + 1, `${l.q}: ${visible(tokens[l.q])}`, `${l.k}: ${visible(keyTokens[l.k])}`, formatNumber(l.v)]);
   return `${wrapText(caption)}\n${fittedTable(['rank', 'query', 'key', 'weight'], cells, 1)}\n`;
 }
 
@@ -225,12 +229,19 @@ export function attentionText(view: AttentionView, top?: number): string {
   );
 }
 
-/** Heatmaps of the view: model view (no layer), layer view, head view, or the whole-model matrix. */
-export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSpec {
-  const { layer, head, whole } = view;
+/** What a view selects to draw, in either kind of attention view: its panels, and the words that say which. */
+export interface Selection {
+  matrices: Matrix[][];
+  layer?: number;
+  head?: number;
+  whole?: { kind: string; matrix: Matrix };
+}
+
+/** The panels of a selection: model view (no layer), layer view, head view, or the whole-model matrix. */
+export function selectedPanels({ matrices, layer, head, whole }: Selection): { panels: Panel[]; where: string } {
   const panels: Panel[] = whole
     ? [{ layer: null, head: null, matrix: whole.matrix }]
-    : view.matrices
+    : matrices
         .flatMap((heads, l) =>
           layer === undefined || l === layer ? heads.map((m, h) => ({ layer: l, head: h, matrix: m })) : [],
         )
@@ -242,6 +253,12 @@ export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSp
       : head === undefined
         ? `layer ${layer}`
         : `layer ${layer}, head ${head}`;
+  return { panels, where };
+}
+
+/** Heatmaps of the view: model view (no layer), layer view, head view, or the whole-model matrix. */
+export function attentionSvg(view: AttentionView, maxTokens: number): TopLevelSpec {
+  const { panels, where } = selectedPanels(view);
   return attentionChart(
     panels,
     view.shape.tokens,

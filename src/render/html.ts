@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PageReport } from '../report/page.js';
+import { SEQ2SEQ_REPORT_SCHEMA, type Seq2SeqPage } from '../report/seq2seq.js';
+import { seq2seqPageHtml } from './seq2seqPage.js';
 import { circuitSection } from './circuitSection.js';
 import { escapeMarkup } from './format.js';
 import { testSection } from './test.js';
@@ -96,9 +98,8 @@ const BODY = `<nav id="examples" class="hidden" aria-label="examples">
 </main>
 <div id="tooltip" role="tooltip" hidden></div>`;
 
-/** One self-contained page: the report as JSON, the stylesheet and the script inline, no external resource. */
-export function reportHtml(report: PageReport): string {
-  const title = report.items.length === 1 ? report.items[0].text.slice(0, 60) : `${report.items.length} examples`;
+/** The page's head, and the body's opening: the stylesheet inline, nothing loaded from elsewhere. */
+function pageHead(title: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -108,7 +109,13 @@ export function reportHtml(report: PageReport): string {
 <title>interp report: ${escapeMarkup(title)}</title>
 <style>${asset('report.css')}</style>
 </head>
-<body>
+<body>`;
+}
+
+/** One self-contained page: the report as JSON, the stylesheet and the script inline, no external resource. */
+export function reportHtml(report: PageReport): string {
+  const title = report.items.length === 1 ? report.items[0].text.slice(0, 60) : `${report.items.length} examples`;
+  return `${pageHead(title)}
 ${header(report)}
 ${BODY.replace(DATA_SECTION, (report.tests ? `${testSection(report.tests)}\n` : '') + (report.circuit ? circuitSection(report.circuit) : '') + DATA_SECTION)}
 <script type="application/json" id="interp-data">${scriptSafe(toJson(report))}</script>
@@ -116,4 +123,11 @@ ${BODY.replace(DATA_SECTION, (report.tests ? `${testSection(report.tests)}\n` : 
 </body>
 </html>
 `;
+}
+
+/** The page of either kind of model: the encoder-decoder page (interp/seq2seq-report@1) or the report page. */
+export function anyReportHtml(page: PageReport | Seq2SeqPage): string {
+  return page.schema === SEQ2SEQ_REPORT_SCHEMA
+    ? seq2seqPageHtml(page, pageHead(page.text.slice(0, 60)), scriptSafe)
+    : reportHtml(page);
 }

@@ -80,7 +80,7 @@ export interface Seq2SeqAttribution {
 }
 
 /** Token strings by id, from the lookup transformers.js keeps on its tokenizers (decode where it has none). */
-function tokensOf(model: Seq2SeqModel, ids: readonly number[]): string[] {
+export function tokensOf(model: Seq2SeqModel, ids: readonly number[]): string[] {
   const lookup = (model.tokenizer as unknown as { _tokenizer?: { id_to_token?: (id: number) => string | undefined } })
     ._tokenizer;
   return ids.map((id) => lookup?.id_to_token?.(id) ?? model.tokenizer.decode([id], { skip_special_tokens: false }));
@@ -129,7 +129,7 @@ const unit = (index: number, text: string, position: number): Feature => ({
 });
 
 /** The target ids: the model's greedy output, or a forced continuation. */
-async function targetIds(model: Seq2SeqModel, source: number[], options: Seq2SeqExplainOptions) {
+export async function targetIds(model: Seq2SeqModel, source: number[], options: Seq2SeqExplainOptions) {
   if (options.continuation !== undefined) {
     const ids = model.tokenizer.encode(options.continuation);
     if (!ids.length) throw usageFault('continuation', '{param} is empty after tokenization');

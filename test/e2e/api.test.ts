@@ -91,9 +91,32 @@ describe('explain on an encoder-decoder model: the CLI --json bytes, interp/seq2
     );
   });
 
+  it.each([
+    [planted, 'c h a e', {}],
+    [marian, 'the cat sat', { part: 'decoder', rollout: true, continuation: 'a dog' }],
+    [marian, 'the cat sat', { part: 'encoder', layer: 1, head: 0, format: 'flat' }],
+  ] as [string, string, Options][])('attention %s: %s %j, interp/seq2seq-attention@1', async (dir, text, options) => {
+    const model = await api.loadSeq2SeqModel(dir);
+    const result = await api.attention(model, text, options as api.AttentionOptions);
+    expect(result.schema).toBe('interp/seq2seq-attention@1');
+    const cli = await runCli(['attention', text, ...argsOf('attention', dir, text, options).slice(2)]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(api.toJson(result) + '\n').toBe(cli.stdout);
+  });
+
+  it('report: the page of an encoder-decoder model, the CLI bytes', async () => {
+    const model = await api.loadSeq2SeqModel(planted);
+    const options = { methods: 'occlusion', attention: 'cross' };
+    const html = await api.report(model, 'c h a e', options);
+    expect(html).toContain('interp/seq2seq-report@1');
+    const cli = await runCli(argsOf('report', planted, 'c h a e', options));
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(html).toBe(cli.stdout);
+  });
+
   it('other capabilities refuse it in one line, and loadSeq2SeqModel refuses an encoder-only model', async () => {
     const model = await api.loadSeq2SeqModel(planted);
-    await expect(api.attention(model as never, 'c h')).rejects.toThrow(/is an encoder-decoder \(seq2seq\) model/);
+    await expect(api.lens(model as never, 'c h')).rejects.toThrow(/is an encoder-decoder \(seq2seq\) model/);
     await expect(api.explain(model, 'c h', { compare: 'occlusion,shapley' })).rejects.toThrow(
       /--compare does not apply to encoder-decoder models yet/,
     );

@@ -33,6 +33,7 @@ describe('options declare whether they are local only', () => {
       }
     const files = ['data', 'format', 'limit', 'out', 'sample', 'shard', 'strict'];
     expect(local).toEqual({
+      'attention --alignments': 'input',
       'circuit --data': 'input',
       'circuit --min-faithfulness': 'process',
       ...Object.fromEntries(files.map((f) => [`counterfactual --${f}`, 'files'])),

@@ -74,6 +74,15 @@ describe('the service routes', () => {
     expect(
       api.paths['/v1/explain'].post.requestBody.content['application/json'].schema.properties.samples,
     ).toBeDefined();
+    // The answers' schemas, the encoder-decoder ones among them.
+    const answers = (route: string) =>
+      api.paths[route].post.responses['200'].content['application/json'].schema.oneOf.map(
+        (kind: { properties: { schema: { const: string } } }) => kind.properties.schema.const,
+      );
+    expect(answers('/v1/explain')).toContain('interp/seq2seq-attribution@1');
+    expect(answers('/v1/attention')).toEqual(['interp/attention@1', 'interp/seq2seq-attention@1']);
+    const page = api.paths['/v1/report'].post.responses['200'].content['text/html'].schema['x-embedded-json'];
+    expect(page.oneOf.map((k: { title: string }) => k.title)).toEqual(['interp/report@1', 'interp/seq2seq-report@1']);
   }, 60_000);
 
   it('refuses a request over the token limit with 422', async () => {
@@ -148,7 +157,7 @@ describe('the service routes', () => {
 });
 
 describe('an encoder-decoder folder under --allow-local-models', () => {
-  it('/v1/explain answers interp/seq2seq-attribution@1, the CLI --json bytes; /v1/attention refuses it (400)', async () => {
+  it('/v1/explain and /v1/attention answer interp/seq2seq-attribution@1 and interp/seq2seq-attention@1, the CLI --json bytes; /v1/lens refuses it (400)', async () => {
     const root = tempDir('interp-serve-seq2seq-');
     writeSeq2Seq(path.join(root, 'planted'), plantedCopySeq2Seq(), ['merged']);
     writeSeq2Seq(path.join(root, 'marian'), seededSeq2Seq('marian'), ['merged']);
@@ -168,7 +177,26 @@ describe('an encoder-decoder folder under --allow-local-models', () => {
         expect(answer.text).toBe(cli.stdout.replace(JSON.stringify(dir), JSON.stringify(body.model)));
         expect(JSON.parse(answer.text).schema).toBe('interp/seq2seq-attribution@1');
       }
-      const other = await call(`${open.url}/v1/attention`, { body: { text: 'c h', model: 'planted' } });
+      for (const body of [
+        { text: 'c h a e', model: 'planted' },
+        { text: 'the cat sat', model: 'marian', part: 'decoder', rollout: true, continuation: 'a dog' },
+        { text: 'the cat sat', model: 'marian', part: 'encoder', layer: 1, format: 'flat' },
+      ]) {
+        const answer = await call(`${open.url}/v1/attention`, { body });
+        expect(answer.status, answer.text).toBe(200);
+        const dir = path.join(root, body.model);
+        const cli = await runCli([...argsOf(commandOf('attention'), { ...body, model: dir }), '--json']);
+        expect(cli.code, cli.stderr).toBe(0);
+        expect(answer.text).toBe(cli.stdout.replace(JSON.stringify(dir), JSON.stringify(body.model)));
+        expect(JSON.parse(answer.text).schema).toBe('interp/seq2seq-attention@1');
+      }
+      const page = await call(`${open.url}/v1/report`, {
+        body: { text: 'c h a e', model: 'planted', methods: 'occlusion', attention: 'cross' },
+      });
+      expect(page.status, page.text).toBe(200);
+      expect(page.text).toContain('interp/seq2seq-report@1');
+      expect(page.text).toContain('<h3>Cross-attention');
+      const other = await call(`${open.url}/v1/lens`, { body: { text: 'c h', model: 'planted' } });
       expect(other.status).toBe(400);
       expect(JSON.parse(other.text).detail).toMatch(/is an encoder-decoder \(seq2seq\) model/);
     } finally {
