@@ -1,3 +1,4 @@
+import { withoutCacheBranch } from './noCache.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
@@ -5,7 +6,7 @@ import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { createSession } from '../model/sessions.js';
 import { dependencies, GraphIndex } from '../onnx/graph.js';
 import { findAttentionSites, StructureError } from '../onnx/instrument.js';
-import { AttributeType, decodeModel, encodeModel, type GraphProto, type NodeProto } from '../onnx/proto.js';
+import { decodeModel, encodeModel, type GraphProto } from '../onnx/proto.js';
 import { boolTensor, floatTensor, runSession, type Feeds, type OrtTensor } from '../runtime/tensor.js';
 import { encode, idsTensor } from './run.js';
 
@@ -16,6 +17,8 @@ export const SEQ2SEQ_ATTENTION_PARTS: readonly Seq2SeqAttentionPart[] = ['encode
 /** [layer][head] → query × key probabilities, row-major. */
 export type HeadMatrices = Float32Array[][];
 
+export { withoutCacheBranch };
+
 export interface Seq2SeqAttentionRun {
   /** Encoder self-attention: source × source. */
   encoder: HeadMatrices;
@@ -24,40 +27,6 @@ export interface Seq2SeqAttentionRun {
   /** Cross-attention: prefix × source. */
   cross: HeadMatrices;
 }
-
-/**
- * The graph as it runs without a cache: every If on use_cache_branch replaced by its else branch (Optimum's merged
- * decoder keeps the no-cache decoder, or the cross keys and values it computes, there), so that the attention
- * probabilities inside it become tensors of the main graph that can be exposed as outputs.
- */
-export function withoutCacheBranch(graph: GraphProto): GraphProto {
-  const node: NodeProto[] = [];
-  const initializer = [...graph.initializer];
-  for (const n of graph.node) {
-    const branch = n.opType === 'If' && n.input[0] === 'use_cache_branch' ? elseBranch(n) : null;
-    if (!branch) {
-      node.push(n);
-      continue;
-    }
-    const inner = withoutCacheBranch(branch);
-    node.push(...inner.node);
-    initializer.push(...inner.initializer);
-    inner.output.forEach((o, j) =>
-      node.push({
-        input: [o.name],
-        output: [n.output[j]],
-        name: `${n.name}/out${j}`,
-        opType: 'Identity',
-        domain: '',
-        attribute: [],
-      }),
-    );
-  }
-  return { ...graph, node, initializer };
-}
-
-const elseBranch = (n: NodeProto): GraphProto | null =>
-  n.attribute.find((a) => a.name === 'else_branch' && a.type === AttributeType.GRAPH)?.g ?? null;
 
 /** The attention probabilities of a graph: [] where it has no Softmax at all (an encoder of 0 layers). */
 function attentionProbs(graph: GraphProto, spec: string): { probs: string; values: string }[] {

@@ -8,16 +8,8 @@ import { CUT_INPUT, cutAt } from '../onnx/cut.js';
 import { findWordEmbeddings } from '../onnx/embeddings.js';
 import { valueInfo } from '../onnx/builder.js';
 import { ruleTable, type RuleOverrides } from '../onnx/gradRules.js';
-import {
-  AttributeType,
-  DataType,
-  decodeModel,
-  toNumber,
-  type GraphProto,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-} from '../onnx/proto.js';
+import { AttributeType, DataType, decodeModel, toNumber, type GraphProto, type ModelProto } from '../onnx/proto.js';
+import { renameGraph, withoutCacheBranch } from './noCache.js';
 import { addScoreHead, SCORE_OUTPUT, TARGET_INDEX, TARGET_POSITIONS, TARGET_WEIGHT } from '../onnx/scoreHead.js';
 import { registerExternalData, type FloatTensor } from '../onnx/tensor.js';
 import { probeFacts } from '../runtime/probe.js';
@@ -49,67 +41,6 @@ export interface Seq2SeqGradientGraph {
   dequantized: boolean;
 }
 
-/** Every tensor name of nodes (and their subgraphs, which read outer names too) and initializers, mapped. */
-function renameAll(nodes: NodeProto[], rename: (name: string) => string): NodeProto[] {
-  return nodes.map((n) => ({
-    ...n,
-    name: n.name ? rename(n.name) : n.name,
-    input: n.input.map((i) => (i ? rename(i) : i)),
-    output: n.output.map((o) => (o ? rename(o) : o)),
-    attribute: n.attribute.map((a) => (a.g ? { ...a, g: renameGraph(a.g, rename) } : a)),
-  }));
-}
-
-function renameGraph(g: GraphProto, rename: (name: string) => string): GraphProto {
-  return {
-    ...g,
-    node: renameAll(g.node, rename),
-    initializer: g.initializer.map((t) => ({ ...t, name: rename(t.name) })),
-    input: g.input.map((v) => ({ ...v, name: rename(v.name) })),
-    output: g.output.map((v) => ({ ...v, name: rename(v.name) })),
-    valueInfo: [],
-  };
-}
-
-/**
- * A merged decoder without its cache: each If on use_cache_branch replaced by its else branch (the one that
- * computes the cross-attention keys and values from encoder_hidden_states), inlined where the If stood, its
- * own tensors renamed apart and its outputs passed on under the If's output names.
- */
-export function withoutCacheBranch(model: ModelProto): ModelProto {
-  const node: NodeProto[] = [];
-  const initializer: TensorProto[] = [...model.graph.initializer];
-  let k = 0;
-  for (const n of model.graph.node) {
-    const branch =
-      n.opType === 'If' && n.input[0] === 'use_cache_branch'
-        ? n.attribute.find((a) => a.name === 'else_branch')?.g
-        : undefined;
-    if (!branch) {
-      node.push(n);
-      continue;
-    }
-    const own = new Set([...branch.initializer.map((t) => t.name), ...branch.node.flatMap((m) => m.output)]);
-    const prefix = `interp.else${k++}/`;
-    const rename = (name: string) => (own.has(name) ? prefix + name : name);
-    const inlined = renameGraph(branch, rename);
-    node.push(...inlined.node);
-    initializer.push(...inlined.initializer);
-    inlined.output.forEach((o, j) => {
-      if (n.output[j])
-        node.push({
-          input: [o.name],
-          output: [n.output[j]],
-          name: `${prefix}out${j}`,
-          opType: 'Identity',
-          domain: '',
-          attribute: [],
-        });
-    });
-  }
-  return { ...model, graph: { ...model.graph, node, initializer } };
-}
-
 const hasSubgraphs = (g: GraphProto) => g.node.some((n) => n.attribute.some((a) => a.type === AttributeType.GRAPH));
 
 function readGraphFile(file: string, id: string): ModelProto {
@@ -134,7 +65,8 @@ export function composedGraph(model: Seq2SeqModel): {
 } {
   const canonical = (proto: ModelProto) => canonicalize(proto, { dequantize: true });
   const enc = canonical(readGraphFile(model.files.encoder, model.id));
-  const dec = canonical(withoutCacheBranch(readGraphFile(model.files.decoder, model.id)));
+  const merged = readGraphFile(model.files.decoder, model.id);
+  const dec = canonical({ ...merged, graph: withoutCacheBranch(merged.graph) });
   for (const [part, g] of [
     ['encoder', enc.model],
     ['decoder', dec.model],
