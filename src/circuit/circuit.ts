@@ -17,6 +17,7 @@ import {
   pathGradients,
   readActivations,
   type CircuitTask,
+  type PathGradients,
   type Component,
 } from './components.js';
 import { directEffects, type DirectLogitAttribution } from './dla.js';
@@ -225,9 +226,11 @@ export async function estimates(
   run: RunContext,
 ): Promise<{ effects: { effect: number; perPosition: number[] | null }[]; edges: Edge[] | null }> {
   let gradientOf: (c: Component) => Float32Array;
+  let receivers: PathGradients['receivers'] = null;
   if (request.method === 'ig') {
-    const path = await pathGradients(model, task, components, request.steps, run);
-    gradientOf = (c) => path.get(componentName(c))!;
+    const path = await pathGradients(model, task, components, request.steps, run, request.edges === true);
+    gradientOf = (c) => path.components.get(componentName(c))!;
+    receivers = path.receivers;
   } else {
     const { gradients } = await cleanGradients(model, task, components, run);
     gradientOf = (c) => componentValues(gradients, c);
@@ -235,7 +238,7 @@ export async function estimates(
   const rule = request.method === 'atp*' ? 'recompute' : 'linear';
   const edges =
     request.edges || request.method === 'atp*'
-      ? await edgeScores(model, { task, components, gradientOf, rule }, run)
+      ? await edgeScores(model, { task, components, gradientOf, rule, receivers }, run)
       : null;
   if (request.method === 'atp*')
     return {

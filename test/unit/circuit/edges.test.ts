@@ -93,6 +93,26 @@ describe('AtP* and edges on the planted induction LM', () => {
     expect(r.edges!.circuit).toEqual(['L1H0 → logits']);
   });
 
+  it('EAP-IG integrates the gradient at the receivers’ inputs: the key edge tops the head edges, −2.04 at 16 and 256 steps', async () => {
+    const [r, fine] = [
+      await circuitReport(model, { ...request, method: 'ig' }),
+      await circuitReport(model, { ...request, method: 'ig', steps: 256 }),
+    ];
+    expect(r.edges!.circuit.sort()).toEqual(['L0H0 → L1H0.k', 'L1H0 → logits']);
+    // The clean softmax is saturated: the clean pattern with path-averaged head gradients gave −0.083. On the
+    // path the queries and values move too, so the key edge's share of the −11.25 is −2.04 (converged: 256
+    // midpoints agree with 16 to 1 %).
+    expect(edge(r, 'L0H0 → L1H0.k').score).toBeCloseTo(-2.0628, 3);
+    expect(edge(fine, 'L0H0 → L1H0.k').score).toBeCloseTo(-2.0423, 3);
+    for (const e of r.edges!.ranking.slice(2)) expect(Math.abs(e.score)).toBeLessThan(1e-6);
+    // Complete by the chain rule (no normalisation here): a component's edges sum to its EAP-IG estimate.
+    for (const c of r.components) {
+      const out = r.edges!.ranking.filter((e) => e.sender === c.component).reduce((s, e) => s + e.score, 0);
+      expect(out).toBeCloseTo(c.effect, 5);
+    }
+    expect(byName(r).L0H0.effect).toBeCloseTo(-2.0628, 3);
+  });
+
   it('the CLI gates on the edge circuit with --edges, and --edges with exact patching is a usage error', async () => {
     const args = ['circuit', request.clean, '--corrupted', request.corrupted, '--answer', ' c', '--wrong', ' a'];
     const gated = [...args, '--model', dir, '--method', 'atp*', '--edges', '--min-faithfulness', '0.95'];
