@@ -21,6 +21,7 @@ import {
   type Component,
 } from './components.js';
 import { directEffects, type DirectLogitAttribution } from './dla.js';
+import { ablateEdgesOutside } from './edgeAblation.js';
 import { edgeName, edgeScores, type Edge } from './edges.js';
 
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
@@ -61,11 +62,15 @@ export interface EdgeReport {
   /** The components the circuit's edges touch (the logits aside). */
   components: string[];
   /**
-   * Metric kept with every component outside `components` ablated: edges are not ablated one by one, so this
-   * is the faithfulness of the components the edge circuit touches.
+   * Metric kept with every edge outside the circuit ablated (each receiver's input hears the ablated output
+   * of the senders whose edges to it are outside), as a share of the full model's over all edges ablated.
    */
   faithfulness: number;
-  ablated: 'components';
+  /** The same for the top-n edges, at n = 0, 1, 2, 4, … all (and the circuit's size), with its areas. */
+  curve: { size: number; faithfulness: number }[];
+  cpr: number;
+  cmd: number;
+  ablated: 'edges';
 }
 
 export interface ComponentEffect {
@@ -263,8 +268,8 @@ export async function estimates(
 }
 
 /**
- * The edges ranked by |score|, the edge circuit (top k, or past the threshold), and the faithfulness of the
- * components it touches: everything else ablated, in one more forward pass.
+ * The edges ranked by |score|, the edge circuit (top k, or past the threshold), and its faithfulness with
+ * every other edge ablated, on a curve of the top-n edges for n doubling from 1 (one batched edge-ablation).
  */
 async function edgeReport(
   model: Model,
@@ -284,15 +289,43 @@ async function edgeReport(
       ? ranking.slice(0, request.k)
       : ranking.filter((e) => Math.abs(e.score) >= request.threshold!);
   const touched = new Set(chosen.flatMap((e) => [e.sender, e.receiver]));
-  const kept = components.filter((c) => touched.has(componentName(c)));
-  const [metric] = await ablateOutside(model, task, components, [kept], source, run);
+  const sizes = [0];
+  for (let n = 1; n < ranking.length; n *= 2) sizes.push(n);
+  sizes.push(ranking.length, chosen.length);
+  const sorted = [...new Set(sizes)].sort((a, b) => a - b);
+  const kept = await ablateEdgesOutside(
+    model,
+    task,
+    components,
+    sorted.map((n) => ranking.slice(0, n)),
+    source,
+    run,
+  );
+  const share = (m: number) => (m - empty) / (full - empty);
+  const curve = sorted.map((size, i) => ({ size, faithfulness: share(kept[i]) }));
   return {
     ranking,
     circuit: chosen.map((e) => e.edge),
-    components: kept.map(componentName),
-    faithfulness: (metric - empty) / (full - empty),
-    ablated: 'components',
+    components: components.filter((c) => touched.has(componentName(c))).map(componentName),
+    faithfulness: curve[sorted.indexOf(chosen.length)].faithfulness,
+    curve,
+    ...areasOver(curve),
+    ablated: 'edges',
   };
+}
+
+/** CPR and CMD of a curve sampled at any sizes: the trapezoid rule over size as a share of the largest. */
+export function areasOver(curve: { size: number; faithfulness: number }[]): { cpr: number; cmd: number } {
+  const n = curve[curve.length - 1].size || 1;
+  let cpr = 0;
+  let cmd = 0;
+  for (let i = 0; i + 1 < curve.length; i++) {
+    const [a, b] = [curve[i], curve[i + 1]];
+    const w = b.size - a.size;
+    cpr += (((a.faithfulness + b.faithfulness) / 2) * w) / n;
+    cmd += (((Math.abs(1 - a.faithfulness) + Math.abs(1 - b.faithfulness)) / 2) * w) / n;
+  }
+  return { cpr, cmd };
 }
 
 /** What an ablated component's output becomes: the corrupted run's, its mean over positions, or zero. */
@@ -318,12 +351,5 @@ export function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor
  * the curve and 1.
  */
 export function areas(f: number[]): { cpr: number; cmd: number } {
-  const n = f.length - 1;
-  let cpr = 0;
-  let cmd = 0;
-  for (let i = 0; i < n; i++) {
-    cpr += (f[i] + f[i + 1]) / 2 / n;
-    cmd += (Math.abs(1 - f[i]) + Math.abs(1 - f[i + 1])) / 2 / n;
-  }
-  return { cpr, cmd };
+  return areasOver(f.map((faithfulness, size) => ({ size, faithfulness })));
 }
