@@ -22,9 +22,12 @@ import {
 } from './components.js';
 import { directEffects, type DirectLogitAttribution } from './dla.js';
 import { ablateEdgesOutside } from './edgeAblation.js';
-import { edgeName, edgeScores, type Edge } from './edges.js';
+import { edgeCount, edgeName, edgeScores, type Edge } from './edges.js';
 
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
+
+/** Edges AtP* and --edges score unless --edge-budget says otherwise. */
+export const DEFAULT_EDGE_BUDGET = 20_000;
 
 export const CIRCUIT_METHODS = ['atp', 'atp*', 'ig', 'patch', 'dla'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
@@ -52,6 +55,8 @@ export interface CircuitRequest extends Behaviour {
   edges?: boolean;
   /** The edge circuit: edges with |score| at least this (left out: the top k edges). */
   threshold?: number;
+  /** The most edges AtP* or --edges may score (each receiving layer runs one row per sender); past it, a usage error. */
+  edgeBudget?: number;
 }
 
 export interface EdgeReport {
@@ -241,6 +246,12 @@ export async function estimates(
     gradientOf = (c) => componentValues(gradients, c);
   }
   const rule = request.method === 'atp*' ? 'recompute' : 'linear';
+  const count = edgeCount(components);
+  if ((request.edges || rule === 'recompute') && count > (request.edgeBudget ?? DEFAULT_EDGE_BUDGET))
+    throw usageFault(
+      'edge-budget',
+      `this model has ${count} edges to score, more than {param} ${request.edgeBudget ?? DEFAULT_EDGE_BUDGET} allows`,
+    );
   const edges =
     request.edges || request.method === 'atp*'
       ? await edgeScores(model, { task, components, gradientOf, rule, receivers }, run)

@@ -49,6 +49,19 @@ const headsSite = (l: number): Site => `layer.${l}.attn.heads.out`;
 const mlpSite = (l: number): Site => `layer.${l}.mlp.act`;
 const attnSites = (l: number): Site[] => ['scores', 'q', 'k', 'v'].map((k) => `layer.${l}.attn.${k}` as Site);
 
+/** How many edges `edgeScores` scores: each head's q, k, v and each feed-forward block from every earlier component (a block also from its own layer's heads), and the logits from all. */
+export function edgeCount(components: readonly Component[]): number {
+  let n = components.length;
+  for (const r of components) {
+    const earlier = components.filter((c) => c.layer < r.layer).length;
+    n +=
+      r.kind === 'head'
+        ? 3 * earlier
+        : earlier + components.filter((c) => c.layer === r.layer && c.kind === 'head').length;
+  }
+  return n;
+}
+
 /**
  * Edge attribution (EAP, Hanna et al. 2024): every edge from a component's output to a later component's
  * input (a head's queries, keys, values; a feed-forward block; the logits) through the residual stream,

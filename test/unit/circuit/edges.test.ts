@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inductionLM, splitInductionLM, writePlanted } from '../../../fixtures/planted.js';
 import { circuitReport, type CircuitReport, type CircuitRequest } from '../../../src/circuit/circuit.js';
+import { componentsOf } from '../../../src/circuit/components.js';
+import { edgeCount } from '../../../src/circuit/edges.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
 import { runWithHooks, type Site } from '../../../src/runtime/hooks.js';
@@ -128,6 +130,15 @@ describe('AtP* and edges on the planted induction LM', () => {
       /--method patch scores components only/,
     );
     expectExit(await runInProcess([...args, '--model', dir, '--threshold', '1']), 2, /--threshold selects edges/);
+    // 31 edges: AtP* (which sums them) and --edges stop at a smaller --edge-budget, before any run.
+    expect(edgeCount(await componentsOf(model, encodeText(model, request.clean).ids))).toBe(31);
+    expectExit(await runInProcess([...gated, '--k', '2', '--edge-budget', '31']), 0);
+    for (const method of ['atp*', 'ig'])
+      expectExit(
+        await runInProcess([...args, '--model', dir, '--method', method, '--edges', '--edge-budget', '30']),
+        2,
+        /this model has 31 edges to score, more than --edge-budget 30 allows/,
+      );
   });
 });
 
