@@ -57,7 +57,7 @@ export function circuitCommand(): Command {
     .option('--edges', 'also score the edges sender → receiver q/k/v, feed-forward input, logits (EAP)')
     .option('--threshold <x>', 'with --edges: the circuit is every edge with |score| ≥ x instead of the top k')
     .option('--exact-budget <n>', 'also patch each component exactly, to check, up to this many', '512')
-    .option('--edge-budget <n>', 'atp* and --edges: the most edges scored (a usage error past it)', '20000')
+    .option('--edge-budget <n>', 'atp* and --edges: the most edges scored (a usage error past it)', '50000')
     .addOption(
       localOption(
         '--min-faithfulness <x>',

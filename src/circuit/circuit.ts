@@ -27,7 +27,7 @@ import { edgeCount, edgeName, edgeScores, type Edge } from './edges.js';
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
 
 /** Edges AtP* and --edges score unless --edge-budget says otherwise. */
-export const DEFAULT_EDGE_BUDGET = 20_000;
+export const DEFAULT_EDGE_BUDGET = 50_000;
 
 export const CIRCUIT_METHODS = ['atp', 'atp*', 'ig', 'patch', 'dla'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
