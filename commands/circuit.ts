@@ -30,6 +30,7 @@ interface CircuitFlags extends ModelFlags, OutputFlags {
   data?: string;
   edges?: boolean;
   threshold?: string;
+  edgeBudget: string;
 }
 
 export function circuitCommand(): Command {
@@ -56,6 +57,7 @@ export function circuitCommand(): Command {
     .option('--edges', 'also score the edges sender → receiver q/k/v, feed-forward input, logits (EAP)')
     .option('--threshold <x>', 'with --edges: the circuit is every edge with |score| ≥ x instead of the top k')
     .option('--exact-budget <n>', 'also patch each component exactly, to check, up to this many', '512')
+    .option('--edge-budget <n>', 'atp* and --edges: the most edges scored (a usage error past it)', '50000')
     .addOption(
       localOption(
         '--min-faithfulness <x>',
@@ -98,8 +100,8 @@ export const circuitOperation = jsonOperation<CircuitFlags, CircuitReport & { su
     const options = {
       ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
       exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
-      steps: parseInteger('--steps', flags.steps, 1, 512),
-      edges: flags.edges === true,
+      edgeBudget: parseInteger('--edge-budget', flags.edgeBudget, 1, 1_000_000),
+      ...{ steps: parseInteger('--steps', flags.steps, 1, 512), edges: flags.edges === true },
       threshold: flags.threshold === undefined ? undefined : parseNumber('--threshold', flags.threshold, 0, 1e9),
     };
     const input = circuitInput(clean, flags);

@@ -17,12 +17,17 @@ import {
   pathGradients,
   readActivations,
   type CircuitTask,
+  type PathGradients,
   type Component,
 } from './components.js';
 import { directEffects, type DirectLogitAttribution } from './dla.js';
-import { edgeName, edgeScores, type Edge } from './edges.js';
+import { ablateEdgesOutside } from './edgeAblation.js';
+import { edgeCount, edgeName, edgeScores, type Edge } from './edges.js';
 
 export const CIRCUIT_SCHEMA = 'interp/circuit@1';
+
+/** Edges AtP* and --edges score unless --edge-budget says otherwise. */
+export const DEFAULT_EDGE_BUDGET = 50_000;
 
 export const CIRCUIT_METHODS = ['atp', 'atp*', 'ig', 'patch', 'dla'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
@@ -50,6 +55,8 @@ export interface CircuitRequest extends Behaviour {
   edges?: boolean;
   /** The edge circuit: edges with |score| at least this (left out: the top k edges). */
   threshold?: number;
+  /** The most edges AtP* or --edges may score (each receiving layer runs one row per sender); past it, a usage error. */
+  edgeBudget?: number;
 }
 
 export interface EdgeReport {
@@ -60,11 +67,15 @@ export interface EdgeReport {
   /** The components the circuit's edges touch (the logits aside). */
   components: string[];
   /**
-   * Metric kept with every component outside `components` ablated: edges are not ablated one by one, so this
-   * is the faithfulness of the components the edge circuit touches.
+   * Metric kept with every edge outside the circuit ablated (each receiver's input hears the ablated output
+   * of the senders whose edges to it are outside), as a share of the full model's over all edges ablated.
    */
   faithfulness: number;
-  ablated: 'components';
+  /** The same for the top-n edges, at n = 0, 1, 2, 4, … all (and the circuit's size), with its areas. */
+  curve: { size: number; faithfulness: number }[];
+  cpr: number;
+  cmd: number;
+  ablated: 'edges';
 }
 
 export interface ComponentEffect {
@@ -225,17 +236,25 @@ export async function estimates(
   run: RunContext,
 ): Promise<{ effects: { effect: number; perPosition: number[] | null }[]; edges: Edge[] | null }> {
   let gradientOf: (c: Component) => Float32Array;
+  let receivers: PathGradients['receivers'] = null;
   if (request.method === 'ig') {
-    const path = await pathGradients(model, task, components, request.steps, run);
-    gradientOf = (c) => path.get(componentName(c))!;
+    const path = await pathGradients(model, task, components, request.steps, run, request.edges === true);
+    gradientOf = (c) => path.components.get(componentName(c))!;
+    receivers = path.receivers;
   } else {
     const { gradients } = await cleanGradients(model, task, components, run);
     gradientOf = (c) => componentValues(gradients, c);
   }
   const rule = request.method === 'atp*' ? 'recompute' : 'linear';
+  const count = edgeCount(components);
+  if ((request.edges || rule === 'recompute') && count > (request.edgeBudget ?? DEFAULT_EDGE_BUDGET))
+    throw usageFault(
+      'edge-budget',
+      `this model has ${count} edges to score, more than {param} ${request.edgeBudget ?? DEFAULT_EDGE_BUDGET} allows`,
+    );
   const edges =
     request.edges || request.method === 'atp*'
-      ? await edgeScores(model, { task, components, gradientOf, rule }, run)
+      ? await edgeScores(model, { task, components, gradientOf, rule, receivers }, run)
       : null;
   if (request.method === 'atp*')
     return {
@@ -260,8 +279,8 @@ export async function estimates(
 }
 
 /**
- * The edges ranked by |score|, the edge circuit (top k, or past the threshold), and the faithfulness of the
- * components it touches: everything else ablated, in one more forward pass.
+ * The edges ranked by |score|, the edge circuit (top k, or past the threshold), and its faithfulness with
+ * every other edge ablated, on a curve of the top-n edges for n doubling from 1 (one batched edge-ablation).
  */
 async function edgeReport(
   model: Model,
@@ -281,15 +300,43 @@ async function edgeReport(
       ? ranking.slice(0, request.k)
       : ranking.filter((e) => Math.abs(e.score) >= request.threshold!);
   const touched = new Set(chosen.flatMap((e) => [e.sender, e.receiver]));
-  const kept = components.filter((c) => touched.has(componentName(c)));
-  const [metric] = await ablateOutside(model, task, components, [kept], source, run);
+  const sizes = [0];
+  for (let n = 1; n < ranking.length; n *= 2) sizes.push(n);
+  sizes.push(ranking.length, chosen.length);
+  const sorted = [...new Set(sizes)].sort((a, b) => a - b);
+  const kept = await ablateEdgesOutside(
+    model,
+    task,
+    components,
+    sorted.map((n) => ranking.slice(0, n)),
+    source,
+    run,
+  );
+  const share = (m: number) => (m - empty) / (full - empty);
+  const curve = sorted.map((size, i) => ({ size, faithfulness: share(kept[i]) }));
   return {
     ranking,
     circuit: chosen.map((e) => e.edge),
-    components: kept.map(componentName),
-    faithfulness: (metric - empty) / (full - empty),
-    ablated: 'components',
+    components: components.filter((c) => touched.has(componentName(c))).map(componentName),
+    faithfulness: curve[sorted.indexOf(chosen.length)].faithfulness,
+    curve,
+    ...areasOver(curve),
+    ablated: 'edges',
   };
+}
+
+/** CPR and CMD of a curve sampled at any sizes: the trapezoid rule over size as a share of the largest. */
+export function areasOver(curve: { size: number; faithfulness: number }[]): { cpr: number; cmd: number } {
+  const n = curve[curve.length - 1].size || 1;
+  let cpr = 0;
+  let cmd = 0;
+  for (let i = 0; i + 1 < curve.length; i++) {
+    const [a, b] = [curve[i], curve[i + 1]];
+    const w = b.size - a.size;
+    cpr += (((a.faithfulness + b.faithfulness) / 2) * w) / n;
+    cmd += (((Math.abs(1 - a.faithfulness) + Math.abs(1 - b.faithfulness)) / 2) * w) / n;
+  }
+  return { cpr, cmd };
 }
 
 /** What an ablated component's output becomes: the corrupted run's, its mean over positions, or zero. */
@@ -315,12 +362,5 @@ export function ablationSource(ablation: Ablation, corrupted: Map<string, Tensor
  * the curve and 1.
  */
 export function areas(f: number[]): { cpr: number; cmd: number } {
-  const n = f.length - 1;
-  let cpr = 0;
-  let cmd = 0;
-  for (let i = 0; i < n; i++) {
-    cpr += (f[i] + f[i + 1]) / 2 / n;
-    cmd += (Math.abs(1 - f[i]) + Math.abs(1 - f[i + 1])) / 2 / n;
-  }
-  return { cpr, cmd };
+  return areasOver(f.map((faithfulness, size) => ({ size, faithfulness })));
 }

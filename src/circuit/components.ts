@@ -1,5 +1,5 @@
 import { usageFault } from '../errors.js';
-import { gradientSession, runGradients } from '../gradients/session.js';
+import { gradientSession, runGradients, type GradientSource } from '../gradients/session.js';
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
 import { runWithHooks, selectWith, type Site, type Tensor, type WriteHook } from '../runtime/hooks.js';
@@ -114,10 +114,25 @@ export async function readActivations(
   return hooked.map((h) => new Map(components.map((c) => [componentName(c), h.cache.get(componentSite(c))])));
 }
 
+/** One layer's gradients at its attention inputs, laid out as the hook sites read them (one sequence). */
+export interface ReceiverGradients {
+  q: Float32Array; // [head, query, d_head]
+  k: Float32Array; // [head, d_head, key]
+  v: Float32Array; // [head, key, d_head]
+}
+
+/** Path-averaged gradients: at every component's output, and (when asked) at every layer's attention inputs. */
+export interface PathGradients {
+  components: Map<string, Float32Array>;
+  receivers: ReceiverGradients[] | null;
+}
+
 /**
  * The metric's gradient with respect to every component, averaged over `steps` inputs on the straight path
  * from the corrupted prompt's word embeddings to the clean one's (midpoints; EAP-IG with interpolated
- * inputs, Hanna et al. 2024): all steps run as one batch of forward and backward passes.
+ * inputs, Hanna et al. 2024): all steps run as one batch of forward and backward passes. With `receivers`,
+ * also the gradient at every head's queries, keys and values, averaged on the same path: EAP-IG's gradient
+ * at the receivers' inputs, which sees through a softmax saturated at the clean input.
  */
 export async function pathGradients(
   model: Model,
@@ -125,8 +140,12 @@ export async function pathGradients(
   components: readonly Component[],
   steps: number,
   run?: RunContext,
-): Promise<Map<string, Float32Array>> {
-  const gs = await gradientSession(model, { kind: 'components', from: 'embeddings' }, 'logit');
+  receivers = false,
+): Promise<PathGradients> {
+  const source: GradientSource = receivers
+    ? { kind: 'components', from: 'embeddings', receivers: true }
+    : { kind: 'components', from: 'embeddings' };
+  const gs = await gradientSession(model, source, 'logit');
   const T = task.clean.length;
   const rows_ = (ids: readonly number[]) => ids.map((id) => gs.embeddings!.row(id));
   const [clean, corrupted] = [rows_(task.clean), rows_(task.corrupted)];
@@ -139,14 +158,14 @@ export async function pathGradients(
     return { ids: task.clean, cut, positions: [T - 1, T - 1], index: [task.answer, task.wrong], weight: [1, -1] };
   });
   const results = await runGradients(model, gs, rows, run);
-  const layers = gs.gradients.length / 2;
+  const layers = gs.gradients.length / (receivers ? 5 : 2);
   const mean = (g: number) => {
     const sum = new Float32Array(results[0].gradients[g].length);
     for (const r of results) for (let j = 0; j < sum.length; j++) sum[j] += r.gradients[g][j] / steps;
     return sum;
   };
   const means = gs.gradients.map((_, g) => mean(g));
-  return new Map(
+  const byComponent = new Map(
     components.map((c) => {
       if (c.kind === 'mlp') return [componentName(c), means[layers + c.layer]];
       const heads = components.filter((x) => x.kind === 'head' && x.layer === c.layer).length;
@@ -154,6 +173,14 @@ export async function pathGradients(
       return [componentName(c), means[c.layer].subarray(c.head * per, (c.head + 1) * per)];
     }),
   );
+  const inputs = receivers
+    ? Array.from({ length: layers }, (_, l) => ({
+        q: means[2 * layers + l],
+        k: means[3 * layers + l],
+        v: means[4 * layers + l],
+      }))
+    : null;
+  return { components: byComponent, receivers: inputs };
 }
 
 /**

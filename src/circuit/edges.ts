@@ -2,7 +2,14 @@ import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
 import { replaceWith, runWithHooks, type HookCache, type Site, type Tensor, type WriteHook } from '../runtime/hooks.js';
 import { attentionTensors } from '../runtime/sites.js';
-import { componentName, logitDifference, type CircuitTask, type Component } from './components.js';
+import { softmax } from '../util/maths.js';
+import {
+  componentName,
+  logitDifference,
+  type CircuitTask,
+  type Component,
+  type ReceiverGradients,
+} from './components.js';
 
 /** Which input of its receiver an edge feeds: a head's queries, keys or values, a feed-forward block, or the logits. */
 export type EdgeInput = 'q' | 'k' | 'v' | 'mlp' | 'logits';
@@ -31,11 +38,29 @@ export interface EdgeInputs {
   /** ∂metric/∂(component output), [position, width] flattened, at the clean input (or averaged on a path). */
   gradientOf: (c: Component) => Float32Array;
   rule: SoftmaxRule;
+  /**
+   * Per layer, ∂metric/∂(queries, keys, values) averaged on the integrated-gradients path (EAP-IG): when
+   * given, an edge into a head is its carried change times these, and `rule` is not used.
+   */
+  receivers?: readonly ReceiverGradients[] | null;
 }
 
 const headsSite = (l: number): Site => `layer.${l}.attn.heads.out`;
 const mlpSite = (l: number): Site => `layer.${l}.mlp.act`;
 const attnSites = (l: number): Site[] => ['scores', 'q', 'k', 'v'].map((k) => `layer.${l}.attn.${k}` as Site);
+
+/** How many edges `edgeScores` scores: each head's q, k, v and each feed-forward block from every earlier component (a block also from its own layer's heads), and the logits from all. */
+export function edgeCount(components: readonly Component[]): number {
+  let n = components.length;
+  for (const r of components) {
+    const earlier = components.filter((c) => c.layer < r.layer).length;
+    n +=
+      r.kind === 'head'
+        ? 3 * earlier
+        : earlier + components.filter((c) => c.layer === r.layer && c.kind === 'head').length;
+  }
+  return n;
+}
 
 /**
  * Edge attribution (EAP, Hanna et al. 2024): every edge from a component's output to a later component's
@@ -145,6 +170,16 @@ function headEdges(
   const at = (cache: HookCache, k: string) => headOf(cache.get(`layer.${l}.attn.${k}` as Site), head.head);
   const [S, q, kT, v] = ['scores', 'q', 'k', 'v'].map((k) => at(clean, k));
   const [dq, dk, dv] = ['q', 'k', 'v'].map((k) => difference(at(frozen, k).data, at(clean, k).data));
+  const receiver = componentName(head);
+  const path = inputs.receivers?.[l];
+  if (path) {
+    const of = (g: Float32Array) => g.subarray(head.head * dq.length, (head.head + 1) * dq.length);
+    return [
+      { sender, receiver, input: 'q', score: dot(dq, of(path.q)) },
+      { sender, receiver, input: 'k', score: dot(dk, of(path.k)) },
+      { sender, receiver, input: 'v', score: dot(dv, of(path.v)) },
+    ];
+  }
   const T = S.dims[0];
   const d = q.dims[1];
   const gz = inputs.gradientOf(head); // [query, d_head]
@@ -174,7 +209,6 @@ function headEdges(
       if (A[t * T + s] === 0) continue;
       for (let i = 0; i < d; i++) value += gz[t * d + i] * A[t * T + s] * dv[s * d + i];
     }
-  const receiver = componentName(head);
   return [
     { sender, receiver, input: 'q', score: through(shifted(dq, null)) },
     { sender, receiver, input: 'k', score: through(shifted(null, dk)) },
@@ -212,15 +246,8 @@ function softmaxEffect(
 function softmaxRows(S: Float32Array, T: number, shift: Float64Array | null): Float64Array {
   const out = new Float64Array(T * T);
   for (let t = 0; t < T; t++) {
-    let max = -Infinity;
-    for (let s = 0; s < T; s++) max = Math.max(max, S[t * T + s] + (shift ? shift[t * T + s] : 0));
-    let sum = 0;
-    for (let s = 0; s < T; s++) {
-      const x = S[t * T + s] + (shift ? shift[t * T + s] : 0);
-      out[t * T + s] = x === -Infinity ? 0 : Math.exp(x - max);
-      sum += out[t * T + s];
-    }
-    for (let s = 0; s < T; s++) out[t * T + s] /= sum;
+    const row = Array.from({ length: T }, (_, s) => S[t * T + s] + (shift ? shift[t * T + s] : 0));
+    out.set(softmax(row), t * T);
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { findWordEmbeddings } from '../onnx/embeddings.js';
 import { findLmHead, withHeadInput } from '../onnx/sliceHead.js';
 import { valueInfo } from '../onnx/builder.js';
 import { GraphIndex } from '../onnx/graph.js';
+import { attentionInputs } from '../onnx/attentionInputs.js';
 import { headOutputs } from '../onnx/headOutputs.js';
 import { findTransformerStructure } from '../onnx/instrument.js';
 import { probeFacts } from '../runtime/probe.js';
@@ -35,8 +36,11 @@ export type GradientSource =
   /**
    * Every layer's head outputs (probabilities × values, [batch, head, query, d_head]) and feed-forward
    * activation: circuits. From token ids, or from word embeddings fed in (interpolated inputs, EAP-IG).
+   * With `receivers`, also every layer's attention inputs after them, layer by layer: queries
+   * [batch, head, query, d_head], keys [batch, head, d_head, key], values [batch, head, key, d_head] (EAP-IG's
+   * gradients at the receivers' inputs).
    */
-  | { kind: 'components'; from?: 'embeddings' };
+  | { kind: 'components'; from?: 'embeddings'; receivers?: true };
 
 function hiddenWidth(model: Model, proto: ModelProto): number {
   const c = model.config;
@@ -88,7 +92,18 @@ function cutForSource(proto: ModelProto, source: GradientSource, logits: string)
       if (!m) throw new Error(`layer ${l}'s feed-forward activation was not found`);
       return m;
     });
-    const wrt = [...heads, ...mlps];
+    const inputs = source.receivers
+      ? attentionInputs(
+          proto,
+          structure.layers.map((l) => l.probs),
+          heads,
+        )
+      : [];
+    const wrt = [
+      ...heads,
+      ...mlps,
+      ...(['queries', 'keys', 'values'] as const).flatMap((kind) => inputs.map((a) => a[kind])),
+    ];
     if (source.from !== 'embeddings') return { graph, wrt, embeddings: null, cutInput: null };
     const found = findWordEmbeddings(proto);
     return { graph: cutAt(proto, found.tensor, [logits]), wrt, embeddings: found.matrix, cutInput: CUT_INPUT };

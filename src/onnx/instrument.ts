@@ -198,10 +198,17 @@ function mlpActivation(index: GraphIndex, branch: string): string | null {
   for (let hops = 0; hops < 8; hops++) {
     const p = index.producer.get(t);
     if (!p) return null;
-    if (isWeightMatMul(index, p)) return p.input.find((i) => index.isDynamic(i)) ?? null;
+    if (isWeightMatMul(index, p)) {
+      const x = p.input.find((i) => index.isDynamic(i)) ?? null;
+      // A dynamically quantized projection (q8) reads its float input through DynamicQuantizeLinear.
+      const quantizer = x ? index.producer.get(x) : undefined;
+      return quantizer?.opType === 'DynamicQuantizeLinear' ? quantizer.input[0] : x;
+    }
     const next = p.input.find((i) => i && index.isDynamic(i));
-    if (!next || !['Add', 'Cast', 'Reshape', 'Identity', 'Dropout', 'Squeeze', 'Unsqueeze'].includes(p.opType))
-      return null;
+    // q8's dequantizing product: Mul(Cast(integer product), scales).
+    const dequantizes = p.opType === 'Mul' && !!next && index.producer.get(next)?.opType === 'Cast';
+    const passes = ['Add', 'Cast', 'Reshape', 'Identity', 'Dropout', 'Squeeze', 'Unsqueeze'].includes(p.opType);
+    if (!next || !(passes || dequantizes)) return null;
     t = next;
   }
   return null;

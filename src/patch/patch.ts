@@ -1,12 +1,11 @@
 import { runFromHidden } from '../concepts/activations.js';
 import { usageFault } from '../errors.js';
-import { readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
 import { activationBudgetMb } from '../gradients/session.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { RunContext } from '../runtime/context.js';
 import { releasedAfter } from '../runtime/derived.js';
-import { replaceWith, runWithHooks } from '../runtime/hooks.js';
+import { quantizesPerBatch, replaceWith, runWithHooks } from '../runtime/hooks.js';
 import { hiddenSite } from '../runtime/sites.js';
 import {
   describeTarget,
@@ -114,14 +113,6 @@ function scoreOf(model: Model, target: Target, data: Float32Array, dims: readonl
     throw usageFault('target', 'patch scores a target read from the prompt alone, not a continuation');
   if (model.task === 'classification') return record.score(target, () => ({ data, offset: row * T, vocab: T }));
   return record.score(target, (k) => ({ data, offset: (row * T + positions[k]) * V, vocab: V }));
-}
-
-/**
- * Whether a row's numbers depend on the rows batched with it: DynamicQuantizeLinear (and the fused
- * operators that quantize inside) take one scale over the whole tensor, that is over the batch.
- */
-export function quantizesPerBatch(model: Model): boolean {
-  return readGraph(model).graph.node.some((n) => n.opType.startsWith('DynamicQuantize'));
 }
 
 /**

@@ -46,13 +46,13 @@ export function circuitTable(r: CircuitReport, top = 20): string {
   return lines.join('\n') + '\n';
 }
 
-/** The edges ranked, then the edge circuit and the faithfulness of the components it touches. */
+/** The edges ranked, then the edge circuit and its faithfulness with every other edge ablated, over sizes. */
 function edgeLines(e: EdgeReport, method: string, top: number): string[] {
   const rows = e.ranking.slice(0, Math.ceil(top / 2)).map((x, i) => [i + 1, x.edge, formatNumber(x.score)]);
   return [
     fittedTable(['rank', 'edge', `${method} edge score`], rows, 2),
     wrapText(
-      `edge circuit (${e.circuit.length} edges): ${e.circuit.join(', ')} · with every component it does not touch ablated (${e.components.join(', ')} kept; edges are not ablated one by one) it keeps ${(100 * e.faithfulness).toFixed(1)} % of the logit difference`,
+      `edge circuit (${e.circuit.length} edges): ${e.circuit.join(', ')} · with every other edge ablated it keeps ${(100 * e.faithfulness).toFixed(1)} % of the logit difference · top-n edges: ${e.curve.map((c) => `${c.size} ${(100 * c.faithfulness).toFixed(1)} %`).join(', ')} · CPR ${e.cpr.toFixed(3)} · CMD ${e.cmd.toFixed(3)}`,
     ),
   ];
 }

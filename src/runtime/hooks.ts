@@ -381,11 +381,23 @@ async function writeStages(
         session: await hookedSession(model, before, [tensor]),
         outputs: [tensor],
         extraFeeds: feedsOf(before, written, fill),
+        ...rowsAlone(model),
       },
     );
   }
   return { stage: stageOf(order), written, fill };
 }
+
+/**
+ * Whether a row's numbers depend on the rows batched with it: DynamicQuantizeLinear (and the fused
+ * operators that quantize inside) take one scale over the whole tensor, that is over the batch.
+ */
+export function quantizesPerBatch(model: Model): boolean {
+  return readGraph(model).graph.node.some((n) => n.opType.startsWith('DynamicQuantize'));
+}
+
+/** Each row's numbers are its own: where the graph quantizes per batch, a row runs alone (staging too). */
+const rowsAlone = (model: Model): { batchRows?: number } => (quantizesPerBatch(model) ? { batchRows: 1 } : {});
 
 /**
  * Run sequences through the model with hooks (TransformerLens's run_with_hooks, nnsight's envoys): the
@@ -427,6 +439,7 @@ export async function runWithHooks(
     },
     {
       session: await hookedSession(model, stage, outputs),
+      ...rowsAlone(model),
       outputs,
       run,
       extraFeeds: feedsOf(stage, written, fill),

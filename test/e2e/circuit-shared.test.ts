@@ -44,7 +44,28 @@ describe.skipIf(skipWithoutShared)('circuit on the shared llama', () => {
     expect(ig.faithfulness.atK).toBeGreaterThan(atp.faithfulness.atK);
   });
 
-  it('AtP* ranks as exact patching does (Spearman 0.933, Pearson 0.985 measured; AtP 0.924, 0.960); EAP edges sum to AtP per component', async () => {
+  it('EAP-IG (gradients at q, k, v averaged on the path) edges sum to IG per component (Pearson 0.995); its top 6 edges keep 0.803', async () => {
+    const ig = await circuitReport(model, {
+      clean: 'When Lily and Tim went to the park, Tim gave a ball to',
+      corrupted: 'When Lily and Tim went to the park, Lily gave a ball to',
+      ...{ answer: ' Lily', wrong: ' Tim', ablation: 'corrupted', k: 6, exactBudget: 0, steps: 16 },
+      ...{ method: 'ig', edges: true },
+    });
+    const sums = ig.components.map((c) =>
+      ig.edges!.ranking.filter((e) => e.sender === c.component).reduce((s, e) => s + e.score, 0),
+    );
+    expect(
+      pearson(
+        sums,
+        ig.components.map((c) => c.effect),
+      ),
+    ).toBeGreaterThan(0.99);
+    expect(ig.edges!.circuit[0]).toBe('L4H2 → logits');
+    // Edge-ablated, AtP's top 6 edges keep 0.402 (below); EAP-IG's 0.803, CPR 0.908 (measured).
+    expect(ig.edges!.faithfulness).toBeGreaterThan(0.75);
+  });
+
+  it('AtP* ranks as exact patching does (Spearman 0.933, Pearson 0.985 measured; AtP 0.924, 0.960); EAP edges sum to AtP per component; the edge curve', async () => {
     const base = {
       clean: 'When Lily and Tim went to the park, Tim gave a ball to',
       corrupted: 'When Lily and Tim went to the park, Lily gave a ball to',
@@ -71,7 +92,13 @@ describe.skipIf(skipWithoutShared)('circuit on the shared llama', () => {
       ),
     ).toBeGreaterThan(0.98);
     expect(atp.edges!.circuit[0]).toBe('L4H2 → logits');
-    expect(atp.edges!.faithfulness).toBeGreaterThan(0.95);
+    // Ablated edge by edge, the top 6 edges keep 0.402 of the logit difference (the components they touch
+    // kept 0.95+); the curve measured: 0.199 at 1 edge, 0.786 at 8, 0.920 at 64, 1.000 at 1024; CPR 0.969.
+    const curve = atp.edges!.curve;
+    expect(atp.edges!.faithfulness).toBeCloseTo(0.4023, 3);
+    expect(curve[curve.length - 1]).toEqual({ size: 2335, faithfulness: expect.closeTo(1, 6) });
+    expect(curve.find((c) => c.size === 64)!.faithfulness).toBeGreaterThan(0.9);
+    expect(atp.edges!.cpr).toBeGreaterThan(0.95);
     // The softmax's Jacobian against the finite change: where no softmax saturates, EAP's linear q and k
     // edges follow the recomputed ones (Pearson 0.980, 0.981 measured over 720 each); v, feed-forward and
     // logits edges are the same under both rules.

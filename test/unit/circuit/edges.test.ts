@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inductionLM, splitInductionLM, writePlanted } from '../../../fixtures/planted.js';
 import { circuitReport, type CircuitReport, type CircuitRequest } from '../../../src/circuit/circuit.js';
+import { componentsOf } from '../../../src/circuit/components.js';
+import { edgeCount } from '../../../src/circuit/edges.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
 import { runWithHooks, type Site } from '../../../src/runtime/hooks.js';
@@ -93,6 +95,26 @@ describe('AtP* and edges on the planted induction LM', () => {
     expect(r.edges!.circuit).toEqual(['L1H0 → logits']);
   });
 
+  it('EAP-IG integrates the gradient at the receivers’ inputs: the key edge tops the head edges, −2.04 at 16 and 256 steps', async () => {
+    const [r, fine] = [
+      await circuitReport(model, { ...request, method: 'ig' }),
+      await circuitReport(model, { ...request, method: 'ig', steps: 256 }),
+    ];
+    expect(r.edges!.circuit.sort()).toEqual(['L0H0 → L1H0.k', 'L1H0 → logits']);
+    // The clean softmax is saturated: the clean pattern with path-averaged head gradients gave −0.083. On the
+    // path the queries and values move too, so the key edge's share of the −11.25 is −2.04 (converged: 256
+    // midpoints agree with 16 to 1 %).
+    expect(edge(r, 'L0H0 → L1H0.k').score).toBeCloseTo(-2.0628, 3);
+    expect(edge(fine, 'L0H0 → L1H0.k').score).toBeCloseTo(-2.0423, 3);
+    for (const e of r.edges!.ranking.slice(2)) expect(Math.abs(e.score)).toBeLessThan(1e-6);
+    // Complete by the chain rule (no normalisation here): a component's edges sum to its EAP-IG estimate.
+    for (const c of r.components) {
+      const out = r.edges!.ranking.filter((e) => e.sender === c.component).reduce((s, e) => s + e.score, 0);
+      expect(out).toBeCloseTo(c.effect, 5);
+    }
+    expect(byName(r).L0H0.effect).toBeCloseTo(-2.0628, 3);
+  });
+
   it('the CLI gates on the edge circuit with --edges, and --edges with exact patching is a usage error', async () => {
     const args = ['circuit', request.clean, '--corrupted', request.corrupted, '--answer', ' c', '--wrong', ' a'];
     const gated = [...args, '--model', dir, '--method', 'atp*', '--edges', '--min-faithfulness', '0.95'];
@@ -108,6 +130,15 @@ describe('AtP* and edges on the planted induction LM', () => {
       /--method patch scores components only/,
     );
     expectExit(await runInProcess([...args, '--model', dir, '--threshold', '1']), 2, /--threshold selects edges/);
+    // 31 edges: AtP* (which sums them) and --edges stop at a smaller --edge-budget, before any run.
+    expect(edgeCount(await componentsOf(model, encodeText(model, request.clean).ids))).toBe(31);
+    expectExit(await runInProcess([...gated, '--k', '2', '--edge-budget', '31']), 0);
+    for (const method of ['atp*', 'ig'])
+      expectExit(
+        await runInProcess([...args, '--model', dir, '--method', method, '--edges', '--edge-budget', '30']),
+        2,
+        /this model has 31 edges to score, more than --edge-budget 30 allows/,
+      );
   });
 });
 
