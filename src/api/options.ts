@@ -163,9 +163,13 @@ export interface ReportOptions extends TargetOptions, MaskingOptions, MethodPara
   truncate?: boolean;
 }
 
-/** One example for `fidelity`: its text, and optionally its label, an id, a human rationale or planted word weights. */
+/**
+ * One example for `fidelity`: its text, and optionally its label, an id, a human rationale or planted word
+ * weights; on an encoder-decoder model, the text is the source and `target` the forced output (default: greedy).
+ */
 export interface FidelityExample {
   text: string;
+  target?: string;
   label?: string;
   id?: string;
   rationale?: { start: number; end: number; text: string };

@@ -8,8 +8,8 @@ import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { Rng } from '../util/rng.js';
 import { greedy, runDecoder, SourceVariants } from './run.js';
 
-/** The perturbation methods that run on seq2seq units: they read only the units, the scorer and the two reference scores. */
-export const SEQ2SEQ_METHODS = ['occlusion', 'shapley', 'kernel-shap', 'lime'] as const;
+/** The perturbation methods that run on seq2seq units (and the random control): they read only the units, the scorer and the two reference scores. */
+export const SEQ2SEQ_METHODS = ['occlusion', 'shapley', 'kernel-shap', 'lime', 'random'] as const;
 export type Seq2SeqMethod = (typeof SEQ2SEQ_METHODS)[number];
 
 /** Most source + prefix units one step may have: exact Shapley past its own exact limit samples, but every method's coalitions are batched in memory. */
@@ -75,7 +75,7 @@ function tokensOf(model: Seq2SeqModel, ids: readonly number[]): string[] {
  * its 0s by the pad token; the encoder reruns on each coalition's source and the decoder on its prefix, batched,
  * distinct coalitions once. The score is log p(target token) at the prefix's last position.
  */
-function stepScorer(
+export function stepScorer(
   model: Seq2SeqModel,
   variants: SourceVariants,
   source: readonly number[],
