@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { plantedCopySeq2Seq, writeSeq2Seq } from '../../fixtures/seq2seq.js';
 import * as api from '../../src/index.js';
 import { runCli, tempDir } from '../helpers.js';
