@@ -1,4 +1,5 @@
-import { usageError } from '../src/errors.js';
+import type { Command } from 'commander';
+import { usageError, usageFault } from '../src/errors.js';
 import type { Seq2SeqModel } from '../src/model/seq2seq.js';
 import { explainSeq2SeqRequest, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
@@ -16,6 +17,19 @@ export function explainSeq2SeqPlan(text: string, flags: ExplainFlags) {
       throw usageError(
         `${refused.join(' and ')} ${refused.length > 1 ? 'do' : 'does'} not apply to encoder-decoder models yet`,
       );
-    return explainSeq2SeqRequest(model, request, steps);
+    return explainSeq2SeqRequest(model, request, steps, flags.contrast);
   };
+}
+
+/** The options only an encoder-decoder model takes. */
+export function addSeq2SeqOptions(cmd: Command): Command {
+  return cmd.option(
+    '--contrast <text>',
+    "encoder-decoder: attribute log p(target) − log p(foil) per step, the foil being this text's token at the same step after its own prefix (Inseq's contrast_targets)",
+  );
+}
+
+/** What a decoder-only or classifier model refuses of the seq2seq options. */
+export function refuseSeq2SeqOptions(flags: ExplainFlags): void {
+  if (flags.contrast !== undefined) throw usageFault('contrast', '{param} applies to encoder-decoder models');
 }

@@ -82,6 +82,8 @@ export interface ExplainOptions extends TargetOptions, MaskingOptions, Robustnes
   truncate?: boolean;
   /** Causal LM: generate this many tokens greedily, attributing each. */
   generate?: number;
+  /** Encoder-decoder: a foil sequence aligned with the target; each step explains log p(target) − log p(foil). */
+  contrast?: string;
   summary?: boolean;
 }
 

@@ -22,6 +22,11 @@ export interface Seq2SeqExplainOptions {
   generate?: number;
   /** A forced target text instead (tokenized as the model's tokenizer does, end token included). */
   continuation?: string;
+  /**
+   * A foil sequence aligned with the target step by step (Inseq's `contrast_targets`): step s then explains
+   * log p(y_s | x, y_<s) − log p(c_s | x, c_<s), the foil's prefix kept whole as Inseq keeps its contrast inputs.
+   */
+  contrast?: string;
   seed?: number;
   params?: Record<string, number>;
 }
@@ -30,7 +35,9 @@ export interface Seq2SeqStep {
   step: number;
   token: string;
   id: number;
-  /** log p(token | source, prefix) on the full input, and with every source and prefix token replaced by the pad token. */
+  /** With a contrast: the foil token this step's log-probability is compared with. */
+  foil?: { token: string; id: number };
+  /** log p(token | source, prefix) (minus log p(foil | source, foil prefix) with a contrast) on the full input, and with every source and prefix token replaced by the pad token. */
   score: number;
   baselineScore: number;
   /** One value per source token. */
@@ -48,11 +55,13 @@ export interface Seq2SeqAttribution {
   method: Seq2SeqMethod;
   params: Record<string, number>;
   seed: number;
-  /** What the units' values explain, and what replaces a removed unit. */
-  score: 'logprob';
+  /** What the units' values explain (logprob-contrast: log p(target) − log p(foil)), and what replaces a removed unit. */
+  score: 'logprob' | 'logprob-contrast';
   baseline: 'pad';
   source: { tokens: string[]; ids: number[] };
   target: { mode: 'generated' | 'forced'; tokens: string[]; ids: number[] };
+  /** With a contrast: the foil sequence, aligned with the target step by step. */
+  contrast?: { tokens: string[]; ids: number[] };
   /** The decoder's inputs: the start token, then every target token but the last. */
   prefix: { tokens: string[]; ids: number[] };
   /** Rows run: source variants through the encoder (each once per explanation), coalitions through the decoder. */
@@ -70,10 +79,17 @@ function tokensOf(model: Seq2SeqModel, ids: readonly number[]): string[] {
   return ids.map((id) => lookup?.id_to_token?.(id) ?? model.tokenizer.decode([id], { skip_special_tokens: false }));
 }
 
+/** The foil of one step: its token, and the foil prefix before it (as long as the target's prefix). */
+export interface StepFoil {
+  prefix: readonly number[];
+  id: number;
+}
+
 /**
  * The scorer of one step: a coalition over [source tokens…, prefix tokens y_0…y_{s−1}] keeps its 1s and replaces
  * its 0s by the pad token; the encoder reruns on each coalition's source and the decoder on its prefix, batched,
- * distinct coalitions once. The score is log p(target token) at the prefix's last position.
+ * distinct coalitions once. The score is log p(target token) at the prefix's last position; with a foil, minus
+ * log p(foil token) after the foil's prefix, whole, on the same coalition's source (a second row per coalition).
  */
 export function stepScorer(
   model: Seq2SeqModel,
@@ -81,6 +97,7 @@ export function stepScorer(
   source: readonly number[],
   prefix: readonly number[],
   target: number,
+  foil?: StepFoil,
 ) {
   const ns = source.length;
   return async (coalitions: readonly Coalition[]): Promise<Float64Array> => {
@@ -96,9 +113,14 @@ export function stepScorer(
       const batch = distinct.slice(start, start + BATCH);
       const sources = batch.map((c) => source.map((id, j) => (c[j] ? id : model.pad)));
       const prefixes = batch.map((c) => prefix.map((id, i) => (c[ns + i] ? id : model.pad)));
-      const run = await runDecoder(model, await variants.encode(sources), prefixes);
+      const foils = foil ? batch.map(() => foil.prefix) : [];
+      const run = await runDecoder(model, await variants.encode([...sources, ...(foil ? sources : [])]), [
+        ...prefixes,
+        ...foils,
+      ]);
       const [, t, v] = run.dims;
-      batch.forEach((_, r) => (values[start + r] = logProbAt(run.logits, (r * t + t - 1) * v, v, target)));
+      const at = (r: number, id: number) => logProbAt(run.logits, (r * t + t - 1) * v, v, id);
+      batch.forEach((_, r) => (values[start + r] = at(r, target) - (foil ? at(batch.length + r, foil.id) : 0)));
     }
     return Float64Array.from(slot, (s) => values[s]);
   };
@@ -123,6 +145,21 @@ async function targetIds(model: Seq2SeqModel, source: number[], options: Seq2Seq
   const cache = d.form === 'merged' || d.withPast !== null;
   const generated = await greedy(model, source, { maxNewTokens: options.generate ?? 20, cache });
   return { mode: 'generated' as const, ids: generated.slice(1) };
+}
+
+/**
+ * The foil sequence of `--contrast`, aligned with the target step by step as Inseq aligns `contrast_targets` by
+ * default: it must have as many tokens as the target (end token included).
+ */
+function contrastIds(model: Seq2SeqModel, contrast: string | undefined, steps: number): number[] | undefined {
+  if (contrast === undefined) return undefined;
+  const ids = model.tokenizer.encode(contrast);
+  if (ids.length !== steps)
+    throw usageFault(
+      'contrast',
+      `{param} has ${ids.length} tokens and the target ${steps}: a contrast is aligned with the target step by step`,
+    );
+  return ids;
 }
 
 /**
@@ -154,11 +191,13 @@ export async function explainSeq2Seq(
       `source and target have ${source.length + prefix.length} tokens; {param} must keep them within ${SEQ2SEQ_UNITS.max}`,
     );
   const [sourceTokens, prefixTokens] = [tokensOf(model, source), tokensOf(model, prefix)];
+  const foil = contrastIds(model, options.contrast, target.ids.length);
   const steps: Seq2SeqStep[] = [];
   const variants = new SourceVariants(model);
   for (let s = 1; s <= target.ids.length; s++) {
     const id = target.ids[s - 1];
-    const score = stepScorer(model, variants, source, prefix.slice(0, s), id);
+    const stepFoil = foil && { prefix: [model.decoderStart, ...foil.slice(0, s - 1)], id: foil[s - 1] };
+    const score = stepScorer(model, variants, source, prefix.slice(0, s), id, stepFoil);
     const n = source.length + s;
     const [full, empty] = await score([new Uint8Array(n).fill(1), new Uint8Array(n)]);
     const features = [
@@ -178,6 +217,7 @@ export async function explainSeq2Seq(
       step: s,
       token: tokensOf(model, [id])[0],
       id,
+      ...(stepFoil && { foil: { token: tokensOf(model, [stepFoil.id])[0], id: stepFoil.id } }),
       score: full,
       baselineScore: empty,
       source: values.slice(0, source.length),
@@ -191,10 +231,11 @@ export async function explainSeq2Seq(
     method: name,
     params,
     seed,
-    score: 'logprob',
+    score: foil ? 'logprob-contrast' : 'logprob',
     baseline: 'pad',
     source: { tokens: sourceTokens, ids: source },
     target: { mode: target.mode, tokens: tokensOf(model, target.ids), ids: target.ids },
+    ...(foil && { contrast: { tokens: tokensOf(model, foil), ids: foil } }),
     prefix: { tokens: prefixTokens, ids: prefix },
     passes: { encoder: variants.encoderRows, decoder: variants.decoderRows },
     steps,
@@ -213,7 +254,7 @@ export function renderSeq2SeqTable(report: Seq2SeqAttribution): string {
   for (const st of report.steps) {
     lines.push(
       '',
-      `step ${st.step}: ${st.token}  (${report.score} ${st.score.toFixed(4)}, baseline ${st.baselineScore.toFixed(4)}, Σ ${st.completeness.sum.toFixed(4)})`,
+      `step ${st.step}: ${st.token}${st.foil ? ` vs ${st.foil.token}` : ''}  (${report.score} ${st.score.toFixed(4)}, baseline ${st.baselineScore.toFixed(4)}, Σ ${st.completeness.sum.toFixed(4)})`,
     );
     report.source.tokens.forEach((t, j) => lines.push(`  source ${t.padEnd(width)} ${cell(st.source[j])}`));
     report.prefix.tokens.forEach((t, i) => lines.push(`  prefix ${t.padEnd(width)} ${cell(st.target[i])}`));
@@ -229,6 +270,7 @@ export function explainSeq2SeqRequest(
   model: Seq2SeqModel,
   request: ExplainRequest,
   steps?: number,
+  contrast?: string,
 ): Promise<Seq2SeqAttribution> {
   const target = request.target ?? {};
   const unsupported = Object.entries(target).find(([k, v]) => k !== 'continuation' && v !== undefined);
@@ -257,5 +299,6 @@ export function explainSeq2SeqRequest(
     seed: request.seed,
     generate: steps,
     continuation: target.continuation,
+    contrast,
   });
 }
