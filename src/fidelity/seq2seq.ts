@@ -3,8 +3,17 @@ import { usageFault } from '../errors.js';
 import { faithfulness, type Faithfulness, type Scorer } from '../metrics/faithfulness.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { RunContext, withinCall } from '../runtime/context.js';
-import { explainSeq2Seq, SEQ2SEQ_METHODS, SEQ2SEQ_UNITS, stepScorer, type Seq2SeqStep } from '../seq2seq/explain.js';
+import { grouping } from '../masking/registry.js';
+import {
+  explainSeq2Seq,
+  SEQ2SEQ_METHODS,
+  SEQ2SEQ_UNITS,
+  stepScorer,
+  type Seq2SeqAttribution,
+  type Seq2SeqStep,
+} from '../seq2seq/explain.js';
 import { SourceVariants } from '../seq2seq/run.js';
+import { unitLift } from '../seq2seq/units.js';
 import { mean } from '../util/stats.js';
 import { recordKey } from './evaluate.js';
 import { DEFAULT_FIDELITY_METHODS, RECORD_SCHEMA, type FidelityConfig, type FidelityRecord } from './types.js';
@@ -32,11 +41,7 @@ export function seq2seqFidelityConfig(config: FidelityConfig, sanity: number): F
       'baseline',
       `{param} '${config.baseline}' does not apply to encoder-decoder models yet (a removed token becomes <pad>)`,
     );
-  if (config.granularity !== 'token')
-    throw usageFault(
-      'granularity',
-      `{param} '${config.granularity}' does not apply to encoder-decoder models yet (units are tokens)`,
-    );
+  grouping(config.granularity);
   if (config.score !== undefined)
     throw usageFault(
       'score',
@@ -93,15 +98,16 @@ export function meanFaithfulness(steps: readonly Faithfulness[]): Faithfulness {
 function sourceScorer(
   model: Seq2SeqModel,
   variants: SourceVariants,
-  source: readonly number[],
-  prefix: readonly number[],
+  report: Seq2SeqAttribution,
   step: Seq2SeqStep,
 ): Scorer {
-  const score = stepScorer(model, variants, source, prefix.slice(0, step.step), step.id);
+  const { ids, positions = ids.map((_, j) => [j]) } = report.source;
+  const tokens = stepScorer(model, variants, ids, report.prefix.ids.slice(0, step.step), step.id);
+  const score = unitLift(positions, ids.length)(tokens);
   return (coalitions) =>
     score(
       coalitions.map((c) => {
-        const whole = new Uint8Array(source.length + step.step).fill(1);
+        const whole = new Uint8Array(positions.length + step.step).fill(1);
         whole.set(c);
         return whole;
       }),
@@ -137,10 +143,11 @@ async function evaluateCalled(
       generate: GENERATED,
       seed: config.seed,
       params: config.params,
+      granularity: config.granularity,
     });
     const perStep: Faithfulness[] = [];
     for (const step of report.steps) {
-      const score = sourceScorer(model, variants, report.source.ids, report.prefix.ids, step);
+      const score = sourceScorer(model, variants, report, step);
       perStep.push(
         await faithfulness(score, step.source, step.score, {
           seed: config.seed + step.step,
@@ -160,7 +167,7 @@ async function evaluateCalled(
       seed: config.seed,
       label: example.label ?? null,
       predicted: model.tokenizer.decode(report.target.ids, { skip_special_tokens: true }),
-      features: report.source.ids.length,
+      features: report.source.tokens.length,
       fullScore: mean(report.steps.map((s) => s.score)),
       // Every source token removed, the prefix kept: the end of each step's deletion curve.
       baselineScore: mean(perStep.map((f) => f.deletion[f.deletion.length - 1])),

@@ -7,6 +7,7 @@ import type { Coalition, ExplainContext, Feature } from '../methods/types.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { Rng } from '../util/rng.js';
 import { greedy, runDecoder, SourceVariants } from './run.js';
+import { sourceUnits } from './units.js';
 
 /** The perturbation methods that run on seq2seq units (and the random control): they read only the units, the scorer and the two reference scores. */
 export const SEQ2SEQ_METHODS = ['occlusion', 'shapley', 'kernel-shap', 'lime', 'random'] as const;
@@ -27,6 +28,8 @@ export interface Seq2SeqExplainOptions {
    * log p(y_s | x, y_<s) − log p(c_s | x, c_<s), the foil's prefix kept whole as Inseq keeps its contrast inputs.
    */
   contrast?: string;
+  /** Source units: tokens (the default), or words, sentences or lines grouped as decoder-only explain groups them. */
+  granularity?: string;
   seed?: number;
   params?: Record<string, number>;
 }
@@ -40,7 +43,7 @@ export interface Seq2SeqStep {
   /** log p(token | source, prefix) (minus log p(foil | source, foil prefix) with a contrast) on the full input, and with every source and prefix token replaced by the pad token. */
   score: number;
   baselineScore: number;
-  /** One value per source token. */
+  /** One value per source unit (token, or word at --granularity word). */
   source: number[];
   /** One value per prefix token (decoder start, then the target tokens); null where the prefix token comes at or after this step. */
   target: (number | null)[];
@@ -58,7 +61,8 @@ export interface Seq2SeqAttribution {
   /** What the units' values explain (logprob-contrast: log p(target) − log p(foil)), and what replaces a removed unit. */
   score: 'logprob' | 'logprob-contrast';
   baseline: 'pad';
-  source: { tokens: string[]; ids: number[] };
+  /** One text per unit (tokens, or words…); `positions` gives each unit's token positions where units are not tokens. */
+  source: { tokens: string[]; ids: number[]; granularity?: string; positions?: number[][] };
   target: { mode: 'generated' | 'forced'; tokens: string[]; ids: number[] };
   /** With a contrast: the foil sequence, aligned with the target step by step. */
   contrast?: { tokens: string[]; ids: number[] };
@@ -190,19 +194,19 @@ export async function explainSeq2Seq(
       'generate',
       `source and target have ${source.length + prefix.length} tokens; {param} must keep them within ${SEQ2SEQ_UNITS.max}`,
     );
-  const [sourceTokens, prefixTokens] = [tokensOf(model, source), tokensOf(model, prefix)];
+  const units = sourceUnits(model, text, source, tokensOf(model, source), options.granularity ?? 'token');
+  const [sourceTokens, prefixTokens, ns] = [units.texts, tokensOf(model, prefix), units.texts.length];
   const foil = contrastIds(model, options.contrast, target.ids.length);
   const steps: Seq2SeqStep[] = [];
   const variants = new SourceVariants(model);
   for (let s = 1; s <= target.ids.length; s++) {
     const id = target.ids[s - 1];
     const stepFoil = foil && { prefix: [model.decoderStart, ...foil.slice(0, s - 1)], id: foil[s - 1] };
-    const score = stepScorer(model, variants, source, prefix.slice(0, s), id, stepFoil);
-    const n = source.length + s;
-    const [full, empty] = await score([new Uint8Array(n).fill(1), new Uint8Array(n)]);
+    const score = units.lift(stepScorer(model, variants, source, prefix.slice(0, s), id, stepFoil));
+    const [full, empty] = await score([new Uint8Array(ns + s).fill(1), new Uint8Array(ns + s)]);
     const features = [
       ...sourceTokens.map((t, j) => unit(j, t, j)),
-      ...prefixTokens.slice(0, s).map((t, i) => unit(source.length + i, t, i)),
+      ...prefixTokens.slice(0, s).map((t, i) => unit(ns + i, t, i)),
     ];
     // The methods in SEQ2SEQ_METHODS read no encoding, target or query position: the units stand for them.
     const ctx = {
@@ -220,8 +224,8 @@ export async function explainSeq2Seq(
       ...(stepFoil && { foil: { token: tokensOf(model, [stepFoil.id])[0], id: stepFoil.id } }),
       score: full,
       baselineScore: empty,
-      source: values.slice(0, source.length),
-      target: prefix.map((_, i) => (i < s ? values[source.length + i] : null)),
+      source: values.slice(0, ns),
+      target: prefix.map((_, i) => (i < s ? values[ns + i] : null)),
       completeness: completenessOf(values, full, empty),
     });
   }
@@ -233,13 +237,17 @@ export async function explainSeq2Seq(
     seed,
     score: foil ? 'logprob-contrast' : 'logprob',
     baseline: 'pad',
-    source: { tokens: sourceTokens, ids: source },
+    source: {
+      tokens: sourceTokens,
+      ids: source,
+      ...(units.granularity !== 'token' && { granularity: units.granularity, positions: units.positions }),
+    },
     target: { mode: target.mode, tokens: tokensOf(model, target.ids), ids: target.ids },
     ...(foil && { contrast: { tokens: tokensOf(model, foil), ids: foil } }),
     prefix: { tokens: prefixTokens, ids: prefix },
     passes: { encoder: variants.encoderRows, decoder: variants.decoderRows },
     steps,
-    source_attributions: source.map((_, j) => steps.map((st) => st.source[j])),
+    source_attributions: sourceTokens.map((_, j) => steps.map((st) => st.source[j])),
     target_attributions: prefix.map((_, i) => steps.map((st) => st.target[i])),
   };
 }
@@ -279,11 +287,6 @@ export function explainSeq2SeqRequest(
       'baseline',
       "{param} '" + request.baseline + "' does not apply to encoder-decoder models yet (a removed token becomes <pad>)",
     );
-  if (request.granularity !== undefined && request.granularity !== 'token')
-    throw usageFault(
-      'granularity',
-      "{param} '" + request.granularity + "' does not apply to encoder-decoder models yet (units are tokens)",
-    );
   if (unsupported)
     throw usageError(
       `--${unsupported[0] === 'kind' ? 'target-kind' : unsupported[0]} does not apply to encoder-decoder models yet (targets: the greedy output, --generate N or --continuation TEXT)`,
@@ -300,5 +303,6 @@ export function explainSeq2SeqRequest(
     generate: steps,
     continuation: target.continuation,
     contrast,
+    granularity: request.granularity,
   });
 }

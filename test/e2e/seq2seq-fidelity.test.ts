@@ -72,7 +72,7 @@ describe('interp fidelity on an encoder-decoder folder ({source, target} JSONL)'
       [['--score', 'logit'], /--score does not apply to encoder-decoder/],
       [['--stability'], /--stability does not apply/],
       [['--sanity', '2'], /--sanity does not apply/],
-      [['--granularity', 'word'], /--granularity 'word' does not apply/],
+      [['--granularity', 'para'], /unknown granularity 'para'/],
       [['--data', bad], /bad\.jsonl:1: "target" must be a non-empty string/],
     ] as const) {
       const r = await runCli(['fidelity', '--model', planted, '--data', pairs, '--out', out, ...args]);

@@ -192,7 +192,9 @@ describe('fidelity on seq2seq: what does not apply', () => {
     );
     expect(() => seq2seqFidelityConfig({ ...config(['occlusion']), score: 'logit' }, 0)).toThrow(/--score/);
     expect(() => seq2seqFidelityConfig({ ...config(['occlusion']), baseline: 'mask' }, 0)).toThrow(/--baseline/);
-    expect(() => seq2seqFidelityConfig({ ...config(['occlusion']), granularity: 'word' }, 0)).toThrow(/--granularity/);
+    expect(() => seq2seqFidelityConfig({ ...config(['occlusion']), granularity: 'para' }, 0)).toThrow(
+      /unknown granularity 'para'/,
+    );
     expect(() => seq2seqFidelityConfig({ ...config(['occlusion']), stability: true }, 0)).toThrow(/--stability/);
     expect(() => seq2seqFidelityConfig(config(['occlusion']), 3)).toThrow(/--sanity/);
   });
