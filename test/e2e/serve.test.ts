@@ -157,6 +157,7 @@ describe('an encoder-decoder folder under --allow-local-models', () => {
       for (const body of [
         { text: 'c h a e', model: 'planted', method: 'shapley' },
         { text: 'c h a e', model: 'planted', continuation: 'a c e h', contrast: 'c c e h' },
+        { text: 'c h a e', model: 'planted', granularity: 'word' },
         { text: 'the cat sat', model: 'marian', method: 'kernel-shap', samples: 64, seed: 3, continuation: 'a dog' },
       ]) {
         const answer = await call(`${open.url}/v1/explain`, { body });
