@@ -194,7 +194,7 @@ export async function explainSeq2Seq(
       'generate',
       `source and target have ${source.length + prefix.length} tokens; {param} must keep them within ${SEQ2SEQ_UNITS.max}`,
     );
-  const units = sourceUnits(model, text, source, tokensOf(model, source), options.granularity ?? 'token');
+  const units = sourceUnits(model, text, source, tokensOf(model, source), options.granularity, method.family);
   const [sourceTokens, prefixTokens, ns] = [units.texts, tokensOf(model, prefix), units.texts.length];
   const foil = contrastIds(model, options.contrast, target.ids.length);
   const steps: Seq2SeqStep[] = [];

@@ -1,4 +1,6 @@
+import { usageFault } from '../errors.js';
 import { buildFeatures } from '../masking/registry.js';
+import type { Family } from '../methods/types.js';
 import type { CoalitionScore as Scorer } from '../masking/scorer.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import type { Model } from '../model/types.js';
@@ -24,10 +26,14 @@ export function sourceUnits(
   text: string,
   ids: readonly number[],
   tokenTexts: string[],
-  granularity: string,
+  granularity: string = 'token',
+  family: Family,
 ): SourceUnits {
   if (granularity === 'token')
     return { granularity, texts: tokenTexts, positions: ids.map((_, j) => [j]), lift: (s) => s };
+  // Grouped units are coalitions of tokens: a method that reads gradients or attention per token has none.
+  if (family !== 'perturbation' && family !== 'control')
+    throw usageFault('granularity', `{param} '${granularity}' takes perturbation methods on encoder-decoder models`);
   // The alignment reads only the tokenizer (and a causal LM's context token, which a seq2seq model has none of).
   const encoding = alignEncoding({ tokenizer: model.tokenizer } as unknown as Model, text, [...ids]);
   const units = [

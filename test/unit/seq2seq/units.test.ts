@@ -6,6 +6,7 @@ import { PLANTED_ORDER, plantedCopySeq2Seq, seededSeq2Seq, writeSeq2Seq } from '
 import { evaluateSeq2SeqExample } from '../../../src/fidelity/seq2seq.js';
 import { loadSeq2Seq, type Seq2SeqModel } from '../../../src/model/seq2seq.js';
 import { explainSeq2Seq } from '../../../src/seq2seq/explain.js';
+import { sourceUnits } from '../../../src/seq2seq/units.js';
 
 /** Source words as units (--granularity word): the tokens of a word are kept or replaced by <pad> together. */
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-seq2seq-units-'));
@@ -76,6 +77,18 @@ describe('seq2seq source units', () => {
     // Removing the top word removes all of each step's evidence, as removing the top token does.
     expect(w.faithfulness.aopcComprehensiveness).toBeCloseTo(k.faithfulness.aopcComprehensiveness, 5);
     expect(w.faithfulness.aopcSufficiency).toBeCloseTo(0, 5);
+  });
+
+  it('grouped units take perturbation methods only: a per-token gradient or attention reading is refused by --granularity', () => {
+    const ids = planted.tokenizer.encode('c h');
+    expect(() => sourceUnits(planted, 'c h', ids, ['c', 'h', '</s>'], 'word', 'gradient')).toThrow(
+      /--granularity 'word' takes perturbation methods/,
+    );
+    expect(sourceUnits(planted, 'c h', ids, ['c', 'h', '</s>'], 'token', 'gradient').positions).toEqual([
+      [0],
+      [1],
+      [2],
+    ]);
   });
 
   it('an unknown granularity is refused by its flag', async () => {
