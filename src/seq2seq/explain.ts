@@ -3,7 +3,7 @@ import { logProbAt } from '../target/scores.js';
 import type { ExplainRequest } from '../explain.js';
 import { completenessOf, type Completeness } from '../methods/completeness.js';
 import { METHODS } from '../methods/registry.js';
-import type { Coalition, ExplainContext, Feature } from '../methods/types.js';
+import type { Coalition, ExplainContext, Family, Feature } from '../methods/types.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { Rng } from '../util/rng.js';
 import { greedy, runDecoder, SourceVariants } from './run.js';
@@ -155,8 +155,11 @@ async function targetIds(model: Seq2SeqModel, source: number[], options: Seq2Seq
  * The foil sequence of `--contrast`, aligned with the target step by step as Inseq aligns `contrast_targets` by
  * default: it must have as many tokens as the target (end token included).
  */
-function contrastIds(model: Seq2SeqModel, contrast: string | undefined, steps: number): number[] | undefined {
+function contrastIds(model: Seq2SeqModel, contrast: string | undefined, steps: number, family: Family) {
   if (contrast === undefined) return undefined;
+  // The difference is a coalition score: a gradient or attention reading would explain log p(target) alone.
+  if (family !== 'perturbation' && family !== 'control')
+    throw usageFault('contrast', '{param} takes perturbation methods (the difference is scored per coalition)');
   const ids = model.tokenizer.encode(contrast);
   if (ids.length !== steps)
     throw usageFault(
@@ -196,7 +199,7 @@ export async function explainSeq2Seq(
     );
   const units = sourceUnits(model, text, source, tokensOf(model, source), options.granularity, method.family);
   const [sourceTokens, prefixTokens, ns] = [units.texts, tokensOf(model, prefix), units.texts.length];
-  const foil = contrastIds(model, options.contrast, target.ids.length);
+  const foil = contrastIds(model, options.contrast, target.ids.length, method.family);
   const steps: Seq2SeqStep[] = [];
   const variants = new SourceVariants(model);
   for (let s = 1; s <= target.ids.length; s++) {
