@@ -17,6 +17,7 @@ export interface ExplainFlags
   top?: string;
   generate?: string;
   calibration?: string;
+  contrast?: string;
   [param: string]: unknown;
 }
 

@@ -1,4 +1,5 @@
-import { usageError } from '../src/errors.js';
+import type { Command } from 'commander';
+import { usageError, usageFault } from '../src/errors.js';
 import type { Seq2SeqModel } from '../src/model/seq2seq.js';
 import type { ResponseDocument } from '../src/api/operation.js';
 import { COMPARISON_SCHEMA } from '../src/comparison.js';
@@ -20,7 +21,7 @@ export function explainSeq2SeqPlan(text: string, flags: ExplainFlags) {
       throw usageError(
         `${refused.join(' and ')} ${refused.length > 1 ? 'do' : 'does'} not apply to encoder-decoder models yet`,
       );
-    return explainSeq2SeqRequest(model, request, steps);
+    return explainSeq2SeqRequest(model, request, steps, flags.contrast);
   };
 }
 
@@ -31,3 +32,16 @@ export const EXPLAIN_DOCUMENTS: readonly ResponseDocument[] = [
   { schema: GENERATION_SCHEMA, when: 'a causal LM with --generate' },
   { schema: SEQ2SEQ_SCHEMA, when: 'an encoder-decoder model' },
 ];
+
+/** The options only an encoder-decoder model takes. */
+export function addSeq2SeqOptions(cmd: Command): Command {
+  return cmd.option(
+    '--contrast <text>',
+    "encoder-decoder: attribute log p(target) − log p(foil) per step, the foil being this text's token at the same step after its own prefix (Inseq's contrast_targets)",
+  );
+}
+
+/** What a decoder-only or classifier model refuses of the seq2seq options. */
+export function refuseSeq2SeqOptions(flags: ExplainFlags): void {
+  if (flags.contrast !== undefined) throw usageFault('contrast', '{param} applies to encoder-decoder models');
+}

@@ -19,7 +19,7 @@ import { addMethodOptions } from './options.js';
 import { addRobustnessOptions } from './robustness.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
 import { explainRobustly, type RobustAttribution } from '../src/robustness/explain.js';
-import { EXPLAIN_DOCUMENTS, explainSeq2SeqPlan } from './explain-seq2seq.js';
+import { addSeq2SeqOptions, EXPLAIN_DOCUMENTS, explainSeq2SeqPlan, refuseSeq2SeqOptions } from './explain-seq2seq.js';
 import { planFor } from '../src/api/operation.js';
 import { renderSeq2SeqTable, SEQ2SEQ_SCHEMA, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
 
@@ -57,7 +57,7 @@ export function explainCommand(): Command {
     .option('--top <k>', 'show only the k highest-ranked rows in the table')
     .option('--generate <n>', 'causal LM: generate n tokens greedily, attributing each to the tokens before it')
     .option('--truncate', 'cut inputs longer than the model maximum instead of failing');
-  addModelOptions(addMethodOptions(addRobustnessOptions(cmd, 'the explanation')));
+  addModelOptions(addMethodOptions(addRobustnessOptions(addSeq2SeqOptions(cmd), 'the explanation')));
   cmd.addHelpText(
     'after',
     examples([
@@ -85,7 +85,8 @@ export const explainOperation = jsonOperation<ExplainFlags, ExplainResult>({
   plan: (text, flags, env) => {
     const { methods, request, steps, attack, auto, calibration } = explainPlanOf(text!, flags);
     const compute = async (model: Model): Promise<TextResult> =>
-      steps !== undefined
+      refuseSeq2SeqOptions(flags) ??
+      (steps !== undefined
         ? explainGeneration(model, request, steps)
         : flags.compare !== undefined
           ? compareMethods(model, request, methods)
@@ -93,7 +94,7 @@ export const explainOperation = jsonOperation<ExplainFlags, ExplainResult>({
             ? explainRobustly(model, request, await attack(env.open))
             : auto
               ? explainAuto(model, request, calibration)
-              : explainText(model, request);
+              : explainText(model, request));
     return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },
   seq2seq: (text, flags) => explainSeq2SeqPlan(text!, flags),

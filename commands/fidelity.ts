@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { localOption } from './outputOptions.js';
-import { labelWarnings } from '../src/data/datasets.js';
-import { runFidelity, truncationWarnings } from '../src/fidelity/run.js';
+import { datasetWarnings, runFidelity } from '../src/fidelity/run.js';
+import { DEFAULT_FIDELITY_METHODS } from '../src/fidelity/types.js';
 import { methodNames } from '../src/methods/config.js';
-import { addModelOptions, examples, openModel, parseInteger } from './common.js';
+import { addModelOptions, examples, openAnyModel, openModel, parseInteger } from './common.js';
 import { interactive, progressSpinner, warnOrRefuse } from './output.js';
 import { addGateOptions, reportLeaderboard, summarizeCommand, thresholdsOf } from './fidelity-gate.js';
 import { addDataOptions, outOf, readExamples } from './data.js';
@@ -22,13 +22,11 @@ export function fidelityCommand(): Command {
     .description(
       'Explain every example of a dataset with each method and measure the explanations: comprehensiveness and sufficiency at the ERASER bins and their AOPC, ' +
         'normalised AOPC, soft variants, deletion and insertion curves, plausibility against human rationales, stability, and the model-randomisation test. ' +
-        'Prints a leaderboard with bootstrap 95 % intervals; --min/--max turn it into a CI gate (exit 3).',
+        'Prints a leaderboard with bootstrap 95 % intervals; --min/--max turn it into a CI gate (exit 3). ' +
+        'On an encoder-decoder model, rows are JSONL {"source", "target"} (the target forced, or the greedy output where absent) ' +
+        'and the metrics of the source attributions are taken per target token, the prefix kept, and averaged over the tokens.',
     )
-    .option(
-      '--methods <list>',
-      `comma-separated methods: ${methodNames().join(', ')}`,
-      'occlusion,kernel-shap,integrated-gradients,grad-x-input,attention,random',
-    );
+    .option('--methods <list>', `comma-separated methods: ${methodNames().join(', ')}`, DEFAULT_FIDELITY_METHODS);
   addDataOptions(cmd).addOption(
     localOption('--out <file>', 'stream one JSON line per example and method; rerunning with the same file resumes'),
   );
@@ -57,6 +55,7 @@ export function fidelityCommand(): Command {
       'interp fidelity --data dev.tsv --limit 20 --sanity 10 --stability --json',
       'interp fidelity --data dev.tsv --limit 50 --methods occlusion,lime --robustness --min robustness-topk=0.5',
       'interp fidelity --choose --model ../shared/models/distilbert-sst2-mini   # which method explains this model best',
+      'interp fidelity --model ./opus-mt --data pairs.jsonl --methods occlusion,random   # seq2seq: {"source", "target"} rows',
     ]),
   );
   cmd.enablePositionalOptions().action(async (flags: FidelityFlags) => fidelity(flags));
@@ -70,11 +69,8 @@ async function fidelity(flags: FidelityFlags): Promise<void> {
   if (flags.choose) return choose(flags, config);
   const sanity = parseInteger('--sanity', flags.sanity, 0, 100_000);
   const data = readExamples(flags);
-  const model = await openModel(flags);
-  warnOrRefuse(
-    [...labelWarnings(flags.data!, data, model.labels), ...truncationWarnings(flags.data!, data, model)],
-    flags.strict,
-  );
+  const model = await openAnyModel(flags);
+  warnOrRefuse(datasetWarnings(flags.data!, data, model), flags.strict);
   const progress = progressSpinner('fidelity', 'examples');
   const { board, ran, warnings } = await runFidelity(model, data, config, {
     out: outOf(flags),

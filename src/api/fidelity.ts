@@ -2,9 +2,9 @@ import { fidelityCommand } from '../../commands/fidelity.js';
 import { fidelityConfigOf, type FidelityFlags } from '../../commands/fidelity-request.js';
 import type { Example } from '../data/datasets.js';
 import { InterpError } from '../errors.js';
-import { evaluateExample } from '../fidelity/evaluate.js';
+import { fidelityEvaluator } from '../fidelity/run.js';
 import type { FidelityRecord } from '../fidelity/types.js';
-import type { Model } from '../model/types.js';
+import type { AnyModel } from '../model/seq2seq.js';
 import { loadModel } from './capabilities.js';
 import { flagsOf } from './fields.js';
 import { LIBRARY_TAKES } from './operation.js';
@@ -21,7 +21,7 @@ const RUN_WIDE = ['min', 'max', 'sanity'];
  * the forward passes of the whole iteration, and `signal` stops it before its next batch.
  */
 export async function* fidelity(
-  model: Model,
+  model: AnyModel,
   examples: Iterable<FidelityExample> | AsyncIterable<FidelityExample>,
   options: FidelityOptions = {},
   call: CallOptions = {},
@@ -33,11 +33,10 @@ export async function* fidelity(
       'usage',
       given,
     );
-  if (model.task !== 'classification' && model.task !== 'causal-lm')
-    throw new InterpError(`fidelity needs a classifier or a causal LM; '${model.id}' is a ${model.task}`, 'usage');
   const cmd = fidelityCommand();
   const flags = flagsOf(cmd, flagsFor('fidelity', cmd, undefined, options), LIBRARY_TAKES) as FidelityFlags;
-  const config = await fidelityConfigOf(flags)((spec) => loadModel(spec));
+  // An encoder-decoder model measures its source attributions per target token (rows {text, target}).
+  const { config, evaluate } = fidelityEvaluator(model, await fidelityConfigOf(flags)((spec) => loadModel(spec)));
   let passes = 0;
   let index = 0;
   for await (const given of examples) {
@@ -45,9 +44,7 @@ export async function* fidelity(
     let seen = 0;
     const onProgress =
       call.onProgress && ((p: { passes: number }) => call.onProgress!({ passes: passes + (seen = p.passes) }));
-    yield* await underCall({ signal: call.signal, onProgress }, () =>
-      evaluateExample(model, model.id, example, config, new Set()),
-    );
+    yield* await underCall({ signal: call.signal, onProgress }, () => evaluate(example, config, new Set()));
     passes += seen;
   }
 }
@@ -55,5 +52,7 @@ export async function* fidelity(
 function exampleOf(given: FidelityExample, index: number): Example {
   if (typeof given?.text !== 'string' || given.text.length === 0)
     throw new InterpError(`example ${index} has no text`, 'usage', 'examples');
+  if (given.target !== undefined && (typeof given.target !== 'string' || given.target.length === 0))
+    throw new InterpError(`example ${index}: target must be a non-empty string`, 'usage', 'examples');
   return { ...given, id: given.id ?? String(index) };
 }

@@ -83,6 +83,8 @@ export interface ExplainOptions extends TargetOptions, MaskingOptions, Robustnes
   truncate?: boolean;
   /** Causal LM: generate this many tokens greedily, attributing each. */
   generate?: number;
+  /** Encoder-decoder: a foil sequence aligned with the target; each step explains log p(target) − log p(foil). */
+  contrast?: string;
   summary?: boolean;
 }
 
@@ -174,9 +176,13 @@ export interface ReportOptions extends TargetOptions, MaskingOptions, MethodPara
   attention?: string;
 }
 
-/** One example for `fidelity`: its text, and optionally its label, an id, a human rationale or planted word weights. */
+/**
+ * One example for `fidelity`: its text, and optionally its label, an id, a human rationale or planted word
+ * weights; on an encoder-decoder model, the text is the source and `target` the forced output (default: greedy).
+ */
 export interface FidelityExample {
   text: string;
+  target?: string;
   label?: string;
   id?: string;
   rationale?: { start: number; end: number; text: string };

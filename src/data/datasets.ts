@@ -11,6 +11,8 @@ export interface Example {
   rationale?: { start: number; end: number; text: string };
   /** Known true importance per word (planted models): lower-cased word → weight. */
   weights?: Record<string, number>;
+  /** Encoder-decoder datasets ({"source", "target"} rows): the target forced as the continuation. */
+  target?: string;
 }
 
 export type DatasetFormat = 'tsv' | 'jsonl' | 'eraser';
@@ -87,7 +89,15 @@ function readJsonl(file: string, raw: string, odd: Oddities): Example[] {
   const examples: Example[] = [];
   textLines(raw, file).forEach((line, i) => {
     if (!line.trim()) return;
-    let row: { id?: unknown; text?: unknown; sentence?: unknown; label?: unknown; weights?: unknown };
+    let row: {
+      id?: unknown;
+      text?: unknown;
+      sentence?: unknown;
+      source?: unknown;
+      target?: unknown;
+      label?: unknown;
+      weights?: unknown;
+    };
     try {
       row = JSON.parse(line);
     } catch {
@@ -97,8 +107,11 @@ function readJsonl(file: string, raw: string, odd: Oddities): Example[] {
       throw usageError(`${file}:${i + 1} is not a JSON object`);
     if (row.text === undefined && typeof row.sentence === 'string')
       odd.note('name their text "sentence" rather than "text"', i + 1);
-    const text = row.text ?? row.sentence;
-    if (typeof text !== 'string' || !text.trim()) throw usageError(`${file}:${i + 1} has no "text" string`);
+    const text = row.text ?? row.sentence ?? row.source;
+    if (typeof text !== 'string' || !text.trim())
+      throw usageError(`${file}:${i + 1} has no "text" (or "source") string`);
+    if (row.target !== undefined && (typeof row.target !== 'string' || !row.target.trim()))
+      throw usageError(`${file}:${i + 1}: "target" must be a non-empty string`);
     const weights =
       row.weights && typeof row.weights === 'object' ? (row.weights as Record<string, number>) : undefined;
     examples.push({
@@ -106,6 +119,7 @@ function readJsonl(file: string, raw: string, odd: Oddities): Example[] {
       text,
       label: row.label === undefined ? undefined : String(row.label),
       weights,
+      ...(row.target !== undefined && { target: row.target as string }),
     });
   });
   return examples;

@@ -1,5 +1,6 @@
-import type { Example } from '../data/datasets.js';
+import { labelWarnings, type Example } from '../data/datasets.js';
 import { usageError } from '../errors.js';
+import { isSeq2SeqModel, type AnyModel } from '../model/seq2seq.js';
 import type { Model } from '../model/types.js';
 import { evaluateExample, recordKey } from './evaluate.js';
 import { leaderboard, type Leaderboard } from './leaderboard.js';
@@ -7,6 +8,7 @@ import { randomizationCascade } from './randomization.js';
 import { corruptWarnings, openForAppend, readRecords } from '../data/records.js';
 import { appendLine } from '../util/files.js';
 import { contextTokenId } from '../text/encode.js';
+import { checkSeq2SeqLengths, evaluateSeq2SeqExample, seq2seqFidelityConfig } from './seq2seq.js';
 import { RECORD_SCHEMA, type FidelityConfig, type FidelityRecord } from './types.js';
 
 export interface FidelityRun {
@@ -31,37 +33,73 @@ export function truncationWarnings(file: string, examples: Example[], model: Mod
   ];
 }
 
+/** What is odd about a dataset for this model: labels it does not have, rows it cuts (none on seq2seq, which refuses long rows). */
+export function datasetWarnings(file: string, examples: Example[], model: AnyModel): string[] {
+  if (isSeq2SeqModel(model)) return [];
+  return [...labelWarnings(file, examples, model.labels), ...truncationWarnings(file, examples, model)];
+}
+
+/** Explains and measures one example with every method not in `skip`. */
+type Evaluator = (example: Example, config: FidelityConfig, skip: ReadonlySet<string>) => Promise<FidelityRecord[]>;
+
+/**
+ * The evaluator for this model and the configuration it runs: an encoder-decoder model measures its source
+ * attributions per target token (src/fidelity/seq2seq.ts), with what does not apply to it refused first.
+ */
+export function fidelityEvaluator(
+  model: AnyModel,
+  config: FidelityConfig,
+  sanity = 0,
+): { config: FidelityConfig; evaluate: Evaluator } {
+  if (isSeq2SeqModel(model))
+    return {
+      config: seq2seqFidelityConfig(config, sanity),
+      evaluate: (e, c, s) => evaluateSeq2SeqExample(model, e, c, s),
+    };
+  if (model.task !== 'classification' && model.task !== 'causal-lm')
+    throw usageError(
+      `fidelity needs a classifier, a causal LM or an encoder-decoder model; '${model.id}' is a ${model.task}`,
+    );
+  return { config, evaluate: (e, c, s) => evaluateExample(model, model.id, e, c, s) };
+}
+
 /** Explain and measure every example with every method, resuming from `out`, and rank the methods. */
 export async function runFidelity(
-  model: Model,
+  model: AnyModel,
   data: Example[],
-  config: FidelityConfig,
+  given: FidelityConfig,
   run: FidelityRun,
 ): Promise<{ board: Leaderboard; ran: number; warnings: string[] }> {
-  if (model.task !== 'classification' && model.task !== 'causal-lm')
-    throw usageError(`fidelity needs a classifier or a causal LM; '${model.id}' is a ${model.task}`);
+  const { config, evaluate } = fidelityEvaluator(model, given, run.sanity);
+  if (isSeq2SeqModel(model)) checkSeq2SeqLengths(model, data);
   const release = run.out ? openForAppend(run.out) : () => {};
   try {
-    return await runLocked(model, data, config, run);
+    const { board, ran, warnings } = await runLocked(model.id, data, config, run, evaluate);
+    if (run.sanity > 0 && !isSeq2SeqModel(model)) {
+      run.onStage?.('model-randomisation cascade');
+      board.randomization = await randomizationCascade(model, data.slice(0, run.sanity), config);
+    }
+    return { board, ran, warnings };
   } finally {
     release();
   }
 }
 
 async function runLocked(
-  model: Model,
+  modelId: string,
   data: Example[],
   config: FidelityConfig,
   run: FidelityRun,
+  evaluate: Evaluator,
 ): Promise<{ board: Leaderboard; ran: number; warnings: string[] }> {
   const { records: previous, corrupt } = run.out
     ? readRecords<FidelityRecord>(run.out, RECORD_SCHEMA, true)
     : { records: [], corrupt: [] };
   const done = new Set(previous.map((r) => r.key));
   const records = [...previous];
-  const pending = data.filter((e) => config.methods.some((m) => !done.has(recordKey(model.id, e.id, m, config))));
+  const pending = data.filter((e) => config.methods.some((m) => !done.has(recordKey(modelId, e.id, m, config))));
   for (const [i, example] of pending.entries()) {
-    for (const r of await evaluateExample(model, model.id, example, config, done)) {
+    for (const r of await evaluate(example, config, done)) {
       // One synchronous append per record: a kill at any moment loses at most the record being written.
       if (run.out) appendLine(run.out, JSON.stringify(r));
       done.add(r.key);
@@ -71,12 +109,8 @@ async function runLocked(
   }
   const ids = new Set(data.map((e) => e.id));
   const board = leaderboard(
-    records.filter((r) => ids.has(r.example) && config.methods.includes(r.method) && r.model === model.id),
+    records.filter((r) => ids.has(r.example) && config.methods.includes(r.method) && r.model === modelId),
     config.seed,
   );
-  if (run.sanity > 0) {
-    run.onStage?.('model-randomisation cascade');
-    board.randomization = await randomizationCascade(model, data.slice(0, run.sanity), config);
-  }
   return { board, ran: pending.length, warnings: corruptWarnings(run.out, corrupt) };
 }

@@ -4,6 +4,9 @@ import type { AttackSettings, Robustness } from '../robustness/attack.js';
 
 export const RECORD_SCHEMA = 'interp/fidelity-record@1';
 
+/** The methods fidelity compares when none are named. */
+export const DEFAULT_FIDELITY_METHODS = 'occlusion,kernel-shap,integrated-gradients,grad-x-input,attention,random';
+
 export interface FidelityConfig {
   methods: string[];
   params: Record<string, number>;
@@ -43,4 +46,6 @@ export interface FidelityRecord {
   stability: { inputEdit: number | null; seeds: number | null } | null;
   /** With --robustness only (absent otherwise, so that records without it keep their bytes). */
   robustness?: Robustness;
+  /** Encoder-decoder models only: the target tokens whose step-wise metrics the record averages. */
+  steps?: number;
 }

@@ -3,21 +3,24 @@ import { logProbAt } from '../target/scores.js';
 import type { ExplainRequest } from '../explain.js';
 import { completenessOf, type Completeness } from '../methods/completeness.js';
 import { resolveMethodConfig } from '../methods/config.js';
-import type { Coalition, ExplainContext, Feature } from '../methods/types.js';
+import type { Coalition, ExplainContext, Family, Feature } from '../methods/types.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { Rng } from '../util/rng.js';
 import { seq2seqGradients } from './gradients.js';
 import { greedy, runDecoder, SourceVariants } from './run.js';
+import { sourceUnits } from './units.js';
 
 /**
- * The methods that run on seq2seq units: perturbation methods read only the units, the scorer and the two
- * reference scores; gradient methods read the step's gradient oracle over source and prefix embeddings.
+ * The methods that run on seq2seq units: perturbation methods (and the random control) read only the units, the
+ * scorer and the two reference scores; gradient methods read the step's gradient oracle over source and prefix
+ * embeddings.
  */
 export const SEQ2SEQ_METHODS = [
   'occlusion',
   'shapley',
   'kernel-shap',
   'lime',
+  'random',
   'saliency',
   'grad-x-input',
   'integrated-gradients',
@@ -36,6 +39,13 @@ export interface Seq2SeqExplainOptions {
   generate?: number;
   /** A forced target text instead (tokenized as the model's tokenizer does, end token included). */
   continuation?: string;
+  /**
+   * A foil sequence aligned with the target step by step (Inseq's `contrast_targets`): step s then explains
+   * log p(y_s | x, y_<s) − log p(c_s | x, c_<s), the foil's prefix kept whole as Inseq keeps its contrast inputs.
+   */
+  contrast?: string;
+  /** Source units: tokens (the default), or words, sentences or lines grouped as decoder-only explain groups them. */
+  granularity?: string;
   seed?: number;
   params?: Record<string, number>;
   /** Named choices (integrated-gradients' rule). */
@@ -46,10 +56,12 @@ export interface Seq2SeqStep {
   step: number;
   token: string;
   id: number;
-  /** log p(token | source, prefix) on the full input, and with every source and prefix token replaced by the pad token. */
+  /** With a contrast: the foil token this step's log-probability is compared with. */
+  foil?: { token: string; id: number };
+  /** log p(token | source, prefix) (minus log p(foil | source, foil prefix) with a contrast) on the full input, and with every source and prefix token replaced by the pad token. */
   score: number;
   baselineScore: number;
-  /** One value per source token. */
+  /** One value per source unit (token, or word at --granularity word). */
   source: number[];
   /** One value per prefix token (decoder start, then the target tokens); null where the prefix token comes at or after this step. */
   target: (number | null)[];
@@ -64,11 +76,14 @@ export interface Seq2SeqAttribution {
   method: Seq2SeqMethod;
   params: Record<string, number | string>;
   seed: number;
-  /** What the units' values explain, and what replaces a removed unit. */
-  score: 'logprob';
+  /** What the units' values explain (logprob-contrast: log p(target) − log p(foil)), and what replaces a removed unit. */
+  score: 'logprob' | 'logprob-contrast';
   baseline: 'pad';
-  source: { tokens: string[]; ids: number[] };
+  /** One text per unit (tokens, or words…); `positions` gives each unit's token positions where units are not tokens. */
+  source: { tokens: string[]; ids: number[]; granularity?: string; positions?: number[][] };
   target: { mode: 'generated' | 'forced'; tokens: string[]; ids: number[] };
+  /** With a contrast: the foil sequence, aligned with the target step by step. */
+  contrast?: { tokens: string[]; ids: number[] };
   /** The decoder's inputs: the start token, then every target token but the last. */
   prefix: { tokens: string[]; ids: number[] };
   /** Rows run: source variants through the encoder (each once per explanation), coalitions through the decoder; a gradient method's rows run both, forward and backward. */
@@ -86,17 +101,25 @@ export function tokensOf(model: Seq2SeqModel, ids: readonly number[]): string[] 
   return ids.map((id) => lookup?.id_to_token?.(id) ?? model.tokenizer.decode([id], { skip_special_tokens: false }));
 }
 
+/** The foil of one step: its token, and the foil prefix before it (as long as the target's prefix). */
+export interface StepFoil {
+  prefix: readonly number[];
+  id: number;
+}
+
 /**
  * The scorer of one step: a coalition over [source tokens…, prefix tokens y_0…y_{s−1}] keeps its 1s and replaces
  * its 0s by the pad token; the encoder reruns on each coalition's source and the decoder on its prefix, batched,
- * distinct coalitions once. The score is log p(target token) at the prefix's last position.
+ * distinct coalitions once. The score is log p(target token) at the prefix's last position; with a foil, minus
+ * log p(foil token) after the foil's prefix, whole, on the same coalition's source (a second row per coalition).
  */
-function stepScorer(
+export function stepScorer(
   model: Seq2SeqModel,
   variants: SourceVariants,
   source: readonly number[],
   prefix: readonly number[],
   target: number,
+  foil?: StepFoil,
 ) {
   const ns = source.length;
   return async (coalitions: readonly Coalition[]): Promise<Float64Array> => {
@@ -112,9 +135,14 @@ function stepScorer(
       const batch = distinct.slice(start, start + BATCH);
       const sources = batch.map((c) => source.map((id, j) => (c[j] ? id : model.pad)));
       const prefixes = batch.map((c) => prefix.map((id, i) => (c[ns + i] ? id : model.pad)));
-      const run = await runDecoder(model, await variants.encode(sources), prefixes);
+      const foils = foil ? batch.map(() => foil.prefix) : [];
+      const run = await runDecoder(model, await variants.encode([...sources, ...(foil ? sources : [])]), [
+        ...prefixes,
+        ...foils,
+      ]);
       const [, t, v] = run.dims;
-      batch.forEach((_, r) => (values[start + r] = logProbAt(run.logits, (r * t + t - 1) * v, v, target)));
+      const at = (r: number, id: number) => logProbAt(run.logits, (r * t + t - 1) * v, v, id);
+      batch.forEach((_, r) => (values[start + r] = at(r, target) - (foil ? at(batch.length + r, foil.id) : 0)));
     }
     return Float64Array.from(slot, (s) => values[s]);
   };
@@ -142,6 +170,35 @@ export async function targetIds(model: Seq2SeqModel, source: number[], options: 
 }
 
 /**
+ * The foil sequence of `--contrast`, aligned with the target step by step as Inseq aligns `contrast_targets` by
+ * default: it must have as many tokens as the target (end token included).
+ */
+function contrastIds(model: Seq2SeqModel, contrast: string | undefined, steps: number, family: Family) {
+  if (contrast === undefined) return undefined;
+  // The difference is a coalition score: a gradient or attention reading would explain log p(target) alone.
+  if (family !== 'perturbation' && family !== 'control')
+    throw usageFault('contrast', '{param} takes perturbation methods (the difference is scored per coalition)');
+  const ids = model.tokenizer.encode(contrast);
+  if (ids.length !== steps)
+    throw usageFault(
+      'contrast',
+      `{param} has ${ids.length} tokens and the target ${steps}: a contrast is aligned with the target step by step`,
+    );
+  return ids;
+}
+
+/** The method asked for, refused in one line unless it runs on seq2seq units, with its parameters resolved. */
+function seq2seqMethod(options: Seq2SeqExplainOptions) {
+  const name = options.method ?? 'occlusion';
+  if (!SEQ2SEQ_METHODS.includes(name))
+    throw usageFault(
+      'method',
+      `{param} '${name}' does not run on seq2seq models; choose ${SEQ2SEQ_METHODS.join(', ')}`,
+    );
+  return { name, ...resolveMethodConfig(name, options.params, options.choices) };
+}
+
+/**
  * Attribute every target token of a seq2seq model to the source tokens and to the target prefix, as Inseq does,
  * with a perturbation method: per step, the units are the source tokens and the prefix tokens before it.
  */
@@ -150,13 +207,7 @@ export async function explainSeq2Seq(
   text: string,
   options: Seq2SeqExplainOptions = {},
 ): Promise<Seq2SeqAttribution> {
-  const name = options.method ?? 'occlusion';
-  if (!SEQ2SEQ_METHODS.includes(name))
-    throw usageFault(
-      'method',
-      `{param} '${name}' does not run on seq2seq models; choose ${SEQ2SEQ_METHODS.join(', ')}`,
-    );
-  const { method, params, choices } = resolveMethodConfig(name, options.params, options.choices);
+  const { name, method, params, choices } = seq2seqMethod(options);
   const seed = options.seed ?? 0;
   const source = model.tokenizer.encode(text);
   const target = await targetIds(model, source, options);
@@ -166,19 +217,21 @@ export async function explainSeq2Seq(
       'generate',
       `source and target have ${source.length + prefix.length} tokens; {param} must keep them within ${SEQ2SEQ_UNITS.max}`,
     );
-  const [sourceTokens, prefixTokens] = [tokensOf(model, source), tokensOf(model, prefix)];
+  const units = sourceUnits(model, text, source, tokensOf(model, source), options.granularity, method.family);
+  const [sourceTokens, prefixTokens, ns] = [units.texts, tokensOf(model, prefix), units.texts.length];
+  const foil = contrastIds(model, options.contrast, target.ids.length, method.family);
   const steps: Seq2SeqStep[] = [];
   const variants = new SourceVariants(model);
   const backward = { rows: 0 };
   for (let s = 1; s <= target.ids.length; s++) {
     const id = target.ids[s - 1];
-    const score = stepScorer(model, variants, source, prefix.slice(0, s), id);
-    const n = source.length + s;
-    const [full, empty] = await score([new Uint8Array(n).fill(1), new Uint8Array(n)]);
+    const stepFoil = foil && { prefix: [model.decoderStart, ...foil.slice(0, s - 1)], id: foil[s - 1] };
+    const score = units.lift(stepScorer(model, variants, source, prefix.slice(0, s), id, stepFoil));
+    const [full, empty] = await score([new Uint8Array(ns + s).fill(1), new Uint8Array(ns + s)]);
     const features = [
       ...sourceTokens.map((t, j) => unit(j, t, j)),
-      // Positions index the gradient methods' input: the source's embeddings, then the prefix's.
-      ...prefixTokens.slice(0, s).map((t, i) => unit(source.length + i, t, source.length + i)),
+      // Positions index the gradient methods' input (token units only): the source's embeddings, then the prefix's.
+      ...prefixTokens.slice(0, s).map((t, i) => unit(ns + i, t, source.length + i)),
     ];
     // The methods in SEQ2SEQ_METHODS read no encoding, target or query position: the units stand for them.
     const ctx = {
@@ -198,10 +251,11 @@ export async function explainSeq2Seq(
       step: s,
       token: tokensOf(model, [id])[0],
       id,
+      ...(stepFoil && { foil: { token: tokensOf(model, [stepFoil.id])[0], id: stepFoil.id } }),
       score: full,
       baselineScore: result.baselineScore ?? empty,
-      source: values.slice(0, source.length),
-      target: prefix.map((_, i) => (i < s ? values[source.length + i] : null)),
+      source: values.slice(0, ns),
+      target: prefix.map((_, i) => (i < s ? values[ns + i] : null)),
       completeness: completenessOf(values, result.inputScore ?? full, result.baselineScore ?? empty),
     });
   }
@@ -211,14 +265,19 @@ export async function explainSeq2Seq(
     method: name,
     params: { ...params, ...choices },
     seed,
-    score: 'logprob',
+    score: foil ? 'logprob-contrast' : 'logprob',
     baseline: 'pad',
-    source: { tokens: sourceTokens, ids: source },
+    source: {
+      tokens: sourceTokens,
+      ids: source,
+      ...(units.granularity !== 'token' && { granularity: units.granularity, positions: units.positions }),
+    },
     target: { mode: target.mode, tokens: tokensOf(model, target.ids), ids: target.ids },
+    ...(foil && { contrast: { tokens: tokensOf(model, foil), ids: foil } }),
     prefix: { tokens: prefixTokens, ids: prefix },
     passes: { encoder: variants.encoderRows + backward.rows, decoder: variants.decoderRows + backward.rows },
     steps,
-    source_attributions: source.map((_, j) => steps.map((st) => st.source[j])),
+    source_attributions: sourceTokens.map((_, j) => steps.map((st) => st.source[j])),
     target_attributions: prefix.map((_, i) => steps.map((st) => st.target[i])),
   };
 }
@@ -233,7 +292,7 @@ export function renderSeq2SeqTable(report: Seq2SeqAttribution): string {
   for (const st of report.steps) {
     lines.push(
       '',
-      `step ${st.step}: ${st.token}  (${report.score} ${st.score.toFixed(4)}, baseline ${st.baselineScore.toFixed(4)}, Σ ${st.completeness.sum.toFixed(4)})`,
+      `step ${st.step}: ${st.token}${st.foil ? ` vs ${st.foil.token}` : ''}  (${report.score} ${st.score.toFixed(4)}, baseline ${st.baselineScore.toFixed(4)}, Σ ${st.completeness.sum.toFixed(4)})`,
     );
     report.source.tokens.forEach((t, j) => lines.push(`  source ${t.padEnd(width)} ${cell(st.source[j])}`));
     report.prefix.tokens.forEach((t, i) => lines.push(`  prefix ${t.padEnd(width)} ${cell(st.target[i])}`));
@@ -249,6 +308,7 @@ export function explainSeq2SeqRequest(
   model: Seq2SeqModel,
   request: ExplainRequest,
   steps?: number,
+  contrast?: string,
 ): Promise<Seq2SeqAttribution> {
   const target = request.target ?? {};
   const unsupported = Object.entries(target).find(([k, v]) => k !== 'continuation' && v !== undefined);
@@ -256,11 +316,6 @@ export function explainSeq2SeqRequest(
     throw usageFault(
       'baseline',
       "{param} '" + request.baseline + "' does not apply to encoder-decoder models yet (a removed token becomes <pad>)",
-    );
-  if (request.granularity !== undefined && request.granularity !== 'token')
-    throw usageFault(
-      'granularity',
-      "{param} '" + request.granularity + "' does not apply to encoder-decoder models yet (units are tokens)",
     );
   if (unsupported)
     throw usageError(
@@ -278,5 +333,7 @@ export function explainSeq2SeqRequest(
     seed: request.seed,
     generate: steps,
     continuation: target.continuation,
+    contrast,
+    granularity: request.granularity,
   });
 }

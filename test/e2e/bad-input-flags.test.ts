@@ -98,6 +98,12 @@ describe('contradictory, ignored and empty flags', () => {
       () => ['bias', 'swap', '--template', 'the {group} was great', '--slot', 'job=doctor'],
       /--slot job=… names no \{job\} slot of any template/,
     ],
+    [
+      '--contrast on a model that is not encoder-decoder',
+      () => ['explain', 'the film', '--contrast', 'the plot'],
+      /--contrast applies to encoder-decoder models/,
+    ],
+    ['--contrast ""', () => ['explain', 'the film', '--contrast', ''], /--contrast needs a value, got an empty string/],
     ['--svg ""', () => ['explain', 'the film', '--svg', ''], /--svg needs a value, got an empty string/],
     ['--out ""', () => ['report', 'the film', '--out', ''], /--out needs a value, got an empty string/],
     ['fidelity --out ""', () => ['fidelity', '--data', at('d.tsv'), '--out', ''], /--out needs a value/],

@@ -165,6 +165,8 @@ describe('an encoder-decoder folder under --allow-local-models', () => {
     try {
       for (const body of [
         { text: 'c h a e', model: 'planted', method: 'shapley' },
+        { text: 'c h a e', model: 'planted', continuation: 'a c e h', contrast: 'c c e h' },
+        { text: 'c h a e', model: 'planted', granularity: 'word' },
         { text: 'the cat sat', model: 'marian', method: 'kernel-shap', samples: 64, seed: 3, continuation: 'a dog' },
         { text: 'the cat sat', model: 'marian', method: 'integrated-gradients', steps: 16, continuation: 'a dog' },
       ]) {
