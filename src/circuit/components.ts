@@ -216,6 +216,11 @@ function replacingGroup(
   const [T, d] = source(group[0]).dims;
   const slot = (c: Component) => (c.kind === 'head' ? c.head : 0);
   const n = Math.max(...group.map(slot)) + 1;
+  // The mask spans the head axis: a layer given only some of its heads would broadcast onto the others.
+  if (group.length !== n || new Set(group.map(slot)).size !== n)
+    throw new Error(
+      `layer ${group[0].layer}: replacing needs every head of the layer (got ${group.map(componentName)})`,
+    );
   const head = group[0].kind === 'head';
   const value = new Float32Array(n * T * d); // [1, head, position, width] or [1, position, width]
   for (const c of group) value.set(source(c).data.subarray(0, T * d), slot(c) * T * d);
@@ -229,10 +234,12 @@ function replacingGroup(
 }
 
 /**
- * Exact activation patching: for every component, the clean prompt run with that component's output
- * replaced, at every position, by `source(component)` (the corrupted activation, zeros, a mean). One
- * batched run: row r patches component r alone (the last row patches nothing), so the whole sweep costs as
- * many forward passes as components, plus one.
+ * Exact activation patching: for every component of `patched` (default: all of `components`), the clean
+ * prompt run with that component's output replaced, at every position, by `source(component)` (the
+ * corrupted activation, zeros, a mean). One batched run: row r patches the r-th alone (the last row patches
+ * nothing), so the sweep costs as many forward passes as patched components, plus one. `components` must be
+ * every component of the model (componentsOf): a layer's heads are selected along its head axis, whose
+ * length they give.
  */
 export async function patchEach(
   model: Model,
@@ -240,14 +247,15 @@ export async function patchEach(
   components: readonly Component[],
   source: (c: Component) => Tensor,
   run?: RunContext,
+  patched: readonly Component[] = components,
 ): Promise<{ clean: number; patched: number[] }> {
-  const rows = components.length + 1;
+  const rows = patched.length + 1;
   const sequences = Array.from({ length: rows }, () => task.clean);
-  const index = new Map(components.map((c, r) => [c, r]));
-  const write = replacing(components, source, (r, c) => index.get(c) === r);
+  const index = new Map(patched.map((c, r) => [componentName(c), r]));
+  const write = replacing(components, source, (r, c) => index.get(componentName(c)) === r);
   const out = await runWithHooks(model, sequences, { write }, run);
   const metrics = out.map((o) => logitDifference(o.logits, task));
-  return { clean: metrics[rows - 1], patched: metrics.slice(0, components.length) };
+  return { clean: metrics[rows - 1], patched: metrics.slice(0, patched.length) };
 }
 
 /**

@@ -68,7 +68,7 @@ describe('interp fidelity on an encoder-decoder folder ({source, target} JSONL)'
     fs.writeFileSync(bad, '{"source": "c h", "target": 3}\n');
     const out = path.join(root, 'refused.jsonl');
     for (const [args, message] of [
-      [['--methods', 'integrated-gradients'], /--methods: 'integrated-gradients' does not run on seq2seq/],
+      [['--methods', 'partition-shap'], /--methods: 'partition-shap' does not run on seq2seq/],
       [['--score', 'logit'], /--score does not apply to encoder-decoder/],
       [['--stability'], /--stability does not apply/],
       [['--sanity', '2'], /--sanity does not apply/],

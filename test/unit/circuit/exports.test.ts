@@ -87,11 +87,13 @@ describe('circuit scores on every export form of the planted induction LM', () =
     const source = (c: Component) => corrupted.get(componentName(c))!;
     const all = await patchEach(q8, task, components, source);
     for (const [i, c] of components.entries()) {
-      const alone = await patchEach(q8, task, [c], source);
+      const alone = await patchEach(q8, task, components, source, undefined, [c]);
       // Batched with the others, L0H0 moved by 3.8e-3 (measured); alone, a differently cut graph's rounding.
       expect(alone.patched[0], componentName(c)).toBeCloseTo(all.patched[i], 5);
       expect(alone.clean).toBeCloseTo(all.clean, 5);
     }
     expect(all.patched.some((m) => m !== all.clean)).toBe(true);
+    // A layer given only some of its heads would have its mask broadcast onto the others: refused.
+    await expect(patchEach(q8, task, [components[1]], source)).rejects.toThrow(/every head of the layer/);
   });
 });

@@ -186,9 +186,16 @@ describe('fidelity on seq2seq: what does not apply', () => {
       'attention',
       'random',
     ]);
-    expect(seq2seqFidelityConfig(defaults, 0).methods).toEqual(['occlusion', 'kernel-shap', 'random']);
-    expect(() => seq2seqFidelityConfig(config(['saliency']), 0)).toThrow(
-      /--methods: 'saliency' does not run on seq2seq/,
+    // Gradient methods run on seq2seq (source and prefix embeddings through both graphs); attention does not.
+    expect(seq2seqFidelityConfig(defaults, 0).methods).toEqual([
+      'occlusion',
+      'kernel-shap',
+      'integrated-gradients',
+      'grad-x-input',
+      'random',
+    ]);
+    expect(() => seq2seqFidelityConfig(config(['partition-shap']), 0)).toThrow(
+      /--methods: 'partition-shap' does not run on seq2seq/,
     );
     expect(() => seq2seqFidelityConfig({ ...config(['occlusion']), score: 'logit' }, 0)).toThrow(/--score/);
     expect(() => seq2seqFidelityConfig({ ...config(['occlusion']), baseline: 'mask' }, 0)).toThrow(/--baseline/);
