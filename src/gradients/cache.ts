@@ -100,8 +100,15 @@ function gradientCacheKey(
 /**
  * Gradient sessions run without packed weights: packing doubled their weights in memory (1.26 GB against
  * 0.53 GB for a GPT-2-small-sized model) and tripled their load time, for no speed measured in IG.
+ * They run without onnxruntime's memory pattern: its second run at each shape allocated and first-touched
+ * a fresh block for the whole backward pass, 160 ms of CPU against 40 ms for IG-50 at 24 words on the
+ * 3-layer distilbert-sst2-mini, for no steady-state speed measured (BENCHMARKS.md, "Backward pass").
  */
-const GRADIENT_SESSION = (model: Model): SessionSettings => ({ threads: model.threads, prepack: false });
+const GRADIENT_SESSION = (model: Model): SessionSettings => ({
+  threads: model.threads,
+  prepack: false,
+  memoryPattern: false,
+});
 
 /** What a cached gradient graph needs beside itself to be used without rebuilding it. */
 interface GradientMeta {

@@ -29,6 +29,12 @@ export interface SessionSettings {
    * packed copy of each weight beside the original.
    */
   prepack?: boolean;
+  /**
+   * onnxruntime's memory pattern (its default): the second run at each new input shape plans one block
+   * for all of that shape's tensors and allocates it afresh beside the arena. Off, runs draw from the
+   * arena alone.
+   */
+  memoryPattern?: boolean;
 }
 
 /**
@@ -51,6 +57,7 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     ...(Object.keys(entries).length ? { extra: { session: entries } } : {}),
     graphOptimizationLevel: settings.optimization ?? 'all',
     executionMode: 'sequential',
+    ...(settings.memoryPattern === false ? { enableMemPattern: false } : {}),
     ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
     // Fatal only: onnxruntime's warnings (unused initializers it removes, shapes it cannot infer in rewritten
     // graphs) are about its own optimisations, and a failing kernel's red log line would stand before
