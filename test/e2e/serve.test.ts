@@ -59,7 +59,7 @@ describe('the service routes', () => {
     await call(`${server.url}/v1/explain`, { body: { text: 'a good film' } });
     await call(`${server.url}/v1/explain`, { body: { text: 'Once upon a time', model: 'tiny-lm' } });
     const models = JSON.parse((await call(`${server.url}/v1/models`)).text);
-    expect(models.embedded).toEqual(['sst2-tiny', 'tiny-lm']);
+    expect(models.embedded).toEqual(['sst2-tiny', 'tiny-lm', 'num2digits']);
     expect(models.loaded.map((m: { id: string }) => m.id)).toEqual(['tiny-lm']);
     const metrics = (await call(`${server.url}/metrics`)).text;
     expect(metrics).toMatch(/^interp_requests_total\{route="\/v1\/explain",status="200"\} 2$/m);
