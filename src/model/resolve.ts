@@ -6,10 +6,14 @@ import { architectureOf, checkConfigObject } from './validate.js';
 import type { ModelConfig, ModelSource, ModelTokenizer, Task } from './types.js';
 import { readLocalTokenizer } from './tokenizer.js';
 
-/** Embedded models shipped in the package, by name. The first of each task is that task's default. */
-export const EMBEDDED_MODELS: Record<string, { dir: string; task: Task }> = {
+/**
+ * Embedded models shipped in the package, by name. The first of each task is that task's default.
+ * `text2text-generation` is an encoder-decoder folder (onnx/encoder_model.onnx + decoders), read by readSeq2SeqFolder.
+ */
+export const EMBEDDED_MODELS: Record<string, { dir: string; task: Task | 'text2text-generation' }> = {
   'sst2-tiny': { dir: 'models/sst2-tiny', task: 'classification' },
   'tiny-lm': { dir: 'models/tiny-lm', task: 'causal-lm' },
+  num2digits: { dir: 'models/num2digits', task: 'text2text-generation' },
 };
 export const DEFAULT_MODEL = 'sst2-tiny';
 

@@ -3,7 +3,7 @@ import { logProbAt } from '../target/scores.js';
 import type { ExplainRequest } from '../explain.js';
 import { completenessOf, type Completeness } from '../methods/completeness.js';
 import { resolveMethodConfig } from '../methods/config.js';
-import type { Coalition, ExplainContext, Family, Feature } from '../methods/types.js';
+import type { Coalition, ExplainContext, Family, Feature, GradientContext } from '../methods/types.js';
 import type { Seq2SeqModel } from '../model/seq2seq.js';
 import { Rng } from '../util/rng.js';
 import { seq2seqGradients } from './gradients.js';
@@ -89,9 +89,19 @@ export interface Seq2SeqAttribution {
   /** Rows run: source variants through the encoder (each once per explanation), coalitions through the decoder; a gradient method's rows run both, forward and backward. */
   passes: { encoder: number; decoder: number };
   steps: Seq2SeqStep[];
+  /**
+   * Only where gradients ran on the float shadow (a q8 or fp16 export's weights widened to float32, as for
+   * decoder-only models): the largest |log p| difference, over the steps, between the shadow and the model itself.
+   */
+  diagnostics?: Seq2SeqShadow;
   /** Inseq's layouts: [source token][step] and [prefix token][step] (null where the prefix token comes later). */
   source_attributions: number[][];
   target_attributions: (number | null)[][];
+}
+
+export interface Seq2SeqShadow {
+  graph: 'dequantized shadow';
+  shadowScoreDifference: number;
 }
 
 /** Token strings by id, from the lookup transformers.js keeps on its tokenizers (decode where it has none). */
@@ -223,6 +233,7 @@ export async function explainSeq2Seq(
   const steps: Seq2SeqStep[] = [];
   const variants = new SourceVariants(model);
   const backward = { rows: 0 };
+  let shadow: Seq2SeqShadow | undefined;
   for (let s = 1; s <= target.ids.length; s++) {
     const id = target.ids[s - 1];
     const stepFoil = foil && { prefix: [model.decoderStart, ...foil.slice(0, s - 1)], id: foil[s - 1] };
@@ -245,6 +256,7 @@ export async function explainSeq2Seq(
           ? await seq2seqGradients(model, source, prefix.slice(0, s), id, backward, method.rules?.(params))
           : undefined,
     } as unknown as ExplainContext;
+    if (ctx.gradients?.dequantized) shadow = await shadowOf(ctx.gradients, full, shadow);
     const result = await method.explain(ctx, params, choices);
     const values = result.values;
     steps.push({
@@ -277,8 +289,19 @@ export async function explainSeq2Seq(
     prefix: { tokens: prefixTokens, ids: prefix },
     passes: { encoder: variants.encoderRows + backward.rows, decoder: variants.decoderRows + backward.rows },
     steps,
+    ...(shadow && { diagnostics: shadow }),
     source_attributions: sourceTokens.map((_, j) => steps.map((st) => st.source[j])),
     target_attributions: prefix.map((_, i) => steps.map((st) => st.target[i])),
+  };
+}
+
+/** The shadow's log p at the step's input against the model's own (`full`), the largest difference so far kept. */
+async function shadowOf(gradients: GradientContext, full: number, before?: Seq2SeqShadow): Promise<Seq2SeqShadow> {
+  const [{ score }] = await gradients.run([gradients.input]);
+  const difference = Math.abs(score - full);
+  return {
+    graph: 'dequantized shadow',
+    shadowScoreDifference: Math.max(difference, before?.shadowScoreDifference ?? 0),
   };
 }
 

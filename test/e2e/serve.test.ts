@@ -32,6 +32,9 @@ describe('answers are byte-identical to the CLI’s --json', () => {
     ['explore', { text: 'the film was a delight', variant: ['the film was a bore', 'the film was not a delight'] }],
     ['explore', { text: 'Once upon a time', model: 'tiny-lm', sample: 5, temperature: '0.7,1.3', seed: 2 }],
     ['circuit', { text: 'a b c d a', model: 'tiny-lm', corrupted: 'a x c d a', answer: ' b', wrong: ' x', k: 3 }],
+    // The embedded encoder-decoder, by name as the other embedded models.
+    ['explain', { text: 'three hundred and forty two', model: 'num2digits' }],
+    ['attention', { text: 'three hundred and forty two', model: 'num2digits' }],
   ];
   it.each(cases)(
     '%s %j',
@@ -59,7 +62,7 @@ describe('the service routes', () => {
     await call(`${server.url}/v1/explain`, { body: { text: 'a good film' } });
     await call(`${server.url}/v1/explain`, { body: { text: 'Once upon a time', model: 'tiny-lm' } });
     const models = JSON.parse((await call(`${server.url}/v1/models`)).text);
-    expect(models.embedded).toEqual(['sst2-tiny', 'tiny-lm']);
+    expect(models.embedded).toEqual(['sst2-tiny', 'tiny-lm', 'num2digits']);
     expect(models.loaded.map((m: { id: string }) => m.id)).toEqual(['tiny-lm']);
     const metrics = (await call(`${server.url}/metrics`)).text;
     expect(metrics).toMatch(/^interp_requests_total\{route="\/v1\/explain",status="200"\} 2$/m);

@@ -585,4 +585,6 @@ export const CASES: GoldenCase[] = [
     '0',
   ),
   e('test-embedded-json', 'test', '@examples/sentiment.tests.yaml', '--seed', '1', '--permutations', '200', '--json'),
+  // The embedded encoder-decoder (issue 34): number words to digits, occlusion over source and prefix.
+  e('explain-num2digits-json', 'explain', 'three hundred and forty two', '--model', 'num2digits', '--json'),
 ];

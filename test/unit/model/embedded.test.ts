@@ -9,9 +9,10 @@ import { repoRoot, runCli, sharedDir, skipWithoutShared } from '../../helpers.js
 
 describe('embedded default models', () => {
   it('are in HF layout and within 12 MB each', async () => {
-    for (const { dir } of Object.values(EMBEDDED_MODELS)) {
+    for (const { dir, task } of Object.values(EMBEDDED_MODELS)) {
       const root = path.join(repoRoot, dir);
-      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'MODEL.md'])
+      const graphs = task === 'text2text-generation' ? ['onnx/encoder_model.onnx'] : ['onnx/model.onnx'];
+      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', ...graphs, 'MODEL.md'])
         expect(fs.existsSync(path.join(root, f)), `${dir}/${f}`).toBe(true);
       const bytes = fs
         .readdirSync(root, { recursive: true, withFileTypes: true })

@@ -194,6 +194,21 @@ describe('gradient methods on a q8 seq2seq export', () => {
           expect(step.completeness.relativeError).toBeLessThan(style === 'marian' ? 1e-4 : 0.005);
           expect(Math.abs(step.completeness.gap - (step.score - step.baselineScore))).toBeLessThan(0.05);
         }
+        // The report says the shadow ran, and by how much its log p differs from the q8 model's: IG scores
+        // f(input) and f(baseline) on the shadow, so the diagnostic is the largest |gap + baselineScore − score|.
+        expect(report.diagnostics?.graph, `${style} ${decoder}`).toBe('dequantized shadow');
+        const widest = Math.max(
+          ...report.steps.map((st) => Math.abs(st.completeness.gap + st.baselineScore - st.score)),
+        );
+        expect(report.diagnostics!.shadowScoreDifference).toBeCloseTo(widest, 5);
+        expect(report.diagnostics!.shadowScoreDifference).toBeGreaterThan(0);
+        expect(report.diagnostics!.shadowScoreDifference).toBeLessThan(0.05);
+        // The plain export runs no shadow: no diagnostics at all.
+        const plain = await explainSeq2Seq(await loadSeq2Seq(dir, { decoder }), TEXT, {
+          method: 'integrated-gradients',
+          generate: 4,
+        });
+        expect(plain.diagnostics, `${style} ${decoder} plain`).toBeUndefined();
       }
     }
   });
