@@ -1,8 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cancellingLM, writePlanted } from '../../../fixtures/planted.js';
-import { circuitReport, type CircuitRequest } from '../../../src/circuit/circuit.js';
+import { circuitReport, taskOf, type CircuitRequest } from '../../../src/circuit/circuit.js';
+import { cleanGradients, componentsOf, componentValues } from '../../../src/circuit/components.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
+import { expectExit, runInProcess } from '../../support/inProcess.js';
 
 /**
  * GradDrop (AtP*) on a planted model where L0H0's direct effect and its effect through L1MLP cancel to first
@@ -10,8 +12,10 @@ import type { Model } from '../../../src/model/types.js';
  */
 describe('GradDrop on a planted cancellation', () => {
   let model: Model;
+  let dir: string;
   beforeAll(async () => {
-    model = await loadModel(writePlanted(cancellingLM()));
+    dir = writePlanted(cancellingLM());
+    model = await loadModel(dir);
   });
   const request: CircuitRequest = {
     ...{ clean: 'b a', corrupted: 'b b', answer: ' c', wrong: ' b' },
@@ -53,5 +57,27 @@ describe('GradDrop on a planted cancellation', () => {
     const r = await circuitReport(model, { ...request, gradDrop: false });
     expect(r.components.every((c) => c.gradDrop === undefined)).toBe(true);
     await expect(circuitReport(model, { ...request, method: 'ig' })).rejects.toThrow(/graddrop.*atp\*/);
+  });
+
+  it('the CLI: --graddrop adds the JSON field with atp*, and is a usage error with another method', async () => {
+    const args = ['circuit', 'b a', '--corrupted', 'b b', '--answer', ' c', '--wrong', ' b', '--model', dir];
+    const ok = await runInProcess([...args, '--method', 'atp*', '--graddrop', '--json']);
+    expectExit(ok, 0);
+    const report = JSON.parse(ok.stdout) as { components: { component: string; gradDrop: { score: number } }[] };
+    const head = report.components.find((c) => c.component === 'L0H0')!;
+    expect(head.gradDrop.score).toBeCloseTo(10, 5);
+    expectExit(await runInProcess([...args, '--graddrop']), 2, /--graddrop is part of AtP\*: it needs --method atp\*/);
+  });
+
+  it('the stop-gradient must sit on the layer after the head: on its own layer it exposes nothing', async () => {
+    const task = taskOf(model, request);
+    const components = await componentsOf(model, task.clean);
+    const head = components.find((c) => c.kind === 'head' && c.layer === 0)!;
+    // ∂metric/∂(L0H0 output) at the last position ("<s> b a": position 2), d_head 1.
+    const atLast = async (drop?: number) =>
+      componentValues((await cleanGradients(model, task, components, undefined, drop)).gradients, head)[2];
+    expect(Math.abs(await atLast())).toBeLessThan(1e-5); // 10 · (1 − x) at x = 1: the two paths cancel
+    expect(Math.abs(await atLast(0))).toBeLessThan(1e-5); // held constant itself: its gradient still arrives whole
+    expect(await atLast(1)).toBeCloseTo(10, 5); // layer 1 cut: the direct path alone
   });
 });
