@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cancellingLM, writePlanted } from '../../../fixtures/planted.js';
 import { circuitReport, taskOf, type CircuitRequest } from '../../../src/circuit/circuit.js';
@@ -67,6 +70,10 @@ describe('GradDrop on a planted cancellation', () => {
     const head = report.components.find((c) => c.component === 'L0H0')!;
     expect(head.gradDrop.score).toBeCloseTo(10, 5);
     expectExit(await runInProcess([...args, '--graddrop']), 2, /--graddrop is part of AtP\*: it needs --method atp\*/);
+    const data = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'graddrop-')), 'pairs.jsonl');
+    fs.writeFileSync(data, JSON.stringify({ clean: 'b a', corrupted: 'b b', answer: ' c', wrong: ' b' }) + '\n');
+    const withData = ['circuit', '--data', data, '--model', dir, '--method', 'atp*', '--graddrop'];
+    expectExit(await runInProcess(withData), 2, /--graddrop scores one prompt pair, not --data/);
   });
 
   it('the stop-gradient must sit on the layer after the head: on its own layer it exposes nothing', async () => {
