@@ -16,8 +16,7 @@ import type { Summary } from '../src/summary/claims.js';
 import { addOutputOptions, localOption } from './outputOptions.js';
 import { cliEnv, jsonOperation } from './operation.js';
 
-interface CircuitFlags extends ModelFlags, OutputFlags {
-  summary?: boolean;
+interface CircuitFlags extends ModelFlags, OutputFlags, Partial<Record<'summary' | 'edges' | 'graddrop', boolean>> {
   corrupted?: string;
   answer?: string;
   wrong?: string;
@@ -28,7 +27,6 @@ interface CircuitFlags extends ModelFlags, OutputFlags {
   steps: string;
   minFaithfulness?: string;
   data?: string;
-  edges?: boolean;
   threshold?: string;
   edgeBudget: string;
 }
@@ -55,6 +53,7 @@ export function circuitCommand(): Command {
     .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', '16')
     .option('--k <n>', 'components (or with --edges, edges) in the circuit', '6')
     .option('--edges', 'also score the edges sender → receiver q/k/v, feed-forward input, logits (EAP)')
+    .option('--graddrop', 'atp*: also GradDrop, |AtP| change per layer dropped from the backward pass (L−1 more)')
     .option('--threshold <x>', 'with --edges: the circuit is every edge with |score| ≥ x instead of the top k')
     .option('--exact-budget <n>', 'also patch each component exactly, to check, up to this many', '512')
     .option('--edge-budget <n>', 'atp* and --edges: the most edges scored (a usage error past it)', '50000')
@@ -99,7 +98,7 @@ export const circuitOperation = jsonOperation<CircuitFlags, CircuitReport & { su
   plan: (clean, flags) => {
     const options = {
       ...{ method: flags.method, ablation: flags.ablation, k: parseInteger('--k', flags.k, 1, 10_000) },
-      exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000),
+      ...{ exactBudget: parseInteger('--exact-budget', flags.exactBudget, 0, 100_000), gradDrop: flags.graddrop },
       edgeBudget: parseInteger('--edge-budget', flags.edgeBudget, 1, 1_000_000),
       ...{ steps: parseInteger('--steps', flags.steps, 1, 512), edges: flags.edges === true },
       threshold: flags.threshold === undefined ? undefined : parseNumber('--threshold', flags.threshold, 0, 1e9),

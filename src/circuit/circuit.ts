@@ -21,6 +21,7 @@ import {
   type Component,
 } from './components.js';
 import { directEffects, type DirectLogitAttribution } from './dla.js';
+import { gradDropScores, type GradDropScore } from './gradDrop.js';
 import { ablateEdgesOutside } from './edgeAblation.js';
 import { edgeCount, edgeName, edgeScores, type Edge } from './edges.js';
 
@@ -57,6 +58,8 @@ export interface CircuitRequest extends Behaviour {
   threshold?: number;
   /** The most edges AtP* or --edges may score (each receiving layer runs one row per sender); past it, a usage error. */
   edgeBudget?: number;
+  /** atp*: also GradDrop's score per component (one more backward pass per layer after the first). */
+  gradDrop?: boolean;
 }
 
 export interface EdgeReport {
@@ -89,6 +92,8 @@ export interface ComponentEffect {
   perPosition: number[] | null;
   /** Exact patching's effect, where it ran. */
   exact: number | null;
+  /** With --graddrop (atp*): GradDrop's estimate of |effect|, flagging cancelled direct and indirect paths. */
+  gradDrop?: GradDropScore;
 }
 
 export interface CircuitReport extends Behaviour {
@@ -146,6 +151,8 @@ export function taskOf(model: Model, p: Pick<Behaviour, 'clean' | 'corrupted' | 
  */
 export async function circuitReport(model: Model, request: CircuitRequest): Promise<CircuitReport> {
   const task = taskOf(model, request);
+  if (request.gradDrop && request.method !== 'atp*')
+    throw usageFault('graddrop', `{param} is part of AtP*: it needs --method atp* (not ${request.method})`);
   const run = new RunContext();
   const components = await componentsOf(model, task.clean, run);
   const activations = await readActivations(model, [task.clean, task.corrupted], components, run);
@@ -166,6 +173,7 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
     effect: estimated ? estimated[i].effect : exact!.patched[i] - exact!.clean,
     perPosition: estimated ? estimated[i].perPosition : null,
     exact: exact ? exact.patched[i] - exact.clean : null,
+    ...(scored?.gradDrop && { gradDrop: scored.gradDrop[i] }),
   }));
   const ranked = components
     .map((_, i) => i)
@@ -234,7 +242,11 @@ export async function estimates(
   components: readonly Component[],
   [clean, corrupted]: Map<string, Tensor>[],
   run: RunContext,
-): Promise<{ effects: { effect: number; perPosition: number[] | null }[]; edges: Edge[] | null }> {
+): Promise<{
+  effects: { effect: number; perPosition: number[] | null }[];
+  edges: Edge[] | null;
+  gradDrop?: GradDropScore[];
+}> {
   let gradientOf: (c: Component) => Float32Array;
   let receivers: PathGradients['receivers'] = null;
   if (request.method === 'ig') {
@@ -263,6 +275,9 @@ export async function estimates(
         perPosition: null,
       })),
       edges,
+      ...(request.gradDrop && {
+        gradDrop: await gradDropScores(model, task, components, [clean, corrupted], gradientOf, run),
+      }),
     };
   const T = task.clean.length;
   const effects = components.map((c) => {

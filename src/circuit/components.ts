@@ -78,14 +78,17 @@ export function componentValues(a: Activations, c: Component): Float32Array {
 /**
  * One forward and backward pass of the clean prompt through the components gradient graph: the metric,
  * every component's activation, and the metric's gradient with respect to each (at the clean input).
+ * With `drop`, that layer's components are held constant in the backward pass (GradDrop's stop-gradient).
  */
 export async function cleanGradients(
   model: Model,
   task: CircuitTask,
   components: readonly Component[],
   run?: RunContext,
+  drop?: number,
 ): Promise<{ metric: number; values: Activations; gradients: Activations }> {
-  const gs = await gradientSession(model, { kind: 'components' }, 'logit');
+  const source: GradientSource = drop === undefined ? { kind: 'components' } : { kind: 'components', drop };
+  const gs = await gradientSession(model, source, 'logit');
   const T = task.clean.length;
   const [row] = await runGradients(
     model,

@@ -38,9 +38,11 @@ export type GradientSource =
    * activation: circuits. From token ids, or from word embeddings fed in (interpolated inputs, EAP-IG).
    * With `receivers`, also every layer's attention inputs after them, layer by layer: queries
    * [batch, head, query, d_head], keys [batch, head, d_head, key], values [batch, head, key, d_head] (EAP-IG's
-   * gradients at the receivers' inputs).
+   * gradients at the receivers' inputs). With `drop`, that layer's head outputs and feed-forward activation
+   * are held constant in the backward pass (a stop-gradient: every path through the layer's contribution to
+   * the residual stream is cut, AtP*'s GradDrop); the layer's own components still get their gradient.
    */
-  | { kind: 'components'; from?: 'embeddings'; receivers?: true };
+  | { kind: 'components'; from?: 'embeddings'; receivers?: true; drop?: number };
 
 function hiddenWidth(model: Model, proto: ModelProto): number {
   const c = model.config;
@@ -60,6 +62,8 @@ interface Cut {
   graph: ModelProto;
   /** The tensors the score is differentiated with respect to. */
   wrt: string[];
+  /** Tensors held constant in the backward pass (stop-gradients). */
+  constants?: string[];
   /** The word-embedding matrix, when the graph is cut at the embeddings. */
   embeddings: FloatTensor | null;
   cutInput: string | null;
@@ -104,9 +108,13 @@ function cutForSource(proto: ModelProto, source: GradientSource, logits: string)
       ...mlps,
       ...(['queries', 'keys', 'values'] as const).flatMap((kind) => inputs.map((a) => a[kind])),
     ];
-    if (source.from !== 'embeddings') return { graph, wrt, embeddings: null, cutInput: null };
+    if (source.drop !== undefined && !structure.layers[source.drop])
+      throw new Error(`layer ${source.drop} does not exist in this graph`);
+    const constants = source.drop === undefined ? [] : [heads[source.drop], mlps[source.drop]];
+    if (source.from !== 'embeddings') return { graph, wrt, constants, embeddings: null, cutInput: null };
     const found = findWordEmbeddings(proto);
-    return { graph: cutAt(proto, found.tensor, [logits]), wrt, embeddings: found.matrix, cutInput: CUT_INPUT };
+    const graph_ = cutAt(proto, found.tensor, [logits]);
+    return { graph: graph_, wrt, constants, embeddings: found.matrix, cutInput: CUT_INPUT };
   }
   return { graph, wrt: structure.layers.map((l) => l.probs), embeddings: null, cutInput: null };
 }
@@ -177,7 +185,7 @@ export async function buildGradientGraph(
   const internal = source.kind === 'attention' || source.kind === 'components';
   const values = internal ? exposeAsOutputs(graph, wrt, `interp.${source.kind}`) : [];
   const width = !cut.cutInput ? 0 : source.kind === 'mlp' ? mlpWidth(model, proto) : hiddenWidth(model, proto);
-  const request = { of: SCORE_OUTPUT, wrt };
+  const request = { of: SCORE_OUTPUT, wrt, constants: cut.constants };
   let result;
   try {
     const pathToScore = gradientPath(graph, request);

@@ -62,6 +62,11 @@ export interface GradientRequest {
   of: string;
   /** Tensors to return gradients for: graph inputs or internal tensors. */
   wrt: string[];
+  /**
+   * Stop-gradients: tensors held constant in the backward pass. Each still receives its gradient (and
+   * returns it when it is in `wrt`), but that gradient is not propagated to its producers.
+   */
+  constants?: readonly string[];
 }
 
 /** The nodes between the `wrt` tensors and `of`, in topological order, and the tensors that carry gradient. */
@@ -79,10 +84,11 @@ export function gradientPath(model: ModelProto, request: GradientRequest): Gradi
   }
   if (!reached.has(request.of)) throw new Error(`${request.of} does not depend on ${request.wrt.join(', ')}`);
   const carries = new Set<string>([request.of]);
+  const constants = new Set(request.constants ?? []);
   const nodes: NodeProto[] = [];
   for (let k = index.order.length - 1; k >= 0; k--) {
     const node = index.order[k];
-    if (!carriesGradient(node) || !node.output.some((o) => o && carries.has(o))) continue;
+    if (!carriesGradient(node) || !node.output.some((o) => o && carries.has(o) && !constants.has(o))) continue;
     const inputs = node.input.filter((i) => i && reached.has(i));
     if (!inputs.length) continue;
     for (const i of inputs) carries.add(i);
@@ -170,16 +176,17 @@ export function backward(
   const seedFacts = factsOf(request.of);
   contributions.add(request.of, SEED_INPUT);
   const gelus = standardGelus(model, request, path, index, constants, rules);
+  const stopped = new Set(request.constants ?? []);
 
   for (let k = path.nodes.length - 1; k >= 0; k--) {
     const gelu = gelus.get(path.nodes[k]);
     if (gelu) {
-      const g = gradientOf(gelu.y);
+      const g = stopped.has(gelu.y) ? null : gradientOf(gelu.y);
       if (g) contributions.add(gelu.x, geluBackward(b, gelu, g));
       continue; // its inner nodes get no gradient, so the loop passes them by
     }
     const node = clones.get(path.nodes[k])!;
-    const outputGrads = node.output.map((o) => (o ? gradientOf(o) : null));
+    const outputGrads = node.output.map((o) => (o && !stopped.has(o) ? gradientOf(o) : null));
     if (outputGrads.every((g) => g === null)) continue;
     const rule = rules[node.opType];
     if (!rule || (node.domain && node.domain !== 'ai.onnx'))
