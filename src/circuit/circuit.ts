@@ -152,7 +152,7 @@ export function taskOf(model: Model, p: Pick<Behaviour, 'clean' | 'corrupted' | 
 export async function circuitReport(model: Model, request: CircuitRequest): Promise<CircuitReport> {
   const task = taskOf(model, request);
   if (request.gradDrop && request.method !== 'atp*')
-    throw usageFault('graddrop', `{param} is part of AtP*: it needs --method atp* (not ${request.method})`);
+    throw usageFault('graddrop', `{param} is part of AtP*: it needs {param:method} atp* (not ${request.method})`);
   const run = new RunContext();
   const components = await componentsOf(model, task.clean, run);
   const activations = await readActivations(model, [task.clean, task.corrupted], components, run);

@@ -102,7 +102,7 @@ export async function circuitDatasetReport(
   options: Omit<CircuitRequest, 'clean' | 'corrupted' | 'answer' | 'wrong'>,
 ): Promise<CircuitDatasetReport> {
   // Its scores are per pair; a mean of absolute-value sums is not what the paper defines.
-  if (options.gradDrop) throw usageFault('graddrop', '{param} scores one prompt pair, not --data');
+  if (options.gradDrop) throw usageFault('graddrop', '{param} scores one prompt pair, not {param:data}');
   const tasks = await Promise.all(pairs.map((p) => onPair(p, () => taskOf(model, p))));
   const reports: CircuitReport[] = [];
   for (const p of pairs) reports.push(await onPair(p, () => circuitReport(model, { ...p, ...options })));
