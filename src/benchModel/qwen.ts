@@ -3,7 +3,7 @@ import path from 'node:path';
 import { GraphBuilder } from '../onnx/builder.js';
 import { float16Graph } from '../onnx/float16.js';
 import { DataType, encodeModel, type ModelProto, type TensorProto } from '../onnx/proto.js';
-import { transposeMatrix } from '../onnx/tensor.js';
+import { externalTensor, transposeMatrix } from '../onnx/tensor.js';
 import { Rng } from '../util/rng.js';
 import { quantize4Bit } from './quantize.js';
 
@@ -64,17 +64,9 @@ function externalStore(folder: string, file: string): WeightStore & { close(): v
     if (pad) fs.writeSync(fd, new Uint8Array(pad));
     offset += pad;
     fs.writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    b.parts().initializers.push({
-      name,
-      dims,
-      dataType: DataType.FLOAT,
-      dataLocation: 1,
-      externalData: [
-        { key: 'location', value: file },
-        { key: 'offset', value: String(offset) },
-        { key: 'length', value: String(data.byteLength) },
-      ],
-    });
+    b.parts().initializers.push(
+      externalTensor({ name, dims, dataType: DataType.FLOAT }, file, offset, data.byteLength),
+    );
     offset += data.byteLength;
     return name;
   };

@@ -18,6 +18,26 @@ export function isExternal(tensor: TensorProto): boolean {
   return tensor.dataLocation === 1;
 }
 
+/** A tensor entry whose bytes sit in `location` (relative to the graph's folder) at `offset`, `length` bytes long. */
+export function externalTensor(
+  tensor: Pick<TensorProto, 'name' | 'dims' | 'dataType'>,
+  location: string,
+  offset: number,
+  length: number,
+): TensorProto {
+  return {
+    name: tensor.name,
+    dims: tensor.dims,
+    dataType: tensor.dataType,
+    dataLocation: 1,
+    externalData: [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(length) },
+    ],
+  };
+}
+
 /** Note the folder against which a model's external-data locations resolve. */
 export function registerExternalData(graph: GraphProto, folder: string): void {
   for (const t of graph.initializer) if (isExternal(t)) externalFolders.set(t, folder);

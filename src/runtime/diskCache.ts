@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeModel, type ModelProto, type TensorProto } from '../onnx/proto.js';
-import { isExternal } from '../onnx/tensor.js';
+import { externalTensor, isExternal } from '../onnx/tensor.js';
 import { cacheDir, sampledFileKey, writeFileAtomic } from '../util/paths.js';
 
 /**
@@ -163,17 +163,7 @@ function storeTensors(model: ModelProto): { model: ModelProto; tensors: Record<s
     // Named by content: a file of the right size is this tensor (a concurrent writer renames the same bytes).
     if (!fs.existsSync(file) || fs.statSync(file).size !== raw.length) writeFileAtomic(file, raw);
     tensors[location] = raw.length;
-    return {
-      name: t.name,
-      dims: t.dims,
-      dataType: t.dataType,
-      dataLocation: 1,
-      externalData: [
-        { key: 'location', value: location },
-        { key: 'offset', value: '0' },
-        { key: 'length', value: String(raw.length) },
-      ],
-    };
+    return externalTensor(t, location, 0, raw.length);
   });
   return { model: { ...model, graph: { ...model.graph, initializer } }, tensors };
 }
