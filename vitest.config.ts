@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: { alias: { 'interp-cli': new URL('./src/index.ts', import.meta.url).pathname } },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/globalSetup.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     // onnxruntime sessions are heavy; two cores gain nothing from many workers.

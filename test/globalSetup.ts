@@ -1,0 +1,15 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Every temporary folder a run makes, its own and those of the CLIs it starts, goes under one folder that is
+ * removed when the run ends, and derived graphs are cached there unless INTERP_CACHE_DIR says otherwise: a run
+ * leaves nothing in /tmp or in the user's cache. The workers inherit TMPDIR, which os.tmpdir() reads.
+ */
+export default function setup(): () => void {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-tests-'));
+  process.env.TMPDIR = root;
+  process.env.INTERP_CACHE_DIR ??= path.join(root, 'cache');
+  return () => fs.rmSync(root, { recursive: true, force: true });
+}
