@@ -219,7 +219,7 @@ function buildQwen(shape: QwenShape, vocab: number, store: WeightStore): ModelPr
 }
 
 /** The config.json transformers.js and interp read for this shape. */
-function qwenConfig(shape: QwenShape, vocab: number) {
+function qwenConfig(shape: QwenShape, vocab: number, eos: number) {
   return {
     architectures: ['Qwen2ForCausalLM'],
     model_type: 'qwen2',
@@ -234,28 +234,40 @@ function qwenConfig(shape: QwenShape, vocab: number) {
     rope_theta: shape.ropeTheta,
     hidden_act: 'silu',
     tie_word_embeddings: true,
-    bos_token_id: 50256,
-    eos_token_id: 50256,
+    bos_token_id: eos,
+    eos_token_id: eos,
   };
 }
 
 /**
- * A Qwen2-shaped export in GenAI-builder form on the GPT-2 tokenizer files in `tokenizerDir` (copied, never
- * shipped), with seeded random weights, in `dir`: `onnx/model.onnx` is fp32 (weights streamed to
+ * The tokenizer's vocabulary size and its end-of-text id (GPT-2's <|endoftext|>, 50256, serves as both BOS and
+ * EOS, as in Qwen's own config), from vocab.json (GPT-2's files) or from tokenizer.json alone.
+ */
+function tokenizerFacts(tokenizerDir: string): { size: number; eos: number } {
+  const read = (file: string) => JSON.parse(fs.readFileSync(path.join(tokenizerDir, file), 'utf8')) as unknown;
+  const vocabulary = fs.existsSync(path.join(tokenizerDir, 'vocab.json'))
+    ? (read('vocab.json') as Record<string, number>)
+    : (read('tokenizer.json') as { model: { vocab: Record<string, number> } }).model.vocab;
+  const size = Object.keys(vocabulary).length;
+  const declared = (read('tokenizer_config.json') as { eos_token?: string | { content: string } }).eos_token;
+  const eos = vocabulary[typeof declared === 'string' ? declared : (declared?.content ?? '')];
+  return { size, eos: eos ?? size - 1 };
+}
+
+/**
+ * A Qwen2-shaped export in GenAI-builder form on the tokenizer files in `tokenizerDir` (GPT-2's for the bench;
+ * copied, never shipped), with seeded random weights, in `dir`: `onnx/model.onnx` is fp32 (weights streamed to
  * `onnx/model.onnx_data` one matrix at a time) or q4f16 (MatMulNBits weights, float16 activations, float32
  * inputs and outputs as transformers.js's converter keeps them).
  */
 export function writeQwenExport(dir: string, tokenizerDir: string, shape: QwenShape, weights: QwenWeights): string {
-  const vocabulary = JSON.parse(fs.readFileSync(path.join(tokenizerDir, 'vocab.json'), 'utf8')) as Record<
-    string,
-    number
-  >;
-  const V = Object.keys(vocabulary).length;
+  const { size: V, eos } = tokenizerFacts(tokenizerDir);
   const onnxDir = path.join(dir, 'onnx');
   fs.mkdirSync(onnxDir, { recursive: true });
   for (const file of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'])
-    fs.copyFileSync(path.join(tokenizerDir, file), path.join(dir, file));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(qwenConfig(shape, V), null, 2) + '\n');
+    if (fs.existsSync(path.join(tokenizerDir, file)))
+      fs.copyFileSync(path.join(tokenizerDir, file), path.join(dir, file));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(qwenConfig(shape, V, eos), null, 2) + '\n');
   if (weights === 'fp32') {
     const store = externalStore(onnxDir, 'model.onnx_data');
     try {
