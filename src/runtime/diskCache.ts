@@ -78,6 +78,8 @@ export function writeCacheEntry(file: string, payload: Uint8Array): void {
  */
 export interface GraphFileEntry<M> {
   file: string;
+  /** The graph file and the stored tensors it maps, in bytes. */
+  bytes: number;
   meta: M;
   floats: Record<string, FloatFile>;
 }
@@ -139,7 +141,8 @@ export function readGraphFile<M>(kind: string, key: string): GraphFileEntry<M> |
       if (fs.statSync(paths.floats(name)).size !== count * 4) throw new Error('truncated');
       floats[name] = floatFile(paths.floats(name), count);
     }
-    return { file: paths.file, meta: sidecar.meta, floats };
+    const bytes = Object.values(sidecar.tensors).reduce((sum, size) => sum + size, stat.size);
+    return { file: paths.file, bytes, meta: sidecar.meta, floats };
   } catch {
     removeGraphFile(kind, key);
     warnDamaged(paths.file);

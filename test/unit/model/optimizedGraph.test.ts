@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { explainText } from '../../../src/explain.js';
 import { loadModel, unloadModel } from '../../../src/model/load.js';
 import { graphKey } from '../../../src/model/graphs.js';
 import { optimizedGraphFolder } from '../../../src/model/sessions.js';
@@ -125,6 +126,24 @@ describe("onnxruntime's optimised scoring graph is saved once and read back", ()
     expect(await logitsOf(again.session)).toEqual(expected);
     expect(again.scoringGraph).toEqual(first.scoringGraph);
     await unloadModel('sst2-tiny');
+  });
+
+  it('a cached gradient graph saves its optimised form at its first reopening, and IG gives the same bytes from it', async () => {
+    const request = { text: 'the film was a delight', method: 'integrated-gradients', params: { steps: 16 } };
+    const bytesOf = async () => {
+      const model = await loadModel('sst2-tiny');
+      const r = await explainText(model, request);
+      await unloadModel('sst2-tiny');
+      return JSON.stringify(r.features.map((f) => f.attribution));
+    };
+    const saved = () => fs.readdirSync(path.join(cache, 'optimized')).length;
+    const built = await bytesOf(); // builds the gradient graph into the cache and opens it from there
+    expect(saved()).toBe(1); // the scoring graph's
+    const reopened = await bytesOf(); // opens the cached graph, optimising it once more, and saves that
+    expect(saved()).toBe(2);
+    const fromSaved = await bytesOf(); // reads the saved optimised graph at 'disabled'
+    expect(saved()).toBe(2);
+    expect([reopened, fromSaved]).toEqual([built, built]);
   });
 
   it.skipIf(skipWithoutShared)('the llama saves its sliced scoring graph', async () => {
