@@ -53,7 +53,7 @@ export function circuitCommand(): Command {
     .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', '16')
     .option('--k <n>', 'components (or with --edges, edges) in the circuit', '6')
     .option('--edges', 'also score the edges sender → receiver q/k/v, feed-forward input, logits (EAP)')
-    .option('--graddrop', 'atp*: also GradDrop, |AtP| change per layer dropped from the backward pass (L−1 more)')
+    .option('--graddrop', 'atp*: rank by GradDrop, mean |AtP| with each layer cut from the backward pass')
     .option('--threshold <x>', 'with --edges: the circuit is every edge with |score| ≥ x instead of the top k')
     .option('--exact-budget <n>', 'also patch each component exactly, to check, up to this many', '512')
     .option('--edge-budget <n>', 'atp* and --edges: the most edges scored (a usage error past it)', '50000')

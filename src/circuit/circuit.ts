@@ -58,7 +58,7 @@ export interface CircuitRequest extends Behaviour {
   threshold?: number;
   /** The most edges AtP* or --edges may score (each receiving layer runs one row per sender); past it, a usage error. */
   edgeBudget?: number;
-  /** atp*: also GradDrop's score per component (one more backward pass per layer after the first). */
+  /** atp*: also GradDrop's score per component, and rank by it (one more backward pass per layer after the first). */
   gradDrop?: boolean;
 }
 
@@ -92,22 +92,31 @@ export interface ComponentEffect {
   perPosition: number[] | null;
   /** Exact patching's effect, where it ran. */
   exact: number | null;
-  /** With --graddrop (atp*): GradDrop's estimate of |effect|, flagging cancelled direct and indirect paths. */
+  /** With --graddrop (atp*): GradDrop's estimate of |effect|, which the components are then ranked by. */
   gradDrop?: GradDropScore;
+}
+
+/** How an estimate ranks against exact patching; with --graddrop also GradDrop's score against |exact|. */
+export interface Agreement {
+  pearson: number;
+  spearman: number;
+  gradDrop?: { pearson: number; spearman: number };
 }
 
 export interface CircuitReport extends Behaviour {
   schema: typeof CIRCUIT_SCHEMA;
   model: string;
   metric: { clean: number; corrupted: number };
-  /** Every component, by |effect|, largest first. */
+  /** Every component, by |effect| (with --graddrop by GradDrop's score), largest first. */
   components: ComponentEffect[];
+  /** With --graddrop: the components, circuit and faithfulness curve follow GradDrop's score, as AtP* ranks. */
+  rankedBy?: 'gradDrop';
   /** The top-k components by the method's ranking. */
   circuit: string[];
   /** Metric recovered with only the top-n components kept, everything else ablated, for n = 0 … all. */
   faithfulness: { curve: { size: number; faithfulness: number }[]; atK: number; cpr: number; cmd: number };
   /** How the estimate ranks against exact patching (null for --method patch, or past the exact budget). */
-  agreement: { pearson: number; spearman: number } | null;
+  agreement: Agreement | null;
   /** With --edges: the edges ranked, the edge circuit and its faithfulness. */
   edges?: EdgeReport;
   forwardPasses: number;
@@ -175,9 +184,7 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
     exact: exact ? exact.patched[i] - exact.clean : null,
     ...(scored?.gradDrop && { gradDrop: scored.gradDrop[i] }),
   }));
-  const ranked = components
-    .map((_, i) => i)
-    .sort((a, b) => Math.abs(effects[b].effect) - Math.abs(effects[a].effect) || a - b);
+  const ranked = rankOrder(effects);
   const circuits = ranked.map((_, n) => ranked.slice(0, n).map((i) => components[i]));
   circuits.push(components.slice());
   const kept = await ablateOutside(model, task, components, circuits, source, run);
@@ -200,25 +207,47 @@ export async function circuitReport(model: Model, request: CircuitRequest): Prom
     ablation: request.ablation,
     metric: { clean: full, corrupted: corruptedMetric },
     components: ranked.map((i) => effects[i]),
+    ...(scored?.gradDrop && { rankedBy: 'gradDrop' as const }),
     circuit: ranked.slice(0, k).map((i) => effects[i].component),
     faithfulness: { curve, atK: curve[k].faithfulness, ...areas(curve.map((c) => c.faithfulness)) },
     agreement:
       estimated && exact
-        ? {
-            pearson: pearson(
-              effects.map((e) => e.effect),
-              effects.map((e) => e.exact!),
-            ),
-            spearman: spearman(
-              effects.map((e) => e.effect),
-              effects.map((e) => e.exact!),
-            ),
-          }
+        ? agreementOf(
+            effects,
+            effects.map((e) => e.exact!),
+          )
         : null,
     ...(edges ? { edges } : {}),
     forwardPasses: run.forward,
     backwardPasses: run.backward,
     ...(direct && { dla: direct.attribution }),
+  };
+}
+
+/**
+ * The components' order, largest first: by |effect|, or where GradDrop scored them by its score, which is
+ * AtP*'s estimate of |effect| (Kramár et al. 2024 rank by c_AtP+GD).
+ */
+export function rankOrder(effects: readonly ComponentEffect[]): number[] {
+  const size = (e: ComponentEffect) => (e.gradDrop ? e.gradDrop.score : Math.abs(e.effect));
+  return effects.map((_, i) => i).sort((a, b) => size(effects[b]) - size(effects[a]) || a - b);
+}
+
+/**
+ * The estimates against exact patching's effects (signed), and GradDrop's scores, where there are, against
+ * |exact| (`magnitude`: per component, |exact| by default; over a dataset the mean of its per-pair |exact|).
+ */
+export function agreementOf(
+  effects: readonly ComponentEffect[],
+  exact: readonly number[],
+  magnitude: readonly number[] = exact.map(Math.abs),
+): Agreement {
+  const estimate = effects.map((e) => e.effect);
+  const scores = effects.every((e) => e.gradDrop) ? effects.map((e) => e.gradDrop!.score) : null;
+  return {
+    pearson: pearson(estimate, exact),
+    spearman: spearman(estimate, exact),
+    ...(scores && { gradDrop: { pearson: pearson(scores, magnitude), spearman: spearman(scores, magnitude) } }),
   };
 }
 

@@ -3,17 +3,20 @@ import type { Model } from '../model/types.js';
 import { RunContext } from '../runtime/context.js';
 import type { Tensor } from '../runtime/hooks.js';
 import { readUserText, textLines } from '../util/files.js';
-import { mean, pearson, spearman, standardDeviation } from '../util/stats.js';
+import { mean, standardDeviation } from '../util/stats.js';
 import {
   ablationSource,
+  agreementOf,
   areas,
   circuitReport,
+  rankOrder,
   taskOf,
   type CircuitReport,
   type CircuitRequest,
   type ComponentEffect,
 } from './circuit.js';
 import { ablateOutside, componentName, componentsOf, readActivations, type Component } from './components.js';
+import type { GradDropScore } from './gradDrop.js';
 
 /** Pairs one --data file may hold: each costs a circuit run of its own. */
 export const MAX_PAIRS = 256;
@@ -92,7 +95,8 @@ async function onPair<T>(pair: CircuitPair, work: () => T | Promise<T>): Promise
 
 /**
  * The circuit of a behaviour over a dataset of prompt pairs: each component's effect is its per-pair effect
- * (by the request's method) averaged over the pairs, with its spread; the circuit is ranked by that mean, and
+ * (by the request's method) averaged over the pairs, with its spread; the circuit is ranked by that mean
+ * (with --graddrop by GradDrop's score averaged over the pairs, AtP*'s c_AtP+GD = E_pairs[per-pair score]), and
  * its faithfulness is the share of the summed logit difference kept over all pairs, with `mean` ablation
  * taking each component's mean activation over the dataset's corrupted runs (every pair, every position).
  */
@@ -101,8 +105,6 @@ export async function circuitDatasetReport(
   pairs: readonly CircuitPair[],
   options: Omit<CircuitRequest, 'clean' | 'corrupted' | 'answer' | 'wrong'>,
 ): Promise<CircuitDatasetReport> {
-  // Its scores are per pair; a mean of absolute-value sums is not what the paper defines.
-  if (options.gradDrop) throw usageFault('graddrop', '{param} scores one prompt pair, not {param:data}');
   const tasks = await Promise.all(pairs.map((p) => onPair(p, () => taskOf(model, p))));
   const reports: CircuitReport[] = [];
   for (const p of pairs) reports.push(await onPair(p, () => circuitReport(model, { ...p, ...options })));
@@ -114,11 +116,11 @@ export async function circuitDatasetReport(
     const each = byPair.map((m) => m.get(names[i])!);
     const perPair = each.map((e) => e.effect);
     const exact = each.every((e) => e.exact !== null) ? mean(each.map((e) => e.exact!)) : null;
-    return { ...each[0], effect: mean(perPair), perPosition: null, exact, sd: standardDeviation(perPair), perPair };
+    const gradDrop = options.gradDrop ? meanGradDrop(each.map((e) => e.gradDrop!)) : undefined;
+    const effect = mean(perPair);
+    return { ...each[0], effect, perPosition: null, exact, sd: standardDeviation(perPair), perPair, gradDrop };
   });
-  const ranked = components
-    .map((_, i) => i)
-    .sort((a, b) => Math.abs(effects[b].effect) - Math.abs(effects[a].effect) || a - b);
+  const ranked = rankOrder(effects);
   const circuits = ranked.map((_, n) => ranked.slice(0, n).map((i) => components[i]));
   circuits.push(components.slice());
   const corrupted = await readActivations(
@@ -140,7 +142,8 @@ export async function circuitDatasetReport(
   const curve = kept.map((m, size) => ({ size, faithfulness: (m - empty) / (full - empty) }));
   const k = Math.min(options.k, components.length);
   const exact = effects.every((e) => e.exact !== null) && options.method !== 'patch';
-  const [estimate, truth] = [effects.map((e) => e.effect), effects.map((e) => e.exact ?? 0)];
+  // |exact| per pair, averaged: the effect size GradDrop's mean score estimates.
+  const magnitude = components.map((_, i) => mean(byPair.map((m) => Math.abs(m.get(names[i])!.exact ?? 0))));
   const { dla: _firstPairs, ...first } = reports[0];
   return {
     ...first,
@@ -151,10 +154,25 @@ export async function circuitDatasetReport(
       corrupted: mean(reports.map((r) => r.metric.corrupted)),
     },
     faithfulness: { curve, atK: curve[k].faithfulness, ...areas(curve.map((c) => c.faithfulness)) },
-    agreement: exact ? { pearson: pearson(estimate, truth), spearman: spearman(estimate, truth) } : null,
+    agreement: exact
+      ? agreementOf(
+          effects,
+          effects.map((e) => e.exact!),
+          magnitude,
+        )
+      : null,
     forwardPasses: run.forward + reports.reduce((s, r) => s + r.forwardPasses, 0),
     backwardPasses: run.backward + reports.reduce((s, r) => s + r.backwardPasses, 0),
     data: { pairs: pairs.map(({ source: _, ...p }, i) => ({ ...p, metric: reports[i].metric })) },
+  };
+}
+
+/** GradDrop over the pairs: each number the mean of its per-pair values (the score: AtP*'s c_AtP+GD). */
+function meanGradDrop(each: readonly GradDropScore[]): GradDropScore {
+  return {
+    score: mean(each.map((g) => g.score)),
+    atp: mean(each.map((g) => g.atp)),
+    dropped: each[0].dropped.map((_, l) => mean(each.map((g) => g.dropped[l]))),
   };
 }
 

@@ -4,13 +4,15 @@ import type { CircuitDatasetReport } from '../circuit/dataset.js';
 import { dlaLine } from './dla.js';
 import { fittedTable, formatNumber, visible, wrapText } from './format.js';
 
-/** Components ranked by the method's effect, the exact one beside it, then the circuit and its faithfulness. */
+/** Components ranked by the method's effect (or GradDrop's score), the exact one beside it, then the circuit and its faithfulness. */
 export function circuitTable(r: CircuitReport, top = 20): string {
   const exact = r.components.some((c) => c.exact !== null) && r.method !== 'patch';
   const data = 'data' in r ? (r as CircuitDatasetReport) : null;
+  const gradDrop = r.rankedBy === 'gradDrop';
   const head = [
     'rank',
     'component',
+    ...(gradDrop ? [`GradDrop${data ? ' (mean)' : ''}`] : []),
     `${r.method === 'patch' ? 'patched effect' : `${r.method} estimate`}${data ? ' (mean)' : ''}`,
     ...(data ? ['sd over pairs'] : []),
     ...(exact ? ['exact'] : []),
@@ -20,6 +22,7 @@ export function circuitTable(r: CircuitReport, top = 20): string {
     .map((c, i) => [
       i + 1,
       c.component,
+      ...(gradDrop ? [formatNumber(c.gradDrop!.score)] : []),
       formatNumber(c.effect),
       ...(data ? [formatNumber(data.components[i].sd)] : []),
       ...(exact ? [c.exact === null ? '-' : formatNumber(c.exact)] : []),
@@ -40,7 +43,10 @@ export function circuitTable(r: CircuitReport, top = 20): string {
   if (r.dla) lines.push(dlaLine(r.dla));
   if (r.agreement)
     lines.push(
-      `${r.method} against exact patching: Pearson ${r.agreement.pearson.toFixed(3)}, Spearman ${r.agreement.spearman.toFixed(3)}`,
+      `${r.method} against exact patching: Pearson ${r.agreement.pearson.toFixed(3)}, Spearman ${r.agreement.spearman.toFixed(3)}` +
+        (r.agreement.gradDrop
+          ? ` · GradDrop against |exact|: Pearson ${r.agreement.gradDrop.pearson.toFixed(3)}, Spearman ${r.agreement.gradDrop.spearman.toFixed(3)}`
+          : ''),
     );
   if (r.edges) lines.push(...edgeLines(r.edges, r.method, top));
   return lines.join('\n') + '\n';

@@ -21,11 +21,21 @@ export function summarizeCircuit(r: CircuitReport): Summary {
         (atK < 0.5 ? ': the behaviour is carried more widely than this circuit' : ''),
       evidence: ['/circuit', '/faithfulness/atK', '/faithfulness/curve'],
     },
-    {
-      text: `${top.component} has the largest ${r.method === 'patch' ? 'patched' : 'estimated'} effect, ${top.effect.toFixed(3)} against a clean − corrupted gap of ${gap.toFixed(3)}`,
-      evidence: ['/components/0/effect', '/metric'],
-    },
+    r.rankedBy === 'gradDrop'
+      ? {
+          text: `${top.component} has the largest GradDrop score, ${top.gradDrop!.score.toFixed(3)} (its ${r.method} estimate ${top.effect.toFixed(3)}) against a clean − corrupted gap of ${gap.toFixed(3)}`,
+          evidence: ['/components/0/gradDrop/score', '/components/0/effect', '/metric'],
+        }
+      : {
+          text: `${top.component} has the largest ${r.method === 'patch' ? 'patched' : 'estimated'} effect, ${top.effect.toFixed(3)} against a clean − corrupted gap of ${gap.toFixed(3)}`,
+          evidence: ['/components/0/effect', '/metric'],
+        },
   ];
+  if (r.agreement?.gradDrop)
+    candidates.push({
+      text: `GradDrop's scores rank the components as exact patching's |effect| does with Spearman ρ = ${r.agreement.gradDrop.spearman.toFixed(2)}`,
+      evidence: ['/agreement/gradDrop/spearman'],
+    });
   if (r.agreement)
     candidates.push({
       text:
