@@ -1,6 +1,11 @@
 import { runtimeError } from '../errors.js';
-import { readGraph } from '../model/load.js';
+import { readGradientGraph, readGraph } from '../model/load.js';
 import type { Model } from '../model/types.js';
+import { isQuantized } from '../onnx/canonicalize.js';
+import { hasFloat16Weights } from '../onnx/float16.js';
+import { GraphIndex } from '../onnx/graph.js';
+import { findTransformerStructure, StructureError } from '../onnx/instrument.js';
+import type { ModelProto } from '../onnx/proto.js';
 import { readUnembedding, UnembeddingError, type Matrix, type Unembedding } from '../onnx/unembedding.js';
 import type { RunContext } from '../runtime/context.js';
 import { derivedOnce } from '../runtime/derived.js';
@@ -26,6 +31,12 @@ export interface DirectLogitAttribution {
   biases: number[];
   /** Per position, the logit difference less every term: 0 up to float rounding when the decomposition is complete. */
   residual: number[];
+  /**
+   * Only where the model's weights are quantized or float16: the terms read the weights of its float shadow (dequantized
+   * or widened, as its gradients do) while the activations and the logit difference are the model's own, so the
+   * residual is what its rounded activations add; `totalDifference` is its largest size over the positions.
+   */
+  diagnostics?: { graph: 'dequantized shadow'; totalDifference: number };
 }
 
 /** The readout of the logit difference at each position, with the final norm's scale frozen there. */
@@ -40,13 +51,29 @@ export interface Readout {
   through(c: Component): Float32Array;
 }
 
-function unembeddingOf(model: Model): Promise<Unembedding> {
+/**
+ * The graph the unembedding and projections are read from: the model's own, or where its weights are
+ * quantized or float16, its float shadow (the weights dequantized or widened, as gradients read them).
+ */
+function weightGraph(model: Model): { graph: ModelProto; shadow: boolean } {
+  const own = readGraph(model);
+  if (!isQuantized(own) && !hasFloat16Weights(own)) return { graph: own, shadow: false };
+  const { model: graph, dequantized } = readGradientGraph(model);
+  return { graph, shadow: dequantized };
+}
+
+function unembeddingOf(model: Model): Promise<Unembedding & { shadow: boolean }> {
   return derivedOnce(model, 'circuit|unembedding', async () => {
-    const { structure } = await model.instrumented();
+    const { graph, shadow } = weightGraph(model);
     try {
-      return readUnembedding(readGraph(model), structure, model.signature.logits);
+      // The shadow's tensors are not the model's: its structure is found afresh, layer for layer the same.
+      const structure = shadow
+        ? findTransformerStructure(new GraphIndex(graph.graph))
+        : (await model.instrumented()).structure;
+      return { ...readUnembedding(graph, structure, model.signature.logits), shadow };
     } catch (e) {
-      if (e instanceof UnembeddingError) throw runtimeError(`'${model.id}': ${e.message}`);
+      if (e instanceof UnembeddingError || e instanceof StructureError)
+        throw runtimeError(`'${model.id}': ${e.message}`);
       throw e;
     }
   });
@@ -78,7 +105,6 @@ async function readoutOf(
   components: readonly Component[],
 ): Promise<Readout> {
   const u = await unembeddingOf(model);
-  const { outputProjections } = await model.instrumented();
   const { weight: W, norm } = u;
   const d = W.rows;
   // W_U[answer] − W_U[wrong] // [d_model]
@@ -107,7 +133,7 @@ async function readoutOf(
         throw runtimeError(`'${model.id}': layer ${c.layer}'s feed-forward output projection is not a plain weight`);
       return times(out.weight, direction);
     }
-    const proj = outputProjections[c.layer];
+    const proj = u.attentionOut[c.layer]?.weight;
     if (!proj)
       throw runtimeError(`'${model.id}': layer ${c.layer}'s attention output projection is not a plain weight`);
     const headDim = proj.rows / components.filter((x) => x.kind === 'head' && x.layer === c.layer).length;
@@ -154,16 +180,26 @@ export async function directLogitAttribution(
     perPosition: directTerms(readout, readout.through(c), hooked.cache.get(componentSite(c))),
   }));
   const embeddings = directTerms(readout, readout.direction, hooked.cache.get('embed'));
-  const biasSum = [...u.attentionBias, ...u.mlpOut.map((m) => m?.bias ?? null)].reduce(
-    (s, b) => s + (b ? dot(b, readout.direction) : 0),
-    0,
-  );
+  const biasSum = [...u.attentionOut, ...u.mlpOut]
+    .map((m) => m?.bias ?? null)
+    .reduce((s, b) => s + (b ? dot(b, readout.direction) : 0), 0);
   const biases = readout.scale.map((s) => biasSum / s + readout.offset);
   const residual = logitDifference.map(
     (m, t) => m - embeddings[t] - biases[t] - terms.reduce((s, c) => s + c.perPosition[t], 0),
   );
+  const diagnostics = u.shadow && {
+    diagnostics: { graph: 'dequantized shadow' as const, totalDifference: Math.max(...residual.map(Math.abs)) },
+  };
   return {
-    attribution: { norm: u.norm.kind, logitDifference, components: terms, embeddings, biases, residual },
+    attribution: {
+      norm: u.norm.kind,
+      logitDifference,
+      components: terms,
+      embeddings,
+      biases,
+      residual,
+      ...diagnostics,
+    },
     readout,
   };
 }

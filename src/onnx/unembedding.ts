@@ -32,10 +32,16 @@ export interface Unembedding {
   weight: Matrix;
   /** The LM head's bias [vocab], or null. */
   bias: Float32Array | null;
-  /** Per layer, the attention output projection's bias [d_model] (null for none). */
-  attentionBias: (Float32Array | null)[];
+  /** Per layer, the attention output projection [heads·headDim, d_model] and its bias, where it is a constant weight. */
+  attentionOut: (Projection | null)[];
   /** Per layer, the feed-forward block's last projection [d_mlp, d_model] and its bias, read off the activation's consumer. */
-  mlpOut: ({ weight: Matrix; bias: Float32Array | null } | null)[];
+  mlpOut: (Projection | null)[];
+}
+
+/** A linear map into the residual stream: x ↦ x · weight + bias. */
+export interface Projection {
+  weight: Matrix;
+  bias: Float32Array | null;
 }
 
 const PASS = new Set(['Cast', 'Identity']);
@@ -52,6 +58,12 @@ function constantOf(index: GraphIndex, name: string): number[] | null {
     return t ? readTensorNumbers(t) : null;
   }
   if (node && PASS.has(node.opType) && !index.isDynamic(node.input[0])) return constantOf(index, node.input[0]);
+  if (node?.opType === 'Mul' && !node.input.some((i) => index.isDynamic(i))) {
+    // A product of constants, one of them a scalar: q8's scale, activation scale (1 in the shadow) × weight scale.
+    const [a, b] = node.input.map((i) => constantOf(index, i));
+    if (!a || !b || (a.length !== 1 && b.length !== 1)) return null;
+    return a.length === 1 ? b.map((x) => x * a[0]) : a.map((x) => x * b[0]);
+  }
   return null;
 }
 
@@ -69,22 +81,54 @@ function constantMatrix(index: GraphIndex, name: string): Matrix | null {
   return null;
 }
 
-/** The bias a projection's output receives next (an Add of a constant vector), through casts. */
-function biasAfter(index: GraphIndex, tensor: string, width: number): Float32Array | null {
-  let t = tensor;
-  for (let hops = 0; hops < 4; hops++) {
+/**
+ * The constant affine map a product's output goes through before anything else reads it: casts, a Mul by a
+ * constant (q8's dequantizing scales, per tensor or per column) and an Add of a constant vector (its bias),
+ * as y ↦ y · scale + bias, null for 1 and 0. Stops at the first other operator (a residual Add, say).
+ */
+function affineAfter(
+  index: GraphIndex,
+  tensor: string,
+  width: number,
+): { scale: Float32Array | null; bias: Float32Array | null } {
+  let [t, scale, bias] = [tensor, null as Float32Array | null, null as Float32Array | null];
+  const constantWith = (n: { input: string[] }) => {
+    const other = n.input.find((i) => i !== t)!;
+    const values = n.input.filter((i) => i === t).length === 1 && !index.isDynamic(other) && constantOf(index, other);
+    return values && (values.length === width || values.length === 1) ? values : null;
+  };
+  for (let hops = 0; hops < 6; hops++) {
     const next = index.consumersOf(t);
     const add = next.find((n) => n.opType === 'Add' && n.input.includes(t));
     if (add) {
-      const other = add.input.find((i) => i !== t)!;
-      const values = index.isDynamic(other) ? null : constantOf(index, other);
-      return values && values.length === width ? Float32Array.from(values) : null;
+      const values = constantWith(add);
+      if (!values || values.length !== width) break;
+      bias = Float32Array.from(values, (v, j) => (bias ? bias[j] + v : v));
+      t = add.output[0];
+      continue;
+    }
+    const mul = next.find((n) => n.opType === 'Mul' && n.input.includes(t));
+    const factor = mul && constantWith(mul);
+    if (mul && factor) {
+      const at = (j: number) => factor[factor.length === 1 ? 0 : j];
+      scale = Float32Array.from({ length: width }, (_, j) => (scale ? scale[j] : 1) * at(j));
+      if (bias) bias = bias.map((b, j) => b * at(j));
+      t = mul.output[0];
+      continue;
     }
     const pass = next.find((n) => PASS.has(n.opType));
-    if (!pass) return null;
+    if (!pass) break;
     t = pass.output[0];
   }
-  return null;
+  return { scale, bias };
+}
+
+/** A constant weight [rows, cols] and what follows its product (`output`): its columns scaled, its bias. */
+function projection(index: GraphIndex, weight: Matrix, output: string): Projection {
+  const { scale, bias } = affineAfter(index, output, weight.cols);
+  if (!scale) return { weight, bias };
+  const data = weight.data.map((w, i) => w * scale[i % weight.cols]);
+  return { weight: { ...weight, data }, bias };
 }
 
 /** Follow Cast/Identity backwards. */
@@ -147,23 +191,29 @@ export function readUnembedding(proto: ModelProto, structure: TransformerStructu
   const index = new GraphIndex(proto.graph);
   const head = findLmHead(proto, logits);
   if (!head) throw new UnembeddingError('found no LM head (a product with a constant weight giving the logits)');
-  const weight = constantMatrix(index, head.node.input[1]);
-  if (!weight || head.node.opType !== 'MatMul')
+  const matrix = constantMatrix(index, head.node.input[1]);
+  if (!matrix || head.node.opType !== 'MatMul')
     throw new UnembeddingError('the LM head has no plain float weight to read the unembedding from');
+  const { weight, bias } = projection(index, matrix, head.node.output[0]);
   const width = weight.rows;
   const residual = structure.hiddenStates[structure.hiddenStates.length - 1];
   return {
     norm: finalNorm(index, residual, head.hidden, width),
     weight,
-    bias: biasAfter(index, head.node.output[0], weight.cols),
-    attentionBias: structure.layers.map((site) => {
+    bias,
+    attentionOut: structure.layers.map((site) => {
       const proj = site.output && index.consumersOf(site.output.weight)[0];
-      return proj ? biasAfter(index, proj.output[0], width) : null;
+      const w = proj && constantMatrix(index, site.output!.weight);
+      if (!w) return null;
+      const rowsFirst = site.output!.transposed
+        ? { data: transposeMatrix(w.data, w.rows, w.cols), rows: w.cols, cols: w.rows }
+        : w;
+      return rowsFirst.cols === width ? projection(index, rowsFirst, proj.output[0]) : null;
     }),
     mlpOut: structure.mlp.map((act) => {
       const proj = act && index.consumersOf(act).find((n) => n.opType === 'MatMul' && n.input[0] === act);
       const w = proj && constantMatrix(index, proj.input[1]);
-      return w && w.cols === width ? { weight: w, bias: biasAfter(index, proj.output[0], width) } : null;
+      return w && w.cols === width ? projection(index, w, proj.output[0]) : null;
     }),
   };
 }
