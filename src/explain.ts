@@ -274,7 +274,9 @@ function scoringGraphNote(model: Model): Record<string, string> {
   const g = model.scoringGraph;
   return g?.fellBack
     ? {
-        scoringGraph: `plain: onnxruntime's optimised graph differed from it by ${g.maxDiff.toExponential(2)} on a probe batch`,
+        scoringGraph: g.failed
+          ? `plain: onnxruntime's optimised graph failed on a probe batch the plain one ran (${g.failed})`
+          : `plain: onnxruntime's optimised graph differed from it by ${g.maxDiff.toExponential(2)} on a probe batch`,
       }
     : {};
 }

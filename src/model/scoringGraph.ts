@@ -69,16 +69,34 @@ export async function chooseScoringSession(
   tolerance = AGREEMENT,
 ): Promise<{ session: Session; graph: ScoringGraph }> {
   const plain = await openPlain();
-  const maxDiff = await maxOutputDifference(optimized, plain, feeds, output).catch(async (e: unknown) => {
-    await plain.release();
-    throw e;
-  });
+  let maxDiff: number;
+  let failed: string | undefined;
+  try {
+    maxDiff = await maxOutputDifference(optimized, plain, feeds, output);
+  } catch (e) {
+    // The optimised graph fails where the plain one runs (onnxruntime wrote a graph it cannot run): plain it is.
+    // Where the plain one fails too, the probe is what cannot run, and the caller decides.
+    if (!(await runsProbe(plain, feeds, output))) {
+      await plain.release();
+      throw e;
+    }
+    [maxDiff, failed] = [Infinity, String((e as Error).message ?? e).split('\n')[0]];
+  }
   const agrees = maxDiff <= tolerance;
   await (agrees ? plain : optimized).release();
   return {
     session: agrees ? optimized : plain,
-    graph: { level: agrees ? SCORING_LEVEL : 'disabled', maxDiff, fellBack: !agrees },
+    graph: { level: agrees ? SCORING_LEVEL : 'disabled', maxDiff, fellBack: !agrees, ...(failed ? { failed } : {}) },
   };
+}
+
+async function runsProbe(session: Session, feeds: Feeds, output: string): Promise<boolean> {
+  try {
+    disposeOutputs(await runSession(session, feeds, [output]));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const verdictFile = (model: Model) => {
@@ -101,8 +119,11 @@ const verdictFile = (model: Model) => {
 
 function readVerdict(file: string): ScoringGraph | null {
   try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as ScoringGraph;
-    return typeof v.fellBack === 'boolean' && typeof v.maxDiff === 'number' ? v : null;
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as Omit<ScoringGraph, 'maxDiff'> & { maxDiff: number | null };
+    // JSON writes an optimised graph that failed (maxDiff Infinity) as null.
+    if (typeof v.fellBack !== 'boolean' || (typeof v.maxDiff !== 'number' && !(v.maxDiff === null && v.failed)))
+      return null;
+    return { ...v, maxDiff: v.maxDiff ?? Infinity };
   } catch {
     return null;
   }

@@ -17,6 +17,8 @@ export interface ScoringGraph {
   maxDiff: number;
   /** The optimised graph disagreed and the plain graph runs instead. */
   fellBack: boolean;
+  /** Where the optimised graph failed on the probe batch that the plain one ran (maxDiff is then Infinity): its error. */
+  failed?: string;
 }
 
 export interface SessionSettings {
@@ -134,8 +136,8 @@ export function openGraph(model: ModelProto, settings: SessionSettings = {}): Pr
  * A session of the graph file `source` at `settings.optimization` (default 'all'), with onnxruntime's optimised
  * graph kept in the folder `saved`: the first open optimises and writes it there (the graph and, in a file
  * beside it, its weights, into a temporary folder renamed into place, so that no reader sees half of one);
- * later opens read it at 'disabled', so that session creation no longer optimises again, and run the very
- * same graph. The caller keys `saved` by the graph, the level, the onnxruntime version and the CPU (the 'all'
+ * every open, the first included, runs that saved graph read back at 'disabled', so that session creation no
+ * longer optimises again, and what the first run checks is what later runs run. The caller keys `saved` by the graph, the level, the onnxruntime version and the CPU (the 'all'
  * level lays out some kernels for the machine). A record of its files' sizes and sampled keys is checked on
  * every read (diskCache.ts): a damaged entry, or one onnxruntime cannot open, is removed and rebuilt; a cache
  * that cannot be written costs only the saving.
@@ -174,8 +176,19 @@ export async function openWithSavedOptimization(
       fs.renameSync(temporary, saved);
     } catch {
       // Another process saved it first (or the cache is read-only): this session runs all the same.
+      return session;
     }
-    return session;
+    // What later opens will run is the saved graph, not this session: onnxruntime does not always write a graph
+    // it can run back (its float16 GroupQueryAttention with float32 past inputs behind Casts fails to reuse the
+    // KV buffer), so the first open hands out the saved graph too, and whatever checks this run checks that.
+    try {
+      const reread = await openSession(graph(saved), { ...settings, optimization: 'disabled' });
+      await session.release();
+      return reread;
+    } catch {
+      fs.rmSync(saved, { recursive: true, force: true });
+      return session;
+    }
   } catch {
     return openSession(source, settings);
   } finally {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeQwenExport, type QwenShape } from '../../src/benchModel/qwen.js';
 import { runAttention } from '../../src/attention/analysis.js';
-import { loadModel } from '../../src/model/load.js';
+import { loadModel, unloadModel } from '../../src/model/load.js';
 import { decodeModel, type GraphProto } from '../../src/onnx/proto.js';
 import { readFloatTensor, registerExternalData } from '../../src/onnx/tensor.js';
 import { explainText } from '../../src/explain.js';
@@ -242,5 +242,34 @@ describe('the Qwen2-shaped bench model at a small shape', () => {
     expect(Math.abs(r.cleanScore - r.corruptedScore)).toBeGreaterThan(1e-4);
     expect(r.recovered[0][differ[0]]).toBe(1);
     expect(r.recovered[r.layers - 1][r.tokens.length - 1]).toBe(1);
+  });
+  it('the scoring graph a first load checks is the one later loads run: where onnxruntime cannot run its own saved optimised graph (float16 GroupQueryAttention behind Casts), every load scores with the plain graph', async () => {
+    const cache = tempDir('interp-qwen-cache-');
+    vi.stubEnv('INTERP_CACHE_DIR', cache);
+    try {
+      for (const dir of [fp32, q4f16]) {
+        const model = await loadModel(dir);
+        const first = { logits: await lastLogits(model, IDS), graph: model.scoringGraph };
+        await unloadModel(dir);
+        const again = await loadModel(dir);
+        expect(again.scoringGraph, path.basename(dir)).toEqual(first.graph);
+        expect(maxDiff(await lastLogits(again, IDS), first.logits), path.basename(dir)).toBe(0);
+        await unloadModel(dir);
+      }
+      // fp32 keeps its weights in external data: optimised on open, not saved, and kept.
+      // q4f16's saved optimised graph fails to reuse its KV buffer ({1,2,0,16} != {1,2,9,16}): plain, and said.
+      const q = await loadModel(q4f16);
+      expect(q.scoringGraph?.fellBack).toBe(true);
+      expect(q.scoringGraph?.failed).toMatch(/GroupQueryAttention/);
+      const f = await loadModel(fp32);
+      expect(f.scoringGraph?.fellBack).toBe(false);
+      const explained = await explainText(q, { text: 'the cat sat on the mat', method: 'occlusion' });
+      expect(explained.diagnostics.scoringGraph).toMatch(
+        /^plain: onnxruntime's optimised graph failed on a probe batch/,
+      );
+      await Promise.all([unloadModel(q4f16), unloadModel(fp32)]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
