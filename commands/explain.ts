@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { addOutputOptions, localOption } from './outputOptions.js';
-import { explainAuto } from '../src/fidelity/choose.js';
 import { choiceText } from '../src/render/choice.js';
 import { compareMethods, type Comparison } from '../src/comparison.js';
 import { explainText, explanationWarnings, type Attribution } from '../src/explain.js';
@@ -18,7 +17,7 @@ import { cliEnv, jsonOperation } from './operation.js';
 import { addMethodOptions } from './options.js';
 import { addRobustnessOptions } from './robustness.js';
 import { explainPlanOf, type ExplainFlags } from './explain-request.js';
-import { explainRobustly, type RobustAttribution } from '../src/robustness/explain.js';
+import type { RobustAttribution } from '../src/robustness/explain.js';
 import { addSeq2SeqOptions, EXPLAIN_DOCUMENTS, explainSeq2SeqPlan, refuseSeq2SeqOptions } from './explain-seq2seq.js';
 import { planFor } from '../src/api/operation.js';
 import { renderSeq2SeqTable, SEQ2SEQ_SCHEMA, type Seq2SeqAttribution } from '../src/seq2seq/explain.js';
@@ -90,10 +89,10 @@ export const explainOperation = jsonOperation<ExplainFlags, ExplainResult>({
         ? explainGeneration(model, request, steps)
         : flags.compare !== undefined
           ? compareMethods(model, request, methods)
-          : attack
-            ? explainRobustly(model, request, await attack(env.open))
-            : auto
-              ? explainAuto(model, request, calibration)
+          : attack // the attack machinery, like --method auto's, loads only when asked for
+            ? (await import('../src/robustness/explain.js')).explainRobustly(model, request, await attack(env.open))
+            : auto // the fidelity machinery loads only for --method auto
+              ? (await import('../src/fidelity/choose.js')).explainAuto(model, request, calibration)
               : explainText(model, request));
     return async (model) => (flags.summary ? withSummary(model, request, await compute(model)) : compute(model));
   },

@@ -2,7 +2,6 @@ import type { Summary } from './summary/claims.js';
 import { runAttention } from './attention/analysis.js';
 import { runtimeError, usageError, usageFault } from './errors.js';
 import { gradientContext } from './gradients/context.js';
-import { shadowLogitDifference, targetHead } from './gradients/session.js';
 import { buildFeatures, GRANULARITIES, type Granularity } from './masking/registry.js';
 import { BASELINES, baselineTokenId, defaultBaseline, emptyCoalition, fullCoalition } from './masking/replacement.js';
 import { MaskedScorer } from './masking/scorer.js';
@@ -295,6 +294,7 @@ function tokensOf(e: Encoding): Attribution['tokens'] {
 
 /** Gradients of a quantized model come from its float shadow: say so, and by how much its logits differ here. */
 async function shadowDiagnostics(model: Model, p: Prepared, run: RunContext) {
+  const { shadowLogitDifference, targetHead } = await import('./gradients/session.js');
   const ids = [...p.encoding.ids, ...targetHead(p.target, p.encoding.ids.length).extra];
   return { graph: 'dequantized shadow', shadowLogitDifference: await shadowLogitDifference(model, ids, run) };
 }

@@ -14,7 +14,7 @@ import { type FloatTensor } from '../onnx/tensor.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { closureHash } from '../util/closure.js';
 
-import { buildGradientGraph, type GradientSource } from './build.js';
+import type { GradientSource } from './build.js';
 
 /** The word-embedding matrix, read a row at a time: a cached one stays on disk until a caller needs it all. */
 export interface EmbeddingRows {
@@ -167,6 +167,8 @@ async function buildGradientSession(
       removeGraphFile('gradients', key!);
     }
   }
+  // The builder (autodiff and its rules) is imported only here, when no cached graph serves: a cold start skips it.
+  const { buildGradientGraph } = await import('./build.js');
   const built = await buildGradientGraph(model, source, headScore, perPosition, overrides);
   const meta: GradientMeta = {
     gradients: built.wrt.length,

@@ -7,7 +7,6 @@ import type { RunContext } from '../runtime/context.js';
 import type { Model } from '../model/types.js';
 import type { Target } from '../target/target.js';
 import type { Encoding } from '../text/encode.js';
-import { gradientSession, headScoreOf, runGradients, targetHead } from './session.js';
 
 export const EMBEDDING_BASELINES: readonly BaselineKind[] = ['zero', 'mask', 'pad', 'unk'];
 
@@ -31,6 +30,8 @@ export async function gradientContext(
       `{param} ${baseline} does not apply to gradient methods; choose one of ${EMBEDDING_BASELINES.join(', ')}`,
     );
   }
+  // The gradient machinery loads with the first gradient method run, not with every method's module.
+  const { gradientSession, headScoreOf, runGradients, targetHead } = await import('./session.js');
   const gs = await gradientSession(model, { kind: 'embeddings' }, headScoreOf(target), overrides);
   const head = targetHead(target, encoding.ids.length);
   const ids = [...encoding.ids, ...head.extra];

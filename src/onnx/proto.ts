@@ -1,4 +1,5 @@
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type { Type } from 'protobufjs';
 import { onnxDescriptor } from './schema.js';
 
 /** int64 fields decode as Long (exact) or number; read them with `toNumber`. */
@@ -64,11 +65,22 @@ export interface ModelProto {
   functions?: unknown[];
 }
 
-const root = protobuf.Root.fromJSON(onnxDescriptor);
-const ModelType = root.lookupType('onnx.ModelProto');
+let modelType: Type | undefined;
+
+/**
+ * The ModelProto codec, built on first use: protobufjs and its reflection of the schema took about a tenth of
+ * a cold start, and a run that reads its graphs from the cache never decodes one.
+ */
+function ModelType(): Type {
+  if (!modelType) {
+    const protobuf = createRequire(import.meta.url)('protobufjs') as typeof import('protobufjs');
+    modelType = protobuf.Root.fromJSON(onnxDescriptor).lookupType('onnx.ModelProto');
+  }
+  return modelType;
+}
 
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  const message = ModelType.decode(bytes) as unknown as ModelProto;
+  const message = ModelType().decode(bytes) as unknown as ModelProto;
   if (!message.graph || !Array.isArray(message.graph.node) || message.graph.node.length === 0) {
     throw new Error('the file holds no ONNX graph');
   }
@@ -76,7 +88,8 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {
-  return ModelType.encode(ModelType.fromObject(model as unknown as Record<string, unknown>)).finish();
+  const type = ModelType();
+  return type.encode(type.fromObject(model as unknown as Record<string, unknown>)).finish();
 }
 
 export function toNumber(value: Int64 | undefined | null): number {

@@ -1,4 +1,9 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
+
+/** cli-table3 (and its string-width dependencies), loaded by the first table: `--json` prints none. */
+let tableClass: typeof TableType | undefined;
+const Table = () => (tableClass ??= createRequire(import.meta.url)('cli-table3') as typeof TableType);
 
 // Summaries word intervals too, so the wording lives below both.
 export { intervalText } from '../util/interval.js';
@@ -66,7 +71,7 @@ export function fittedTable(head: string[], rows: (string | number)[][], keep = 
       // cli-table3's colWidths count the padding, not the border: a column takes colWidth + 1.
       const room = width - keyWidth - 1;
       const tooWide = chunk.length === 1 && keyWidth + widths[chunk[0]] > width && room > 10;
-      const table = new Table({
+      const table = new (Table())({
         head: columns.map((c) => head[c]),
         style: { head: [], border: [] },
         ...(tooWide ? { colWidths: [...widths.slice(0, keep).map((w) => w - 1), room], wordWrap: true } : {}),

@@ -3,7 +3,6 @@ import type { GradientContext } from '../methods/types.js';
 import type { RuleOverrides } from '../onnx/gradRules.js';
 import { runSession, type OrtTensor } from '../runtime/tensor.js';
 import { SCORE_OUTPUT } from '../onnx/scoreHead.js';
-import { gradientFeeds, seq2seqGradientGraph } from './gradientGraph.js';
 
 /** Most source + prefix positions one gradient batch holds (rows × tokens), as the decoder-only runs budget theirs. */
 const BATCH_TOKENS = 4096;
@@ -28,6 +27,8 @@ export async function seq2seqGradients(
   count: GradientCount,
   overrides?: RuleOverrides,
 ): Promise<GradientContext> {
+  // The graph builder (autodiff and its rules) is imported only when a gradient method runs on seq2seq.
+  const { gradientFeeds, seq2seqGradientGraph } = await import('./gradientGraph.js');
   const g = await seq2seqGradientGraph(model, overrides);
   const { width } = g;
   const [ns, s] = [source.length, prefix.length];
