@@ -23,6 +23,7 @@ interface BenchFlags {
   coldStart: string;
   isolate?: boolean;
   circuit?: boolean;
+  circuitEdges?: boolean;
   json?: boolean;
   svg?: string;
   markdown?: string;
@@ -49,6 +50,7 @@ export function benchCommand(): Command {
     .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
     .option('--isolate', 'run each model and method in a process of its own, so that its peak memory is its own')
     .option('--circuit', 'also time attribution patching of every head and MLP against exact patching of each')
+    .option('--circuit-edges', 'also score every edge between heads and MLPs with EAP-IG (circuit --method ig --edges)')
     .option('--cold-start <n>', 'also time N fresh `interp explain --json` processes on the first model (0: skip)', '0')
     .option('--markdown <file>', 'write the report as Markdown (as in BENCHMARKS.md)')
     .option('--baseline <file>', 'an earlier --json report to compare with')
@@ -95,6 +97,7 @@ async function bench(flags: BenchFlags): Promise<void> {
     coldStart: parseInteger('--cold-start', flags.coldStart, 0, 1_000),
     isolate: flags.isolate === true,
     circuit: flags.circuit === true,
+    circuitEdges: flags.circuitEdges === true,
   };
   const maxRegression = parseNumber('--max-regression', flags.maxRegression.replace(/%$/, ''), 0, 100_000) / 100;
   const baseline = flags.baseline ? readBenchReport(flags.baseline) : undefined;

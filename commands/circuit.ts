@@ -4,6 +4,7 @@ import {
   CIRCUIT_METHODS,
   CIRCUIT_SCHEMA,
   circuitReport,
+  DEFAULT_STEPS,
   type CircuitReport,
 } from '../src/circuit/circuit.js';
 import { thresholdError, usageFault } from '../src/errors.js';
@@ -50,7 +51,7 @@ export function circuitCommand(): Command {
       localOption('--data <file>', `JSONL of {clean, corrupted, answer, wrong} pairs (≤ ${MAX_PAIRS})`, 'input'),
     )
     .addOption(new Option('--ablation <a>', 'what ablated components output').choices(ABLATIONS).default('corrupted'))
-    .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', '16')
+    .option('--steps <n>', 'ig: inputs on the path from the corrupted prompt to the clean one', `${DEFAULT_STEPS}`)
     .option('--k <n>', 'components (or with --edges, edges) in the circuit', '6')
     .option('--edges', 'also score the edges sender → receiver q/k/v, feed-forward input, logits (EAP)')
     .option('--graddrop', 'atp*: rank by GradDrop, mean |AtP| with each layer cut from the backward pass')

@@ -18,7 +18,7 @@ import { readUserText } from './util/files.js';
 import { cacheDir, packageRoot, sampledFileKey } from './util/paths.js';
 import { writeGpt2NoBosExport } from './benchModel/export.js';
 import { QWEN2_5_0_5B, writeQwenExport } from './benchModel/qwen.js';
-import { circuitBench, type CircuitBenchRow } from './benchModel/circuit.js';
+import { circuitBench, edgeBench, type CircuitBenchRow, type EdgeBenchRow } from './benchModel/circuit.js';
 import { RunContext } from './runtime/context.js';
 import { median } from './util/stats.js';
 
@@ -74,6 +74,8 @@ export interface BenchReport {
   rows: BenchRow[];
   /** --circuit: attribution patching of every head and MLP against exact patching, per model and length. */
   circuit?: CircuitBenchRow[];
+  /** --circuit-edges: EAP-IG's edge scores over every pair of components, per model and length. */
+  circuitEdges?: EdgeBenchRow[];
   /** Lengths skipped because a model cannot take them. */
   skipped: { model: string; length: number; reason: string }[];
 }
@@ -317,6 +319,8 @@ export interface BenchSettings extends Omit<BenchOptions, 'onProgress'> {
   coldStart: number;
   /** Also time attribution patching of every component against exact patching, at each length. */
   circuit?: boolean;
+  /** Also score every edge with EAP-IG (`circuit --method ig --edges`, default steps), at each length. */
+  circuitEdges?: boolean;
 }
 
 /** The whole report: every model, method and length, and the cold start. */
@@ -358,7 +362,9 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
       'lengths',
       `no model takes these {param}: ${report.skipped.map((s) => `${s.model}: ${s.reason}`).join('; ')}`,
     );
-  if (settings.circuit) report.circuit = await circuitRows(settings, onProgress);
+  if (settings.circuit) report.circuit = await circuitRows(settings, circuitBench, onProgress);
+  if (settings.circuitEdges)
+    report.circuitEdges = await circuitRows(settings, (m, spec, text) => edgeBench(m, spec, text), onProgress);
   if (settings.coldStart > 0) {
     onProgress?.('cold start');
     report.coldStart = coldStart(benchModelFolder(settings.models[0]), settings.coldStart);
@@ -366,14 +372,21 @@ export async function runBench(settings: BenchSettings, onProgress?: (message: s
   return report;
 }
 
-/** The circuit rows: each model loaded in this process, each length one AtP run and one exact patching sweep. */
-async function circuitRows(settings: BenchSettings, onProgress?: (message: string) => void) {
-  const rows: CircuitBenchRow[] = [];
+/**
+ * The circuit rows: each model loaded in this process, each length one row (AtP against an exact patching
+ * sweep, or EAP-IG's edges).
+ */
+async function circuitRows<T>(
+  settings: BenchSettings,
+  row: (model: Model, spec: string, text: string) => Promise<T>,
+  onProgress?: (message: string) => void,
+): Promise<T[]> {
+  const rows: T[] = [];
   for (const spec of settings.models) {
     const model = await loadModel(benchModelFolder(spec, onProgress), { threads: settings.threads });
     for (const length of settings.lengths) {
       onProgress?.(`${spec}: circuit at ${length} tokens`);
-      rows.push(await circuitBench(model, spec, benchInput(model, length)));
+      rows.push(await row(model, spec, benchInput(model, length)));
     }
   }
   return rows;

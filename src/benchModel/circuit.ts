@@ -1,7 +1,15 @@
-import { estimates, type CircuitRequest } from '../circuit/circuit.js';
-import { componentName, componentsOf, patchEach, readActivations, type CircuitTask } from '../circuit/components.js';
+import { DEFAULT_STEPS, estimates, type CircuitMethod, type CircuitRequest } from '../circuit/circuit.js';
+import {
+  componentName,
+  componentsOf,
+  patchEach,
+  readActivations,
+  type CircuitTask,
+  type Component,
+} from '../circuit/components.js';
 import type { Model } from '../model/types.js';
 import { RunContext } from '../runtime/context.js';
+import { openSessions } from '../runtime/session.js';
 import { encodeText } from '../text/encode.js';
 import { pearson, spearman } from '../util/stats.js';
 
@@ -30,19 +38,13 @@ export interface CircuitBenchRow {
  * token under the model and the corrupted one's. Times AtP and exact patching of every component, each once.
  */
 export async function circuitBench(model: Model, spec: string, text: string): Promise<CircuitBenchRow> {
-  const clean = encodeText(model, text).ids;
-  const half = Math.floor(clean.length / 2);
-  const corrupted = [...clean.slice(1, half), clean[0], ...clean.slice(half)];
-  const task: CircuitTask = { clean, corrupted, answer: clean[half], wrong: clean[half + 1] };
+  const task = benchTask(model, text);
+  const clean = task.clean;
   const components = await componentsOf(model, clean);
   const atpRun = new RunContext();
   let start = performance.now();
-  const activations = await readActivations(model, [clean, corrupted], components, atpRun);
-  const request: CircuitRequest = {
-    ...{ clean: text, corrupted: text, answer: '', wrong: '' },
-    ...{ method: 'atp', ablation: 'corrupted', k: 1, exactBudget: 0, steps: 1 },
-  };
-  const estimated = await estimates(model, request, task, components, activations, atpRun);
+  const activations = await readActivations(model, [clean, task.corrupted], components, atpRun);
+  const estimated = await estimates(model, benchRequest(text, 'atp', 1), task, components, activations, atpRun);
   const atpMs = performance.now() - start;
   const exactRun = new RunContext();
   start = performance.now();
@@ -61,5 +63,84 @@ export async function circuitBench(model: Model, spec: string, text: string): Pr
     spearman: spearman(est, truth),
     scoreBytes: 3 * width * 4,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** EAP-IG's edge scores (`circuit --method ig --edges`) on one input: their time, passes and memory. */
+export interface EdgeBenchRow {
+  model: string;
+  tokens: number;
+  components: number;
+  edges: number;
+  /** Integrated-gradients steps on the path from the corrupted input to the clean one. */
+  steps: number;
+  /** Reading both runs' component activations, the path gradients, and every edge scored from them. */
+  ms: number;
+  forwardPasses: number;
+  backwardPasses: number;
+  /** The edge scores themselves: one number (float64) per edge; nothing is kept per step. */
+  edgeScoreBytes: number;
+  /** The path-averaged gradients the edges are scored from: every component's output and every head's queries, keys and values (float32). */
+  pathGradientBytes: number;
+  /** The most onnxruntime sessions open at once during the row. */
+  sessions: number;
+  /** The process's resident set before the row, and its peak after it, MB. */
+  rssBeforeMb: number;
+  peakRssMb: number;
+}
+
+/**
+ * One EAP-IG edge row on the circuit bench's task (see circuitBench): the estimates `circuit --method ig
+ * --edges` makes, from reading the components' activations to the last edge scored, timed once.
+ */
+export async function edgeBench(
+  model: Model,
+  spec: string,
+  text: string,
+  steps = DEFAULT_STEPS,
+): Promise<EdgeBenchRow> {
+  const task = benchTask(model, text);
+  const components = await componentsOf(model, task.clean);
+  const run = new RunContext();
+  const rssBeforeMb = process.memoryUsage().rss / 2 ** 20;
+  openSessions();
+  const start = performance.now();
+  const activations = await readActivations(model, [task.clean, task.corrupted], components, run);
+  const request = { ...benchRequest(text, 'ig', steps), edges: true };
+  const { edges } = await estimates(model, request, task, components, activations, run);
+  const ms = performance.now() - start;
+  const sizeOf = (c: Component) => activations[0].get(componentName(c))!.data.length;
+  const heads = components.filter((c) => c.kind === 'head');
+  const width = components.reduce((s, c) => s + sizeOf(c), 0);
+  return {
+    model: spec,
+    tokens: task.clean.length,
+    components: components.length,
+    edges: edges!.length,
+    steps,
+    ms,
+    forwardPasses: run.forward,
+    backwardPasses: run.backward,
+    edgeScoreBytes: edges!.length * 8,
+    // Queries, keys and values are each a head's output's size ([head, position, d_head]).
+    pathGradientBytes: 4 * (width + 3 * heads.reduce((s, c) => s + sizeOf(c), 0)),
+    sessions: openSessions().most,
+    rssBeforeMb,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** The text against itself with its first half's tokens rotated by one place; the metric at the middle. */
+function benchTask(model: Model, text: string): CircuitTask {
+  const clean = encodeText(model, text).ids;
+  const half = Math.floor(clean.length / 2);
+  const corrupted = [...clean.slice(1, half), clean[0], ...clean.slice(half)];
+  return { clean, corrupted, answer: clean[half], wrong: clean[half + 1] };
+}
+
+function benchRequest(text: string, method: CircuitMethod, steps: number): CircuitRequest {
+  return {
+    ...{ clean: text, corrupted: text, answer: '', wrong: '' },
+    ...{ method, ablation: 'corrupted', k: 1, exactBudget: 0, steps },
   };
 }

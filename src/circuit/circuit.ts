@@ -30,6 +30,9 @@ export const CIRCUIT_SCHEMA = 'interp/circuit@1';
 /** Edges AtP* and --edges score unless --edge-budget says otherwise. */
 export const DEFAULT_EDGE_BUDGET = 50_000;
 
+/** Integrated-gradients steps on the path from the corrupted prompt to the clean one, unless --steps says otherwise. */
+export const DEFAULT_STEPS = 16;
+
 export const CIRCUIT_METHODS = ['atp', 'atp*', 'ig', 'patch', 'dla'] as const;
 export type CircuitMethod = (typeof CIRCUIT_METHODS)[number];
 export const ABLATIONS = ['corrupted', 'mean', 'zero'] as const;

@@ -1,5 +1,5 @@
 import { usageFault } from '../errors.js';
-import { gradientSession, runGradients, type GradientSource } from '../gradients/session.js';
+import { gradientSession, meanGradients, runGradients, type GradientSource } from '../gradients/session.js';
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
 import { runWithHooks, selectWith, type Site, type Tensor, type WriteHook } from '../runtime/hooks.js';
@@ -160,14 +160,9 @@ export async function pathGradients(
       for (let j = 0; j < width; j++) cut[t * width + j] = corrupted[t][j] + alpha * (clean[t][j] - corrupted[t][j]);
     return { ids: task.clean, cut, positions: [T - 1, T - 1], index: [task.answer, task.wrong], weight: [1, -1] };
   });
-  const results = await runGradients(model, gs, rows, run);
+  // Summed along the path as each batch of steps comes back: one batch's gradients held, not every step's.
+  const means = await meanGradients(model, gs, rows, run);
   const layers = gs.gradients.length / (receivers ? 5 : 2);
-  const mean = (g: number) => {
-    const sum = new Float32Array(results[0].gradients[g].length);
-    for (const r of results) for (let j = 0; j < sum.length; j++) sum[j] += r.gradients[g][j] / steps;
-    return sum;
-  };
-  const means = gs.gradients.map((_, g) => mean(g));
   const byComponent = new Map(
     components.map((c) => {
       if (c.kind === 'mlp') return [componentName(c), means[layers + c.layer]];

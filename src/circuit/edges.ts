@@ -1,5 +1,6 @@
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
+import { releasedAfter } from '../runtime/derived.js';
 import { replaceWith, runWithHooks, type HookCache, type Site, type Tensor, type WriteHook } from '../runtime/hooks.js';
 import { attentionTensors } from '../runtime/sites.js';
 import { softmax } from '../util/maths.js';
@@ -86,11 +87,14 @@ export async function edgeScores(model: Model, inputs: EdgeInputs, run?: RunCont
     const senders = components.filter((c) => c.layer < l || (c.layer === l && c.kind === 'head' && mlps.has(l)));
     if (!senders.length) continue;
     const write = frozenWrites(senders, Math.min(l + 1, layers), clean.cache, corrupted.cache, mlps, l);
-    const rows = await runWithHooks(
-      model,
-      senders.map(() => task.clean),
-      { read: l < layers ? reads(l) : [], write },
-      run,
+    // Each receiving layer's hooked graph (fed at different sites) is its own session: released after its layer.
+    const rows = await releasedAfter(() =>
+      runWithHooks(
+        model,
+        senders.map(() => task.clean),
+        { read: l < layers ? reads(l) : [], write, logits: 'last' },
+        run,
+      ),
     );
     senders.forEach((sender, r) => {
       const name = componentName(sender);

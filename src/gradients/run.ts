@@ -57,12 +57,51 @@ export interface GradientRowResult {
 }
 
 /** Run rows forward and backward, batched like every other run; each row counts as one forward and one backward pass. */
-export async function runGradients(
+export function runGradients(
   model: Model,
   gs: GradientSession,
   rows: readonly GradientRow[],
   run?: RunContext,
 ): Promise<GradientRowResult[]> {
+  return gradientRows(model, gs, rows, (r) => r, run);
+}
+
+/**
+ * The mean of each gradient output over the rows (Σ g / rows, in row order), run as runGradients runs
+ * them, but summed as each batch comes back: no row's gradients outlive its batch (an integrated-gradients
+ * path holds one batch of steps, not all of them).
+ */
+export async function meanGradients(
+  model: Model,
+  gs: GradientSession,
+  rows: readonly GradientRow[],
+  run?: RunContext,
+): Promise<Float32Array[]> {
+  let sums: Float32Array[] = [];
+  await gradientRows(
+    model,
+    gs,
+    rows,
+    (r) => {
+      if (!sums.length) sums = r.gradients.map((g) => new Float32Array(g.length));
+      r.gradients.forEach((g, k) => {
+        const sum = sums[k];
+        for (let j = 0; j < sum.length; j++) sum[j] += g[j] / rows.length;
+      });
+    },
+    run,
+  );
+  return sums;
+}
+
+/** Each row's result, as `read` makes of it while its batch's outputs are alive. */
+async function gradientRows<T>(
+  model: Model,
+  gs: GradientSession,
+  rows: readonly GradientRow[],
+  read: (r: GradientRowResult) => T,
+  run?: RunContext,
+): Promise<T[]> {
   const width = gs.embeddings ? gs.embeddings.width : rows[0]?.cut ? rows[0].cut.length / rows[0].ids.length : 0;
   const extraFeeds = (start: number, end: number, length: number): Feeds => {
     const n = end - start;
@@ -89,7 +128,7 @@ export async function runGradients(
     return feeds;
   };
   const outputs = [SCORE_OUTPUT, ...gs.gradients, ...gs.values];
-  const results = await runBatched(
+  return runBatched(
     model,
     rows.map((r) => r.ids),
     (batch, row, i) => {
@@ -103,16 +142,15 @@ export async function runGradients(
       const T = rows[i].ids.length;
       // Gradients at the cut input are [T, width]; those of internal tensors keep their own layout.
       const compact = gs.cutInput && gs.values.length === 0 ? T * width : undefined;
-      return {
+      return read({
         score: batch.output(SCORE_OUTPUT).data[row],
         gradients: gs.gradients.map((g) => sliceOf(g, compact)),
         values: gs.values.map((v) => sliceOf(v)),
         length: batch.length,
-      };
+      });
     },
     { session: gs.session, outputs, extraFeeds, batchTokens: gradientBatchTokens(model), run, backward: true },
   );
-  return results;
 }
 
 /**

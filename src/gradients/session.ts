@@ -8,6 +8,7 @@ export { gradientSession, type EmbeddingRows, type GradientSession } from './cac
 export {
   activationBudgetMb,
   runGradients,
+  meanGradients,
   shadowLogitDifference,
   type GradientRow,
   type GradientRowResult,

@@ -52,6 +52,10 @@ function footer(report: BenchReport): string[] {
     lines.push(
       `Circuit on ${c.model} at ${c.tokens} tokens, ${c.components} heads and MLPs: attribution patching ${ms(c.atp.ms)} ms (${c.atp.forwardPasses} forward, ${c.atp.backwardPasses} backward passes) against exact patching ${ms(c.exact.ms)} ms (${c.exact.forwardPasses} forward passes), ${c.speedup.toFixed(1)}× faster; estimates against exact effects: Spearman ${c.spearman.toFixed(3)}, Pearson ${c.pearson.toFixed(3)}; the scores hold ${(c.scoreBytes / 2 ** 20).toFixed(1)} MiB (activations, corrupted activations and gradients, float32); peak RSS ${c.peakRssMb.toFixed(0)} MB.`,
     );
+  for (const e of report.circuitEdges ?? [])
+    lines.push(
+      `EAP-IG edges on ${e.model} at ${e.tokens} tokens: ${e.edges} edges between ${e.components} heads and MLPs, ${e.steps} steps, ${ms(e.ms)} ms (${e.forwardPasses} forward, ${e.backwardPasses} backward passes, at most ${e.sessions} sessions open); the edge scores hold ${(e.edgeScoreBytes / 2 ** 10).toFixed(0)} KiB and the path gradients they come from ${(e.pathGradientBytes / 2 ** 20).toFixed(1)} MiB; RSS ${e.rssBeforeMb.toFixed(0)} MB before, peak ${e.peakRssMb.toFixed(0)} MB.`,
+    );
   for (const s of report.skipped) lines.push(`Skipped ${s.model} at ${s.length} tokens: ${s.reason}.`);
   return lines;
 }

@@ -196,6 +196,17 @@ describe('interp bench --isolate and the 124M bench model', () => {
     expect(report.rows.find((row) => row.method === 'kernel-shap')!.declaredCost).toBe(32);
   });
 
+  it('--circuit-edges adds an EAP-IG edge row per model and length (tiny-lm: 222 edges, 62 forward passes)', async () => {
+    const args = ['bench', '--model', 'tiny-lm', '--methods', 'random', '--lengths', '12', '--runs', '1'];
+    const r = await runCli([...args, '--warmup', '0', '--circuit-edges', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as BenchReport;
+    expect(report.circuit).toBeUndefined();
+    expect(report.circuitEdges!.map((e) => [e.model, e.tokens, e.edges, e.steps, e.forwardPasses])).toEqual([
+      ['tiny-lm', 12, 222, 16, 62],
+    ]);
+  });
+
   for (const shape of ['gpt2-small', 'qwen2.5-0.5b', 'qwen2.5-0.5b-q4f16'])
     it(`${shape}: refuses a folder without the GPT-2 tokenizer, before building anything`, async () => {
       const empty = tempDir('interp-no-tokenizer-');

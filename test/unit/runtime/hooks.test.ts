@@ -9,8 +9,10 @@ import { runPatchedHeads } from '../../../src/patch/heads.js';
 import { runWithCache, type HookName } from '../../../src/runtime/activations.js';
 import { RunContext } from '../../../src/runtime/context.js';
 import { gradientsAt, type GradientSite } from '../../../src/runtime/gradientsAt.js';
+import { rowsPerBatch } from '../../../src/runtime/runBatched.js';
 import {
   mixWith,
+  replaceWith,
   runWithHooks,
   selectWith,
   type HookContext,
@@ -245,3 +247,37 @@ checkForm('the shared grouped-query llama', () => loadModel(LLAMA));
 checkForm('the shared llama in GenAI-builder form (GroupQueryAttention, RotaryEmbedding)', () =>
   loadModel(writeGenAiCopy(LLAMA, path.join(tempDir('interp-hooks-'), 'genai'))),
 );
+
+describe('runWithHooks: what each row keeps', () => {
+  it("logits 'last' is each row's last position; replace hooks over several batches match each row run alone", async () => {
+    const model = await loadModel(TINY);
+    const ids = encodeText(model, 'a b c d a b').ids;
+    const T = ids.length;
+    const site: Site = 'layer.0.mlp.act';
+    const [clean] = await runWithHooks(model, [ids], { read: [site] });
+    const act = clean.cache.get(site); // [position, d_mlp]
+    const scaled = (k: number) => act.data.map((x) => x * k);
+    // Row r's activation is the clean one times r + 1: each batch's written value is its own rows'.
+    const rows = rowsPerBatch(model, T, {}) + 2;
+    const write = {
+      [site]: replaceWith(({ start, end }) => {
+        const data = new Float32Array((end - start) * act.data.length);
+        for (let r = start; r < end; r++) data.set(scaled(r + 1), (r - start) * act.data.length);
+        return { data, dims: [end - start, ...act.dims] };
+      }),
+    };
+    const all = await runWithHooks(
+      model,
+      Array.from({ length: rows }, () => ids),
+      { write, logits: 'last' },
+    );
+    for (const r of [0, rows - 3, rows - 2, rows - 1]) {
+      const alone = replaceWith(() => ({ data: scaled(r + 1), dims: [1, ...act.dims] }));
+      const [one] = await runWithHooks(model, [ids], { write: { [site]: alone } });
+      const V = one.logits.dims[1];
+      expect(all[r].logits.dims).toEqual([1, V]);
+      const last = one.logits.data.subarray((T - 1) * V);
+      all[r].logits.data.forEach((x, j) => expect(x).toBeCloseTo(last[j], 4));
+    }
+  });
+});
