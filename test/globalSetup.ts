@@ -9,6 +9,8 @@ import path from 'node:path';
  */
 export default function setup(): () => void {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-tests-'));
+  // The golden corpus keeps its paths as long as they always were (test/e2e/golden.test.ts).
+  process.env.INTERP_TESTS_OUTER_TMPDIR ??= os.tmpdir();
   process.env.TMPDIR = root;
   process.env.INTERP_CACHE_DIR ??= path.join(root, 'cache');
   return () => fs.rmSync(root, { recursive: true, force: true });

@@ -256,7 +256,7 @@ export function agreementOf(
 
 /** The metric on the corrupted prompt itself (one forward pass): where the behaviour should fail. */
 async function corruptedMetricOf(model: Model, task: CircuitTask, run: RunContext): Promise<number> {
-  const [out] = await runWithHooks(model, [task.corrupted], {}, run);
+  const [out] = await runWithHooks(model, [task.corrupted], { logits: 'last' }, run);
   return logitDifference(out.logits, task);
 }
 

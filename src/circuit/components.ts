@@ -251,7 +251,7 @@ export async function patchEach(
   const sequences = Array.from({ length: rows }, () => task.clean);
   const index = new Map(patched.map((c, r) => [componentName(c), r]));
   const write = replacing(components, source, (r, c) => index.get(componentName(c)) === r);
-  const out = await runWithHooks(model, sequences, { write }, run);
+  const out = await runWithHooks(model, sequences, { write, logits: 'last' }, run);
   const metrics = out.map((o) => logitDifference(o.logits, task));
   return { clean: metrics[rows - 1], patched: metrics.slice(0, patched.length) };
 }
@@ -271,6 +271,6 @@ export async function ablateOutside(
   const sequences = circuits.map(() => task.clean);
   const inside = circuits.map((circuit) => new Set(circuit.map(componentName)));
   const write = replacing(components, source, (r, c) => !inside[r].has(componentName(c)));
-  const out = await runWithHooks(model, sequences, { write }, run);
+  const out = await runWithHooks(model, sequences, { write, logits: 'last' }, run);
   return out.map((o) => logitDifference(o.logits, task));
 }

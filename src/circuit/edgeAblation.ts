@@ -134,7 +134,7 @@ class Mixes {
     return runWithHooks(
       model,
       this.rows.map(() => task.clean),
-      { read, write },
+      { read, write, logits: 'last' },
       run,
     );
   }

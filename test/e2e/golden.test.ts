@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   additiveClassifier,
   factLM,
@@ -11,7 +12,7 @@ import {
   topicModel,
   writePlanted,
 } from '../../fixtures/planted.js';
-import { distilbert, llama, repoRoot, runCli, sharedDir, skipWithoutShared, tempDir } from '../helpers.js';
+import { distilbert, llama, repoRoot, runCli, sharedDir, skipWithoutShared } from '../helpers.js';
 import { CASES, type GoldenCase } from './golden/cases.js';
 
 /**
@@ -23,8 +24,21 @@ const inputs = path.join(repoRoot, 'test', 'e2e', 'golden', 'inputs');
 const update = process.env.INTERP_GOLDEN === 'update';
 const places: Record<string, string> = {};
 
+/**
+ * Headers wrap at 100 columns counting the planted models' and outputs' real paths, so the records hold
+ * wrapping decided by those paths' length: they are made in the outer temporary folder, as long as they
+ * always were (not the run's own, test/globalSetup.ts), and removed at the end.
+ */
+const made: string[] = [];
+function goldenTemp(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(process.env.INTERP_TESTS_OUTER_TMPDIR ?? os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+afterAll(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 beforeAll(() => {
-  const root = tempDir('interp-golden-');
+  const root = goldenTemp('interp-golden-');
   places['@additive'] = writePlanted(additiveClassifier(), path.join(root, 'additive'));
   places['@lm'] = writePlanted(inductionLM(), path.join(root, 'lm'));
   places['@biased'] = writePlanted(groupClassifier(true), path.join(root, 'biased'));
@@ -39,7 +53,7 @@ beforeAll(() => {
 });
 
 async function record(c: GoldenCase): Promise<string> {
-  const out = tempDir('interp-golden-out-');
+  const out = goldenTemp('interp-golden-out-');
   const all = { ...places, '@out': out };
   const fill = (a: string) => a.replace(/@[a-z]+/g, (k) => all[k as keyof typeof all] ?? k);
   // Off a terminal, tables and headers fit 100 columns; $COLUMNS is set so that the caller's never counts.
