@@ -1,3 +1,4 @@
+/* global process, console */
 // RSS of one Node process that runs explain IG, attention, concepts lens and patch in turn on one model
 // through the library (as a long-lived server or library user does): node scripts/derived-rss.mjs MODEL_DIR [rounds]
 import { loadModel, explain, attention, lens, patch } from '../dist/src/index.js';
