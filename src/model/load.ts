@@ -111,6 +111,7 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
   const run = model.signature.scorePositions ? sliceLmHead(proto, model.signature.logits) : proto;
   if (!run) throw runtimeError(`'${model.id}': the rewritten graph's LM head cannot be sliced as the model's was`);
   const session = await createSession(encodeModel(run), options, model.id, externalDataFolder(proto.graph));
+  let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {
     const result = instrumentOrFail(proto, model.id);
     const inst = await createSession(
@@ -126,12 +127,13 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
       outputProjections: outputProjectionsOf(proto, result.structure),
     };
   };
-  const rewritten: Model = {
+  // Its instrumented session lives with this object, as its scoring session does: each rewritten graph has a
+  // graph id of its own, which the process-wide cache of derived sessions would keep for good.
+  return {
     ...model,
     session,
-    instrumented: () => derivedOnce(rewritten, 'instrumented', build),
+    instrumented: () => (instrumentedPromise ??= build()),
     graphId: `${model.onnxPath}#rewritten-${++rewrittenGraphs}`,
     graphOverride: proto,
   };
-  return rewritten;
 }
