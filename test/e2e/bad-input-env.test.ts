@@ -51,6 +51,11 @@ describe('INTERP_DERIVED_KEEP_MB', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('interp serve refuses it at start-up, not at its first request', async () => {
+    const r = await runCli(['serve', '--port', '0'], { INTERP_DERIVED_KEEP_MB: 'x' });
+    expectExit(r, 2, /^interp: error: INTERP_DERIVED_KEEP_MB must be an integer from 0 to 1000000, got 'x'\n$/);
+  });
+
   it('0 (every model counts as large) gives the same explanation', async () => {
     const [kept, scoped] = [
       await runCli(['explain', 'the film', '--method', 'integrated-gradients', '--json']),
