@@ -1,5 +1,6 @@
 import { THREADS } from '../src/runtime/session.js';
 import { loadModel } from '../src/model/load.js';
+import { heldForOperation } from '../src/runtime/derived.js';
 import { openModel, optionalInteger, type ModelFlags } from './common.js';
 import { withSpinner } from './output.js';
 import type { Operation, PlanEnv } from '../src/api/operation.js';
@@ -12,7 +13,10 @@ export function cliEnv(flags: ModelFlags): PlanEnv {
   return { open: (spec) => loadModel(spec, { threads }), args: process.argv.slice(2) };
 }
 
-/** Run an operation as the CLI does: its flags checked first, then the model loaded, then the work under a spinner. */
+/**
+ * Run an operation as the CLI does: its flags checked first, then the model loaded, then the work under a
+ * spinner, as one operation (the derived sessions of a large model are released at its end).
+ */
 export async function runPlanned<F extends ModelFlags, R>(
   op: Operation<F, R>,
   text: string | undefined,
@@ -20,6 +24,8 @@ export async function runPlanned<F extends ModelFlags, R>(
   doing: string,
 ): Promise<R> {
   const work = op.plan(text, flags, cliEnv(flags));
-  const model = await withSpinner('loading model', () => openModel(flags));
-  return withSpinner(doing, () => work(model));
+  return heldForOperation(async () => {
+    const model = await withSpinner('loading model', () => openModel(flags));
+    return withSpinner(doing, () => work(model));
+  });
 }

@@ -3,6 +3,7 @@ import { seq2seqRefusal } from '../model/resolve.js';
 import { isSeq2SeqModel, type AnyModel, type Seq2SeqModel } from '../model/seq2seq.js';
 import type { Model } from '../model/types.js';
 import { toJson } from '../render/json.js';
+import { heldForOperation } from '../runtime/derived.js';
 
 /**
  * Opens a model that a request names, under the field that named it (its errors name that field): the CLI
@@ -43,7 +44,8 @@ export interface ResponseDocument {
 /**
  * The one place that routes a model to its work, for the CLI, the server and the library alike: the flags are
  * checked by `plan` before any model loads; an encoder-decoder model then runs the operation's `seq2seq` work
- * (whose own checks run then), or is refused in one line where the operation has none.
+ * (whose own checks run then), or is refused in one line where the operation has none. The derived sessions
+ * of a large model that the work builds are released when it ends (runtime/derived.ts heldForOperation).
  */
 export function planFor<F, R>(
   op: Operation<F, R>,
@@ -52,11 +54,12 @@ export function planFor<F, R>(
   env: PlanEnv,
 ): (model: AnyModel) => Promise<R> {
   const work = op.plan(text, flags, env);
-  return async (model) => {
-    if (!isSeq2SeqModel(model)) return work(model);
-    if (!op.seq2seq) throw seq2seqRefusal(model.id);
-    return op.seq2seq(text, flags, env)(model);
-  };
+  return (model) =>
+    heldForOperation(async () => {
+      if (!isSeq2SeqModel(model)) return work(model);
+      if (!op.seq2seq) throw seq2seqRefusal(model.id);
+      return op.seq2seq(text, flags, env)(model);
+    });
 }
 
 export const jsonDocument = (result: unknown): string => toJson(result) + '\n';

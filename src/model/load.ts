@@ -3,7 +3,7 @@ import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { externalDataFolder } from '../onnx/tensor.js';
 import { threadsFromEnv, type OptimizationLevel } from '../runtime/session.js';
 import { sliceLmHead } from '../onnx/sliceHead.js';
-import { forgetDerived } from '../runtime/derived.js';
+import { derivedOnce, forgetDerived } from '../runtime/derived.js';
 import { architectureOf, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
 import type { InstrumentedSession, LoadOptions, Model } from './types.js';
 import { createInstrumentedSession, instrumentOrFail, outputProjectionsOf } from './instrumented.js';
@@ -56,7 +56,8 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
   const { source, dir, onnxPath, config, tokenizer } = await resolveFiles(spec, dtype, options.folder);
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
-  const bytes = task === 'causal-lm' ? 0 : folderBytes(onnxPath);
+  const weightBytes = folderBytes(onnxPath);
+  const bytes = task === 'causal-lm' ? 0 : weightBytes;
   const open = async (optimization: OptimizationLevel) =>
     task === 'causal-lm'
       ? openScoringSession(onnxPath, options, spec, optimization)
@@ -76,7 +77,6 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
     spec,
   );
   const maxLength = maxLengthOf(config, tokenizer);
-  let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const model: Model = {
     id: spec,
     source,
@@ -92,7 +92,8 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
     threads: options.threads,
     maxMemoryMb: options.maxMemoryMb,
     graphId: onnxPath,
-    instrumented: () => (instrumentedPromise ??= createInstrumentedSession(model, options)),
+    weightBytes,
+    instrumented: () => derivedOnce(model, 'instrumented', () => createInstrumentedSession(model, options)),
   };
   const checked = await checkScoringGraph(model, async () => (await open('disabled')).session);
   model.session = checked.session;
@@ -126,6 +127,8 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
       outputProjections: outputProjectionsOf(proto, result.structure),
     };
   };
+  // Its instrumented session lives with this object, as its scoring session does: each rewritten graph has a
+  // graph id of its own, which the process-wide cache of derived sessions would keep for good.
   return {
     ...model,
     session,

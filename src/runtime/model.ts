@@ -105,6 +105,11 @@ export interface Model {
   graphId: string;
   /** The rewritten graph, for a model made by `withGraph`. */
   graphOverride?: ModelProto;
+  /**
+   * Bytes of the model's graph and weights on disk: above $INTERP_DERIVED_KEEP_MB, the sessions derived from
+   * its graph are kept for one operation only (runtime/derived.ts). Unknown: kept for the process.
+   */
+  weightBytes?: number;
 }
 
 export interface LoadOptions {

@@ -40,6 +40,34 @@ describe('INTERP_THREADS', () => {
   });
 });
 
+describe('INTERP_DERIVED_KEEP_MB', () => {
+  it.each(['-1', '1.5', 'many', '1000001'])('%s is refused before any work', async (v) => {
+    const r = await runCli(['explain', 'the film', '--json'], { INTERP_DERIVED_KEEP_MB: v });
+    expectExit(
+      r,
+      2,
+      new RegExp(`^interp: error: INTERP_DERIVED_KEEP_MB must be an integer from 0 to 1000000, got '${v}'\\n$`),
+    );
+    expect(r.stdout).toBe('');
+  });
+
+  it('interp serve refuses it at start-up, not at its first request', async () => {
+    const r = await runCli(['serve', '--port', '0'], { INTERP_DERIVED_KEEP_MB: 'x' });
+    expectExit(r, 2, /^interp: error: INTERP_DERIVED_KEEP_MB must be an integer from 0 to 1000000, got 'x'\n$/);
+  });
+
+  it('0 (every model counts as large) gives the same explanation', async () => {
+    const [kept, scoped] = [
+      await runCli(['explain', 'the film', '--method', 'integrated-gradients', '--json']),
+      await runCli(['explain', 'the film', '--method', 'integrated-gradients', '--json'], {
+        INTERP_DERIVED_KEEP_MB: '0',
+      }),
+    ];
+    expectExit(scoped, 0);
+    expect(scoped.stdout).toBe(kept.stdout);
+  });
+});
+
 describe('INTERP_CACHE_DIR', () => {
   const cases: [string, () => string, RegExp][] = [
     ['a folder under /proc', () => '/proc/self/interp-cache', /is on a kernel file system that holds no files/],
