@@ -228,7 +228,8 @@ describe.skipIf(skipWithoutShared)('the Qwen2-shaped bench model at a small shap
   it('q4f16: the gradient shadow keeps its float weights in the graph cache as it makes them, with the inline shadow’s bytes and logits', async () => {
     const file = path.join(q4f16, 'onnx', 'model.onnx');
     const cache = process.env.INTERP_CACHE_DIR;
-    process.env.INTERP_CACHE_DIR = tempDir('interp-qwen-cache-');
+    const scratch = tempDir('interp-qwen-cache-');
+    process.env.INTERP_CACHE_DIR = scratch;
     try {
       const read = () => decodeModel(fs.readFileSync(file));
       const inline = canonicalize(read(), { dequantize: true }).model;
@@ -251,6 +252,7 @@ describe.skipIf(skipWithoutShared)('the Qwen2-shaped bench model at a small shap
       // Run from its stored weights, the shadow gives the inline shadow's logits bit for bit.
       expect(bytesDigest(await ortLogits(stored, IDS))).toBe(bytesDigest(await ortLogits(inline, IDS)));
     } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
       if (cache === undefined) delete process.env.INTERP_CACHE_DIR;
       else process.env.INTERP_CACHE_DIR = cache;
     }
