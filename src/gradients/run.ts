@@ -158,8 +158,9 @@ async function gradientRows<T>(
  * input: the largest absolute difference of their output logits (two forward passes).
  */
 export async function shadowLogitDifference(model: Model, ids: readonly number[], run?: RunContext): Promise<number> {
+  // Unpacked, as the gradient sessions are: packing would add a copy of every float weight beside it.
   const session = await derivedOnce(model, 'shadow', () =>
-    openGraph(readGradientGraph(model).model, { threads: model.threads }),
+    openGraph(readGradientGraph(model).model, { threads: model.threads, prepack: false }),
   );
   const [shadow, own] = [await lastLogits(model, ids, { session, run }), await lastLogits(model, ids, { run })];
   return shadow.reduce((worst, v, i) => Math.max(worst, Math.abs(v - own[i])), 0);

@@ -4,6 +4,7 @@ import { runtimeError } from '../errors.js';
 import { canonicalize, CanonicalizeError, type CanonicalGraph } from '../onnx/canonicalize.js';
 import { decodeModel, type ModelProto } from '../onnx/proto.js';
 import { isExternal, registerExternalData } from '../onnx/tensor.js';
+import { storeTensor } from '../runtime/diskCache.js';
 import { sampledFileKey } from '../util/paths.js';
 import type { Model } from './types.js';
 import { firstLine } from './resolve.js';
@@ -59,8 +60,13 @@ export function readGradientGraph(model: Model): CanonicalGraph {
 }
 
 function canonicalOrFail(model: Model, dequantize: boolean): CanonicalGraph {
+  const original = readOriginalGraph(model);
+  // The shadow's float weights go to the graph cache's tensor store as they are made (a 4-bit model's
+  // are eight times its own); where the model keeps weights in external files of its own, whose
+  // locations resolve against its folder, they stay in memory.
+  const store = dequantize && !original.graph.initializer.some(isExternal) ? storeTensor : undefined;
   try {
-    return canonicalize(readOriginalGraph(model), { dequantize });
+    return canonicalize(original, { dequantize, store });
   } catch (e) {
     if (e instanceof CanonicalizeError) throw runtimeError(`'${model.id}': ${e.message}`);
     throw e;

@@ -37,16 +37,24 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  /** A float32 initializer from a flat array or a matrix given row by row. */
+  /**
+   * A float32 initializer from a flat array or a matrix given row by row. A Float32Array is taken as it
+   * is, not copied (the caller hands it over): a dequantized weight matrix never passes through an array
+   * of doubles.
+   */
   floats(name: string, values: ArrayLike<number> | number[][], dims: number[]): string {
-    const flat =
-      Array.isArray(values) && Array.isArray(values[0])
-        ? (values as number[][]).flat()
-        : Array.from(values as ArrayLike<number>);
+    const data =
+      values instanceof Float32Array
+        ? values
+        : new Float32Array(
+            Array.isArray(values) && Array.isArray(values[0])
+              ? (values as number[][]).flat()
+              : Array.from(values as ArrayLike<number>),
+          );
     const expected = dims.reduce((a, b) => a * b, 1);
-    if (flat.length !== expected) throw new Error(`initializer ${name}: ${flat.length} values for dims [${dims}]`);
-    const data = new Float32Array(flat);
-    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(data.buffer) });
+    if (data.length !== expected) throw new Error(`initializer ${name}: ${data.length} values for dims [${dims}]`);
+    const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData });
     return name;
   }
 

@@ -45,6 +45,12 @@ export class CanonicalizeError extends Error {}
 export interface CanonicalOptions {
   /** Replace quantized weights and integer matmuls with float ones: the graph's numbers then differ from the model's by the quantization error. */
   dequantize: boolean;
+  /**
+   * Where each initializer the shadow adds (a dequantized or widened weight) goes once made: a stored
+   * tensor's entry that names its bytes on disk, so that the graph never holds them all in memory at once.
+   * Without it they stay inline.
+   */
+  store?: (tensor: TensorProto) => TensorProto;
 }
 
 export interface CanonicalGraph {
@@ -305,19 +311,20 @@ export function canonicalize(stored: ModelProto, options: CanonicalOptions): Can
     });
     if (narrow) narrowedParts(parts);
     nodes.push(...parts.nodes);
-    added.push(...parts.initializers);
+    added.push(...(options.store ? parts.initializers.map(options.store) : parts.initializers));
     rewritten[name] = (rewritten[name] ?? 0) + 1;
     if (QUANTIZED[name] && !FUSED[name]) dequantized = true;
   }
-  if (Object.keys(rewritten).length === 0) return { model, rewritten, dequantized };
-  return {
-    model: pruned({
-      ...model,
-      graph: { ...graph, node: nodes, initializer: [...graph.initializer, ...added] },
-    }),
-    rewritten,
-    dequantized,
-  };
+  const whole = Object.keys(rewritten).length
+    ? pruned({ ...model, graph: { ...graph, node: nodes, initializer: [...graph.initializer, ...added] } })
+    : model;
+  return { model: withStoredInitializers(whole, dequantized ? options.store : undefined), rewritten, dequantized };
+}
+
+/** The graph with its remaining inline initializers (the widened float16 ones) stored too. */
+function withStoredInitializers(model: ModelProto, store: CanonicalOptions['store']): ModelProto {
+  if (!store) return model;
+  return { ...model, graph: { ...model.graph, initializer: model.graph.initializer.map(store) } };
 }
 
 /** Drop nodes and initializers that no graph output depends on (the quantized tables a rewrite replaced). */

@@ -43,6 +43,12 @@ export function registerExternalData(graph: GraphProto, folder: string): void {
   for (const t of graph.initializer) if (isExternal(t)) externalFolders.set(t, folder);
 }
 
+/** Note the folder against which one tensor's external-data location resolves (a tensor stored as it is made). */
+export function registerExternalTensor(tensor: TensorProto, folder: string): TensorProto {
+  if (isExternal(tensor)) externalFolders.set(tensor, folder);
+  return tensor;
+}
+
 /** The folder that a graph's external-data locations resolve against, or null if it keeps every weight inline. */
 export function externalDataFolder(graph: GraphProto): string | null {
   for (const t of graph.initializer) {
@@ -124,29 +130,39 @@ export function findInitializer(graph: GraphProto, name: string): TensorProto | 
   return graph.initializer.find((t) => t.name === name);
 }
 
-/** A constant's values as numbers (float, integer or 8-bit storage), or null where they cannot be read. */
-export function readTensorNumbers(tensor: TensorProto): number[] | null {
+/**
+ * A constant's values (float, integer or 8-bit storage) in a typed array where the storage allows one,
+ * without a JavaScript array of doubles beside it (a dequantized 0.5B model reads gigabytes of them), or
+ * null where they cannot be read. 64-bit integers come as numbers.
+ */
+export function readTensorValues(tensor: TensorProto): ArrayLike<number> | null {
   const floats = readFloatTensor(tensor);
-  if (floats) return Array.from(floats.data);
+  if (floats) return floats.data;
   const raw = rawBytes(tensor);
   if (raw) {
-    const copy = new Uint8Array(raw);
+    const copy = new Uint8Array(raw); // aligned copy
     switch (tensor.dataType) {
       case DataType.INT64:
         return Array.from(new BigInt64Array(copy.buffer), Number);
       case DataType.INT32:
-        return Array.from(new Int32Array(copy.buffer));
+        return new Int32Array(copy.buffer);
       case DataType.INT8:
-        return Array.from(new Int8Array(copy.buffer));
+        return new Int8Array(copy.buffer);
       case DataType.UINT8:
-        return Array.from(copy);
+        return copy;
       default:
         return null;
     }
   }
   if (tensor.int64Data?.length) return tensor.int64Data.map(toNumber);
   // int32_data also carries 8- and 16-bit integers, one per entry.
-  if (tensor.int32Data?.length) return [...tensor.int32Data];
+  if (tensor.int32Data?.length) return tensor.int32Data;
   // An empty tensor (some dim is 0) holds no values: an empty list, not an unknown.
   return tensor.dims.some((d) => toNumber(d) === 0) ? [] : null;
+}
+
+/** A constant's values as numbers (float, integer or 8-bit storage), or null where they cannot be read. */
+export function readTensorNumbers(tensor: TensorProto): number[] | null {
+  const values = readTensorValues(tensor);
+  return values && Array.from(values);
 }

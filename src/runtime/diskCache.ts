@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeModel, type ModelProto, type TensorProto } from '../onnx/proto.js';
-import { externalTensor, isExternal } from '../onnx/tensor.js';
+import { externalDataFolder, externalTensor, isExternal, registerExternalTensor } from '../onnx/tensor.js';
 import { cacheDir, sampledFileKey, writeFileAtomic } from '../util/paths.js';
 
 /**
@@ -150,26 +150,54 @@ export function readGraphFile<M>(kind: string, key: string): GraphFileEntry<M> |
   }
 }
 
+/** Write a large initializer's bytes under `tensors/`, named by its content; returns its location there, or null for a small one. */
+function writeStoredTensor(t: TensorProto): string | null {
+  const raw = t.rawData;
+  if (isExternal(t) || !raw || raw.length < STORED_TENSOR_BYTES) return null;
+  const location = `tensors/${crypto.createHash('sha256').update(raw).digest('hex').slice(0, 40)}.bin`;
+  const file = path.join(graphsDir(), location);
+  // Named by content: a file of the right size is this tensor (a concurrent writer renames the same bytes).
+  if (!fs.existsSync(file) || fs.statSync(file).size !== raw.length) writeFileAtomic(file, raw);
+  return location;
+}
+
+/**
+ * A large initializer stored under `tensors/` as soon as it is made, and its entry naming those bytes
+ * (registered, so that its values can still be read): the dequantized shadow of a 4-bit model holds its
+ * float32 weights on disk, not in memory (1.8 GB for a 0.5B model). A small one, or one the cache
+ * cannot hold, stays as it is.
+ */
+export function storeTensor(t: TensorProto): TensorProto {
+  let location: string | null;
+  try {
+    location = writeStoredTensor(t);
+  } catch {
+    return t; // Read-only or full cache folder: the tensor stays in memory.
+  }
+  return location ? registerExternalTensor(externalTensor(t, location, 0, t.rawData!.length), graphsDir()) : t;
+}
+
 /**
  * Store each large initializer under `tensors/`, named by its content, and name it as external data.
  * A graph that already keeps weights in the model's own external files is left whole: its locations
- * resolve against the model's folder, not the cache's.
+ * resolve against the model's folder, not the cache's. One whose external tensors are stored here
+ * already (storeTensor) has the rest stored beside them.
  */
 function storeTensors(model: ModelProto): { model: ModelProto; tensors: Record<string, number> } {
   const tensors: Record<string, number> = {};
-  if (model.graph.initializer.some(isExternal)) return { model, tensors };
+  const external = model.graph.initializer.filter(isExternal);
+  if (external.length && externalDataFolder(model.graph) !== graphsDir()) return { model, tensors };
+  for (const t of external) tensors[location(t)] = Number(t.externalData?.find((e) => e.key === 'length')?.value);
   const initializer = model.graph.initializer.map((t): TensorProto => {
-    const raw = t.rawData;
-    if (!raw || raw.length < STORED_TENSOR_BYTES) return t;
-    const location = `tensors/${crypto.createHash('sha256').update(raw).digest('hex').slice(0, 40)}.bin`;
-    const file = path.join(graphsDir(), location);
-    // Named by content: a file of the right size is this tensor (a concurrent writer renames the same bytes).
-    if (!fs.existsSync(file) || fs.statSync(file).size !== raw.length) writeFileAtomic(file, raw);
-    tensors[location] = raw.length;
-    return externalTensor(t, location, 0, raw.length);
+    const stored = writeStoredTensor(t);
+    if (!stored) return t;
+    tensors[stored] = t.rawData!.length;
+    return externalTensor(t, stored, 0, t.rawData!.length);
   });
   return { model: { ...model, graph: { ...model.graph, initializer } }, tensors };
 }
+
+const location = (t: TensorProto) => t.externalData?.find((e) => e.key === 'location')?.value ?? '';
 
 /**
  * Cache a graph; returns its file, for onnxruntime to open by path, or null when the cache cannot be

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -5,10 +6,14 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeQwenExport, type QwenShape } from '../../src/benchModel/qwen.js';
 import { runAttention } from '../../src/attention/analysis.js';
 import { loadModel, unloadModel } from '../../src/model/load.js';
-import { decodeModel, type GraphProto } from '../../src/onnx/proto.js';
-import { readFloatTensor, registerExternalData } from '../../src/onnx/tensor.js';
 import { explainText } from '../../src/explain.js';
 import { patchReport } from '../../src/patch/patch.js';
+import { readGradientGraph } from '../../src/model/graphs.js';
+import { canonicalize } from '../../src/onnx/canonicalize.js';
+import { decodeModel, type GraphProto, type ModelProto, type TensorProto } from '../../src/onnx/proto.js';
+import { isExternal, rawBytes, readFloatTensor, registerExternalData } from '../../src/onnx/tensor.js';
+import { storeTensor } from '../../src/runtime/diskCache.js';
+import { openGraph } from '../../src/runtime/session.js';
 import { lastLogits } from '../../src/target/target.js';
 import { encodeText } from '../../src/text/encode.js';
 import { tempDir } from '../helpers.js';
@@ -138,9 +143,9 @@ function weightsOf(file: string): Weights {
   };
 }
 
-/** onnxruntime's own run of the file (no interp rewrite): the last position's logits. */
-async function ortLogits(file: string, ids: number[]): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(file);
+/** onnxruntime's own run of the file (no interp rewrite), or of a graph held in memory: the last position's logits. */
+async function ortLogits(file: string | ModelProto, ids: number[]): Promise<Float32Array> {
+  const session = typeof file === 'string' ? await ort.InferenceSession.create(file) : await openGraph(file);
   const T = ids.length;
   const H = SHAPE.hidden / SHAPE.heads;
   const feeds: Record<string, ort.Tensor> = {
@@ -151,9 +156,18 @@ async function ortLogits(file: string, ids: number[]): Promise<Float32Array> {
     for (const kv of ['key', 'value'])
       feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, SHAPE.kvHeads, 0, H]);
   const logits = (await session.run(feeds)).logits;
+  await session.release();
   const V = logits.dims[2];
   return (logits.data as Float32Array).slice((T - 1) * V, T * V);
 }
+
+/** A SHA-256 of an array's bytes: compared whole, where an element-wise expect on megabytes takes minutes. */
+const bytesDigest = (a: ArrayBufferView) =>
+  crypto
+    .createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
+const digest = (t: TensorProto) => `${t.name}:${bytesDigest(rawBytes(t) ?? new Uint8Array(0))}`;
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let worst = 0;
@@ -272,4 +286,37 @@ describe('the Qwen2-shaped bench model at a small shape', () => {
       vi.unstubAllEnvs();
     }
   });
+
+  it('q4f16: the gradient shadow keeps its float weights in the graph cache as it makes them, with the inline shadow’s bytes and logits', async () => {
+    const file = path.join(q4f16, 'onnx', 'model.onnx');
+    const cache = process.env.INTERP_CACHE_DIR;
+    const scratch = tempDir('interp-qwen-cache-');
+    process.env.INTERP_CACHE_DIR = scratch;
+    try {
+      const read = () => decodeModel(fs.readFileSync(file));
+      const inline = canonicalize(read(), { dequantize: true }).model;
+      const stored = canonicalize(read(), { dequantize: true, store: storeTensor }).model;
+      expect(stored.graph.initializer.map((t) => t.name)).toEqual(inline.graph.initializer.map((t) => t.name));
+      // Every tensor of 64 KiB or more is on disk (the word embeddings and the 4-bit head dequantized, 12.9 MB each
+      // in float32), and reads back as the very bytes the inline shadow holds.
+      const large = inline.graph.initializer.filter((t) => (t.rawData?.length ?? 0) >= 64 * 1024);
+      expect(large.map((t) => t.name).sort()).toEqual(
+        stored.graph.initializer
+          .filter(isExternal)
+          .map((t) => t.name)
+          .sort(),
+      );
+      expect(large.length).toBeGreaterThanOrEqual(2);
+      expect(stored.graph.initializer.map(digest)).toEqual(inline.graph.initializer.map(digest));
+      // The model's own loader stores its shadow so.
+      const shadow = readGradientGraph(await loadModel(q4f16)).model;
+      expect(shadow.graph.initializer.filter(isExternal).length).toBe(large.length);
+      // Run from its stored weights, the shadow gives the inline shadow's logits bit for bit.
+      expect(bytesDigest(await ortLogits(stored, IDS))).toBe(bytesDigest(await ortLogits(inline, IDS)));
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+      if (cache === undefined) delete process.env.INTERP_CACHE_DIR;
+      else process.env.INTERP_CACHE_DIR = cache;
+    }
+  }, 600_000);
 });

@@ -1,12 +1,13 @@
 /** Quantized operators rewritten to float ones, for the shadow graph that gradients run on. */
 import { intAttr } from '../attributes.js';
 import { DataType, toNumber, type NodeProto, type TensorProto } from '../proto.js';
-import { rawBytes, readTensorNumbers } from '../tensor.js';
+import { rawBytes, readTensorValues } from '../tensor.js';
 import { RewriteContext, Rewrite, withBias } from './context.js';
 
-function constantNumbers(c: RewriteContext, name: string | undefined, what: string): number[] {
+/** A constant's values, typed where its storage allows (no array of doubles beside a weight matrix). */
+function constantNumbers(c: RewriteContext, name: string | undefined, what: string): ArrayLike<number> {
   const t = c.initializer(name);
-  const values = t && readTensorNumbers(t);
+  const values = t && readTensorValues(t);
   if (!values) return c.fail(`its ${what} is not a constant`);
   return values;
 }
@@ -15,13 +16,13 @@ function constantNumbers(c: RewriteContext, name: string | undefined, what: stri
 function dequantized(
   c: RewriteContext,
   q: TensorProto,
-  scale: number[],
-  zeroPoint: number[] | null,
+  scale: ArrayLike<number>,
+  zeroPoint: ArrayLike<number> | null,
   axis: number,
   name: string,
 ): string {
   const dims = q.dims.map(toNumber);
-  const values = readTensorNumbers(q);
+  const values = readTensorValues(q);
   if (!values) return c.fail(`its quantized data ${q.name} cannot be read`);
   const a = axis < 0 ? axis + dims.length : axis;
   const inner = dims.slice(a + 1).reduce((x, y) => x * y, 1);
@@ -105,17 +106,18 @@ export const matMulNBits: Rewrite = (c) => {
   if (groups && groups.length !== K) c.fail(`its group index holds ${groups.length} entries for K = ${K}`);
   if (bits !== 4 && bits !== 8) c.fail(`it packs ${bits}-bit weights; only 4 and 8 bits have a rewrite`);
   const packed = c.initializer(c.input(1));
-  const packedBytes = packed && readTensorNumbers(packed);
+  const packedBytes = packed && readTensorValues(packed);
   if (!packed || !packedBytes) return c.fail('its packed weight is not a constant');
   const scales = constantNumbers(c, c.input(2), 'scales');
   const blocks = Math.ceil(K / block);
   const zpTensor = c.initializer(c.input(3));
-  const zpValues = zpTensor ? readTensorNumbers(zpTensor) : null;
+  const zpValues = zpTensor ? readTensorValues(zpTensor) : null;
   const zpPacked = zpTensor?.dataType === DataType.UINT8;
   const perByte = 8 / bits;
   const mask = (1 << bits) - 1;
   const zpRowBytes = Math.ceil(blocks / perByte);
-  const unpack = (bytes: number[], byteIndex: number, slot: number) => (bytes[byteIndex] >> (slot * bits)) & mask;
+  const unpack = (bytes: ArrayLike<number>, byteIndex: number, slot: number) =>
+    (bytes[byteIndex] >> (slot * bits)) & mask;
   const blob = (block * bits) / 8;
   const w = new Float32Array(K * N); // [K, N]
   const zeroPoint = (n: number, g: number) =>
@@ -140,8 +142,8 @@ export const matMulNBits: Rewrite = (c) => {
 /** A GatherBlockQuantized table's layout: uint8 data, `bits` per value, blocks of `block` along the last axis. */
 export interface BlockQuantizedTable {
   data: TensorProto;
-  scales: number[];
-  zeroPoints: number[] | null;
+  scales: ArrayLike<number>;
+  zeroPoints: ArrayLike<number> | null;
   bits: number;
   block: number;
 }
@@ -191,8 +193,8 @@ export function blockQuantizedTable(
   if (intAttr(node, 'gather_axis', 0) !== 0) return 'it gathers along an axis other than 0, which has no rewrite';
   const quantizeAxis = intAttr(node, 'quantize_axis', 1);
   if (quantizeAxis !== 1 && quantizeAxis !== -1) return 'it quantizes along an axis other than the last';
-  const scaleValues = readTensorNumbers(scales);
-  const zpValues = zeroPoints ? readTensorNumbers(zeroPoints) : null;
+  const scaleValues = readTensorValues(scales);
+  const zpValues = zeroPoints ? readTensorValues(zeroPoints) : null;
   if (!scaleValues || (zeroPoints && !zpValues)) return 'its scales or zero points cannot be read';
   return { data, scales: scaleValues, zeroPoints: zpValues, bits, block: intAttr(node, 'block_size', 128) };
 }
