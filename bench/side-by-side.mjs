@@ -1,7 +1,7 @@
-/* global performance, process, console, URL, Buffer */
+/* global performance, process, console, URL, Buffer, setTimeout */
 // interp beside Captum on the same token ids and budgets (issue 35). Not part of the test suite.
 // Run after `npx tsc -p tsconfig.json`:
-//   node bench/side-by-side.mjs [--model distilbert|gpt2] [--lengths 24,68] [--rounds 3] [--python python3]
+//   node bench/side-by-side.mjs [--model distilbert|gpt2] [--lengths 24,68] [--rounds 3] [--settle 20] [--python python3]
 //                               [--methods occlusion,integrated-gradients] [--accuracy] [--out section.md]
 // --model gpt2 is the bench's 124M GPT-2 (`gpt2-small:` on ../shared/models/gpt2-tokenizer, built into the
 // cache once); its budgets are smaller (Shapley 5 permutations, KernelSHAP and LIME 200), since Captum
@@ -30,6 +30,8 @@ const flag = (name, fallback) => {
   return i < 0 ? fallback : args[i + 1];
 };
 const ROUNDS = Number(flag('rounds', 3));
+const SETTLE_S = Number(flag('settle', 20));
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000));
 const PYTHON = flag('python', 'python3');
 const PEER = path.join(path.dirname(new URL(import.meta.url).pathname), 'peer', 'captum_peer.py');
 const ACCURACY_THREADS = flag('accuracy-threads', '1,2').split(',').map(Number);
@@ -157,9 +159,9 @@ async function timing(model, weights, peer, onRound) {
   let fullCheck = null;
   // Untimed, as the peer's own warm-up: sessions, the gradient graph and lazy imports are paid here.
   for (const m of METHODS) await runInterp(model, words(LENGTHS[0]), m);
-  for (let round = 0; round < ROUNDS; round++) {
-    // Each round's peer is a fresh, warmed-up process; interp's sessions sat idle meanwhile: one untimed run
-    // wakes them (without it the first case of rounds 2 on ran up to 5× slower).
+  const interpRound = async (round) => {
+    // interp's sessions sat idle while the peer ran: one untimed run wakes them (without it the first case of
+    // rounds 2 on ran up to 5× slower).
     await runInterp(model, words(LENGTHS[0]), METHODS[0]);
     for (const c of cases) {
       const r = await runInterp(model, c.text, c.m);
@@ -170,10 +172,8 @@ async function timing(model, weights, peer, onRound) {
     log(
       `round ${round + 1}: interp ${cases.map((c) => `${c.key} ${cells.get(c.key).interp.at(-1).toFixed(3)}`).join(', ')}`,
     );
-    if (!peer) {
-      onRound({ cases, cells, peerRss, fullCheck, rounds: round + 1 });
-      continue;
-    }
+  };
+  const peerRound = async (round, threads) => {
     const peerCases = cases.map((c) => ({
       key: c.key,
       method: c.m.method,
@@ -182,22 +182,33 @@ async function timing(model, weights, peer, onRound) {
       seed: round,
       ...(MODEL_NAME === 'gpt2' ? { target: c.target } : {}),
     }));
-    for (const threads of [1, 2]) {
-      const out = runPeer(weights, threads, peerCases);
-      peerRss[threads] = Math.max(peerRss[threads], out.peakRssMiB);
-      for (const c of cases) {
-        cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
-        // Deterministic methods compute the same numbers on both sides: how far apart they are.
-        if (DETERMINISTIC.has(c.m.method)) cells.get(c.key).gap = relL2(c.values, out.cases[c.key].values);
-      }
-      log(
-        `round ${round + 1}: captum ${threads}t ${cases.map((c) => `${c.key} ${out.cases[c.key].seconds.toFixed(3)}`).join(', ')}`,
-      );
-      if (!fullCheck) {
-        const c = cases[0];
-        const mine = (await runInterp(model, c.text, METHODS[0])).r.fullScore;
-        fullCheck = { interp: mine, captum: out.cases[c.key].fullScore, tokens: c.n };
-      }
+    const out = runPeer(weights, threads, peerCases);
+    peerRss[threads] = Math.max(peerRss[threads], out.peakRssMiB);
+    for (const c of cases) {
+      cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
+      // Deterministic methods compute the same numbers on both sides: how far apart they are.
+      if (DETERMINISTIC.has(c.m.method) && c.values) cells.get(c.key).gap = relL2(c.values, out.cases[c.key].values);
+    }
+    log(
+      `round ${round + 1}: captum ${threads}t ${cases.map((c) => `${c.key} ${out.cases[c.key].seconds.toFixed(3)}`).join(', ')}`,
+    );
+    if (!fullCheck && cases[0].values) {
+      const c = cases[0];
+      const mine = (await runInterp(model, c.text, METHODS[0])).r.fullScore;
+      fullCheck = { interp: mine, captum: out.cases[c.key].fullScore, tokens: c.n };
+    }
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    // After Captum at 2 threads has held both cores, this VM ran the next process slower for a while (interp's
+    // Shapley sampling at 24 tokens: 0.17 s in a first round, 0.39–0.48 s right after the peer in the next two):
+    // every side starts after a pause of --settle seconds (default 20).
+    await settle();
+    await interpRound(round);
+    if (peer) {
+      await settle();
+      await peerRound(round, 1);
+      await settle();
+      await peerRound(round, 2);
     }
     onRound({ cases, cells, peerRss, fullCheck, rounds: round + 1 });
   }
