@@ -12,7 +12,7 @@
 // each cell is the median over rounds. Peak RSS is each process's maximum resident set.
 // --accuracy adds time-to-accuracy: the budget each side needs to reach Spearman ≥ 0.95 and relative
 // L2 error ≤ 0.1 against exact Shapley values on a 12-word input, and the time at that budget.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,8 +125,13 @@ function peerAvailable() {
 function runPeer(weights, threads, cases, repeats = 1) {
   const job = path.join(weights, `job-${threads}.json`);
   fs.writeFileSync(job, JSON.stringify({ weights, model: MODEL_NAME, threads, repeats, cases }));
-  const out = execFileSync(PYTHON, [PEER, job], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return JSON.parse(out);
+  // Asynchronous, so that Node's main thread (where onnxruntime-node runs every session) is not held blocked for
+  // the peer's whole run.
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, [PEER, job], { encoding: 'utf8', maxBuffer: 1 << 26 }, (e, out) =>
+      e ? reject(e) : resolve(JSON.parse(out)),
+    );
+  });
 }
 
 async function runInterp(model, text, m, seed = 1) {
@@ -182,7 +187,7 @@ async function timing(model, weights, peer, onRound) {
       seed: round,
       ...(MODEL_NAME === 'gpt2' ? { target: c.target } : {}),
     }));
-    const out = runPeer(weights, threads, peerCases);
+    const out = await runPeer(weights, threads, peerCases);
     peerRss[threads] = Math.max(peerRss[threads], out.peakRssMiB);
     for (const c of cases) {
       cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
@@ -269,7 +274,8 @@ async function accuracy(model, weights, peer, seeds = 3) {
           budget,
           seed: s + 1,
         }));
-        const best = ACCURACY_THREADS.map((threads) => runPeer(weights, threads, cases));
+        const best = [];
+        for (const threads of ACCURACY_THREADS) best.push(await runPeer(weights, threads, cases));
         const vals = Object.values(best[0].cases);
         const rho = median(vals.map((c) => tiedSpearman(c.values, exact)));
         const err = median(vals.map((c) => relL2(c.values, exact)));
