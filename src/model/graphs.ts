@@ -3,7 +3,7 @@ import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import { canonicalize, CanonicalizeError, type CanonicalGraph } from '../onnx/canonicalize.js';
 import { decodeModel, type ModelProto } from '../onnx/proto.js';
-import { isExternal, registerExternalData } from '../onnx/tensor.js';
+import { externalField, isExternal, registerExternalData } from '../onnx/tensor.js';
 import { storeTensor } from '../runtime/diskCache.js';
 import { sampledFileKey } from '../util/paths.js';
 import type { Model } from './types.js';
@@ -85,11 +85,7 @@ function readOriginalGraph(model: Model): ModelProto {
     throw runtimeError(`'${model.id}': the ONNX file cannot be parsed: ${firstLine(e)}`);
   }
   registerExternalData(proto.graph, path.dirname(model.onnxPath));
-  const external = new Set(
-    proto.graph.initializer
-      .filter(isExternal)
-      .map((t) => t.externalData?.find((e) => e.key === 'location')?.value ?? ''),
-  );
+  const external = new Set(proto.graph.initializer.filter(isExternal).map((t) => externalField(t, 'location') ?? ''));
   for (const f of external)
     if (!fs.existsSync(path.join(path.dirname(model.onnxPath), f)))
       throw runtimeError(`'${model.id}': its external data file ${f} is missing beside ${model.onnxPath}`);

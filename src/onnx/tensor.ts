@@ -61,7 +61,8 @@ export function externalDataFolder(graph: GraphProto): string | null {
   return null;
 }
 
-function externalField(tensor: TensorProto, key: string): string | undefined {
+/** One field of a tensor's external-data entry ('location', 'offset', 'length'). */
+export function externalField(tensor: TensorProto, key: string): string | undefined {
   return tensor.externalData?.find((e) => e.key === key)?.value;
 }
 

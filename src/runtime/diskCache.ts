@@ -2,7 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeModel, type ModelProto, type TensorProto } from '../onnx/proto.js';
-import { externalDataFolder, externalTensor, isExternal, registerExternalTensor } from '../onnx/tensor.js';
+import {
+  externalDataFolder,
+  externalField,
+  externalTensor,
+  isExternal,
+  registerExternalTensor,
+} from '../onnx/tensor.js';
 import { cacheDir, sampledFileKey, writeFileAtomic } from '../util/paths.js';
 
 /**
@@ -187,7 +193,7 @@ function storeTensors(model: ModelProto): { model: ModelProto; tensors: Record<s
   const tensors: Record<string, number> = {};
   const external = model.graph.initializer.filter(isExternal);
   if (external.length && externalDataFolder(model.graph) !== graphsDir()) return { model, tensors };
-  for (const t of external) tensors[location(t)] = Number(t.externalData?.find((e) => e.key === 'length')?.value);
+  for (const t of external) tensors[externalField(t, 'location') ?? ''] = Number(externalField(t, 'length'));
   const initializer = model.graph.initializer.map((t): TensorProto => {
     const stored = writeStoredTensor(t);
     if (!stored) return t;
@@ -196,8 +202,6 @@ function storeTensors(model: ModelProto): { model: ModelProto; tensors: Record<s
   });
   return { model: { ...model, graph: { ...model.graph, initializer } }, tensors };
 }
-
-const location = (t: TensorProto) => t.externalData?.find((e) => e.key === 'location')?.value ?? '';
 
 /**
  * Cache a graph; returns its file, for onnxruntime to open by path, or null when the cache cannot be

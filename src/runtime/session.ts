@@ -137,8 +137,9 @@ export function openGraph(model: ModelProto, settings: SessionSettings = {}): Pr
  * graph kept in the folder `saved`: the first open optimises and writes it there (the graph and, in a file
  * beside it, its weights, into a temporary folder renamed into place, so that no reader sees half of one);
  * every open, the first included, runs that saved graph read back at 'disabled', so that session creation no
- * longer optimises again, and what the first run checks is what later runs run. The caller keys `saved` by the graph, the level, the onnxruntime version and the CPU (the 'all'
- * level lays out some kernels for the machine). A record of its files' sizes and sampled keys is checked on
+ * longer optimises again, and what the first run checks is what later runs run. The caller keys `saved` by
+ * the graph, the level, the onnxruntime version and the CPU (the 'all' level lays out some kernels for the
+ * machine). A record of its files' sizes and sampled keys is checked on
  * every read (diskCache.ts): a damaged entry, or one onnxruntime cannot open, is removed and rebuilt; a cache
  * that cannot be written costs only the saving.
  */
@@ -148,9 +149,10 @@ export async function openWithSavedOptimization(
   saved: string,
 ): Promise<ort.InferenceSession> {
   const graph = (folder: string) => path.join(folder, 'model.onnx');
+  const readSaved = () => openSession(graph(saved), { ...settings, optimization: 'disabled' });
   if (checkSealedFolder(saved)) {
     try {
-      return await openSession(graph(saved), { ...settings, optimization: 'disabled' });
+      return await readSaved();
     } catch {
       fs.rmSync(saved, { recursive: true, force: true });
     }
@@ -182,7 +184,7 @@ export async function openWithSavedOptimization(
     // it can run back (its float16 GroupQueryAttention with float32 past inputs behind Casts fails to reuse the
     // KV buffer), so the first open hands out the saved graph too, and whatever checks this run checks that.
     try {
-      const reread = await openSession(graph(saved), { ...settings, optimization: 'disabled' });
+      const reread = await readSaved();
       await session.release();
       return reread;
     } catch {
