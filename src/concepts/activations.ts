@@ -122,6 +122,8 @@ export async function runFromHidden(
   hidden: Float32Array,
   rows: number,
   run?: RunContext,
+  /** 'last': a language model's logits at the last position only, [rows, 1, vocab] (a metric read there). */
+  logits: 'all' | 'last' = 'all',
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const T = ids.length;
   const H = hidden.length / (rows * T);
@@ -132,7 +134,7 @@ export async function runFromHidden(
   const parts = await runWithHooks(
     model,
     Array.from({ length: rows }, () => ids),
-    { write: { [hiddenSite(layer)]: fed } },
+    { write: { [hiddenSite(layer)]: fed }, logits },
     run,
   );
   const data = new Float32Array(parts.reduce((n, p) => n + p.logits.data.length, 0));

@@ -71,6 +71,8 @@ export async function runPatchedHeads(
   /** Per layer, a head output's [head, query, d_head], from the unpatched run. */
   shapes: readonly (readonly number[])[],
   run: RunContext,
+  /** 'last': a language model's logits at the last position only ([1, vocab] a row). */
+  logits: 'all' | 'last' = 'all',
 ): Promise<HeadRow[]> {
   const { structure } = await model.instrumented();
   const layers = structure.layers.map((_, l) => l);
@@ -87,7 +89,7 @@ export async function runPatchedHeads(
   const out = await runWithHooks(
     model,
     Array.from({ length: Math.max(1, restorations.length) }, () => ids),
-    { write, read: clean ? [] : layers.map(headsSite) },
+    { write, read: clean ? [] : layers.map(headsSite), logits },
     run,
   );
   return out.map((o) => ({

@@ -105,14 +105,39 @@ async function runFrom(model: Model, ids: readonly number[], hidden0: Float32Arr
   };
 }
 
-function scoreOf(model: Model, target: Target, data: Float32Array, dims: readonly number[], row: number): number {
+/**
+ * The target's score in row `row` of logits [rows, P, vocab] that hold the last P of the prompt's `T` positions
+ * (all of them, or only the last where the target reads nothing else: `lastLogits`); a classifier's [rows, classes].
+ */
+function scoreOf(
+  model: Model,
+  target: Target,
+  data: Float32Array,
+  dims: readonly number[],
+  row: number,
+  T = dims[1],
+): number {
   const record = targetKind(target.kind);
-  const [T, V] = [dims[1], dims[2]];
+  if (model.task === 'classification') {
+    const classes = dims[1];
+    return record.score(target, () => ({ data, offset: row * classes, vocab: classes }));
+  }
+  const [P, V] = [dims[1], dims[2]];
   const { positions, extra } = record.reads(target, T);
   if (extra.length > 0)
     throw usageFault('target', 'patch scores a target read from the prompt alone, not a continuation');
-  if (model.task === 'classification') return record.score(target, () => ({ data, offset: row * T, vocab: T }));
-  return record.score(target, (k) => ({ data, offset: (row * T + positions[k]) * V, vocab: V }));
+  return record.score(target, (k) => ({ data, offset: (row * P + positions[k] - (T - P)) * V, vocab: V }));
+}
+
+/**
+ * 'last' where a language model's target reads the last position only: each restored row then brings back
+ * [1, vocab] logits, not [T, vocab] (at 129 tokens of a 50,257-token vocabulary, 26 MB a row and 3.3 GB
+ * for one layer's 129 restorations).
+ */
+function lastLogits(model: Model, target: Target, T: number): 'all' | 'last' {
+  if (model.task === 'classification') return 'all';
+  const { positions, extra } = targetKind(target.kind).reads(target, T);
+  return extra.length === 0 && positions.every((p) => p === T - 1) ? 'last' : 'all';
 }
 
 /**
@@ -132,6 +157,7 @@ async function restoreLayer(
 ): Promise<number[]> {
   const T = ids.length;
   const D = state.length / T;
+  const logits = lastLogits(model, target, T);
   const rowOf = (p: number) => {
     const row = Float32Array.from(corrupt);
     row.set(state.subarray(p * D, (p + 1) * D), p * D);
@@ -140,14 +166,14 @@ async function restoreLayer(
   if (alone)
     return Promise.all(
       Array.from({ length: T }, async (_, p) => {
-        const { data, dims } = await runFromHidden(model, layer, ids, rowOf(p), 1, run);
-        return scoreOf(model, target, data, dims, 0);
+        const { data, dims } = await runFromHidden(model, layer, ids, rowOf(p), 1, run, logits);
+        return scoreOf(model, target, data, dims, 0, T);
       }),
     );
   const batch = new Float32Array(T * T * D); // [row, position, d_model]
   for (let p = 0; p < T; p++) batch.set(rowOf(p), p * T * D);
-  const { data, dims } = await runFromHidden(model, layer, ids, batch, T, run);
-  return Array.from({ length: T }, (_, p) => scoreOf(model, target, data, dims, p));
+  const { data, dims } = await runFromHidden(model, layer, ids, batch, T, run, logits);
+  return Array.from({ length: T }, (_, p) => scoreOf(model, target, data, dims, p, T));
 }
 
 /**
@@ -232,10 +258,10 @@ export async function patchReport(model: Model, r: PatchRequest): Promise<PatchR
       corrupt.push(states);
       if (heads) {
         const patched = (list: HeadRestoration[]) =>
-          runPatchedHeads(model, e.ids, states[0], list, heads.values, heads.shapes, run);
+          runPatchedHeads(model, e.ids, states[0], list, heads.values, heads.shapes, run, lastLogits(model, target, T));
         const rows = alone ? [] : await patched(heads.restorations);
         if (alone) for (const x of heads.restorations) rows.push(...(await patched([x])));
-        rows.forEach((row, i) => (headSums[i] += scoreOf(model, target, row.logits, [1, ...row.dims], 0) / draws));
+        rows.forEach((row, i) => (headSums[i] += scoreOf(model, target, row.logits, [1, ...row.dims], 0, T) / draws));
       }
     }
     await restorations(model, e.ids, clean, corrupt, target, run, alone, { sums, draws });

@@ -4,7 +4,9 @@ import { writeRandomGpt2Folder } from '../../../fixtures/exports.js';
 import { inductionLM, PLANTED_HEADS, writePlanted } from '../../../fixtures/planted.js';
 import { loadModel } from '../../../src/model/load.js';
 import type { Model } from '../../../src/model/types.js';
+import { hiddenStates, runFromHidden } from '../../../src/concepts/activations.js';
 import { patchReport, type PatchRequest } from '../../../src/patch/patch.js';
+import { encodeText } from '../../../src/text/encode.js';
 import { openSessions } from '../../../src/runtime/session.js';
 import { repoRoot, tempDir } from '../../helpers.js';
 
@@ -87,4 +89,24 @@ describe('interp patch holds one graph cut at a time', () => {
     expect(shallow).toBeGreaterThan(0);
     expect(deep).toBe(shallow);
   }, 60_000);
+});
+
+describe('a restored run brings back the last position only where the target reads nothing else', () => {
+  // At 129 tokens of a 50,257-token vocabulary, one layer's 129 restorations held 3.3 GB of [T, vocab] logits
+  // (the 0.5B q4f16 model's patch peaked at 14.3 GB); a next-token target reads position T − 1 alone.
+  it("runFromHidden's 'last' logits are the last row of its 'all' logits, [rows, 1, vocab]", async () => {
+    const { ids } = encodeText(model, 'a b c d a');
+    const T = ids.length;
+    const D = (await hiddenStates(model, ids))[0].length / T;
+    const hidden = Float32Array.from({ length: 3 * T * D }, (_, i) => Math.sin(i)); // [row, position, d_model]
+    const all = await runFromHidden(model, 1, ids, hidden, 3, undefined, 'all');
+    const last = await runFromHidden(model, 1, ids, hidden, 3, undefined, 'last');
+    const V = all.dims[2];
+    expect(all.dims).toEqual([3, T, V]);
+    expect(last.dims).toEqual([3, 1, V]);
+    for (let r = 0; r < 3; r++)
+      expect(Array.from(last.data.subarray(r * V, (r + 1) * V))).toEqual(
+        Array.from(all.data.subarray((r * T + T - 1) * V, (r * T + T) * V)),
+      );
+  });
 });
