@@ -93,7 +93,7 @@ describe('interp patch holds one graph cut at a time', () => {
 
 describe('a restored run brings back the last position only where the target reads nothing else', () => {
   // At 129 tokens of a 50,257-token vocabulary, one layer's 129 restorations held 3.3 GB of [T, vocab] logits
-  // (the 0.5B q4f16 model's patch peaked at 14.3 GB); a next-token target reads position T − 1 alone.
+  // (a 0.5B model's patch reached 14.3 GB); a next-token target reads position T − 1 alone.
   it("runFromHidden's 'last' logits are the last row of its 'all' logits, [rows, 1, vocab]", async () => {
     const { ids } = encodeText(model, 'a b c d a');
     const T = ids.length;
