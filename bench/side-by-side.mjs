@@ -1,7 +1,7 @@
 /* global performance, process, console, URL, Buffer, setTimeout */
 // interp beside Captum on the same token ids and budgets (issue 35). Not part of the test suite.
 // Run after `npx tsc -p tsconfig.json`:
-//   node bench/side-by-side.mjs [--model distilbert|gpt2] [--lengths 24,68] [--rounds 3] [--settle 20] [--python python3]
+//   node bench/side-by-side.mjs [--model distilbert|gpt2] [--lengths 24,68] [--rounds 3] [--settle 0] [--python python3]
 //                               [--methods occlusion,integrated-gradients] [--accuracy] [--out section.md]
 // --model gpt2 is the bench's 124M GPT-2 (`gpt2-small:` on ../shared/models/gpt2-tokenizer, built into the
 // cache once); its budgets are smaller (Shapley 5 permutations, KernelSHAP and LIME 200), since Captum
@@ -12,7 +12,7 @@
 // each cell is the median over rounds. Peak RSS is each process's maximum resident set.
 // --accuracy adds time-to-accuracy: the budget each side needs to reach Spearman ≥ 0.95 and relative
 // L2 error ≤ 0.1 against exact Shapley values on a 12-word input, and the time at that budget.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +30,7 @@ const flag = (name, fallback) => {
   return i < 0 ? fallback : args[i + 1];
 };
 const ROUNDS = Number(flag('rounds', 3));
-const SETTLE_S = Number(flag('settle', 20));
+const SETTLE_S = Number(flag('settle', 0));
 const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000));
 const PYTHON = flag('python', 'python3');
 const PEER = path.join(path.dirname(new URL(import.meta.url).pathname), 'peer', 'captum_peer.py');
@@ -122,20 +122,50 @@ function peerAvailable() {
   return r.status === 0;
 }
 
-function runPeer(weights, threads, cases, repeats = 1) {
+/**
+ * The peer runs are started by a small launcher process, itself started before interp loads anything. Were this
+ * process to start them, Linux's fork would mark every page it holds copy-on-write, and the first write to
+ * each afterwards faults: measured here, the first Shapley sampling call after even `true` was started took
+ * 0.70–0.86 s against 0.19 s, with 16,800 minor page faults and 0.1 s of system time more (rounds 2 and 3 of
+ * earlier runs of this script: Shapley sampling and IG-50 at 24 tokens 2–5× slower than round 1).
+ */
+const LAUNCHER = `
+const { execFile } = require('node:child_process');
+process.on('message', ({ id, file, args }) =>
+  execFile(file, args, { encoding: 'utf8', maxBuffer: 1 << 26 }, (e, out, err) =>
+    process.send({ id, error: e ? e.message + err : null, out })));
+`;
+let launcher = null;
+function startLauncher() {
+  const child = spawn(process.execPath, ['-e', LAUNCHER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map();
+  let next = 0;
+  child.on('message', ({ id, error, out }) => {
+    const { resolve, reject } = waiting.get(id);
+    waiting.delete(id);
+    if (error) reject(new Error(error));
+    else resolve(out);
+  });
+  launcher = {
+    run: (file, runArgs) =>
+      new Promise((resolve, reject) => {
+        const id = next++;
+        waiting.set(id, { resolve, reject });
+        child.send({ id, file, args: runArgs });
+      }),
+    stop: () => child.kill(),
+  };
+}
+
+async function runPeer(weights, threads, cases, repeats = 1) {
   const job = path.join(weights, `job-${threads}.json`);
   fs.writeFileSync(job, JSON.stringify({ weights, model: MODEL_NAME, threads, repeats, cases }));
-  // Asynchronous, so that Node's main thread (where onnxruntime-node runs every session) is not held blocked for
-  // the peer's whole run.
-  return new Promise((resolve, reject) => {
-    execFile(PYTHON, [PEER, job], { encoding: 'utf8', maxBuffer: 1 << 26 }, (e, out) =>
-      e ? reject(e) : resolve(JSON.parse(out)),
-    );
-  });
+  return JSON.parse(await launcher.run(PYTHON, [PEER, job]));
 }
 
 async function runInterp(model, text, m, seed = 1) {
   const t0 = performance.now();
+  const u0 = process.resourceUsage();
   const r = await explainText(model, {
     ...NET.request,
     text,
@@ -144,7 +174,15 @@ async function runInterp(model, text, m, seed = 1) {
     seed,
     choices: m.choices,
   });
-  return { seconds: (performance.now() - t0) / 1000, values: r.features.map((f) => f.attribution), r };
+  const u1 = process.resourceUsage();
+  // CPU time (user, system) and page faults beside the wall time, to tell a slow run from a starved one.
+  const usage = {
+    userS: (u1.userCPUTime - u0.userCPUTime) / 1e6,
+    systemS: (u1.systemCPUTime - u0.systemCPUTime) / 1e6,
+    minorFaults: u1.minorPageFault - u0.minorPageFault,
+    majorFaults: u1.majorPageFault - u0.majorPageFault,
+  };
+  return { seconds: (performance.now() - t0) / 1000, usage, values: r.features.map((f) => f.attribution), r };
 }
 
 /** Feature token ids (without the fixed tokens around them) of a text, as the peer's forward function expects. */
@@ -165,17 +203,21 @@ async function timing(model, weights, peer, onRound) {
   // Untimed, as the peer's own warm-up: sessions, the gradient graph and lazy imports are paid here.
   for (const m of METHODS) await runInterp(model, words(LENGTHS[0]), m);
   const interpRound = async (round) => {
-    // interp's sessions sat idle while the peer ran: one untimed run wakes them (without it the first case of
-    // rounds 2 on ran up to 5× slower).
-    await runInterp(model, words(LENGTHS[0]), METHODS[0]);
     for (const c of cases) {
       const r = await runInterp(model, c.text, c.m);
       cells.get(c.key).interp.push(r.seconds);
+      c.usage = r.usage;
       c.target = r.r.target.tokenIds?.[0];
       c.values = r.values;
     }
     log(
-      `round ${round + 1}: interp ${cases.map((c) => `${c.key} ${cells.get(c.key).interp.at(-1).toFixed(3)}`).join(', ')}`,
+      `round ${round + 1}: interp ${cases
+        .map(
+          (c) =>
+            `${c.key} ${cells.get(c.key).interp.at(-1).toFixed(3)} (user ${c.usage.userS.toFixed(3)}, ` +
+            `system ${c.usage.systemS.toFixed(3)}, ${c.usage.minorFaults} minor and ${c.usage.majorFaults} major faults)`,
+        )
+        .join(', ')}`,
     );
   };
   const peerRound = async (round, threads) => {
@@ -204,9 +246,8 @@ async function timing(model, weights, peer, onRound) {
     }
   };
   for (let round = 0; round < ROUNDS; round++) {
-    // After Captum at 2 threads has held both cores, this VM ran the next process slower for a while (interp's
-    // Shapley sampling at 24 tokens: 0.17 s in a first round, 0.39–0.48 s right after the peer in the next two):
-    // every side starts after a pause of --settle seconds (default 20).
+    // Each side may start after a pause (--settle seconds, default 0). It was once thought to explain interp's
+    // slower later rounds; their cause was this process starting the peer itself (see LAUNCHER).
     await settle();
     await interpRound(round);
     if (peer) {
@@ -359,9 +400,11 @@ function markdown(t, acc, peer) {
 }
 
 async function main() {
+  // Before any model is loaded: from here on this process starts no other (see LAUNCHER).
+  const peer = peerAvailable();
+  if (peer) startLauncher();
   const folder = NET.folder();
   const model = await loadModel(folder);
-  const peer = peerAvailable();
   if (!peer) console.error(`side-by-side: ${PYTHON} cannot import torch and captum; the peer columns say absent`);
   const weights = peer ? exportWeights(folder) : null;
   const out = flag('out', null);
@@ -376,6 +419,7 @@ async function main() {
   if (out) fs.writeFileSync(out, md);
   process.stdout.write(md);
   if (weights) fs.rmSync(weights, { recursive: true, force: true });
+  launcher?.stop();
 }
 
 await main();
