@@ -57,11 +57,11 @@ export async function steer(model: Model, request: SteerRequest): Promise<SteerR
   const going = new Set(request.scales.map((_, i) => i));
   for (let step = 0; step < request.generate && going.size && prompt.length + step < model.maxLength; step++) {
     const sequences = generated.map((g) => [...prompt, ...g]);
-    const out = await runWithHooks(model, sequences, { write: { [request.site]: add } }, run);
+    // Only the last position's logits pick the next token: [1, vocab] a row, not [T, vocab].
+    const out = await runWithHooks(model, sequences, { write: { [request.site]: add }, logits: 'last' }, run);
     out.forEach((o, i) => {
       if (!going.has(i)) return;
-      const [T, V] = o.logits.dims;
-      const next = argmax(o.logits.data.subarray((T - 1) * V, T * V));
+      const next = argmax(o.logits.data);
       generated[i].push(next);
       if (next === model.tokenizer.eos_token_id) going.delete(i);
     });
@@ -94,7 +94,7 @@ async function directionOf(model: Model, request: SteerRequest, run: RunContext)
     const out = await runWithHooks(
       model,
       lines.map((l) => encodeText(model, l).ids),
-      { read: [request.site] },
+      { read: [request.site], logits: 'last' }, // the logits go unread: keep the least of them
       run,
     );
     const width = out[0].cache.get(request.site).dims[1];

@@ -85,7 +85,8 @@ export function randomStart(model: Model, length: number, seed: number): number[
 /** The unit's activation at `position` of each sequence, read as the corpus pass reads it. */
 async function activations(model: Model, unit: Unit, seqs: number[][], position: number, run: RunContext) {
   const site = siteOf(unit.hook);
-  const runs = await runWithHooks(model, seqs, { read: [site] }, run);
+  // The logits go unread: 'last' keeps [1, vocab] of them a candidate, not [T, vocab].
+  const runs = await runWithHooks(model, seqs, { read: [site], logits: 'last' }, run);
   return runs.map(({ cache }) => {
     const { data, dims } = cache.get(site); // [position, width]
     let a = 0;
