@@ -7,6 +7,9 @@
 //   1 session, 2 in flight   the intra-1 session with two runs awaited together (Promise.all over two lanes)
 //   2 sessions, 1 each       two intra-1 sessions of the same graph, each lane running its own
 //   2 workers, 1 each        two worker threads, each with an intra-1 session, feeds posted to them
+//   main + 1 worker          the main thread's intra-1 session and one worker's, alternate batches (one copy of
+//                            the weights more, not two); "at ORT default": the main session at default threads
+//   main + 1 worker, halves  every batch cut into two halves by rows, one on each (two lanes even for one batch)
 // For each it also reports how busy the main thread's event loop was during the replay (Node's
 // eventLoopUtilization: the share of the time not spent waiting for events): a run that executes on the main
 // thread keeps it near 100%, one that runs elsewhere lets it wait. Every mode's outputs are compared with the
@@ -119,8 +122,40 @@ async function replay(runs, lanes, runOne) {
 
 const dataOf = (out) => Object.fromEntries(Object.entries(out).map(([n, t]) => [n, t.data ?? t]));
 
+/** A recorded batch cut into its first and second half of rows (every feed whose first dimension is the rows). */
+function halves(r) {
+  const rows = r.feeds.input_ids.dims[0];
+  const cut = Math.ceil(rows / 2);
+  const part = (from, to) => ({
+    ...r,
+    feeds: Object.fromEntries(
+      Object.entries(r.feeds).map(([n, t]) => {
+        if (t.dims[0] !== rows) return [n, t];
+        const per = t.data.length / rows;
+        return [n, { type: t.type, data: t.data.slice(from * per, to * per), dims: [to - from, ...t.dims.slice(1)] }];
+      }),
+    ),
+  });
+  return [part(0, cut), part(cut, rows)];
+}
+
+/** Two halves' outputs joined back along the rows. */
+function joinRows([a, b]) {
+  return Object.fromEntries(
+    Object.entries(a).map(([n, d]) => {
+      const j = new d.constructor(d.length + b[n].length);
+      j.set(d);
+      j.set(b[n], d.length);
+      return [n, j];
+    }),
+  );
+}
+
 function modes(env) {
   const run = (session, r) => session.run(toFeeds(r.feeds), r.fetches).then(dataOf);
+  const one = (r) => env.variants.get(r.session).one;
+  const viaWorker = (r) =>
+    env.call(env.workers[0], { feeds: r.feeds, fetches: r.fetches, session: env.index.get(r.session) });
   return {
     'ORT default': (runs) => replay(runs, 1, (r) => run(env.variants.get(r.session).def, r)),
     'intra 1': (runs) => replay(runs, 1, (r) => run(env.variants.get(r.session).one, r)),
@@ -131,6 +166,23 @@ function modes(env) {
       replay(runs, 2, (r, lane) =>
         env.call(env.workers[lane], { feeds: r.feeds, fetches: r.fetches, session: env.index.get(r.session) }),
       ),
+    // One copy of the weights more, not two: the main thread's intra-1 session is one lane, a worker the other.
+    'main + 1 worker': (runs) => replay(runs, 2, (r, lane) => (lane ? viaWorker(r) : run(one(r), r))),
+    'main at ORT default + 1 worker': (runs) =>
+      replay(runs, 2, (r, lane) => (lane ? viaWorker(r) : run(env.variants.get(r.session).def, r))),
+    // The same with every batch cut into two halves by rows, one half on each lane: two lanes even for one batch.
+    'main + 1 worker, halves': async (runs) => {
+      const out = [];
+      for (const r of runs) {
+        if (r.feeds.input_ids.dims[0] < 2) {
+          out.push(await run(one(r), r));
+          continue;
+        }
+        const [a, b] = halves(r);
+        out.push(joinRows(await Promise.all([run(one(a), a), viaWorker(b)])));
+      }
+      return out;
+    },
   };
 }
 
