@@ -6,7 +6,7 @@ import { quietOnClosedPipe } from './output.js';
 
 /**
  * Each subcommand, imported only when it runs: importing all of them (and everything they import) took
- * most of a cold start. Help, and a name that is not a command, load them all.
+ * most of a cold start. Help, and a name that is not a command, load them all; --version loads none.
  */
 export const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./explain.js')).explainCommand(),
@@ -46,7 +46,9 @@ export async function buildProgram(only?: string): Promise<Command> {
         'interp explain --help',
       ]),
     );
-  const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
+  // --version prints before any subcommand could run: it loads none.
+  const version = only === '--version' || only === '-V';
+  const names = only !== undefined && only in COMMANDS ? [only] : version ? [] : Object.keys(COMMANDS);
   for (const command of await Promise.all(names.map((name) => COMMANDS[name]()))) program.addCommand(command);
   program.hook('preAction', (_, action) => refuseEmptyValues(action));
   for (const cmd of [program, ...program.commands]) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/cli.js';
 import { runCli, tempDir } from '../helpers.js';
 
 /**
@@ -69,5 +70,16 @@ describe('cold start', () => {
         loaded.filter((f) => f.includes(unused)),
         unused,
       ).toEqual([]);
+  });
+
+  it('--version loads no subcommand', async () => {
+    const versionListed = `${listed}.version`;
+    const r = await runCli(['--version'], { NODE_OPTIONS: `--require ${preload}`, INTERP_LOADED: versionListed });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    const loaded = fs.readFileSync(versionListed, 'utf8').split('\n');
+    expect(loaded.some((f) => f.endsWith('/dist/commands/cli.js'))).toBe(true);
+    const commands = new Set(Object.keys(COMMANDS).map((name) => `/dist/commands/${name}.js`));
+    expect(loaded.filter((f) => commands.has(f.slice(f.lastIndexOf('/dist/'))))).toEqual([]);
   });
 });
