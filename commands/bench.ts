@@ -47,7 +47,7 @@ export function benchCommand(): Command {
     .option('--lengths <list>', 'input lengths in tokens, special tokens included', '16,64,256')
     .option('--runs <n>', 'timed runs per cell, after the warm-up', '5')
     .option('--warmup <n>', 'untimed runs before timing', '1')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime decides)')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: the physical cores)')
     .option('--isolate', 'run each model and method in a process of its own, so that its peak memory is its own')
     .option('--circuit', 'also time attribution patching of every head and MLP against exact patching of each')
     .option('--circuit-edges', 'also score every edge between heads and MLPs with EAP-IG (circuit --method ig --edges)')

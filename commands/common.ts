@@ -21,7 +21,7 @@ export function addModelOptions(cmd: Command): Command {
       DEFAULT_MODEL,
     )
     .option('--dtype <dtype>', 'ONNX variant to load: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4', 'fp32')
-    .addOption(localOption('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', 'process'))
+    .addOption(localOption('--threads <n>', 'onnxruntime intra-op threads (default: the physical cores)', 'process'))
     .addOption(
       localOption(
         '--max-memory <n>',

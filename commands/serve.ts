@@ -43,7 +43,7 @@ export function serveCommand(): Command {
     .option('--max-tokens <n>', 'input tokens per request at most (422 above)', '512')
     .option('--max-passes <n>', 'forward passes per request at most (422 above)', '200000')
     .option('--timeout <n>', 'seconds per request at most (504 after)', '120')
-    .option('--threads <n>', 'onnxruntime intra-op threads per model (default: all cores)')
+    .option('--threads <n>', 'onnxruntime intra-op threads per model (default: the physical cores)')
     .option('--log', 'log every request as JSON lines on stderr')
     .addHelpText(
       'after',

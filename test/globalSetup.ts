@@ -13,5 +13,8 @@ export default function setup(): () => void {
   process.env.INTERP_TESTS_OUTER_TMPDIR ??= os.tmpdir();
   process.env.TMPDIR = root;
   process.env.INTERP_CACHE_DIR ??= path.join(root, 'cache');
+  // Two test processes share the 2 cores: each runs its sessions on one thread, as onnxruntime did before
+  // interp's default became the physical cores (test/unit/runtime/threads.test.ts checks that default).
+  process.env.INTERP_THREADS ??= '1';
   return () => fs.rmSync(root, { recursive: true, force: true });
 }

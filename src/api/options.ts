@@ -38,7 +38,7 @@ export type { Model } from '../model/types.js';
 export interface ModelOptions {
   /** ONNX variant: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4 (default fp32). */
   dtype?: string;
-  /** onnxruntime intra-op threads, 1 to 1024 (default: all cores). */
+  /** onnxruntime intra-op threads, 1 to 256 (default: the physical cores, as /proc/cpuinfo counts them). */
   threads?: number;
   /** MB for the activations a gradient batch keeps, 16 to 1048576. */
   maxMemory?: number;

@@ -89,7 +89,7 @@ export interface Model {
   /** Class names in index order (classifiers only). */
   labels: string[] | null;
   tokenizer: ModelTokenizer;
-  /** onnxruntime intra-op threads of every session opened for this model (default: onnxruntime's choice). */
+  /** onnxruntime intra-op threads of every session opened for this model (default: defaultThreads()). */
   threads?: number;
   /** Memory for the activations one gradient batch keeps for its backward pass, in MB. */
   maxMemoryMb?: number;
@@ -114,7 +114,7 @@ export interface Model {
 
 export interface LoadOptions {
   dtype?: string;
-  /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
+  /** ORT intra-op threads; default: $INTERP_THREADS, else the physical cores (defaultThreads). */
   threads?: number;
   /** Memory for the activations one gradient batch keeps for its backward pass, in MB (default: see activationBudget). */
   maxMemoryMb?: number;

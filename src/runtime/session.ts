@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
@@ -22,7 +23,7 @@ export interface ScoringGraph {
 }
 
 export interface SessionSettings {
-  /** ORT intra-op threads; default: $INTERP_THREADS or ORT's own choice. */
+  /** ORT intra-op threads; default: $INTERP_THREADS, else the physical cores (defaultThreads). */
   threads?: number;
   /** 'all' for the model's own graphs; probes run unoptimised so that every tensor stays as the graph names it. */
   optimization?: OptimizationLevel;
@@ -51,8 +52,49 @@ export function threadsFromEnv(): number | undefined {
   return raw ? parseInteger('INTERP_THREADS', raw, THREADS.min, THREADS.max) : undefined;
 }
 
+/**
+ * The physical cores by Linux's own count (/proc/cpuinfo's distinct physical id and core id pairs), at most the
+ * CPUs this process may run on; undefined where the file does not say (not Linux, or no core ids). onnxruntime's
+ * default intra-op threads are the physical cores as its cpuinfo library counts them, or, where that library
+ * cannot read the machine, half the logical processors (its guess of two hyperthreads a core): on a 2-CPU VM with
+ * one thread a core it runs every session on one thread (BENCHMARKS.md, "The second core").
+ */
+export function physicalCores(cpuinfo: string | null = readCpuinfo()): number | undefined {
+  if (!cpuinfo) return undefined;
+  const cores = new Set<string>();
+  for (const block of cpuinfo.split(/\n\s*\n/)) {
+    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(\\S+)`, 'm').exec(block)?.[1];
+    if (field('processor') === undefined) continue;
+    const [pkg, core] = [field('physical id'), field('core id')];
+    if (pkg === undefined || core === undefined) return undefined;
+    cores.add(`${pkg}:${core}`);
+  }
+  return cores.size > 0 ? Math.min(cores.size, os.availableParallelism()) : undefined;
+}
+
+function readCpuinfo(): string | null {
+  try {
+    return fs.readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+let defaultThreadCount: number | undefined | null = null;
+/**
+ * Threads where neither --threads nor $INTERP_THREADS says: the physical cores where there are two or more, else
+ * onnxruntime's own choice (which also pins its threads to cores).
+ */
+export function defaultThreads(): number | undefined {
+  if (defaultThreadCount === null) {
+    const cores = physicalCores();
+    defaultThreadCount = cores !== undefined && cores >= 2 ? cores : undefined;
+  }
+  return defaultThreadCount;
+}
+
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
-  const threads = settings.threads ?? threadsFromEnv();
+  const threads = settings.threads ?? threadsFromEnv() ?? defaultThreads();
   const entries: Record<string, string> = {};
   if (settings.prepack === false) entries.disable_prepacking = '1';
   return {
