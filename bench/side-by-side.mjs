@@ -203,6 +203,10 @@ async function timing(model, weights, peer, onRound) {
   // Untimed, as the peer's own warm-up: sessions, the gradient graph and lazy imports are paid here.
   for (const m of METHODS) await runInterp(model, words(LENGTHS[0]), m);
   const interpRound = async (round) => {
+    // The peer warms every method up (untimed) at the start of each round's process; interp does the same at the
+    // start of each round (without it, the first case of a round, occlusion at 24 tokens, took 12-14 ms where
+    // repeated calls take 8).
+    for (const m of METHODS) await runInterp(model, words(LENGTHS[0]), m);
     for (const c of cases) {
       const r = await runInterp(model, c.text, c.m);
       cells.get(c.key).interp.push(r.seconds);
