@@ -97,9 +97,20 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** The ONNX initializers as one float32 file and a JSON index, for the peer to rebuild the model. */
+/**
+ * The ONNX initializers as one float32 file and a JSON index, for the peer to rebuild the model; written by a
+ * process of its own (this script with --export-weights), since decoding the graph here would count its copies
+ * (about 2 GB for the 124M GPT-2) into interp's peak RSS.
+ */
 function exportWeights(folder) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'interp-peer-'));
+  const script = new URL(import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [script, '--export-weights', folder, dir], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`exporting the weights of ${folder} for the peer failed`);
+  return dir;
+}
+
+function writeWeights(folder, dir) {
   const model = decodeModel(fs.readFileSync(path.join(folder, 'onnx', 'model.onnx')));
   const index = {};
   const chunks = [];
@@ -114,7 +125,6 @@ function exportWeights(folder) {
   }
   fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat(chunks));
   fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-  return dir;
 }
 
 function peerAvailable() {
@@ -408,9 +418,9 @@ async function main() {
   const peer = peerAvailable();
   if (peer) startLauncher();
   const folder = NET.folder();
-  const model = await loadModel(folder);
   if (!peer) console.error(`side-by-side: ${PYTHON} cannot import torch and captum; the peer columns say absent`);
   const weights = peer ? exportWeights(folder) : null;
+  const model = await loadModel(folder);
   const out = flag('out', null);
   // The section so far is written after every round, so that a run cut short still leaves its medians.
   const partial = (t) => out && fs.writeFileSync(out, markdown(t, null, peer));
@@ -426,4 +436,5 @@ async function main() {
   launcher?.stop();
 }
 
-await main();
+if (args[0] === '--export-weights') writeWeights(args[1], args[2]);
+else await main();
