@@ -23,6 +23,7 @@ import { decodeModel } from '../dist/src/onnx/proto.js';
 import { readFloatTensor } from '../dist/src/onnx/tensor.js';
 import { encodeText } from '../dist/src/text/encode.js';
 import { spearman } from '../dist/src/util/stats.js';
+import { words } from './filler.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -83,14 +84,6 @@ function log(line) {
   process.stderr.write(`side-by-side: ${line}\n`);
 }
 
-const SENTENCE =
-  'the film was a quiet delight with sharp writing and warm performances though the middle act drags ' +
-  'and some jokes fall flat while the ending lands with real feeling and the score is lovely';
-const words = (n) => {
-  const all = [];
-  while (all.length < n) all.push(...SENTENCE.split(' '));
-  return all.slice(0, n).join(' ');
-};
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

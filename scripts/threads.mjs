@@ -11,19 +11,12 @@
 import os from 'node:os';
 import { explainText } from '../dist/src/explain.js';
 import { loadModel } from '../dist/src/model/load.js';
+import { words } from '../bench/filler.mjs';
 
 const [spec, lengthsArg = '24', roundsArg = '3', methodsArg, threadsArg = '2'] = process.argv.slice(2);
 const SETTINGS = [1, Number(threadsArg)];
 const models = new Map();
 for (const t of SETTINGS) models.set(t, await loadModel(spec, { threads: t }));
-const SENTENCE =
-  'the film was a quiet delight with sharp writing and warm performances though the middle act drags ' +
-  'and some jokes fall flat while the ending lands with real feeling and the score is lovely';
-const words = (n) => {
-  const all = [];
-  while (all.length < n) all.push(...SENTENCE.split(' '));
-  return all.slice(0, n).join(' ');
-};
 const bert = spec.includes('distilbert');
 const request = bert ? { target: { target: 'POSITIVE', score: 'logit' }, baseline: 'mask' } : { baseline: 'unk' };
 const [permutations, samples] = bert ? [25, 500] : [5, 200];
