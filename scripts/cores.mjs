@@ -28,7 +28,8 @@ const THREAD_SETTINGS = {
   'ort default': {},
   'intra 2, parallel, inter 2': { intraOpNumThreads: 2, interOpNumThreads: 2, executionMode: 'parallel' },
   'intra 1, parallel, inter 2': { intraOpNumThreads: 1, interOpNumThreads: 2, executionMode: 'parallel' },
-  'intra 2, no spinning': { intraOpNumThreads: 2, interOpNumThreads: 1, spin: '0' },
+  // interp turns spinning off; this setting turns it back on, as onnxruntime's default has it.
+  'intra 2, spinning': { intraOpNumThreads: 2, interOpNumThreads: 1, spin: '1' },
 };
 // Or: onnxruntime's graph optimisation levels at the default threads, scores compared with 'disabled'.
 const LEVELS = Object.fromEntries(
@@ -42,7 +43,8 @@ ort.InferenceSession.create = (source, options) => {
   const { spin, keepThreads, ...rest } = current;
   const merged = { ...options, ...rest };
   if (spin !== undefined)
-    merged.extra = { session: { ...options?.extra?.session, 'session.intra_op.allow_spinning': spin } };
+    // onnxruntime-node prefixes the group's name: this is the key "session.intra_op.allow_spinning".
+    merged.extra = { session: { ...options?.extra?.session, 'intra_op.allow_spinning': spin } };
   if (!keepThreads && !('intraOpNumThreads' in current)) delete merged.intraOpNumThreads;
   if (!keepThreads && !('interOpNumThreads' in current)) delete merged.interOpNumThreads;
   return create(source, merged);

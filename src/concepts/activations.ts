@@ -3,7 +3,7 @@ import { usageError, usageFault } from '../errors.js';
 import type { Model } from '../model/types.js';
 import type { RunContext } from '../runtime/context.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
-import { replaceWith, runWithHooks } from '../runtime/hooks.js';
+import { replaceWith, runWithHooks, type LogitRows } from '../runtime/hooks.js';
 import { hiddenSite } from '../runtime/sites.js';
 import { encodeText, type Encoding } from '../text/encode.js';
 import { streamUserLines } from '../util/files.js';
@@ -123,7 +123,7 @@ export async function runFromHidden(
   rows: number,
   run?: RunContext,
   /** 'last': a language model's logits at the last position only, [rows, 1, vocab] (a metric read there). */
-  logits: 'all' | 'last' = 'all',
+  logits: LogitRows = 'all',
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const T = ids.length;
   const H = hidden.length / (rows * T);

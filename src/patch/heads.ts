@@ -5,6 +5,7 @@ import {
   replaceWith,
   runWithHooks,
   type HeadsSite,
+  type LogitRows,
   type Site,
   type Tensor,
   type WriteHook,
@@ -72,7 +73,7 @@ export async function runPatchedHeads(
   shapes: readonly (readonly number[])[],
   run: RunContext,
   /** 'last': a language model's logits at the last position only ([1, vocab] a row). */
-  logits: 'all' | 'last' = 'all',
+  logits: LogitRows = 'all',
 ): Promise<HeadRow[]> {
   const { structure } = await model.instrumented();
   const layers = structure.layers.map((_, l) => l);

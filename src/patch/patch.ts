@@ -5,7 +5,7 @@ import { activationBudgetMb } from '../gradients/session.js';
 import { runWithCache, type HookName } from '../runtime/activations.js';
 import { RunContext } from '../runtime/context.js';
 import { releasedAfter } from '../runtime/derived.js';
-import { quantizesPerBatch, replaceWith, runWithHooks } from '../runtime/hooks.js';
+import { quantizesPerBatch, replaceWith, runWithHooks, type LogitRows } from '../runtime/hooks.js';
 import { hiddenSite } from '../runtime/sites.js';
 import {
   describeTarget,
@@ -134,7 +134,7 @@ function scoreOf(
  * [1, vocab] logits, not [T, vocab] (at 129 tokens of a 50,257-token vocabulary, 26 MB a row and 3.3 GB
  * for one layer's 129 restorations).
  */
-function lastLogits(model: Model, target: Target, T: number): 'all' | 'last' {
+function lastLogits(model: Model, target: Target, T: number): LogitRows {
   if (model.task === 'classification') return 'all';
   const { positions, extra } = targetKind(target.kind).reads(target, T);
   return extra.length === 0 && positions.every((p) => p === T - 1) ? 'last' : 'all';

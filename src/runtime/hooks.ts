@@ -97,6 +97,9 @@ function broadcastIndex(dims: readonly number[], from: readonly number[]): (k: n
   return (k) => dims.reduce((s, _, i) => s + (from[i] === 1 ? 0 : Math.floor(k / strides[i]) % dims[i]) * own[i], 0);
 }
 
+/** Which positions' logits a hooked run returns: every position, or each sequence's last only. */
+export type LogitRows = 'all' | 'last';
+
 export interface HookSpec {
   read?: readonly Site[];
   write?: Partial<Record<Site, WriteHook>>;
@@ -104,7 +107,7 @@ export interface HookSpec {
    * 'last': a language model's logits come back at each sequence's last position only ([1, vocab]), for
    * a metric read there: not a [position, vocab] copy per sequence (12.9 MB at GPT-2's 64 tokens).
    */
-  logits?: 'all' | 'last';
+  logits?: LogitRows;
 }
 
 /** One sequence's read sites, TransformerLens's ActivationCache: `cache.get('layer.1.resid.post')`. */

@@ -95,10 +95,14 @@ export function defaultThreads(): number | undefined {
 
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
   const threads = settings.threads ?? threadsFromEnv() ?? defaultThreads();
-  const entries: Record<string, string> = {};
+  // onnxruntime-node flattens `extra` into config keys: { session: { a: 'x' } } is "session.a". Its pool threads
+  // spin for about 30 ms after every run by default; on a 2-core machine that spinning took the core the next
+  // session's run (the gradient graph's, then the scoring graph's) needed. Off, explanations took 1.0-1.5x less
+  // wall time and 10-45% less CPU (BENCHMARKS.md, "Spinning").
+  const entries: Record<string, string> = { 'intra_op.allow_spinning': '0' };
   if (settings.prepack === false) entries.disable_prepacking = '1';
   return {
-    ...(Object.keys(entries).length ? { extra: { session: entries } } : {}),
+    extra: { session: entries },
     graphOptimizationLevel: settings.optimization ?? 'all',
     executionMode: 'sequential',
     ...(settings.memoryPattern === false ? { enableMemPattern: false } : {}),
