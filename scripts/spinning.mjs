@@ -11,7 +11,7 @@
 import * as ort from 'onnxruntime-node';
 import { explainText } from '../dist/src/explain.js';
 import { loadModel } from '../dist/src/model/load.js';
-import { words } from '../bench/filler.mjs';
+import { benchSettings, words } from '../bench/filler.mjs';
 
 const [spin, spec, lengthsArg = '24', roundsArg = '5', methodsArg] = process.argv.slice(2);
 if (spin !== '0' && spin !== '1') throw new Error('usage: spinning.mjs 0|1 MODEL [lengths] [rounds] [methods]');
@@ -20,16 +20,7 @@ const create = ort.InferenceSession.create.bind(ort.InferenceSession);
 ort.InferenceSession.create = (source, options = {}) =>
   create(source, { ...options, extra: { session: { ...options.extra?.session, 'intra_op.allow_spinning': spin } } });
 
-const bert = spec.includes('distilbert');
-const request = bert ? { target: { target: 'POSITIVE', score: 'logit' }, baseline: 'mask' } : { baseline: 'unk' };
-const [permutations, samples] = bert ? [25, 500] : [5, 200];
-const PARAMS = {
-  occlusion: {},
-  shapley: { permutations, 'exact-limit': 1 },
-  'kernel-shap': { samples },
-  lime: { samples },
-  'integrated-gradients': { steps: 50 },
-};
+const { request, params: PARAMS } = benchSettings(spec);
 const METHODS = methodsArg ? methodsArg.split(',') : Object.keys(PARAMS);
 const model = await loadModel(spec, { threads: 2 });
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];

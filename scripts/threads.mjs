@@ -11,22 +11,13 @@
 import os from 'node:os';
 import { explainText } from '../dist/src/explain.js';
 import { loadModel } from '../dist/src/model/load.js';
-import { words } from '../bench/filler.mjs';
+import { benchSettings, words } from '../bench/filler.mjs';
 
 const [spec, lengthsArg = '24', roundsArg = '3', methodsArg, threadsArg = '2'] = process.argv.slice(2);
 const SETTINGS = [1, Number(threadsArg)];
 const models = new Map();
 for (const t of SETTINGS) models.set(t, await loadModel(spec, { threads: t }));
-const bert = spec.includes('distilbert');
-const request = bert ? { target: { target: 'POSITIVE', score: 'logit' }, baseline: 'mask' } : { baseline: 'unk' };
-const [permutations, samples] = bert ? [25, 500] : [5, 200];
-const PARAMS = {
-  occlusion: {},
-  shapley: { permutations, 'exact-limit': 1 },
-  'kernel-shap': { samples },
-  lime: { samples },
-  'integrated-gradients': { steps: 50 },
-};
+const { request, params: PARAMS } = benchSettings(spec);
 const METHODS = methodsArg ? methodsArg.split(',') : Object.keys(PARAMS);
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const load = () =>
