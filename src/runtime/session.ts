@@ -97,8 +97,8 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
   const threads = settings.threads ?? threadsFromEnv() ?? defaultThreads();
   // onnxruntime-node flattens `extra` into config keys: { session: { a: 'x' } } is "session.a". Its pool threads
   // spin for about 30 ms after every run by default; on a 2-core machine that spinning took the core the next
-  // session's run (the gradient graph's, then the scoring graph's) needed. Off, explanations took 1.0-1.5x less
-  // wall time and 10-45% less CPU (BENCHMARKS.md, "Spinning").
+  // session's run (the gradient graph's, then the scoring graph's) needed. Off, explanations ran 1.0-1.5x faster
+  // with 10-45% less CPU (BENCHMARKS.md, "Spinning off").
   const entries: Record<string, string> = { 'intra_op.allow_spinning': '0' };
   if (settings.prepack === false) entries.disable_prepacking = '1';
   return {
