@@ -1,5 +1,5 @@
 // The filler sentence the side-by-side and the thread measurements cut their inputs from (n words, repeated),
-// and the request and budgets scripts/threads.mjs and scripts/spinning.mjs explain with.
+// and the request and budgets they all explain with.
 const SENTENCE =
   'the film was a quiet delight with sharp writing and warm performances though the middle act drags ' +
   'and some jokes fall flat while the ending lands with real feeling and the score is lovely';
@@ -11,9 +11,10 @@ export function words(n) {
 }
 
 /**
- * The request and each method's parameters for a model spec, as bench/side-by-side.mjs sets them: distilbert's
- * POSITIVE logit with the [MASK] baseline, Shapley sampling 25 permutations, KernelSHAP and LIME 500; other
- * models their default target with the unk baseline, 5 permutations and 200 samples; IG 50 steps.
+ * The request and each method's parameters for a model spec (bench/side-by-side.mjs, scripts/threads.mjs,
+ * scripts/spinning.mjs): distilbert's POSITIVE logit with the [MASK] baseline, Shapley sampling 25 permutations,
+ * KernelSHAP and LIME 500; other models their default target with the unk baseline, 5 permutations and 200
+ * samples; IG 50 steps.
  */
 export function benchSettings(spec) {
   const bert = spec.includes('distilbert');

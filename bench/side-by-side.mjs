@@ -23,7 +23,7 @@ import { decodeModel } from '../dist/src/onnx/proto.js';
 import { readFloatTensor } from '../dist/src/onnx/tensor.js';
 import { encodeText } from '../dist/src/text/encode.js';
 import { spearman } from '../dist/src/util/stats.js';
-import { words } from './filler.mjs';
+import { benchSettings, words } from './filler.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -36,18 +36,26 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_S * 100
 const PYTHON = flag('python', 'python3');
 const PEER = path.join(path.dirname(new URL(import.meta.url).pathname), 'peer', 'captum_peer.py');
 const ACCURACY_THREADS = flag('accuracy-threads', '1,2').split(',').map(Number);
-const IG = { method: 'integrated-gradients', params: { steps: 50 }, budget: 50, label: 'IG-50' };
-const perturbation = (permutations, samples) => [
-  { method: 'occlusion', params: {}, budget: 0, label: 'occlusion' },
-  {
-    method: 'shapley',
-    params: { permutations, 'exact-limit': 1 },
-    budget: permutations,
-    label: `Shapley sampling, ${permutations} permutations`,
-  },
-  { method: 'kernel-shap', params: { samples }, budget: samples, label: `KernelSHAP-${samples}` },
-  { method: 'lime', params: { samples }, budget: samples, label: `LIME-${samples}` },
-];
+/** benchSettings' methods, each with the peer's budget and the table's label. */
+function methodsOf({ params }) {
+  const { permutations } = params.shapley;
+  const { samples } = params['kernel-shap'];
+  const { steps } = params['integrated-gradients'];
+  return [
+    { method: 'occlusion', params: params.occlusion, budget: 0, label: 'occlusion' },
+    {
+      method: 'shapley',
+      params: params.shapley,
+      budget: permutations,
+      label: `Shapley sampling, ${permutations} permutations`,
+    },
+    { method: 'kernel-shap', params: params['kernel-shap'], budget: samples, label: `KernelSHAP-${samples}` },
+    { method: 'lime', params: params.lime, budget: params.lime.samples, label: `LIME-${params.lime.samples}` },
+    { method: 'integrated-gradients', params: params['integrated-gradients'], budget: steps, label: `IG-${steps}` },
+  ];
+}
+const DISTILBERT = benchSettings('distilbert');
+const GPT2 = benchSettings('gpt2');
 /**
  * The two networks compared. `around`: how many fixed tokens precede and follow the features (the peer
  * adds them back). distilbert: the POSITIVE logit, [MASK] baseline (interp's default). gpt2: log p(the
@@ -58,19 +66,19 @@ const MODELS = {
   distilbert: {
     folder: () => '../shared/models/distilbert-sst2-mini',
     label: 'distilbert-sst2-mini (../shared/models/distilbert-sst2-mini), the POSITIVE logit, token baseline [MASK]',
-    request: { target: { target: 'POSITIVE', score: 'logit' }, baseline: 'mask' },
+    request: DISTILBERT.request,
     around: [1, 1],
     lengths: '24,68,117',
-    methods: [...perturbation(25, 500), IG],
+    methods: methodsOf(DISTILBERT),
   },
   gpt2: {
     folder: () => benchModelFolder('gpt2-small:../shared/models/gpt2-tokenizer', log),
     label:
       "the bench's 124M GPT-2 (`gpt2-small:../shared/models/gpt2-tokenizer`, seeded weights), log p(predicted next token) at the last position, token baseline <|endoftext|> (--baseline unk)",
-    request: { baseline: 'unk' },
+    request: GPT2.request,
     around: [1, 0],
     lengths: '24,128',
-    methods: [...perturbation(5, 200), IG],
+    methods: methodsOf(GPT2),
   },
 };
 const MODEL_NAME = flag('model', 'distilbert');
