@@ -14,6 +14,7 @@ import { loadModel } from '../dist/src/model/load.js';
 import { explainText } from '../dist/src/explain.js';
 import { benchInput } from '../dist/src/bench.js';
 import { RunContext } from '../dist/src/runtime/context.js';
+import { SPINNING_ENTRY } from '../dist/src/runtime/session.js';
 
 const [spec, lengthsArg = '24', roundsArg = '5', methodsArg, mode = 'threads'] = process.argv.slice(2);
 const lengths = lengthsArg.split(',').map(Number);
@@ -42,9 +43,7 @@ const create = ort.InferenceSession.create.bind(ort.InferenceSession);
 ort.InferenceSession.create = (source, options) => {
   const { spin, keepThreads, ...rest } = current;
   const merged = { ...options, ...rest };
-  if (spin !== undefined)
-    // onnxruntime-node prefixes the group's name: this is the key "session.intra_op.allow_spinning".
-    merged.extra = { session: { ...options?.extra?.session, 'intra_op.allow_spinning': spin } };
+  if (spin !== undefined) merged.extra = { session: { ...options?.extra?.session, [SPINNING_ENTRY]: spin } };
   if (!keepThreads && !('intraOpNumThreads' in current)) delete merged.intraOpNumThreads;
   if (!keepThreads && !('interOpNumThreads' in current)) delete merged.interOpNumThreads;
   return create(source, merged);

@@ -11,14 +11,14 @@
 import * as ort from 'onnxruntime-node';
 import { explainText } from '../dist/src/explain.js';
 import { loadModel } from '../dist/src/model/load.js';
+import { SPINNING_ENTRY } from '../dist/src/runtime/session.js';
 import { benchSettings, words } from '../bench/filler.mjs';
 
 const [spin, spec, lengthsArg = '24', roundsArg = '5', methodsArg] = process.argv.slice(2);
 if (spin !== '0' && spin !== '1') throw new Error('usage: spinning.mjs 0|1 MODEL [lengths] [rounds] [methods]');
 const create = ort.InferenceSession.create.bind(ort.InferenceSession);
-// onnxruntime-node joins `extra`'s nesting with dots: this is the key "session.intra_op.allow_spinning".
 ort.InferenceSession.create = (source, options = {}) =>
-  create(source, { ...options, extra: { session: { ...options.extra?.session, 'intra_op.allow_spinning': spin } } });
+  create(source, { ...options, extra: { session: { ...options.extra?.session, [SPINNING_ENTRY]: spin } } });
 
 const { request, params: PARAMS } = benchSettings(spec);
 const METHODS = methodsArg ? methodsArg.split(',') : Object.keys(PARAMS);

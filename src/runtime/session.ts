@@ -93,13 +93,18 @@ export function defaultThreads(): number | undefined {
   return defaultThreadCount;
 }
 
+/**
+ * The `extra.session` entry for onnxruntime's intra-op spinning: onnxruntime-node joins `extra`'s nesting with
+ * dots, so this is the config key "session.intra_op.allow_spinning" ('session.intra_op…' here would not be).
+ */
+export const SPINNING_ENTRY = 'intra_op.allow_spinning';
+
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
   const threads = settings.threads ?? threadsFromEnv() ?? defaultThreads();
-  // onnxruntime-node flattens `extra` into config keys: { session: { a: 'x' } } is "session.a". Its pool threads
-  // spin for about 30 ms after every run by default; on a 2-core machine that spinning took the core the next
-  // session's run (the gradient graph's, then the scoring graph's) needed. Off, explanations ran 1.0-1.5x faster
-  // with 10-45% less CPU (BENCHMARKS.md, "Spinning off").
-  const entries: Record<string, string> = { 'intra_op.allow_spinning': '0' };
+  // Pool threads spin for about 30 ms after every run by default; on a 2-core machine that spinning took the core
+  // the next session's run (the gradient graph's, then the scoring graph's) needed. Off, explanations ran
+  // 1.0-1.5x faster with 10-45% less CPU (BENCHMARKS.md, "Spinning off").
+  const entries: Record<string, string> = { [SPINNING_ENTRY]: '0' };
   if (settings.prepack === false) entries.disable_prepacking = '1';
   return {
     extra: { session: entries },
