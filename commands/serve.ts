@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { derivedKeepMb } from '../src/runtime/derived.js';
-import { THREADS } from '../src/runtime/session.js';
+import { laneEnv, THREADS } from '../src/runtime/session.js';
 import fs from 'node:fs';
 import { usageError } from '../src/errors.js';
 import type { ServerOptions } from '../server/app.js';
@@ -83,7 +83,10 @@ function optionsOf(flags: ServeFlags): ServerOptions & { host: string; port: num
 
 async function serve(flags: ServeFlags): Promise<void> {
   const options = optionsOf(flags);
-  derivedKeepMb(); // a bad $INTERP_DERIVED_KEEP_MB stops the server at start-up, not its first request
+  // A bad $INTERP_DERIVED_KEEP_MB, $INTERP_LANES or $INTERP_LANES_AFTER_MS stops the server at start-up, not its
+  // first request.
+  derivedKeepMb();
+  laneEnv();
   // Loaded here, not at start-up: fastify costs every other command about 50 ms of cold start.
   const { buildServer } = await import('../server/app.js');
   const app = buildServer(options);

@@ -7,7 +7,14 @@ import { derivedOnce, forgetDerived } from '../runtime/derived.js';
 import { architectureOf, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
 import type { InstrumentedSession, LoadOptions, Model } from './types.js';
 import { createInstrumentedSession, instrumentOrFail, outputProjectionsOf } from './instrumented.js';
-import { createScoringSession, createSession, folderBytes, openScoringSession, readSignature } from './sessions.js';
+import {
+  createScoringSession,
+  createSession,
+  folderBytes,
+  lanesOf,
+  openScoringSession,
+  readSignature,
+} from './sessions.js';
 import { DEFAULT_MODEL, DTYPE_SUFFIX, detectTask, maxLengthOf, resolveFiles } from './resolve.js';
 import { forgetGraphs, graphKey } from './graphs.js';
 import { checkScoringGraph, SCORING_LEVEL } from './scoringGraph.js';
@@ -22,7 +29,7 @@ export type { LoadOptions } from './types.js';
 const sessionCache = new Map<string, Promise<Model>>();
 
 const cacheKey = (spec: string, options: LoadOptions) =>
-  `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}\u0000${options.maxMemoryMb ?? ''}\u0000${options.folder ?? ''}`;
+  `${spec}\u0000${options.dtype ?? 'fp32'}\u0000${options.threads ?? ''}\u0000${options.lanes ?? ''}\u0000${options.maxMemoryMb ?? ''}\u0000${options.folder ?? ''}`;
 
 /** Load a model from an embedded name, a local HF-layout folder, or a hub id. Cached per process. */
 export function loadModel(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<Model> {
@@ -110,7 +117,14 @@ let rewrittenGraphs = 0;
 export async function withGraph(model: Model, proto: ModelProto, options: LoadOptions = {}): Promise<Model> {
   const run = model.signature.scorePositions ? sliceLmHead(proto, model.signature.logits) : proto;
   if (!run) throw runtimeError(`'${model.id}': the rewritten graph's LM head cannot be sliced as the model's was`);
-  const session = await createSession(encodeModel(run), options, model.id, externalDataFolder(proto.graph));
+  const session = await createSession(
+    encodeModel(run),
+    options,
+    model.id,
+    externalDataFolder(proto.graph),
+    'all',
+    lanesOf(options),
+  );
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {
     const result = instrumentOrFail(proto, model.id);

@@ -6,7 +6,13 @@ import { onnxruntimeVersion, type Session } from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { isExternal } from '../onnx/tensor.js';
-import { openGraphFile, openSession, openWithSavedOptimization, type OptimizationLevel } from '../runtime/session.js';
+import {
+  openGraphFile,
+  openSession,
+  openWithSavedOptimization,
+  scoringLanes,
+  type OptimizationLevel,
+} from '../runtime/session.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { closureHash } from '../util/closure.js';
 import { cacheDir } from '../util/paths.js';
@@ -21,13 +27,17 @@ export async function createSession(
   spec: string,
   externalFolder: string | null = null,
   optimization: OptimizationLevel = 'all',
+  lanes = 1,
 ): Promise<Session> {
   try {
-    return await openSession(source, { threads: options.threads, optimization }, externalFolder);
+    return await openSession(source, { threads: options.threads, optimization, lanes }, externalFolder);
   } catch (e) {
     throw runtimeError(`cannot load the ONNX graph of '${spec}' (corrupt or unsupported file): ${firstLine(e)}`);
   }
 }
+
+/** The lanes a scoring session runs in: the caller's, else scoringLanes's default. */
+export const lanesOf = (options: LoadOptions): number => options.lanes ?? scoringLanes(options.threads);
 
 /**
  * Graphs up to this size (the ONNX file and the weights beside it) keep onnxruntime's optimised form in the cache
@@ -70,12 +80,13 @@ export async function createScoringSession(
   optimization: OptimizationLevel,
   modelBytes: number,
 ): Promise<Session> {
+  const lanes = lanesOf(options);
   if (optimization === 'disabled' || modelBytes > MAX_SAVED_OPTIMIZED_BYTES)
-    return createSession(file, options, spec, null, optimization);
+    return createSession(file, options, spec, null, optimization, lanes);
   try {
     return await openWithSavedOptimization(
       file,
-      { threads: options.threads, optimization },
+      { threads: options.threads, optimization, lanes },
       optimizedGraphFolder(graphId, optimization),
     );
   } catch (e) {
@@ -131,7 +142,7 @@ export async function openScoringSession(
   const fromFile = async (file: string, external: string | null, continues: boolean) => {
     try {
       const session = external
-        ? await openGraphFile(file, { threads: options.threads, optimization }, external)
+        ? await openGraphFile(file, { threads: options.threads, optimization, lanes: lanesOf(options) }, external)
         : await createScoringSession(file, options, spec, `sliced|${key}`, optimization, bytes);
       return { session, sliced: true, continuesCache: continues };
     } catch {
@@ -158,7 +169,7 @@ export async function openScoringSession(
   const written = file && (await fromFile(file, external, continues));
   const session = written
     ? written.session
-    : await createSession(encodeModel(sliced), options, spec, external, optimization);
+    : await createSession(encodeModel(sliced), options, spec, external, optimization, lanesOf(options));
   return { session, sliced: true, continuesCache: continues };
 }
 

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { laneEnv } from './session.js';
 import type { Model } from './model.js';
 import { parseInteger } from '../util/numbers.js';
 
@@ -100,7 +101,9 @@ async function within<T>(scope: Scope, work: () => Promise<T>): Promise<T> {
  */
 export async function heldForOperation<T>(work: () => Promise<T>): Promise<T> {
   if (scopes.getStore()) return work();
-  derivedKeepMb(); // a bad $INTERP_DERIVED_KEEP_MB is a usage error before any work
+  // A bad $INTERP_DERIVED_KEEP_MB, $INTERP_LANES or $INTERP_LANES_AFTER_MS is a usage error before any work.
+  derivedKeepMb();
+  laneEnv();
   return within({ releaseAll: false, used: new Set() }, work);
 }
 

@@ -116,6 +116,11 @@ export interface LoadOptions {
   dtype?: string;
   /** ORT intra-op threads; default: $INTERP_THREADS, else the physical cores (defaultThreads). */
   threads?: number;
+  /**
+   * Lanes the scoring session's batches are cut across, each a copy of it with its share of the threads
+   * (runtime/lanes.ts); default: $INTERP_LANES, else two where the threads are two or more.
+   */
+  lanes?: number;
   /** Memory for the activations one gradient batch keeps for its backward pass, in MB (default: see activationBudget). */
   maxMemoryMb?: number;
   /**

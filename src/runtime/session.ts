@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
+import { withLanes } from './lanes.js';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { checkSealedFolder, sealFolder } from './diskCache.js';
 import { externalDataFolder } from '../onnx/tensor.js';
@@ -38,6 +40,11 @@ export interface SessionSettings {
    * arena alone.
    */
   memoryPattern?: boolean;
+  /**
+   * Lanes to cut this session's batches across (runtime/lanes.ts), each with its share of the threads: the main
+   * thread's copy and a worker's per further lane. Unset or 1: none.
+   */
+  lanes?: number;
 }
 
 /**
@@ -99,8 +106,37 @@ export function defaultThreads(): number | undefined {
  */
 export const SPINNING_ENTRY = 'intra_op.allow_spinning';
 
+/** Bounds of $INTERP_LANES: each lane beyond the first holds a copy of the scoring session's weights. */
+export const LANES = { min: 1, max: 8 } as const;
+/** Bounds of $INTERP_LANES_AFTER_MS. */
+export const LANES_AFTER_MS = { min: 0, max: 3_600_000 } as const;
+
+/**
+ * $INTERP_LANES (the lanes of every scoring session) and $INTERP_LANES_AFTER_MS (milliseconds of splittable runs
+ * before a session's lane workers start; default: the time the session took to open), read with their bounds;
+ * unset or empty: undefined. A server reads them at start-up, so that a bad value stops it there.
+ */
+export function laneEnv(): { lanes?: number; afterMs?: number } {
+  const [lanes, after] = [process.env.INTERP_LANES, process.env.INTERP_LANES_AFTER_MS];
+  return {
+    lanes: lanes ? parseInteger('INTERP_LANES', lanes, LANES.min, LANES.max) : undefined,
+    afterMs: after ? parseInteger('INTERP_LANES_AFTER_MS', after, LANES_AFTER_MS.min, LANES_AFTER_MS.max) : undefined,
+  };
+}
+
+/**
+ * The lanes a model's scoring session runs in: $INTERP_LANES, else two wherever the threads are two or more
+ * (BENCHMARKS.md, "Lanes"), else one.
+ */
+export function scoringLanes(threads?: number): number {
+  return laneEnv().lanes ?? ((threads ?? threadsFromEnv() ?? defaultThreads() ?? 1) >= 2 ? 2 : 1);
+}
+
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
-  const threads = settings.threads ?? threadsFromEnv() ?? defaultThreads();
+  const total = settings.threads ?? threadsFromEnv() ?? defaultThreads();
+  const lanes = settings.lanes ?? 1;
+  // Each lane runs its share of the threads: two lanes of one thread on two cores.
+  const threads = lanes > 1 && total ? Math.max(1, Math.floor(total / lanes)) : total;
   // Pool threads spin for about 30 ms after every run by default; on a 2-core machine that spinning took the core
   // the next session's run (the gradient graph's, then the scoring graph's) needed. Off, explanations ran
   // 1.0-1.5x faster with 10-45% less CPU (BENCHMARKS.md, "Spinning off").
@@ -130,15 +166,29 @@ export async function openSession(
   externalFolder: string | null = null,
 ): Promise<ort.InferenceSession> {
   const options = sessionOptions(settings);
-  if (typeof source === 'string') return counted(await ort.InferenceSession.create(source, options));
   const extra = (options as { extra?: { session?: Record<string, string> } }).extra;
-  const withFolder = externalFolder
-    ? {
-        ...options,
-        extra: { session: { ...extra?.session, model_external_initializers_file_folder_path: externalFolder } },
-      }
-    : options;
-  return counted(await ort.InferenceSession.create(source, withFolder as ort.InferenceSession.SessionOptions));
+  const withFolder = (
+    typeof source !== 'string' && externalFolder
+      ? {
+          ...options,
+          extra: { session: { ...extra?.session, model_external_initializers_file_folder_path: externalFolder } },
+        }
+      : options
+  ) as ort.InferenceSession.SessionOptions;
+  const began = performance.now();
+  const session = counted(
+    typeof source === 'string'
+      ? await ort.InferenceSession.create(source, withFolder)
+      : await ort.InferenceSession.create(source, withFolder),
+  );
+  const lanes = settings.lanes ?? 1;
+  if (lanes < 2) return session;
+  // A worker's copy opens as this one did: about as long, so that much splittable work must come first.
+  return withLanes(
+    session,
+    { source, options: withFolder },
+    { lanes, startAfterMs: laneEnv().afterMs ?? Math.max(50, performance.now() - began) },
+  );
 }
 
 /** Sessions open now (each holds its graph's weights until released), and the most open at once. */

@@ -40,6 +40,35 @@ describe('INTERP_THREADS', () => {
   });
 });
 
+describe('INTERP_LANES and INTERP_LANES_AFTER_MS', () => {
+  it.each([
+    ['INTERP_LANES', '0', 'an integer from 1 to 8'],
+    ['INTERP_LANES', '9', 'an integer from 1 to 8'],
+    ['INTERP_LANES', 'two', 'an integer from 1 to 8'],
+    ['INTERP_LANES_AFTER_MS', '-1', 'an integer from 0 to 3600000'],
+    ['INTERP_LANES_AFTER_MS', '1.5', 'an integer from 0 to 3600000'],
+  ])('%s=%s is refused before any work', async (name, v, bounds) => {
+    const r = await runCli(['explain', 'the film', '--json'], { [name]: v });
+    expectExit(r, 2, new RegExp(`^interp: error: ${name} must be ${bounds}, got '${v}'\\n$`));
+    expect(r.stdout).toBe('');
+  });
+
+  it('interp serve refuses them at start-up', async () => {
+    const r = await runCli(['serve', '--port', '0'], { INTERP_LANES: '0' });
+    expectExit(r, 2, /^interp: error: INTERP_LANES must be an integer from 1 to 8, got '0'\n$/);
+  });
+
+  // The lanes' workers start at once and hold sessions when the command ends: it must still exit, at once (a worker
+  // left referenced kept the process alive, and one still running when it ended aborted it), with the same output.
+  it("two lanes give one lane's explanation, and the command exits", async () => {
+    const args = ['explain', 'a gorgeous and moving film, though the middle drags', '--method', 'shapley', '--json'];
+    const lanes = (n: string) => ({ INTERP_THREADS: '2', INTERP_LANES: n, INTERP_LANES_AFTER_MS: '0' });
+    const [one, two] = [await runCli(args, lanes('1')), await runCli(args, lanes('2'))];
+    expectExit(two, 0);
+    expect(two.stdout).toBe(one.stdout);
+  }, 60_000);
+});
+
 describe('INTERP_DERIVED_KEEP_MB', () => {
   it.each(['-1', '1.5', 'many', '1000001'])('%s is refused before any work', async (v) => {
     const r = await runCli(['explain', 'the film', '--json'], { INTERP_DERIVED_KEEP_MB: v });
