@@ -14,9 +14,9 @@ import type { Feeds, Outputs, Session } from './tensor.js';
  *
  * A row's outputs do not depend on the other rows of its batch, and a graph's kernels compute each row the same
  * whatever the batch size: the joined outputs equal the whole batch's, bit for bit (test/unit/runtime/lanes.test.ts).
- * The workers start once the session has spent `startAfterMs` in runs it could have split, so that a short command
- * pays neither their start nor the second copy of the weights; until they are ready, the main thread runs
- * everything.
+ * The workers start once the session has spent `startAfterMs` in runs it could have split, so that a short
+ * command pays neither their start nor the second copy of the weights; until they are ready, the main thread
+ * runs everything.
  */
 export interface LaneSettings {
   /** Lanes in all, the main thread's included (2 or more). */
@@ -51,8 +51,9 @@ interface WireTensor {
 
 type Reply = { id: number; outputs?: Record<string, WireTensor>; error?: string };
 
-// The worker opens its own session and runs the feeds it is sent, one request at a time. It is plain CommonJS, evaluated, so that it needs
-// no file of its own beside the compiled code; onnxruntime-node is required by the main thread's resolved path.
+// The worker opens its own session and runs the feeds it is sent, one request at a time. It is plain CommonJS,
+// evaluated, so that it needs no file of its own beside the compiled code; onnxruntime-node is required by the main
+// thread's resolved path.
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.onnxruntime);
@@ -178,6 +179,41 @@ function joinRows(parts: readonly Part[], rows: readonly number[], fetches: read
   return joined as Outputs;
 }
 
+type RunHere = (feeds: Feeds, fetches: string[]) => Promise<Outputs>;
+
+/**
+ * One batch of `rows` rows cut into contiguous parts, the first run by `runHere` and each other by a lane's worker,
+ * the outputs joined: the joined outputs, or why they could not be (a worker's error, an output not by rows).
+ */
+async function runAcross(
+  lanes: readonly LaneWorker[],
+  runHere: RunHere,
+  feeds: Feeds,
+  fetches: string[],
+  rows: number,
+): Promise<Outputs | string> {
+  const parts = Math.min(lanes.length + 1, rows);
+  const sizes = Array.from({ length: parts }, (_, i) => Math.floor(rows / parts) + (i < rows % parts ? 1 : 0));
+  const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+  const remote = sizes.slice(1).map((size, i) => {
+    const part = sliceRows(feeds, rows, starts[i + 1], starts[i + 1] + size);
+    const buffers = Object.values(part).map((t) => (t.data as Float32Array).buffer as ArrayBuffer);
+    return lanes[i].request({ feeds: part, fetches }, buffers);
+  });
+  const here = sliceRows(feeds, rows, 0, sizes[0]);
+  const local = await runHere(
+    Object.fromEntries(Object.entries(here).map(([n, t]) => [n, new ort.Tensor(t.type, t.data, t.dims)])),
+    fetches,
+  );
+  const replies = await Promise.all(remote);
+  const failure = replies.find((r) => r.error);
+  if (failure) return failure.error!;
+  const localPart: Part = Object.fromEntries(Object.entries(local).map(([n, t]) => [n, t as unknown as WireTensor]));
+  const joined = joinRows([localPart, ...replies.map((r) => r.outputs!)], sizes, fetches);
+  for (const t of Object.values(local)) (t as ort.Tensor).dispose?.();
+  return joined ?? 'an output is not one row per input row';
+}
+
 const laneStats = new WeakMap<Session, LaneStats>();
 
 /** How `session`'s runs went across its lanes; undefined for a session without lanes. */
@@ -194,7 +230,7 @@ export function lanesOf(session: Session): LaneStats | undefined {
 export function withLanes(session: Session, from: LaneSource, settings: LaneSettings): Session {
   const stats: LaneStats = { split: 0, whole: 0, ready: false, failed: null };
   laneStats.set(session, stats);
-  const runHere = session.run.bind(session) as (feeds: Feeds, fetches: string[]) => Promise<Outputs>;
+  const runHere = session.run.bind(session) as RunHere;
   const release = session.release.bind(session);
   let workers: LaneWorker[] | null = null;
   let splittableMs = 0;
@@ -216,48 +252,17 @@ export function withLanes(session: Session, from: LaneSource, settings: LaneSett
     });
   };
 
-  const runSplit = async (
-    lanesNow: readonly LaneWorker[],
-    feeds: Feeds,
-    fetches: string[],
-    rows: number,
-  ): Promise<Outputs | null> => {
-    const lanes = Math.min(settings.lanes, rows);
-    const sizes = Array.from({ length: lanes }, (_, i) => Math.floor(rows / lanes) + (i < rows % lanes ? 1 : 0));
-    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-    const remote = sizes.slice(1).map((size, i) => {
-      const part = sliceRows(feeds, rows, starts[i + 1], starts[i + 1] + size);
-      const buffers = Object.values(part).map((t) => (t.data as Float32Array).buffer as ArrayBuffer);
-      return lanesNow[i].request({ feeds: part, fetches }, buffers);
-    });
-    const here = sliceRows(feeds, rows, 0, sizes[0]);
-    const local = await runHere(
-      Object.fromEntries(Object.entries(here).map(([n, t]) => [n, new ort.Tensor(t.type, t.data, t.dims)])),
-      fetches,
-    );
-    const replies = await Promise.all(remote);
-    const failure = replies.find((r) => r.error);
-    if (failure) {
-      failed(failure.error!);
-      return null;
-    }
-    const localPart: Part = Object.fromEntries(Object.entries(local).map(([n, t]) => [n, t as unknown as WireTensor]));
-    const joined = joinRows([localPart, ...replies.map((r) => r.outputs!)], sizes, fetches);
-    for (const t of Object.values(local)) (t as ort.Tensor).dispose?.();
-    if (!joined) failed('an output is not one row per input row');
-    return joined;
-  };
-
   session.run = (async (feeds: Feeds, asked?: unknown) => {
     const fetches = Array.isArray(asked) ? (asked as string[]) : [...session.outputNames];
     const rows = feeds.input_ids?.dims[0] ?? 0;
     const splittable = rows >= 2 && Object.values(feeds).every((t) => t.dims[0] === rows);
     if (splittable && stats.ready && workers) {
-      const joined = await runSplit(workers, feeds, fetches, rows);
-      if (joined) {
+      const joined = await runAcross(workers, runHere, feeds, fetches, rows);
+      if (typeof joined !== 'string') {
         stats.split++;
         return joined;
       }
+      failed(joined);
     }
     stats.whole++;
     const began = performance.now();
