@@ -1,20 +1,13 @@
 import { runtimeError, usageFault } from '../errors.js';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { externalDataFolder } from '../onnx/tensor.js';
-import { threadsFromEnv, type OptimizationLevel } from '../runtime/session.js';
+import { scoringLanes, threadsFromEnv, type OptimizationLevel } from '../runtime/session.js';
 import { sliceLmHead } from '../onnx/sliceHead.js';
 import { derivedOnce, forgetDerived } from '../runtime/derived.js';
 import { architectureOf, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
 import type { InstrumentedSession, LoadOptions, Model } from './types.js';
 import { createInstrumentedSession, instrumentOrFail, outputProjectionsOf } from './instrumented.js';
-import {
-  createScoringSession,
-  createSession,
-  folderBytes,
-  lanesOf,
-  openScoringSession,
-  readSignature,
-} from './sessions.js';
+import { createScoringSession, createSession, folderBytes, openScoringSession, readSignature } from './sessions.js';
 import { DEFAULT_MODEL, DTYPE_SUFFIX, detectTask, maxLengthOf, resolveFiles } from './resolve.js';
 import { forgetGraphs, graphKey } from './graphs.js';
 import { checkScoringGraph, SCORING_LEVEL } from './scoringGraph.js';
@@ -64,6 +57,7 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
   const weightBytes = folderBytes(onnxPath);
+  options.lanes ??= scoringLanes(options.threads, weightBytes);
   const bytes = task === 'causal-lm' ? 0 : weightBytes;
   const open = async (optimization: OptimizationLevel) =>
     task === 'causal-lm'
@@ -123,7 +117,7 @@ export async function withGraph(model: Model, proto: ModelProto, options: LoadOp
     model.id,
     externalDataFolder(proto.graph),
     'all',
-    lanesOf(options),
+    options.lanes ?? scoringLanes(options.threads ?? model.threads, model.weightBytes),
   );
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {

@@ -10,7 +10,6 @@ import {
   openGraphFile,
   openSession,
   openWithSavedOptimization,
-  scoringLanes,
   type OptimizationLevel,
 } from '../runtime/session.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
@@ -36,8 +35,8 @@ export async function createSession(
   }
 }
 
-/** The lanes a scoring session runs in: the caller's, else scoringLanes's default. */
-export const lanesOf = (options: LoadOptions): number => options.lanes ?? scoringLanes(options.threads);
+/** The lanes a scoring session runs in: loadModel decides them (scoringLanes) before it opens one. */
+const lanesOf = (options: LoadOptions): number => options.lanes ?? 1;
 
 /**
  * Graphs up to this size (the ONNX file and the weights beside it) keep onnxruntime's optimised form in the cache

@@ -125,11 +125,21 @@ export function laneEnv(): { lanes?: number; afterMs?: number } {
 }
 
 /**
- * The lanes a model's scoring session runs in: $INTERP_LANES, else two wherever the threads are two or more
- * (BENCHMARKS.md, "Lanes"), else one.
+ * Weights up to this size run their scoring session in lanes by default. Above it, two intra-op threads split each
+ * matrix product well and share one pass over the weights: on the 124M GPT-2 (500 MB) two lanes were 0.84-0.95x as
+ * fast as two threads, and each lane holds a copy of the weights (BENCHMARKS.md, "Lanes").
  */
-export function scoringLanes(threads?: number): number {
-  return laneEnv().lanes ?? ((threads ?? threadsFromEnv() ?? defaultThreads() ?? 1) >= 2 ? 2 : 1);
+export const LANES_MAX_WEIGHT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The lanes a model's scoring session runs in: $INTERP_LANES, else two wherever the threads are two or more and
+ * the weights (`weightBytes`, unknown: none) at most LANES_MAX_WEIGHT_BYTES, else one.
+ */
+export function scoringLanes(threads?: number, weightBytes = 0): number {
+  const given = laneEnv().lanes;
+  if (given !== undefined) return given;
+  const cores = threads ?? threadsFromEnv() ?? defaultThreads() ?? 1;
+  return cores >= 2 && weightBytes <= LANES_MAX_WEIGHT_BYTES ? 2 : 1;
 }
 
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {

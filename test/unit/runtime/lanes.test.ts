@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explainText } from '../../../src/explain.js';
 import { loadModel } from '../../../src/model/load.js';
 import { lanesOf, withLanes } from '../../../src/runtime/lanes.js';
-import { openSession, sessionOptions } from '../../../src/runtime/session.js';
+import { LANES_MAX_WEIGHT_BYTES, openSession, scoringLanes, sessionOptions } from '../../../src/runtime/session.js';
 import type { Session } from '../../../src/runtime/tensor.js';
 
 const CLASSIFIER = path.resolve('models/sst2-tiny/onnx/model.onnx');
@@ -87,6 +87,23 @@ describe('lanes cut a batch by rows across worker copies of the session', () => 
       expect(lanesOf(laned)!.split).toBe(0);
     } finally {
       await Promise.all([plain.release(), laned.release()]);
+    }
+  });
+});
+
+describe('scoringLanes', () => {
+  it('two lanes where there are two threads or more and the weights are small; $INTERP_LANES decides when set', () => {
+    const saved = process.env.INTERP_LANES;
+    delete process.env.INTERP_LANES;
+    try {
+      expect([scoringLanes(1, 1e6), scoringLanes(2, 1e6), scoringLanes(8, LANES_MAX_WEIGHT_BYTES)]).toEqual([1, 2, 2]);
+      // The 124M GPT-2's 500 MB ran faster on two intra-op threads than in two lanes.
+      expect(scoringLanes(2, LANES_MAX_WEIGHT_BYTES + 1)).toBe(1);
+      process.env.INTERP_LANES = '3';
+      expect([scoringLanes(1, 1e6), scoringLanes(2, 1e9)]).toEqual([3, 3]);
+    } finally {
+      if (saved === undefined) delete process.env.INTERP_LANES;
+      else process.env.INTERP_LANES = saved;
     }
   });
 });
