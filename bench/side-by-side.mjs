@@ -1,7 +1,8 @@
 /* global performance, process, console, URL, Buffer, setTimeout */
 // interp beside Captum on the same token ids and budgets (issue 35). Not part of the test suite.
 // Run after `npx tsc -p tsconfig.json`:
-//   node bench/side-by-side.mjs [--model distilbert|gpt2] [--lengths 24,68] [--rounds 3] [--settle 0] [--python python3]
+//   node bench/side-by-side.mjs [--model distilbert|gpt2] [--lengths 24,68] [--rounds 3] [--repeats 1] [--settle 0]
+//                               [--python python3]
 //                               [--methods occlusion,integrated-gradients] [--accuracy] [--out section.md]
 // --model gpt2 is the bench's 124M GPT-2 (`gpt2-small:` on ../shared/models/gpt2-tokenizer, built into the
 // cache once); its budgets are smaller (Shapley 5 permutations, KernelSHAP and LIME 200), since Captum
@@ -9,7 +10,8 @@
 // The peer (bench/peer/captum_peer.py) runs where `python3 -c "import torch, captum"` works (set
 // PYTHONPATH for a source checkout of captum); otherwise its columns say "absent". Rounds are
 // interleaved: interp, then Captum at 1 thread, then at 2 threads, for every case, `--rounds` times;
-// each cell is the median over rounds. Peak RSS is each process's maximum resident set.
+// each cell is the median over rounds. --repeats r times every case r times in a row within a round, on both
+// sides alike, and takes their median as the round's (for calls of a few milliseconds). Peak RSS is each process's maximum resident set.
 // --accuracy adds time-to-accuracy: the budget each side needs to reach Spearman ≥ 0.95 and relative
 // L2 error ≤ 0.1 against exact Shapley values on a 12-word input, and the time at that budget.
 import { spawn, spawnSync } from 'node:child_process';
@@ -31,6 +33,7 @@ const flag = (name, fallback) => {
   return i < 0 ? fallback : args[i + 1];
 };
 const ROUNDS = Number(flag('rounds', 3));
+const REPEATS = Number(flag('repeats', 1));
 const SETTLE_S = Number(flag('settle', 0));
 const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000));
 const PYTHON = flag('python', 'python3');
@@ -219,7 +222,9 @@ async function timing(model, weights, peer, onRound) {
     // repeated calls take 8).
     for (const m of METHODS) await runInterp(model, words(LENGTHS[0]), m);
     for (const c of cases) {
-      const r = await runInterp(model, c.text, c.m);
+      const repeats = [];
+      for (let i = 0; i < REPEATS; i++) repeats.push(await runInterp(model, c.text, c.m));
+      const r = repeats.sort((a, b) => a.seconds - b.seconds)[REPEATS >> 1];
       cells.get(c.key).interp.push(r.seconds);
       c.usage = r.usage;
       c.target = r.r.target.tokenIds?.[0];
@@ -244,7 +249,7 @@ async function timing(model, weights, peer, onRound) {
       seed: round,
       ...(MODEL_NAME === 'gpt2' ? { target: c.target } : {}),
     }));
-    const out = await runPeer(weights, threads, peerCases);
+    const out = await runPeer(weights, threads, peerCases, REPEATS);
     peerRss[threads] = Math.max(peerRss[threads], out.peakRssMiB);
     for (const c of cases) {
       cells.get(c.key)[`t${threads}`].push(out.cases[c.key].seconds);
@@ -358,7 +363,8 @@ function markdown(t, acc, peer) {
       `Node ${process.version}; Captum ${peer ? 'from a source checkout on PyTorch (Debian python3-torch)' : 'absent'}. ` +
       `${NET.label} on both sides; the peer is the same ` +
       'network rebuilt in plain PyTorch from the ONNX initializers. Medians over ' +
-      `${t.rounds ?? ROUNDS} interleaved rounds, seconds per explanation.`,
+      `${t.rounds ?? ROUNDS} interleaved rounds, seconds per explanation` +
+      (REPEATS > 1 ? ` (each round's time the median of ${REPEATS} calls in a row, on both sides).` : '.'),
     '',
     "| method (budget) | tokens | interp | Captum, 1 thread | Captum, 2 threads | Captum's best ÷ interp | attributions apart (rel. L2) |",
     '|---|---|---|---|---|---|---|',
