@@ -83,8 +83,7 @@ function optionsOf(flags: ServeFlags): ServerOptions & { host: string; port: num
 
 async function serve(flags: ServeFlags): Promise<void> {
   const options = optionsOf(flags);
-  // A bad $INTERP_DERIVED_KEEP_MB, $INTERP_LANES or $INTERP_LANES_AFTER_MS stops the server at start-up, not its
-  // first request.
+  // A bad $INTERP_DERIVED_KEEP_MB or $INTERP_LANES* stops the server at start-up, not its first request.
   derivedKeepMb();
   laneEnv();
   // Loaded here, not at start-up: fastify costs every other command about 50 ms of cold start.

@@ -6,12 +6,7 @@ import { onnxruntimeVersion, type Session } from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { isExternal } from '../onnx/tensor.js';
-import {
-  openGraphFile,
-  openSession,
-  openWithSavedOptimization,
-  type OptimizationLevel,
-} from '../runtime/session.js';
+import { openGraphFile, openSession, openWithSavedOptimization, type OptimizationLevel } from '../runtime/session.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { closureHash } from '../util/closure.js';
 import { cacheDir } from '../util/paths.js';

@@ -101,7 +101,7 @@ async function within<T>(scope: Scope, work: () => Promise<T>): Promise<T> {
  */
 export async function heldForOperation<T>(work: () => Promise<T>): Promise<T> {
   if (scopes.getStore()) return work();
-  // A bad $INTERP_DERIVED_KEEP_MB, $INTERP_LANES or $INTERP_LANES_AFTER_MS is a usage error before any work.
+  // A bad $INTERP_DERIVED_KEEP_MB or $INTERP_LANES* is a usage error before any work.
   derivedKeepMb();
   laneEnv();
   return within({ releaseAll: false, used: new Set() }, work);

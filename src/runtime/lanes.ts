@@ -23,7 +23,19 @@ export interface LaneSettings {
   lanes: number;
   /** Milliseconds of splittable runs on the main thread before the workers start. */
   startAfterMs: number;
+  /**
+   * A batch is cut only where its whole run would take about this long (estimated from the session's whole runs,
+   * per token): sending half of it to a worker and waking that worker costs a fixed part of a millisecond.
+   */
+  minCutMs: number;
 }
+
+/**
+ * Cut batches whose whole run takes about 4 ms or more. On distilbert-sst2-mini (2-core VM, `scripts/lanes-rows.mjs`,
+ * three runs), cutting a batch of 27 tokens a row gained 1.11-1.56x at 25 rows (7 ms whole) and 0.93-1.06x at 12
+ * (3.7 ms), and lost at 2-8 rows (0.64-0.99x in all but one reading).
+ */
+export const MIN_CUT_MS = 4;
 
 /** What a worker opens: the graph (a path, or its bytes) and the session options of the main thread's copy. */
 export interface LaneSource {
@@ -233,7 +245,9 @@ export function withLanes(session: Session, from: LaneSource, settings: LaneSett
   const runHere = session.run.bind(session) as RunHere;
   const release = session.release.bind(session);
   let workers: LaneWorker[] | null = null;
-  let splittableMs = 0;
+  // The main thread's whole runs of splittable batches: the time they took and the tokens they ran.
+  const whole = { ms: 0, tokens: 0 };
+  const worthCutting = (tokens: number) => whole.tokens > 0 && (tokens * whole.ms) / whole.tokens >= settings.minCutMs;
   // A lane that failed is closed (its copy of the weights freed), and the session runs here alone from then on.
   const failed = (reason: string) => {
     stats.failed ??= reason;
@@ -256,7 +270,8 @@ export function withLanes(session: Session, from: LaneSource, settings: LaneSett
     const fetches = Array.isArray(asked) ? (asked as string[]) : [...session.outputNames];
     const rows = feeds.input_ids?.dims[0] ?? 0;
     const splittable = rows >= 2 && Object.values(feeds).every((t) => t.dims[0] === rows);
-    if (splittable && stats.ready && workers) {
+    const tokens = feeds.input_ids?.data.length ?? 0;
+    if (splittable && stats.ready && workers && worthCutting(tokens)) {
       const joined = await runAcross(workers, runHere, feeds, fetches, rows);
       if (typeof joined !== 'string') {
         stats.split++;
@@ -267,9 +282,10 @@ export function withLanes(session: Session, from: LaneSource, settings: LaneSett
     stats.whole++;
     const began = performance.now();
     const out = await runHere(feeds, asked as string[]);
-    if (splittable && !workers && !stats.failed) {
-      splittableMs += performance.now() - began;
-      if (splittableMs >= settings.startAfterMs) start();
+    if (splittable) {
+      whole.ms += performance.now() - began;
+      whole.tokens += tokens;
+      if (!workers && !stats.failed && whole.ms >= settings.startAfterMs) start();
     }
     return out;
   }) as Session['run'];

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { withLanes } from './lanes.js';
+import { MIN_CUT_MS, withLanes } from './lanes.js';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { checkSealedFolder, sealFolder } from './diskCache.js';
 import { externalDataFolder } from '../onnx/tensor.js';
@@ -108,19 +108,25 @@ export const SPINNING_ENTRY = 'intra_op.allow_spinning';
 
 /** Bounds of $INTERP_LANES: each lane beyond the first holds a copy of the scoring session's weights. */
 export const LANES = { min: 1, max: 8 } as const;
-/** Bounds of $INTERP_LANES_AFTER_MS. */
-export const LANES_AFTER_MS = { min: 0, max: 3_600_000 } as const;
+/** Bounds of $INTERP_LANES_AFTER_MS and $INTERP_LANES_MIN_CUT_MS. */
+export const LANES_MS = { min: 0, max: 3_600_000 } as const;
 
 /**
- * $INTERP_LANES (the lanes of every scoring session) and $INTERP_LANES_AFTER_MS (milliseconds of splittable runs
- * before a session's lane workers start; default: the time the session took to open), read with their bounds;
- * unset or empty: undefined. A server reads them at start-up, so that a bad value stops it there.
+ * $INTERP_LANES (the lanes of every scoring session), $INTERP_LANES_AFTER_MS (milliseconds of splittable runs
+ * before a session's lane workers start; default: the time the session took to open) and $INTERP_LANES_MIN_CUT_MS
+ * (the shortest whole run worth cutting; default MIN_CUT_MS), read with their bounds; unset or empty: undefined. A
+ * server reads them at start-up, so that a bad value stops it there.
  */
-export function laneEnv(): { lanes?: number; afterMs?: number } {
-  const [lanes, after] = [process.env.INTERP_LANES, process.env.INTERP_LANES_AFTER_MS];
+export function laneEnv(): { lanes?: number; afterMs?: number; minCutMs?: number } {
+  const env = process.env;
+  const ms = (name: string) => {
+    const raw = env[name];
+    return raw ? parseInteger(name, raw, LANES_MS.min, LANES_MS.max) : undefined;
+  };
   return {
-    lanes: lanes ? parseInteger('INTERP_LANES', lanes, LANES.min, LANES.max) : undefined,
-    afterMs: after ? parseInteger('INTERP_LANES_AFTER_MS', after, LANES_AFTER_MS.min, LANES_AFTER_MS.max) : undefined,
+    lanes: env.INTERP_LANES ? parseInteger('INTERP_LANES', env.INTERP_LANES, LANES.min, LANES.max) : undefined,
+    afterMs: ms('INTERP_LANES_AFTER_MS'),
+    minCutMs: ms('INTERP_LANES_MIN_CUT_MS'),
   };
 }
 
@@ -193,11 +199,16 @@ export async function openSession(
   );
   const lanes = settings.lanes ?? 1;
   if (lanes < 2) return session;
+  const env = laneEnv();
   // A worker's copy opens as this one did: about as long, so that much splittable work must come first.
   return withLanes(
     session,
     { source, options: withFolder },
-    { lanes, startAfterMs: laneEnv().afterMs ?? Math.max(50, performance.now() - began) },
+    {
+      lanes,
+      startAfterMs: env.afterMs ?? Math.max(50, performance.now() - began),
+      minCutMs: env.minCutMs ?? MIN_CUT_MS,
+    },
   );
 }
 

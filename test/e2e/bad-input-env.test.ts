@@ -40,13 +40,14 @@ describe('INTERP_THREADS', () => {
   });
 });
 
-describe('INTERP_LANES and INTERP_LANES_AFTER_MS', () => {
+describe('INTERP_LANES, INTERP_LANES_AFTER_MS and INTERP_LANES_MIN_CUT_MS', () => {
   it.each([
     ['INTERP_LANES', '0', 'an integer from 1 to 8'],
     ['INTERP_LANES', '9', 'an integer from 1 to 8'],
     ['INTERP_LANES', 'two', 'an integer from 1 to 8'],
     ['INTERP_LANES_AFTER_MS', '-1', 'an integer from 0 to 3600000'],
     ['INTERP_LANES_AFTER_MS', '1.5', 'an integer from 0 to 3600000'],
+    ['INTERP_LANES_MIN_CUT_MS', '3600001', 'an integer from 0 to 3600000'],
   ])('%s=%s is refused before any work', async (name, v, bounds) => {
     const r = await runCli(['explain', 'the film', '--json'], { [name]: v });
     expectExit(r, 2, new RegExp(`^interp: error: ${name} must be ${bounds}, got '${v}'\\n$`));
@@ -62,7 +63,12 @@ describe('INTERP_LANES and INTERP_LANES_AFTER_MS', () => {
   // left referenced kept the process alive, and one still running when it ended aborted it), with the same output.
   it("two lanes give one lane's explanation, and the command exits", async () => {
     const args = ['explain', 'a gorgeous and moving film, though the middle drags', '--method', 'shapley', '--json'];
-    const lanes = (n: string) => ({ INTERP_THREADS: '2', INTERP_LANES: n, INTERP_LANES_AFTER_MS: '0' });
+    const lanes = (n: string) => ({
+      INTERP_THREADS: '2',
+      INTERP_LANES: n,
+      INTERP_LANES_AFTER_MS: '0',
+      INTERP_LANES_MIN_CUT_MS: '0',
+    });
     const [one, two] = [await runCli(args, lanes('1')), await runCli(args, lanes('2'))];
     expectExit(two, 0);
     expect(two.stdout).toBe(one.stdout);

@@ -9,15 +9,17 @@ import type { Session } from '../../../src/runtime/tensor.js';
 
 const CLASSIFIER = path.resolve('models/sst2-tiny/onnx/model.onnx');
 
-// Workers start at the first splittable run, not after a session's open time of them.
-let saved: string | undefined;
+// Workers start at the first splittable run, not after a session's open time of them, and cut every batch, however
+// short (the test models' runs take well under a millisecond).
+const TUNING = { INTERP_LANES_AFTER_MS: '0', INTERP_LANES_MIN_CUT_MS: '0' };
+const saved: Record<string, string | undefined> = {};
 beforeAll(() => {
-  saved = process.env.INTERP_LANES_AFTER_MS;
-  process.env.INTERP_LANES_AFTER_MS = '0';
+  for (const [name, value] of Object.entries(TUNING)) [saved[name], process.env[name]] = [process.env[name], value];
 });
 afterAll(() => {
-  if (saved === undefined) delete process.env.INTERP_LANES_AFTER_MS;
-  else process.env.INTERP_LANES_AFTER_MS = saved;
+  for (const [name, value] of Object.entries(saved))
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
 });
 
 /** Rows of distinct ids (each row its own sentence), right-padded, with the mask the graph asks for: [rows, tokens]. */
@@ -76,7 +78,15 @@ describe('lanes cut a batch by rows across worker copies of the session', () => 
       await openSession(CLASSIFIER, { threads: 1 }),
       await openSession(CLASSIFIER, { threads: 1 }),
     ];
-    const laned = withLanes(main, { source: '/nonexistent/model.onnx', options }, { lanes: 2, startAfterMs: 0 });
+    const laned = withLanes(
+      main,
+      { source: '/nonexistent/model.onnx', options },
+      {
+        lanes: 2,
+        startAfterMs: 0,
+        minCutMs: 0,
+      },
+    );
     try {
       const feeds = classifierFeeds(6, 8);
       await laned.run(feeds, ['logits']);
