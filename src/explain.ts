@@ -5,7 +5,7 @@ import { gradientContext } from './gradients/context.js';
 import { buildFeatures, GRANULARITIES, type Granularity } from './masking/registry.js';
 import { BASELINES, baselineTokenId, defaultBaseline, emptyCoalition, fullCoalition } from './masking/replacement.js';
 import { MaskedScorer } from './masking/scorer.js';
-import type { BaselineKind, Feature } from './masking/types.js';
+import type { BaselineKind, Coalition, Feature } from './masking/types.js';
 import { completenessOf, type Completeness } from './methods/completeness.js';
 import { methodNamed, resolveMethodConfig } from './methods/config.js';
 import type { ExplainContext } from './methods/types.js';
@@ -86,6 +86,8 @@ export interface Prepared {
   baselineScore: number | null;
   /** The --baseline the user asked for, if any (gradient methods read it in embedding space). */
   requestedBaseline?: BaselineKind;
+  /** The method's planned coalitions (PrepareOptions.plan), scored in the references' batch. */
+  planned?: { coalitions: readonly Coalition[]; scores: Float64Array };
 }
 
 export interface PrepareOptions {
@@ -94,6 +96,8 @@ export interface PrepareOptions {
   tokenBaseline?: boolean;
   /** The full input's score, where the caller knows it already. */
   knownFullScore?: number;
+  /** Coalitions to score with the reference scores, in one batch (AttributionMethod.plan), for n features. */
+  plan?: (nFeatures: number) => Coalition[];
 }
 
 export async function prepare(model: Model, request: ExplainRequest, options: PrepareOptions = {}): Promise<Prepared> {
@@ -139,8 +143,10 @@ export async function prepareEncoded(
   const n = features.length;
   const scorer = new MaskedScorer(model, encoding, features, target, replacement, options.run ?? new RunContext());
   if (options.knownFullScore !== undefined) scorer.know(fullCoalition(n), options.knownFullScore);
-  const wanted = (options.tokenBaseline ?? true) ? [fullCoalition(n), emptyCoalition(n)] : [fullCoalition(n)];
-  const [fullScore, baselineScore = null] = await scorer.score(wanted);
+  const references = (options.tokenBaseline ?? true) ? [fullCoalition(n), emptyCoalition(n)] : [fullCoalition(n)];
+  const planned = options.plan?.(n) ?? [];
+  const scores = await scorer.score([...references, ...planned]);
+  const [fullScore, baselineScore = null] = scores.subarray(0, references.length);
   return {
     encoding,
     target,
@@ -151,6 +157,7 @@ export async function prepareEncoded(
     fullScore,
     baselineScore,
     requestedBaseline: request.baseline,
+    ...(planned.length && { planned: { coalitions: planned, scores: scores.slice(references.length) } }),
   };
 }
 
@@ -190,7 +197,8 @@ export async function explainText(
   const { method, params, choices } = resolveMethodConfig(request.method, request.params, request.choices);
   const gradient = method.family === 'gradient';
   const run = options.run ?? new RunContext();
-  const p = options.prepared ?? (await prepare(model, request, { run, tokenBaseline: !gradient }));
+  const plan = method.plan && ((n: number) => method.plan!(n, params));
+  const p = options.prepared ?? (await prepare(model, request, { run, tokenBaseline: !gradient, plan }));
   const requested = p.requestedBaseline;
   if (!gradient && requested === 'zero') {
     throw usageFault(
@@ -202,19 +210,7 @@ export async function explainText(
   const seed = request.seed ?? DEFAULT_SEED;
   const n = p.features.length;
   const own = run.child();
-  const scorer = new MaskedScorer(model, p.encoding, p.features, p.target, p.replacement, own).know(
-    fullCoalition(n),
-    p.fullScore,
-  );
-  // The reference scores count in every explanation's cost, whether run now or shared through `prepared`.
-  let references = 1;
-  let tokenBaselineScore = p.baselineScore;
-  if (!gradient && tokenBaselineScore !== null) {
-    scorer.know(emptyCoalition(n), tokenBaselineScore);
-    references++;
-  } else if (!gradient) {
-    [tokenBaselineScore] = await scorer.score([emptyCoalition(n)]);
-  }
+  const { scorer, tokenBaselineScore, counted } = await methodScorer(model, p, own, gradient);
   const ctx: ExplainContext = {
     encoding: p.encoding,
     target: p.target,
@@ -249,7 +245,7 @@ export async function explainText(
     tokens: tokensOf(p.encoding),
     fullScore: p.fullScore,
     baselineScore,
-    forwardPasses: own.forward + references,
+    forwardPasses: own.forward + counted,
     declaredCost: method.passes(n, params) + (gradient ? 1 : 2) + (shadow ? 2 : 0),
     features: p.features.map((f, i) => ({
       ...{ index: f.index, text: f.text, start: f.start, end: f.end, tokens: f.positions },
@@ -263,6 +259,27 @@ export async function explainText(
       completeness: completenessOf(result.values, result.inputScore ?? p.fullScore, baselineScore),
     }),
   };
+}
+
+/**
+ * The method's scorer, told every score run for it before it starts: the full input, the token baseline (run
+ * here where `p` has none) and the coalitions it planned. `counted`: how many of those its cost includes.
+ */
+async function methodScorer(model: Model, p: Prepared, run: RunContext, gradient: boolean) {
+  const n = p.features.length;
+  const scorer = preparedScorer(model, p, run);
+  // The reference scores count in every explanation's cost, whether run now or shared through `prepared`.
+  let counted = 1;
+  let tokenBaselineScore = p.baselineScore;
+  if (!gradient && tokenBaselineScore !== null) counted++;
+  else if (!gradient) [tokenBaselineScore] = await scorer.score([emptyCoalition(n)]);
+  // Run with the references, and counted here: the method's own `score` finds them known.
+  p.planned?.coalitions.forEach((c, i) => {
+    if (scorer.knows(c)) return;
+    scorer.know(c, p.planned!.scores[i]);
+    counted++;
+  });
+  return { scorer, tokenBaselineScore, counted };
 }
 
 /**

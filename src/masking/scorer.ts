@@ -26,6 +26,11 @@ export class MaskedScorer {
     private readonly run: RunContext,
   ) {}
 
+  /** Whether this coalition's score is known (run already, or told). */
+  knows(coalition: Coalition): boolean {
+    return this.cache.has(keyOf(coalition));
+  }
+
   /** Scores already known (the full input, the baseline): they are never run again. */
   know(coalition: Coalition, score: number): this {
     this.cache.set(keyOf(coalition), score);

@@ -1,5 +1,5 @@
 import { fullCoalition } from '../masking/replacement.js';
-import type { AttributionMethod } from './types.js';
+import type { AttributionMethod, Coalition } from './types.js';
 
 function windows(n: number, size: number, stride: number): [number, number][] {
   const w = Math.min(size, n);
@@ -10,6 +10,15 @@ function windows(n: number, size: number, stride: number): [number, number][] {
     if (s + w >= n) break;
   }
   return out;
+}
+
+/** Each window's coalition: every feature kept but the window's. */
+function windowCoalitions(spans: [number, number][], n: number): Coalition[] {
+  return spans.map(([s, e]) => {
+    const keep = fullCoalition(n);
+    keep.fill(0, s, e);
+    return keep;
+  });
 }
 
 /** Leave-one-out (or leave-a-window-out): f(x) − f(x with the window replaced), averaged over the windows covering each feature. */
@@ -24,15 +33,11 @@ export const occlusion: AttributionMethod = {
   cost: 'exact',
   sampling: false,
   passes: (n, p) => windows(n, p.window, p.stride).length,
+  plan: (n, p) => windowCoalitions(windows(n, p.window, p.stride), n),
   async explain(ctx, p) {
     const n = ctx.features.length;
     const spans = windows(n, p.window, p.stride);
-    const coalitions = spans.map(([s, e]) => {
-      const keep = fullCoalition(n);
-      keep.fill(0, s, e);
-      return keep;
-    });
-    const scores = await ctx.score(coalitions);
+    const scores = await ctx.score(windowCoalitions(spans, n));
     const sum = new Array(n).fill(0);
     const count = new Array(n).fill(0);
     spans.forEach(([s, e], w) => {

@@ -1,6 +1,6 @@
 import type { AttentionRun } from '../attention/analysis.js';
 import type { CoalitionScore } from '../masking/scorer.js';
-import type { Feature } from '../masking/types.js';
+import type { Coalition, Feature } from '../masking/types.js';
 import type { RuleOverrides } from '../onnx/gradRules.js';
 import type { Target } from '../target/target.js';
 import type { Encoding } from '../text/encode.js';
@@ -91,6 +91,12 @@ export interface AttributionMethod {
   choices?: Record<string, ChoiceSpec>;
   /** Forward passes needed for `nFeatures` features, beyond the reference scores (see `cost`). */
   passes(nFeatures: number, params: Record<string, number>): number;
+  /**
+   * Coalitions the method scores whatever the scores turn out to be, known before it runs. explain scores them
+   * in the reference scores' batch, one onnxruntime run instead of two (27 rows in 7.3 ms against 2 + 25 rows in
+   * 8.5 ms on distilbert-sst2-mini at 24 tokens); the method's own `score` call then finds them known.
+   */
+  plan?(nFeatures: number, params: Record<string, number>): Coalition[];
   /** True for methods that draw random numbers (they honour --seed). */
   sampling: boolean;
   /** Gradient methods: backward-rule overrides for these parameters (LRP's constant normalisations), by operator. */
