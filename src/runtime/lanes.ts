@@ -9,8 +9,9 @@ import type { Feeds, Outputs, Session } from './tensor.js';
  * copy of the session at a share of the threads. onnxruntime-node runs every session on the JavaScript main
  * thread, one run after another (BENCHMARKS.md, "Two batches in flight"), so a second core is reached only by
  * intra-op threads, which split each operator (too small to split well at these shapes), or by a second
- * session in a worker. Cutting every batch into halves, one per lane, ran the batches of KernelSHAP and
- * Shapley sampling 1.9-2.1x faster than one thread, where two intra-op threads gave 1.5-1.7x.
+ * session in a worker. Cutting batches into halves, one per lane, made occlusion, Shapley sampling, KernelSHAP and
+ * LIME on distilbert-sst2-mini 1.7-2.0x as fast as one thread, where two intra-op threads gave 1.25-1.7x
+ * (BENCHMARKS.md, "Lanes").
  *
  * A row's outputs do not depend on the other rows of its batch, and a graph's kernels compute each row the same
  * whatever the batch size: the joined outputs equal the whole batch's, bit for bit (test/unit/runtime/lanes.test.ts).
@@ -32,8 +33,8 @@ export interface LaneSettings {
 
 /**
  * Cut batches whose whole run takes about 4 ms or more. On distilbert-sst2-mini (2-core VM, `scripts/lanes-rows.mjs`,
- * three runs), cutting a batch of 27 tokens a row gained 1.11-1.56x at 25 rows (7 ms whole) and 0.93-1.06x at 12
- * (3.7 ms), and lost at 2-8 rows (0.64-0.99x in all but one reading).
+ * four runs), cutting a batch of 27 tokens a row gained 1.11-1.56x at 25 rows (7 ms whole) and 0.93-1.19x at 12
+ * (3.7 ms); at 2-8 rows it lost in 14 of the 15 readings of the last three runs (BENCHMARKS.md, "Lanes").
  */
 export const MIN_CUT_MS = 4;
 
@@ -43,11 +44,11 @@ export interface LaneSource {
   options: ort.InferenceSession.SessionOptions;
 }
 
-/** How often a session's runs were cut across lanes (bench and the tests read it). */
+/** How often a session's runs were cut across lanes (scripts/lanes.mjs and the tests read it). */
 export interface LaneStats {
   /** Runs cut across the lanes. */
   split: number;
-  /** Runs the main thread ran whole (one row, lanes not ready, or not cut by rows). */
+  /** Runs the main thread ran whole (one row, too short to be worth cutting, lanes not ready, or not by rows). */
   whole: number;
   /** The workers have started and opened their sessions. */
   ready: boolean;
