@@ -1,64 +1,76 @@
 #!/usr/bin/env node
 /* global process, console, performance */
-// Every method at one intra-op thread against N threads (default 2), timed interleaved in one process: the same
-// model loaded once per setting (`loadModel(spec, { threads })`), rounds alternating between them, medians of
-// wall and CPU time (every thread) per explanation, and the largest difference of any attribution between the
-// two. Inputs are cut from one filler sentence; budgets as bench/side-by-side.mjs sets them (distilbert: Shapley
-// sampling 25 permutations, KernelSHAP and LIME 500; other models 5 and 200; IG 50 steps). Needs dist/
-// (npx tsc -p tsconfig.json). Not part of the test suite.
+// Every method at one intra-op thread against N threads (default 2), and with `lanes` also in two lanes of N/2
+// threads each (runtime/lanes.ts), timed interleaved in one process: the same model loaded once per setting
+// (`loadModel(spec, { threads, lanes })`), rounds alternating between them after one untimed round, medians of wall
+// and CPU time (every thread, lane workers included) per explanation, the largest difference of any attribution from
+// the one-thread run, and how many session runs the lanes cut (the untimed round included). Inputs are cut from one
+// filler sentence; budgets as bench/side-by-side.mjs sets them (distilbert: Shapley sampling 25 permutations,
+// KernelSHAP and LIME 500; other models 5 and 200; IG 50 steps). Needs dist/ (npx tsc -p tsconfig.json). Not part of
+// the test suite.
 //
-//   node scripts/threads.mjs MODEL 24,68 [rounds] [methods] [threads]
+//   node scripts/threads.mjs MODEL 24,68 [rounds] [methods|all] [threads] [lanes]
 import os from 'node:os';
 import { explainText } from '../dist/src/explain.js';
 import { loadModel } from '../dist/src/model/load.js';
+import { lanesOf } from '../dist/src/runtime/lanes.js';
 import { benchSettings, words } from '../bench/filler.mjs';
 
-const [spec, lengthsArg = '24', roundsArg = '3', methodsArg, threadsArg = '2'] = process.argv.slice(2);
-const SETTINGS = [1, Number(threadsArg)];
+const [spec, lengthsArg = '24', roundsArg = '3', methodsArg = 'all', threadsArg = '2', lanesArg] =
+  process.argv.slice(2);
+const N = Number(threadsArg);
+const SETTINGS = {
+  'intra 1': { threads: 1, lanes: 1 },
+  [`intra ${N}`]: { threads: N, lanes: 1 },
+  ...(lanesArg === 'lanes' ? { [`2 lanes of ${Math.max(1, N >> 1)}`]: { threads: N, lanes: 2 } } : {}),
+};
+const names = Object.keys(SETTINGS);
 const models = new Map();
-for (const t of SETTINGS) models.set(t, await loadModel(spec, { threads: t }));
+for (const name of names) models.set(name, await loadModel(spec, SETTINGS[name]));
 const { request, params: PARAMS } = benchSettings(spec);
-const METHODS = methodsArg ? methodsArg.split(',') : Object.keys(PARAMS);
+const METHODS = methodsArg === 'all' ? Object.keys(PARAMS) : methodsArg.split(',');
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const load = () =>
   os
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' ');
+const lanes = names[2] && lanesOf(models.get(names[2]).session);
 
-console.log(
-  `# ${spec}: intra-op 1 against ${SETTINGS[1]}, medians of ${roundsArg} interleaved rounds (load ${load()})`,
-);
+console.log(`# ${spec}: ${names.join(', ')}; medians of ${roundsArg} interleaved rounds (load ${load()})`);
 for (const n of lengthsArg.split(',').map(Number)) {
   const text = words(n);
   for (const method of METHODS) {
-    const wall = new Map(SETTINGS.map((t) => [t, []]));
-    const cpu = new Map(SETTINGS.map((t) => [t, []]));
+    const wall = new Map(names.map((s) => [s, []]));
+    const cpu = new Map(names.map((s) => [s, []]));
     const values = new Map();
+    const before = lanes && { ...lanes };
     for (let round = -1; round < Number(roundsArg); round++)
-      for (const t of SETTINGS) {
+      for (const name of names) {
         const c0 = process.cpuUsage();
         const t0 = performance.now();
-        const r = await explainText(models.get(t), { ...request, text, method, params: PARAMS[method], seed: 1 });
+        const r = await explainText(models.get(name), { ...request, text, method, params: PARAMS[method], seed: 1 });
         const ms = performance.now() - t0;
         const c = process.cpuUsage(c0);
         if (round < 0)
           values.set(
-            t,
+            name,
             r.features.map((f) => f.attribution),
           );
         else {
-          wall.get(t).push(ms);
-          cpu.get(t).push((c.user + c.system) / 1e3);
+          wall.get(name).push(ms);
+          cpu.get(name).push((c.user + c.system) / 1e3);
         }
       }
-    const [a, b] = SETTINGS.map((t) => values.get(t));
-    const diff = Math.max(...a.map((x, i) => Math.abs(x - b[i])));
-    const cells = SETTINGS.map(
-      (t) => `intra ${t} ${median(wall.get(t)).toFixed(1)} ms (CPU ${median(cpu.get(t)).toFixed(0)} ms)`,
-    );
-    const ratio = median(wall.get(SETTINGS[0])) / median(wall.get(SETTINGS[1]));
-    console.log(`${method}@${n}: ${cells.join(' | ')} | ${ratio.toFixed(2)}× | max |Δ| ${diff.toExponential(1)}`);
+    const reference = values.get(names[0]);
+    const diff = Math.max(...[...values.values()].flatMap((v) => v.map((x, i) => Math.abs(x - reference[i]))));
+    const base = median(wall.get(names[0]));
+    const cells = names.map((s) => {
+      const m = median(wall.get(s));
+      return `${s} ${m.toFixed(1)} ms ${(base / m).toFixed(2)}× (CPU ${median(cpu.get(s)).toFixed(0)} ms)`;
+    });
+    const cut = lanes ? ` | lanes: ${lanes.split - before.split} runs cut, ${lanes.whole - before.whole} whole` : '';
+    console.log(`${method}@${n}: ${cells.join(' | ')} | max |Δ| ${diff.toExponential(1)}${cut}`);
   }
 }
-console.log(`# load at end ${load()}`);
+console.log(`# load at end ${load()}${lanes ? `; lanes ready ${lanes.ready}, failed ${lanes.failed}` : ''}`);

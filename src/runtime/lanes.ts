@@ -44,7 +44,7 @@ export interface LaneSource {
   options: ort.InferenceSession.SessionOptions;
 }
 
-/** How often a session's runs were cut across lanes (scripts/lanes.mjs and the tests read it). */
+/** How often a session's runs were cut across lanes (scripts/threads.mjs and the tests read it). */
 export interface LaneStats {
   /** Runs cut across the lanes. */
   split: number;
