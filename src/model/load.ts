@@ -1,13 +1,20 @@
 import { runtimeError, usageFault } from '../errors.js';
 import { encodeModel, type ModelProto } from '../onnx/proto.js';
 import { externalDataFolder } from '../onnx/tensor.js';
-import { scoringLanes, threadsFromEnv, type OptimizationLevel } from '../runtime/session.js';
+import { threadsFromEnv, type OptimizationLevel } from '../runtime/session.js';
 import { sliceLmHead } from '../onnx/sliceHead.js';
 import { derivedOnce, forgetDerived } from '../runtime/derived.js';
 import { architectureOf, checkLogitsShape, labelsOf, type OutputShape } from './validate.js';
 import type { InstrumentedSession, LoadOptions, Model } from './types.js';
 import { createInstrumentedSession, instrumentOrFail, outputProjectionsOf } from './instrumented.js';
-import { createScoringSession, createSession, folderBytes, openScoringSession, readSignature } from './sessions.js';
+import {
+  createScoringSession,
+  createSession,
+  folderBytes,
+  lanesFor,
+  openScoringSession,
+  readSignature,
+} from './sessions.js';
 import { DEFAULT_MODEL, DTYPE_SUFFIX, detectTask, maxLengthOf, resolveFiles } from './resolve.js';
 import { forgetGraphs, graphKey } from './graphs.js';
 import { checkScoringGraph, SCORING_LEVEL } from './scoringGraph.js';
@@ -57,7 +64,7 @@ async function loadUncached(spec: string, given: LoadOptions): Promise<Model> {
   const task = detectTask(config, spec);
   const labels = task === 'classification' ? labelsOf(config, spec) : null;
   const weightBytes = folderBytes(onnxPath);
-  options.lanes ??= scoringLanes(options.threads, weightBytes);
+  options.lanes ??= lanesFor(onnxPath, options.threads, weightBytes);
   const bytes = task === 'causal-lm' ? 0 : weightBytes;
   const open = async (optimization: OptimizationLevel) =>
     task === 'causal-lm'
@@ -111,14 +118,9 @@ let rewrittenGraphs = 0;
 export async function withGraph(model: Model, proto: ModelProto, options: LoadOptions = {}): Promise<Model> {
   const run = model.signature.scorePositions ? sliceLmHead(proto, model.signature.logits) : proto;
   if (!run) throw runtimeError(`'${model.id}': the rewritten graph's LM head cannot be sliced as the model's was`);
-  const session = await createSession(
-    encodeModel(run),
-    options,
-    model.id,
-    externalDataFolder(proto.graph),
-    'all',
-    options.lanes ?? scoringLanes(options.threads ?? model.threads, model.weightBytes),
-  );
+  // One lane: a rewritten graph is for analysis (randomisation tests), often never released, and opened from bytes
+  // that a lane would hold a second copy of.
+  const session = await createSession(encodeModel(run), options, model.id, externalDataFolder(proto.graph));
   let instrumentedPromise: Promise<InstrumentedSession> | undefined;
   const build = async (): Promise<InstrumentedSession> => {
     const result = instrumentOrFail(proto, model.id);

@@ -6,7 +6,13 @@ import { onnxruntimeVersion, type Session } from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { isExternal } from '../onnx/tensor.js';
-import { openGraphFile, openSession, openWithSavedOptimization, type OptimizationLevel } from '../runtime/session.js';
+import {
+  openGraphFile,
+  openSession,
+  openWithSavedOptimization,
+  scoringLanes,
+  type OptimizationLevel,
+} from '../runtime/session.js';
 import { readGraphFile, removeGraphFile, writeGraphFile } from '../runtime/diskCache.js';
 import { closureHash } from '../util/closure.js';
 import { cacheDir } from '../util/paths.js';
@@ -30,8 +36,18 @@ export async function createSession(
   }
 }
 
-/** The lanes a scoring session runs in: loadModel decides them (scoringLanes) before it opens one. */
+/** The lanes a scoring session runs in: loadModel decides them (lanesFor) before it opens one. */
 const lanesOf = (options: LoadOptions): number => options.lanes ?? 1;
+
+/**
+ * The lanes of a graph file's scoring session: scoringLanes's, but one wherever the graph quantizes its activations
+ * per batch (DynamicQuantizeLinear and the operators that fuse it take one scale over the whole tensor): there a
+ * row's numbers depend on the rows batched with it, so cutting a batch would change them, by when it is cut.
+ */
+export function lanesFor(onnxPath: string, threads: number | undefined, weightBytes: number): number {
+  const lanes = scoringLanes(threads, weightBytes);
+  return lanes > 1 && fs.readFileSync(onnxPath).includes('DynamicQuantize') ? 1 : lanes;
+}
 
 /**
  * Graphs up to this size (the ONNX file and the weights beside it) keep onnxruntime's optimised form in the cache
@@ -163,7 +179,9 @@ export async function openScoringSession(
   const written = file && (await fromFile(file, external, continues));
   const session = written
     ? written.session
-    : await createSession(encodeModel(sliced), options, spec, external, optimization, lanesOf(options));
+    : // The cache could not be written: the graph's bytes (with its weights, where they are not external) open here,
+      // and a lane would hold another copy of them.
+      await createSession(encodeModel(sliced), options, spec, external, optimization);
   return { session, sliced: true, continuesCache: continues };
 }
 

@@ -114,19 +114,18 @@ class LaneWorker {
   private readonly pending = new Map<number, (reply: Reply) => void>();
   private next = 0;
   private alive = true;
+  private closing: Promise<void> | null = null;
 
   constructor(onFailure: (reason: string) => void) {
     this.worker = new Worker(WORKER, { eval: true, workerData: { onnxruntime: onnxruntimePath() } });
-    this.worker.on('message', (reply: Reply) => {
-      this.pending.get(reply.id)?.(reply);
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.worker.unref();
-    });
+    this.worker.on('message', (reply: Reply) => this.settle(reply.id, reply));
+    // A worker that stops answers every request still pending, so that nothing waits on it; one that stops while
+    // being closed is no failure.
     const fail = (reason: string) => {
+      if (!this.alive) return;
       this.alive = false;
-      for (const answer of this.pending.values()) answer({ id: -1, error: reason });
-      this.pending.clear();
-      onFailure(reason);
+      for (const id of [...this.pending.keys()]) this.settle(id, { id, error: reason });
+      if (!this.closing) onFailure(reason);
     };
     this.worker.on('error', (e) => fail(`a lane's worker failed: ${e.message}`));
     this.worker.on('exit', (code) => fail(`a lane's worker exited (code ${code})`));
@@ -136,21 +135,34 @@ class LaneWorker {
     this.worker.unref();
   }
 
-  request(message: object, transfer: ArrayBuffer[] = []): Promise<Reply> {
-    if (!this.alive) return Promise.resolve({ id: -1, error: "a lane's worker has stopped" });
-    const id = this.next++;
-    return new Promise((resolve) => {
-      if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(id, resolve);
-      this.worker.postMessage({ ...message, id }, transfer);
-    });
+  private settle(id: number, reply: Reply): void {
+    const answer = this.pending.get(id);
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+    answer?.(reply);
   }
 
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    if (this.alive) await this.request({ release: true });
-    this.alive = false;
-    await this.worker.terminate();
+  request(message: object, transfer: ArrayBuffer[] = []): Promise<Reply> {
+    const id = this.next++;
+    if (!this.alive) return Promise.resolve({ id, error: "a lane's worker has stopped" });
+    try {
+      this.worker.postMessage({ ...message, id }, transfer);
+    } catch (e) {
+      return Promise.resolve({ id, error: `a lane's request could not be sent: ${(e as Error).message}` });
+    }
+    // Its reply comes in a later event, after these lines.
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve) => this.pending.set(id, resolve));
+  }
+
+  /** Release the worker's session and end the thread; every call after the first waits for the same. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.alive) await this.request({ release: true });
+      this.alive = false;
+      await this.worker.terminate();
+    })();
+    return this.closing;
   }
 }
 
@@ -238,7 +250,7 @@ export function lanesOf(session: Session): LaneStats | undefined {
  * Give `session` lanes: its `run` cuts every batch of two or more rows, all of whose feeds are [rows, …], into
  * contiguous parts, the first run here and each other by a worker's copy of the session (`from`), and joins the
  * outputs. A run that cannot be cut, or whose outputs do not join, runs here whole; a worker that fails leaves
- * the session running here alone, as it would without lanes.
+ * the session running here alone from then on, at its own share of the threads.
  */
 export function withLanes(session: Session, from: LaneSource, settings: LaneSettings): Session {
   const stats: LaneStats = { split: 0, whole: 0, ready: false, failed: null };
@@ -246,6 +258,8 @@ export function withLanes(session: Session, from: LaneSource, settings: LaneSett
   const runHere = session.run.bind(session) as RunHere;
   const release = session.release.bind(session);
   let workers: LaneWorker[] | null = null;
+  // Held until the workers open it (a graph's bytes are a copy of the model), then let go.
+  let unopened: LaneSource | null = from;
   // The main thread's whole runs of splittable batches: the time they took and the tokens they ran.
   const whole = { ms: 0, tokens: 0 };
   const worthCutting = (tokens: number) => whole.tokens > 0 && (tokens * whole.ms) / whole.tokens >= settings.minCutMs;
@@ -253,14 +267,16 @@ export function withLanes(session: Session, from: LaneSource, settings: LaneSett
   const failed = (reason: string) => {
     stats.failed ??= reason;
     stats.ready = false;
+    unopened = null;
     const closing = workers ?? [];
     for (const w of closing) void w.close().catch(() => undefined);
   };
   const start = () => {
     const started = Array.from({ length: settings.lanes - 1 }, () => new LaneWorker(failed));
     workers = started;
-    const source = typeof from.source === 'string' ? from.source : from.source.slice();
-    void Promise.all(started.map((w) => w.request({ open: { source, options: from.options } }))).then((replies) => {
+    const { source, options } = unopened!;
+    unopened = null;
+    void Promise.all(started.map((w) => w.request({ open: { source, options } }))).then((replies) => {
       const error = replies.find((r) => r.error)?.error;
       if (error) failed(`a lane could not open the graph: ${error}`);
       else if (!stats.failed) stats.ready = true;

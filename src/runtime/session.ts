@@ -295,12 +295,19 @@ export async function openWithSavedOptimization(
         },
       },
     } as ort.InferenceSession.SessionOptions);
+    // This session has no lanes and, where it should have them, only its lane's share of the threads: such a caller
+    // gets the graph opened again through the door.
+    const asOpened = async () => {
+      if ((settings.lanes ?? 1) < 2) return session;
+      await session.release();
+      return openSession(source, settings);
+    };
     try {
       sealFolder(temporary);
       fs.renameSync(temporary, saved);
     } catch {
       // Another process saved it first (or the cache is read-only): this session runs all the same.
-      return session;
+      return await asOpened();
     }
     // What later opens will run is the saved graph, not this session: onnxruntime does not always write a graph
     // it can run back (its float16 GroupQueryAttention with float32 past inputs behind Casts fails to reuse the
@@ -311,7 +318,7 @@ export async function openWithSavedOptimization(
       return reread;
     } catch {
       fs.rmSync(saved, { recursive: true, force: true });
-      return session;
+      return await asOpened();
     }
   } catch {
     return openSession(source, settings);
