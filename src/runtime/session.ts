@@ -132,7 +132,7 @@ export function laneEnv(): { lanes?: number; afterMs?: number; minCutMs?: number
 
 /**
  * Weights up to this size run their scoring session in lanes by default. Above it, two intra-op threads split each
- * matrix product well and share one pass over the weights: on the 124M GPT-2 (500 MB) two lanes were 0.84-0.95x as
+ * matrix product well and share one pass over the weights: on the 124M GPT-2 (500 MB) two lanes were 0.84-0.94x as
  * fast as two threads, and each lane holds a copy of the weights (BENCHMARKS.md, "Lanes").
  */
 export const LANES_MAX_WEIGHT_BYTES = 256 * 1024 * 1024;
