@@ -10,7 +10,9 @@ import { openSession } from '../dist/src/runtime/session.js';
 import { lanesOf } from '../dist/src/runtime/lanes.js';
 
 const [file, rowsArg = '2,3,4,6,8,12,25'] = process.argv.slice(2);
+// The worker at once, and every batch cut, however short (the point is to measure where cutting pays).
 process.env.INTERP_LANES_AFTER_MS = '0';
+process.env.INTERP_LANES_MIN_CUT_MS = '0';
 const one = await openSession(file, { threads: 1 });
 const two = await openSession(file, { threads: 2, lanes: 2 });
 const TOKENS = 27;

@@ -118,7 +118,8 @@ export interface LoadOptions {
   threads?: number;
   /**
    * Lanes the scoring session's batches are cut across, each a copy of it with its share of the threads
-   * (runtime/lanes.ts); default: $INTERP_LANES, else two where the threads are two or more.
+   * (runtime/lanes.ts); default: lanesFor (model/sessions.ts): $INTERP_LANES, else two where the threads are two
+   * or more and the weights at most 256 MB; one where the graph quantizes activations per batch, whatever is asked.
    */
   lanes?: number;
   /** Memory for the activations one gradient batch keeps for its backward pass, in MB (default: see activationBudget). */
