@@ -6,6 +6,7 @@ import { onnxruntimeVersion, type Session } from '../runtime/tensor.js';
 import { runtimeError } from '../errors.js';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import { isExternal } from '../onnx/tensor.js';
+import { nodesMention, PER_BATCH_QUANTIZER } from '../onnx/nodeScan.js';
 import {
   openGraphFile,
   openSession,
@@ -46,7 +47,7 @@ const lanesOf = (options: LoadOptions): number => options.lanes ?? 1;
  */
 export function lanesFor(onnxPath: string, threads: number | undefined, weightBytes: number): number {
   const lanes = scoringLanes(threads, weightBytes);
-  return lanes > 1 && fs.readFileSync(onnxPath).includes('DynamicQuantize') ? 1 : lanes;
+  return lanes > 1 && nodesMention(onnxPath, PER_BATCH_QUANTIZER) ? 1 : lanes;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { PER_BATCH_QUANTIZER } from '../onnx/nodeScan.js';
 import { runtimeError, usageError } from '../errors.js';
 import { readGraph } from '../model/load.js';
 import type { Model } from './model.js';
@@ -401,7 +402,7 @@ async function writeStages(
  * operators that quantize inside) take one scale over the whole tensor, that is over the batch.
  */
 export function quantizesPerBatch(model: Model): boolean {
-  return readGraph(model).graph.node.some((n) => n.opType.startsWith('DynamicQuantize'));
+  return readGraph(model).graph.node.some((n) => n.opType.startsWith(PER_BATCH_QUANTIZER));
 }
 
 /** Each row's numbers are its own: where the graph quantizes per batch, a row runs alone (staging too). */
